@@ -1,0 +1,17 @@
+//! Domain model: the nine certificate types, their face fields, the
+//! identifier types that parse untrusted input, and the non-conformance
+//! (不规范数据) checker.
+//!
+//! The data model is gathered here in one place so it can be corrected when
+//! the official JT/T 1290/1291/1292 field tables are at hand.
+
+pub mod catalogue;
+pub mod cert;
+pub mod ids;
+pub mod validate;
+
+pub use cert::{CertType, CertificateData, Face, Issuer, PermitFace, PersonFace, Sex, VehicleFace};
+pub use ids::{
+    CertIdentifier, DivisionCode, IdNumber, ParseError, PlateColour, PlateNumber, ScopeCode,
+    Tonnage, Uscc,
+};

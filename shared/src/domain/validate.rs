@@ -1,0 +1,1 @@
+//! STUB — the non-conformance checker (不规范数据).
