@@ -1,1 +1,592 @@
-//! STUB: verify.
+//! The one offline verification entry point.
+//!
+//! [`verify`] takes the scanned text, the trust list, the cached status,
+//! the current time and a policy, and returns either a
+//! [`VerifiedCertificate`] — a type only this module can construct — or a
+//! [`Rejection`] with a precise [`Reason`]. The order of checks:
+//!
+//! 1. QR text, envelope and (for presentations) the device envelope parse;
+//! 2. the signer's `kid` is in the trust list, the header's algorithm is
+//!    that key's algorithm, the signature verifies (`verify_strict` for
+//!    Ed25519), the claims decode strictly, the key is not compromised and
+//!    covered the issue time;
+//! 3. holder binding: a presentation's holder signature and time window, or
+//!    a holder-bound certificate shown without a presentation;
+//! 4. validity dates (China Standard Time days, UTC+8);
+//! 5. status from the cached list: stale data, no data, or an index the list
+//!    does not cover give `cannot_confirm`, never `invalid`.
+//!
+//! A device clock earlier than the newest signed list already seen is
+//! reported as a warning, and dates are then judged at the newest trusted
+//! time instead of the device clock.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cose::{CoseError, Sign1};
+use crate::crypto::{Alg, Kid};
+use crate::presentation::Presentation;
+use crate::qrtext::{self, Kind};
+use crate::status::{Status, StatusCache};
+use crate::trust::{KeyState, Manifest, TrustList};
+use crate::wire::Claims;
+
+/// Largest certificate envelope accepted, in bytes.
+pub const MAX_CERTIFICATE_LEN: usize = 2048;
+/// China Standard Time offset: validity dates are local days.
+pub const CST_OFFSET_SECONDS: i64 = 8 * 3600;
+
+/// Verification settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// How long after its slot starts a presentation is accepted, seconds.
+    pub presentation_window: i64,
+    /// Allowed difference between the holder's and the verifier's clocks,
+    /// seconds, on either side of the window.
+    pub clock_skew: i64,
+    /// Whether a holder-bound certificate must come as a fresh presentation.
+    pub require_presentation_for_bound: bool,
+}
+
+impl Default for Policy {
+    /// A presentation is accepted from 30 s before its slot starts until
+    /// 60 + 30 s after: a screenshot replayed later than that is refused.
+    fn default() -> Policy {
+        Policy {
+            presentation_window: 60,
+            clock_skew: 30,
+            require_presentation_for_bound: true,
+        }
+    }
+}
+
+/// The cached status data a verifier holds.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusData<'a> {
+    /// The list.
+    pub cache: &'a StatusCache,
+    /// Freshness of the newest applied snapshot or delta.
+    pub manifest: Manifest,
+}
+
+/// Everything a verification depends on besides the scanned input.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The verified trust list.
+    pub trust: &'a TrustList,
+    /// The cached status list, if any has been loaded.
+    pub status: Option<StatusData<'a>>,
+    /// The device clock, Unix seconds.
+    pub now: i64,
+    /// The newest `issued_at` of any signed list this device has accepted,
+    /// persisted by the caller (0 if none).
+    pub newest_seen: i64,
+    /// Settings.
+    pub policy: Policy,
+}
+
+/// The verdict a person sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Genuine, current and in force.
+    Valid,
+    /// Proven not acceptable: forged, tampered, expired, revoked, replayed.
+    Invalid,
+    /// Cannot be confirmed offline: never proof that the holder is
+    /// unlicensed.
+    CannotConfirm,
+}
+
+impl Verdict {
+    /// The stable name: `valid`, `invalid`, `cannot_confirm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::CannotConfirm => "cannot_confirm",
+        }
+    }
+}
+
+/// Why a certificate was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// Not a road-transport e-certificate, or malformed.
+    NotACertificate,
+    /// Signed by a key that is not in the trust list.
+    UnknownKey,
+    /// The header's algorithm is not the key's, or not supported.
+    AlgorithmNotAllowed,
+    /// The signature does not verify: forged or altered.
+    BadSignature,
+    /// Signed by a key marked compromised.
+    KeyCompromised,
+    /// Issued outside the signing key's period.
+    KeyNotValidAtIssue,
+    /// Validity has not started.
+    NotYetValid,
+    /// Validity has ended.
+    Expired,
+    /// Revoked or cancelled (注销/吊销).
+    Revoked,
+    /// Suspended.
+    Suspended,
+    /// A newer version of the certificate exists.
+    Superseded,
+    /// A holder presentation outside its time window (a replayed screenshot,
+    /// or a clock far off).
+    PresentationOutsideWindow,
+    /// The holder's device signature does not verify.
+    HolderSignatureInvalid,
+    /// A holder-bound certificate shown without a fresh presentation.
+    PresentationRequired,
+    /// No status list has been loaded.
+    NoStatusData,
+    /// The status list is older than its maximum age.
+    StatusDataTooOld,
+    /// The certificate's index is beyond the cached status list.
+    NotCoveredByStatusList,
+}
+
+impl Reason {
+    /// The stable snake_case code, as in test vectors and logs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::NotACertificate => "not_a_certificate",
+            Reason::UnknownKey => "unknown_key",
+            Reason::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Reason::BadSignature => "bad_signature",
+            Reason::KeyCompromised => "key_compromised",
+            Reason::KeyNotValidAtIssue => "key_not_valid_at_issue",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::Expired => "expired",
+            Reason::Revoked => "revoked",
+            Reason::Suspended => "suspended",
+            Reason::Superseded => "superseded",
+            Reason::PresentationOutsideWindow => "presentation_outside_window",
+            Reason::HolderSignatureInvalid => "holder_signature_invalid",
+            Reason::PresentationRequired => "presentation_required",
+            Reason::NoStatusData => "no_status_data",
+            Reason::StatusDataTooOld => "status_data_too_old",
+            Reason::NotCoveredByStatusList => "not_covered_by_status_list",
+        }
+    }
+
+    /// The verdict this reason leads to.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Reason::NoStatusData | Reason::StatusDataTooOld | Reason::NotCoveredByStatusList => {
+                Verdict::CannotConfirm
+            }
+            _ => Verdict::Invalid,
+        }
+    }
+
+    /// A sentence for the officer, in Chinese.
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            Reason::NotACertificate => "不是道路运输电子证照二维码",
+            Reason::UnknownKey => "签发密钥不在信任列表中",
+            Reason::AlgorithmNotAllowed => "签名算法不被允许",
+            Reason::BadSignature => "签名无效：证照被伪造或篡改",
+            Reason::KeyCompromised => "签发密钥已泄露，证照不可信",
+            Reason::KeyNotValidAtIssue => "签发时间不在密钥有效期内",
+            Reason::NotYetValid => "证照尚未生效",
+            Reason::Expired => "证照已过期",
+            Reason::Revoked => "证照已注销或吊销",
+            Reason::Suspended => "证照已暂停",
+            Reason::Superseded => "证照已有新版本，此版本不再有效",
+            Reason::PresentationOutsideWindow => "亮证二维码已过时效（可能是截图）",
+            Reason::HolderSignatureInvalid => "持证人设备签名无效",
+            Reason::PresentationRequired => "此证照须由持证人手机实时亮证",
+            Reason::NoStatusData => "尚无状态列表，无法确认，请联网同步",
+            Reason::StatusDataTooOld => "状态列表过旧，无法确认，请联网同步",
+            Reason::NotCoveredByStatusList => "状态列表未覆盖此证照，无法确认，请联网同步",
+        }
+    }
+
+    /// A sentence for the officer, in English.
+    pub fn message_en(self) -> &'static str {
+        match self {
+            Reason::NotACertificate => "not a road-transport e-certificate",
+            Reason::UnknownKey => "signed by a key not in the trust list",
+            Reason::AlgorithmNotAllowed => "signature algorithm not allowed for this key",
+            Reason::BadSignature => "signature does not verify: forged or altered",
+            Reason::KeyCompromised => "signing key is compromised",
+            Reason::KeyNotValidAtIssue => "issued outside the signing key's period",
+            Reason::NotYetValid => "not yet valid",
+            Reason::Expired => "expired",
+            Reason::Revoked => "revoked or cancelled",
+            Reason::Suspended => "suspended",
+            Reason::Superseded => "superseded by a newer version",
+            Reason::PresentationOutsideWindow => {
+                "presentation outside its time window (replayed screenshot?)"
+            }
+            Reason::HolderSignatureInvalid => "holder's device signature does not verify",
+            Reason::PresentationRequired => {
+                "holder-bound certificate must be shown live from the holder's phone"
+            }
+            Reason::NoStatusData => "no status list loaded: cannot confirm, sync when online",
+            Reason::StatusDataTooOld => "status list too old: cannot confirm, sync when online",
+            Reason::NotCoveredByStatusList => {
+                "certificate not covered by the cached status list: cannot confirm, sync when online"
+            }
+        }
+    }
+}
+
+/// Something the officer should know even about an accepted certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Warning {
+    /// Status data older than its ttl (but within its maximum age).
+    StatusOlderThanTtl {
+        /// Age in seconds.
+        age_seconds: i64,
+    },
+    /// The trust list is older than its ttl.
+    TrustListOlderThanTtl {
+        /// Age in seconds.
+        age_seconds: i64,
+    },
+    /// The device clock is earlier than a signed list already accepted.
+    ClockBehindNewestList {
+        /// By how many seconds.
+        behind_seconds: i64,
+    },
+}
+
+impl Warning {
+    /// A sentence for the officer, in Chinese.
+    pub fn message_zh(&self) -> String {
+        match self {
+            Warning::StatusOlderThanTtl { age_seconds } => {
+                format!(
+                    "状态列表已 {} 小时未更新，请尽快联网同步",
+                    age_seconds / 3600
+                )
+            }
+            Warning::TrustListOlderThanTtl { age_seconds } => {
+                format!(
+                    "信任列表已 {} 小时未更新，请尽快联网同步",
+                    age_seconds / 3600
+                )
+            }
+            Warning::ClockBehindNewestList { behind_seconds } => {
+                format!("设备时钟比已接收的签名列表早 {behind_seconds} 秒，请校准时间")
+            }
+        }
+    }
+}
+
+/// Holder binding evidence of an accepted presentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HolderEvidence {
+    /// The slot signed by the holder's device.
+    pub slot: u64,
+    /// The holder key's identifier.
+    pub holder_kid: String,
+    /// SHA-256 of the whole presentation envelope, for the check log.
+    pub presentation_sha256: String,
+}
+
+/// A certificate that passed every check. Only [`verify`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedCertificate {
+    claims: Claims,
+    identifier: String,
+    kid: Kid,
+    alg: Alg,
+    certificate_sha256: String,
+    holder: Option<HolderEvidence>,
+    status_seq: u64,
+    data_age_seconds: i64,
+    warnings: Vec<Warning>,
+}
+
+impl VerifiedCertificate {
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+    /// The GB/T 36904 identifier.
+    pub fn identifier(&self) -> &str {
+        &self.identifier
+    }
+    /// The issuer key that signed it.
+    pub fn kid(&self) -> Kid {
+        self.kid
+    }
+    /// The algorithm of that key.
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+    /// SHA-256 of the certificate envelope, hex.
+    pub fn certificate_sha256(&self) -> &str {
+        &self.certificate_sha256
+    }
+    /// Holder evidence when shown as a presentation.
+    pub fn holder(&self) -> Option<&HolderEvidence> {
+        self.holder.as_ref()
+    }
+    /// The status list sequence the check used.
+    pub fn status_seq(&self) -> u64 {
+        self.status_seq
+    }
+    /// Age of the status data, seconds.
+    pub fn data_age_seconds(&self) -> i64 {
+        self.data_age_seconds
+    }
+    /// Warnings for the officer.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+}
+
+/// A certificate that was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// `invalid` or `cannot_confirm`.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: Reason,
+    /// Technical detail for logs (English).
+    pub detail: String,
+    /// The claims, only when the province's signature on them verified
+    /// (e.g. an expired or revoked certificate), so the officer can see
+    /// whose it is.
+    pub claims: Option<Claims>,
+    /// Warnings gathered before the rejection.
+    pub warnings: Vec<Warning>,
+    /// Age of the status data, when there is any.
+    pub data_age_seconds: Option<i64>,
+}
+
+struct Checker {
+    warnings: Vec<Warning>,
+    claims: Option<Claims>,
+    data_age: Option<i64>,
+}
+
+impl Checker {
+    fn reject(&mut self, reason: Reason, detail: impl Into<String>) -> Rejection {
+        Rejection {
+            verdict: reason.verdict(),
+            reason,
+            detail: detail.into(),
+            claims: self.claims.take(),
+            warnings: std::mem::take(&mut self.warnings),
+            data_age_seconds: self.data_age,
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Start of a China Standard Time day, Unix seconds.
+fn day_start(d: time::Date) -> i64 {
+    (i64::from(d.to_julian_day()) - 2_440_588) * 86_400 - CST_OFFSET_SECONDS
+}
+
+/// Verifies scanned QR text. See the module documentation for the checks.
+pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Rejection> {
+    let mut c = Checker {
+        warnings: Vec::new(),
+        claims: None,
+        data_age: None,
+    };
+    // The newest trusted time: the device clock must not be behind it.
+    let mut newest = ctx.newest_seen.max(ctx.trust.manifest.issued_at);
+    if let Some(s) = ctx.status {
+        newest = newest.max(s.manifest.issued_at);
+    }
+    if ctx.now + ctx.policy.clock_skew < newest {
+        c.warnings.push(Warning::ClockBehindNewestList {
+            behind_seconds: newest - ctx.now,
+        });
+    }
+    let judged_at = ctx.now.max(newest);
+
+    let (kind, envelope) =
+        qrtext::decode(text).map_err(|e| c.reject(Reason::NotACertificate, e.to_string()))?;
+    let (certificate, presentation) = match kind {
+        Kind::Certificate => (envelope.clone(), None),
+        Kind::Presentation => {
+            let p = Presentation::parse(&envelope)
+                .map_err(|e| c.reject(Reason::NotACertificate, format!("presentation: {e}")))?;
+            (p.certificate().to_vec(), Some(p))
+        }
+    };
+
+    let sign1 = Sign1::parse(&certificate, MAX_CERTIFICATE_LEN).map_err(|e| match e {
+        CoseError::UnsupportedAlg(_) => c.reject(Reason::AlgorithmNotAllowed, e.to_string()),
+        _ => c.reject(Reason::NotACertificate, e.to_string()),
+    })?;
+    let kid = sign1
+        .kid()
+        .ok_or_else(|| c.reject(Reason::NotACertificate, "certificate has no kid"))?;
+    let key = ctx.trust.key(&kid).ok_or_else(|| {
+        c.reject(
+            Reason::UnknownKey,
+            format!("kid {kid} not in trust list seq {}", ctx.trust.seq),
+        )
+    })?;
+    if key.public_key.alg() != sign1.alg() {
+        return Err(c.reject(
+            Reason::AlgorithmNotAllowed,
+            format!(
+                "header alg {} but key {kid} is {}",
+                sign1.alg(),
+                key.public_key.alg()
+            ),
+        ));
+    }
+    sign1
+        .verify(&key.public_key)
+        .map_err(|e| c.reject(Reason::BadSignature, e.to_string()))?;
+    if let KeyState::Compromised { since } = key.state {
+        return Err(c.reject(
+            Reason::KeyCompromised,
+            format!("key {kid} compromised since {since}"),
+        ));
+    }
+    let claims = Claims::from_cbor(sign1.payload()).map_err(|e| {
+        c.reject(
+            Reason::NotACertificate,
+            format!("signed claims malformed: {e}"),
+        )
+    })?;
+    let identifier = claims
+        .identifier()
+        .map(|i| i.as_str().to_string())
+        .map_err(|e| {
+            c.reject(
+                Reason::NotACertificate,
+                format!("identifier cannot be built: {e}"),
+            )
+        })?;
+    c.claims = Some(claims.clone());
+    if !key.covers(claims.issued_at) {
+        return Err(c.reject(
+            Reason::KeyNotValidAtIssue,
+            format!(
+                "issued at {}, outside the signing period of key {kid}",
+                claims.issued_at
+            ),
+        ));
+    }
+
+    // Holder binding.
+    let holder = match (&presentation, &claims.holder_key) {
+        (Some(p), Some(holder_key)) => {
+            p.verify_holder(holder_key)
+                .map_err(|e| c.reject(Reason::HolderSignatureInvalid, e.to_string()))?;
+            let start = p.slot_start();
+            let earliest = start - ctx.policy.clock_skew;
+            let latest = start + ctx.policy.presentation_window + ctx.policy.clock_skew;
+            if ctx.now < earliest || ctx.now > latest {
+                return Err(c.reject(
+                    Reason::PresentationOutsideWindow,
+                    format!(
+                        "slot starts at {start}, now {}, accepted {earliest}..={latest}",
+                        ctx.now
+                    ),
+                ));
+            }
+            Some(HolderEvidence {
+                slot: p.slot(),
+                holder_kid: holder_key.kid().to_hex(),
+                presentation_sha256: sha256_hex(&envelope),
+            })
+        }
+        (Some(_), None) => {
+            return Err(c.reject(
+                Reason::HolderSignatureInvalid,
+                "presentation of a certificate that is not holder-bound",
+            ))
+        }
+        (None, Some(_)) if ctx.policy.require_presentation_for_bound => {
+            return Err(c.reject(
+                Reason::PresentationRequired,
+                "holder-bound certificate shown without a presentation",
+            ))
+        }
+        (None, _) => None,
+    };
+
+    // Validity dates, as China Standard Time days.
+    if judged_at < day_start(claims.valid_from) {
+        return Err(c.reject(
+            Reason::NotYetValid,
+            format!("valid from {}", claims.valid_from),
+        ));
+    }
+    if let Some(until) = claims.valid_until {
+        if judged_at >= day_start(until) + 86_400 {
+            return Err(c.reject(Reason::Expired, format!("valid until {until}")));
+        }
+    }
+
+    // Trust list freshness.
+    let trust_age = ctx.trust.manifest.age(ctx.now);
+    if trust_age > i64::try_from(ctx.trust.manifest.ttl).unwrap_or(i64::MAX) {
+        c.warnings.push(Warning::TrustListOlderThanTtl {
+            age_seconds: trust_age,
+        });
+    }
+
+    // Status.
+    let Some(status) = ctx.status else {
+        return Err(c.reject(Reason::NoStatusData, "no status list cached"));
+    };
+    let age = status.manifest.age(ctx.now);
+    c.data_age = Some(age);
+    if age > i64::try_from(status.manifest.max_age).unwrap_or(i64::MAX) {
+        return Err(c.reject(
+            Reason::StatusDataTooOld,
+            format!(
+                "status list is {age} s old, maximum {} s",
+                status.manifest.max_age
+            ),
+        ));
+    }
+    if age > i64::try_from(status.manifest.ttl).unwrap_or(i64::MAX) {
+        c.warnings
+            .push(Warning::StatusOlderThanTtl { age_seconds: age });
+    }
+    match status.cache.get(claims.status_index as usize) {
+        None => Err(c.reject(
+            Reason::NotCoveredByStatusList,
+            format!("index {} beyond the cached list", claims.status_index),
+        )),
+        Some(Status::Revoked) => Err(c.reject(
+            Reason::Revoked,
+            format!("status index {}", claims.status_index),
+        )),
+        Some(Status::Suspended) => Err(c.reject(
+            Reason::Suspended,
+            format!("status index {}", claims.status_index),
+        )),
+        Some(Status::Superseded) => Err(c.reject(
+            Reason::Superseded,
+            format!("status index {}", claims.status_index),
+        )),
+        Some(Status::Valid) => Ok(VerifiedCertificate {
+            identifier,
+            kid,
+            alg: key.public_key.alg(),
+            certificate_sha256: sha256_hex(&certificate),
+            holder,
+            status_seq: status.cache.seq(),
+            data_age_seconds: age,
+            warnings: std::mem::take(&mut c.warnings),
+            claims,
+        }),
+    }
+}

@@ -1,1 +1,573 @@
-//! STUB: wire.
+//! The certificate claims: what the province signs, as CBOR with small
+//! integer keys.
+//!
+//! The claims carry what a roadside check needs and nothing more (R9): the
+//! face fields marked "in the QR" in [`crate::domain::cert`]; the rest of the
+//! record stays with the server and the holder's wallet. Every value is
+//! re-parsed into its domain type on decoding, so a signed payload with, say,
+//! a bad ID-number check digit is refused as malformed. See
+//! `docs/wire-format.md` for the key table.
+
+use ciborium::value::Value;
+use serde::Serialize;
+use time::Date;
+
+use crate::cbor::{
+    self, as_array, as_bytes, as_text, as_u64, bad, map, text, uint, CborError, MapReader,
+};
+use crate::crypto::{Alg, PublicKey};
+use crate::domain::cert::Family;
+use crate::domain::{
+    CertIdentifier, CertType, CertificateData, DivisionCode, Face, IdNumber, ParseError,
+    PermitFace, PersonFace, PlateColour, PlateNumber, ScopeCode, Sex, Tonnage, Uscc, VehicleFace,
+};
+
+/// Largest claims payload accepted, in bytes.
+pub const MAX_CLAIMS_LEN: usize = 2048;
+
+/// Top-level claim keys.
+pub mod key {
+    /// Certificate type, wire code 1–9.
+    pub const TYPE: i64 = 1;
+    /// Certificate number (compact form), text.
+    pub const NUMBER: i64 = 2;
+    /// Issuing authority's unified social credit code, text.
+    pub const ISSUER_USCC: i64 = 3;
+    /// Issuing authority's division code, uint.
+    pub const ISSUER_DIVISION: i64 = 4;
+    /// Issued at, seconds since the Unix epoch.
+    pub const ISSUED_AT: i64 = 5;
+    /// Valid from, days since 1970-01-01.
+    pub const VALID_FROM: i64 = 6;
+    /// Valid until (inclusive), days since 1970-01-01; absent = long-term.
+    pub const VALID_UNTIL: i64 = 7;
+    /// First issue date, days since 1970-01-01.
+    pub const FIRST_ISSUE: i64 = 8;
+    /// Index in the status list.
+    pub const STATUS_INDEX: i64 = 9;
+    /// Version of the e-certificate (1–999).
+    pub const VERSION: i64 = 10;
+    /// Face fields, a map (see [`super::face_key`]).
+    pub const FACE: i64 = 11;
+    /// Holder device key (`cnf`): `[alg, public key bytes]`.
+    pub const HOLDER_KEY: i64 = 12;
+}
+
+/// Face-field keys inside claim 11.
+pub mod face_key {
+    /// Name of the person, owner or operator.
+    pub const NAME: i64 = 1;
+    /// Sex, GB/T 2261.1 code.
+    pub const SEX: i64 = 2;
+    /// ID number.
+    pub const ID_NUMBER: i64 = 3;
+    /// Permitted vehicle classes, text.
+    pub const VEHICLE_CLASSES: i64 = 4;
+    /// Qualification classes, array of codes.
+    pub const QUALIFICATION_CLASSES: i64 = 5;
+    /// Plate number.
+    pub const PLATE: i64 = 6;
+    /// Plate colour code.
+    pub const PLATE_COLOUR: i64 = 7;
+    /// Vehicle type.
+    pub const VEHICLE_TYPE: i64 = 8;
+    /// Approved seats.
+    pub const SEATS: i64 = 9;
+    /// Tonnage in ten-thousandths of a tonne.
+    pub const TONNAGE: i64 = 10;
+    /// Business scope, array of JT/T 415 codes.
+    pub const BUSINESS_SCOPE: i64 = 11;
+    /// Operator's unified social credit code.
+    pub const USCC: i64 = 12;
+    /// Operating area, text.
+    pub const OPERATING_AREA: i64 = 13;
+    /// Inspection valid until, days since 1970-01-01.
+    pub const INSPECTION_VALID_UNTIL: i64 = 14;
+}
+
+/// Why claims could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// CBOR-level problem.
+    #[error("{0}")]
+    Cbor(#[from] CborError),
+    /// A value that does not satisfy its domain rule.
+    #[error("field {field}: {source}")]
+    Domain {
+        /// The claim.
+        field: &'static str,
+        /// The rule it broke.
+        source: ParseError,
+    },
+}
+
+/// The signed claims of one certificate version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Claims {
+    /// Which of the nine types.
+    pub cert_type: CertType,
+    /// Certificate number in compact form.
+    pub number: String,
+    /// Issuing authority's division.
+    pub issuer_division: DivisionCode,
+    /// Issuing authority's unified social credit code.
+    pub issuer_uscc: Uscc,
+    /// When this version was signed, Unix seconds.
+    pub issued_at: i64,
+    /// First day of validity.
+    pub valid_from: Date,
+    /// Last day of validity (inclusive); `None` for long-term.
+    pub valid_until: Option<Date>,
+    /// First issue date, when known.
+    pub first_issue: Option<Date>,
+    /// Index in the status list.
+    pub status_index: u32,
+    /// Version of the e-certificate.
+    pub version: u16,
+    /// Face fields carried in the QR (fields not carried are `None`/empty).
+    pub face: Face,
+    /// The holder's device key, for holder-bound certificates.
+    #[serde(serialize_with = "serialize_holder_key")]
+    pub holder_key: Option<PublicKey>,
+}
+
+fn serialize_holder_key<S: serde::Serializer>(
+    key: &Option<PublicKey>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match key {
+        Some(k) => s.serialize_some(&hex::encode(k.to_bytes())),
+        None => s.serialize_none(),
+    }
+}
+
+fn k(key: i64) -> Value {
+    cbor::int(key)
+}
+
+fn days(d: Date) -> i64 {
+    i64::from(d.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY
+}
+
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+fn date_from_days(v: Value, field: &'static str) -> Result<Date, WireError> {
+    let n = as_u64(v, field)?;
+    i64::try_from(n)
+        .ok()
+        .and_then(|n| i32::try_from(n + UNIX_EPOCH_JULIAN_DAY).ok())
+        .and_then(|j| Date::from_julian_day(j).ok())
+        .ok_or_else(|| bad(field, "date out of range").into())
+}
+
+fn date_value(d: Date) -> Value {
+    uint(u64::try_from(days(d)).unwrap_or(0))
+}
+
+fn domain<T>(field: &'static str, r: Result<T, ParseError>) -> Result<T, WireError> {
+    r.map_err(|source| WireError::Domain { field, source })
+}
+
+impl Claims {
+    /// The claims for a conforming record: keeps only the face fields that
+    /// travel in the QR.
+    pub fn from_certificate(
+        cert: &CertificateData,
+        status_index: u32,
+        issued_at: i64,
+        holder_key: Option<PublicKey>,
+    ) -> Claims {
+        let face = match &cert.face {
+            Face::Person(p) => Face::Person(PersonFace {
+                name: p.name.clone(),
+                sex: p.sex,
+                id_number: p.id_number.clone(),
+                vehicle_classes: p.vehicle_classes.clone(),
+                qualification_classes: p.qualification_classes.clone(),
+                nationality: None,
+                ethnicity: None,
+                address: None,
+                driving_licence_number: None,
+                file_number: None,
+            }),
+            Face::Vehicle(v) => Face::Vehicle(VehicleFace {
+                owner: v.owner.clone(),
+                plate: v.plate.clone(),
+                plate_colour: v.plate_colour,
+                vehicle_type: v.vehicle_type.clone(),
+                seats: v.seats,
+                tonnage: v.tonnage,
+                business_scope: v.business_scope.clone(),
+                inspection_valid_until: v.inspection_valid_until,
+                owner_address: None,
+                operating_permit_number: None,
+                vin: None,
+                make_model: None,
+                operating_area: None,
+                economic_type: None,
+            }),
+            Face::Permit(p) => Face::Permit(PermitFace {
+                holder_name: p.holder_name.clone(),
+                uscc: p.uscc.clone(),
+                business_scope: p.business_scope.clone(),
+                operating_area: p.operating_area.clone(),
+                address: None,
+                economic_type: None,
+            }),
+        };
+        Claims {
+            cert_type: cert.cert_type,
+            number: cert.number.clone(),
+            issuer_division: cert.issuer.division,
+            issuer_uscc: cert.issuer.uscc.clone(),
+            issued_at,
+            valid_from: cert.valid_from,
+            valid_until: cert.valid_until,
+            first_issue: cert.first_issue,
+            status_index,
+            version: cert.version,
+            face,
+            holder_key,
+        }
+    }
+
+    /// The GB/T 36904 identifier of this certificate version.
+    pub fn identifier(&self) -> Result<CertIdentifier, ParseError> {
+        CertIdentifier::build(
+            self.cert_type.identifier_type_code(),
+            self.issuer_uscc.as_str(),
+            &self.number,
+            self.version,
+        )
+    }
+
+    /// Canonical CBOR encoding.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        let holder = self.holder_key.as_ref().map(|k| {
+            Value::Array(vec![
+                cbor::int(k.alg().cose_id()),
+                cbor::bytes(&k.to_bytes()),
+            ])
+        });
+        let value = map(vec![
+            (
+                k(key::TYPE),
+                Some(uint(u64::from(self.cert_type.wire_code()))),
+            ),
+            (k(key::NUMBER), Some(text(&self.number))),
+            (k(key::ISSUER_USCC), Some(text(self.issuer_uscc.as_str()))),
+            (
+                k(key::ISSUER_DIVISION),
+                Some(uint(u64::from(self.issuer_division.code()))),
+            ),
+            (k(key::ISSUED_AT), Some(cbor::int(self.issued_at))),
+            (k(key::VALID_FROM), Some(date_value(self.valid_from))),
+            (k(key::VALID_UNTIL), self.valid_until.map(date_value)),
+            (k(key::FIRST_ISSUE), self.first_issue.map(date_value)),
+            (
+                k(key::STATUS_INDEX),
+                Some(uint(u64::from(self.status_index))),
+            ),
+            (k(key::VERSION), Some(uint(u64::from(self.version)))),
+            (k(key::FACE), Some(face_to_value(&self.face))),
+            (k(key::HOLDER_KEY), holder),
+        ]);
+        cbor::encode(&value)
+    }
+
+    /// Strict decoding: canonical CBOR, known keys only, every value re-parsed
+    /// into its domain type.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Claims, WireError> {
+        let value = cbor::decode_strict(bytes, MAX_CLAIMS_LEN)?;
+        let mut m = MapReader::new("claims", value)?;
+        let code = as_u64(m.required(key::TYPE, "type")?, "type")?;
+        let cert_type = CertType::from_wire_code(code)
+            .ok_or_else(|| bad("type", format!("unknown type {code}")))?;
+        let number = as_text(m.required(key::NUMBER, "number")?, "number")?;
+        if number.is_empty() || number.chars().count() > 64 {
+            return Err(bad("number", "must be 1 to 64 characters").into());
+        }
+        let issuer_uscc = domain(
+            "issuer_uscc",
+            Uscc::parse(&as_text(
+                m.required(key::ISSUER_USCC, "issuer_uscc")?,
+                "issuer_uscc",
+            )?),
+        )?;
+        let division = as_u64(
+            m.required(key::ISSUER_DIVISION, "issuer_division")?,
+            "issuer_division",
+        )?;
+        let division =
+            u32::try_from(division).map_err(|_| bad("issuer_division", "out of range"))?;
+        let issuer_division = domain("issuer_division", DivisionCode::from_u32(division))?;
+        let issued_at = cbor::as_i64(m.required(key::ISSUED_AT, "issued_at")?, "issued_at")?;
+        let valid_from = date_from_days(m.required(key::VALID_FROM, "valid_from")?, "valid_from")?;
+        let valid_until = m
+            .take(key::VALID_UNTIL)
+            .map(|v| date_from_days(v, "valid_until"))
+            .transpose()?;
+        let first_issue = m
+            .take(key::FIRST_ISSUE)
+            .map(|v| date_from_days(v, "first_issue"))
+            .transpose()?;
+        let status_index = u32::try_from(as_u64(
+            m.required(key::STATUS_INDEX, "status_index")?,
+            "status_index",
+        )?)
+        .map_err(|_| bad("status_index", "out of range"))?;
+        let version = as_u64(m.required(key::VERSION, "version")?, "version")?;
+        let version = u16::try_from(version)
+            .ok()
+            .filter(|v| (1..=999).contains(v))
+            .ok_or_else(|| bad("version", "must be 1 to 999"))?;
+        let face = face_from_value(cert_type.family(), m.required(key::FACE, "face")?)?;
+        let holder_key = m
+            .take(key::HOLDER_KEY)
+            .map(holder_key_from_value)
+            .transpose()?;
+        m.finish()?;
+        if let Some(until) = valid_until {
+            if until < valid_from {
+                return Err(bad("valid_until", "before valid_from").into());
+            }
+        }
+        Ok(Claims {
+            cert_type,
+            number,
+            issuer_division,
+            issuer_uscc,
+            issued_at,
+            valid_from,
+            valid_until,
+            first_issue,
+            status_index,
+            version,
+            face,
+            holder_key,
+        })
+    }
+}
+
+fn holder_key_from_value(v: Value) -> Result<PublicKey, WireError> {
+    let items = as_array(v, "holder_key")?;
+    let [alg, key_bytes]: [Value; 2] = items
+        .try_into()
+        .map_err(|_| bad("holder_key", "expected [alg, key]"))?;
+    let alg_id = cbor::as_i64(alg, "holder_key")?;
+    let alg = Alg::from_cose_id(alg_id)
+        .filter(|a| *a == Alg::EdDSA)
+        .ok_or_else(|| {
+            bad(
+                "holder_key",
+                format!("algorithm {alg_id} not allowed for holder keys"),
+            )
+        })?;
+    let key_bytes = as_bytes(key_bytes, "holder_key")?;
+    PublicKey::from_bytes(alg, &key_bytes).map_err(|e| bad("holder_key", e.to_string()).into())
+}
+
+fn text_list(codes: impl Iterator<Item = u64>) -> Option<Value> {
+    let items: Vec<Value> = codes.map(uint).collect();
+    (!items.is_empty()).then_some(Value::Array(items))
+}
+
+fn face_to_value(face: &Face) -> Value {
+    match face {
+        Face::Person(p) => map(vec![
+            (k(face_key::NAME), Some(text(&p.name))),
+            (k(face_key::SEX), Some(uint(u64::from(p.sex.code())))),
+            (k(face_key::ID_NUMBER), Some(text(p.id_number.as_str()))),
+            (
+                k(face_key::VEHICLE_CLASSES),
+                p.vehicle_classes.as_deref().map(text),
+            ),
+            (
+                uint(5),
+                text_list(p.qualification_classes.iter().map(|c| u64::from(*c))),
+            ),
+        ]),
+        Face::Vehicle(v) => map(vec![
+            (k(face_key::NAME), Some(text(&v.owner))),
+            (k(face_key::PLATE), Some(text(v.plate.as_str()))),
+            (
+                k(face_key::PLATE_COLOUR),
+                Some(uint(u64::from(v.plate_colour.code()))),
+            ),
+            (k(face_key::VEHICLE_TYPE), Some(text(&v.vehicle_type))),
+            (k(face_key::SEATS), v.seats.map(|s| uint(u64::from(s)))),
+            (
+                k(face_key::TONNAGE),
+                v.tonnage.map(|t| uint(u64::from(t.ten_thousandths()))),
+            ),
+            (
+                uint(11),
+                text_list(v.business_scope.iter().map(|c| u64::from(c.code()))),
+            ),
+            (
+                k(face_key::INSPECTION_VALID_UNTIL),
+                v.inspection_valid_until.map(date_value),
+            ),
+        ]),
+        Face::Permit(p) => map(vec![
+            (k(face_key::NAME), Some(text(&p.holder_name))),
+            (
+                uint(11),
+                text_list(p.business_scope.iter().map(|c| u64::from(c.code()))),
+            ),
+            (k(face_key::USCC), Some(text(p.uscc.as_str()))),
+            (
+                k(face_key::OPERATING_AREA),
+                p.operating_area.as_deref().map(text),
+            ),
+        ]),
+    }
+}
+
+fn short_text(v: Value, field: &'static str) -> Result<String, WireError> {
+    let t = as_text(v, field)?;
+    if t.is_empty() || t.chars().count() > 100 {
+        return Err(bad(field, "must be 1 to 100 characters").into());
+    }
+    Ok(t)
+}
+
+fn code_list(v: Option<Value>, field: &'static str) -> Result<Vec<u64>, WireError> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let items = as_array(v, field)?;
+    if items.is_empty() || items.len() > 32 {
+        return Err(bad(field, "must hold 1 to 32 codes").into());
+    }
+    items.into_iter().map(|i| Ok(as_u64(i, field)?)).collect()
+}
+
+fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
+    let mut m = MapReader::new("face", v)?;
+    let name = short_text(m.required(face_key::NAME, "name")?, "name")?;
+    let face = match family {
+        Family::Person => {
+            let sex_code = as_u64(m.required(face_key::SEX, "sex")?, "sex")?;
+            let sex = Sex::from_code(sex_code).ok_or_else(|| bad("sex", "must be 1 or 2"))?;
+            let id_number = domain(
+                "id_number",
+                IdNumber::parse(&as_text(
+                    m.required(face_key::ID_NUMBER, "id_number")?,
+                    "id_number",
+                )?),
+            )?;
+            let vehicle_classes = m
+                .take(face_key::VEHICLE_CLASSES)
+                .map(|v| short_text(v, "vehicle_classes"))
+                .transpose()?;
+            let qualification_classes = code_list(
+                m.take(face_key::QUALIFICATION_CLASSES),
+                "qualification_classes",
+            )?
+            .into_iter()
+            .map(|c| {
+                u8::try_from(c)
+                    .map_err(|_| bad("qualification_classes", "code out of range").into())
+            })
+            .collect::<Result<Vec<u8>, WireError>>()?;
+            Face::Person(PersonFace {
+                name,
+                sex,
+                id_number,
+                vehicle_classes,
+                qualification_classes,
+                nationality: None,
+                ethnicity: None,
+                address: None,
+                driving_licence_number: None,
+                file_number: None,
+            })
+        }
+        Family::Vehicle => {
+            let plate = domain(
+                "plate",
+                PlateNumber::parse(&as_text(m.required(face_key::PLATE, "plate")?, "plate")?),
+            )?;
+            let plate_colour = domain(
+                "plate_colour",
+                PlateColour::from_code(as_u64(
+                    m.required(face_key::PLATE_COLOUR, "plate_colour")?,
+                    "plate_colour",
+                )?),
+            )?;
+            let vehicle_type = short_text(
+                m.required(face_key::VEHICLE_TYPE, "vehicle_type")?,
+                "vehicle_type",
+            )?;
+            let seats = m
+                .take(face_key::SEATS)
+                .map(|v| {
+                    as_u64(v, "seats").and_then(|s| {
+                        u16::try_from(s)
+                            .ok()
+                            .filter(|s| (1..=99).contains(s))
+                            .ok_or_else(|| bad("seats", "must be 1 to 99"))
+                    })
+                })
+                .transpose()?;
+            let tonnage = m
+                .take(face_key::TONNAGE)
+                .map(|v| -> Result<Tonnage, WireError> {
+                    domain(
+                        "tonnage",
+                        Tonnage::from_ten_thousandths(as_u64(v, "tonnage")?),
+                    )
+                })
+                .transpose()?;
+            let business_scope = scope_list(m.take(face_key::BUSINESS_SCOPE))?;
+            let inspection_valid_until = m
+                .take(face_key::INSPECTION_VALID_UNTIL)
+                .map(|v| date_from_days(v, "inspection_valid_until"))
+                .transpose()?;
+            Face::Vehicle(VehicleFace {
+                owner: name,
+                plate,
+                plate_colour,
+                vehicle_type,
+                seats,
+                tonnage,
+                business_scope,
+                inspection_valid_until,
+                owner_address: None,
+                operating_permit_number: None,
+                vin: None,
+                make_model: None,
+                operating_area: None,
+                economic_type: None,
+            })
+        }
+        Family::Permit => {
+            let uscc = domain(
+                "uscc",
+                Uscc::parse(&as_text(m.required(face_key::USCC, "uscc")?, "uscc")?),
+            )?;
+            let business_scope = scope_list(m.take(face_key::BUSINESS_SCOPE))?;
+            let operating_area = m
+                .take(face_key::OPERATING_AREA)
+                .map(|v| short_text(v, "operating_area"))
+                .transpose()?;
+            Face::Permit(PermitFace {
+                holder_name: name,
+                uscc,
+                business_scope,
+                operating_area,
+                address: None,
+                economic_type: None,
+            })
+        }
+    };
+    m.finish()?;
+    Ok(face)
+}
+
+fn scope_list(v: Option<Value>) -> Result<Vec<ScopeCode>, WireError> {
+    code_list(v, "business_scope")?
+        .into_iter()
+        .map(|c| domain("business_scope", ScopeCode::from_code(c)))
+        .collect()
+}
