@@ -1,0 +1,695 @@
+//! The shared crate's integration tests: the test vectors in
+//! `shared/testdata/vectors.json` (generated here, deterministically, and
+//! checked to be current), property tests of the codecs, and the QR size
+//! measurements of `docs/wire-format.md`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+
+use ciborium::value::Value;
+use coset::{iana, CborSerializable, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use shared::cbor;
+use shared::cose;
+use shared::crypto::{Alg, PublicKey, SigningKey};
+use shared::domain::validate::{largest_realistic_record, sample_record, validate};
+use shared::domain::{CertType, CertificateData};
+use shared::presentation;
+use shared::qr;
+use shared::qrtext::{self, Kind};
+use shared::status::{Status, StatusCache, StatusList, StatusSnapshot};
+use shared::trust::{IssuerKey, KeyState, Manifest, TrustList};
+use shared::verify::{self, Context, Policy, StatusData};
+use shared::wire::Claims;
+
+// ---------------------------------------------------------------------------
+// Vector file format
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Vector {
+    name: String,
+    description: String,
+    qr_text: String,
+    /// The certificate's COSE_Sign1 (for presentations: the embedded one).
+    cose_hex: String,
+    issuer_key: KeyJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusJson>,
+    now: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newest_seen: Option<String>,
+    expect: Expect,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qr_png: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct KeyJson {
+    kid_hex: String,
+    alg: String,
+    public_key_hex: String,
+    state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compromised_since: Option<String>,
+    not_before: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StatusJson {
+    index: u32,
+    value: String,
+    list_len: u32,
+    issued_at: String,
+    ttl_seconds: u64,
+    max_age_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Expect {
+    verdict: String,
+    reason: String,
+}
+
+// ---------------------------------------------------------------------------
+// Deterministic inputs
+
+const NOW: &str = "2026-06-01T10:00:00+08:00";
+const ISSUED: &str = "2026-05-01T09:00:00+08:00";
+const KEY_FROM: &str = "2025-01-01T00:00:00+08:00";
+
+fn unix(s: &str) -> i64 {
+    OffsetDateTime::parse(s, &Rfc3339).unwrap().unix_timestamp()
+}
+
+fn rfc3339(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .unwrap()
+        .to_offset(time::macros::offset!(+8))
+        .format(&Rfc3339)
+        .unwrap()
+}
+
+fn today() -> Date {
+    time::macros::date!(2026 - 06 - 01)
+}
+
+fn key(alg: Alg, seed: u8) -> SigningKey {
+    SigningKey::from_secret_bytes(alg, &[seed; 32]).unwrap()
+}
+
+fn issuer(alg: Alg) -> SigningKey {
+    match alg {
+        Alg::EdDSA => key(alg, 0x11),
+        Alg::Sm2Sm3 => key(alg, 0x22),
+    }
+}
+
+fn holder() -> SigningKey {
+    key(Alg::EdDSA, 0x33)
+}
+
+fn record(t: CertType) -> CertificateData {
+    validate(&sample_record(t), today()).unwrap_or_else(|e| panic!("sample {t} invalid: {e:?}"))
+}
+
+fn key_json(k: &PublicKey, state: &str) -> KeyJson {
+    KeyJson {
+        kid_hex: k.kid().to_hex(),
+        alg: k.alg().name().to_string(),
+        public_key_hex: hex::encode(k.to_bytes()),
+        state: state.to_string(),
+        compromised_since: None,
+        not_before: rfc3339(unix(KEY_FROM)),
+        not_after: None,
+    }
+}
+
+fn status(index: u32, value: &str) -> Option<StatusJson> {
+    Some(StatusJson {
+        index,
+        value: value.to_string(),
+        list_len: 131_072,
+        issued_at: rfc3339(unix(NOW) - 3600),
+        ttl_seconds: 2 * 86_400,
+        max_age_seconds: 7 * 86_400,
+    })
+}
+
+struct Builder {
+    name: &'static str,
+    description: &'static str,
+    envelope: Vec<u8>,
+    kind: Kind,
+    certificate: Vec<u8>,
+    key: KeyJson,
+    status: Option<StatusJson>,
+    now: i64,
+    newest_seen: Option<i64>,
+    verdict: &'static str,
+    reason: &'static str,
+}
+
+impl Builder {
+    fn build(self) -> Vector {
+        Vector {
+            name: self.name.to_string(),
+            description: self.description.to_string(),
+            qr_text: qrtext::encode(self.kind, &self.envelope),
+            cose_hex: hex::encode(&self.certificate),
+            issuer_key: self.key,
+            status: self.status,
+            now: rfc3339(self.now),
+            newest_seen: self.newest_seen.map(rfc3339),
+            expect: Expect {
+                verdict: self.verdict.to_string(),
+                reason: self.reason.to_string(),
+            },
+            qr_png: None,
+        }
+    }
+}
+
+fn sign_claims(claims: &Claims, k: &SigningKey) -> Vec<u8> {
+    cose::sign(claims.to_cbor(), k, true)
+}
+
+fn claims_for(t: CertType, index: u32) -> Claims {
+    Claims::from_certificate(&record(t), index, unix(ISSUED), None)
+}
+
+/// A plain certificate vector with the usual trust list and status.
+fn plain(
+    name: &'static str,
+    description: &'static str,
+    claims: &Claims,
+    alg: Alg,
+    status_value: &str,
+    verdict: &'static str,
+    reason: &'static str,
+) -> Builder {
+    let k = issuer(alg);
+    let cert = sign_claims(claims, &k);
+    Builder {
+        name,
+        description,
+        envelope: cert.clone(),
+        kind: Kind::Certificate,
+        certificate: cert,
+        key: key_json(&k.public_key(), "active"),
+        status: status(claims.status_index, status_value),
+        now: unix(NOW),
+        newest_seen: None,
+        verdict,
+        reason,
+    }
+}
+
+/// A COSE_Sign1 with hand-made headers, for the refusal vectors.
+fn custom_sign1(
+    protected: coset::Header,
+    unprotected: coset::Header,
+    payload: Vec<u8>,
+    k: &SigningKey,
+) -> Vec<u8> {
+    CoseSign1Builder::new()
+        .protected(protected)
+        .unprotected(unprotected)
+        .payload(payload)
+        .create_signature(b"", |tbs| k.sign(tbs))
+        .build()
+        .to_tagged_vec()
+        .unwrap()
+}
+
+fn generate() -> Vec<Vector> {
+    let mut out = Vec::new();
+    let now = unix(NOW);
+    let ed = issuer(Alg::EdDSA);
+    let sm2 = issuer(Alg::Sm2Sm3);
+
+    // Every type, EdDSA; one per family with SM2.
+    let valid_names = [
+        "valid_qc_eddsa",
+        "valid_wyj_eddsa",
+        "valid_xyj_eddsa",
+        "valid_ysz_eddsa",
+        "valid_wyy_eddsa",
+        "valid_jyxk_eddsa",
+        "valid_wxhw_eddsa",
+        "valid_fsx_eddsa",
+        "valid_wyjy_eddsa",
+    ];
+    for (i, t) in CertType::ALL.into_iter().enumerate() {
+        let c = claims_for(t, 100 + i as u32);
+        out.push(plain(valid_names[i], "a genuine, current certificate", &c, Alg::EdDSA, "valid", "valid", "ok").build());
+    }
+    for (name, t) in [
+        ("valid_qc_sm2", CertType::QC),
+        ("valid_ysz_sm2", CertType::YSZ),
+        ("valid_wxhw_sm2", CertType::WXHW),
+    ] {
+        let c = claims_for(t, 200);
+        out.push(plain(name, "a genuine certificate sealed with SM2/SM3", &c, Alg::Sm2Sm3, "valid", "valid", "ok").build());
+    }
+
+    // Lifecycle.
+    let c = claims_for(CertType::YSZ, 300);
+    out.push(plain("revoked_ysz", "cancelled (注销) in the status list", &c, Alg::EdDSA, "revoked", "invalid", "revoked").build());
+    out.push(plain("suspended_jyxk", "suspended in the status list", &claims_for(CertType::JYXK, 301), Alg::EdDSA, "suspended", "invalid", "suspended").build());
+    out.push(plain("superseded_qc", "an older version after annual review issued a new one", &claims_for(CertType::QC, 302), Alg::EdDSA, "superseded", "invalid", "superseded").build());
+    out.push(plain("revoked_wyy_sm2", "cancelled, SM2 seal", &claims_for(CertType::WYY, 303), Alg::Sm2Sm3, "revoked", "invalid", "revoked").build());
+    let mut expired = claims_for(CertType::WYJ, 304);
+    expired.valid_from = time::macros::date!(2020 - 05 - 01);
+    expired.valid_until = Some(time::macros::date!(2026 - 05 - 31));
+    out.push(plain("expired_wyj", "validity ended the day before", &expired, Alg::EdDSA, "valid", "invalid", "expired").build());
+    let mut last_day = expired.clone();
+    last_day.valid_until = Some(time::macros::date!(2026 - 06 - 01));
+    out.push(plain("valid_last_day_wyj", "valid until today inclusive (China Standard Time)", &last_day, Alg::EdDSA, "valid", "valid", "ok").build());
+    let mut future = claims_for(CertType::XYJ, 305);
+    future.valid_from = time::macros::date!(2026 - 06 - 02);
+    future.valid_until = Some(time::macros::date!(2030 - 06 - 01));
+    out.push(plain("not_yet_valid_xyj", "validity starts tomorrow", &future, Alg::EdDSA, "valid", "invalid", "not_yet_valid").build());
+
+    // Status data.
+    let c = claims_for(CertType::FSX, 306);
+    let mut b = plain("cannot_confirm_no_status_fsx", "no status list cached: never 'revoked' or 'unlicensed'", &c, Alg::EdDSA, "valid", "cannot_confirm", "no_status_data");
+    b.status = None;
+    out.push(b.build());
+    let mut b = plain("cannot_confirm_stale_status_wyjy", "status list older than its maximum age", &claims_for(CertType::WYJY, 307), Alg::EdDSA, "revoked", "cannot_confirm", "status_data_too_old");
+    if let Some(s) = b.status.as_mut() {
+        s.issued_at = rfc3339(now - 8 * 86_400);
+    }
+    out.push(b.build());
+    let mut b = plain("valid_status_older_than_ttl_qc", "status older than ttl but within max age: valid with a warning", &claims_for(CertType::QC, 308), Alg::EdDSA, "valid", "valid", "ok");
+    if let Some(s) = b.status.as_mut() {
+        s.issued_at = rfc3339(now - 3 * 86_400);
+    }
+    out.push(b.build());
+    let uncovered = claims_for(CertType::YSZ, 131_072 + 5);
+    let mut b = plain("cannot_confirm_not_covered_ysz", "index beyond the cached status list", &uncovered, Alg::EdDSA, "valid", "cannot_confirm", "not_covered_by_status_list");
+    if let Some(s) = b.status.as_mut() {
+        s.index = 5;
+    }
+    out.push(b.build());
+    let mut b = plain("valid_clock_behind_qc", "device clock behind the newest list seen: reported, dates judged at the trusted time", &claims_for(CertType::QC, 309), Alg::EdDSA, "valid", "valid", "ok");
+    b.newest_seen = Some(now + 2 * 86_400);
+    out.push(b.build());
+
+    // Keys and signatures.
+    let c = claims_for(CertType::YSZ, 310);
+    let mut b = plain("unknown_key_ysz", "signed by a key that is not in the trust list", &c, Alg::EdDSA, "valid", "invalid", "unknown_key");
+    b.key = key_json(&key(Alg::EdDSA, 0x55).public_key(), "active");
+    out.push(b.build());
+    let mut b = plain("key_compromised_wxhw", "signed by a key marked compromised", &claims_for(CertType::WXHW, 311), Alg::EdDSA, "valid", "invalid", "key_compromised");
+    b.key.state = "compromised".to_string();
+    b.key.compromised_since = Some(rfc3339(now - 86_400));
+    out.push(b.build());
+    let mut b = plain("key_not_valid_at_issue_qc", "issued after the signing key's period ended", &claims_for(CertType::QC, 312), Alg::EdDSA, "valid", "invalid", "key_not_valid_at_issue");
+    b.key.state = "retired".to_string();
+    b.key.not_after = Some(rfc3339(unix(ISSUED) - 86_400));
+    out.push(b.build());
+    let mut b = plain("valid_retired_key_qc", "a retired key's earlier certificates still verify", &claims_for(CertType::QC, 313), Alg::EdDSA, "valid", "valid", "ok");
+    b.key.state = "retired".to_string();
+    b.key.not_after = Some(rfc3339(unix(ISSUED) + 86_400));
+    out.push(b.build());
+    for (name, alg) in [("bad_signature_jyxk_eddsa", Alg::EdDSA), ("bad_signature_jyxk_sm2", Alg::Sm2Sm3)] {
+        let c = claims_for(CertType::JYXK, 314);
+        let k = issuer(alg);
+        let mut cert = sign_claims(&c, &k);
+        // Change one character of the holder's name: still well-formed, but
+        // no longer what was signed.
+        let name_bytes = c.face.subject_name().as_bytes().to_vec();
+        let at = cert.windows(name_bytes.len()).position(|w| w == name_bytes.as_slice()).unwrap();
+        cert[at + name_bytes.len() - 1] ^= 0x01;
+        let mut b = plain(name, "a tampered certificate: one character of the name changed", &c, alg, "valid", "invalid", "bad_signature");
+        b.envelope = cert.clone();
+        b.certificate = cert;
+        out.push(b.build());
+    }
+    // Header alg claims SM2 while the key (and signature) is Ed25519.
+    let c = claims_for(CertType::WYY, 315);
+    let mut protected = HeaderBuilder::new().key_id(ed.kid().0.to_vec()).build();
+    protected.alg = Some(coset::Algorithm::PrivateUse(Alg::Sm2Sm3.cose_id()));
+    let cert = custom_sign1(protected, coset::Header::default(), c.to_cbor(), &ed);
+    let mut b = plain("algorithm_mismatch_wyy", "header names SM2 but the trusted key is Ed25519", &c, Alg::EdDSA, "valid", "invalid", "algorithm_not_allowed");
+    b.envelope = cert.clone();
+    b.certificate = cert;
+    out.push(b.build());
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::ES256)
+        .key_id(ed.kid().0.to_vec())
+        .build();
+    let cert = custom_sign1(protected, coset::Header::default(), c.to_cbor(), &ed);
+    let mut b = plain("algorithm_unsupported_es256_wyy", "an algorithm this system does not accept (ES256)", &c, Alg::EdDSA, "valid", "invalid", "algorithm_not_allowed");
+    b.envelope = cert.clone();
+    b.certificate = cert;
+    out.push(b.build());
+
+    // Malformed envelopes and claims.
+    let c = claims_for(CertType::QC, 316);
+    let good = sign_claims(&c, &ed);
+    let mut malformed = |name: &'static str, description: &'static str, cert: Vec<u8>| {
+        let mut b = plain(name, description, &c, Alg::EdDSA, "valid", "invalid", "not_a_certificate");
+        b.envelope = cert.clone();
+        b.certificate = cert;
+        out.push(b.build());
+    };
+    let mut trailing = good.clone();
+    trailing.push(0x00);
+    malformed("trailing_bytes_qc", "a byte after the COSE_Sign1", trailing);
+    malformed("untagged_qc", "COSE_Sign1 without tag 18", cose::untagged(&good).unwrap());
+    // Claims with a non-shortest integer (the type code in two bytes), signed.
+    let mut noncanon = c.to_cbor();
+    assert_eq!(&noncanon[1..3], &[0x01, 0x01]);
+    noncanon.splice(2..3, [0x18, 0x01]);
+    malformed("non_canonical_claims_qc", "signed claims not in deterministic encoding", cose::sign(noncanon, &ed, true));
+    // Claims with key 2 twice.
+    let dup = {
+        let Value::Map(mut entries) = ciborium::from_reader::<Value, _>(c.to_cbor().as_slice()).unwrap() else {
+            panic!()
+        };
+        entries.insert(2, (cbor::uint(2), cbor::text("X")));
+        cbor::encode(&Value::Map(entries))
+    };
+    malformed("duplicate_key_claims_qc", "signed claims with a duplicate map key", cose::sign(dup, &ed, true));
+    let mut crit = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(ed.kid().0.to_vec())
+        .build();
+    crit.crit = vec![coset::RegisteredLabel::Text("lnx".to_string())];
+    crit.rest = vec![(coset::Label::Text("lnx".to_string()), Value::Bool(true))];
+    malformed("unknown_critical_header_qc", "a critical header this verifier does not understand", custom_sign1(crit, coset::Header::default(), c.to_cbor(), &ed));
+    let unprotected_kid = HeaderBuilder::new().key_id(ed.kid().0.to_vec()).build();
+    malformed(
+        "kid_in_unprotected_header_qc",
+        "kid outside the protected header",
+        custom_sign1(HeaderBuilder::new().algorithm(iana::Algorithm::EdDSA).build(), unprotected_kid, c.to_cbor(), &ed),
+    );
+    // A different QR code altogether.
+    let mut b = plain("not_a_certificate_url", "some other QR code (a web address)", &c, Alg::EdDSA, "valid", "invalid", "not_a_certificate");
+    let mut v = b.build();
+    v.qr_text = "HTTPS://EXAMPLE.ORG/".to_string();
+    v.cose_hex = String::new();
+    out.push(v);
+    b = plain("bad_base45_qc", "prefix present, body not base45", &c, Alg::EdDSA, "valid", "invalid", "not_a_certificate");
+    let mut v = b.build();
+    v.qr_text = "LC1:GGW".to_string();
+    v.cose_hex = String::new();
+    out.push(v);
+
+    // Holder-bound presentations.
+    let h = holder();
+    let bound_claims = |t: CertType, index: u32| Claims::from_certificate(&record(t), index, unix(ISSUED), Some(h.public_key()));
+    let mut presentation_vector = |name: &'static str, description: &'static str, t: CertType, alg: Alg, signer: &SigningKey, signed_at: i64, checked_at: i64, verdict: &'static str, reason: &'static str| {
+        let c = bound_claims(t, 400 + out.len() as u32);
+        let k = issuer(alg);
+        let cert = sign_claims(&c, &k);
+        let p = presentation::present(&cert, signer, signed_at);
+        let mut b = plain(name, description, &c, alg, "valid", verdict, reason);
+        b.kind = Kind::Presentation;
+        b.envelope = p;
+        b.certificate = cert;
+        b.now = checked_at;
+        out.push(b.build());
+    };
+    presentation_vector("valid_presentation_ysz", "shown live: the holder's phone signed this 30-second slot", CertType::YSZ, Alg::EdDSA, &h, now - 10, now, "valid", "ok");
+    presentation_vector("valid_presentation_qc_sm2", "shown live, SM2 provincial seal, Ed25519 device key", CertType::QC, Alg::Sm2Sm3, &h, now - 40, now, "valid", "ok");
+    presentation_vector("valid_presentation_wxhw_late_edge", "checked 90 s after the slot started: last accepted second", CertType::WXHW, Alg::EdDSA, &h, now - 90, now, "valid", "ok");
+    presentation_vector("presentation_replayed_screenshot_wyj", "a screenshot shown five minutes later", CertType::WYJ, Alg::EdDSA, &h, now - 300, now, "invalid", "presentation_outside_window");
+    presentation_vector("presentation_from_future_wyy", "a slot two minutes ahead of the verifier's clock", CertType::WYY, Alg::EdDSA, &h, now + 120, now, "invalid", "presentation_outside_window");
+    presentation_vector("presentation_wrong_device_jyxk", "signed by another phone, not the bound one", CertType::JYXK, Alg::EdDSA, &key(Alg::EdDSA, 0x44), now, now, "invalid", "holder_signature_invalid");
+    let c = bound_claims(CertType::XYJ, 450);
+    let mut b = plain("presentation_required_xyj", "a holder-bound certificate shown as a static QR", &c, Alg::EdDSA, "valid", "invalid", "presentation_required");
+    b.kind = Kind::Certificate;
+    out.push(b.build());
+    let _ = sm2;
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Running a vector
+
+fn parse_status(s: &str) -> Status {
+    match s {
+        "valid" => Status::Valid,
+        "revoked" => Status::Revoked,
+        "suspended" => Status::Suspended,
+        "superseded" => Status::Superseded,
+        other => panic!("unknown status {other}"),
+    }
+}
+
+fn run(v: &Vector) -> (String, String) {
+    let now = unix(&v.now);
+    let alg = Alg::from_name(&v.issuer_key.alg).unwrap();
+    let pk = PublicKey::from_bytes(alg, &hex::decode(&v.issuer_key.public_key_hex).unwrap()).unwrap();
+    assert_eq!(pk.kid().to_hex(), v.issuer_key.kid_hex, "{}: kid is derived from the key", v.name);
+    let state = match v.issuer_key.state.as_str() {
+        "active" => KeyState::Active,
+        "retired" => KeyState::Retired,
+        "compromised" => KeyState::Compromised {
+            since: unix(v.issuer_key.compromised_since.as_deref().unwrap()),
+        },
+        other => panic!("unknown key state {other}"),
+    };
+    let trust = TrustList {
+        seq: 1,
+        manifest: Manifest {
+            issued_at: now - 3600,
+            ttl: 2 * 86_400,
+            max_age: 7 * 86_400,
+        },
+        keys: vec![IssuerKey {
+            public_key: pk,
+            not_before: unix(&v.issuer_key.not_before),
+            not_after: v.issuer_key.not_after.as_deref().map(unix),
+            state,
+        }],
+    };
+    let cache = v.status.as_ref().map(|s| {
+        let mut list = StatusList::new(s.list_len as usize);
+        list.set(s.index as usize, parse_status(&s.value)).unwrap();
+        (
+            StatusCache::from_snapshot(StatusSnapshot { seq: 1, list }),
+            Manifest {
+                issued_at: unix(&s.issued_at),
+                ttl: s.ttl_seconds,
+                max_age: s.max_age_seconds,
+            },
+        )
+    });
+    let ctx = Context {
+        trust: &trust,
+        status: cache.as_ref().map(|(cache, manifest)| StatusData {
+            cache,
+            manifest: *manifest,
+        }),
+        now,
+        newest_seen: v.newest_seen.as_deref().map_or(0, unix),
+        policy: Policy::default(),
+    };
+    match verify::verify(&v.qr_text, &ctx) {
+        Ok(ok) => {
+            if v.name.contains("clock_behind") {
+                assert!(
+                    ok.warnings().iter().any(|w| matches!(w, verify::Warning::ClockBehindNewestList { .. })),
+                    "{}: clock warning expected",
+                    v.name
+                );
+            }
+            if v.name.contains("older_than_ttl") {
+                assert!(
+                    ok.warnings().iter().any(|w| matches!(w, verify::Warning::StatusOlderThanTtl { .. })),
+                    "{}: staleness warning expected",
+                    v.name
+                );
+            }
+            if v.name.contains("presentation") {
+                assert!(ok.holder().is_some(), "{}: holder evidence expected", v.name);
+            }
+            ("valid".to_string(), "ok".to_string())
+        }
+        Err(r) => (r.verdict.as_str().to_string(), r.reason.code().to_string()),
+    }
+}
+
+fn vectors_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/vectors.json")
+}
+
+fn with_pngs(mut vectors: Vec<Vector>) -> Vec<Vector> {
+    for v in &mut vectors {
+        if v.qr_text.starts_with("LC1:") || v.qr_text.starts_with("LP1:") {
+            v.qr_png = Some(format!("qr/{}.png", v.name));
+        }
+    }
+    vectors
+}
+
+fn load() -> Vec<Vector> {
+    let text = std::fs::read_to_string(vectors_path()).expect("shared/testdata/vectors.json");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn vectors_file_is_current() {
+    let generated = with_pngs(generate());
+    if std::env::var_os("REGENERATE_VECTORS").is_some() {
+        let dir = vectors_path().parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(dir.join("qr")).unwrap();
+        for v in &generated {
+            if let Some(png) = &v.qr_png {
+                let bytes = qr::render_png(&v.qr_text, &qr::RenderOptions::default()).unwrap();
+                std::fs::write(dir.join(png), bytes).unwrap();
+            }
+        }
+        let json = serde_json::to_string_pretty(&generated).unwrap();
+        std::fs::write(vectors_path(), json + "\n").unwrap();
+    }
+    let on_disk = load();
+    assert_eq!(
+        on_disk, generated,
+        "shared/testdata/vectors.json is out of date: run REGENERATE_VECTORS=1 cargo test -p shared --test vectors"
+    );
+}
+
+#[test]
+fn vectors_give_expected_results() {
+    let vectors = load();
+    assert!(vectors.len() >= 30, "at least 30 vectors");
+    let mut failures = Vec::new();
+    for v in &vectors {
+        let got = run(v);
+        if got != (v.expect.verdict.clone(), v.expect.reason.clone()) {
+            failures.push(format!("{}: expected {}/{}, got {}/{}", v.name, v.expect.verdict, v.expect.reason, got.0, got.1));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn vectors_cover_every_reason_type_and_algorithm() {
+    let vectors = load();
+    for reason in [
+        "ok", "not_a_certificate", "unknown_key", "algorithm_not_allowed", "bad_signature", "key_compromised",
+        "key_not_valid_at_issue", "not_yet_valid", "expired", "revoked", "suspended", "superseded",
+        "presentation_outside_window", "holder_signature_invalid", "presentation_required", "no_status_data",
+        "status_data_too_old", "not_covered_by_status_list",
+    ] {
+        assert!(vectors.iter().any(|v| v.expect.reason == reason), "no vector for {reason}");
+    }
+    for verdict in ["valid", "invalid", "cannot_confirm"] {
+        assert!(vectors.iter().any(|v| v.expect.verdict == verdict), "no vector for {verdict}");
+    }
+    for alg in ["EdDSA", "SM2"] {
+        assert!(vectors.iter().any(|v| v.issuer_key.alg == alg && v.expect.verdict == "valid"));
+        assert!(vectors.iter().any(|v| v.issuer_key.alg == alg && v.expect.reason == "bad_signature"));
+    }
+    for t in CertType::ALL {
+        let code = t.code().to_lowercase();
+        assert!(
+            vectors.iter().any(|v| v.name.contains(&format!("_{code}_")) && v.expect.verdict == "valid"),
+            "no valid vector for {t}"
+        );
+    }
+    assert!(vectors.iter().filter(|v| v.name.contains("presentation")).count() >= 5);
+}
+
+#[test]
+fn vector_pngs_decode_to_their_text() {
+    let dir = vectors_path().parent().unwrap().to_path_buf();
+    for v in load() {
+        let Some(png) = &v.qr_png else { continue };
+        let bytes = std::fs::read(dir.join(png)).unwrap();
+        let texts = qr::decode_image(&bytes, &qr::DecodeLimits::default()).unwrap();
+        assert_eq!(texts, vec![v.qr_text.clone()], "{png}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sizes: docs/wire-format.md
+
+#[test]
+fn largest_certificates_fit_qr_version_11_and_presentations_14() {
+    let mut table = String::from("| type | claims bytes | COSE bytes (EdDSA) | QR chars | QR version (M) | SM2 version | holder-bound presentation version |\n|---|---|---|---|---|---|---|\n");
+    for t in CertType::ALL {
+        let data = validate(&largest_realistic_record(t), today()).unwrap();
+        let plain = Claims::from_certificate(&data, 16_777_215, 4_102_444_800, None);
+        let ed = cose::sign(plain.to_cbor(), &issuer(Alg::EdDSA), true);
+        let text = qrtext::encode(Kind::Certificate, &ed);
+        let version = qr::qr_version(&text, qr::EcLevel::M).unwrap();
+        let sm2 = cose::sign(plain.to_cbor(), &issuer(Alg::Sm2Sm3), true);
+        let sm2_version = qr::qr_version(&qrtext::encode(Kind::Certificate, &sm2), qr::EcLevel::M).unwrap();
+        let bound = Claims::from_certificate(&data, 16_777_215, 4_102_444_800, Some(holder().public_key()));
+        let bound_cert = cose::sign(bound.to_cbor(), &issuer(Alg::Sm2Sm3), true);
+        let p = presentation::present(&bound_cert, &holder(), 4_102_444_800);
+        let p_version = qr::qr_version(&qrtext::encode(Kind::Presentation, &p), qr::EcLevel::M).unwrap();
+        table.push_str(&format!(
+            "| {t} | {} | {} | {} | {version} | {sm2_version} | {p_version} |\n",
+            plain.to_cbor().len(),
+            ed.len(),
+            text.len()
+        ));
+        assert!(version <= 11, "{t}: largest certificate needs version {version}");
+        assert!(sm2_version <= 11, "{t}: SM2 certificate needs version {sm2_version}");
+        assert!(p_version <= 14, "{t}: presentation needs version {p_version}");
+    }
+    println!("{table}");
+}
+
+// ---------------------------------------------------------------------------
+// Property tests: round trips of every codec
+
+fn arb_record() -> impl Strategy<Value = CertificateData> {
+    (0usize..9).prop_map(|i| record(CertType::ALL[i]))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn claims_round_trip(data in arb_record(), index in any::<u32>(), iat in 0i64..4_000_000_000, bound in any::<bool>()) {
+        let holder_key = bound.then(|| holder().public_key());
+        let c = Claims::from_certificate(&data, index, iat, holder_key);
+        let bytes = c.to_cbor();
+        prop_assert_eq!(Claims::from_cbor(&bytes).unwrap(), c.clone());
+        prop_assert_eq!(cbor::decode_strict(&bytes, 4096).map(|v| cbor::encode(&v)).unwrap(), bytes);
+    }
+
+    #[test]
+    fn qr_text_round_trip(body in proptest::collection::vec(any::<u8>(), 0..600), presentation in any::<bool>()) {
+        let mut envelope = vec![0xd2];
+        envelope.extend(body);
+        let kind = if presentation { Kind::Presentation } else { Kind::Certificate };
+        let text = qrtext::encode(kind, &envelope);
+        prop_assert!(text.chars().all(|c| "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:".contains(c)));
+        prop_assert_eq!(qrtext::decode(&text).unwrap(), (kind, envelope));
+    }
+
+    #[test]
+    fn qr_text_decoder_never_panics(text in ".{0,400}") {
+        let _ = qrtext::decode(&text);
+    }
+
+    #[test]
+    fn strict_cbor_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(v) = cbor::decode_strict(&bytes, 4096) {
+            prop_assert_eq!(cbor::encode(&v), bytes);
+        }
+    }
+
+    #[test]
+    fn presentation_round_trip(cert in proptest::collection::vec(any::<u8>(), 1..400), now in 0i64..4_000_000_000) {
+        let p = presentation::present(&cert, &holder(), now);
+        let parsed = presentation::Presentation::parse(&p).unwrap();
+        prop_assert_eq!(parsed.certificate(), cert.as_slice());
+        prop_assert_eq!(parsed.slot(), presentation::slot_of(now));
+        prop_assert!(parsed.verify_holder(&holder().public_key()).is_ok());
+    }
+}
