@@ -56,7 +56,7 @@ fn fixture(alg: Alg) -> Fixture {
         trust,
         cache: StatusCache::from_snapshot(StatusSnapshot {
             seq: 7,
-            list: StatusList::new(1_000_000),
+            list: StatusList::new(1_000_000).unwrap(),
         }),
     }
 }

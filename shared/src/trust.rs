@@ -313,18 +313,23 @@ pub struct SignedStatus {
 }
 
 impl SignedStatus {
-    /// Signs a status snapshot or delta with an issuer key.
-    pub fn sign(manifest: Manifest, update: &StatusUpdate, key: &SigningKey) -> Vec<u8> {
+    /// Signs a status snapshot or delta with an issuer key; fails only for
+    /// a delta whose changes are not sorted and unique.
+    pub fn sign(
+        manifest: Manifest,
+        update: &StatusUpdate,
+        key: &SigningKey,
+    ) -> Result<Vec<u8>, StatusError> {
         let (kind, body) = match update {
             StatusUpdate::Snapshot(s) => (KIND_SNAPSHOT, s.to_cbor()),
-            StatusUpdate::Delta(d) => (KIND_DELTA, d.to_cbor()),
+            StatusUpdate::Delta(d) => (KIND_DELTA, d.to_cbor()?),
         };
         let mut entries = vec![
             (uint(0), Some(uint(kind))),
             (uint(1), Some(cbor::bytes(&body))),
         ];
         entries.extend(manifest.entries());
-        cose::sign(cbor::encode(&map(entries)), key, true)
+        Ok(cose::sign(cbor::encode(&map(entries)), key, true))
     }
 
     /// Verifies a signed status object with the trust list: the signer must

@@ -560,7 +560,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
         c.warnings
             .push(Warning::StatusOlderThanTtl { age_seconds: age });
     }
-    match status.cache.get(claims.status_index as usize) {
+    match status.cache.get(claims.status_index) {
         None => Err(c.reject(
             Reason::NotCoveredByStatusList,
             format!("index {} beyond the cached list", claims.status_index),

@@ -473,8 +473,8 @@ fn run(v: &Vector) -> (String, String) {
         }],
     };
     let cache = v.status.as_ref().map(|s| {
-        let mut list = StatusList::new(s.list_len as usize);
-        list.set(s.index as usize, parse_status(&s.value)).unwrap();
+        let mut list = StatusList::new(s.list_len as usize).unwrap();
+        list.set(s.index, parse_status(&s.value)).unwrap();
         (
             StatusCache::from_snapshot(StatusSnapshot { seq: 1, list }),
             Manifest {

@@ -22,7 +22,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             state: KeyState::Active,
         }],
     };
-    let cache = StatusCache::from_snapshot(StatusSnapshot { seq: 1, list: StatusList::new(131_072) });
+    let Ok(list) = StatusList::new(131_072) else {
+        return;
+    };
+    let cache = StatusCache::from_snapshot(StatusSnapshot { seq: 1, list });
     let ctx = Context {
         trust: &trust,
         status: Some(StatusData { cache: &cache, manifest: trust.manifest }),
