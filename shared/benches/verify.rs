@@ -30,7 +30,11 @@ struct Fixture {
 
 fn fixture(alg: Alg) -> Fixture {
     let key = SigningKey::from_secret_bytes(alg, &[0x11; 32]).unwrap();
-    let data = validate(&sample_record(CertType::YSZ), time::macros::date!(2026 - 06 - 01)).unwrap();
+    let data = validate(
+        &sample_record(CertType::YSZ),
+        time::macros::date!(2026 - 06 - 01),
+    )
+    .unwrap();
     let claims = Claims::from_certificate(&data, 4242, NOW - 86_400, None);
     let cert = cose::sign(claims.to_cbor(), &key, true);
     let parsed = Sign1::parse(&cert, 4096).unwrap();
@@ -81,7 +85,11 @@ fn bench(c: &mut Criterion) {
         assert!(run_verify(&f), "fixture verifies");
         let mut group = c.benchmark_group(format!("verify_{}", alg.name()));
         group.bench_function("raw_signature_check", |b| {
-            b.iter(|| f.public.verify(black_box(&f.tbs), black_box(&f.signature)).is_ok())
+            b.iter(|| {
+                f.public
+                    .verify(black_box(&f.tbs), black_box(&f.signature))
+                    .is_ok()
+            })
         });
         group.bench_function("qr_text_to_verdict", |b| b.iter(|| run_verify(&f)));
         group.finish();
@@ -94,7 +102,11 @@ fn bench(c: &mut Criterion) {
         for _ in 0..rounds {
             let t = Instant::now();
             for _ in 0..per_round {
-                black_box(f.public.verify(black_box(&f.tbs), black_box(&f.signature)).is_ok());
+                black_box(
+                    f.public
+                        .verify(black_box(&f.tbs), black_box(&f.signature))
+                        .is_ok(),
+                );
             }
             raw.push(t.elapsed().as_secs_f64() / per_round as f64);
             let t = Instant::now();

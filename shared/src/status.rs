@@ -51,7 +51,9 @@
 use std::fmt;
 use std::io::Read as _;
 
-use ciborium::value::{Integer, Value};
+use ciborium::value::Value;
+
+use crate::cbor::CborError;
 use serde::{Deserialize, Serialize};
 
 /// The status of one certificate: two bits in the list.
@@ -1006,60 +1008,23 @@ fn read_varint(input: &mut &[u8]) -> Result<u64, StatusError> {
 // Canonical CBOR
 
 fn uint(value: u64) -> Value {
-    Value::Integer(Integer::from(value))
+    crate::cbor::uint(value)
 }
 
 fn write_canonical(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Serialising a Value into a Vec cannot fail.
-    let _ = ciborium::into_writer(value, &mut out);
-    out
+    crate::cbor::encode(value)
 }
 
 /// Decode one CBOR item that must make up all of `bytes`, have no map with
 /// duplicate or unsorted keys, and be in deterministic encoding (RFC 8949
-/// section 4.2.1).
+/// section 4.2.1), through the crate's strict decoder.
 fn read_canonical(bytes: &[u8]) -> Result<Value, StatusError> {
-    let mut rest = bytes;
-    let value: Value =
-        ciborium::from_reader(&mut rest).map_err(|e| StatusError::Cbor(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(StatusError::TrailingBytes(rest.len()));
-    }
-    check_map_keys(&value)?;
-    if write_canonical(&value) != bytes {
-        return Err(StatusError::NonCanonical);
-    }
-    Ok(value)
-}
-
-/// Reject maps (at any depth) with duplicate keys, then maps whose keys are
-/// not in the bytewise order of their encodings.
-fn check_map_keys(value: &Value) -> Result<(), StatusError> {
-    match value {
-        Value::Map(entries) => {
-            let mut keys: Vec<Vec<u8>> = entries.iter().map(|(k, _)| write_canonical(k)).collect();
-            let sorted = keys.windows(2).all(|w| w[0] < w[1]);
-            if !sorted {
-                keys.sort_unstable();
-                if keys.windows(2).any(|w| w[0] == w[1]) {
-                    return Err(StatusError::DuplicateKey);
-                }
-            }
-            for (k, v) in entries {
-                check_map_keys(k)?;
-                check_map_keys(v)?;
-            }
-            if sorted {
-                Ok(())
-            } else {
-                Err(StatusError::NonCanonical)
-            }
-        }
-        Value::Array(items) => items.iter().try_for_each(check_map_keys),
-        Value::Tag(_, inner) => check_map_keys(inner),
-        _ => Ok(()),
-    }
+    crate::cbor::decode_strict(bytes, usize::MAX).map_err(|e| match e {
+        CborError::TrailingBytes(n) => StatusError::TrailingBytes(n),
+        CborError::DuplicateKey(_) => StatusError::DuplicateKey,
+        CborError::NonCanonical => StatusError::NonCanonical,
+        other => StatusError::Cbor(other.to_string()),
+    })
 }
 
 /// The values of a map that must have exactly the keys `keys`.

@@ -247,7 +247,18 @@ fn generate() -> Vec<Vector> {
     ];
     for (i, t) in CertType::ALL.into_iter().enumerate() {
         let c = claims_for(t, 100 + i as u32);
-        out.push(plain(valid_names[i], "a genuine, current certificate", &c, Alg::EdDSA, "valid", "valid", "ok").build());
+        out.push(
+            plain(
+                valid_names[i],
+                "a genuine, current certificate",
+                &c,
+                Alg::EdDSA,
+                "valid",
+                "valid",
+                "ok",
+            )
+            .build(),
+        );
     }
     for (name, t) in [
         ("valid_qc_sm2", CertType::QC),
@@ -255,79 +266,253 @@ fn generate() -> Vec<Vector> {
         ("valid_wxhw_sm2", CertType::WXHW),
     ] {
         let c = claims_for(t, 200);
-        out.push(plain(name, "a genuine certificate sealed with SM2/SM3", &c, Alg::Sm2Sm3, "valid", "valid", "ok").build());
+        out.push(
+            plain(
+                name,
+                "a genuine certificate sealed with SM2/SM3",
+                &c,
+                Alg::Sm2Sm3,
+                "valid",
+                "valid",
+                "ok",
+            )
+            .build(),
+        );
     }
 
     // Lifecycle.
     let c = claims_for(CertType::YSZ, 300);
-    out.push(plain("revoked_ysz", "cancelled (注销) in the status list", &c, Alg::EdDSA, "revoked", "invalid", "revoked").build());
-    out.push(plain("suspended_jyxk", "suspended in the status list", &claims_for(CertType::JYXK, 301), Alg::EdDSA, "suspended", "invalid", "suspended").build());
-    out.push(plain("superseded_qc", "an older version after annual review issued a new one", &claims_for(CertType::QC, 302), Alg::EdDSA, "superseded", "invalid", "superseded").build());
-    out.push(plain("revoked_wyy_sm2", "cancelled, SM2 seal", &claims_for(CertType::WYY, 303), Alg::Sm2Sm3, "revoked", "invalid", "revoked").build());
+    out.push(
+        plain(
+            "revoked_ysz",
+            "cancelled (注销) in the status list",
+            &c,
+            Alg::EdDSA,
+            "revoked",
+            "invalid",
+            "revoked",
+        )
+        .build(),
+    );
+    out.push(
+        plain(
+            "suspended_jyxk",
+            "suspended in the status list",
+            &claims_for(CertType::JYXK, 301),
+            Alg::EdDSA,
+            "suspended",
+            "invalid",
+            "suspended",
+        )
+        .build(),
+    );
+    out.push(
+        plain(
+            "superseded_qc",
+            "an older version after annual review issued a new one",
+            &claims_for(CertType::QC, 302),
+            Alg::EdDSA,
+            "superseded",
+            "invalid",
+            "superseded",
+        )
+        .build(),
+    );
+    out.push(
+        plain(
+            "revoked_wyy_sm2",
+            "cancelled, SM2 seal",
+            &claims_for(CertType::WYY, 303),
+            Alg::Sm2Sm3,
+            "revoked",
+            "invalid",
+            "revoked",
+        )
+        .build(),
+    );
     let mut expired = claims_for(CertType::WYJ, 304);
     expired.valid_from = time::macros::date!(2020 - 05 - 01);
     expired.valid_until = Some(time::macros::date!(2026 - 05 - 31));
-    out.push(plain("expired_wyj", "validity ended the day before", &expired, Alg::EdDSA, "valid", "invalid", "expired").build());
+    out.push(
+        plain(
+            "expired_wyj",
+            "validity ended the day before",
+            &expired,
+            Alg::EdDSA,
+            "valid",
+            "invalid",
+            "expired",
+        )
+        .build(),
+    );
     let mut last_day = expired.clone();
     last_day.valid_until = Some(time::macros::date!(2026 - 06 - 01));
-    out.push(plain("valid_last_day_wyj", "valid until today inclusive (China Standard Time)", &last_day, Alg::EdDSA, "valid", "valid", "ok").build());
+    out.push(
+        plain(
+            "valid_last_day_wyj",
+            "valid until today inclusive (China Standard Time)",
+            &last_day,
+            Alg::EdDSA,
+            "valid",
+            "valid",
+            "ok",
+        )
+        .build(),
+    );
     let mut future = claims_for(CertType::XYJ, 305);
     future.valid_from = time::macros::date!(2026 - 06 - 02);
     future.valid_until = Some(time::macros::date!(2030 - 06 - 01));
-    out.push(plain("not_yet_valid_xyj", "validity starts tomorrow", &future, Alg::EdDSA, "valid", "invalid", "not_yet_valid").build());
+    out.push(
+        plain(
+            "not_yet_valid_xyj",
+            "validity starts tomorrow",
+            &future,
+            Alg::EdDSA,
+            "valid",
+            "invalid",
+            "not_yet_valid",
+        )
+        .build(),
+    );
 
     // Status data.
     let c = claims_for(CertType::FSX, 306);
-    let mut b = plain("cannot_confirm_no_status_fsx", "no status list cached: never 'revoked' or 'unlicensed'", &c, Alg::EdDSA, "valid", "cannot_confirm", "no_status_data");
+    let mut b = plain(
+        "cannot_confirm_no_status_fsx",
+        "no status list cached: never 'revoked' or 'unlicensed'",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "cannot_confirm",
+        "no_status_data",
+    );
     b.status = None;
     out.push(b.build());
-    let mut b = plain("cannot_confirm_stale_status_wyjy", "status list older than its maximum age", &claims_for(CertType::WYJY, 307), Alg::EdDSA, "revoked", "cannot_confirm", "status_data_too_old");
+    let mut b = plain(
+        "cannot_confirm_stale_status_wyjy",
+        "status list older than its maximum age",
+        &claims_for(CertType::WYJY, 307),
+        Alg::EdDSA,
+        "revoked",
+        "cannot_confirm",
+        "status_data_too_old",
+    );
     if let Some(s) = b.status.as_mut() {
         s.issued_at = rfc3339(now - 8 * 86_400);
     }
     out.push(b.build());
-    let mut b = plain("valid_status_older_than_ttl_qc", "status older than ttl but within max age: valid with a warning", &claims_for(CertType::QC, 308), Alg::EdDSA, "valid", "valid", "ok");
+    let mut b = plain(
+        "valid_status_older_than_ttl_qc",
+        "status older than ttl but within max age: valid with a warning",
+        &claims_for(CertType::QC, 308),
+        Alg::EdDSA,
+        "valid",
+        "valid",
+        "ok",
+    );
     if let Some(s) = b.status.as_mut() {
         s.issued_at = rfc3339(now - 3 * 86_400);
     }
     out.push(b.build());
     let uncovered = claims_for(CertType::YSZ, 131_072 + 5);
-    let mut b = plain("cannot_confirm_not_covered_ysz", "index beyond the cached status list", &uncovered, Alg::EdDSA, "valid", "cannot_confirm", "not_covered_by_status_list");
+    let mut b = plain(
+        "cannot_confirm_not_covered_ysz",
+        "index beyond the cached status list",
+        &uncovered,
+        Alg::EdDSA,
+        "valid",
+        "cannot_confirm",
+        "not_covered_by_status_list",
+    );
     if let Some(s) = b.status.as_mut() {
         s.index = 5;
     }
     out.push(b.build());
-    let mut b = plain("valid_clock_behind_qc", "device clock behind the newest list seen: reported, dates judged at the trusted time", &claims_for(CertType::QC, 309), Alg::EdDSA, "valid", "valid", "ok");
+    let mut b = plain(
+        "valid_clock_behind_qc",
+        "device clock behind the newest list seen: reported, dates judged at the trusted time",
+        &claims_for(CertType::QC, 309),
+        Alg::EdDSA,
+        "valid",
+        "valid",
+        "ok",
+    );
     b.newest_seen = Some(now + 2 * 86_400);
     out.push(b.build());
 
     // Keys and signatures.
     let c = claims_for(CertType::YSZ, 310);
-    let mut b = plain("unknown_key_ysz", "signed by a key that is not in the trust list", &c, Alg::EdDSA, "valid", "invalid", "unknown_key");
+    let mut b = plain(
+        "unknown_key_ysz",
+        "signed by a key that is not in the trust list",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "unknown_key",
+    );
     b.key = key_json(&key(Alg::EdDSA, 0x55).public_key(), "active");
     out.push(b.build());
-    let mut b = plain("key_compromised_wxhw", "signed by a key marked compromised", &claims_for(CertType::WXHW, 311), Alg::EdDSA, "valid", "invalid", "key_compromised");
+    let mut b = plain(
+        "key_compromised_wxhw",
+        "signed by a key marked compromised",
+        &claims_for(CertType::WXHW, 311),
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "key_compromised",
+    );
     b.key.state = "compromised".to_string();
     b.key.compromised_since = Some(rfc3339(now - 86_400));
     out.push(b.build());
-    let mut b = plain("key_not_valid_at_issue_qc", "issued after the signing key's period ended", &claims_for(CertType::QC, 312), Alg::EdDSA, "valid", "invalid", "key_not_valid_at_issue");
+    let mut b = plain(
+        "key_not_valid_at_issue_qc",
+        "issued after the signing key's period ended",
+        &claims_for(CertType::QC, 312),
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "key_not_valid_at_issue",
+    );
     b.key.state = "retired".to_string();
     b.key.not_after = Some(rfc3339(unix(ISSUED) - 86_400));
     out.push(b.build());
-    let mut b = plain("valid_retired_key_qc", "a retired key's earlier certificates still verify", &claims_for(CertType::QC, 313), Alg::EdDSA, "valid", "valid", "ok");
+    let mut b = plain(
+        "valid_retired_key_qc",
+        "a retired key's earlier certificates still verify",
+        &claims_for(CertType::QC, 313),
+        Alg::EdDSA,
+        "valid",
+        "valid",
+        "ok",
+    );
     b.key.state = "retired".to_string();
     b.key.not_after = Some(rfc3339(unix(ISSUED) + 86_400));
     out.push(b.build());
-    for (name, alg) in [("bad_signature_jyxk_eddsa", Alg::EdDSA), ("bad_signature_jyxk_sm2", Alg::Sm2Sm3)] {
+    for (name, alg) in [
+        ("bad_signature_jyxk_eddsa", Alg::EdDSA),
+        ("bad_signature_jyxk_sm2", Alg::Sm2Sm3),
+    ] {
         let c = claims_for(CertType::JYXK, 314);
         let k = issuer(alg);
         let mut cert = sign_claims(&c, &k);
         // Change one character of the holder's name: still well-formed, but
         // no longer what was signed.
         let name_bytes = c.face.subject_name().as_bytes().to_vec();
-        let at = cert.windows(name_bytes.len()).position(|w| w == name_bytes.as_slice()).unwrap();
+        let at = cert
+            .windows(name_bytes.len())
+            .position(|w| w == name_bytes.as_slice())
+            .unwrap();
         cert[at + name_bytes.len() - 1] ^= 0x01;
-        let mut b = plain(name, "a tampered certificate: one character of the name changed", &c, alg, "valid", "invalid", "bad_signature");
+        let mut b = plain(
+            name,
+            "a tampered certificate: one character of the name changed",
+            &c,
+            alg,
+            "valid",
+            "invalid",
+            "bad_signature",
+        );
         b.envelope = cert.clone();
         b.certificate = cert;
         out.push(b.build());
@@ -337,7 +522,15 @@ fn generate() -> Vec<Vector> {
     let mut protected = HeaderBuilder::new().key_id(ed.kid().0.to_vec()).build();
     protected.alg = Some(coset::Algorithm::PrivateUse(Alg::Sm2Sm3.cose_id()));
     let cert = custom_sign1(protected, coset::Header::default(), c.to_cbor(), &ed);
-    let mut b = plain("algorithm_mismatch_wyy", "header names SM2 but the trusted key is Ed25519", &c, Alg::EdDSA, "valid", "invalid", "algorithm_not_allowed");
+    let mut b = plain(
+        "algorithm_mismatch_wyy",
+        "header names SM2 but the trusted key is Ed25519",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "algorithm_not_allowed",
+    );
     b.envelope = cert.clone();
     b.certificate = cert;
     out.push(b.build());
@@ -346,7 +539,15 @@ fn generate() -> Vec<Vector> {
         .key_id(ed.kid().0.to_vec())
         .build();
     let cert = custom_sign1(protected, coset::Header::default(), c.to_cbor(), &ed);
-    let mut b = plain("algorithm_unsupported_es256_wyy", "an algorithm this system does not accept (ES256)", &c, Alg::EdDSA, "valid", "invalid", "algorithm_not_allowed");
+    let mut b = plain(
+        "algorithm_unsupported_es256_wyy",
+        "an algorithm this system does not accept (ES256)",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "algorithm_not_allowed",
+    );
     b.envelope = cert.clone();
     b.certificate = cert;
     out.push(b.build());
@@ -355,7 +556,15 @@ fn generate() -> Vec<Vector> {
     let c = claims_for(CertType::QC, 316);
     let good = sign_claims(&c, &ed);
     let mut malformed = |name: &'static str, description: &'static str, cert: Vec<u8>| {
-        let mut b = plain(name, description, &c, Alg::EdDSA, "valid", "invalid", "not_a_certificate");
+        let mut b = plain(
+            name,
+            description,
+            &c,
+            Alg::EdDSA,
+            "valid",
+            "invalid",
+            "not_a_certificate",
+        );
         b.envelope = cert.clone();
         b.certificate = cert;
         out.push(b.build());
@@ -363,41 +572,82 @@ fn generate() -> Vec<Vector> {
     let mut trailing = good.clone();
     trailing.push(0x00);
     malformed("trailing_bytes_qc", "a byte after the COSE_Sign1", trailing);
-    malformed("untagged_qc", "COSE_Sign1 without tag 18", cose::untagged(&good).unwrap());
+    malformed(
+        "untagged_qc",
+        "COSE_Sign1 without tag 18",
+        cose::untagged(&good).unwrap(),
+    );
     // Claims with a non-shortest integer (the type code in two bytes), signed.
     let mut noncanon = c.to_cbor();
     assert_eq!(&noncanon[1..3], &[0x01, 0x01]);
     noncanon.splice(2..3, [0x18, 0x01]);
-    malformed("non_canonical_claims_qc", "signed claims not in deterministic encoding", cose::sign(noncanon, &ed, true));
+    malformed(
+        "non_canonical_claims_qc",
+        "signed claims not in deterministic encoding",
+        cose::sign(noncanon, &ed, true),
+    );
     // Claims with key 2 twice.
     let dup = {
-        let Value::Map(mut entries) = ciborium::from_reader::<Value, _>(c.to_cbor().as_slice()).unwrap() else {
+        let Value::Map(mut entries) =
+            ciborium::from_reader::<Value, _>(c.to_cbor().as_slice()).unwrap()
+        else {
             panic!()
         };
         entries.insert(2, (cbor::uint(2), cbor::text("X")));
         cbor::encode(&Value::Map(entries))
     };
-    malformed("duplicate_key_claims_qc", "signed claims with a duplicate map key", cose::sign(dup, &ed, true));
+    malformed(
+        "duplicate_key_claims_qc",
+        "signed claims with a duplicate map key",
+        cose::sign(dup, &ed, true),
+    );
     let mut crit = HeaderBuilder::new()
         .algorithm(iana::Algorithm::EdDSA)
         .key_id(ed.kid().0.to_vec())
         .build();
     crit.crit = vec![coset::RegisteredLabel::Text("lnx".to_string())];
     crit.rest = vec![(coset::Label::Text("lnx".to_string()), Value::Bool(true))];
-    malformed("unknown_critical_header_qc", "a critical header this verifier does not understand", custom_sign1(crit, coset::Header::default(), c.to_cbor(), &ed));
+    malformed(
+        "unknown_critical_header_qc",
+        "a critical header this verifier does not understand",
+        custom_sign1(crit, coset::Header::default(), c.to_cbor(), &ed),
+    );
     let unprotected_kid = HeaderBuilder::new().key_id(ed.kid().0.to_vec()).build();
     malformed(
         "kid_in_unprotected_header_qc",
         "kid outside the protected header",
-        custom_sign1(HeaderBuilder::new().algorithm(iana::Algorithm::EdDSA).build(), unprotected_kid, c.to_cbor(), &ed),
+        custom_sign1(
+            HeaderBuilder::new()
+                .algorithm(iana::Algorithm::EdDSA)
+                .build(),
+            unprotected_kid,
+            c.to_cbor(),
+            &ed,
+        ),
     );
     // A different QR code altogether.
-    let mut b = plain("not_a_certificate_url", "some other QR code (a web address)", &c, Alg::EdDSA, "valid", "invalid", "not_a_certificate");
+    let mut b = plain(
+        "not_a_certificate_url",
+        "some other QR code (a web address)",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "not_a_certificate",
+    );
     let mut v = b.build();
     v.qr_text = "HTTPS://EXAMPLE.ORG/".to_string();
     v.cose_hex = String::new();
     out.push(v);
-    b = plain("bad_base45_qc", "prefix present, body not base45", &c, Alg::EdDSA, "valid", "invalid", "not_a_certificate");
+    b = plain(
+        "bad_base45_qc",
+        "prefix present, body not base45",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "not_a_certificate",
+    );
     let mut v = b.build();
     v.qr_text = "LC1:GGW".to_string();
     v.cose_hex = String::new();
@@ -405,8 +655,18 @@ fn generate() -> Vec<Vector> {
 
     // Holder-bound presentations.
     let h = holder();
-    let bound_claims = |t: CertType, index: u32| Claims::from_certificate(&record(t), index, unix(ISSUED), Some(h.public_key()));
-    let mut presentation_vector = |name: &'static str, description: &'static str, t: CertType, alg: Alg, signer: &SigningKey, signed_at: i64, checked_at: i64, verdict: &'static str, reason: &'static str| {
+    let bound_claims = |t: CertType, index: u32| {
+        Claims::from_certificate(&record(t), index, unix(ISSUED), Some(h.public_key()))
+    };
+    let mut presentation_vector = |name: &'static str,
+                                   description: &'static str,
+                                   t: CertType,
+                                   alg: Alg,
+                                   signer: &SigningKey,
+                                   signed_at: i64,
+                                   checked_at: i64,
+                                   verdict: &'static str,
+                                   reason: &'static str| {
         let c = bound_claims(t, 400 + out.len() as u32);
         let k = issuer(alg);
         let cert = sign_claims(&c, &k);
@@ -418,14 +678,82 @@ fn generate() -> Vec<Vector> {
         b.now = checked_at;
         out.push(b.build());
     };
-    presentation_vector("valid_presentation_ysz", "shown live: the holder's phone signed this 30-second slot", CertType::YSZ, Alg::EdDSA, &h, now - 10, now, "valid", "ok");
-    presentation_vector("valid_presentation_qc_sm2", "shown live, SM2 provincial seal, Ed25519 device key", CertType::QC, Alg::Sm2Sm3, &h, now - 40, now, "valid", "ok");
-    presentation_vector("valid_presentation_wxhw_late_edge", "checked 90 s after the slot started: last accepted second", CertType::WXHW, Alg::EdDSA, &h, now - 90, now, "valid", "ok");
-    presentation_vector("presentation_replayed_screenshot_wyj", "a screenshot shown five minutes later", CertType::WYJ, Alg::EdDSA, &h, now - 300, now, "invalid", "presentation_outside_window");
-    presentation_vector("presentation_from_future_wyy", "a slot two minutes ahead of the verifier's clock", CertType::WYY, Alg::EdDSA, &h, now + 120, now, "invalid", "presentation_outside_window");
-    presentation_vector("presentation_wrong_device_jyxk", "signed by another phone, not the bound one", CertType::JYXK, Alg::EdDSA, &key(Alg::EdDSA, 0x44), now, now, "invalid", "holder_signature_invalid");
+    presentation_vector(
+        "valid_presentation_ysz",
+        "shown live: the holder's phone signed this 30-second slot",
+        CertType::YSZ,
+        Alg::EdDSA,
+        &h,
+        now - 10,
+        now,
+        "valid",
+        "ok",
+    );
+    presentation_vector(
+        "valid_presentation_qc_sm2",
+        "shown live, SM2 provincial seal, Ed25519 device key",
+        CertType::QC,
+        Alg::Sm2Sm3,
+        &h,
+        now - 40,
+        now,
+        "valid",
+        "ok",
+    );
+    presentation_vector(
+        "valid_presentation_wxhw_late_edge",
+        "checked 90 s after the slot started: last accepted second",
+        CertType::WXHW,
+        Alg::EdDSA,
+        &h,
+        now - 90,
+        now,
+        "valid",
+        "ok",
+    );
+    presentation_vector(
+        "presentation_replayed_screenshot_wyj",
+        "a screenshot shown five minutes later",
+        CertType::WYJ,
+        Alg::EdDSA,
+        &h,
+        now - 300,
+        now,
+        "invalid",
+        "presentation_outside_window",
+    );
+    presentation_vector(
+        "presentation_from_future_wyy",
+        "a slot two minutes ahead of the verifier's clock",
+        CertType::WYY,
+        Alg::EdDSA,
+        &h,
+        now + 120,
+        now,
+        "invalid",
+        "presentation_outside_window",
+    );
+    presentation_vector(
+        "presentation_wrong_device_jyxk",
+        "signed by another phone, not the bound one",
+        CertType::JYXK,
+        Alg::EdDSA,
+        &key(Alg::EdDSA, 0x44),
+        now,
+        now,
+        "invalid",
+        "holder_signature_invalid",
+    );
     let c = bound_claims(CertType::XYJ, 450);
-    let mut b = plain("presentation_required_xyj", "a holder-bound certificate shown as a static QR", &c, Alg::EdDSA, "valid", "invalid", "presentation_required");
+    let mut b = plain(
+        "presentation_required_xyj",
+        "a holder-bound certificate shown as a static QR",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "invalid",
+        "presentation_required",
+    );
     b.kind = Kind::Certificate;
     out.push(b.build());
     let _ = sm2;
@@ -448,8 +776,14 @@ fn parse_status(s: &str) -> Status {
 fn run(v: &Vector) -> (String, String) {
     let now = unix(&v.now);
     let alg = Alg::from_name(&v.issuer_key.alg).unwrap();
-    let pk = PublicKey::from_bytes(alg, &hex::decode(&v.issuer_key.public_key_hex).unwrap()).unwrap();
-    assert_eq!(pk.kid().to_hex(), v.issuer_key.kid_hex, "{}: kid is derived from the key", v.name);
+    let pk =
+        PublicKey::from_bytes(alg, &hex::decode(&v.issuer_key.public_key_hex).unwrap()).unwrap();
+    assert_eq!(
+        pk.kid().to_hex(),
+        v.issuer_key.kid_hex,
+        "{}: kid is derived from the key",
+        v.name
+    );
     let state = match v.issuer_key.state.as_str() {
         "active" => KeyState::Active,
         "retired" => KeyState::Retired,
@@ -498,20 +832,28 @@ fn run(v: &Vector) -> (String, String) {
         Ok(ok) => {
             if v.name.contains("clock_behind") {
                 assert!(
-                    ok.warnings().iter().any(|w| matches!(w, verify::Warning::ClockBehindNewestList { .. })),
+                    ok.warnings()
+                        .iter()
+                        .any(|w| matches!(w, verify::Warning::ClockBehindNewestList { .. })),
                     "{}: clock warning expected",
                     v.name
                 );
             }
             if v.name.contains("older_than_ttl") {
                 assert!(
-                    ok.warnings().iter().any(|w| matches!(w, verify::Warning::StatusOlderThanTtl { .. })),
+                    ok.warnings()
+                        .iter()
+                        .any(|w| matches!(w, verify::Warning::StatusOlderThanTtl { .. })),
                     "{}: staleness warning expected",
                     v.name
                 );
             }
             if v.name.contains("presentation") {
-                assert!(ok.holder().is_some(), "{}: holder evidence expected", v.name);
+                assert!(
+                    ok.holder().is_some(),
+                    "{}: holder evidence expected",
+                    v.name
+                );
             }
             ("valid".to_string(), "ok".to_string())
         }
@@ -567,7 +909,10 @@ fn vectors_give_expected_results() {
     for v in &vectors {
         let got = run(v);
         if got != (v.expect.verdict.clone(), v.expect.reason.clone()) {
-            failures.push(format!("{}: expected {}/{}, got {}/{}", v.name, v.expect.verdict, v.expect.reason, got.0, got.1));
+            failures.push(format!(
+                "{}: expected {}/{}, got {}/{}",
+                v.name, v.expect.verdict, v.expect.reason, got.0, got.1
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -577,28 +922,60 @@ fn vectors_give_expected_results() {
 fn vectors_cover_every_reason_type_and_algorithm() {
     let vectors = load();
     for reason in [
-        "ok", "not_a_certificate", "unknown_key", "algorithm_not_allowed", "bad_signature", "key_compromised",
-        "key_not_valid_at_issue", "not_yet_valid", "expired", "revoked", "suspended", "superseded",
-        "presentation_outside_window", "holder_signature_invalid", "presentation_required", "no_status_data",
-        "status_data_too_old", "not_covered_by_status_list",
+        "ok",
+        "not_a_certificate",
+        "unknown_key",
+        "algorithm_not_allowed",
+        "bad_signature",
+        "key_compromised",
+        "key_not_valid_at_issue",
+        "not_yet_valid",
+        "expired",
+        "revoked",
+        "suspended",
+        "superseded",
+        "presentation_outside_window",
+        "holder_signature_invalid",
+        "presentation_required",
+        "no_status_data",
+        "status_data_too_old",
+        "not_covered_by_status_list",
     ] {
-        assert!(vectors.iter().any(|v| v.expect.reason == reason), "no vector for {reason}");
+        assert!(
+            vectors.iter().any(|v| v.expect.reason == reason),
+            "no vector for {reason}"
+        );
     }
     for verdict in ["valid", "invalid", "cannot_confirm"] {
-        assert!(vectors.iter().any(|v| v.expect.verdict == verdict), "no vector for {verdict}");
+        assert!(
+            vectors.iter().any(|v| v.expect.verdict == verdict),
+            "no vector for {verdict}"
+        );
     }
     for alg in ["EdDSA", "SM2"] {
-        assert!(vectors.iter().any(|v| v.issuer_key.alg == alg && v.expect.verdict == "valid"));
-        assert!(vectors.iter().any(|v| v.issuer_key.alg == alg && v.expect.reason == "bad_signature"));
+        assert!(vectors
+            .iter()
+            .any(|v| v.issuer_key.alg == alg && v.expect.verdict == "valid"));
+        assert!(vectors
+            .iter()
+            .any(|v| v.issuer_key.alg == alg && v.expect.reason == "bad_signature"));
     }
     for t in CertType::ALL {
         let code = t.code().to_lowercase();
         assert!(
-            vectors.iter().any(|v| v.name.contains(&format!("_{code}_")) && v.expect.verdict == "valid"),
+            vectors
+                .iter()
+                .any(|v| v.name.contains(&format!("_{code}_")) && v.expect.verdict == "valid"),
             "no valid vector for {t}"
         );
     }
-    assert!(vectors.iter().filter(|v| v.name.contains("presentation")).count() >= 5);
+    assert!(
+        vectors
+            .iter()
+            .filter(|v| v.name.contains("presentation"))
+            .count()
+            >= 5
+    );
 }
 
 #[test]
@@ -625,20 +1002,36 @@ fn largest_certificates_fit_qr_version_11_and_presentations_14() {
         let text = qrtext::encode(Kind::Certificate, &ed);
         let version = qr::qr_version(&text, qr::EcLevel::M).unwrap();
         let sm2 = cose::sign(plain.to_cbor(), &issuer(Alg::Sm2Sm3), true);
-        let sm2_version = qr::qr_version(&qrtext::encode(Kind::Certificate, &sm2), qr::EcLevel::M).unwrap();
-        let bound = Claims::from_certificate(&data, 16_777_215, 4_102_444_800, Some(holder().public_key()));
+        let sm2_version =
+            qr::qr_version(&qrtext::encode(Kind::Certificate, &sm2), qr::EcLevel::M).unwrap();
+        let bound = Claims::from_certificate(
+            &data,
+            16_777_215,
+            4_102_444_800,
+            Some(holder().public_key()),
+        );
         let bound_cert = cose::sign(bound.to_cbor(), &issuer(Alg::Sm2Sm3), true);
         let p = presentation::present(&bound_cert, &holder(), 4_102_444_800);
-        let p_version = qr::qr_version(&qrtext::encode(Kind::Presentation, &p), qr::EcLevel::M).unwrap();
+        let p_version =
+            qr::qr_version(&qrtext::encode(Kind::Presentation, &p), qr::EcLevel::M).unwrap();
         table.push_str(&format!(
             "| {t} | {} | {} | {} | {version} | {sm2_version} | {p_version} |\n",
             plain.to_cbor().len(),
             ed.len(),
             text.len()
         ));
-        assert!(version <= 11, "{t}: largest certificate needs version {version}");
-        assert!(sm2_version <= 11, "{t}: SM2 certificate needs version {sm2_version}");
-        assert!(p_version <= 14, "{t}: presentation needs version {p_version}");
+        assert!(
+            version <= 11,
+            "{t}: largest certificate needs version {version}"
+        );
+        assert!(
+            sm2_version <= 11,
+            "{t}: SM2 certificate needs version {sm2_version}"
+        );
+        assert!(
+            p_version <= 14,
+            "{t}: presentation needs version {p_version}"
+        );
     }
     println!("{table}");
 }
