@@ -247,7 +247,7 @@ impl PublicKey {
 #[derive(Clone)]
 pub enum SigningKey {
     /// Ed25519.
-    Ed25519(ed25519_dalek::SigningKey),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
     /// SM2 with the default distinguishing identifier.
     Sm2(Box<sm2::dsa::SigningKey>),
 }
@@ -262,7 +262,7 @@ impl SigningKey {
     /// A fresh key from the caller's cryptographic random source.
     pub fn generate(alg: Alg, rng: &mut impl CryptoRngCore) -> SigningKey {
         match alg {
-            Alg::EdDSA => SigningKey::Ed25519(ed25519_dalek::SigningKey::generate(rng)),
+            Alg::EdDSA => SigningKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(rng))),
             Alg::Sm2Sm3 => loop {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 rng.fill_bytes(seed.as_mut());
@@ -284,8 +284,8 @@ impl SigningKey {
                     alg,
                     detail: "secret must be 32 bytes",
                 })?;
-                Ok(SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
-                    &raw,
+                Ok(SigningKey::Ed25519(Box::new(
+                    ed25519_dalek::SigningKey::from_bytes(&raw),
                 )))
             }
             Alg::Sm2Sm3 => {

@@ -359,7 +359,7 @@ pub struct Rejection {
     /// The claims, only when the province's signature on them verified
     /// (e.g. an expired or revoked certificate), so the officer can see
     /// whose it is.
-    pub claims: Option<Claims>,
+    pub claims: Option<Box<Claims>>,
     /// Warnings gathered before the rejection.
     pub warnings: Vec<Warning>,
     /// Age of the status data, when there is any.
@@ -368,7 +368,7 @@ pub struct Rejection {
 
 struct Checker {
     warnings: Vec<Warning>,
-    claims: Option<Claims>,
+    claims: Option<Box<Claims>>,
     data_age: Option<i64>,
 }
 
@@ -471,7 +471,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
                 format!("identifier cannot be built: {e}"),
             )
         })?;
-    c.claims = Some(claims.clone());
+    c.claims = Some(Box::new(claims.clone()));
     if !key.covers(claims.issued_at) {
         return Err(c.reject(
             Reason::KeyNotValidAtIssue,
