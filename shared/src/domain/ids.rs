@@ -2246,6 +2246,49 @@ mod tests {
     }
 
     #[test]
+    fn rule_ids_start_with_the_kind_key() {
+        let kinds = [
+            IdKind::IdNumber,
+            IdKind::Uscc,
+            IdKind::Plate,
+            IdKind::PlateColour,
+            IdKind::Division,
+            IdKind::CertIdentifier,
+            IdKind::ScopeCode,
+            IdKind::Tonnage,
+            IdKind::Vin,
+            IdKind::Date,
+            IdKind::Sex,
+            IdKind::Seats,
+            IdKind::Version,
+            IdKind::QualificationClass,
+            IdKind::VehicleClasses,
+            IdKind::CertNumber,
+            IdKind::Text,
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for kind in kinds {
+            let errors = [
+                ParseError::Empty { kind },
+                ParseError::BadCheckDigit {
+                    kind,
+                    expected: 'X',
+                    found: '3',
+                },
+                ParseError::BadFormat { kind },
+            ];
+            for e in errors {
+                let (key, check) = e.rule().split_once('.').unwrap_or_default();
+                assert_eq!(key, kind.key());
+                assert!(!check.is_empty());
+                assert!(seen.insert(e.rule()), "duplicate {}", e.rule());
+                assert!(e.to_string().starts_with(kind.label_en()));
+                assert!(e.message_zh().starts_with(kind.label_zh()));
+            }
+        }
+    }
+
+    #[test]
     fn every_error_has_a_rule_and_messages() {
         let errors = [
             ParseError::Empty {
