@@ -1080,7 +1080,7 @@ const CITY_TABLE: [(u32, &str, &str, &str); 14] = [
 
 /// A Liaoning administrative division code (行政区划代码, GB/T 2260).
 ///
-/// Accepts only the province (210000), its 14 cities (2101xx00 … 211400)
+/// Accepts only the province (210000), its 14 cities (210100 … 211400)
 /// and county-level codes under those cities: any `21ccxx` with `cc` in
 /// 01–14 and `xx` in 01–99. County names are not tabulated here, so a
 /// county code is accepted if its city exists, and [`DivisionCode::name_zh`]
