@@ -10,8 +10,10 @@ pub mod cert;
 pub mod ids;
 pub mod validate;
 
+pub use catalogue::{render_number, CatalogueEntry, FieldFormat, FieldSpec};
 pub use cert::{CertType, CertificateData, Face, Issuer, PermitFace, PersonFace, Sex, VehicleFace};
 pub use ids::{
-    CertIdentifier, DivisionCode, IdNumber, ParseError, PlateColour, PlateNumber, ScopeCode,
-    Tonnage, Uscc,
+    parse_date, CertIdentifier, DivisionCode, IdKind, IdNumber, ParseError, PlateColour,
+    PlateNumber, ScopeCode, Tonnage, Uscc, Vin, LIAONING_CITIES,
 };
+pub use validate::{largest_realistic_record, sample_record, Nonconformance, RawRecord};
