@@ -51,6 +51,7 @@ fn fixture(alg: Alg) -> Fixture {
             not_after: None,
             state: KeyState::Active,
         }],
+        authorities: Vec::new(),
     };
     Fixture {
         text: qrtext::encode(Kind::Certificate, &cert),

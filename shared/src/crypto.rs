@@ -422,6 +422,6 @@ mod tests {
             Some(Alg::Sm2Sm3),
             "private-use id maps back"
         );
-        assert!(SM2_SM3_COSE_ALG < -65536);
+        const { assert!(SM2_SM3_COSE_ALG < -65536) };
     }
 }

@@ -16,10 +16,11 @@
 use ciborium::value::Value;
 
 use crate::cbor::{
-    self, as_array, as_bytes, as_i64, as_u64, bad, int, map, uint, CborError, MapReader,
+    self, as_array, as_bytes, as_i64, as_text, as_u64, bad, int, map, uint, CborError, MapReader,
 };
 use crate::cose::{self, CoseError, Sign1};
 use crate::crypto::{Alg, Kid, PublicKey, SigningKey};
+use crate::domain::{DivisionCode, Uscc};
 use crate::status::{StatusDelta, StatusError, StatusSnapshot};
 
 /// Largest trust list accepted, in bytes.
@@ -145,7 +146,21 @@ pub enum ListError {
     },
 }
 
-/// The trust list: issuer keys, signed by the root key.
+/// An issuing authority, published once in the trust list instead of in
+/// every QR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    /// Its administrative division: certificates name this.
+    pub division: DivisionCode,
+    /// Its unified social credit code: the issuer code of the GB/T 36904
+    /// identifier.
+    pub uscc: Uscc,
+    /// Its name, e.g. 沈阳市交通运输局.
+    pub name: String,
+}
+
+/// The trust list: issuer keys and issuing authorities, signed by the root
+/// key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustList {
     /// Increases with every new trust list.
@@ -154,6 +169,8 @@ pub struct TrustList {
     pub manifest: Manifest,
     /// Issuer keys, unique by kid.
     pub keys: Vec<IssuerKey>,
+    /// Issuing authorities, unique by division.
+    pub authorities: Vec<Authority>,
 }
 
 const KIND_TRUST_LIST: u64 = 1;
@@ -173,6 +190,11 @@ impl TrustList {
     /// The key with this identifier.
     pub fn key(&self, kid: &Kid) -> Option<&IssuerKey> {
         self.keys.iter().find(|k| &k.kid() == kid)
+    }
+
+    /// The authority of this division.
+    pub fn authority(&self, division: DivisionCode) -> Option<&Authority> {
+        self.authorities.iter().find(|a| a.division == division)
     }
 
     /// Canonical CBOR payload.
@@ -196,10 +218,22 @@ impl TrustList {
                 ])
             })
             .collect();
+        let authorities = self
+            .authorities
+            .iter()
+            .map(|a| {
+                map(vec![
+                    (uint(1), Some(uint(u64::from(a.division.code())))),
+                    (uint(2), Some(cbor::text(a.uscc.as_str()))),
+                    (uint(3), Some(cbor::text(&a.name))),
+                ])
+            })
+            .collect();
         let mut entries = vec![
             (uint(0), Some(uint(KIND_TRUST_LIST))),
             (uint(1), Some(uint(self.seq))),
             (uint(5), Some(Value::Array(keys))),
+            (uint(6), Some(Value::Array(authorities))),
         ];
         entries.extend(self.manifest.entries());
         cbor::encode(&map(entries))
@@ -242,11 +276,37 @@ impl TrustList {
             }
             keys.push(key);
         }
+        let mut authorities: Vec<Authority> = Vec::new();
+        for item in as_array(m.required(6, "authorities")?, "authorities")? {
+            let mut a = MapReader::new("authority", item)?;
+            let division = u32::try_from(as_u64(a.required(1, "division")?, "division")?)
+                .map_err(|_| bad("division", "out of range"))
+                .and_then(|d| {
+                    DivisionCode::from_u32(d).map_err(|e| bad("division", e.to_string()))
+                })?;
+            let uscc = Uscc::parse(&as_text(a.required(2, "uscc")?, "uscc")?)
+                .map_err(|e| bad("uscc", e.to_string()))?;
+            let name = as_text(a.required(3, "name")?, "name")?;
+            a.finish()?;
+            if authorities.iter().any(|other| other.division == division) {
+                return Err(bad(
+                    "authorities",
+                    format!("division {} listed twice", division.code()),
+                )
+                .into());
+            }
+            authorities.push(Authority {
+                division,
+                uscc,
+                name,
+            });
+        }
         m.finish()?;
         Ok(TrustList {
             seq,
             manifest,
             keys,
+            authorities,
         })
     }
 
@@ -410,6 +470,11 @@ mod tests {
                     },
                 },
             ],
+            authorities: vec![Authority {
+                division: DivisionCode::from_u32(210100).unwrap(),
+                uscc: Uscc::parse("112101000011843370").unwrap(),
+                name: "沈阳市交通运输局".to_string(),
+            }],
         }
     }
 

@@ -298,7 +298,8 @@ pub struct HolderEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifiedCertificate {
     claims: Claims,
-    identifier: String,
+    identifier: Option<String>,
+    issuer_name: String,
     kid: Kid,
     alg: Alg,
     certificate_sha256: String,
@@ -313,9 +314,15 @@ impl VerifiedCertificate {
     pub fn claims(&self) -> &Claims {
         &self.claims
     }
-    /// The GB/T 36904 identifier.
-    pub fn identifier(&self) -> &str {
-        &self.identifier
+    /// The GB/T 36904 identifier, when the trust list names the issuing
+    /// authority.
+    pub fn identifier(&self) -> Option<&str> {
+        self.identifier.as_deref()
+    }
+    /// The issuing authority's name: from the trust list, else the standard
+    /// name of its division's transport authority.
+    pub fn issuer_name(&self) -> &str {
+        &self.issuer_name
     }
     /// The issuer key that signed it.
     pub fn kid(&self) -> Kid {
@@ -462,15 +469,14 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
             format!("signed claims malformed: {e}"),
         )
     })?;
-    let identifier = claims
-        .identifier()
-        .map(|i| i.as_str().to_string())
-        .map_err(|e| {
-            c.reject(
-                Reason::NotACertificate,
-                format!("identifier cannot be built: {e}"),
-            )
-        })?;
+    let authority = ctx.trust.authority(claims.issuer_division);
+    let identifier = authority
+        .and_then(|a| claims.identifier(&a.uscc).ok())
+        .map(|i| i.as_str().to_string());
+    let issuer_name = authority.map_or_else(
+        || claims.issuer_division.authority_name_zh(),
+        |a| a.name.clone(),
+    );
     c.claims = Some(Box::new(claims.clone()));
     if !key.covers(claims.issued_at) {
         return Err(c.reject(
@@ -579,6 +585,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
         )),
         Some(Status::Valid) => Ok(VerifiedCertificate {
             identifier,
+            issuer_name,
             kid,
             alg: key.public_key.alg(),
             certificate_sha256: sha256_hex(&certificate),

@@ -29,31 +29,29 @@ pub const MAX_CLAIMS_LEN: usize = 2048;
 pub mod key {
     /// Certificate type, wire code 1–9.
     pub const TYPE: i64 = 1;
-    /// Certificate number (compact form), text.
+    /// Certificate number (compact form): uint when it is a decimal number
+    /// without leading zero, else text; absent when it equals the holder's
+    /// ID number (person certificates).
     pub const NUMBER: i64 = 2;
-    /// Issuing authority's unified social credit code, text.
-    pub const ISSUER_USCC: i64 = 3;
     /// Issuing authority's division code, uint.
-    pub const ISSUER_DIVISION: i64 = 4;
+    pub const ISSUER_DIVISION: i64 = 3;
     /// Issued at, seconds since the Unix epoch.
-    pub const ISSUED_AT: i64 = 5;
+    pub const ISSUED_AT: i64 = 4;
     /// Valid from, days since 1970-01-01.
-    pub const VALID_FROM: i64 = 6;
+    pub const VALID_FROM: i64 = 5;
     /// Valid until (inclusive), days since 1970-01-01; absent = long-term.
-    pub const VALID_UNTIL: i64 = 7;
-    /// First issue date, days since 1970-01-01.
-    pub const FIRST_ISSUE: i64 = 8;
+    pub const VALID_UNTIL: i64 = 6;
     /// Index in the status list.
-    pub const STATUS_INDEX: i64 = 9;
+    pub const STATUS_INDEX: i64 = 7;
     /// Version of the e-certificate (1–999).
-    pub const VERSION: i64 = 10;
+    pub const VERSION: i64 = 8;
     /// Face fields, a map (see [`super::face_key`]).
-    pub const FACE: i64 = 11;
+    pub const FACE: i64 = 9;
     /// Holder device key (`cnf`): `[alg, public key bytes]`.
-    pub const HOLDER_KEY: i64 = 12;
+    pub const HOLDER_KEY: i64 = 10;
 }
 
-/// Face-field keys inside claim 11.
+/// Face-field keys inside claim 9.
 pub mod face_key {
     /// Name of the person, owner or operator.
     pub const NAME: i64 = 1;
@@ -63,26 +61,22 @@ pub mod face_key {
     pub const ID_NUMBER: i64 = 3;
     /// Permitted vehicle classes, text.
     pub const VEHICLE_CLASSES: i64 = 4;
-    /// Qualification classes, array of codes.
+    /// Qualification classes, a byte string of one-byte codes.
     pub const QUALIFICATION_CLASSES: i64 = 5;
     /// Plate number.
     pub const PLATE: i64 = 6;
     /// Plate colour code.
     pub const PLATE_COLOUR: i64 = 7;
-    /// Vehicle type.
-    pub const VEHICLE_TYPE: i64 = 8;
     /// Approved seats.
-    pub const SEATS: i64 = 9;
+    pub const SEATS: i64 = 8;
     /// Tonnage in ten-thousandths of a tonne.
-    pub const TONNAGE: i64 = 10;
-    /// Business scope, array of JT/T 415 codes.
-    pub const BUSINESS_SCOPE: i64 = 11;
+    pub const TONNAGE: i64 = 9;
+    /// Business scope, a byte string of one-byte JT/T 415 codes.
+    pub const BUSINESS_SCOPE: i64 = 10;
     /// Operator's unified social credit code.
-    pub const USCC: i64 = 12;
-    /// Operating area, text.
-    pub const OPERATING_AREA: i64 = 13;
+    pub const USCC: i64 = 11;
     /// Inspection valid until, days since 1970-01-01.
-    pub const INSPECTION_VALID_UNTIL: i64 = 14;
+    pub const INSPECTION_VALID_UNTIL: i64 = 12;
 }
 
 /// Why claims could not be read.
@@ -109,18 +103,15 @@ pub struct Claims {
     pub cert_type: CertType,
     /// Certificate number in compact form.
     pub number: String,
-    /// Issuing authority's division.
+    /// Issuing authority's division. Its name and credit code are published
+    /// in the trust list.
     pub issuer_division: DivisionCode,
-    /// Issuing authority's unified social credit code.
-    pub issuer_uscc: Uscc,
     /// When this version was signed, Unix seconds.
     pub issued_at: i64,
     /// First day of validity.
     pub valid_from: Date,
     /// Last day of validity (inclusive); `None` for long-term.
     pub valid_until: Option<Date>,
-    /// First issue date, when known.
-    pub first_issue: Option<Date>,
     /// Index in the status list.
     pub status_index: u32,
     /// Version of the e-certificate.
@@ -146,11 +137,11 @@ fn k(key: i64) -> Value {
     cbor::int(key)
 }
 
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
 fn days(d: Date) -> i64 {
     i64::from(d.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY
 }
-
-const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 fn date_from_days(v: Value, field: &'static str) -> Result<Date, WireError> {
     let n = as_u64(v, field)?;
@@ -167,6 +158,22 @@ fn date_value(d: Date) -> Value {
 
 fn domain<T>(field: &'static str, r: Result<T, ParseError>) -> Result<T, WireError> {
     r.map_err(|source| WireError::Domain { field, source })
+}
+
+/// A number written as a CBOR uint: decimal digits, no leading zero, fits
+/// `u64`.
+fn numeric(number: &str) -> Option<u64> {
+    if number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number.parse().ok()
+}
+
+fn subject_id(face: &Face) -> Option<&str> {
+    match face {
+        Face::Person(p) => Some(p.id_number.as_str()),
+        _ => None,
+    }
 }
 
 impl Claims {
@@ -195,7 +202,7 @@ impl Claims {
                 owner: v.owner.clone(),
                 plate: v.plate.clone(),
                 plate_colour: v.plate_colour,
-                vehicle_type: v.vehicle_type.clone(),
+                vehicle_type: None,
                 seats: v.seats,
                 tonnage: v.tonnage,
                 business_scope: v.business_scope.clone(),
@@ -211,7 +218,7 @@ impl Claims {
                 holder_name: p.holder_name.clone(),
                 uscc: p.uscc.clone(),
                 business_scope: p.business_scope.clone(),
-                operating_area: p.operating_area.clone(),
+                operating_area: None,
                 address: None,
                 economic_type: None,
             }),
@@ -220,11 +227,9 @@ impl Claims {
             cert_type: cert.cert_type,
             number: cert.number.clone(),
             issuer_division: cert.issuer.division,
-            issuer_uscc: cert.issuer.uscc.clone(),
             issued_at,
             valid_from: cert.valid_from,
             valid_until: cert.valid_until,
-            first_issue: cert.first_issue,
             status_index,
             version: cert.version,
             face,
@@ -232,11 +237,12 @@ impl Claims {
         }
     }
 
-    /// The GB/T 36904 identifier of this certificate version.
-    pub fn identifier(&self) -> Result<CertIdentifier, ParseError> {
+    /// The GB/T 36904 identifier of this certificate version, given the
+    /// issuing authority's credit code (from the trust list).
+    pub fn identifier(&self, issuer_uscc: &Uscc) -> Result<CertIdentifier, ParseError> {
         CertIdentifier::build(
             self.cert_type.identifier_type_code(),
-            self.issuer_uscc.as_str(),
+            issuer_uscc.as_str(),
             &self.number,
             self.version,
         )
@@ -250,13 +256,19 @@ impl Claims {
                 cbor::bytes(&k.to_bytes()),
             ])
         });
+        let number = if subject_id(&self.face) == Some(self.number.as_str()) {
+            None
+        } else if let Some(n) = numeric(&self.number) {
+            Some(uint(n))
+        } else {
+            Some(text(&self.number))
+        };
         let value = map(vec![
             (
                 k(key::TYPE),
                 Some(uint(u64::from(self.cert_type.wire_code()))),
             ),
-            (k(key::NUMBER), Some(text(&self.number))),
-            (k(key::ISSUER_USCC), Some(text(self.issuer_uscc.as_str()))),
+            (k(key::NUMBER), number),
             (
                 k(key::ISSUER_DIVISION),
                 Some(uint(u64::from(self.issuer_division.code()))),
@@ -264,7 +276,6 @@ impl Claims {
             (k(key::ISSUED_AT), Some(cbor::int(self.issued_at))),
             (k(key::VALID_FROM), Some(date_value(self.valid_from))),
             (k(key::VALID_UNTIL), self.valid_until.map(date_value)),
-            (k(key::FIRST_ISSUE), self.first_issue.map(date_value)),
             (
                 k(key::STATUS_INDEX),
                 Some(uint(u64::from(self.status_index))),
@@ -284,17 +295,7 @@ impl Claims {
         let code = as_u64(m.required(key::TYPE, "type")?, "type")?;
         let cert_type = CertType::from_wire_code(code)
             .ok_or_else(|| bad("type", format!("unknown type {code}")))?;
-        let number = as_text(m.required(key::NUMBER, "number")?, "number")?;
-        if number.is_empty() || number.chars().count() > 64 {
-            return Err(bad("number", "must be 1 to 64 characters").into());
-        }
-        let issuer_uscc = domain(
-            "issuer_uscc",
-            Uscc::parse(&as_text(
-                m.required(key::ISSUER_USCC, "issuer_uscc")?,
-                "issuer_uscc",
-            )?),
-        )?;
+        let number = m.take(key::NUMBER);
         let division = as_u64(
             m.required(key::ISSUER_DIVISION, "issuer_division")?,
             "issuer_division",
@@ -307,10 +308,6 @@ impl Claims {
         let valid_until = m
             .take(key::VALID_UNTIL)
             .map(|v| date_from_days(v, "valid_until"))
-            .transpose()?;
-        let first_issue = m
-            .take(key::FIRST_ISSUE)
-            .map(|v| date_from_days(v, "first_issue"))
             .transpose()?;
         let status_index = u32::try_from(as_u64(
             m.required(key::STATUS_INDEX, "status_index")?,
@@ -328,6 +325,24 @@ impl Claims {
             .map(holder_key_from_value)
             .transpose()?;
         m.finish()?;
+        let number = match number {
+            None => subject_id(&face)
+                .map(str::to_string)
+                .ok_or(CborError::Missing("number"))?,
+            Some(Value::Integer(i)) => u64::try_from(i)
+                .map_err(|_| bad("number", "negative"))?
+                .to_string(),
+            Some(Value::Text(t)) => {
+                if t.is_empty() || t.chars().count() > 64 {
+                    return Err(bad("number", "must be 1 to 64 characters").into());
+                }
+                if numeric(&t).is_some() || subject_id(&face) == Some(t.as_str()) {
+                    return Err(CborError::NonCanonical.into());
+                }
+                t
+            }
+            Some(_) => return Err(bad("number", "expected text or an unsigned integer").into()),
+        };
         if let Some(until) = valid_until {
             if until < valid_from {
                 return Err(bad("valid_until", "before valid_from").into());
@@ -337,11 +352,9 @@ impl Claims {
             cert_type,
             number,
             issuer_division,
-            issuer_uscc,
             issued_at,
             valid_from,
             valid_until,
-            first_issue,
             status_index,
             version,
             face,
@@ -368,15 +381,16 @@ fn holder_key_from_value(v: Value) -> Result<PublicKey, WireError> {
     PublicKey::from_bytes(alg, &key_bytes).map_err(|e| bad("holder_key", e.to_string()).into())
 }
 
-fn text_list(codes: impl Iterator<Item = u64>) -> Option<Value> {
-    let items: Vec<Value> = codes.map(uint).collect();
-    (!items.is_empty()).then_some(Value::Array(items))
+/// One-byte codes as a byte string; absent when empty.
+fn code_bytes(codes: impl Iterator<Item = u64>) -> Option<Value> {
+    let bytes: Vec<u8> = codes.map(|c| u8::try_from(c).unwrap_or(u8::MAX)).collect();
+    (!bytes.is_empty()).then(|| cbor::bytes(&bytes))
 }
 
 fn face_to_value(face: &Face) -> Value {
     match face {
         Face::Person(p) => map(vec![
-            (k(face_key::NAME), Some(text(&p.name))),
+            (k(face_key::NAME), Some(zh_text(&p.name))),
             (k(face_key::SEX), Some(uint(u64::from(p.sex.code())))),
             (k(face_key::ID_NUMBER), Some(text(p.id_number.as_str()))),
             (
@@ -384,26 +398,25 @@ fn face_to_value(face: &Face) -> Value {
                 p.vehicle_classes.as_deref().map(text),
             ),
             (
-                uint(5),
-                text_list(p.qualification_classes.iter().map(|c| u64::from(*c))),
+                k(face_key::QUALIFICATION_CLASSES),
+                code_bytes(p.qualification_classes.iter().map(|c| u64::from(*c))),
             ),
         ]),
         Face::Vehicle(v) => map(vec![
-            (k(face_key::NAME), Some(text(&v.owner))),
-            (k(face_key::PLATE), Some(text(v.plate.as_str()))),
+            (k(face_key::NAME), Some(zh_text(&v.owner))),
+            (k(face_key::PLATE), Some(zh_text(v.plate.as_str()))),
             (
                 k(face_key::PLATE_COLOUR),
                 Some(uint(u64::from(v.plate_colour.code()))),
             ),
-            (k(face_key::VEHICLE_TYPE), Some(text(&v.vehicle_type))),
             (k(face_key::SEATS), v.seats.map(|s| uint(u64::from(s)))),
             (
                 k(face_key::TONNAGE),
                 v.tonnage.map(|t| uint(u64::from(t.ten_thousandths()))),
             ),
             (
-                uint(11),
-                text_list(v.business_scope.iter().map(|c| u64::from(c.code()))),
+                k(face_key::BUSINESS_SCOPE),
+                code_bytes(v.business_scope.iter().map(|c| u64::from(c.code()))),
             ),
             (
                 k(face_key::INSPECTION_VALID_UNTIL),
@@ -411,35 +424,64 @@ fn face_to_value(face: &Face) -> Value {
             ),
         ]),
         Face::Permit(p) => map(vec![
-            (k(face_key::NAME), Some(text(&p.holder_name))),
+            (k(face_key::NAME), Some(zh_text(&p.holder_name))),
             (
-                uint(11),
-                text_list(p.business_scope.iter().map(|c| u64::from(c.code()))),
+                k(face_key::BUSINESS_SCOPE),
+                code_bytes(p.business_scope.iter().map(|c| u64::from(c.code()))),
             ),
             (k(face_key::USCC), Some(text(p.uscc.as_str()))),
-            (
-                k(face_key::OPERATING_AREA),
-                p.operating_area.as_deref().map(text),
-            ),
         ]),
     }
 }
 
+/// Chinese text: GB 18030 bytes (2 bytes for a common Hanzi instead of
+/// UTF-8's 3) when that is strictly shorter, else a UTF-8 text string.
+fn zh_text(s: &str) -> Value {
+    let (gb, _, unmappable) = encoding_rs::GB18030.encode(s);
+    if !unmappable && gb.len() < s.len() {
+        cbor::bytes(&gb)
+    } else {
+        text(s)
+    }
+}
+
+/// Reads [`zh_text`]; the other choice than the canonical one is refused.
 fn short_text(v: Value, field: &'static str) -> Result<String, WireError> {
-    let t = as_text(v, field)?;
+    let t = match v {
+        Value::Bytes(gb) => {
+            let (t, malformed) = encoding_rs::GB18030.decode_without_bom_handling(&gb);
+            if malformed {
+                return Err(bad(field, "not valid GB 18030").into());
+            }
+            let t = t.into_owned();
+            let (again, _, unmappable) = encoding_rs::GB18030.encode(&t);
+            if unmappable || again.as_ref() != gb.as_slice() || gb.len() >= t.len() {
+                return Err(CborError::NonCanonical.into());
+            }
+            t
+        }
+        other => {
+            let t = as_text(other, field)?;
+            if zh_text(&t) != text(&t) {
+                return Err(CborError::NonCanonical.into());
+            }
+            t
+        }
+    };
     if t.is_empty() || t.chars().count() > 100 {
         return Err(bad(field, "must be 1 to 100 characters").into());
     }
     Ok(t)
 }
 
-fn code_list(v: Option<Value>, field: &'static str) -> Result<Vec<u64>, WireError> {
+/// A byte string of one-byte codes: 1 to 32 of them.
+fn code_list(v: Option<Value>, field: &'static str) -> Result<Vec<u8>, WireError> {
     let Some(v) = v else { return Ok(Vec::new()) };
-    let items = as_array(v, field)?;
-    if items.is_empty() || items.len() > 32 {
+    let codes = as_bytes(v, field)?;
+    if codes.is_empty() || codes.len() > 32 {
         return Err(bad(field, "must hold 1 to 32 codes").into());
     }
-    items.into_iter().map(|i| Ok(as_u64(i, field)?)).collect()
+    Ok(codes)
 }
 
 fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
@@ -463,13 +505,7 @@ fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
             let qualification_classes = code_list(
                 m.take(face_key::QUALIFICATION_CLASSES),
                 "qualification_classes",
-            )?
-            .into_iter()
-            .map(|c| {
-                u8::try_from(c)
-                    .map_err(|_| bad("qualification_classes", "code out of range").into())
-            })
-            .collect::<Result<Vec<u8>, WireError>>()?;
+            )?;
             Face::Person(PersonFace {
                 name,
                 sex,
@@ -486,7 +522,7 @@ fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
         Family::Vehicle => {
             let plate = domain(
                 "plate",
-                PlateNumber::parse(&as_text(m.required(face_key::PLATE, "plate")?, "plate")?),
+                PlateNumber::parse(&short_text(m.required(face_key::PLATE, "plate")?, "plate")?),
             )?;
             let plate_colour = domain(
                 "plate_colour",
@@ -494,10 +530,6 @@ fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
                     m.required(face_key::PLATE_COLOUR, "plate_colour")?,
                     "plate_colour",
                 )?),
-            )?;
-            let vehicle_type = short_text(
-                m.required(face_key::VEHICLE_TYPE, "vehicle_type")?,
-                "vehicle_type",
             )?;
             let seats = m
                 .take(face_key::SEATS)
@@ -528,7 +560,7 @@ fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
                 owner: name,
                 plate,
                 plate_colour,
-                vehicle_type,
+                vehicle_type: None,
                 seats,
                 tonnage,
                 business_scope,
@@ -547,15 +579,11 @@ fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
                 Uscc::parse(&as_text(m.required(face_key::USCC, "uscc")?, "uscc")?),
             )?;
             let business_scope = scope_list(m.take(face_key::BUSINESS_SCOPE))?;
-            let operating_area = m
-                .take(face_key::OPERATING_AREA)
-                .map(|v| short_text(v, "operating_area"))
-                .transpose()?;
             Face::Permit(PermitFace {
                 holder_name: name,
                 uscc,
                 business_scope,
-                operating_area,
+                operating_area: None,
                 address: None,
                 economic_type: None,
             })
@@ -568,6 +596,6 @@ fn face_from_value(family: Family, v: Value) -> Result<Face, WireError> {
 fn scope_list(v: Option<Value>) -> Result<Vec<ScopeCode>, WireError> {
     code_list(v, "business_scope")?
         .into_iter()
-        .map(|c| domain("business_scope", ScopeCode::from_code(c)))
+        .map(|c| domain("business_scope", ScopeCode::from_code(u64::from(c))))
         .collect()
 }

@@ -21,6 +21,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             not_after: None,
             state: KeyState::Active,
         }],
+        authorities: Vec::new(),
     };
     let Ok(list) = StatusList::new(131_072) else {
         return;

@@ -198,8 +198,9 @@ fn type_label(cert_type: CertType, key: &str) -> Option<(&'static str, &'static 
 }
 
 /// Whether a field is carried in the QR, as documented on the structs of
-/// [`super::cert`]: everything except the issuer's name and the fields
-/// marked "not in the QR".
+/// [`super::cert`]: everything except the issuer's name and credit code
+/// (published in the trust list), the dates the QR does not carry, and the
+/// fields marked "not in the QR".
 fn on_qr(family: Family, key: &str) -> bool {
     let not_in_qr: &[&str] = match family {
         Family::Person => &[
@@ -216,10 +217,12 @@ fn on_qr(family: Family, key: &str) -> bool {
             "make_model",
             "operating_area",
             "economic_type",
+            "vehicle_type",
         ],
-        Family::Permit => &["address", "economic_type"],
+        Family::Permit => &["address", "economic_type", "operating_area"],
     };
-    key != "issuer_name" && !not_in_qr.contains(&key)
+    !["issuer_name", "issuer_uscc", "first_issue", "issue_date"].contains(&key)
+        && !not_in_qr.contains(&key)
 }
 
 fn spec(cert_type: CertType, key: &str, mandatory: bool) -> FieldSpec {

@@ -262,8 +262,10 @@ pub struct VehicleFace {
     pub plate: PlateNumber,
     /// 车牌颜色 (in the QR).
     pub plate_colour: PlateColour,
-    /// 车辆类型, GA/T 16.4 code or name (in the QR).
-    pub vehicle_type: String,
+    /// 车辆类型, GA/T 16.4 code or name (not in the QR: plate, capacity and
+    /// scope identify the vehicle at the roadside). Mandatory in a record;
+    /// `None` only in claims read from a QR.
+    pub vehicle_type: Option<String>,
     /// 核定座位 (in the QR when present).
     pub seats: Option<u16>,
     /// 吨位 (in the QR when present).
@@ -295,7 +297,8 @@ pub struct PermitFace {
     pub uscc: Uscc,
     /// 经营范围, JT/T 415 codes (in the QR).
     pub business_scope: Vec<ScopeCode>,
-    /// 经营区域 (in the QR when present; WYJY).
+    /// 经营区域 (not in the QR: it can run to a list of districts; shown in
+    /// the holder's wallet).
     pub operating_area: Option<String>,
     /// 地址 (not in the QR).
     pub address: Option<String>,
@@ -345,9 +348,9 @@ pub struct CertificateData {
     pub number: String,
     /// The issuing authority.
     pub issuer: Issuer,
-    /// 初次领证日期, when known.
+    /// 初次领证日期, when known (not carried in the QR).
     pub first_issue: Option<Date>,
-    /// 发证日期.
+    /// 发证日期 (the QR carries the signing time instead).
     pub issue_date: Date,
     /// 有效期起.
     pub valid_from: Date,

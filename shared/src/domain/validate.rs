@@ -780,7 +780,7 @@ pub fn validate(raw: &RawRecord, today: Date) -> Result<CertificateData, Vec<Non
                         owner,
                         plate,
                         plate_colour,
-                        vehicle_type,
+                        vehicle_type: Some(vehicle_type),
                         seats,
                         tonnage,
                         business_scope: business_scope.unwrap_or_default(),
