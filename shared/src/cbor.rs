@@ -101,14 +101,29 @@ fn short_error<T: std::fmt::Debug>(e: &ciborium::de::Error<T>) -> String {
     }
 }
 
+/// Compares two map keys in deterministic-encoding order (bytewise order of
+/// their encodings). Integer keys, the only kind this project writes, are
+/// compared without encoding them: every unsigned integer sorts before every
+/// negative one, and within each, a shorter encoding sorts first and equal
+/// lengths compare big-endian, so the order is by magnitude.
+fn key_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => {
+            let (x, y) = (i128::from(*x), i128::from(*y));
+            let rank = |n: i128| if n >= 0 { (0, n) } else { (1, -1 - n) };
+            rank(x).cmp(&rank(y))
+        }
+        _ => encode(a).cmp(&encode(b)),
+    }
+}
+
 fn check_map_keys(value: &Value) -> Result<(), CborError> {
     match value {
         Value::Map(entries) => {
-            let mut previous: Option<Vec<u8>> = None;
+            let mut previous: Option<&Value> = None;
             for (k, v) in entries {
-                let encoded = encode(k);
-                if let Some(prev) = &previous {
-                    match prev.cmp(&encoded) {
+                if let Some(prev) = previous {
+                    match key_order(prev, k) {
                         std::cmp::Ordering::Less => {}
                         std::cmp::Ordering::Equal => {
                             return Err(CborError::DuplicateKey(describe(k)))
@@ -125,7 +140,7 @@ fn check_map_keys(value: &Value) -> Result<(), CborError> {
                 }
                 check_map_keys(k)?;
                 check_map_keys(v)?;
-                previous = Some(encoded);
+                previous = Some(k);
             }
             Ok(())
         }
@@ -317,6 +332,39 @@ mod tests {
             decode_strict(&[0u8; 65], 64),
             Err(CborError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn integer_key_order_matches_encoded_order() {
+        let keys: Vec<i64> = vec![
+            -70_000,
+            -65_537,
+            -257,
+            -256,
+            -25,
+            -24,
+            -2,
+            -1,
+            0,
+            1,
+            23,
+            24,
+            255,
+            256,
+            65_535,
+            65_536,
+            4_294_967_295,
+            4_294_967_296,
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(
+                    key_order(&int(*a), &int(*b)),
+                    encode(&int(*a)).cmp(&encode(&int(*b))),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]

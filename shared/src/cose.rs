@@ -12,7 +12,8 @@
 //! is checked over the `Sig_structure` built from those bytes.
 
 use coset::{
-    iana, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
+    iana, AsCborValue, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder,
+    TaggedCborSerializable,
 };
 
 use crate::cbor::{self, CborError};
@@ -99,8 +100,13 @@ impl Sign1 {
     pub fn parse(bytes: &[u8], max_len: usize) -> Result<Sign1, CoseError> {
         // Whole-message strictness first: size, trailing bytes, duplicate
         // keys, deterministic encoding.
-        cbor::decode_strict(bytes, max_len)?;
-        let msg = CoseSign1::from_tagged_slice(bytes)
+        let value = cbor::decode_strict(bytes, max_len)?;
+        let ciborium::value::Value::Tag(18, inner) = value else {
+            return Err(CoseError::NotSign1(
+                "not tagged as COSE_Sign1 (tag 18)".to_string(),
+            ));
+        };
+        let msg = CoseSign1::from_cbor_value(*inner)
             .map_err(|e| CoseError::NotSign1(format!("{e:?}")))?;
         if !msg.unprotected.is_empty() {
             return Err(CoseError::Header("unprotected header must be empty"));
