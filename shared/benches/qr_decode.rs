@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p shared --bench qr_decode` generates, from a fixed seed,
 //! [`IMAGES`] photos of 1280×720 pixels showing a phone whose screen holds a
-//! QR code of certificate text (`LN1:` and base45, version 11 or 14 at level
+//! QR code of certificate text (`LC1:` and base45, version 11 or 14 at level
 //! M), each seen through a real projective warp (the phone tilted 10–30° out
 //! of the image plane and rotated 6–14° in it), Gaussian blur, sensor noise,
 //! and either low contrast, a bright glare spot, or both. It writes them as
@@ -108,7 +108,7 @@ impl Scene {
 }
 
 fn certificate_text(rng: &mut Rng, len: usize) -> String {
-    let mut text = String::from("LN1:");
+    let mut text = String::from("LC1:");
     while text.len() < len {
         text.push(char::from(
             BASE45[(rng.next_u64() % BASE45.len() as u64) as usize],

@@ -7,7 +7,7 @@
 //! [`RenderOptions`] (M by default). Encoding is done by the `qrcode` crate,
 //! which picks the smallest version and the cheapest segment modes: a text
 //! made only of the QR alphanumeric alphabet (`0-9A-Z $%*+-./:`, which
-//! includes base45 and the `LN1:` prefix) is stored in alphanumeric mode (with
+//! includes base45 and the `LC1:` prefix) is stored in alphanumeric mode (with
 //! numeric runs where those are shorter), never in byte mode. Text with
 //! non-ASCII characters is stored as one UTF-8 byte segment: the crate's own
 //! optimiser would read some UTF-8 sequences as Shift-JIS Kanji. [`qr_version`]
@@ -814,11 +814,11 @@ mod tests {
 
     const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
-    /// Deterministic base45-alphabet text of `len` characters (after `LN1:`
+    /// Deterministic base45-alphabet text of `len` characters (after `LC1:`
     /// when `len >= 4`).
     fn alnum_text(len: usize, seed: u64) -> String {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut s: String = "LN1:".chars().take(len).collect();
+        let mut s: String = "LC1:".chars().take(len).collect();
         while s.len() < len {
             state ^= state << 13;
             state ^= state >> 7;
@@ -841,7 +841,7 @@ mod tests {
         let limits = DecodeLimits::default();
         for (text, module_px) in [
             (alnum_text(334, 1), 4),
-            ("LN1:6BFOXN*TS0BI$ZD.P9UOL97O4-2HH:PN1".to_owned(), 8),
+            ("LC1:6BFOXN*TS0BI$ZD.P9UOL97O4-2HH:PN1".to_owned(), 8),
             ("hello, 辽A12345 道路运输证".to_owned(), 6),
         ] {
             let opts = RenderOptions {
@@ -1011,11 +1011,11 @@ mod tests {
                 ..RenderOptions::default()
             };
             assert!(matches!(
-                render_png("LN1:A", &opts),
+                render_png("LC1:A", &opts),
                 Err(QrError::Render { .. })
             ));
             assert!(matches!(
-                render_svg("LN1:A", &opts),
+                render_svg("LC1:A", &opts),
                 Err(QrError::Render { .. })
             ));
         }
@@ -1026,7 +1026,7 @@ mod tests {
         let limits = DecodeLimits::default();
         for bytes in [
             &b""[..],
-            b"LN1:6BFOXN*TS0BI$ZD.P9UOL97O4",
+            b"LC1:6BFOXN*TS0BI$ZD.P9UOL97O4",
             b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
             b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
         ] {
