@@ -76,7 +76,12 @@ pub fn decode_strict(bytes: &[u8], max_len: usize) -> Result<Value, CborError> {
         });
     }
     let mut cursor = std::io::Cursor::new(bytes);
-    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut cursor, 32)
+    // A small scratch buffer: ciborium's default zeroes 4 KiB per call, which
+    // showed up as the largest single cost of verifying a certificate. Longer
+    // strings are read in chunks; nesting stays bounded by ciborium's default
+    // recursion limit (256).
+    let mut scratch = [0u8; 256];
+    let value: Value = ciborium::de::from_reader_with_buffer(&mut cursor, &mut scratch)
         .map_err(|e| CborError::Malformed(short_error(&e)))?;
     let used = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
     if used < bytes.len() {

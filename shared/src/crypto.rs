@@ -141,12 +141,17 @@ pub enum KeyError {
 #[error("signature does not verify")]
 pub struct SignatureError;
 
-/// A public key bound to its algorithm.
+/// A public key bound to its algorithm, with its key identifier computed
+/// once (verifiers look keys up by kid on every check).
 #[derive(Clone)]
-pub enum PublicKey {
-    /// Ed25519.
+pub struct PublicKey {
+    inner: PublicKeyInner,
+    kid: Kid,
+}
+
+#[derive(Clone)]
+enum PublicKeyInner {
     Ed25519(ed25519_dalek::VerifyingKey),
-    /// SM2, with the default distinguishing identifier.
     Sm2(sm2::dsa::VerifyingKey),
 }
 
@@ -183,10 +188,10 @@ impl PublicKey {
                 if key.is_weak() {
                     return Err(KeyError::WeakKey);
                 }
-                Ok(PublicKey::Ed25519(key))
+                Ok(PublicKey::new(PublicKeyInner::Ed25519(key)))
             }
             Alg::Sm2Sm3 => sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DEFAULT_DISTID, bytes)
-                .map(PublicKey::Sm2)
+                .map(|k| PublicKey::new(PublicKeyInner::Sm2(k)))
                 .map_err(|_| KeyError::Malformed {
                     alg,
                     detail: "not a SEC1-encoded point on the SM2 curve",
@@ -194,19 +199,29 @@ impl PublicKey {
         }
     }
 
+    fn new(inner: PublicKeyInner) -> PublicKey {
+        let mut key = PublicKey {
+            inner,
+            kid: Kid([0; 8]),
+        };
+        let digest = Sha256::digest(key.to_bytes());
+        key.kid.0.copy_from_slice(&digest[..8]);
+        key
+    }
+
     /// The algorithm this key is bound to.
     pub fn alg(&self) -> Alg {
-        match self {
-            PublicKey::Ed25519(_) => Alg::EdDSA,
-            PublicKey::Sm2(_) => Alg::Sm2Sm3,
+        match self.inner {
+            PublicKeyInner::Ed25519(_) => Alg::EdDSA,
+            PublicKeyInner::Sm2(_) => Alg::Sm2Sm3,
         }
     }
 
     /// Canonical bytes: raw 32 for Ed25519, SEC1 uncompressed 65 for SM2.
     pub fn to_bytes(&self) -> Vec<u8> {
-        match self {
-            PublicKey::Ed25519(k) => k.as_bytes().to_vec(),
-            PublicKey::Sm2(k) => {
+        match &self.inner {
+            PublicKeyInner::Ed25519(k) => k.as_bytes().to_vec(),
+            PublicKeyInner::Sm2(k) => {
                 use sm2::elliptic_curve::sec1::ToEncodedPoint;
                 k.as_affine().to_encoded_point(false).as_bytes().to_vec()
             }
@@ -215,23 +230,20 @@ impl PublicKey {
 
     /// The key identifier: first 8 bytes of SHA-256 over [`Self::to_bytes`].
     pub fn kid(&self) -> Kid {
-        let digest = Sha256::digest(self.to_bytes());
-        let mut kid = [0u8; 8];
-        kid.copy_from_slice(&digest[..8]);
-        Kid(kid)
+        self.kid
     }
 
     /// Verifies `signature` over `message`. Ed25519 uses `verify_strict`
     /// (rejects non-canonical and small-order components); SM2 requires a
     /// 64-byte `r ‖ s` with both scalars in range.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-        match self {
-            PublicKey::Ed25519(key) => {
+        match &self.inner {
+            PublicKeyInner::Ed25519(key) => {
                 let sig =
                     ed25519_dalek::Signature::from_slice(signature).map_err(|_| SignatureError)?;
                 key.verify_strict(message, &sig).map_err(|_| SignatureError)
             }
-            PublicKey::Sm2(key) => {
+            PublicKeyInner::Sm2(key) => {
                 use sm2::dsa::signature::Verifier as _;
                 if signature.len() != 64 {
                     return Err(SignatureError);
@@ -324,8 +336,8 @@ impl SigningKey {
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         match self {
-            SigningKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
-            SigningKey::Sm2(k) => PublicKey::Sm2(k.verifying_key().clone()),
+            SigningKey::Ed25519(k) => PublicKey::new(PublicKeyInner::Ed25519(k.verifying_key())),
+            SigningKey::Sm2(k) => PublicKey::new(PublicKeyInner::Sm2(k.verifying_key().clone())),
         }
     }
 

@@ -302,7 +302,8 @@ pub struct VerifiedCertificate {
     issuer_name: String,
     kid: Kid,
     alg: Alg,
-    certificate_sha256: String,
+    #[serde(skip)]
+    certificate: Vec<u8>,
     holder: Option<HolderEvidence>,
     status_seq: u64,
     data_age_seconds: i64,
@@ -332,9 +333,14 @@ impl VerifiedCertificate {
     pub fn alg(&self) -> Alg {
         self.alg
     }
-    /// SHA-256 of the certificate envelope, hex.
-    pub fn certificate_sha256(&self) -> &str {
-        &self.certificate_sha256
+    /// The certificate's COSE_Sign1 bytes as verified.
+    pub fn certificate(&self) -> &[u8] {
+        &self.certificate
+    }
+    /// SHA-256 of the certificate envelope, hex (computed on demand: the
+    /// verdict does not need it, the check log does).
+    pub fn certificate_sha256(&self) -> String {
+        sha256_hex(&self.certificate)
     }
     /// Holder evidence when shown as a presentation.
     pub fn holder(&self) -> Option<&HolderEvidence> {
@@ -588,7 +594,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
             issuer_name,
             kid,
             alg: key.public_key.alg(),
-            certificate_sha256: sha256_hex(&certificate),
+            certificate,
             holder,
             status_seq: status.cache.seq(),
             data_age_seconds: age,
