@@ -1,12 +1,18 @@
 //! bytes→verdict against one raw `verify_strict` of the same message, in the
 //! same run. Target: the whole verification at most 1.2× the raw signature
 //! check. Prints the ratio at the end.
+//!
+//! With `VERIFY_LOOP=full|raw|none` (and optionally `VERIFY_ALG=sm2`,
+//! `VERIFY_N`), it instead runs a fixed number of full checks, raw checks or
+//! only the setup and exits, for instruction counting with callgrind
+//! (`scripts/verify-instructions`), which is repeatable on a busy machine
+//! where wall-clock ratios are not.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use shared::cose::{self, Sign1};
 use shared::crypto::{Alg, PublicKey, SigningKey};
 use shared::domain::validate::{sample_record, validate};
@@ -130,4 +136,37 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// A fixed number of checks for callgrind; see the crate doc.
+fn counted_loop(mode: &str) {
+    let alg = match std::env::var("VERIFY_ALG").as_deref() {
+        Ok("sm2") => Alg::Sm2Sm3,
+        _ => Alg::EdDSA,
+    };
+    let n: usize = std::env::var("VERIFY_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let f = fixture(alg);
+    let mut ok = 0;
+    for _ in 0..n {
+        ok += usize::from(match mode {
+            "full" => run_verify(&f),
+            "raw" => f
+                .public
+                .verify(black_box(&f.tbs), black_box(&f.signature))
+                .is_ok(),
+            _ => true,
+        });
+    }
+    assert_eq!(ok, n);
+}
+
+fn main() {
+    if let Ok(mode) = std::env::var("VERIFY_LOOP") {
+        counted_loop(&mode);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
