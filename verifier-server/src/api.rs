@@ -1,0 +1,532 @@
+//! HTTP handlers: request parsing, authentication, and answers. The work
+//! itself is in `issuing` and `lists`, run on the blocking pool because the
+//! store is synchronous.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use shared::domain::catalogue::catalogue;
+use shared::domain::{CertType, Nonconformance};
+use shared::qrtext;
+use shared::status::Status;
+
+use crate::auth::{self, AuthFailure, Caller, Role};
+use crate::error::ApiError;
+use crate::issuing::{self, ChangeRefusal, StatusChange};
+use crate::lists::{DeltaAnswer, Signed};
+use crate::store::AuditEntry;
+use crate::AppState;
+
+/// Runs store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn audit(state: &AppState, caller: Option<&Caller>, action: String, target: String, outcome: &str) {
+    let entry = AuditEntry {
+        ts: state.now(),
+        token_id: caller.map(|c| c.token_id),
+        role: caller.map(|c| c.role.as_str().to_string()),
+        action,
+        target,
+        outcome: outcome.to_string(),
+    };
+    let result = state.store().begin().and_then(|mut tx| {
+        tx.append_audit(&entry)?;
+        tx.commit()
+    });
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not write an audit row");
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| rest.trim().to_string())
+            });
+        let action = format!("{} {}", parts.method, parts.uri.path());
+        let state = state.clone();
+        blocking(
+            move || match auth::authenticate(state.store(), token.as_deref())? {
+                Ok(caller) => Ok(caller),
+                Err(failure) => {
+                    let outcome = match failure {
+                        AuthFailure::Missing => "unauthenticated: no token",
+                        AuthFailure::Unknown => "unauthenticated: unknown token",
+                        AuthFailure::Revoked => "unauthenticated: revoked token",
+                    };
+                    audit(&state, None, action, "-".into(), outcome);
+                    Err(ApiError::Unauthenticated(failure.message().into()))
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// Appends an audit row from async code.
+async fn audit_async(
+    state: &AppState,
+    caller: Option<&Caller>,
+    action: String,
+    target: String,
+    outcome: &'static str,
+) {
+    let state = state.clone();
+    let caller = caller.cloned();
+    let done = tokio::task::spawn_blocking(move || {
+        audit(&state, caller.as_ref(), action, target, outcome);
+    })
+    .await;
+    if let Err(e) = done {
+        tracing::error!(error = %e, "audit task failed");
+    }
+}
+
+/// Refuses (and audits) a caller whose role is not among `roles`.
+async fn require(
+    state: &AppState,
+    caller: &Caller,
+    roles: &[Role],
+    action: &str,
+) -> Result<(), ApiError> {
+    if roles.contains(&caller.role) {
+        return Ok(());
+    }
+    let needed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    audit_async(
+        state,
+        Some(caller),
+        action.into(),
+        "-".into(),
+        "forbidden: role",
+    )
+    .await;
+    Err(ApiError::Forbidden(format!(
+        "role {} may not do this; needs {}",
+        caller.role.as_str(),
+        needed.join(" or ")
+    )))
+}
+
+/// `GET /healthz`.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /api/v1/catalogue`: the R1 catalogue.
+pub async fn get_catalogue() -> Response {
+    let mut response = Json(catalogue()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+}
+
+/// A signed list with ETag, caching headers and `If-None-Match` → 304.
+fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
+    let status = if if_none_match(headers, &signed.etag) {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    };
+    let body = if status == StatusCode::OK {
+        signed.bytes.as_ref().clone()
+    } else {
+        Vec::new()
+    };
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&signed.etag) {
+        h.insert(header::ETAG, etag);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    if status == StatusCode::OK {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/cose"),
+        );
+    }
+    response
+}
+
+/// `GET /api/v1/trust-list`.
+pub async fn get_trust_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let s = state.clone();
+    let signed = blocking(move || {
+        Ok(s.lists()
+            .trust_list(s.store(), s.keys(), s.list_config(), s.now())?)
+    })
+    .await?;
+    Ok(signed_response(&headers, &signed))
+}
+
+/// `GET /api/v1/status-list`.
+pub async fn get_status_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let s = state.clone();
+    let signed = blocking(move || {
+        Ok(s.lists()
+            .status_snapshot(s.store(), s.keys(), s.list_config(), s.now())?)
+    })
+    .await?;
+    Ok(signed_response(&headers, &signed))
+}
+
+/// Query of the delta endpoint.
+#[derive(Debug, Deserialize)]
+pub struct DeltaQuery {
+    since: Option<String>,
+}
+
+/// `GET /api/v1/status-list/deltas?since=N`.
+pub async fn get_status_deltas(
+    State(state): State<AppState>,
+    Query(q): Query<DeltaQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let text = q
+        .since
+        .ok_or_else(|| ApiError::BadRequest("query parameter since is required".into()))?;
+    let since: u64 = text.trim().parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "query parameter since: {text:?} is not a sequence number (a non-negative integer)"
+        ))
+    })?;
+    let s = state.clone();
+    let answer = blocking(move || {
+        Ok(s.lists()
+            .status_delta(s.store(), s.keys(), s.list_config(), s.now(), since)?)
+    })
+    .await?;
+    match answer {
+        DeltaAnswer::Delta(signed) => Ok(signed_response(&headers, &signed)),
+        DeltaAnswer::UpToDate => Ok((
+            StatusCode::NO_CONTENT,
+            [(header::CACHE_CONTROL, "public, max-age=60")],
+        )
+            .into_response()),
+        DeltaAnswer::Gone { oldest } => Err(ApiError::Gone(format!(
+            "deltas start at sequence {oldest}; fetch /api/v1/status-list instead"
+        ))),
+        DeltaAnswer::Unknown { current } => Err(ApiError::BadRequest(format!(
+            "query parameter since: sequence {since} was never published (current is {current})"
+        ))),
+    }
+}
+
+/// The body of a push.
+#[derive(Debug, Deserialize)]
+struct PushBody {
+    records: Vec<serde_json::Value>,
+}
+
+/// `POST /api/v1/records`: push records (R2–R4).
+pub async fn post_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    const ACTION: &str = "POST /api/v1/records";
+    require(&state, &caller, &[Role::Admin, Role::Agency], ACTION).await?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!(
+                "request body: larger than {} bytes; push fewer records per request",
+                state.limits().max_body
+            ))
+        } else {
+            ApiError::BadRequest(format!("request body: {e}"))
+        }
+    })?;
+    let push: PushBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body: expected {{\"records\": [...]}}: {e}"
+        ))
+    })?;
+    let max = state.limits().max_records;
+    if push.records.len() > max {
+        audit_async(
+            &state,
+            Some(&caller),
+            ACTION.into(),
+            format!("{} records", push.records.len()),
+            "refused: too many records",
+        )
+        .await;
+        return Err(ApiError::TooLarge(format!(
+            "records: {} records in one push, at most {max}",
+            push.records.len()
+        )));
+    }
+    let s = state.clone();
+    let response = blocking(move || {
+        Ok(issuing::push(
+            s.store(),
+            s.keys(),
+            &caller,
+            s.now(),
+            push.records,
+        )?)
+    })
+    .await?;
+    Ok(Json(response).into_response())
+}
+
+fn parse_type(text: &str) -> Result<CertType, ApiError> {
+    CertType::from_code(&text.to_ascii_uppercase()).ok_or_else(|| {
+        let codes: Vec<&str> = CertType::ALL.iter().map(|t| t.code()).collect();
+        ApiError::NotFound(format!(
+            "certificate type {text:?} is not one of {}",
+            codes.join(", ")
+        ))
+    })
+}
+
+/// The body of a lifecycle change.
+#[derive(Debug, Deserialize)]
+struct StatusBody {
+    status: StatusChange,
+}
+
+/// `POST /api/v1/certificates/{type}/{number}/status`.
+pub async fn post_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((type_text, number)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(
+        &state,
+        &caller,
+        &[Role::Admin, Role::Agency],
+        "POST /api/v1/certificates/{type}/{number}/status",
+    )
+    .await?;
+    let cert_type = parse_type(&type_text)?;
+    let body = body.map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
+    let change: StatusBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body: expected {{\"status\": \"revoked\" | \"suspended\" | \"valid\"}}: {e}"
+        ))
+    })?;
+    let s = state.clone();
+    let n = number.clone();
+    let outcome = blocking(move || {
+        Ok(issuing::change_status(
+            s.store(),
+            &caller,
+            s.now(),
+            cert_type,
+            &n,
+            change.status,
+        )?)
+    })
+    .await?;
+    match outcome {
+        Ok(changed) => Ok(Json(changed).into_response()),
+        Err(ChangeRefusal::NotFound) => Err(ApiError::NotFound(format!(
+            "no certificate {cert_type} {number}"
+        ))),
+        Err(ChangeRefusal::Forbidden(d)) => Err(ApiError::Forbidden(format!(
+            "certificate {cert_type} {number} was issued in division {}, outside this agency's",
+            d.code()
+        ))),
+        Err(ChangeRefusal::Conflict(current)) => Err(ApiError::Conflict(format!(
+            "certificate {cert_type} {number} is {}; {:?} is not allowed from there",
+            current.label_en(),
+            change.status
+        ))),
+    }
+}
+
+/// Query of the certificate endpoint.
+#[derive(Debug, Deserialize)]
+pub struct VersionQuery {
+    version: Option<u16>,
+}
+
+/// A certificate version as answered.
+#[derive(Debug, Serialize)]
+struct CertificateView {
+    cert_type: CertType,
+    number: String,
+    version: u16,
+    current_version: u16,
+    status: Status,
+    status_index: u32,
+    identifier: Option<String>,
+    issued_at: i64,
+    /// The QR text (`LC1:` …).
+    qr: String,
+}
+
+/// `GET /api/v1/certificates/{type}/{number}[?version=N]`.
+pub async fn get_certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((type_text, number)): Path<(String, String)>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/certificates/{type}/{number}";
+    require(&state, &caller, &[Role::Admin, Role::Agency], action).await?;
+    let cert_type = parse_type(&type_text)?;
+    let s = state.clone();
+    blocking(move || {
+        let target = format!("{cert_type} {number}");
+        let mut tx = s.store().begin()?;
+        let found = match tx.certificate(cert_type, &number)? {
+            Some(c) if caller.may_act_for(c.issuer_division) => {
+                let version = q.version.unwrap_or(c.version);
+                tx.version(cert_type, &number, version)?.map(|v| (c, v))
+            }
+            Some(_) => {
+                tx.commit()?;
+                audit(
+                    &s,
+                    Some(&caller),
+                    action.into(),
+                    target,
+                    "forbidden: division",
+                );
+                return Err(ApiError::Forbidden(format!(
+                    "certificate {cert_type} {number} is outside this agency's division"
+                )));
+            }
+            None => None,
+        };
+        tx.commit()?;
+        let outcome = if found.is_some() { "ok" } else { "not found" };
+        audit(&s, Some(&caller), action.into(), target, outcome);
+        let (current, v) = found.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no certificate {cert_type} {number}{}",
+                q.version
+                    .map(|v| format!(" version {v}"))
+                    .unwrap_or_default()
+            ))
+        })?;
+        Ok(Json(CertificateView {
+            cert_type,
+            number: v.number,
+            version: v.version,
+            current_version: current.version,
+            status: v.status,
+            status_index: v.status_index,
+            identifier: v.identifier,
+            issued_at: v.issued_at,
+            qr: qrtext::encode(qrtext::Kind::Certificate, &v.signed),
+        })
+        .into_response())
+    })
+    .await
+}
+
+/// Query of the correction list.
+#[derive(Debug, Deserialize)]
+pub struct NonconformingQuery {
+    /// Include resolved entries.
+    #[serde(default)]
+    all: bool,
+}
+
+/// One entry of the correction list as answered.
+#[derive(Debug, Serialize)]
+struct NonconformingView {
+    agency: u32,
+    cert_type: String,
+    number: String,
+    reasons: Vec<Nonconformance>,
+    record: serde_json::Value,
+    first_seen: i64,
+    last_seen: i64,
+    resolved_at: Option<i64>,
+}
+
+/// `GET /api/v1/nonconforming[?all=true]`: the caller's correction list
+/// (an administrator sees every agency's).
+pub async fn get_nonconforming(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<NonconformingQuery>,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/nonconforming";
+    require(&state, &caller, &[Role::Admin, Role::Agency], action).await?;
+    let s = state.clone();
+    blocking(move || {
+        let agency = match caller.role {
+            Role::Admin => None,
+            _ => Some(caller.agency_division()),
+        };
+        let mut tx = s.store().begin()?;
+        let rows = tx.nonconforming(agency, !q.all)?;
+        tx.commit()?;
+        audit(
+            &s,
+            Some(&caller),
+            action.into(),
+            format!("{} entries", rows.len()),
+            "ok",
+        );
+        let mut views = Vec::with_capacity(rows.len());
+        for r in rows {
+            views.push(NonconformingView {
+                agency: r.agency.code(),
+                cert_type: r.cert_type,
+                number: r.number,
+                reasons: serde_json::from_str(&r.reasons_json).map_err(|e| {
+                    ApiError::Internal(anyhow::Error::new(e).context("stored reasons"))
+                })?,
+                record: serde_json::from_str(&r.record_json).map_err(|e| {
+                    ApiError::Internal(anyhow::Error::new(e).context("stored record"))
+                })?,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+                resolved_at: r.resolved_at,
+            });
+        }
+        Ok(Json(serde_json::json!({ "entries": views })).into_response())
+    })
+    .await
+}
+
+/// Any other path.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no resource at {}", uri.path()))
+}

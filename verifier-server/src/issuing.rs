@@ -1,0 +1,554 @@
+//! The issuing pipeline (R2–R4, R6): pushed records become signed
+//! e-certificates or correction-list entries, and lifecycle changes
+//! (revoke, suspend, reinstate) update the status list.
+//!
+//! A push is one transaction: every record's outcome is written, then the
+//! audit row, then the transaction commits, and only then is the answer
+//! sent. A failed commit acknowledges nothing, and the agency re-pushes;
+//! re-pushing identical data is answered `unchanged` and writes nothing.
+//!
+//! The e-certificate version is the server's: 1 when first issued, +1 for
+//! each change of the record's data. The version field an agency sends is
+//! kept in the stored record but does not set the e-certificate version.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use shared::cose;
+use shared::domain::validate::validate;
+use shared::domain::{CertType, CertificateData, DivisionCode, Nonconformance, RawRecord, Uscc};
+use shared::status::Status;
+use shared::wire::Claims;
+use time::Date;
+
+use crate::auth::Caller;
+use crate::keys::Keys;
+use crate::lists::advance_status;
+use crate::store::{AuditEntry, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
+
+/// What happened to one pushed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new e-certificate, version 1.
+    Issued,
+    /// A new version of an existing e-certificate; the previous version is
+    /// superseded.
+    Updated,
+    /// Identical to the current version: nothing written.
+    Unchanged,
+    /// Not signed: kept on the agency's correction list with the reasons.
+    NonConforming,
+    /// Not accepted from this caller (e.g. another city's record).
+    Refused,
+    /// Not a JSON object of record fields.
+    Malformed,
+}
+
+/// The answer for one pushed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordResult {
+    /// Position in the pushed array, from 0.
+    pub index: usize,
+    /// Type as pushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_type: Option<String>,
+    /// Number as pushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// The outcome.
+    pub result: Outcome,
+    /// Field-level reasons (non-conforming, refused, malformed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<Nonconformance>>,
+    /// The GB/T 36904 identifier of the current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// The current e-certificate version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u16>,
+}
+
+/// Counts per outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Issued.
+    pub issued: usize,
+    /// Updated.
+    pub updated: usize,
+    /// Unchanged.
+    pub unchanged: usize,
+    /// Non-conforming.
+    pub non_conforming: usize,
+    /// Refused.
+    pub refused: usize,
+    /// Malformed.
+    pub malformed: usize,
+}
+
+impl Summary {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Issued => self.issued += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::NonConforming => self.non_conforming += 1,
+            Outcome::Refused => self.refused += 1,
+            Outcome::Malformed => self.malformed += 1,
+        }
+    }
+}
+
+/// The answer to a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Per record, in the pushed order.
+    pub results: Vec<RecordResult>,
+    /// Counts.
+    pub summary: Summary,
+    /// The status list sequence after the push.
+    pub status_seq: u64,
+}
+
+/// The day in China Standard Time at Unix time `now`.
+pub fn cst_today(now: i64) -> Date {
+    let local = now.saturating_add(shared::verify::CST_OFFSET_SECONDS);
+    time::OffsetDateTime::from_unix_timestamp(local)
+        .map(|t| t.date())
+        .unwrap_or(Date::MIN)
+}
+
+fn reason(field: &str, rule: &str, zh: String, en: String) -> Vec<Nonconformance> {
+    vec![Nonconformance {
+        field: field.to_string(),
+        rule: rule.to_string(),
+        message_zh: zh,
+        message_en: en,
+    }]
+}
+
+fn trimmed(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The identifier verifiers will derive: from the credit code the trust
+/// list publishes for the division, else from the record's own.
+fn identifier(data: &CertificateData, authorities: &HashMap<DivisionCode, Uscc>) -> Option<String> {
+    let uscc = authorities
+        .get(&data.issuer.division)
+        .unwrap_or(&data.issuer.uscc);
+    shared::domain::CertIdentifier::build(
+        data.cert_type.identifier_type_code(),
+        uscc.as_str(),
+        &data.number,
+        data.version,
+    )
+    .ok()
+    .map(|i| i.as_str().to_string())
+}
+
+struct Batch<'a> {
+    tx: Box<dyn Tx + 'a>,
+    keys: &'a Keys,
+    caller: &'a Caller,
+    now: i64,
+    authorities: HashMap<DivisionCode, Uscc>,
+    next_index: u32,
+    changes: Vec<(u32, Status)>,
+}
+
+impl Batch<'_> {
+    fn allocate_index(&mut self) -> anyhow::Result<u32> {
+        let index = self.next_index;
+        anyhow::ensure!(
+            (index as usize) < shared::status::StatusList::MAX_LEN,
+            "the status list is full"
+        );
+        self.next_index += 1;
+        Ok(index)
+    }
+
+    fn sign(&self, data: &CertificateData, index: u32) -> Vec<u8> {
+        let claims = Claims::from_certificate(data, index, self.now, None);
+        cose::sign(claims.to_cbor(), &self.keys.issuer, true)
+    }
+
+    fn record(
+        &mut self,
+        index: usize,
+        value: serde_json::Value,
+        today: Date,
+    ) -> anyhow::Result<RecordResult> {
+        let raw: RawRecord = match serde_json::from_value(value) {
+            Ok(raw) => raw,
+            Err(e) => {
+                return Ok(RecordResult {
+                    index,
+                    cert_type: None,
+                    number: None,
+                    result: Outcome::Malformed,
+                    reasons: Some(reason(
+                        "record",
+                        "record.malformed",
+                        format!("记录不是有效的字段对象：{e}"),
+                        format!("record: not an object of record fields: {e}"),
+                    )),
+                    identifier: None,
+                    version: None,
+                })
+            }
+        };
+        let type_text = trimmed(&raw.cert_type).map(|s| s.to_ascii_uppercase());
+        let number_text = trimmed(&raw.number);
+        let mut result = RecordResult {
+            index,
+            cert_type: type_text.clone(),
+            number: number_text.clone(),
+            result: Outcome::Refused,
+            reasons: None,
+            identifier: None,
+            version: None,
+        };
+
+        // An agency pushes only its own division's records.
+        if let Some(division) = raw
+            .issuer_division
+            .as_deref()
+            .and_then(|d| DivisionCode::parse(d.trim()).ok())
+        {
+            if !self.caller.may_act_for(division) {
+                let own = self.caller.agency_division().code();
+                result.reasons = Some(reason(
+                    "issuer_division",
+                    "division_not_allowed",
+                    format!("发证机关行政区划 {} 不属于本机构（{own}）", division.code()),
+                    format!(
+                        "issuer_division: {} is outside this agency's division {own}",
+                        division.code()
+                    ),
+                ));
+                return Ok(result);
+            }
+        }
+        let record_json = serde_json::to_string(&raw).context("encoding a record")?;
+
+        let mut data = match validate(&raw, today) {
+            Ok(data) => data,
+            Err(reasons) => {
+                self.tx.upsert_nonconforming(&NonconformingRow {
+                    agency: self.caller.agency_division(),
+                    cert_type: type_text.unwrap_or_default(),
+                    number: number_text.unwrap_or_default(),
+                    reasons_json: serde_json::to_string(&reasons).context("encoding reasons")?,
+                    record_json,
+                    first_seen: self.now,
+                    last_seen: self.now,
+                    resolved_at: None,
+                })?;
+                result.result = Outcome::NonConforming;
+                result.reasons = Some(reasons);
+                return Ok(result);
+            }
+        };
+        // Equal data means an unchanged re-push, whatever version the
+        // agency's system numbers it.
+        data.version = 1;
+        let data_json = serde_json::to_string(&data).context("encoding certificate data")?;
+        let cert_type = data.cert_type;
+        let number = data.number.clone();
+
+        let existing = self.tx.certificate(cert_type, &number)?;
+        let (outcome, version, inherited) = match &existing {
+            None => (Outcome::Issued, 1, Status::Valid),
+            Some(current) => {
+                let row = self
+                    .tx
+                    .version(cert_type, &number, current.version)?
+                    .with_context(|| {
+                        format!("{cert_type} {number} v{} is missing", current.version)
+                    })?;
+                if row.data_json == data_json {
+                    result.result = Outcome::Unchanged;
+                    result.version = Some(current.version);
+                    result.identifier = row.identifier;
+                    self.resolve(cert_type, &raw, &number)?;
+                    return Ok(result);
+                }
+                if current.status == Status::Revoked {
+                    result.reasons = Some(reason(
+                        "number",
+                        "certificate_revoked",
+                        format!("证照 {cert_type} {number} 已注销，不能再变更"),
+                        format!(
+                            "number: certificate {cert_type} {number} is revoked and cannot change"
+                        ),
+                    ));
+                    return Ok(result);
+                }
+                if current.version >= 999 {
+                    result.reasons = Some(reason(
+                        "version",
+                        "version.exhausted",
+                        format!("证照 {cert_type} {number} 已达最大版本 999"),
+                        format!("version: certificate {cert_type} {number} is at version 999"),
+                    ));
+                    return Ok(result);
+                }
+                // A suspended certificate stays suspended in its new version.
+                let inherited = if current.status == Status::Suspended {
+                    Status::Suspended
+                } else {
+                    Status::Valid
+                };
+                (Outcome::Updated, current.version + 1, inherited)
+            }
+        };
+        data.version = version;
+        let status_index = self.allocate_index()?;
+        let signed = self.sign(&data, status_index);
+        let identifier = identifier(&data, &self.authorities);
+        self.tx.put_certificate(&CertificateRow {
+            cert_type,
+            number: number.clone(),
+            version,
+            status: inherited,
+            status_index,
+            issuer_division: data.issuer.division,
+            issued_at: self.now,
+        })?;
+        self.tx.insert_version(&VersionRow {
+            cert_type,
+            number: number.clone(),
+            version,
+            status_index,
+            status: inherited,
+            record_json,
+            data_json,
+            signed,
+            identifier: identifier.clone(),
+            issued_at: self.now,
+            issuer_division: data.issuer.division,
+        })?;
+        if inherited != Status::Valid {
+            self.changes.push((status_index, inherited));
+        }
+        if let Some(old) = existing {
+            self.tx
+                .set_version_status(old.status_index, Status::Superseded)?;
+            self.changes.push((old.status_index, Status::Superseded));
+        }
+        self.resolve(cert_type, &raw, &number)?;
+        result.result = outcome;
+        result.version = Some(version);
+        result.identifier = identifier;
+        Ok(result)
+    }
+
+    /// A conforming push resolves the record's correction-list entries.
+    fn resolve(
+        &mut self,
+        cert_type: CertType,
+        raw: &RawRecord,
+        number: &str,
+    ) -> anyhow::Result<()> {
+        let pushed = trimmed(&raw.number).unwrap_or_default();
+        self.tx
+            .resolve_nonconforming(cert_type.code(), &[number, pushed.as_str()], self.now)?;
+        Ok(())
+    }
+}
+
+/// Processes a push of records in one transaction (see the module docs).
+pub fn push(
+    store: &dyn Store,
+    keys: &Keys,
+    caller: &Caller,
+    now: i64,
+    records: Vec<serde_json::Value>,
+) -> anyhow::Result<PushResponse> {
+    let today = cst_today(now);
+    let mut tx = store.begin()?;
+    let authorities = tx
+        .authorities()?
+        .into_iter()
+        .map(|a| (a.division, a.uscc))
+        .collect();
+    let mut state = tx
+        .status_state()?
+        .context("the status list is not initialised")?;
+    let mut batch = Batch {
+        tx,
+        keys,
+        caller,
+        now,
+        authorities,
+        next_index: state.next_index,
+        changes: Vec::new(),
+    };
+    let total = records.len();
+    let mut results = Vec::with_capacity(total);
+    let mut summary = Summary::default();
+    for (index, value) in records.into_iter().enumerate() {
+        let r = batch.record(index, value, today)?;
+        summary.add(r.result);
+        results.push(r);
+    }
+    let Batch {
+        mut tx,
+        next_index,
+        changes,
+        ..
+    } = batch;
+    let grows = crate::lists::list_len(next_index) != crate::lists::list_len(state.next_index);
+    state.next_index = next_index;
+    if !changes.is_empty() || grows {
+        advance_status(tx.as_mut(), &mut state, now, changes)?;
+    } else {
+        tx.set_status_state(state)?;
+    }
+    tx.append_audit(&AuditEntry {
+        ts: now,
+        token_id: Some(caller.token_id),
+        role: Some(caller.role.as_str().into()),
+        action: "POST /api/v1/records".into(),
+        target: format!("{total} records"),
+        outcome: format!(
+            "ok: issued {}, updated {}, unchanged {}, non_conforming {}, refused {}, malformed {}",
+            summary.issued,
+            summary.updated,
+            summary.unchanged,
+            summary.non_conforming,
+            summary.refused,
+            summary.malformed
+        ),
+    })?;
+    tx.commit()?;
+    Ok(PushResponse {
+        results,
+        summary,
+        status_seq: state.list.seq,
+    })
+}
+
+/// A lifecycle change asked for by an agency or administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusChange {
+    /// Cancel or revoke (注销/吊销): final.
+    Revoked,
+    /// Suspend.
+    Suspended,
+    /// Reinstate a suspended certificate.
+    Valid,
+}
+
+impl StatusChange {
+    fn status(self) -> Status {
+        match self {
+            StatusChange::Revoked => Status::Revoked,
+            StatusChange::Suspended => Status::Suspended,
+            StatusChange::Valid => Status::Valid,
+        }
+    }
+}
+
+/// The outcome of a lifecycle change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    /// Type.
+    pub cert_type: CertType,
+    /// Number.
+    pub number: String,
+    /// The current version.
+    pub version: u16,
+    /// Its status now.
+    pub status: Status,
+    /// The status list sequence that carries it.
+    pub status_seq: u64,
+}
+
+/// Why a lifecycle change was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeRefusal {
+    /// No such certificate.
+    NotFound,
+    /// Not the caller's division.
+    Forbidden(DivisionCode),
+    /// Not allowed from the current status.
+    Conflict(Status),
+}
+
+/// Changes the status of a certificate's current version, with its audit
+/// row, in one transaction.
+pub fn change_status(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    cert_type: CertType,
+    number: &str,
+    change: StatusChange,
+) -> anyhow::Result<Result<StatusChanged, ChangeRefusal>> {
+    let mut tx = store.begin()?;
+    let target = format!("{cert_type} {number} -> {change:?}");
+    let audit = |tx: &mut dyn Tx, outcome: &str| {
+        tx.append_audit(&AuditEntry {
+            ts: now,
+            token_id: Some(caller.token_id),
+            role: Some(caller.role.as_str().into()),
+            action: "POST /api/v1/certificates/{type}/{number}/status".into(),
+            target: target.clone(),
+            outcome: outcome.into(),
+        })
+    };
+    let refusal = match tx.certificate(cert_type, number)? {
+        None => Err(ChangeRefusal::NotFound),
+        Some(c) if !caller.may_act_for(c.issuer_division) => {
+            Err(ChangeRefusal::Forbidden(c.issuer_division))
+        }
+        Some(c) => Ok(c),
+    };
+    let current = match refusal {
+        Ok(c) => c,
+        Err(r) => {
+            audit(tx.as_mut(), "refused")?;
+            tx.commit()?;
+            return Ok(Err(r));
+        }
+    };
+    let wanted = change.status();
+    let mut state = tx
+        .status_state()?
+        .context("the status list is not initialised")?;
+    if current.status != wanted {
+        let allowed = matches!(
+            (current.status, wanted),
+            (Status::Valid, Status::Revoked | Status::Suspended)
+                | (Status::Suspended, Status::Revoked | Status::Valid)
+        );
+        if !allowed {
+            audit(tx.as_mut(), "conflict")?;
+            tx.commit()?;
+            return Ok(Err(ChangeRefusal::Conflict(current.status)));
+        }
+        tx.set_version_status(current.status_index, wanted)?;
+        advance_status(
+            tx.as_mut(),
+            &mut state,
+            now,
+            vec![(current.status_index, wanted)],
+        )?;
+    }
+    audit(tx.as_mut(), "ok")?;
+    tx.commit()?;
+    Ok(Ok(StatusChanged {
+        cert_type,
+        number: number.to_string(),
+        version: current.version,
+        status: wanted,
+        status_seq: state.list.seq,
+    }))
+}

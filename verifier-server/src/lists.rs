@@ -1,0 +1,343 @@
+//! Publication of the signed trust list and status lists.
+//!
+//! Every signed list at a given sequence carries the signing time of that
+//! sequence, and both algorithms sign deterministically, so the bytes (and
+//! their ETag) are the same whenever they are produced; this module caches
+//! them per sequence only to save work.
+//!
+//! A list whose sequence is older than half its ttl is advanced on the next
+//! request (an empty step for the status list), so verifiers that sync
+//! always receive data younger than the ttl, and a delta always exists for a
+//! client that is behind.
+//!
+//! The status list itself is derived from the certificate versions (their
+//! status and status index): one source of truth. Each change of the list
+//! is stored as a step (the unsigned `StatusDelta` from `seq - 1` to `seq`);
+//! a delta from any older sequence is the merge of the steps after it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use shared::crypto::PublicKey;
+use shared::status::{Status, StatusDelta, StatusList, StatusSnapshot};
+use shared::trust::{IssuerKey, KeyState, Manifest, SignedStatus, StatusUpdate, TrustList};
+
+use crate::keys::Keys;
+use crate::store::{KeyRole, ListState, StatusState, StatusStep, Store, StoreError, Tx};
+
+/// Freshness settings of the signed lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListConfig {
+    /// Seconds after signing when verifiers start warning.
+    pub ttl: u64,
+    /// Seconds after signing when the data can no longer confirm status.
+    pub max_age: u64,
+}
+
+impl Default for ListConfig {
+    /// ttl 2 days, max age 7 days.
+    fn default() -> ListConfig {
+        ListConfig {
+            ttl: 2 * 86_400,
+            max_age: 7 * 86_400,
+        }
+    }
+}
+
+impl ListConfig {
+    /// Age after which a list is re-signed at a new sequence: half the ttl.
+    pub fn refresh_after(&self) -> i64 {
+        i64::try_from(self.ttl / 2).unwrap_or(i64::MAX)
+    }
+
+    fn manifest(&self, issued_at: i64) -> Manifest {
+        Manifest {
+            issued_at,
+            ttl: self.ttl,
+            max_age: self.max_age,
+        }
+    }
+}
+
+/// Signed bytes with their strong ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The COSE_Sign1.
+    pub bytes: Arc<Vec<u8>>,
+    /// `"…"`: 128 bits of SHA-256 over the bytes, hex.
+    pub etag: String,
+}
+
+impl Signed {
+    fn new(bytes: Vec<u8>) -> Signed {
+        let digest = Sha256::digest(&bytes);
+        Signed {
+            etag: format!("\"{}\"", hex::encode(&digest[..16])),
+            bytes: Arc::new(bytes),
+        }
+    }
+}
+
+/// The answer to a delta request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaAnswer {
+    /// The signed delta to the current sequence.
+    Delta(Signed),
+    /// The client is at the current sequence already.
+    UpToDate,
+    /// The steps after that sequence are no longer kept: fetch a snapshot.
+    Gone {
+        /// The oldest sequence a delta can start from.
+        oldest: u64,
+    },
+    /// The client names a sequence the server never published.
+    Unknown {
+        /// The current sequence.
+        current: u64,
+    },
+}
+
+/// The number of entries of a list covering indices below `next_index`.
+pub fn list_len(next_index: u32) -> usize {
+    let n = (next_index as usize).max(1);
+    n.div_ceil(StatusList::BLOCK) * StatusList::BLOCK
+}
+
+/// Advances the status list by one step with these changes (any order, an
+/// index at most once), at `now` (never earlier than the previous step).
+pub fn advance_status(
+    tx: &mut dyn Tx,
+    state: &mut StatusState,
+    now: i64,
+    mut changes: Vec<(u32, Status)>,
+) -> anyhow::Result<()> {
+    changes.sort_by_key(|c| c.0);
+    changes.dedup_by_key(|c| c.0);
+    let seq = state.list.seq + 1;
+    let issued_at = now.max(state.list.issued_at);
+    let delta = StatusDelta {
+        from_seq: state.list.seq,
+        to_seq: seq,
+        len: list_len(state.next_index),
+        changes,
+    };
+    tx.insert_status_step(&StatusStep {
+        seq,
+        issued_at,
+        delta: delta.to_cbor().context("encoding a status step")?,
+    })?;
+    state.list = ListState { seq, issued_at };
+    tx.set_status_state(*state)?;
+    Ok(())
+}
+
+fn status_state(tx: &mut dyn Tx) -> anyhow::Result<StatusState> {
+    tx.status_state()?
+        .context("the status list is not initialised")
+}
+
+/// Bound on the signed deltas kept for the current sequence.
+const MAX_CACHED_DELTAS: usize = 64;
+
+#[derive(Default)]
+struct Cache {
+    trust: Option<(u64, Signed)>,
+    snapshot: Option<(u64, Signed)>,
+    /// `since → (to, signed)` for the current sequence only.
+    deltas: HashMap<u64, (u64, Signed)>,
+}
+
+/// Publishes the lists; cheap to share.
+#[derive(Default)]
+pub struct Lists {
+    cache: Mutex<Cache>,
+}
+
+impl std::fmt::Debug for Lists {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lists")
+    }
+}
+
+impl Lists {
+    fn cache(&self) -> Result<std::sync::MutexGuard<'_, Cache>, StoreError> {
+        self.cache.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// The signed trust list, advancing its sequence when it is due.
+    pub fn trust_list(
+        &self,
+        store: &dyn Store,
+        keys: &Keys,
+        config: ListConfig,
+        now: i64,
+    ) -> anyhow::Result<Signed> {
+        let mut tx = store.begin()?;
+        let mut state = tx
+            .trust_state()?
+            .context("the trust list is not initialised")?;
+        if now - state.issued_at > config.refresh_after() {
+            state = ListState {
+                seq: state.seq + 1,
+                issued_at: now,
+            };
+            tx.set_trust_state(state)?;
+        }
+        if let Some((seq, signed)) = &self.cache()?.trust {
+            if *seq == state.seq {
+                let signed = signed.clone();
+                tx.commit()?;
+                return Ok(signed);
+            }
+        }
+        let mut issuer_keys = Vec::new();
+        for k in tx.keys()?.into_iter().filter(|k| k.role == KeyRole::Issuer) {
+            let public_key = PublicKey::from_bytes(k.alg, &k.public_key)
+                .with_context(|| format!("stored public key {}", k.kid))?;
+            let state = match (k.state, k.compromised_since) {
+                (0, _) => KeyState::Active,
+                (1, _) => KeyState::Retired,
+                (_, since) => KeyState::Compromised {
+                    since: since.unwrap_or(k.not_before),
+                },
+            };
+            issuer_keys.push(IssuerKey {
+                public_key,
+                not_before: k.not_before,
+                not_after: k.not_after,
+                state,
+            });
+        }
+        let list = TrustList {
+            seq: state.seq,
+            manifest: config.manifest(state.issued_at),
+            keys: issuer_keys,
+            authorities: tx.authorities()?,
+        };
+        tx.commit()?;
+        let signed = Signed::new(list.sign(&keys.root));
+        self.cache()?.trust = Some((state.seq, signed.clone()));
+        Ok(signed)
+    }
+
+    /// Re-signs the status list at a new sequence when it is due.
+    fn refresh_status(
+        tx: &mut dyn Tx,
+        config: ListConfig,
+        now: i64,
+    ) -> anyhow::Result<StatusState> {
+        let mut state = status_state(tx)?;
+        if now - state.list.issued_at > config.refresh_after() {
+            advance_status(tx, &mut state, now, Vec::new())?;
+        }
+        Ok(state)
+    }
+
+    /// The signed snapshot of the current status list.
+    pub fn status_snapshot(
+        &self,
+        store: &dyn Store,
+        keys: &Keys,
+        config: ListConfig,
+        now: i64,
+    ) -> anyhow::Result<Signed> {
+        let mut tx = store.begin()?;
+        let state = Self::refresh_status(tx.as_mut(), config, now)?;
+        if let Some((seq, signed)) = &self.cache()?.snapshot {
+            if *seq == state.list.seq {
+                let signed = signed.clone();
+                tx.commit()?;
+                return Ok(signed);
+            }
+        }
+        let mut list = StatusList::new(list_len(state.next_index))?;
+        for (index, status) in tx.non_valid()? {
+            list.set(index, status)?;
+        }
+        tx.commit()?;
+        let snapshot = StatusSnapshot {
+            seq: state.list.seq,
+            list,
+        };
+        let signed = Signed::new(SignedStatus::sign(
+            config.manifest(state.list.issued_at),
+            &StatusUpdate::Snapshot(snapshot),
+            &keys.issuer,
+        )?);
+        self.cache()?.snapshot = Some((state.list.seq, signed.clone()));
+        Ok(signed)
+    }
+
+    /// The signed delta from `since` to the current sequence.
+    pub fn status_delta(
+        &self,
+        store: &dyn Store,
+        keys: &Keys,
+        config: ListConfig,
+        now: i64,
+        since: u64,
+    ) -> anyhow::Result<DeltaAnswer> {
+        let mut tx = store.begin()?;
+        let state = Self::refresh_status(tx.as_mut(), config, now)?;
+        let current = state.list.seq;
+        if since == current {
+            tx.commit()?;
+            return Ok(DeltaAnswer::UpToDate);
+        }
+        if since > current {
+            tx.commit()?;
+            return Ok(DeltaAnswer::Unknown { current });
+        }
+        if let Some((to, signed)) = self.cache()?.deltas.get(&since) {
+            if *to == current {
+                let signed = signed.clone();
+                tx.commit()?;
+                return Ok(DeltaAnswer::Delta(signed));
+            }
+        }
+        let oldest = tx.oldest_delta_base()?.unwrap_or(current);
+        if since < oldest {
+            tx.commit()?;
+            return Ok(DeltaAnswer::Gone { oldest });
+        }
+        let steps = tx.status_steps_after(since)?;
+        tx.commit()?;
+        let mut merged: BTreeMap<u32, Status> = BTreeMap::new();
+        let mut expected = since;
+        for step in steps {
+            let delta = StatusDelta::from_cbor(&step.delta, StatusList::MAX_LEN)
+                .with_context(|| format!("stored status step {}", step.seq))?;
+            anyhow::ensure!(
+                delta.from_seq == expected && delta.to_seq == step.seq,
+                "stored status steps are not a chain at {}",
+                step.seq
+            );
+            expected = step.seq;
+            merged.extend(delta.changes);
+        }
+        anyhow::ensure!(
+            expected == current,
+            "stored status steps end at {expected}, not at {current}"
+        );
+        let delta = StatusDelta {
+            from_seq: since,
+            to_seq: current,
+            len: list_len(state.next_index),
+            changes: merged.into_iter().collect(),
+        };
+        let signed = Signed::new(SignedStatus::sign(
+            config.manifest(state.list.issued_at),
+            &StatusUpdate::Delta(delta),
+            &keys.issuer,
+        )?);
+        let mut cache = self.cache()?;
+        cache.deltas.retain(|_, (to, _)| *to == current);
+        if cache.deltas.len() >= MAX_CACHED_DELTAS {
+            cache.deltas.clear();
+        }
+        cache.deltas.insert(since, (current, signed.clone()));
+        Ok(DeltaAnswer::Delta(signed))
+    }
+}
