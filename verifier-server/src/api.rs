@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -87,12 +87,12 @@ async fn audit_async(
     caller: Option<&Caller>,
     action: String,
     target: String,
-    outcome: &'static str,
+    outcome: String,
 ) {
     let state = state.clone();
     let caller = caller.cloned();
     let done = tokio::task::spawn_blocking(move || {
-        audit(&state, caller.as_ref(), action, target, outcome);
+        audit(&state, caller.as_ref(), action, target, &outcome);
     })
     .await;
     if let Err(e) = done {
@@ -100,25 +100,35 @@ async fn audit_async(
     }
 }
 
-/// Refuses (and audits) a caller whose role is not among `roles`.
-async fn require(
+/// Audits a failed authenticated request; a successful one is audited
+/// with its effect, in the same transaction.
+async fn audited(
     state: &AppState,
     caller: &Caller,
-    roles: &[Role],
     action: &str,
-) -> Result<(), ApiError> {
+    uri: &Uri,
+    result: Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    if let Err(e) = &result {
+        let outcome = format!("{} {}", e.status().as_u16(), e.slug());
+        audit_async(
+            state,
+            Some(caller),
+            action.into(),
+            uri.path().into(),
+            outcome,
+        )
+        .await;
+    }
+    result
+}
+
+/// Refuses a caller whose role is not among `roles`.
+fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
     if roles.contains(&caller.role) {
         return Ok(());
     }
     let needed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    audit_async(
-        state,
-        Some(caller),
-        action.into(),
-        "-".into(),
-        "forbidden: role",
-    )
-    .await;
     Err(ApiError::Forbidden(format!(
         "role {} may not do this; needs {}",
         caller.role.as_str(),
@@ -261,10 +271,19 @@ struct PushBody {
 pub async fn post_records(
     State(state): State<AppState>,
     caller: Caller,
+    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    const ACTION: &str = "POST /api/v1/records";
-    require(&state, &caller, &[Role::Admin, Role::Agency], ACTION).await?;
+    let result = push_records(&state, &caller, body).await;
+    audited(&state, &caller, "POST /api/v1/records", &uri, result).await
+}
+
+async fn push_records(
+    state: &AppState,
+    caller: &Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!(
@@ -282,20 +301,13 @@ pub async fn post_records(
     })?;
     let max = state.limits().max_records;
     if push.records.len() > max {
-        audit_async(
-            &state,
-            Some(&caller),
-            ACTION.into(),
-            format!("{} records", push.records.len()),
-            "refused: too many records",
-        )
-        .await;
         return Err(ApiError::TooLarge(format!(
             "records: {} records in one push, at most {max}",
             push.records.len()
         )));
     }
     let s = state.clone();
+    let caller = caller.clone();
     let response = blocking(move || {
         Ok(issuing::push(
             s.store(),
@@ -329,16 +341,23 @@ struct StatusBody {
 pub async fn post_status(
     State(state): State<AppState>,
     caller: Caller,
+    uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    require(
-        &state,
-        &caller,
-        &[Role::Admin, Role::Agency],
-        "POST /api/v1/certificates/{type}/{number}/status",
-    )
-    .await?;
+    let action = "POST /api/v1/certificates/{type}/{number}/status";
+    let result = change_status(&state, &caller, type_text, number, body).await;
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn change_status(
+    state: &AppState,
+    caller: &Caller,
+    type_text: String,
+    number: String,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
     let cert_type = parse_type(&type_text)?;
     let body = body.map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
     let change: StatusBody = serde_json::from_slice(&body).map_err(|e| {
@@ -348,6 +367,7 @@ pub async fn post_status(
     })?;
     let s = state.clone();
     let n = number.clone();
+    let caller = caller.clone();
     let outcome = blocking(move || {
         Ok(issuing::change_status(
             s.store(),
@@ -401,13 +421,27 @@ struct CertificateView {
 pub async fn get_certificate(
     State(state): State<AppState>,
     caller: Caller,
+    uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/certificates/{type}/{number}";
-    require(&state, &caller, &[Role::Admin, Role::Agency], action).await?;
+    let result = read_certificate(&state, &caller, action, type_text, number, q).await;
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_certificate(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    type_text: String,
+    number: String,
+    q: VersionQuery,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
     let cert_type = parse_type(&type_text)?;
     let s = state.clone();
+    let caller = caller.clone();
     blocking(move || {
         let target = format!("{cert_type} {number}");
         let mut tx = s.store().begin()?;
@@ -432,8 +466,6 @@ pub async fn get_certificate(
             None => None,
         };
         tx.commit()?;
-        let outcome = if found.is_some() { "ok" } else { "not found" };
-        audit(&s, Some(&caller), action.into(), target, outcome);
         let (current, v) = found.ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no certificate {cert_type} {number}{}",
@@ -442,7 +474,7 @@ pub async fn get_certificate(
                     .unwrap_or_default()
             ))
         })?;
-        Ok(Json(CertificateView {
+        let view = Json(CertificateView {
             cert_type,
             number: v.number,
             version: v.version,
@@ -452,8 +484,9 @@ pub async fn get_certificate(
             identifier: v.identifier,
             issued_at: v.issued_at,
             qr: qrtext::encode(qrtext::Kind::Certificate, &v.signed),
-        })
-        .into_response())
+        });
+        audit(&s, Some(&caller), action.into(), target, "ok");
+        Ok(view.into_response())
     })
     .await
 }
@@ -484,11 +517,23 @@ struct NonconformingView {
 pub async fn get_nonconforming(
     State(state): State<AppState>,
     caller: Caller,
+    uri: Uri,
     Query(q): Query<NonconformingQuery>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/nonconforming";
-    require(&state, &caller, &[Role::Admin, Role::Agency], action).await?;
+    let result = read_nonconforming(&state, &caller, action, q).await;
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_nonconforming(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    q: NonconformingQuery,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
     let s = state.clone();
+    let caller = caller.clone();
     blocking(move || {
         let agency = match caller.role {
             Role::Admin => None,
@@ -527,6 +572,6 @@ pub async fn get_nonconforming(
 }
 
 /// Any other path.
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no resource at {}", uri.path()))
 }

@@ -78,6 +78,17 @@ impl Caller {
     pub fn agency_division(&self) -> DivisionCode {
         self.division.unwrap_or(DivisionCode::PROVINCE)
     }
+
+    /// The correction list a non-conforming record goes to: the agency's;
+    /// for an administrator, the city of the record's issuing division
+    /// when it names one, else the province's.
+    pub fn correction_list_for(&self, record_division: Option<DivisionCode>) -> DivisionCode {
+        match (self.division, record_division) {
+            (Some(own), _) => own,
+            (None, Some(d)) => d.city(),
+            (None, None) => DivisionCode::PROVINCE,
+        }
+    }
 }
 
 /// SHA-256 of a token's text.

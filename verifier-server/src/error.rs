@@ -87,6 +87,11 @@ impl ApiError {
         }
     }
 
+    /// The short name of the problem, e.g. `forbidden` (audit outcomes).
+    pub fn slug(&self) -> &'static str {
+        self.kind().0.trim_start_matches("/problems/")
+    }
+
     /// The problem type (a URI reference relative to the API) and title.
     fn kind(&self) -> (&'static str, &'static str) {
         match self {

@@ -215,11 +215,11 @@ impl Batch<'_> {
         };
 
         // An agency pushes only its own division's records.
-        if let Some(division) = raw
+        let record_division = raw
             .issuer_division
             .as_deref()
-            .and_then(|d| DivisionCode::parse(d.trim()).ok())
-        {
+            .and_then(|d| DivisionCode::parse(d.trim()).ok());
+        if let Some(division) = record_division {
             if !self.caller.may_act_for(division) {
                 let own = self.caller.agency_division().code();
                 result.reasons = Some(reason(
@@ -240,7 +240,7 @@ impl Batch<'_> {
             Ok(data) => data,
             Err(reasons) => {
                 self.tx.upsert_nonconforming(&NonconformingRow {
-                    agency: self.caller.agency_division(),
+                    agency: self.caller.correction_list_for(record_division),
                     cert_type: type_text.unwrap_or_default(),
                     number: number_text.unwrap_or_default(),
                     reasons_json: serde_json::to_string(&reasons).context("encoding reasons")?,
@@ -493,17 +493,6 @@ pub fn change_status(
     change: StatusChange,
 ) -> anyhow::Result<Result<StatusChanged, ChangeRefusal>> {
     let mut tx = store.begin()?;
-    let target = format!("{cert_type} {number} -> {change:?}");
-    let audit = |tx: &mut dyn Tx, outcome: &str| {
-        tx.append_audit(&AuditEntry {
-            ts: now,
-            token_id: Some(caller.token_id),
-            role: Some(caller.role.as_str().into()),
-            action: "POST /api/v1/certificates/{type}/{number}/status".into(),
-            target: target.clone(),
-            outcome: outcome.into(),
-        })
-    };
     let refusal = match tx.certificate(cert_type, number)? {
         None => Err(ChangeRefusal::NotFound),
         Some(c) if !caller.may_act_for(c.issuer_division) => {
@@ -513,11 +502,8 @@ pub fn change_status(
     };
     let current = match refusal {
         Ok(c) => c,
-        Err(r) => {
-            audit(tx.as_mut(), "refused")?;
-            tx.commit()?;
-            return Ok(Err(r));
-        }
+        // Refusals are audited by the caller, with the answer's status.
+        Err(r) => return Ok(Err(r)),
     };
     let wanted = change.status();
     let mut state = tx
@@ -530,8 +516,6 @@ pub fn change_status(
                 | (Status::Suspended, Status::Revoked | Status::Valid)
         );
         if !allowed {
-            audit(tx.as_mut(), "conflict")?;
-            tx.commit()?;
             return Ok(Err(ChangeRefusal::Conflict(current.status)));
         }
         tx.set_version_status(current.status_index, wanted)?;
@@ -542,7 +526,14 @@ pub fn change_status(
             vec![(current.status_index, wanted)],
         )?;
     }
-    audit(tx.as_mut(), "ok")?;
+    tx.append_audit(&AuditEntry {
+        ts: now,
+        token_id: Some(caller.token_id),
+        role: Some(caller.role.as_str().into()),
+        action: "POST /api/v1/certificates/{type}/{number}/status".into(),
+        target: format!("{cert_type} {number} -> {change:?}"),
+        outcome: "ok".into(),
+    })?;
     tx.commit()?;
     Ok(Ok(StatusChanged {
         cert_type,
