@@ -3,7 +3,7 @@
 //! store is synchronous.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -136,6 +136,12 @@ fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
     )))
 }
 
+/// A query string, or a problem naming what is wrong with it.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(format!("query string: {}", e.body_text())))
+}
+
 /// `GET /healthz`.
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
@@ -228,9 +234,10 @@ pub struct DeltaQuery {
 /// `GET /api/v1/status-list/deltas?since=N`.
 pub async fn get_status_deltas(
     State(state): State<AppState>,
-    Query(q): Query<DeltaQuery>,
+    q: Result<Query<DeltaQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let q = query(q)?;
     let text = q
         .since
         .ok_or_else(|| ApiError::BadRequest("query parameter since is required".into()))?;
@@ -306,16 +313,28 @@ async fn push_records(
             push.records.len()
         )));
     }
+    // Finish (or roll back) well before the request times out, so that
+    // what the client is told always matches what was stored.
+    let budget = state.limits().request_timeout.mul_f64(0.75);
+    let deadline = std::time::Instant::now() + budget;
     let s = state.clone();
     let caller = caller.clone();
     let response = blocking(move || {
-        Ok(issuing::push(
+        issuing::push(
             s.store(),
             s.keys(),
             &caller,
             s.now(),
             push.records,
-        )?)
+            Some(deadline),
+        )
+        .map_err(|e| match e {
+            e @ issuing::PushError::Deadline { .. } => ApiError::Unavailable(format!(
+                "records: {e} (limit {} s); push fewer records per request",
+                budget.as_secs()
+            )),
+            other => ApiError::Internal(other.into()),
+        })
     })
     .await?;
     Ok(Json(response).into_response())
@@ -423,10 +442,13 @@ pub async fn get_certificate(
     caller: Caller,
     uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
-    Query(q): Query<VersionQuery>,
+    q: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/certificates/{type}/{number}";
-    let result = read_certificate(&state, &caller, action, type_text, number, q).await;
+    let result = match query(q) {
+        Ok(q) => read_certificate(&state, &caller, action, type_text, number, q).await,
+        Err(e) => Err(e),
+    };
     audited(&state, &caller, action, &uri, result).await
 }
 
@@ -451,14 +473,6 @@ async fn read_certificate(
                 tx.version(cert_type, &number, version)?.map(|v| (c, v))
             }
             Some(_) => {
-                tx.commit()?;
-                audit(
-                    &s,
-                    Some(&caller),
-                    action.into(),
-                    target,
-                    "forbidden: division",
-                );
                 return Err(ApiError::Forbidden(format!(
                     "certificate {cert_type} {number} is outside this agency's division"
                 )));
@@ -518,10 +532,13 @@ pub async fn get_nonconforming(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    Query(q): Query<NonconformingQuery>,
+    q: Result<Query<NonconformingQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/nonconforming";
-    let result = read_nonconforming(&state, &caller, action, q).await;
+    let result = match query(q) {
+        Ok(q) => read_nonconforming(&state, &caller, action, q).await,
+        Err(e) => Err(e),
+    };
     audited(&state, &caller, action, &uri, result).await
 }
 

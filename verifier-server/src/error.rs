@@ -38,6 +38,10 @@ pub enum ApiError {
     /// The body is well-formed but cannot be processed (422).
     #[error("{0}")]
     Unprocessable(String),
+    /// The service cannot answer now, e.g. the request took too long; the
+    /// client may retry (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// A fault on our side (500); the cause is logged, not shown.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +108,7 @@ impl ApiError {
             ApiError::Gone(_) => ("/problems/gone", "No longer available"),
             ApiError::TooLarge(_) => ("/problems/too-large", "Request too large"),
             ApiError::Unprocessable(_) => ("/problems/unprocessable", "Cannot process"),
+            ApiError::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("/problems/internal", "Internal error"),
         }
     }

@@ -362,14 +362,41 @@ impl Batch<'_> {
     }
 }
 
+/// Why a push was not processed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The deadline passed before every record was processed; nothing was
+    /// written.
+    #[error("only {processed} of {total} records were processed in time, so nothing was stored")]
+    Deadline {
+        /// Records processed when the deadline passed.
+        processed: usize,
+        /// Records pushed.
+        total: usize,
+    },
+    /// A storage or encoding fault.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for PushError {
+    fn from(e: crate::store::StoreError) -> PushError {
+        PushError::Failed(e.into())
+    }
+}
+
 /// Processes a push of records in one transaction (see the module docs).
+/// Past `deadline` the transaction is rolled back and nothing is stored,
+/// so a push either is answered after its commit or leaves no trace.
 pub fn push(
     store: &dyn Store,
     keys: &Keys,
     caller: &Caller,
     now: i64,
     records: Vec<serde_json::Value>,
-) -> anyhow::Result<PushResponse> {
+    deadline: Option<std::time::Instant>,
+) -> Result<PushResponse, PushError> {
     let today = cst_today(now);
     let mut tx = store.begin()?;
     let authorities = tx
@@ -393,6 +420,12 @@ pub fn push(
     let mut results = Vec::with_capacity(total);
     let mut summary = Summary::default();
     for (index, value) in records.into_iter().enumerate() {
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(PushError::Deadline {
+                processed: index,
+                total,
+            });
+        }
         let r = batch.record(index, value, today)?;
         summary.add(r.result);
         results.push(r);

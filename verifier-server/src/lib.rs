@@ -24,15 +24,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
+use axum::BoxError;
 use axum::Router;
 use shared::crypto::{Alg, PublicKey};
-use tower_http::timeout::TimeoutLayer;
+use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::error::ApiError;
 use crate::keys::Keys;
 use crate::lists::{ListConfig, Lists};
 use crate::store::{SqliteStore, Store};
@@ -110,8 +112,7 @@ impl AppState {
     /// Opens the data directory: creates it, the database and the keys on
     /// first start (keys of algorithm `alg`), loads them otherwise.
     pub fn open(data: &Path, alg: Alg, config: Config, clock: Clock) -> anyhow::Result<AppState> {
-        std::fs::create_dir_all(data)
-            .with_context(|| format!("creating data directory {}", data.display()))?;
+        create_data_dir(data)?;
         let db = data.join(keys::DB_FILE);
         let store =
             SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?;
@@ -168,6 +169,17 @@ impl AppState {
     }
 }
 
+/// Creates the data directory, readable by its owner only (it holds
+/// personal data and token hashes), if it does not exist.
+pub fn create_data_dir(data: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .with_context(|| format!("creating data directory {}", data.display()))
+}
+
 /// The router with every endpoint and the request limits.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
@@ -189,19 +201,34 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(limits.max_body))
-        .layer(tower::limit::ConcurrencyLimitLayer::new(
-            limits.max_in_flight,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |e: BoxError| async move {
+                    layer_error(e, limits.request_timeout)
+                }))
+                .timeout(limits.request_timeout)
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    limits.max_in_flight,
+                )),
+        )
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// The answer when a limit layer fails a request.
+fn layer_error(e: BoxError, timeout: Duration) -> ApiError {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Unavailable(format!(
+            "the request took longer than {} s",
+            timeout.as_secs()
+        ))
+    } else {
+        ApiError::Internal(anyhow::anyhow!("request layer: {e}"))
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then finishes

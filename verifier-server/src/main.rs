@@ -8,6 +8,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -195,8 +196,7 @@ fn create_token(
     division: Option<DivisionCode>,
     subject: &str,
 ) -> anyhow::Result<String> {
-    std::fs::create_dir_all(data)
-        .with_context(|| format!("creating data directory {}", data.display()))?;
+    verifier_server::create_data_dir(data)?;
     let db = data.join(keys::DB_FILE);
     let store =
         SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?;
@@ -219,6 +219,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match command {
         Command::Help => {

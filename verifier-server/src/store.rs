@@ -597,6 +597,23 @@ fn nonconforming_from(c: NcCols) -> Result<NonconformingRow, StoreError> {
     })
 }
 
+impl SqliteTx<'_> {
+    /// Executes a statement, cached by its text.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Queries one row with a statement cached by its text.
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 impl Tx for SqliteTx<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.conn.execute_batch("COMMIT")?;
@@ -628,13 +645,12 @@ impl Tx for SqliteTx<'_> {
 
     fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
@@ -643,7 +659,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn keys(&mut self) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT kid, role, alg, public_key, not_before, not_after, state,
                     compromised_since, file
              FROM keys ORDER BY not_before, kid",
@@ -687,7 +703,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO keys (kid, role, alg, public_key, not_before, not_after, state,
                                compromised_since, file)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -732,7 +748,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_authority(&mut self, a: &Authority) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO authorities (division, uscc, name) VALUES (?1, ?2, ?3)",
             params![a.division.code(), a.uscc.as_str(), a.name],
         )?;
@@ -741,8 +757,7 @@ impl Tx for SqliteTx<'_> {
 
     fn trust_state(&mut self) -> Result<Option<ListState>, StoreError> {
         let row: Option<(i64, i64)> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT seq, issued_at FROM list_state WHERE list = 'trust'",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -758,7 +773,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_trust_state(&mut self, s: ListState) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO list_state (list, seq, issued_at) VALUES ('trust', ?1, ?2)
              ON CONFLICT (list) DO UPDATE SET seq = excluded.seq, issued_at = excluded.issued_at",
             params![i64_of(s.seq, "trust list seq")?, s.issued_at],
@@ -768,8 +783,7 @@ impl Tx for SqliteTx<'_> {
 
     fn status_state(&mut self) -> Result<Option<StatusState>, StoreError> {
         let row: Option<(i64, i64, i64)> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT seq, issued_at, next_index FROM list_state WHERE list = 'status'",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -788,7 +802,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_status_state(&mut self, s: StatusState) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO list_state (list, seq, issued_at, next_index) VALUES ('status', ?1, ?2, ?3)
              ON CONFLICT (list) DO UPDATE SET seq = excluded.seq, issued_at = excluded.issued_at,
                                               next_index = excluded.next_index",
@@ -802,7 +816,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_status_step(&mut self, step: &StatusStep) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO status_steps (seq, issued_at, delta) VALUES (?1, ?2, ?3)",
             params![
                 i64_of(step.seq, "status step seq")?,
@@ -814,7 +828,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn status_steps_after(&mut self, seq: u64) -> Result<Vec<StatusStep>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT seq, issued_at, delta FROM status_steps WHERE seq > ?1 ORDER BY seq",
         )?;
         let rows = stmt
@@ -838,14 +852,12 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn oldest_delta_base(&mut self) -> Result<Option<u64>, StoreError> {
-        let min: Option<i64> =
-            self.conn
-                .query_row("SELECT MIN(seq) FROM status_steps", [], |r| r.get(0))?;
+        let min: Option<i64> = self.row("SELECT MIN(seq) FROM status_steps", [], |r| r.get(0))?;
         min.map(|m| u64_of(m - 1, "status step seq")).transpose()
     }
 
     fn non_valid(&mut self) -> Result<Vec<(u32, Status)>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT status_index, status FROM certificate_versions WHERE status != 0
              ORDER BY status_index",
         )?;
@@ -863,8 +875,7 @@ impl Tx for SqliteTx<'_> {
         number: &str,
     ) -> Result<Option<CertificateRow>, StoreError> {
         let row: Option<CertCols> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT cert_type, number, version, status, status_index, issuer_division,
                         issued_at
                  FROM certificates WHERE cert_type = ?1 AND number = ?2",
@@ -886,7 +897,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn put_certificate(&mut self, c: &CertificateRow) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO certificates (cert_type, number, version, status, status_index,
                                        issuer_division, issued_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -915,8 +926,7 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<Option<VersionRow>, StoreError> {
         type Cols = (i64, i64, String, String, Vec<u8>, Option<String>, i64, i64);
         let row: Option<Cols> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT status_index, status, record_json, data_json, signed, identifier,
                         issued_at, issuer_division
                  FROM certificate_versions
@@ -955,7 +965,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_version(&mut self, v: &VersionRow) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
                  record_json, data_json, signed, identifier, issued_at, issuer_division)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -977,11 +987,11 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_version_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "UPDATE certificate_versions SET status = ?2 WHERE status_index = ?1",
             params![status_index, status.bits()],
         )?;
-        self.conn.execute(
+        self.exec(
             "UPDATE certificates SET status = ?2 WHERE status_index = ?1",
             params![status_index, status.bits()],
         )?;
@@ -994,7 +1004,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO nonconforming (agency, cert_type, number, reasons_json, record_json,
                                         first_seen, last_seen, resolved_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
@@ -1024,7 +1034,7 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<usize, StoreError> {
         let mut total = 0;
         for number in numbers {
-            total += self.conn.execute(
+            total += self.exec(
                 "UPDATE nonconforming SET resolved_at = ?3
                  WHERE cert_type = ?1 AND number = ?2 AND resolved_at IS NULL",
                 params![cert_type, number, at],
@@ -1038,7 +1048,7 @@ impl Tx for SqliteTx<'_> {
         agency: Option<DivisionCode>,
         open_only: bool,
     ) -> Result<Vec<NonconformingRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT agency, cert_type, number, reasons_json, record_json, first_seen, last_seen,
                     resolved_at
              FROM nonconforming
@@ -1066,7 +1076,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_token(&mut self, t: &TokenRow) -> Result<i64, StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO tokens (hash, role, division, subject, created_at, revoked_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -1084,8 +1094,7 @@ impl Tx for SqliteTx<'_> {
     fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError> {
         type Cols = (i64, String, Option<i64>, String, i64, Option<i64>);
         let row: Option<Cols> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT id, role, division, subject, created_at, revoked_at
                  FROM tokens WHERE hash = ?1",
                 [hash.as_slice()],
@@ -1116,7 +1125,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn append_audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO audit (ts, token_id, role, action, target, outcome)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![e.ts, e.token_id, e.role, e.action, e.target, e.outcome],
@@ -1125,7 +1134,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn audit_tail(&mut self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT ts, token_id, role, action, target, outcome FROM audit
              ORDER BY id DESC LIMIT ?1",
         )?;
@@ -1146,7 +1155,7 @@ impl Tx for SqliteTx<'_> {
 
     fn counts(&mut self) -> Result<Counts, StoreError> {
         let count = |sql: &str| -> Result<u64, StoreError> {
-            let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
+            let n: i64 = self.row(sql, [], |r| r.get(0))?;
             u64_of(n, "count")
         };
         Ok(Counts {

@@ -711,7 +711,12 @@ async fn authentication_roles_and_problem_details() {
         .await;
     assert_problem(s, &h, &b, StatusCode::PAYLOAD_TOO_LARGE);
 
-    // Unknown things.
+    // Unknown things; a bad query string.
+    let (s, h, b) = env
+        .get("/api/v1/certificates/QC/1?version=abc", Some(&env.admin))
+        .await;
+    let p = assert_problem(s, &h, &b, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("version"), "{p}");
     let (s, h, b) = env.get("/api/v1/nothing", None).await;
     assert_problem(s, &h, &b, StatusCode::NOT_FOUND);
     let (s, h, b) = env.get("/api/v1/certificates/XX/1", Some(&env.admin)).await;
@@ -842,4 +847,64 @@ async fn serves_over_a_real_socket_and_shuts_down_gracefully() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
+    let env = env();
+    let admin = verifier_server::auth::Caller {
+        token_id: 1,
+        role: Role::Admin,
+        division: None,
+    };
+    let records: Vec<Value> = all_samples().iter().map(|r| json!(r)).collect();
+    let past = std::time::Instant::now();
+    let err = verifier_server::issuing::push(
+        env.state.store(),
+        env.state.keys(),
+        &admin,
+        env.now(),
+        records,
+        Some(past),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        verifier_server::issuing::PushError::Deadline {
+            processed: 0,
+            total: 9
+        }
+    ));
+    let counts = env.state.store().begin().unwrap().counts().unwrap();
+    assert_eq!((counts.certificates, counts.versions), (0, 0));
+
+    // A request over the time limit is answered 503 with problem details.
+    let config = Config {
+        limits: verifier_server::Limits {
+            request_timeout: std::time::Duration::ZERO,
+            ..verifier_server::Limits::default()
+        },
+        ..Config::default()
+    };
+    let state = AppState::new(
+        Arc::new(
+            verifier_server::store::SqliteStore::open(&env.dir.path().join("verifier.db")).unwrap(),
+        ),
+        env.state.keys().clone(),
+        config,
+        clock_of(&env.clock),
+    );
+    let body = serde_json::to_vec(&json!({ "records": all_samples() })).unwrap();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/records")
+        .header(header::AUTHORIZATION, format!("Bearer {}", env.admin))
+        .body(Body::from(body))
+        .unwrap();
+    let response = app(state).oneshot(req).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_problem(status, &headers, &body, StatusCode::SERVICE_UNAVAILABLE);
+    let counts = env.state.store().begin().unwrap().counts().unwrap();
+    assert_eq!((counts.certificates, counts.versions), (0, 0));
 }
