@@ -262,6 +262,26 @@ impl Batch<'_> {
         let number = data.number.clone();
 
         let existing = self.tx.certificate(cert_type, &number)?;
+        if let Some(current) = &existing {
+            // The record may name the caller's division while the
+            // certificate belongs to another one.
+            if !self.caller.may_act_for(current.issuer_division) {
+                let own = self.caller.agency_division().code();
+                let theirs = current.issuer_division.code();
+                result.reasons = Some(reason(
+                    "number",
+                    "division_not_allowed",
+                    format!(
+                        "证照 {cert_type} {number} 由行政区划 {theirs} 签发，不属于本机构（{own}）"
+                    ),
+                    format!(
+                        "number: certificate {cert_type} {number} was issued in division {theirs}, \
+                         outside this agency's division {own}"
+                    ),
+                ));
+                return Ok(result);
+            }
+        }
         let (outcome, version, inherited) = match &existing {
             None => (Outcome::Issued, 1, Status::Valid),
             Some(current) => {

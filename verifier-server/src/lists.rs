@@ -105,16 +105,20 @@ pub fn list_len(next_index: u32) -> usize {
     n.div_ceil(StatusList::BLOCK) * StatusList::BLOCK
 }
 
-/// Advances the status list by one step with these changes (any order, an
-/// index at most once), at `now` (never earlier than the previous step).
+/// Advances the status list by one step with these changes, in the order
+/// they were made (a later change of an index wins), at `now` (never
+/// earlier than the previous step).
 pub fn advance_status(
     tx: &mut dyn Tx,
     state: &mut StatusState,
     now: i64,
-    mut changes: Vec<(u32, Status)>,
+    changes: Vec<(u32, Status)>,
 ) -> anyhow::Result<()> {
-    changes.sort_by_key(|c| c.0);
-    changes.dedup_by_key(|c| c.0);
+    let changes: Vec<(u32, Status)> = changes
+        .into_iter()
+        .collect::<BTreeMap<u32, Status>>()
+        .into_iter()
+        .collect();
     let seq = state.list.seq + 1;
     let issued_at = now.max(state.list.issued_at);
     let delta = StatusDelta {

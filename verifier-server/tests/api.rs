@@ -354,6 +354,43 @@ async fn a_changed_record_is_a_new_version_and_the_old_one_is_superseded() {
 }
 
 #[tokio::test]
+async fn two_changes_in_one_push_keep_the_latest_status_of_each_version() {
+    let env = env();
+    let original = sample_record(CertType::WYY);
+    let n = number(&original);
+    env.push(&env.admin, std::slice::from_ref(&original)).await;
+    env.set_status(&env.admin, CertType::WYY, &n, "suspended")
+        .await;
+    let mut verifier = env.verifier().await;
+    let mut second = original.clone();
+    second.seats = Some("6".into());
+    let mut third = original.clone();
+    third.seats = Some("7".into());
+    let answer = env.push(&env.admin, &[second, third]).await;
+    assert_eq!(answer["results"][0]["version"], 2, "{answer}");
+    assert_eq!(answer["results"][1]["version"], 3, "{answer}");
+    verifier.sync(&env).await;
+    for (version, reason) in [
+        (1, Reason::Superseded),
+        (2, Reason::Superseded),
+        (3, Reason::Suspended),
+    ] {
+        let qr = env.qr(CertType::WYY, &n, Some(version)).await;
+        assert_eq!(
+            verifier.check(&qr, env.now()).unwrap_err().reason,
+            reason,
+            "v{version}"
+        );
+    }
+    let fresh = env.verifier().await;
+    assert_eq!(
+        fresh.cache.list(),
+        verifier.cache.list(),
+        "delta and snapshot agree"
+    );
+}
+
+#[tokio::test]
 async fn nonconforming_records_are_listed_with_reasons_and_resolved_by_a_corrected_push() {
     let env = env();
     let shenyang = env.agency(210100);
@@ -642,8 +679,20 @@ async fn authentication_roles_and_problem_details() {
         answer["results"][1]["result"], "issued",
         "Dalian's own record"
     );
-    // ... and may neither read nor revoke another city's certificate.
+    // ... and may neither read, revoke nor take over another city's
+    // certificate.
     env.push(&env.admin, &[sample_record(CertType::QC)]).await;
+    let mut takeover = sample_record(CertType::QC);
+    takeover.issuer_division = Some("210200".into());
+    takeover.issuer_uscc = Some("11210200002418371B".into());
+    takeover.issuer_name = Some("大连市交通运输局".into());
+    let answer = env.push(&dalian, &[takeover]).await;
+    assert_eq!(answer["results"][0]["result"], "refused", "{answer}");
+    assert_eq!(answer["results"][0]["reasons"][0]["field"], "number");
+    assert_eq!(
+        answer["results"][0]["reasons"][0]["rule"],
+        "division_not_allowed"
+    );
     let n = number(&sample_record(CertType::QC));
     let (status, p) = env.set_status(&dalian, CertType::QC, &n, "revoked").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{p}");
