@@ -320,15 +320,17 @@ async fn push_records(
     let s = state.clone();
     let caller = caller.clone();
     let response = blocking(move || {
-        issuing::push(
+        let pushed = issuing::push(
             s.store(),
             s.keys(),
             &caller,
             s.now(),
             push.records,
             Some(deadline),
-        )
-        .map_err(|e| match e {
+        );
+        // After the commit (or rollback), before anyone is answered.
+        s.lists().invalidate();
+        pushed.map_err(|e| match e {
             e @ issuing::PushError::Deadline { .. } => ApiError::Unavailable(format!(
                 "records: {e} (limit {} s); push fewer records per request",
                 budget.as_secs()
@@ -388,14 +390,10 @@ async fn change_status(
     let n = number.clone();
     let caller = caller.clone();
     let outcome = blocking(move || {
-        Ok(issuing::change_status(
-            s.store(),
-            &caller,
-            s.now(),
-            cert_type,
-            &n,
-            change.status,
-        )?)
+        let changed =
+            issuing::change_status(s.store(), &caller, s.now(), cert_type, &n, change.status);
+        s.lists().invalidate();
+        Ok(changed?)
     })
     .await?;
     match outcome {

@@ -16,6 +16,7 @@
 //! a delta from any older sequence is the merge of the steps after it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
@@ -145,18 +146,33 @@ fn status_state(tx: &mut dyn Tx) -> anyhow::Result<StatusState> {
 /// Bound on the signed deltas kept for the current sequence.
 const MAX_CACHED_DELTAS: usize = 64;
 
+/// A list state as last read from the store, and the store generation it
+/// was read at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    state: ListState,
+    generation: u64,
+}
+
 #[derive(Default)]
 struct Cache {
-    trust: Option<(u64, Signed)>,
+    trust: Option<(Seen, Signed)>,
+    status: Option<Seen>,
     snapshot: Option<(u64, Signed)>,
     /// `since → (to, signed)` for the current sequence only.
     deltas: HashMap<u64, (u64, Signed)>,
 }
 
 /// Publishes the lists; cheap to share.
+///
+/// Requests are answered from memory while nothing changed: writers call
+/// [`Lists::invalidate`] after they commit a change of a list, and a list
+/// due for re-signing is read from the store again. So a verifier's sync
+/// does not wait for a push in progress.
 #[derive(Default)]
 pub struct Lists {
     cache: Mutex<Cache>,
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Lists {
@@ -170,6 +186,21 @@ impl Lists {
         self.cache.lock().map_err(|_| StoreError::Poisoned)
     }
 
+    /// Marks what was read from the store as possibly outdated; call after
+    /// committing any change of a list (and harmlessly after a rollback).
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Whether a state read earlier can still be served at `now`.
+    fn fresh(&self, seen: &Seen, config: ListConfig, now: i64) -> bool {
+        seen.generation == self.generation() && now - seen.state.issued_at <= config.refresh_after()
+    }
+
     /// The signed trust list, advancing its sequence when it is due.
     pub fn trust_list(
         &self,
@@ -178,6 +209,14 @@ impl Lists {
         config: ListConfig,
         now: i64,
     ) -> anyhow::Result<Signed> {
+        if let Some((seen, signed)) = &self.cache()?.trust {
+            if self.fresh(seen, config, now) {
+                return Ok(signed.clone());
+            }
+        }
+        // Read the generation before the store: a change committed while
+        // we read makes what we cache stale at once.
+        let generation = self.generation();
         let mut tx = store.begin()?;
         let mut state = tx
             .trust_state()?
@@ -188,13 +227,6 @@ impl Lists {
                 issued_at: now,
             };
             tx.set_trust_state(state)?;
-        }
-        if let Some((seq, signed)) = &self.cache()?.trust {
-            if *seq == state.seq {
-                let signed = signed.clone();
-                tx.commit()?;
-                return Ok(signed);
-            }
         }
         let mut issuer_keys = Vec::new();
         for k in tx.keys()?.into_iter().filter(|k| k.role == KeyRole::Issuer) {
@@ -222,21 +254,44 @@ impl Lists {
         };
         tx.commit()?;
         let signed = Signed::new(list.sign(&keys.root));
-        self.cache()?.trust = Some((state.seq, signed.clone()));
+        self.cache()?.trust = Some((Seen { state, generation }, signed.clone()));
         Ok(signed)
     }
 
-    /// Re-signs the status list at a new sequence when it is due.
-    fn refresh_status(
-        tx: &mut dyn Tx,
+    /// The status list's state: from memory while fresh, else from the
+    /// store, re-signing at a new sequence when it is due.
+    fn status_head(
+        &self,
+        store: &dyn Store,
         config: ListConfig,
         now: i64,
-    ) -> anyhow::Result<StatusState> {
-        let mut state = status_state(tx)?;
-        if now - state.list.issued_at > config.refresh_after() {
-            advance_status(tx, &mut state, now, Vec::new())?;
+    ) -> anyhow::Result<(StatusState, bool)> {
+        let generation = self.generation();
+        let mut tx = store.begin()?;
+        let mut state = status_state(tx.as_mut())?;
+        let advanced = now - state.list.issued_at > config.refresh_after();
+        if advanced {
+            advance_status(tx.as_mut(), &mut state, now, Vec::new())?;
         }
-        Ok(state)
+        tx.commit()?;
+        if advanced {
+            self.invalidate();
+        } else {
+            self.cache()?.status = Some(Seen {
+                state: state.list,
+                generation,
+            });
+        }
+        Ok((state, advanced))
+    }
+
+    /// The cached status sequence, if it can still be served.
+    fn cached_status(&self, config: ListConfig, now: i64) -> Result<Option<ListState>, StoreError> {
+        Ok(self
+            .cache()?
+            .status
+            .filter(|seen| self.fresh(seen, config, now))
+            .map(|seen| seen.state))
     }
 
     /// The signed snapshot of the current status list.
@@ -247,30 +302,34 @@ impl Lists {
         config: ListConfig,
         now: i64,
     ) -> anyhow::Result<Signed> {
-        let mut tx = store.begin()?;
-        let state = Self::refresh_status(tx.as_mut(), config, now)?;
-        if let Some((seq, signed)) = &self.cache()?.snapshot {
-            if *seq == state.list.seq {
-                let signed = signed.clone();
-                tx.commit()?;
-                return Ok(signed);
+        if let Some(head) = self.cached_status(config, now)? {
+            if let Some((seq, signed)) = &self.cache()?.snapshot {
+                if *seq == head.seq {
+                    return Ok(signed.clone());
+                }
             }
         }
-        let mut list = StatusList::new(list_len(state.next_index))?;
+        let (state, _) = self.status_head(store, config, now)?;
+        let mut tx = store.begin()?;
+        // The list as of the state just read: a push committing in between
+        // only adds valid entries or later steps, which the next request
+        // picks up; the signed sequence is the one read above.
+        let current = status_state(tx.as_mut())?;
+        let mut list = StatusList::new(list_len(current.next_index))?;
         for (index, status) in tx.non_valid()? {
             list.set(index, status)?;
         }
         tx.commit()?;
-        let snapshot = StatusSnapshot {
-            seq: state.list.seq,
-            list,
-        };
+        let seq = current.list.seq;
+        let snapshot = StatusSnapshot { seq, list };
         let signed = Signed::new(SignedStatus::sign(
-            config.manifest(state.list.issued_at),
+            config.manifest(current.list.issued_at),
             &StatusUpdate::Snapshot(snapshot),
             &keys.issuer,
         )?);
-        self.cache()?.snapshot = Some((state.list.seq, signed.clone()));
+        if seq == state.list.seq {
+            self.cache()?.snapshot = Some((seq, signed.clone()));
+        }
         Ok(signed)
     }
 
@@ -283,27 +342,32 @@ impl Lists {
         now: i64,
         since: u64,
     ) -> anyhow::Result<DeltaAnswer> {
+        if let Some(head) = self.cached_status(config, now)? {
+            if since == head.seq {
+                return Ok(DeltaAnswer::UpToDate);
+            }
+            if since > head.seq {
+                return Ok(DeltaAnswer::Unknown { current: head.seq });
+            }
+            if let Some((to, signed)) = self.cache()?.deltas.get(&since) {
+                if *to == head.seq {
+                    return Ok(DeltaAnswer::Delta(signed.clone()));
+                }
+            }
+        }
+        self.status_head(store, config, now)?;
+        // One transaction for the state and its steps, so they agree.
         let mut tx = store.begin()?;
-        let state = Self::refresh_status(tx.as_mut(), config, now)?;
+        let state = status_state(tx.as_mut())?;
         let current = state.list.seq;
         if since == current {
-            tx.commit()?;
             return Ok(DeltaAnswer::UpToDate);
         }
         if since > current {
-            tx.commit()?;
             return Ok(DeltaAnswer::Unknown { current });
-        }
-        if let Some((to, signed)) = self.cache()?.deltas.get(&since) {
-            if *to == current {
-                let signed = signed.clone();
-                tx.commit()?;
-                return Ok(DeltaAnswer::Delta(signed));
-            }
         }
         let oldest = tx.oldest_delta_base()?.unwrap_or(current);
         if since < oldest {
-            tx.commit()?;
             return Ok(DeltaAnswer::Gone { oldest });
         }
         let steps = tx.status_steps_after(since)?;

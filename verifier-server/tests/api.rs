@@ -608,6 +608,28 @@ async fn lists_have_strong_etags_and_answer_304() {
     assert_eq!(verifier.manifest.ttl, 2 * 86_400);
     assert_eq!(verifier.manifest.max_age, 7 * 86_400);
     assert_eq!(env.trust().await.seq, trust_seq + 1);
+
+    // While a push holds the store, verifiers' syncs of lists already
+    // signed are answered from memory instead of waiting.
+    let seq = verifier.cache.seq();
+    let uris = [
+        "/api/v1/trust-list".to_string(),
+        "/api/v1/status-list".to_string(),
+        format!("/api/v1/status-list/deltas?since={seq}"),
+        format!("/api/v1/status-list/deltas?since={}", seq - 1),
+    ];
+    for uri in &uris {
+        env.get(uri, None).await;
+    }
+    let held = env.state.store().begin().unwrap();
+    let within = std::time::Duration::from_secs(5);
+    for uri in uris {
+        let (status, _, _) = tokio::time::timeout(within, env.get(&uri, None))
+            .await
+            .unwrap_or_else(|_| panic!("{uri} waited for the store"));
+        assert!(status.is_success(), "{uri}: {status}");
+    }
+    drop(held);
 }
 
 #[tokio::test]
