@@ -586,6 +586,83 @@ async fn read_nonconforming(
     .await
 }
 
+/// One agency's push state as answered.
+#[derive(Debug, Serialize)]
+struct AgencyPushView {
+    division: u32,
+    name: String,
+    last_push_at: Option<i64>,
+    last_push_records: Option<u64>,
+    /// When it becomes overdue (absent if it never pushed).
+    due_by: Option<i64>,
+    /// Overdue: no push within two working days, or never pushed.
+    overdue: bool,
+}
+
+/// `GET /api/v1/agencies/pushes`: each agency's last push and whether it
+/// is overdue (R4). Administrators and auditors see every agency, an
+/// agency its own.
+pub async fn get_agency_pushes(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/agencies/pushes";
+    let result = read_agency_pushes(&state, &caller, action).await;
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_agency_pushes(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Auditor, Role::Agency])?;
+    let s = state.clone();
+    let caller = caller.clone();
+    blocking(move || {
+        let now = s.now();
+        let mut tx = s.store().begin()?;
+        let pushes = tx.agency_pushes()?;
+        let authorities = tx.authorities()?;
+        tx.commit()?;
+        let mut divisions: Vec<_> = authorities.iter().map(|a| a.division).collect();
+        divisions.extend(pushes.iter().map(|p| p.division));
+        divisions.sort();
+        divisions.dedup();
+        if caller.role == Role::Agency {
+            divisions.retain(|d| Some(*d) == caller.division);
+        }
+        let views: Vec<AgencyPushView> = divisions
+            .into_iter()
+            .map(|division| {
+                let last = pushes.iter().find(|p| p.division == division);
+                let due_by = last.map(|p| issuing::push_due_by(p.at));
+                AgencyPushView {
+                    division: division.code(),
+                    name: authorities
+                        .iter()
+                        .find(|a| a.division == division)
+                        .map_or_else(|| division.authority_name_zh(), |a| a.name.clone()),
+                    last_push_at: last.map(|p| p.at),
+                    last_push_records: last.map(|p| p.records),
+                    due_by,
+                    overdue: due_by.is_none_or(|due| now >= due),
+                }
+            })
+            .collect();
+        audit(
+            &s,
+            Some(&caller),
+            action.into(),
+            format!("{} agencies", views.len()),
+            "ok",
+        );
+        Ok(Json(serde_json::json!({ "agencies": views })).into_response())
+    })
+    .await
+}
+
 /// Any other path.
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no resource at {}", uri.path()))

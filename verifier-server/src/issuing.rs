@@ -25,7 +25,9 @@ use time::Date;
 use crate::auth::Caller;
 use crate::keys::Keys;
 use crate::lists::advance_status;
-use crate::store::{AuditEntry, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
+use crate::store::{
+    AgencyPush, AuditEntry, CertificateRow, NonconformingRow, Store, Tx, VersionRow,
+};
 
 /// What happened to one pushed record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,6 +119,36 @@ pub fn cst_today(now: i64) -> Date {
     time::OffsetDateTime::from_unix_timestamp(local)
         .map(|t| t.date())
         .unwrap_or(Date::MIN)
+}
+
+/// Start of a China Standard Time day, Unix seconds.
+fn cst_day_start(day: Date) -> i64 {
+    (i64::from(day.to_julian_day()) - 2_440_588) * 86_400 - shared::verify::CST_OFFSET_SECONDS
+}
+
+/// Working days after its last push within which an agency pushes again
+/// (§5.3: re-push within two working days).
+pub const PUSH_WORKING_DAYS: u32 = 2;
+
+/// When an agency whose last push was at `last` becomes overdue: the start
+/// (00:00 China Standard Time) of the day after the second working day
+/// following the day of the push. Working days are Monday to Friday;
+/// public holidays and their make-up working days are not known to the
+/// server yet, so a holiday counts as a working day (the agency is shown
+/// overdue early, never late).
+pub fn push_due_by(last: i64) -> i64 {
+    let mut day = cst_today(last);
+    let mut counted = 0;
+    while counted < PUSH_WORKING_DAYS {
+        day = day.next_day().unwrap_or(day);
+        if !matches!(
+            day.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        ) {
+            counted += 1;
+        }
+    }
+    cst_day_start(day.next_day().unwrap_or(day))
 }
 
 fn reason(field: &str, rule: &str, zh: String, en: String) -> Vec<Nonconformance> {
@@ -463,6 +495,13 @@ pub fn push(
     } else {
         tx.set_status_state(state)?;
     }
+    if caller.role == crate::auth::Role::Agency {
+        tx.record_push(&AgencyPush {
+            division: caller.agency_division(),
+            at: now,
+            records: u64::try_from(total).unwrap_or(u64::MAX),
+        })?;
+    }
     tx.append_audit(&AuditEntry {
         ts: now,
         token_id: Some(caller.token_id),
@@ -595,4 +634,39 @@ pub fn change_status(
         status: wanted,
         status_seq: state.list.seq,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unix seconds of a China Standard Time date and hour.
+    fn cst(y: i32, m: u8, d: u8, hour: i64) -> i64 {
+        let month = time::Month::try_from(m).unwrap_or(time::Month::January);
+        let day = Date::from_calendar_date(y, month, d).unwrap_or(Date::MIN);
+        cst_day_start(day) + hour * 3600
+    }
+
+    #[test]
+    fn overdue_after_two_working_days() {
+        // 2026-06-01 is a Monday.
+        let cases = [
+            // (push, due by)
+            (cst(2026, 6, 1, 10), cst(2026, 6, 4, 0)), // Mon -> end of Wed
+            (cst(2026, 6, 1, 0), cst(2026, 6, 4, 0)),  // first second of Monday
+            (cst(2026, 6, 1, 23), cst(2026, 6, 4, 0)), // last hour of Monday
+            (cst(2026, 6, 4, 9), cst(2026, 6, 9, 0)),  // Thu -> end of Mon
+            (cst(2026, 6, 5, 18), cst(2026, 6, 10, 0)), // Fri -> end of Tue
+            (cst(2026, 6, 6, 12), cst(2026, 6, 10, 0)), // Sat -> end of Tue
+            (cst(2026, 6, 7, 12), cst(2026, 6, 10, 0)), // Sun -> end of Tue
+        ];
+        for (push, due) in cases {
+            assert_eq!(push_due_by(push), due, "push at {push}");
+        }
+        // 23:59 CST on Monday is 15:59 UTC: still Monday's push.
+        assert_eq!(
+            cst_today(cst(2026, 6, 1, 23) + 3599).weekday(),
+            time::Weekday::Monday
+        );
+    }
 }

@@ -191,6 +191,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/status-list/deltas", get(api::get_status_deltas))
         .route("/api/v1/records", post(api::post_records))
         .route("/api/v1/nonconforming", get(api::get_nonconforming))
+        .route("/api/v1/agencies/pushes", get(api::get_agency_pushes))
         .route(
             "/api/v1/certificates/{cert_type}/{number}",
             get(api::get_certificate),

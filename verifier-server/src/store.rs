@@ -223,6 +223,17 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// An agency's last acknowledged push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgencyPush {
+    /// The agency's division.
+    pub division: DivisionCode,
+    /// When its last push was committed, Unix seconds.
+    pub at: i64,
+    /// How many records it carried.
+    pub records: u64,
+}
+
 /// Row counts, for monitoring and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
@@ -334,12 +345,18 @@ pub trait Tx {
     /// The newest audit entries, newest first.
     fn audit_tail(&mut self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// Records an agency's acknowledged push.
+    fn record_push(&mut self, push: &AgencyPush) -> Result<(), StoreError>;
+    /// Every agency's last push, by division.
+    fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError>;
+
     /// Row counts.
     fn counts(&mut self) -> Result<Counts, StoreError>;
 }
 
 /// Migrations, in order; the `schema_version` table records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -440,7 +457,16 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-"#];
+"#,
+    // 2: each agency's last push (R4: resumable pushes, overdue agencies).
+    r#"
+CREATE TABLE agency_pushes (
+    division     INTEGER PRIMARY KEY,
+    last_push_at INTEGER NOT NULL,
+    records      INTEGER NOT NULL
+) STRICT;
+"#,
+];
 
 /// The SQLite store: one connection behind a mutex (SQLite serialises
 /// writers anyway; the service's reads are served from signed bytes held in
@@ -1153,6 +1179,40 @@ impl Tx for SqliteTx<'_> {
         Ok(rows)
     }
 
+    fn record_push(&mut self, p: &AgencyPush) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO agency_pushes (division, last_push_at, records) VALUES (?1, ?2, ?3)
+             ON CONFLICT (division) DO UPDATE SET
+                 last_push_at = excluded.last_push_at, records = excluded.records",
+            params![p.division.code(), p.at, i64_of(p.records, "record count")?],
+        )?;
+        Ok(())
+    }
+
+    fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT division, last_push_at, records FROM agency_pushes ORDER BY division",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(d, at, n)| {
+                Ok(AgencyPush {
+                    division: division_of(d)?,
+                    at,
+                    records: u64_of(n, "record count")?,
+                })
+            })
+            .collect()
+    }
+
     fn counts(&mut self) -> Result<Counts, StoreError> {
         let count = |sql: &str| -> Result<u64, StoreError> {
             let n: i64 = self.row(sql, [], |r| r.get(0))?;
@@ -1195,6 +1255,33 @@ mod tests {
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1);",
+        )
+        .unwrap();
+        let store = SqliteStore::setup(conn).unwrap();
+        let mut tx = store.begin().unwrap();
+        let division = DivisionCode::from_u32(210100).unwrap();
+        tx.record_push(&AgencyPush {
+            division,
+            at: 5,
+            records: 2,
+        })
+        .unwrap();
+        assert_eq!(tx.agency_pushes().unwrap()[0].division, division);
+        tx.commit().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2);
     }
 
     #[test]

@@ -873,6 +873,60 @@ async fn acknowledged_data_survives_a_reopen() {
 }
 
 #[tokio::test]
+async fn each_agencys_last_push_and_whether_it_is_overdue() {
+    let env = env();
+    let shenyang = env.agency(210100);
+    let dalian = env.agency(210200);
+    // T0 is Monday 10:00 China Standard Time.
+    env.push(
+        &shenyang,
+        &[sample_record(CertType::QC), sample_record(CertType::YSZ)],
+    )
+    .await;
+    let all = env.get_json("/api/v1/agencies/pushes", &env.admin).await;
+    let agencies = all["agencies"].as_array().unwrap();
+    assert_eq!(agencies.len(), 15, "the province and 14 cities");
+    let find = |v: &Value, d: u32| {
+        v["agencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["division"] == d)
+            .cloned()
+            .unwrap()
+    };
+    let sy = find(&all, 210100);
+    assert_eq!(sy["name"], "沈阳市交通运输局");
+    assert_eq!(sy["last_push_at"], T0);
+    assert_eq!(sy["last_push_records"], 2);
+    assert_eq!(sy["overdue"], false);
+    // Due by Thursday 00:00 CST: the end of Wednesday, two working days on.
+    let thursday = T0 + 62 * 3600;
+    assert_eq!(sy["due_by"], thursday);
+    let dl = find(&all, 210200);
+    assert_eq!(
+        (dl["overdue"].clone(), dl["last_push_at"].clone()),
+        (json!(true), Value::Null)
+    );
+
+    env.advance(thursday - T0 - 1);
+    let all = env.get_json("/api/v1/agencies/pushes", &env.admin).await;
+    assert_eq!(find(&all, 210100)["overdue"], false);
+    env.advance(1);
+    let all = env.get_json("/api/v1/agencies/pushes", &env.admin).await;
+    assert_eq!(find(&all, 210100)["overdue"], true);
+
+    // An agency sees its own entry only; an identical re-push counts.
+    let own = env.get_json("/api/v1/agencies/pushes", &dalian).await;
+    assert_eq!(own["agencies"].as_array().unwrap().len(), 1);
+    assert_eq!(own["agencies"][0]["division"], 210200);
+    env.push(&shenyang, &[sample_record(CertType::QC)]).await;
+    let all = env.get_json("/api/v1/agencies/pushes", &env.admin).await;
+    assert_eq!(find(&all, 210100)["overdue"], false);
+    assert_eq!(find(&all, 210100)["last_push_records"], 1);
+}
+
+#[tokio::test]
 async fn public_catalogue_and_health() {
     let env = env();
     let (s, _, b) = env.get("/healthz", None).await;
