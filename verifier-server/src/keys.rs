@@ -117,7 +117,7 @@ pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyho
         let mut generated = Vec::new();
         for role in [KeyRole::Root, KeyRole::Issuer] {
             let key = SigningKey::generate(alg, &mut OsRng);
-            let file = format!("{}-{}.key", role_name(role), key.kid());
+            let file = format!("{}-{}.key", role.as_str(), key.kid());
             create_secret_file(&dir.join(&file), &key)?;
             generated.push(KeyRecord {
                 kid: key.kid(),
@@ -168,20 +168,13 @@ pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyho
             .iter()
             .rev()
             .find(|k| k.role == role && k.state == 0)
-            .with_context(|| format!("no active {} key in the database", role_name(role)))?;
+            .with_context(|| format!("no active {} key in the database", role.as_str()))?;
         read_secret_file(&dir.join(&record.file), record)
     };
     Ok(Keys {
         root: pick(KeyRole::Root)?,
         issuer: pick(KeyRole::Issuer)?,
     })
-}
-
-fn role_name(role: KeyRole) -> &'static str {
-    match role {
-        KeyRole::Root => "root",
-        KeyRole::Issuer => "issuer",
-    }
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ struct Cache {
     deltas: HashMap<u64, (u64, Signed)>,
 }
 
-/// Publishes the lists; cheap to share.
+/// Publishes the lists (one per service, shared through `AppState`).
 ///
 /// Requests are answered from memory while nothing changed: writers call
 /// [`Lists::invalidate`] after they commit a change of a list, and a list

@@ -47,7 +47,8 @@ pub enum KeyRole {
 }
 
 impl KeyRole {
-    fn as_str(self) -> &'static str {
+    /// The stored name: `root` or `issuer`.
+    pub fn as_str(self) -> &'static str {
         match self {
             KeyRole::Root => "root",
             KeyRole::Issuer => "issuer",
