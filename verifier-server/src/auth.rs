@@ -1,0 +1,229 @@
+//! Bearer tokens and roles.
+//!
+//! A token is `lnv1_` followed by 64 hex digits (256 random bits from the
+//! OS). Only its SHA-256 is stored, so a copy of the database does not give
+//! access. Each token has one role; an agency token is bound to the
+//! division of its agency.
+
+use rand_core::{OsRng, RngCore as _};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use shared::domain::DivisionCode;
+
+use crate::store::{Store, StoreError, TokenRow};
+
+/// The prefix of every token (versioned, and easy to spot in a leak).
+pub const TOKEN_PREFIX: &str = "lnv1_";
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// An issuing agency: pushes and manages its division's certificates.
+    Agency,
+    /// Reads the audit log and the evaluation (later issues).
+    Auditor,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agency => "agency",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "agency" => Some(Role::Agency),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's row id.
+    pub token_id: i64,
+    /// Its role.
+    pub role: Role,
+    /// The agency's division (agencies only).
+    pub division: Option<DivisionCode>,
+}
+
+impl Caller {
+    /// Whether the caller may act on certificates issued in `division`:
+    /// an administrator anywhere; an agency of the province anywhere, of a
+    /// city in the city and its counties, of a county in that county.
+    pub fn may_act_for(&self, division: DivisionCode) -> bool {
+        match (self.role, self.division) {
+            (Role::Admin, _) => true,
+            (Role::Agency, Some(own)) => {
+                own.is_province() || own == division || (own.is_city() && division.city() == own)
+            }
+            _ => false,
+        }
+    }
+
+    /// The correction list the caller's pushes go to: the agency's
+    /// division, or the province for an administrator.
+    pub fn agency_division(&self) -> DivisionCode {
+        self.division.unwrap_or(DivisionCode::PROVINCE)
+    }
+
+    /// The correction list a non-conforming record goes to: the agency's;
+    /// for an administrator, the city of the record's issuing division
+    /// when it names one, else the province's.
+    pub fn correction_list_for(&self, record_division: Option<DivisionCode>) -> DivisionCode {
+        match (self.division, record_division) {
+            (Some(own), _) => own,
+            (None, Some(d)) => d.city(),
+            (None, None) => DivisionCode::PROVINCE,
+        }
+    }
+}
+
+/// SHA-256 of a token's text.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new random token.
+pub fn generate_token() -> String {
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(bytes.as_mut());
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes.as_ref()))
+}
+
+/// Creates a token; returns its text (shown once) and its row id.
+pub fn create_token(
+    store: &dyn Store,
+    role: Role,
+    division: Option<DivisionCode>,
+    subject: &str,
+    now: i64,
+) -> Result<(String, i64), StoreError> {
+    let token = generate_token();
+    let mut tx = store.begin()?;
+    let id = tx.insert_token(&TokenRow {
+        id: 0,
+        hash: hash_token(&token),
+        role: role.as_str().to_string(),
+        division,
+        subject: subject.to_string(),
+        created_at: now,
+        revoked_at: None,
+    })?;
+    tx.append_audit(&crate::store::AuditEntry {
+        ts: now,
+        token_id: None,
+        role: Some("cli".into()),
+        action: "create-token".into(),
+        target: format!(
+            "token {id} role={} division={} subject={subject}",
+            role.as_str(),
+            division.map_or_else(|| "-".to_string(), |d| d.code().to_string())
+        ),
+        outcome: "ok".into(),
+    })?;
+    tx.commit()?;
+    Ok((token, id))
+}
+
+/// Why a presented token was not accepted (for the audit and the answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// Not a token this server issued.
+    Unknown,
+    /// Revoked.
+    Revoked,
+}
+
+impl AuthFailure {
+    /// The text for the client.
+    pub fn message(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "an Authorization: Bearer token is required",
+            AuthFailure::Unknown => "the bearer token is not valid",
+            AuthFailure::Revoked => "the bearer token has been revoked",
+        }
+    }
+}
+
+/// Looks a token up.
+pub fn authenticate(
+    store: &dyn Store,
+    token: Option<&str>,
+) -> Result<Result<Caller, AuthFailure>, StoreError> {
+    let Some(token) = token else {
+        return Ok(Err(AuthFailure::Missing));
+    };
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Ok(Err(AuthFailure::Unknown));
+    }
+    let mut tx = store.begin()?;
+    let row = tx.token_by_hash(&hash_token(token))?;
+    tx.commit()?;
+    Ok(match row {
+        None => Err(AuthFailure::Unknown),
+        Some(r) if r.revoked_at.is_some() => Err(AuthFailure::Revoked),
+        Some(r) => match Role::parse(&r.role) {
+            None => Err(AuthFailure::Unknown),
+            Some(role) => Ok(Caller {
+                token_id: r.id,
+                role,
+                division: r.division,
+            }),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agency(code: u32) -> Caller {
+        Caller {
+            token_id: 1,
+            role: Role::Agency,
+            division: DivisionCode::from_u32(code).ok(),
+        }
+    }
+
+    #[test]
+    fn division_rules() {
+        let d = |c| DivisionCode::from_u32(c).unwrap_or(DivisionCode::PROVINCE);
+        let shenyang = agency(210100);
+        assert!(shenyang.may_act_for(d(210100)));
+        assert!(shenyang.may_act_for(d(210102)));
+        assert!(!shenyang.may_act_for(d(210200)));
+        assert!(!shenyang.may_act_for(d(210000)));
+        let county = agency(210102);
+        assert!(county.may_act_for(d(210102)));
+        assert!(!county.may_act_for(d(210100)));
+        assert!(agency(210000).may_act_for(d(211400)));
+        let auditor = Caller {
+            role: Role::Auditor,
+            ..agency(210100)
+        };
+        assert!(!auditor.may_act_for(d(210100)));
+    }
+
+    #[test]
+    fn tokens_are_random_and_prefixed() {
+        let a = generate_token();
+        assert!(a.starts_with(TOKEN_PREFIX));
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
+        assert_ne!(a, generate_token());
+    }
+}

@@ -1,0 +1,149 @@
+//! The service's one error type, answered as RFC 9457 problem details
+//! (`application/problem+json`).
+//!
+//! Client errors say precisely what was wrong; server errors answer a
+//! generic text and log the cause, which never reaches the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The request is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid bearer token (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The token may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing at this address (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The data asked for is no longer kept (410).
+    #[error("{0}")]
+    Gone(String),
+    /// The body is too large or has too many records (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body is well-formed but cannot be processed (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The service cannot answer now, e.g. the request took too long; the
+    /// client may retry (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault on our side (500); the cause is logged, not shown.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        ApiError::Internal(e)
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> ApiError {
+        ApiError::Internal(anyhow::Error::new(e).context("background task failed"))
+    }
+}
+
+/// The problem-details body.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The short name of the problem, e.g. `forbidden` (audit outcomes).
+    pub fn slug(&self) -> &'static str {
+        self.kind().0.trim_start_matches("/problems/")
+    }
+
+    /// The problem type (a URI reference relative to the API) and title.
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => ("/problems/bad-request", "Bad request"),
+            ApiError::Unauthenticated(_) => ("/problems/unauthenticated", "Not authenticated"),
+            ApiError::Forbidden(_) => ("/problems/forbidden", "Not allowed"),
+            ApiError::NotFound(_) => ("/problems/not-found", "Not found"),
+            ApiError::Conflict(_) => ("/problems/conflict", "Conflict"),
+            ApiError::Gone(_) => ("/problems/gone", "No longer available"),
+            ApiError::TooLarge(_) => ("/problems/too-large", "Request too large"),
+            ApiError::Unprocessable(_) => ("/problems/unprocessable", "Cannot process"),
+            ApiError::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("/problems/internal", "Internal error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (kind, title) = self.kind();
+        let detail = match &self {
+            ApiError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "request failed");
+                "the server could not complete the request; the fault has been logged".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::to_vec(&Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail: &detail,
+        })
+        .unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"verifier-server\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,672 @@
+//! The issuing pipeline (R2–R4, R6): pushed records become signed
+//! e-certificates or correction-list entries, and lifecycle changes
+//! (revoke, suspend, reinstate) update the status list.
+//!
+//! A push is one transaction: every record's outcome is written, then the
+//! audit row, then the transaction commits, and only then is the answer
+//! sent. A failed commit acknowledges nothing, and the agency re-pushes;
+//! re-pushing identical data is answered `unchanged` and writes nothing.
+//!
+//! The e-certificate version is the server's: 1 when first issued, +1 for
+//! each change of the record's data. The version field an agency sends is
+//! kept in the stored record but does not set the e-certificate version.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use shared::cose;
+use shared::domain::validate::validate;
+use shared::domain::{CertType, CertificateData, DivisionCode, Nonconformance, RawRecord, Uscc};
+use shared::status::Status;
+use shared::wire::Claims;
+use time::Date;
+
+use crate::auth::Caller;
+use crate::keys::Keys;
+use crate::lists::advance_status;
+use crate::store::{
+    AgencyPush, AuditEntry, CertificateRow, NonconformingRow, Store, Tx, VersionRow,
+};
+
+/// What happened to one pushed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new e-certificate, version 1.
+    Issued,
+    /// A new version of an existing e-certificate; the previous version is
+    /// superseded.
+    Updated,
+    /// Identical to the current version: nothing written.
+    Unchanged,
+    /// Not signed: kept on the agency's correction list with the reasons.
+    NonConforming,
+    /// Not accepted from this caller (e.g. another city's record).
+    Refused,
+    /// Not a JSON object of record fields.
+    Malformed,
+}
+
+/// The answer for one pushed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordResult {
+    /// Position in the pushed array, from 0.
+    pub index: usize,
+    /// Type as pushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_type: Option<String>,
+    /// Number as pushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// The outcome.
+    pub result: Outcome,
+    /// Field-level reasons (non-conforming, refused, malformed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<Nonconformance>>,
+    /// The GB/T 36904 identifier of the current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// The current e-certificate version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u16>,
+}
+
+/// Counts per outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Issued.
+    pub issued: usize,
+    /// Updated.
+    pub updated: usize,
+    /// Unchanged.
+    pub unchanged: usize,
+    /// Non-conforming.
+    pub non_conforming: usize,
+    /// Refused.
+    pub refused: usize,
+    /// Malformed.
+    pub malformed: usize,
+}
+
+impl Summary {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Issued => self.issued += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::NonConforming => self.non_conforming += 1,
+            Outcome::Refused => self.refused += 1,
+            Outcome::Malformed => self.malformed += 1,
+        }
+    }
+}
+
+/// The answer to a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Per record, in the pushed order.
+    pub results: Vec<RecordResult>,
+    /// Counts.
+    pub summary: Summary,
+    /// The status list sequence after the push.
+    pub status_seq: u64,
+}
+
+/// The day in China Standard Time at Unix time `now`.
+pub fn cst_today(now: i64) -> Date {
+    let local = now.saturating_add(shared::verify::CST_OFFSET_SECONDS);
+    time::OffsetDateTime::from_unix_timestamp(local)
+        .map(|t| t.date())
+        .unwrap_or(Date::MIN)
+}
+
+/// Start of a China Standard Time day, Unix seconds.
+fn cst_day_start(day: Date) -> i64 {
+    (i64::from(day.to_julian_day()) - 2_440_588) * 86_400 - shared::verify::CST_OFFSET_SECONDS
+}
+
+/// Working days after its last push within which an agency pushes again
+/// (§5.3: re-push within two working days).
+pub const PUSH_WORKING_DAYS: u32 = 2;
+
+/// When an agency whose last push was at `last` becomes overdue: the start
+/// (00:00 China Standard Time) of the day after the second working day
+/// following the day of the push. Working days are Monday to Friday;
+/// public holidays and their make-up working days are not known to the
+/// server yet, so a holiday counts as a working day (the agency is shown
+/// overdue early, never late).
+pub fn push_due_by(last: i64) -> i64 {
+    let mut day = cst_today(last);
+    let mut counted = 0;
+    while counted < PUSH_WORKING_DAYS {
+        day = day.next_day().unwrap_or(day);
+        if !matches!(
+            day.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        ) {
+            counted += 1;
+        }
+    }
+    cst_day_start(day.next_day().unwrap_or(day))
+}
+
+fn reason(field: &str, rule: &str, zh: String, en: String) -> Vec<Nonconformance> {
+    vec![Nonconformance {
+        field: field.to_string(),
+        rule: rule.to_string(),
+        message_zh: zh,
+        message_en: en,
+    }]
+}
+
+fn trimmed(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The identifier verifiers will derive: from the credit code the trust
+/// list publishes for the division, else from the record's own.
+fn identifier(data: &CertificateData, authorities: &HashMap<DivisionCode, Uscc>) -> Option<String> {
+    let uscc = authorities
+        .get(&data.issuer.division)
+        .unwrap_or(&data.issuer.uscc);
+    shared::domain::CertIdentifier::build(
+        data.cert_type.identifier_type_code(),
+        uscc.as_str(),
+        &data.number,
+        data.version,
+    )
+    .ok()
+    .map(|i| i.as_str().to_string())
+}
+
+struct Batch<'a> {
+    tx: Box<dyn Tx + 'a>,
+    keys: &'a Keys,
+    caller: &'a Caller,
+    now: i64,
+    authorities: HashMap<DivisionCode, Uscc>,
+    next_index: u32,
+    changes: Vec<(u32, Status)>,
+}
+
+impl Batch<'_> {
+    fn allocate_index(&mut self) -> anyhow::Result<u32> {
+        let index = self.next_index;
+        anyhow::ensure!(
+            (index as usize) < shared::status::StatusList::MAX_LEN,
+            "the status list is full"
+        );
+        self.next_index += 1;
+        Ok(index)
+    }
+
+    fn sign(&self, data: &CertificateData, index: u32) -> Vec<u8> {
+        let claims = Claims::from_certificate(data, index, self.now, None);
+        cose::sign(claims.to_cbor(), &self.keys.issuer, true)
+    }
+
+    fn record(
+        &mut self,
+        index: usize,
+        value: serde_json::Value,
+        today: Date,
+    ) -> anyhow::Result<RecordResult> {
+        let raw: RawRecord = match serde_json::from_value(value) {
+            Ok(raw) => raw,
+            Err(e) => {
+                return Ok(RecordResult {
+                    index,
+                    cert_type: None,
+                    number: None,
+                    result: Outcome::Malformed,
+                    reasons: Some(reason(
+                        "record",
+                        "record.malformed",
+                        format!("记录不是有效的字段对象：{e}"),
+                        format!("record: not an object of record fields: {e}"),
+                    )),
+                    identifier: None,
+                    version: None,
+                })
+            }
+        };
+        let type_text = trimmed(&raw.cert_type).map(|s| s.to_ascii_uppercase());
+        let number_text = trimmed(&raw.number);
+        let mut result = RecordResult {
+            index,
+            cert_type: type_text.clone(),
+            number: number_text.clone(),
+            result: Outcome::Refused,
+            reasons: None,
+            identifier: None,
+            version: None,
+        };
+
+        // An agency pushes only its own division's records.
+        let record_division = raw
+            .issuer_division
+            .as_deref()
+            .and_then(|d| DivisionCode::parse(d.trim()).ok());
+        if let Some(division) = record_division {
+            if !self.caller.may_act_for(division) {
+                let own = self.caller.agency_division().code();
+                result.reasons = Some(reason(
+                    "issuer_division",
+                    "division_not_allowed",
+                    format!("发证机关行政区划 {} 不属于本机构（{own}）", division.code()),
+                    format!(
+                        "issuer_division: {} is outside this agency's division {own}",
+                        division.code()
+                    ),
+                ));
+                return Ok(result);
+            }
+        }
+        let record_json = serde_json::to_string(&raw).context("encoding a record")?;
+
+        let mut data = match validate(&raw, today) {
+            Ok(data) => data,
+            Err(reasons) => {
+                self.tx.upsert_nonconforming(&NonconformingRow {
+                    agency: self.caller.correction_list_for(record_division),
+                    cert_type: type_text.unwrap_or_default(),
+                    number: number_text.unwrap_or_default(),
+                    reasons_json: serde_json::to_string(&reasons).context("encoding reasons")?,
+                    record_json,
+                    first_seen: self.now,
+                    last_seen: self.now,
+                    resolved_at: None,
+                })?;
+                result.result = Outcome::NonConforming;
+                result.reasons = Some(reasons);
+                return Ok(result);
+            }
+        };
+        // Equal data means an unchanged re-push, whatever version the
+        // agency's system numbers it.
+        data.version = 1;
+        let data_json = serde_json::to_string(&data).context("encoding certificate data")?;
+        let cert_type = data.cert_type;
+        let number = data.number.clone();
+
+        let existing = self.tx.certificate(cert_type, &number)?;
+        if let Some(current) = &existing {
+            // The record may name the caller's division while the
+            // certificate belongs to another one.
+            if !self.caller.may_act_for(current.issuer_division) {
+                let own = self.caller.agency_division().code();
+                let theirs = current.issuer_division.code();
+                result.reasons = Some(reason(
+                    "number",
+                    "division_not_allowed",
+                    format!(
+                        "证照 {cert_type} {number} 由行政区划 {theirs} 签发，不属于本机构（{own}）"
+                    ),
+                    format!(
+                        "number: certificate {cert_type} {number} was issued in division {theirs}, \
+                         outside this agency's division {own}"
+                    ),
+                ));
+                return Ok(result);
+            }
+        }
+        let (outcome, version, inherited) = match &existing {
+            None => (Outcome::Issued, 1, Status::Valid),
+            Some(current) => {
+                let row = self
+                    .tx
+                    .version(cert_type, &number, current.version)?
+                    .with_context(|| {
+                        format!("{cert_type} {number} v{} is missing", current.version)
+                    })?;
+                if row.data_json == data_json {
+                    result.result = Outcome::Unchanged;
+                    result.version = Some(current.version);
+                    result.identifier = row.identifier;
+                    self.resolve(cert_type, &raw, &number)?;
+                    return Ok(result);
+                }
+                if current.status == Status::Revoked {
+                    result.reasons = Some(reason(
+                        "number",
+                        "certificate_revoked",
+                        format!("证照 {cert_type} {number} 已注销，不能再变更"),
+                        format!(
+                            "number: certificate {cert_type} {number} is revoked and cannot change"
+                        ),
+                    ));
+                    return Ok(result);
+                }
+                if current.version >= 999 {
+                    result.reasons = Some(reason(
+                        "version",
+                        "version.exhausted",
+                        format!("证照 {cert_type} {number} 已达最大版本 999"),
+                        format!("version: certificate {cert_type} {number} is at version 999"),
+                    ));
+                    return Ok(result);
+                }
+                // A suspended certificate stays suspended in its new version.
+                let inherited = if current.status == Status::Suspended {
+                    Status::Suspended
+                } else {
+                    Status::Valid
+                };
+                (Outcome::Updated, current.version + 1, inherited)
+            }
+        };
+        data.version = version;
+        let status_index = self.allocate_index()?;
+        let signed = self.sign(&data, status_index);
+        let identifier = identifier(&data, &self.authorities);
+        self.tx.put_certificate(&CertificateRow {
+            cert_type,
+            number: number.clone(),
+            version,
+            status: inherited,
+            status_index,
+            issuer_division: data.issuer.division,
+            issued_at: self.now,
+        })?;
+        self.tx.insert_version(&VersionRow {
+            cert_type,
+            number: number.clone(),
+            version,
+            status_index,
+            status: inherited,
+            record_json,
+            data_json,
+            signed,
+            identifier: identifier.clone(),
+            issued_at: self.now,
+            issuer_division: data.issuer.division,
+        })?;
+        if inherited != Status::Valid {
+            self.changes.push((status_index, inherited));
+        }
+        if let Some(old) = existing {
+            self.tx
+                .set_version_status(old.status_index, Status::Superseded)?;
+            self.changes.push((old.status_index, Status::Superseded));
+        }
+        self.resolve(cert_type, &raw, &number)?;
+        result.result = outcome;
+        result.version = Some(version);
+        result.identifier = identifier;
+        Ok(result)
+    }
+
+    /// A conforming push resolves the record's correction-list entries.
+    fn resolve(
+        &mut self,
+        cert_type: CertType,
+        raw: &RawRecord,
+        number: &str,
+    ) -> anyhow::Result<()> {
+        let pushed = trimmed(&raw.number).unwrap_or_default();
+        self.tx
+            .resolve_nonconforming(cert_type.code(), &[number, pushed.as_str()], self.now)?;
+        Ok(())
+    }
+}
+
+/// Why a push was not processed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The deadline passed before every record was processed; nothing was
+    /// written.
+    #[error("only {processed} of {total} records were processed in time, so nothing was stored")]
+    Deadline {
+        /// Records processed when the deadline passed.
+        processed: usize,
+        /// Records pushed.
+        total: usize,
+    },
+    /// A storage or encoding fault.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for PushError {
+    fn from(e: crate::store::StoreError) -> PushError {
+        PushError::Failed(e.into())
+    }
+}
+
+/// Processes a push of records in one transaction (see the module docs).
+/// Past `deadline` the transaction is rolled back and nothing is stored,
+/// so a push either is answered after its commit or leaves no trace.
+pub fn push(
+    store: &dyn Store,
+    keys: &Keys,
+    caller: &Caller,
+    now: i64,
+    records: Vec<serde_json::Value>,
+    deadline: Option<std::time::Instant>,
+) -> Result<PushResponse, PushError> {
+    let today = cst_today(now);
+    let mut tx = store.begin()?;
+    let authorities = tx
+        .authorities()?
+        .into_iter()
+        .map(|a| (a.division, a.uscc))
+        .collect();
+    let mut state = tx
+        .status_state()?
+        .context("the status list is not initialised")?;
+    let mut batch = Batch {
+        tx,
+        keys,
+        caller,
+        now,
+        authorities,
+        next_index: state.next_index,
+        changes: Vec::new(),
+    };
+    let total = records.len();
+    let mut results = Vec::with_capacity(total);
+    let mut summary = Summary::default();
+    for (index, value) in records.into_iter().enumerate() {
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(PushError::Deadline {
+                processed: index,
+                total,
+            });
+        }
+        let r = batch.record(index, value, today)?;
+        summary.add(r.result);
+        results.push(r);
+    }
+    let Batch {
+        mut tx,
+        next_index,
+        changes,
+        ..
+    } = batch;
+    let grows = crate::lists::list_len(next_index) != crate::lists::list_len(state.next_index);
+    state.next_index = next_index;
+    if !changes.is_empty() || grows {
+        advance_status(tx.as_mut(), &mut state, now, changes)?;
+    } else {
+        tx.set_status_state(state)?;
+    }
+    if caller.role == crate::auth::Role::Agency {
+        tx.record_push(&AgencyPush {
+            division: caller.agency_division(),
+            at: now,
+            records: u64::try_from(total).unwrap_or(u64::MAX),
+        })?;
+    }
+    tx.append_audit(&AuditEntry {
+        ts: now,
+        token_id: Some(caller.token_id),
+        role: Some(caller.role.as_str().into()),
+        action: "POST /api/v1/records".into(),
+        target: format!("{total} records"),
+        outcome: format!(
+            "ok: issued {}, updated {}, unchanged {}, non_conforming {}, refused {}, malformed {}",
+            summary.issued,
+            summary.updated,
+            summary.unchanged,
+            summary.non_conforming,
+            summary.refused,
+            summary.malformed
+        ),
+    })?;
+    tx.commit()?;
+    Ok(PushResponse {
+        results,
+        summary,
+        status_seq: state.list.seq,
+    })
+}
+
+/// A lifecycle change asked for by an agency or administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusChange {
+    /// Cancel or revoke (注销/吊销): final.
+    Revoked,
+    /// Suspend.
+    Suspended,
+    /// Reinstate a suspended certificate.
+    Valid,
+}
+
+impl StatusChange {
+    fn status(self) -> Status {
+        match self {
+            StatusChange::Revoked => Status::Revoked,
+            StatusChange::Suspended => Status::Suspended,
+            StatusChange::Valid => Status::Valid,
+        }
+    }
+}
+
+/// The outcome of a lifecycle change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    /// Type.
+    pub cert_type: CertType,
+    /// Number.
+    pub number: String,
+    /// The current version.
+    pub version: u16,
+    /// Its status now.
+    pub status: Status,
+    /// The status list sequence that carries it.
+    pub status_seq: u64,
+}
+
+/// Why a lifecycle change was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeRefusal {
+    /// No such certificate.
+    NotFound,
+    /// Not the caller's division.
+    Forbidden(DivisionCode),
+    /// Not allowed from the current status.
+    Conflict(Status),
+}
+
+/// Changes the status of a certificate's current version, with its audit
+/// row, in one transaction.
+pub fn change_status(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    cert_type: CertType,
+    number: &str,
+    change: StatusChange,
+) -> anyhow::Result<Result<StatusChanged, ChangeRefusal>> {
+    let mut tx = store.begin()?;
+    let refusal = match tx.certificate(cert_type, number)? {
+        None => Err(ChangeRefusal::NotFound),
+        Some(c) if !caller.may_act_for(c.issuer_division) => {
+            Err(ChangeRefusal::Forbidden(c.issuer_division))
+        }
+        Some(c) => Ok(c),
+    };
+    let current = match refusal {
+        Ok(c) => c,
+        // Refusals are audited by the caller, with the answer's status.
+        Err(r) => return Ok(Err(r)),
+    };
+    let wanted = change.status();
+    let mut state = tx
+        .status_state()?
+        .context("the status list is not initialised")?;
+    if current.status != wanted {
+        let allowed = matches!(
+            (current.status, wanted),
+            (Status::Valid, Status::Revoked | Status::Suspended)
+                | (Status::Suspended, Status::Revoked | Status::Valid)
+        );
+        if !allowed {
+            return Ok(Err(ChangeRefusal::Conflict(current.status)));
+        }
+        tx.set_version_status(current.status_index, wanted)?;
+        advance_status(
+            tx.as_mut(),
+            &mut state,
+            now,
+            vec![(current.status_index, wanted)],
+        )?;
+    }
+    tx.append_audit(&AuditEntry {
+        ts: now,
+        token_id: Some(caller.token_id),
+        role: Some(caller.role.as_str().into()),
+        action: "POST /api/v1/certificates/{type}/{number}/status".into(),
+        target: format!("{cert_type} {number} -> {change:?}"),
+        outcome: "ok".into(),
+    })?;
+    tx.commit()?;
+    Ok(Ok(StatusChanged {
+        cert_type,
+        number: number.to_string(),
+        version: current.version,
+        status: wanted,
+        status_seq: state.list.seq,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unix seconds of a China Standard Time date and hour.
+    fn cst(y: i32, m: u8, d: u8, hour: i64) -> i64 {
+        let month = time::Month::try_from(m).unwrap_or(time::Month::January);
+        let day = Date::from_calendar_date(y, month, d).unwrap_or(Date::MIN);
+        cst_day_start(day) + hour * 3600
+    }
+
+    #[test]
+    fn overdue_after_two_working_days() {
+        // 2026-06-01 is a Monday.
+        let cases = [
+            // (push, due by)
+            (cst(2026, 6, 1, 10), cst(2026, 6, 4, 0)), // Mon -> end of Wed
+            (cst(2026, 6, 1, 0), cst(2026, 6, 4, 0)),  // first second of Monday
+            (cst(2026, 6, 1, 23), cst(2026, 6, 4, 0)), // last hour of Monday
+            (cst(2026, 6, 4, 9), cst(2026, 6, 9, 0)),  // Thu -> end of Mon
+            (cst(2026, 6, 5, 18), cst(2026, 6, 10, 0)), // Fri -> end of Tue
+            (cst(2026, 6, 6, 12), cst(2026, 6, 10, 0)), // Sat -> end of Tue
+            (cst(2026, 6, 7, 12), cst(2026, 6, 10, 0)), // Sun -> end of Tue
+        ];
+        for (push, due) in cases {
+            assert_eq!(push_due_by(push), due, "push at {push}");
+        }
+        // 23:59 CST on Monday is 15:59 UTC: still Monday's push.
+        assert_eq!(
+            cst_today(cst(2026, 6, 1, 23) + 3599).weekday(),
+            time::Weekday::Monday
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Signing keys and the data directory: first-start initialisation (root and
+//! issuer keys, the issuing authorities, the lists' first sequence) and
+//! loading the secrets at start.
+//!
+//! Secrets are files under `DIR/keys` (directory mode 0700, files 0600,
+//! created exclusively so an existing key is never overwritten); the
+//! database holds only public keys and metadata.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use rand_core::OsRng;
+use shared::crypto::{Alg, SigningKey};
+use shared::domain::{DivisionCode, Uscc, LIAONING_CITIES};
+use shared::status::StatusDelta;
+use shared::status::StatusList;
+use shared::trust::Authority;
+
+use crate::store::{KeyRecord, KeyRole, ListState, StatusState, StatusStep, Store};
+
+/// The database file name inside the data directory.
+pub const DB_FILE: &str = "verifier.db";
+/// The key directory inside the data directory.
+pub const KEY_DIR: &str = "keys";
+
+/// The private keys the service signs with.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Signs trust lists.
+    pub root: SigningKey,
+    /// Signs certificates and status lists.
+    pub issuer: SigningKey,
+}
+
+/// A placeholder unified social credit code for the authority of
+/// `division`: `11` (an organ of state), the 6-digit division code,
+/// `LNPH0000` + `0` and the GB 32100 check character. The real codes are
+/// not published; see `docs/decisions.md`.
+pub fn placeholder_uscc(division: DivisionCode) -> anyhow::Result<Uscc> {
+    let body = format!("11{:06}LNPH00000", division.code());
+    let check =
+        Uscc::check_char_for(&body).with_context(|| format!("no check character for {body}"))?;
+    Uscc::parse(&format!("{body}{check}")).context("placeholder credit code")
+}
+
+/// The province and its 14 cities, with placeholder credit codes.
+pub fn default_authorities() -> anyhow::Result<Vec<Authority>> {
+    std::iter::once(DivisionCode::PROVINCE)
+        .chain(LIAONING_CITIES)
+        .map(|division| {
+            Ok(Authority {
+                division,
+                uscc: placeholder_uscc(division)?,
+                name: division.authority_name_zh(),
+            })
+        })
+        .collect()
+}
+
+fn create_secret_file(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating key file {}", path.display()))?;
+    file.write_all(key.secret_bytes().as_slice())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing key file {}", path.display()))?;
+    Ok(())
+}
+
+fn read_secret_file(path: &Path, record: &KeyRecord) -> anyhow::Result<SigningKey> {
+    let meta = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        bail!(
+            "key file {} is readable by others (mode {:o}); chmod 600 it",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        );
+    }
+    let bytes = zeroize::Zeroizing::new(
+        fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let key = SigningKey::from_secret_bytes(record.alg, &bytes)
+        .with_context(|| format!("key file {}", path.display()))?;
+    if key.kid() != record.kid {
+        bail!(
+            "key file {} holds key {} but the database names {}",
+            path.display(),
+            key.kid(),
+            record.kid
+        );
+    }
+    Ok(key)
+}
+
+fn key_dir(data: &Path) -> PathBuf {
+    data.join(KEY_DIR)
+}
+
+/// Creates the data directory, keys, authorities and the lists' first
+/// state if the database has none yet; loads and returns the keys.
+pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyhow::Result<Keys> {
+    let dir = key_dir(data);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating key directory {}", dir.display()))?;
+
+    let mut tx = store.begin().context("opening a transaction")?;
+    if tx.keys()?.is_empty() {
+        let mut generated = Vec::new();
+        for role in [KeyRole::Root, KeyRole::Issuer] {
+            let key = SigningKey::generate(alg, &mut OsRng);
+            let file = format!("{}-{}.key", role.as_str(), key.kid());
+            create_secret_file(&dir.join(&file), &key)?;
+            generated.push(KeyRecord {
+                kid: key.kid(),
+                role,
+                alg,
+                public_key: key.public_key().to_bytes(),
+                not_before: now,
+                not_after: None,
+                state: 0,
+                compromised_since: None,
+                file,
+            });
+        }
+        for record in &generated {
+            tx.insert_key(record)?;
+        }
+        for authority in default_authorities()? {
+            tx.insert_authority(&authority)?;
+        }
+        tx.set_trust_state(ListState {
+            seq: 1,
+            issued_at: now,
+        })?;
+        // Status sequence 1 is an empty list, reached from 0 by an empty
+        // step so that a client holding nothing can ask for `since=0`.
+        let empty = StatusList::new(0)?;
+        let first = StatusDelta::between(0, 1, &empty, &empty)?;
+        tx.insert_status_step(&StatusStep {
+            seq: 1,
+            issued_at: now,
+            delta: first.to_cbor()?,
+        })?;
+        tx.set_status_state(StatusState {
+            list: ListState {
+                seq: 1,
+                issued_at: now,
+            },
+            next_index: 0,
+        })?;
+        tx.set_meta("created_at", &now.to_string())?;
+        tracing::info!(alg = %alg, "initialised a new data directory");
+    }
+    let records = tx.keys()?;
+    tx.commit()?;
+
+    let pick = |role: KeyRole| -> anyhow::Result<SigningKey> {
+        let record = records
+            .iter()
+            .rev()
+            .find(|k| k.role == role && k.state == 0)
+            .with_context(|| format!("no active {} key in the database", role.as_str()))?;
+        read_secret_file(&dir.join(&record.file), record)
+    };
+    Ok(Keys {
+        root: pick(KeyRole::Root)?,
+        issuer: pick(KeyRole::Issuer)?,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_credit_codes_are_valid_and_distinct() {
+        let all = default_authorities().unwrap();
+        assert_eq!(all.len(), 15);
+        for a in &all {
+            assert_eq!(Uscc::parse(a.uscc.as_str()).unwrap(), a.uscc);
+            assert!(a
+                .uscc
+                .as_str()
+                .contains(&format!("{:06}", a.division.code())));
+        }
+        let mut codes: Vec<_> = all.iter().map(|a| a.uscc.clone()).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), 15);
+        assert_eq!(all[1].name, "沈阳市交通运输局");
+    }
+}

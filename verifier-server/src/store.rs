@@ -1,0 +1,1298 @@
+//! Storage: the [`Store`] trait the service is written against, and
+//! [`SqliteStore`], its SQLite implementation (WAL, `synchronous=FULL`,
+//! foreign keys on, migrations at open).
+//!
+//! Every access goes through a transaction ([`Store::begin`] → [`Tx`]); a
+//! [`Tx`] is rolled back when dropped without [`Tx::commit`]. Savepoints let
+//! a batch keep each record atomic while the whole batch is acknowledged
+//! after one commit. The trait holds plain data operations; the business
+//! rules (what is issued, updated or unchanged) live in `issuing` and
+//! `lists`, so another backend (PostgreSQL) implements only this file's
+//! trait.
+//!
+//! The store never holds private key material: secrets live in files (see
+//! `keys`), the `keys` table holds their public half and metadata.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use shared::crypto::{Alg, Kid};
+use shared::domain::{CertType, DivisionCode, Uscc};
+use shared::status::Status;
+use shared::trust::Authority;
+
+/// A storage failure. Its text is for the log, never for a client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// The stored data breaks an invariant (a corrupted or foreign file).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// Another thread panicked while holding the connection.
+    #[error("database connection poisoned by a panic")]
+    Poisoned,
+}
+
+/// What a key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRole {
+    /// The trust anchor: signs trust lists only; verifiers pin it.
+    Root,
+    /// Signs certificates and status lists; listed in the trust list.
+    Issuer,
+}
+
+impl KeyRole {
+    /// The stored name: `root` or `issuer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Root => "root",
+            KeyRole::Issuer => "issuer",
+        }
+    }
+
+    fn parse(s: &str) -> Result<KeyRole, StoreError> {
+        match s {
+            "root" => Ok(KeyRole::Root),
+            "issuer" => Ok(KeyRole::Issuer),
+            other => Err(StoreError::Corrupt(format!("unknown key role {other:?}"))),
+        }
+    }
+}
+
+/// Metadata of a signing key; the secret is in the file `file` under the
+/// key directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Key identifier.
+    pub kid: Kid,
+    /// Root or issuer.
+    pub role: KeyRole,
+    /// Algorithm.
+    pub alg: Alg,
+    /// Canonical public key bytes.
+    pub public_key: Vec<u8>,
+    /// Start of its signing period, Unix seconds.
+    pub not_before: i64,
+    /// End of its signing period, if closed.
+    pub not_after: Option<i64>,
+    /// 0 active, 1 retired, 2 compromised (as in the trust list).
+    pub state: u8,
+    /// When a compromise was established (state 2).
+    pub compromised_since: Option<i64>,
+    /// File name of the secret under the key directory.
+    pub file: String,
+}
+
+/// The publication state of a signed list: its sequence and when that
+/// sequence was signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListState {
+    /// Sequence number.
+    pub seq: u64,
+    /// Signing time of this sequence, Unix seconds.
+    pub issued_at: i64,
+}
+
+/// The status list's bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusState {
+    /// Current sequence and its signing time.
+    pub list: ListState,
+    /// The next free status index.
+    pub next_index: u32,
+}
+
+/// One step of the status list: the unsigned delta payload
+/// (`StatusDelta::to_cbor`) from `seq - 1` to `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusStep {
+    /// The sequence reached by this step.
+    pub seq: u64,
+    /// When the step was made, Unix seconds.
+    pub issued_at: i64,
+    /// The delta payload.
+    pub delta: Vec<u8>,
+}
+
+/// The current version of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRow {
+    /// Type.
+    pub cert_type: CertType,
+    /// Compact number.
+    pub number: String,
+    /// Current version.
+    pub version: u16,
+    /// Status of the current version.
+    pub status: Status,
+    /// Status index of the current version.
+    pub status_index: u32,
+    /// Issuing authority's division.
+    pub issuer_division: DivisionCode,
+    /// When the current version was signed, Unix seconds.
+    pub issued_at: i64,
+}
+
+/// One version of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRow {
+    /// Type.
+    pub cert_type: CertType,
+    /// Compact number.
+    pub number: String,
+    /// Version, from 1.
+    pub version: u16,
+    /// Its own status index.
+    pub status_index: u32,
+    /// Its status.
+    pub status: Status,
+    /// The record as pushed (JSON).
+    pub record_json: String,
+    /// The validated data, normalised (JSON): equal data means an
+    /// unchanged re-push.
+    pub data_json: String,
+    /// The signed COSE_Sign1.
+    pub signed: Vec<u8>,
+    /// The GB/T 36904 identifier, when it could be derived.
+    pub identifier: Option<String>,
+    /// Signing time, Unix seconds.
+    pub issued_at: i64,
+    /// Issuing authority's division.
+    pub issuer_division: DivisionCode,
+}
+
+/// A record on an agency's correction list (补正).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonconformingRow {
+    /// The agency's division (the pushing token's, or the province for an
+    /// administrator).
+    pub agency: DivisionCode,
+    /// Type as pushed (trimmed, upper case).
+    pub cert_type: String,
+    /// Number as pushed (trimmed).
+    pub number: String,
+    /// The reasons (JSON array of `Nonconformance`).
+    pub reasons_json: String,
+    /// The record as pushed (JSON).
+    pub record_json: String,
+    /// First push with problems, Unix seconds.
+    pub first_seen: i64,
+    /// Latest push with problems, Unix seconds.
+    pub last_seen: i64,
+    /// When a conforming push resolved it.
+    pub resolved_at: Option<i64>,
+}
+
+/// A bearer token's stored form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// Row id (named in audit rows).
+    pub id: i64,
+    /// SHA-256 of the token text.
+    pub hash: [u8; 32],
+    /// Role name.
+    pub role: String,
+    /// Division the token is bound to (agencies).
+    pub division: Option<DivisionCode>,
+    /// Who holds it (free text, for the audit).
+    pub subject: String,
+    /// Created, Unix seconds.
+    pub created_at: i64,
+    /// Revoked, Unix seconds.
+    pub revoked_at: Option<i64>,
+}
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unix seconds.
+    pub ts: i64,
+    /// The token used, if one was recognised.
+    pub token_id: Option<i64>,
+    /// Its role.
+    pub role: Option<String>,
+    /// What was attempted, e.g. `POST /api/v1/records`.
+    pub action: String,
+    /// What it was attempted on.
+    pub target: String,
+    /// How it ended, e.g. `ok`, `forbidden`, `unauthenticated`.
+    pub outcome: String,
+}
+
+/// An agency's last acknowledged push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgencyPush {
+    /// The agency's division.
+    pub division: DivisionCode,
+    /// When its last push was committed, Unix seconds.
+    pub at: i64,
+    /// How many records it carried.
+    pub records: u64,
+}
+
+/// Row counts, for monitoring and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Certificates (current versions).
+    pub certificates: u64,
+    /// All versions.
+    pub versions: u64,
+    /// Unresolved correction-list entries.
+    pub nonconforming_open: u64,
+    /// Audit rows.
+    pub audit: u64,
+}
+
+/// The storage backend.
+pub trait Store: Send + Sync {
+    /// Starts a transaction; it holds the store exclusively until committed
+    /// or dropped (dropping rolls back).
+    fn begin(&self) -> Result<Box<dyn Tx + '_>, StoreError>;
+}
+
+/// One transaction. Rolled back on drop unless committed.
+pub trait Tx {
+    /// Makes every change durable.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Opens a savepoint (one record of a batch).
+    fn savepoint(&mut self) -> Result<(), StoreError>;
+    /// Keeps the changes since the savepoint.
+    fn release(&mut self) -> Result<(), StoreError>;
+    /// Undoes the changes since the savepoint and closes it.
+    fn rollback_to(&mut self) -> Result<(), StoreError>;
+
+    /// A configuration value.
+    fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a configuration value.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Every key.
+    fn keys(&mut self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Adds a key.
+    fn insert_key(&mut self, key: &KeyRecord) -> Result<(), StoreError>;
+
+    /// Every issuing authority, by division.
+    fn authorities(&mut self) -> Result<Vec<Authority>, StoreError>;
+    /// Adds an issuing authority.
+    fn insert_authority(&mut self, authority: &Authority) -> Result<(), StoreError>;
+
+    /// The trust list's state, once initialised.
+    fn trust_state(&mut self) -> Result<Option<ListState>, StoreError>;
+    /// Sets the trust list's state.
+    fn set_trust_state(&mut self, state: ListState) -> Result<(), StoreError>;
+
+    /// The status list's state, once initialised.
+    fn status_state(&mut self) -> Result<Option<StatusState>, StoreError>;
+    /// Sets the status list's state.
+    fn set_status_state(&mut self, state: StatusState) -> Result<(), StoreError>;
+    /// Records a step of the status list.
+    fn insert_status_step(&mut self, step: &StatusStep) -> Result<(), StoreError>;
+    /// The steps after `seq`, in order.
+    fn status_steps_after(&mut self, seq: u64) -> Result<Vec<StatusStep>, StoreError>;
+    /// The lowest sequence a delta can start from (the first step's
+    /// `seq - 1`).
+    fn oldest_delta_base(&mut self) -> Result<Option<u64>, StoreError>;
+    /// Every status index whose status is not valid.
+    fn non_valid(&mut self) -> Result<Vec<(u32, Status)>, StoreError>;
+
+    /// The current version of a certificate.
+    fn certificate(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+    ) -> Result<Option<CertificateRow>, StoreError>;
+    /// Inserts or replaces the current-version row.
+    fn put_certificate(&mut self, row: &CertificateRow) -> Result<(), StoreError>;
+    /// One version of a certificate.
+    fn version(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+        version: u16,
+    ) -> Result<Option<VersionRow>, StoreError>;
+    /// Adds a version.
+    fn insert_version(&mut self, row: &VersionRow) -> Result<(), StoreError>;
+    /// Sets the status of the version at a status index.
+    fn set_version_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError>;
+
+    /// Records (or refreshes) a correction-list entry, unresolving it.
+    fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError>;
+    /// Resolves the open entries for a type and number; how many.
+    fn resolve_nonconforming(
+        &mut self,
+        cert_type: &str,
+        numbers: &[&str],
+        at: i64,
+    ) -> Result<usize, StoreError>;
+    /// The correction list, of one agency or all, open entries only or all.
+    fn nonconforming(
+        &mut self,
+        agency: Option<DivisionCode>,
+        open_only: bool,
+    ) -> Result<Vec<NonconformingRow>, StoreError>;
+
+    /// Adds a token; returns its id.
+    fn insert_token(&mut self, token: &TokenRow) -> Result<i64, StoreError>;
+    /// The token with this hash.
+    fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError>;
+
+    /// Appends an audit entry (the table refuses updates and deletes).
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// The newest audit entries, newest first.
+    fn audit_tail(&mut self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Records an agency's acknowledged push.
+    fn record_push(&mut self, push: &AgencyPush) -> Result<(), StoreError>;
+    /// Every agency's last push, by division.
+    fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError>;
+
+    /// Row counts.
+    fn counts(&mut self) -> Result<Counts, StoreError>;
+}
+
+/// Migrations, in order; the `schema_version` table records how many ran.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE keys (
+    kid               TEXT PRIMARY KEY,
+    role              TEXT NOT NULL CHECK (role IN ('root', 'issuer')),
+    alg               TEXT NOT NULL,
+    public_key        BLOB NOT NULL,
+    not_before        INTEGER NOT NULL,
+    not_after         INTEGER,
+    state             INTEGER NOT NULL CHECK (state IN (0, 1, 2)),
+    compromised_since INTEGER,
+    file              TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE authorities (
+    division INTEGER PRIMARY KEY,
+    uscc     TEXT NOT NULL,
+    name     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE list_state (
+    list       TEXT PRIMARY KEY CHECK (list IN ('trust', 'status')),
+    seq        INTEGER NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    next_index INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE status_steps (
+    seq       INTEGER PRIMARY KEY,
+    issued_at INTEGER NOT NULL,
+    delta     BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE certificates (
+    cert_type       TEXT NOT NULL,
+    number          TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    status          INTEGER NOT NULL,
+    status_index    INTEGER NOT NULL UNIQUE,
+    issuer_division INTEGER NOT NULL,
+    issued_at       INTEGER NOT NULL,
+    PRIMARY KEY (cert_type, number)
+) STRICT;
+
+CREATE TABLE certificate_versions (
+    cert_type       TEXT NOT NULL,
+    number          TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    status_index    INTEGER NOT NULL UNIQUE,
+    status          INTEGER NOT NULL CHECK (status BETWEEN 0 AND 3),
+    record_json     TEXT NOT NULL,
+    data_json       TEXT NOT NULL,
+    signed          BLOB NOT NULL,
+    identifier      TEXT,
+    issued_at       INTEGER NOT NULL,
+    issuer_division INTEGER NOT NULL,
+    PRIMARY KEY (cert_type, number, version),
+    FOREIGN KEY (cert_type, number) REFERENCES certificates (cert_type, number)
+        DEFERRABLE INITIALLY DEFERRED
+) STRICT;
+CREATE INDEX certificate_versions_non_valid ON certificate_versions (status) WHERE status != 0;
+
+CREATE TABLE nonconforming (
+    agency       INTEGER NOT NULL,
+    cert_type    TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    reasons_json TEXT NOT NULL,
+    record_json  TEXT NOT NULL,
+    first_seen   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL,
+    resolved_at  INTEGER,
+    PRIMARY KEY (agency, cert_type, number)
+) STRICT;
+
+CREATE TABLE tokens (
+    id         INTEGER PRIMARY KEY,
+    hash       BLOB NOT NULL UNIQUE,
+    role       TEXT NOT NULL,
+    division   INTEGER,
+    subject    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+
+CREATE TABLE audit (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts       INTEGER NOT NULL,
+    token_id INTEGER REFERENCES tokens (id),
+    role     TEXT,
+    action   TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    outcome  TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"#,
+    // 2: each agency's last push (R4: resumable pushes, overdue agencies).
+    r#"
+CREATE TABLE agency_pushes (
+    division     INTEGER PRIMARY KEY,
+    last_push_at INTEGER NOT NULL,
+    records      INTEGER NOT NULL
+) STRICT;
+"#,
+];
+
+/// The SQLite store: one connection behind a mutex (SQLite serialises
+/// writers anyway; the service's reads are served from signed bytes held in
+/// memory).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, sets WAL,
+    /// `synchronous=FULL` and foreign keys, and runs pending migrations.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory database (tests and tools).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            return Err(StoreError::Corrupt(format!(
+                "could not switch to WAL journal mode (got {mode})"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        let done: Option<i64> = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?;
+        let done = usize::try_from(done.unwrap_or(0))
+            .map_err(|_| StoreError::Corrupt("negative schema version".into()))?;
+        if done > MIGRATIONS.len() {
+            return Err(StoreError::Corrupt(format!(
+                "database schema version {done} is newer than this program ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute("DELETE FROM schema_version", [])?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i64::try_from(i + 1).unwrap_or(i64::MAX)],
+            )?;
+            tx.commit()?;
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn begin(&self) -> Result<Box<dyn Tx + '_>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteTx {
+            conn,
+            open: true,
+            savepoint: false,
+        }))
+    }
+}
+
+struct SqliteTx<'a> {
+    conn: MutexGuard<'a, Connection>,
+    open: bool,
+    savepoint: bool,
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: the transaction was abandoned on an
+            // error path that already reports its own error.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn i64_of(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
+}
+
+fn u64_of(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} negative")))
+}
+
+fn u32_of(v: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
+}
+
+fn status_of(v: i64) -> Result<Status, StoreError> {
+    u8::try_from(v)
+        .ok()
+        .and_then(Status::from_bits)
+        .ok_or_else(|| StoreError::Corrupt(format!("status {v}")))
+}
+
+fn division_of(v: i64) -> Result<DivisionCode, StoreError> {
+    u32::try_from(v)
+        .ok()
+        .and_then(|c| DivisionCode::from_u32(c).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("division {v}")))
+}
+
+fn cert_type_of(s: &str) -> Result<CertType, StoreError> {
+    CertType::from_code(s).ok_or_else(|| StoreError::Corrupt(format!("certificate type {s:?}")))
+}
+
+fn version_of(v: i64) -> Result<u16, StoreError> {
+    u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("version {v}")))
+}
+
+/// Raw columns of a certificate row, converted after the query.
+type CertCols = (String, String, i64, i64, i64, i64, i64);
+
+fn certificate_from(c: CertCols) -> Result<CertificateRow, StoreError> {
+    Ok(CertificateRow {
+        cert_type: cert_type_of(&c.0)?,
+        number: c.1,
+        version: version_of(c.2)?,
+        status: status_of(c.3)?,
+        status_index: u32_of(c.4, "status index")?,
+        issuer_division: division_of(c.5)?,
+        issued_at: c.6,
+    })
+}
+
+type NcCols = (i64, String, String, String, String, i64, i64, Option<i64>);
+
+fn nonconforming_from(c: NcCols) -> Result<NonconformingRow, StoreError> {
+    Ok(NonconformingRow {
+        agency: division_of(c.0)?,
+        cert_type: c.1,
+        number: c.2,
+        reasons_json: c.3,
+        record_json: c.4,
+        first_seen: c.5,
+        last_seen: c.6,
+        resolved_at: c.7,
+    })
+}
+
+impl SqliteTx<'_> {
+    /// Executes a statement, cached by its text.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Queries one row with a statement cached by its text.
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        if self.savepoint {
+            return Err(StoreError::Corrupt("nested savepoint".into()));
+        }
+        self.conn.execute_batch("SAVEPOINT record")?;
+        self.savepoint = true;
+        Ok(())
+    }
+
+    fn release(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("RELEASE record")?;
+        self.savepoint = false;
+        Ok(())
+    }
+
+    fn rollback_to(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("ROLLBACK TO record; RELEASE record")?;
+        self.savepoint = false;
+        Ok(())
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    fn keys(&mut self) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kid, role, alg, public_key, not_before, not_after, state,
+                    compromised_since, file
+             FROM keys ORDER BY not_before, kid",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, String>(8)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|c| {
+                let kid = hex::decode(&c.0)
+                    .ok()
+                    .and_then(|b| Kid::from_slice(&b))
+                    .ok_or_else(|| StoreError::Corrupt(format!("kid {:?}", c.0)))?;
+                Ok(KeyRecord {
+                    kid,
+                    role: KeyRole::parse(&c.1)?,
+                    alg: Alg::from_name(&c.2)
+                        .ok_or_else(|| StoreError::Corrupt(format!("algorithm {:?}", c.2)))?,
+                    public_key: c.3,
+                    not_before: c.4,
+                    not_after: c.5,
+                    state: u8::try_from(c.6)
+                        .map_err(|_| StoreError::Corrupt(format!("key state {}", c.6)))?,
+                    compromised_since: c.7,
+                    file: c.8,
+                })
+            })
+            .collect()
+    }
+
+    fn insert_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO keys (kid, role, alg, public_key, not_before, not_after, state,
+                               compromised_since, file)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                key.kid.to_hex(),
+                key.role.as_str(),
+                key.alg.name(),
+                key.public_key,
+                key.not_before,
+                key.not_after,
+                key.state,
+                key.compromised_since,
+                key.file,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn authorities(&mut self) -> Result<Vec<Authority>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT division, uscc, name FROM authorities ORDER BY division")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(division, uscc, name)| {
+                Ok(Authority {
+                    division: division_of(division)?,
+                    uscc: Uscc::parse(&uscc)
+                        .map_err(|e| StoreError::Corrupt(format!("authority credit code: {e}")))?,
+                    name,
+                })
+            })
+            .collect()
+    }
+
+    fn insert_authority(&mut self, a: &Authority) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO authorities (division, uscc, name) VALUES (?1, ?2, ?3)",
+            params![a.division.code(), a.uscc.as_str(), a.name],
+        )?;
+        Ok(())
+    }
+
+    fn trust_state(&mut self) -> Result<Option<ListState>, StoreError> {
+        let row: Option<(i64, i64)> = self
+            .row(
+                "SELECT seq, issued_at FROM list_state WHERE list = 'trust'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(seq, issued_at)| {
+            Ok(ListState {
+                seq: u64_of(seq, "trust list seq")?,
+                issued_at,
+            })
+        })
+        .transpose()
+    }
+
+    fn set_trust_state(&mut self, s: ListState) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO list_state (list, seq, issued_at) VALUES ('trust', ?1, ?2)
+             ON CONFLICT (list) DO UPDATE SET seq = excluded.seq, issued_at = excluded.issued_at",
+            params![i64_of(s.seq, "trust list seq")?, s.issued_at],
+        )?;
+        Ok(())
+    }
+
+    fn status_state(&mut self) -> Result<Option<StatusState>, StoreError> {
+        let row: Option<(i64, i64, i64)> = self
+            .row(
+                "SELECT seq, issued_at, next_index FROM list_state WHERE list = 'status'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(seq, issued_at, next)| {
+            Ok(StatusState {
+                list: ListState {
+                    seq: u64_of(seq, "status list seq")?,
+                    issued_at,
+                },
+                next_index: u32_of(next, "next status index")?,
+            })
+        })
+        .transpose()
+    }
+
+    fn set_status_state(&mut self, s: StatusState) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO list_state (list, seq, issued_at, next_index) VALUES ('status', ?1, ?2, ?3)
+             ON CONFLICT (list) DO UPDATE SET seq = excluded.seq, issued_at = excluded.issued_at,
+                                              next_index = excluded.next_index",
+            params![
+                i64_of(s.list.seq, "status list seq")?,
+                s.list.issued_at,
+                s.next_index
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_status_step(&mut self, step: &StatusStep) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO status_steps (seq, issued_at, delta) VALUES (?1, ?2, ?3)",
+            params![
+                i64_of(step.seq, "status step seq")?,
+                step.issued_at,
+                step.delta
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn status_steps_after(&mut self, seq: u64) -> Result<Vec<StatusStep>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, issued_at, delta FROM status_steps WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([i64_of(seq, "status seq")?], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(seq, issued_at, delta)| {
+                Ok(StatusStep {
+                    seq: u64_of(seq, "status step seq")?,
+                    issued_at,
+                    delta,
+                })
+            })
+            .collect()
+    }
+
+    fn oldest_delta_base(&mut self) -> Result<Option<u64>, StoreError> {
+        let min: Option<i64> = self.row("SELECT MIN(seq) FROM status_steps", [], |r| r.get(0))?;
+        min.map(|m| u64_of(m - 1, "status step seq")).transpose()
+    }
+
+    fn non_valid(&mut self) -> Result<Vec<(u32, Status)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status_index, status FROM certificate_versions WHERE status != 0
+             ORDER BY status_index",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(i, s)| Ok((u32_of(i, "status index")?, status_of(s)?)))
+            .collect()
+    }
+
+    fn certificate(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+    ) -> Result<Option<CertificateRow>, StoreError> {
+        let row: Option<CertCols> = self
+            .row(
+                "SELECT cert_type, number, version, status, status_index, issuer_division,
+                        issued_at
+                 FROM certificates WHERE cert_type = ?1 AND number = ?2",
+                [cert_type.code(), number],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(certificate_from).transpose()
+    }
+
+    fn put_certificate(&mut self, c: &CertificateRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO certificates (cert_type, number, version, status, status_index,
+                                       issuer_division, issued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (cert_type, number) DO UPDATE SET
+                 version = excluded.version, status = excluded.status,
+                 status_index = excluded.status_index,
+                 issuer_division = excluded.issuer_division, issued_at = excluded.issued_at",
+            params![
+                c.cert_type.code(),
+                c.number,
+                c.version,
+                c.status.bits(),
+                c.status_index,
+                c.issuer_division.code(),
+                c.issued_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn version(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+        version: u16,
+    ) -> Result<Option<VersionRow>, StoreError> {
+        type Cols = (i64, i64, String, String, Vec<u8>, Option<String>, i64, i64);
+        let row: Option<Cols> = self
+            .row(
+                "SELECT status_index, status, record_json, data_json, signed, identifier,
+                        issued_at, issuer_division
+                 FROM certificate_versions
+                 WHERE cert_type = ?1 AND number = ?2 AND version = ?3",
+                params![cert_type.code(), number, version],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|c| {
+            Ok(VersionRow {
+                cert_type,
+                number: number.to_string(),
+                version,
+                status_index: u32_of(c.0, "status index")?,
+                status: status_of(c.1)?,
+                record_json: c.2,
+                data_json: c.3,
+                signed: c.4,
+                identifier: c.5,
+                issued_at: c.6,
+                issuer_division: division_of(c.7)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn insert_version(&mut self, v: &VersionRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
+                 record_json, data_json, signed, identifier, issued_at, issuer_division)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                v.cert_type.code(),
+                v.number,
+                v.version,
+                v.status_index,
+                v.status.bits(),
+                v.record_json,
+                v.data_json,
+                v.signed,
+                v.identifier,
+                v.issued_at,
+                v.issuer_division.code(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_version_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError> {
+        let n = self.exec(
+            "UPDATE certificate_versions SET status = ?2 WHERE status_index = ?1",
+            params![status_index, status.bits()],
+        )?;
+        self.exec(
+            "UPDATE certificates SET status = ?2 WHERE status_index = ?1",
+            params![status_index, status.bits()],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "status index {status_index} names {n} versions"
+            )));
+        }
+        Ok(())
+    }
+
+    fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO nonconforming (agency, cert_type, number, reasons_json, record_json,
+                                        first_seen, last_seen, resolved_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
+             ON CONFLICT (agency, cert_type, number) DO UPDATE SET
+                 reasons_json = excluded.reasons_json, record_json = excluded.record_json,
+                 last_seen = excluded.last_seen, resolved_at = NULL,
+                 first_seen = CASE WHEN nonconforming.resolved_at IS NULL
+                                   THEN nonconforming.first_seen ELSE excluded.first_seen END",
+            params![
+                row.agency.code(),
+                row.cert_type,
+                row.number,
+                row.reasons_json,
+                row.record_json,
+                row.first_seen,
+                row.last_seen,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn resolve_nonconforming(
+        &mut self,
+        cert_type: &str,
+        numbers: &[&str],
+        at: i64,
+    ) -> Result<usize, StoreError> {
+        let mut total = 0;
+        for number in numbers {
+            total += self.exec(
+                "UPDATE nonconforming SET resolved_at = ?3
+                 WHERE cert_type = ?1 AND number = ?2 AND resolved_at IS NULL",
+                params![cert_type, number, at],
+            )?;
+        }
+        Ok(total)
+    }
+
+    fn nonconforming(
+        &mut self,
+        agency: Option<DivisionCode>,
+        open_only: bool,
+    ) -> Result<Vec<NonconformingRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agency, cert_type, number, reasons_json, record_json, first_seen, last_seen,
+                    resolved_at
+             FROM nonconforming
+             WHERE (?1 IS NULL OR agency = ?1) AND (?2 = 0 OR resolved_at IS NULL)
+             ORDER BY agency, first_seen, cert_type, number",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![agency.map(DivisionCode::code), i64::from(open_only)],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )?
+            .collect::<Result<Vec<NcCols>, _>>()?;
+        rows.into_iter().map(nonconforming_from).collect()
+    }
+
+    fn insert_token(&mut self, t: &TokenRow) -> Result<i64, StoreError> {
+        self.exec(
+            "INSERT INTO tokens (hash, role, division, subject, created_at, revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                t.hash.as_slice(),
+                t.role,
+                t.division.map(DivisionCode::code),
+                t.subject,
+                t.created_at,
+                t.revoked_at,
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError> {
+        type Cols = (i64, String, Option<i64>, String, i64, Option<i64>);
+        let row: Option<Cols> = self
+            .row(
+                "SELECT id, role, division, subject, created_at, revoked_at
+                 FROM tokens WHERE hash = ?1",
+                [hash.as_slice()],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|c| {
+            Ok(TokenRow {
+                id: c.0,
+                hash: *hash,
+                role: c.1,
+                division: c.2.map(division_of).transpose()?,
+                subject: c.3,
+                created_at: c.4,
+                revoked_at: c.5,
+            })
+        })
+        .transpose()
+    }
+
+    fn append_audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO audit (ts, token_id, role, action, target, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.ts, e.token_id, e.role, e.action, e.target, e.outcome],
+        )?;
+        Ok(())
+    }
+
+    fn audit_tail(&mut self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT ts, token_id, role, action, target, outcome FROM audit
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok(AuditEntry {
+                    ts: r.get(0)?,
+                    token_id: r.get(1)?,
+                    role: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    outcome: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn record_push(&mut self, p: &AgencyPush) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO agency_pushes (division, last_push_at, records) VALUES (?1, ?2, ?3)
+             ON CONFLICT (division) DO UPDATE SET
+                 last_push_at = excluded.last_push_at, records = excluded.records",
+            params![p.division.code(), p.at, i64_of(p.records, "record count")?],
+        )?;
+        Ok(())
+    }
+
+    fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT division, last_push_at, records FROM agency_pushes ORDER BY division",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(d, at, n)| {
+                Ok(AgencyPush {
+                    division: division_of(d)?,
+                    at,
+                    records: u64_of(n, "record count")?,
+                })
+            })
+            .collect()
+    }
+
+    fn counts(&mut self) -> Result<Counts, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            let n: i64 = self.row(sql, [], |r| r.get(0))?;
+            u64_of(n, "count")
+        };
+        Ok(Counts {
+            certificates: count("SELECT COUNT(*) FROM certificates")?,
+            versions: count("SELECT COUNT(*) FROM certificate_versions")?,
+            nonconforming_open: count(
+                "SELECT COUNT(*) FROM nonconforming WHERE resolved_at IS NULL",
+            )?,
+            audit: count("SELECT COUNT(*) FROM audit")?,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_audit_is_append_only() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut tx = store.begin().unwrap();
+        tx.append_audit(&AuditEntry {
+            ts: 1,
+            token_id: None,
+            role: None,
+            action: "test".into(),
+            target: "-".into(),
+            outcome: "ok".into(),
+        })
+        .unwrap();
+        tx.commit().unwrap();
+        let conn = store.conn.lock().unwrap();
+        assert!(conn.execute("DELETE FROM audit", []).is_err());
+        assert!(conn.execute("UPDATE audit SET outcome = 'x'", []).is_err());
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1);",
+        )
+        .unwrap();
+        let store = SqliteStore::setup(conn).unwrap();
+        let mut tx = store.begin().unwrap();
+        let division = DivisionCode::from_u32(210100).unwrap();
+        tx.record_push(&AgencyPush {
+            division,
+            at: 5,
+            records: 2,
+        })
+        .unwrap();
+        assert_eq!(tx.agency_pushes().unwrap()[0].division, division);
+        tx.commit().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2);
+    }
+
+    #[test]
+    fn dropped_transaction_rolls_back() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        {
+            let mut tx = store.begin().unwrap();
+            tx.set_meta("a", "1").unwrap();
+        }
+        let mut tx = store.begin().unwrap();
+        assert_eq!(tx.meta("a").unwrap(), None);
+    }
+}
