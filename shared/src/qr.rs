@@ -441,7 +441,7 @@ where
     let cancel = Arc::new(AtomicBool::new(false));
     let worker_cancel = Arc::clone(&cancel);
     let (tx, rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
+    let worker = std::thread::Builder::new()
         .name("qr-decode".to_owned())
         .spawn(move || {
             let outcome = catch_unwind(AssertUnwindSafe(|| work(&worker_cancel)))
@@ -453,12 +453,21 @@ where
             reason: e.to_string(),
         })?;
     match rx.recv_timeout(timeout) {
-        Ok(outcome) => outcome,
+        Ok(outcome) => {
+            // The worker has sent its answer and is returning: wait for it, so
+            // no thread (and nothing it holds) outlives the call.
+            let _ = worker.join();
+            outcome
+        }
         Err(mpsc::RecvTimeoutError::Timeout) => {
+            // Detached: it stops at the next pass boundary.
             cancel.store(true, Ordering::Relaxed);
             Err(QrError::TimedOut { timeout })
         }
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(QrError::DecoderPanicked { pass: None }),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let _ = worker.join();
+            Err(QrError::DecoderPanicked { pass: None })
+        }
     }
 }
 
