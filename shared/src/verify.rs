@@ -17,8 +17,9 @@
 //!    does not cover give `cannot_confirm`, never `invalid`.
 //!
 //! A device clock earlier than the newest signed list already seen is
-//! reported as a warning, and dates are then judged at the newest trusted
-//! time instead of the device clock.
+//! reported as a warning, and validity dates and data ages are then judged at
+//! the newest trusted time instead of the device clock (so setting the clock
+//! back neither revives an expired certificate nor freshens a stale list).
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -546,7 +547,9 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
     }
 
     // Trust list freshness.
-    let trust_age = ctx.trust.manifest.age(ctx.now);
+    // Ages are judged at the trusted time too: a clock set back must not
+    // make old lists look fresh.
+    let trust_age = ctx.trust.manifest.age(judged_at);
     if trust_age > i64::try_from(ctx.trust.manifest.ttl).unwrap_or(i64::MAX) {
         c.warnings.push(Warning::TrustListOlderThanTtl {
             age_seconds: trust_age,
@@ -557,7 +560,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
     let Some(status) = ctx.status else {
         return Err(c.reject(Reason::NoStatusData, "no status list cached"));
     };
-    let age = status.manifest.age(ctx.now);
+    let age = status.manifest.age(judged_at);
     c.data_age = Some(age);
     if age > i64::try_from(status.manifest.max_age).unwrap_or(i64::MAX) {
         return Err(c.reject(

@@ -439,6 +439,17 @@ fn generate() -> Vec<Vector> {
     );
     b.newest_seen = Some(now + 2 * 86_400);
     out.push(b.build());
+    let mut b = plain(
+        "cannot_confirm_clock_set_back_qc",
+        "clock set 8 days back: the list looks an hour old by the device clock but is judged at the trusted time",
+        &claims_for(CertType::QC, 310),
+        Alg::EdDSA,
+        "valid",
+        "cannot_confirm",
+        "status_data_too_old",
+    );
+    b.newest_seen = Some(now + 8 * 86_400);
+    out.push(b.build());
 
     // Keys and signatures.
     let c = claims_for(CertType::YSZ, 310);
