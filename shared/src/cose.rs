@@ -12,8 +12,7 @@
 //! is checked over the `Sig_structure` built from those bytes.
 
 use coset::{
-    iana, AsCborValue, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder,
-    TaggedCborSerializable,
+    iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
 };
 
 use crate::cbor::{self, CborError};
@@ -193,17 +192,11 @@ impl Sign1 {
     }
 }
 
-/// Signs and returns the raw untagged encoding, used only by tests that need
-/// to show untagged input is refused.
-#[doc(hidden)]
-pub fn untagged(bytes: &[u8]) -> Option<Vec<u8>> {
-    CoseSign1::from_tagged_slice(bytes).ok()?.to_vec().ok()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use coset::CborSerializable;
 
     fn key(alg: Alg) -> SigningKey {
         SigningKey::from_secret_bytes(alg, &[9u8; 32]).unwrap()
@@ -228,7 +221,10 @@ mod tests {
         let k = key(Alg::EdDSA);
         let msg = sign(b"payload".to_vec(), &k, true);
         // untagged
-        let bare = untagged(&msg).unwrap();
+        let bare = CoseSign1::from_tagged_slice(&msg)
+            .unwrap()
+            .to_vec()
+            .unwrap();
         assert!(matches!(
             Sign1::parse(&bare, 1000),
             Err(CoseError::NotSign1(_))

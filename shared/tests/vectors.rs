@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use ciborium::value::Value;
-use coset::{iana, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use coset::{iana, CborSerializable, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -589,7 +589,10 @@ fn generate() -> Vec<Vector> {
     malformed(
         "untagged_qc",
         "COSE_Sign1 without tag 18",
-        cose::untagged(&good).unwrap(),
+        coset::CoseSign1::from_tagged_slice(&good)
+            .unwrap()
+            .to_vec()
+            .unwrap(),
     );
     // Claims with a non-shortest integer (the type code in two bytes), signed.
     let mut noncanon = c.to_cbor();
