@@ -19,7 +19,6 @@ use crate::auth::{self, AuthFailure, Caller, Role};
 use crate::error::ApiError;
 use crate::issuing::{self, ChangeRefusal, StatusChange};
 use crate::lists::{DeltaAnswer, Signed};
-use crate::store::AuditEntry;
 use crate::AppState;
 
 /// Runs store work on the blocking pool.
@@ -30,14 +29,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn audit(state: &AppState, caller: Option<&Caller>, action: String, target: String, outcome: &str) {
-    let entry = AuditEntry {
-        ts: state.now(),
-        token_id: caller.map(|c| c.token_id),
-        role: caller.map(|c| c.role.as_str().to_string()),
-        action,
-        target,
-        outcome: outcome.to_string(),
-    };
+    let entry = Caller::audit_entry(caller, state.now(), action, target, outcome);
     let result = state.store().begin().and_then(|mut tx| {
         tx.append_audit(&entry)?;
         tx.commit()

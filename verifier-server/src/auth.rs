@@ -60,6 +60,25 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// An audit row of something this caller did (or, with `None`, an
+    /// unrecognised caller attempted).
+    pub fn audit_entry(
+        caller: Option<&Caller>,
+        ts: i64,
+        action: impl Into<String>,
+        target: impl Into<String>,
+        outcome: impl Into<String>,
+    ) -> crate::store::AuditEntry {
+        crate::store::AuditEntry {
+            ts,
+            token_id: caller.map(|c| c.token_id),
+            role: caller.map(|c| c.role.as_str().to_string()),
+            action: action.into(),
+            target: target.into(),
+            outcome: outcome.into(),
+        }
+    }
+
     /// Whether the caller may act on certificates issued in `division`:
     /// an administrator anywhere; an agency of the province anywhere, of a
     /// city in the city and its counties, of a county in that county.

@@ -25,9 +25,7 @@ use time::Date;
 use crate::auth::Caller;
 use crate::keys::Keys;
 use crate::lists::advance_status;
-use crate::store::{
-    AgencyPush, AuditEntry, CertificateRow, NonconformingRow, Store, Tx, VersionRow,
-};
+use crate::store::{AgencyPush, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
 
 /// What happened to one pushed record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -502,13 +500,12 @@ pub fn push(
             records: u64::try_from(total).unwrap_or(u64::MAX),
         })?;
     }
-    tx.append_audit(&AuditEntry {
-        ts: now,
-        token_id: Some(caller.token_id),
-        role: Some(caller.role.as_str().into()),
-        action: "POST /api/v1/records".into(),
-        target: format!("{total} records"),
-        outcome: format!(
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        "POST /api/v1/records",
+        format!("{total} records"),
+        format!(
             "ok: issued {}, updated {}, unchanged {}, non_conforming {}, refused {}, malformed {}",
             summary.issued,
             summary.updated,
@@ -517,7 +514,7 @@ pub fn push(
             summary.refused,
             summary.malformed
         ),
-    })?;
+    ))?;
     tx.commit()?;
     Ok(PushResponse {
         results,
@@ -618,14 +615,13 @@ pub fn change_status(
             vec![(current.status_index, wanted)],
         )?;
     }
-    tx.append_audit(&AuditEntry {
-        ts: now,
-        token_id: Some(caller.token_id),
-        role: Some(caller.role.as_str().into()),
-        action: "POST /api/v1/certificates/{type}/{number}/status".into(),
-        target: format!("{cert_type} {number} -> {change:?}"),
-        outcome: "ok".into(),
-    })?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        "POST /api/v1/certificates/{type}/{number}/status",
+        format!("{cert_type} {number} -> {change:?}"),
+        "ok",
+    ))?;
     tx.commit()?;
     Ok(Ok(StatusChanged {
         cert_type,
