@@ -25,6 +25,12 @@ pub enum Role {
     Agency,
     /// Reads the audit log and the evaluation (later issues).
     Auditor,
+    /// An officer's field device: enrolls its device key (bound to the
+    /// token's division), syncs lists and uploads its check log.
+    Officer,
+    /// A certificate holder (the token's subject is their ID number or
+    /// unified social credit code): sees and binds their own certificates.
+    Holder,
 }
 
 impl Role {
@@ -34,6 +40,8 @@ impl Role {
             Role::Admin => "admin",
             Role::Agency => "agency",
             Role::Auditor => "auditor",
+            Role::Officer => "officer",
+            Role::Holder => "holder",
         }
     }
 
@@ -43,6 +51,8 @@ impl Role {
             "admin" => Some(Role::Admin),
             "agency" => Some(Role::Agency),
             "auditor" => Some(Role::Auditor),
+            "officer" => Some(Role::Officer),
+            "holder" => Some(Role::Holder),
             _ => None,
         }
     }
@@ -55,8 +65,10 @@ pub struct Caller {
     pub token_id: i64,
     /// Its role.
     pub role: Role,
-    /// The agency's division (agencies only).
+    /// The division an agency or officer token is bound to.
     pub division: Option<DivisionCode>,
+    /// Who the token was issued to (a holder's ID number or credit code).
+    pub subject: String,
 }
 
 impl Caller {
@@ -202,6 +214,7 @@ pub fn authenticate(
                 token_id: r.id,
                 role,
                 division: r.division,
+                subject: r.subject,
             }),
         },
     })
@@ -216,6 +229,7 @@ mod tests {
             token_id: 1,
             role: Role::Agency,
             division: DivisionCode::from_u32(code).ok(),
+            subject: "agency".into(),
         }
     }
 

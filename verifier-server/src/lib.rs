@@ -16,6 +16,7 @@ pub mod error;
 pub mod issuing;
 pub mod keys;
 pub mod lists;
+pub mod openapi;
 pub mod store;
 
 use std::future::Future;
@@ -185,6 +186,7 @@ pub fn app(state: AppState) -> Router {
     let limits = state.limits();
     Router::new()
         .route("/healthz", get(api::healthz))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/catalogue", get(api::get_catalogue))
         .route("/api/v1/trust-list", get(api::get_trust_list))
         .route("/api/v1/status-list", get(api::get_status_list))

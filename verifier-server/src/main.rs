@@ -1,19 +1,16 @@
 //! verifier-server: the provincial collection, issuing and list service.
 //!
-//! ```text
-//! verifier-server serve --data DIR [--listen ADDR] [--alg ed25519|sm2]
-//!                       [--list-ttl SECONDS] [--list-max-age SECONDS]
-//! verifier-server admin create-token --data DIR --role admin|agency|auditor
-//!                       [--division CODE] [--subject TEXT]
-//! ```
+//! `verifier-server --help` lists the commands; each command's logic lives
+//! in the library so tests can drive it; this file only parses arguments.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use shared::crypto::Alg;
 use shared::domain::DivisionCode;
 use verifier_server::auth::{self, Role};
@@ -21,135 +18,162 @@ use verifier_server::lists::ListConfig;
 use verifier_server::store::SqliteStore;
 use verifier_server::{keys, system_clock, AppState, Config};
 
-const USAGE: &str = "usage:
-  verifier-server serve --data DIR [--listen ADDR] [--alg ed25519|sm2]
-                        [--list-ttl SECONDS] [--list-max-age SECONDS]
-  verifier-server admin create-token --data DIR --role admin|agency|auditor
-                        [--division CODE] [--subject TEXT]";
-
-/// What to do, from the command line, validated.
-#[derive(Debug, PartialEq, Eq)]
-enum Command {
-    Serve {
-        data: PathBuf,
-        listen: SocketAddr,
-        alg: Alg,
-        config: Config,
-    },
-    CreateToken {
-        data: PathBuf,
-        role: Role,
-        division: Option<DivisionCode>,
-        subject: String,
-    },
-    Help,
+/// The provincial road-transport e-certificate service.
+#[derive(Debug, Parser)]
+#[command(name = "verifier-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
 }
 
-fn value(args: &mut std::vec::IntoIter<String>, flag: &str) -> anyhow::Result<String> {
-    args.next().with_context(|| format!("{flag} needs a value"))
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serves the API; creates the database and keys on first start.
+    Serve(ServeArgs),
+    /// Administration on the data directory (the server may be running).
+    #[command(subcommand)]
+    Admin(AdminCmd),
 }
 
-fn parse_args(raw: Vec<String>) -> anyhow::Result<Command> {
-    let mut args = raw.into_iter();
-    let command = match args.next().as_deref() {
-        None | Some("-h" | "--help" | "help") => return Ok(Command::Help),
-        Some("serve") => "serve",
-        Some("admin") => match args.next().as_deref() {
-            Some("create-token") => "create-token",
-            other => bail!("unknown admin command {other:?}; expected create-token"),
-        },
-        Some(other) => bail!("unknown command {other:?}"),
-    };
-    let mut data = None;
-    let mut listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
-    let mut alg = Alg::EdDSA;
-    let mut lists = ListConfig::default();
-    let mut role = None;
-    let mut division = None;
-    let mut subject = None;
-    while let Some(flag) = args.next() {
-        match (command, flag.as_str()) {
-            (_, "--data") => data = Some(PathBuf::from(value(&mut args, &flag)?)),
-            ("serve", "--listen") => {
-                let v = value(&mut args, &flag)?;
-                listen = v.parse().with_context(|| {
-                    format!("--listen {v:?}: expected an address like 0.0.0.0:8080")
-                })?;
-            }
-            ("serve", "--alg") => {
-                alg = match value(&mut args, &flag)?.to_ascii_lowercase().as_str() {
-                    "ed25519" | "eddsa" => Alg::EdDSA,
-                    "sm2" => Alg::Sm2Sm3,
-                    other => bail!("--alg {other:?}: expected ed25519 or sm2"),
-                }
-            }
-            ("serve", "--list-ttl") => {
-                let v = value(&mut args, &flag)?;
-                lists.ttl = v
-                    .parse()
-                    .with_context(|| format!("--list-ttl {v:?}: expected seconds"))?;
-            }
-            ("serve", "--list-max-age") => {
-                let v = value(&mut args, &flag)?;
-                lists.max_age = v
-                    .parse()
-                    .with_context(|| format!("--list-max-age {v:?}: expected seconds"))?;
-            }
-            ("create-token", "--role") => {
-                let v = value(&mut args, &flag)?;
-                role =
-                    Some(Role::parse(&v).with_context(|| {
-                        format!("--role {v:?}: expected admin, agency or auditor")
-                    })?);
-            }
-            ("create-token", "--division") => {
-                let v = value(&mut args, &flag)?;
-                division = Some(
-                    DivisionCode::parse(&v)
-                        .map_err(|e| anyhow::anyhow!("--division {v:?}: {e}"))?,
-                );
-            }
-            ("create-token", "--subject") => subject = Some(value(&mut args, &flag)?),
-            (_, other) => bail!("unknown option {other:?} for {command}"),
+#[derive(Debug, Subcommand)]
+enum AdminCmd {
+    /// Creates a bearer token and prints it (shown only once).
+    CreateToken(CreateTokenArgs),
+}
+
+/// The signature algorithm of newly created keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AlgArg {
+    /// Ed25519 (EdDSA).
+    #[value(alias = "eddsa")]
+    Ed25519,
+    /// SM2 with SM3.
+    Sm2,
+}
+
+impl From<AlgArg> for Alg {
+    fn from(a: AlgArg) -> Alg {
+        match a {
+            AlgArg::Ed25519 => Alg::EdDSA,
+            AlgArg::Sm2 => Alg::Sm2Sm3,
         }
     }
-    let data = data.context("--data DIR is required")?;
-    match command {
-        "serve" => {
-            if lists.ttl == 0 || lists.ttl > lists.max_age {
-                bail!(
-                    "--list-ttl {} must be positive and at most --list-max-age {}",
-                    lists.ttl,
-                    lists.max_age
-                );
-            }
-            Ok(Command::Serve {
-                data,
-                listen,
-                alg,
-                config: Config {
-                    lists,
-                    ..Config::default()
-                },
-            })
+}
+
+#[derive(Debug, Args)]
+struct DataArg {
+    /// The data directory (database, keys).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Algorithm of the keys created on first start.
+    #[arg(long, value_enum, default_value = "ed25519")]
+    alg: AlgArg,
+    /// Seconds after which verifiers warn that lists are old.
+    #[arg(long, value_name = "SECONDS")]
+    list_ttl: Option<u64>,
+    /// Seconds after which verifiers cannot confirm with old lists.
+    #[arg(long, value_name = "SECONDS")]
+    list_max_age: Option<u64>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut lists = ListConfig::default();
+        if let Some(t) = self.list_ttl {
+            lists.ttl = t;
         }
-        _ => {
-            let role = role.context("--role is required")?;
-            match (role, division) {
-                (Role::Agency, None) => bail!("an agency token needs --division CODE"),
-                (Role::Admin | Role::Auditor, Some(_)) => {
-                    bail!("--division is only for agency tokens")
-                }
-                _ => {}
-            }
-            Ok(Command::CreateToken {
-                data,
-                role,
-                division,
-                subject: subject.unwrap_or_else(|| role.as_str().to_string()),
-            })
+        if let Some(m) = self.list_max_age {
+            lists.max_age = m;
+        }
+        if lists.ttl == 0 || lists.ttl > lists.max_age {
+            bail!(
+                "--list-ttl {} must be positive and at most --list-max-age {}",
+                lists.ttl,
+                lists.max_age
+            );
+        }
+        Ok(Config {
+            lists,
+            ..Config::default()
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Agency,
+    Officer,
+    Holder,
+    Auditor,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Agency => Role::Agency,
+            RoleArg::Officer => Role::Officer,
+            RoleArg::Holder => Role::Holder,
+            RoleArg::Auditor => Role::Auditor,
         }
     }
+}
+
+#[derive(Debug, Args)]
+struct CreateTokenArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The token's role.
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// The division an agency or officer token is bound to.
+    #[arg(long, value_name = "CODE", value_parser = parse_division)]
+    division: Option<DivisionCode>,
+    /// Who holds the token: a name for people, the holder's ID number or
+    /// credit code for holder tokens.
+    #[arg(long, value_name = "TEXT")]
+    subject: Option<String>,
+}
+
+fn parse_division(s: &str) -> Result<DivisionCode, String> {
+    DivisionCode::parse(s).map_err(|e| e.to_string())
+}
+
+fn open_store(data: &Path) -> anyhow::Result<SqliteStore> {
+    verifier_server::create_data_dir(data)?;
+    let db = data.join(keys::DB_FILE);
+    SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))
+}
+
+fn create_token(a: &CreateTokenArgs) -> anyhow::Result<String> {
+    let role = Role::from(a.role);
+    match (role, a.division) {
+        (Role::Agency | Role::Officer, None) => {
+            bail!("an {} token needs --division CODE", role.as_str())
+        }
+        (Role::Admin | Role::Auditor | Role::Holder, Some(_)) => {
+            bail!("--division is only for agency and officer tokens")
+        }
+        _ => {}
+    }
+    let subject = a
+        .subject
+        .clone()
+        .unwrap_or_else(|| role.as_str().to_string());
+    let store = open_store(&a.data.data)?;
+    let (token, _) = auth::create_token(&store, role, a.division, &subject, system_clock()())
+        .context("storing the token")?;
+    Ok(token)
 }
 
 async fn shutdown_signal() {
@@ -177,7 +201,9 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn serve(data: PathBuf, listen: SocketAddr, alg: Alg, config: Config) -> anyhow::Result<()> {
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let config = a.config()?;
+    let (data, listen, alg) = (a.data.data, a.listen, Alg::from(a.alg));
     let state =
         tokio::task::spawn_blocking(move || AppState::open(&data, alg, config, system_clock()))
             .await
@@ -190,29 +216,8 @@ async fn serve(data: PathBuf, listen: SocketAddr, alg: Alg, config: Config) -> a
         .context("serving")
 }
 
-fn create_token(
-    data: &std::path::Path,
-    role: Role,
-    division: Option<DivisionCode>,
-    subject: &str,
-) -> anyhow::Result<String> {
-    verifier_server::create_data_dir(data)?;
-    let db = data.join(keys::DB_FILE);
-    let store =
-        SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?;
-    let (token, _) = auth::create_token(&store, role, division, subject, system_clock()())
-        .context("storing the token")?;
-    Ok(token)
-}
-
 fn main() -> ExitCode {
-    let command = match parse_args(std::env::args().skip(1).collect()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("verifier-server: {e:#}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -221,30 +226,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let result = match command {
-        Command::Help => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Command::CreateToken {
-            data,
-            role,
-            division,
-            subject,
-        } => create_token(&data, role, division, &subject).map(|token| {
+    let result = match cli.command {
+        Cmd::Admin(AdminCmd::CreateToken(a)) => create_token(&a).map(|token| {
             println!("{token}");
             eprintln!("store this token now: it is shown only once");
         }),
-        Command::Serve {
-            data,
-            listen,
-            alg,
-            config,
-        } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")
-            .and_then(|rt| rt.block_on(serve(data, listen, alg, config))),
+        Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -255,48 +242,65 @@ fn main() -> ExitCode {
     }
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_string).collect()
+    fn parse(s: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("verifier-server").chain(s.split_whitespace()))
     }
 
     #[test]
     fn parses_commands() {
-        let c = parse_args(args("serve --data /tmp/x --listen 0.0.0.0:9000 --alg sm2")).unwrap();
+        let c = parse("serve --data /tmp/x --listen 0.0.0.0:9000 --alg sm2").unwrap();
         assert!(matches!(
-            c,
-            Command::Serve {
-                alg: Alg::Sm2Sm3,
+            c.command,
+            Cmd::Serve(ServeArgs {
+                alg: AlgArg::Sm2,
                 ..
-            }
+            })
         ));
-        let c = parse_args(args(
-            "admin create-token --data d --role agency --division 210100",
-        ))
-        .unwrap();
+        let c = parse("admin create-token --data d --role agency --division 210100").unwrap();
         assert!(matches!(
-            c,
-            Command::CreateToken {
-                role: Role::Agency,
+            c.command,
+            Cmd::Admin(AdminCmd::CreateToken(CreateTokenArgs {
+                role: RoleArg::Agency,
                 division: Some(_),
                 ..
-            }
+            }))
         ));
         for bad in [
             "serve",
             "serve --data d --alg rsa",
-            "serve --data d --list-ttl 10 --list-max-age 5",
-            "admin create-token --data d --role agency",
-            "admin create-token --data d --role admin --division 210100",
             "admin create-token --data d --role agency --division 110100",
             "serve --data d --role admin",
             "frobnicate",
         ] {
-            assert!(parse_args(args(bad)).is_err(), "{bad}");
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let Cmd::Serve(s) = parse("serve --data d --list-ttl 10 --list-max-age 5")
+            .unwrap()
+            .command
+        else {
+            panic!("not serve")
+        };
+        assert!(s.config().is_err());
+        for bad in [
+            "admin create-token --data d --role agency",
+            "admin create-token --data d --role admin --division 210100",
+        ] {
+            let Cmd::Admin(AdminCmd::CreateToken(a)) = parse(bad).unwrap().command else {
+                panic!("not create-token")
+            };
+            assert!(create_token(&a).is_err(), "{bad}");
         }
     }
 }
