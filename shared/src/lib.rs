@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cbor;
+pub mod checklog;
 pub mod cose;
 pub mod crypto;
 pub mod domain;

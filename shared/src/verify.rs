@@ -176,6 +176,32 @@ impl Reason {
         }
     }
 
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 17] = [
+        Reason::NotACertificate,
+        Reason::UnknownKey,
+        Reason::AlgorithmNotAllowed,
+        Reason::BadSignature,
+        Reason::KeyCompromised,
+        Reason::KeyNotValidAtIssue,
+        Reason::NotYetValid,
+        Reason::Expired,
+        Reason::Revoked,
+        Reason::Suspended,
+        Reason::Superseded,
+        Reason::PresentationOutsideWindow,
+        Reason::HolderSignatureInvalid,
+        Reason::PresentationRequired,
+        Reason::NoStatusData,
+        Reason::StatusDataTooOld,
+        Reason::NotCoveredByStatusList,
+    ];
+
+    /// The reason with this [`Reason::code`].
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.code() == code)
+    }
+
     /// The verdict this reason leads to.
     pub fn verdict(self) -> Verdict {
         match self {
