@@ -1,2 +1,203 @@
-//! End-to-end tests of the real binaries; the tests live in `tests/`.
+//! End-to-end harness: runs the real `verifier-server` and `field-client`
+//! binaries over 127.0.0.1. The tests live in `tests/tests/`.
+//!
+//! The binaries are found next to the test executable's `deps/` directory
+//! (`target/<profile>/`); `cargo test --workspace` builds every member's
+//! binaries before it runs any test.
 #![forbid(unsafe_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+/// The path of a workspace binary built for this test run.
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    // target/<profile>/deps/<test>-<hash>  →  target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("the test executable has no target directory")?;
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing: run the tests with `cargo test --workspace` so the binaries are built",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A free port on 127.0.0.1 (bound and released; a tiny race is accepted).
+pub fn free_port() -> anyhow::Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("binding a probe port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// A running `verifier-server`, killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Option<Child>,
+    /// Its data directory.
+    pub data: PathBuf,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    port: u16,
+    command: &'static str,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `verifier-server demo` on `data` and waits until it answers.
+    pub fn demo(data: &Path) -> anyhow::Result<Server> {
+        Server::start("demo", data, free_port()?)
+    }
+
+    /// Starts `verifier-server serve` on `data`.
+    pub fn serve(data: &Path) -> anyhow::Result<Server> {
+        Server::start("serve", data, free_port()?)
+    }
+
+    fn start(command: &'static str, data: &Path, port: u16) -> anyhow::Result<Server> {
+        let log = data.with_extension(format!("{port}.log"));
+        let mut server = Server {
+            child: None,
+            data: data.to_path_buf(),
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            command,
+            log,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening {}", self.log.display()))?;
+        let child = Command::new(binary("verifier-server")?)
+            .arg(self.command)
+            .arg("--data")
+            .arg(&self.data)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting verifier-server")?;
+        self.child = Some(child);
+        self.wait_healthy(Duration::from_secs(120))
+    }
+
+    fn wait_healthy(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let agent = agent();
+        loop {
+            if let Ok(r) = agent.get(format!("{}/healthz", self.url)).call() {
+                if r.status() == 200 {
+                    return Ok(());
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "verifier-server exited with {status} before answering; log:\n{}",
+                        self.log_text()
+                    );
+                }
+            }
+            if start.elapsed() > limit {
+                bail!(
+                    "verifier-server did not answer within {limit:?}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL and waits for it.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().context("killing verifier-server")?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Starts it again on the same data directory and port.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill()?;
+        self.spawn()
+    }
+
+    /// A file the demo wrote under `DIR/demo/`, trimmed.
+    pub fn demo_file(&self, name: &str) -> anyhow::Result<String> {
+        let path = self.data.join("demo").join(name);
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .trim()
+            .to_string())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An HTTP agent that reports every status as a response, not an error.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Runs `field-client --data DIR ARGS...` and returns its output.
+pub fn field_client(data: &Path, args: &[&str]) -> anyhow::Result<Output> {
+    Command::new(binary("field-client")?)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running field-client")
+}
+
+/// The JSON objects `field-client ... --json` printed, one per line.
+pub fn json_lines(output: &Output) -> anyhow::Result<Vec<serde_json::Value>> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("not JSON: {l}")))
+        .collect()
+}
+
+/// A readable account of a finished command, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

@@ -38,7 +38,8 @@ impl Rate {
 
     /// The rate compared with `percent` %, exactly.
     fn cmp_percent(self, percent: u32) -> Ordering {
-        (u128::from(self.numerator) * 100).cmp(&(u128::from(percent) * u128::from(self.denominator)))
+        (u128::from(self.numerator) * 100)
+            .cmp(&(u128::from(percent) * u128::from(self.denominator)))
     }
 }
 
@@ -67,25 +68,64 @@ fn points(rate: Rate, bands: &[Band], strict_top: (u32, u8)) -> u8 {
 
 const ISSUANCE: [Band; 7] = [
     Band { from: 0, points: 0 },
-    Band { from: 30, points: 5 },
-    Band { from: 40, points: 15 },
-    Band { from: 50, points: 20 },
-    Band { from: 60, points: 25 },
-    Band { from: 70, points: 30 },
+    Band {
+        from: 30,
+        points: 5,
+    },
+    Band {
+        from: 40,
+        points: 15,
+    },
+    Band {
+        from: 50,
+        points: 20,
+    },
+    Band {
+        from: 60,
+        points: 25,
+    },
+    Band {
+        from: 70,
+        points: 30,
+    },
     // 90 % exactly is still "80 %—90 %": only "higher than 90 %" (strict,
     // see `points`) scores 40.
-    Band { from: 80, points: 35 },
+    Band {
+        from: 80,
+        points: 35,
+    },
 ];
 
 const ACTIVATION: [Band; 8] = [
     Band { from: 0, points: 0 },
-    Band { from: 20, points: 5 },
-    Band { from: 30, points: 10 },
-    Band { from: 40, points: 15 },
-    Band { from: 50, points: 20 },
-    Band { from: 60, points: 25 },
-    Band { from: 70, points: 30 },
-    Band { from: 80, points: 35 },
+    Band {
+        from: 20,
+        points: 5,
+    },
+    Band {
+        from: 30,
+        points: 10,
+    },
+    Band {
+        from: 40,
+        points: 15,
+    },
+    Band {
+        from: 50,
+        points: 20,
+    },
+    Band {
+        from: 60,
+        points: 25,
+    },
+    Band {
+        from: 70,
+        points: 30,
+    },
+    Band {
+        from: 80,
+        points: 35,
+    },
 ];
 
 /// Item 1, issuance rate (制证率), out of 40. No records collected scores 0.
@@ -191,9 +231,17 @@ mod tests {
             (80, 30, 35),
         ];
         for (edge, lo, hi) in activation {
-            assert_eq!(activation_points(below(edge)), lo, "activation below {edge}%");
+            assert_eq!(
+                activation_points(below(edge)),
+                lo,
+                "activation below {edge}%"
+            );
             assert_eq!(activation_points(at(edge)), hi, "activation at {edge}%");
-            assert_eq!(activation_points(above(edge)), hi, "activation above {edge}%");
+            assert_eq!(
+                activation_points(above(edge)),
+                hi,
+                "activation above {edge}%"
+            );
         }
         // "Higher than 90 %" is strict: 90 % exactly stays in 80—90 %.
         for f in [issuance_points, activation_points] {

@@ -1,0 +1,274 @@
+//! The officer's day, end to end, with the real binaries over 127.0.0.1:
+//! the demo server starts, a device enrolls and syncs, every demo sample QR
+//! gives the verdict its index promises, a cancellation reaches the device
+//! in one sync, checks keep working with the server down, an offline check
+//! is uploaded exactly once, and a SIGKILL during a burst of checks loses no
+//! check whose verdict was shown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use tests::{agent, binary, describe, field_client, json_lines, Server};
+
+fn read_index(server: &Server) -> Vec<Value> {
+    let index: Value = serde_json::from_str(&server.demo_file("index.json").unwrap()).unwrap();
+    let samples = index["samples"]
+        .as_array()
+        .expect("index.json has samples")
+        .clone();
+    assert!(samples.len() >= 9, "expected a sample per type at least");
+    samples
+}
+
+fn enroll_and_sync(server: &Server, device: &Path) {
+    let token = server.demo_file("officer-token").unwrap();
+    let out = field_client(
+        device,
+        &["enroll", "--server", &server.url, "--token", &token],
+    )
+    .unwrap();
+    assert!(out.status.success(), "enroll: {}", describe(&out));
+    sync(device);
+}
+
+fn sync(device: &Path) {
+    let out = field_client(device, &["sync"]).unwrap();
+    assert!(out.status.success(), "sync: {}", describe(&out));
+}
+
+fn verify_text(device: &Path, text: &str) -> (Option<i32>, Value) {
+    let out = field_client(device, &["verify", "--json", "--text", text]).unwrap();
+    let mut lines = json_lines(&out).unwrap();
+    assert_eq!(lines.len(), 1, "one check, one line: {}", describe(&out));
+    (out.status.code(), lines.remove(0))
+}
+
+fn exit_for(verdict: &str) -> i32 {
+    match verdict {
+        "valid" => 0,
+        "invalid" => 1,
+        "cannot_confirm" => 3,
+        other => panic!("unknown verdict {other}"),
+    }
+}
+
+/// The number of check records the server holds for the device.
+fn server_records(server: &Server) -> usize {
+    let admin = server.demo_file("admin-token").unwrap();
+    let mut after = 0_i64;
+    let mut total = 0;
+    loop {
+        let mut r = agent()
+            .get(format!(
+                "{}/api/v1/verification-logs?after={after}&limit=1000",
+                server.url
+            ))
+            .header("Authorization", &format!("Bearer {admin}"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.body_mut().read_json().unwrap();
+        let records = body["records"].as_array().unwrap().clone();
+        if records.is_empty() {
+            return total;
+        }
+        total += records.len();
+        after = records
+            .iter()
+            .filter_map(|r| r["id"].as_i64())
+            .max()
+            .unwrap_or(after + 1000);
+    }
+}
+
+#[test]
+fn the_officers_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::demo(&dir.path().join("server")).unwrap();
+    let device = dir.path().join("device");
+    enroll_and_sync(&server, &device);
+
+    // Every sample, from its PNG, gives the verdict written in the index.
+    let samples = read_index(&server);
+    let qr_dir = server.data.join("demo").join("qr");
+    let mut valid_sample = None;
+    for s in &samples {
+        let file = qr_dir.join(s["file"].as_str().unwrap());
+        let out = field_client(
+            &device,
+            &["verify", "--json", "--image", file.to_str().unwrap()],
+        )
+        .unwrap();
+        let lines = json_lines(&out).unwrap();
+        assert_eq!(lines.len(), 1, "{}: {}", file.display(), describe(&out));
+        let expected = &s["expected"];
+        let verdict = expected["verdict"].as_str().unwrap();
+        assert_eq!(
+            lines[0]["verdict"],
+            expected["verdict"],
+            "{}: {}",
+            file.display(),
+            describe(&out)
+        );
+        if let Some(reason) = expected["reason"].as_str() {
+            assert_eq!(
+                lines[0]["reason"],
+                reason,
+                "{}: {}",
+                file.display(),
+                describe(&out)
+            );
+        }
+        assert_eq!(
+            out.status.code(),
+            Some(exit_for(verdict)),
+            "{}",
+            describe(&out)
+        );
+        if verdict == "valid" && valid_sample.is_none() {
+            valid_sample = Some(s.clone());
+        }
+    }
+
+    // The agency of the certificate's city cancels it; one sync later the
+    // device says revoked.
+    let sample = valid_sample.expect("a valid sample");
+    let text = sample["qr_text"].as_str().unwrap().to_string();
+    let (code, before) = verify_text(&device, &text);
+    assert_eq!((code, before["verdict"].as_str()), (Some(0), Some("valid")));
+    let cert_type = sample["cert_type"].as_str().unwrap();
+    let number = sample["number"].as_str().unwrap();
+    let admin = server.demo_file("admin-token").unwrap();
+    let mut r = agent()
+        .post(format!(
+            "{}/api/v1/certificates/{cert_type}/{number}/status",
+            server.url
+        ))
+        .header("Authorization", &format!("Bearer {admin}"))
+        .send_json(serde_json::json!({"status": "revoked"}))
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "{}",
+        r.body_mut().read_to_string().unwrap()
+    );
+    sync(&device);
+    let (code, after) = verify_text(&device, &text);
+    assert_eq!(after["verdict"], "invalid", "{after}");
+    assert_eq!(after["reason"], "revoked", "{after}");
+    assert_eq!(code, Some(1));
+
+    // A second sync uploads every check so far.
+    sync(&device);
+    let uploaded = server_records(&server);
+    assert!(
+        uploaded >= samples.len() + 2,
+        "{uploaded} records on the server"
+    );
+
+    // The server goes down: checks still work offline, and are kept.
+    server.kill().unwrap();
+    let other = samples
+        .iter()
+        .find(|s| s["expected"]["verdict"] == "valid" && s["qr_text"] != sample["qr_text"])
+        .unwrap();
+    let (code, offline) = verify_text(&device, other["qr_text"].as_str().unwrap());
+    assert_eq!(
+        (code, offline["verdict"].as_str()),
+        (Some(0), Some("valid"))
+    );
+    let failed = field_client(&device, &["sync"]).unwrap();
+    assert!(
+        !failed.status.success(),
+        "sync with the server down must fail"
+    );
+    let (code, still) = verify_text(&device, other["qr_text"].as_str().unwrap());
+    assert_eq!(
+        (code, still["verdict"].as_str()),
+        (Some(0), Some("valid")),
+        "local data kept"
+    );
+
+    // Back online: the offline checks are uploaded, exactly once, even when
+    // the sync is repeated.
+    server.restart().unwrap();
+    sync(&device);
+    let after_upload = server_records(&server);
+    assert_eq!(after_upload, uploaded + 2, "the two offline checks, once");
+    sync(&device);
+    assert_eq!(
+        server_records(&server),
+        after_upload,
+        "a second sync duplicates nothing"
+    );
+}
+
+/// SIGKILL in the middle of a burst of checks: every check whose verdict was
+/// printed is in the log afterwards.
+#[test]
+fn a_killed_client_loses_no_shown_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("server")).unwrap();
+    let device = dir.path().join("device");
+    enroll_and_sync(&server, &device);
+    let samples = read_index(&server);
+    let texts: Vec<String> = samples
+        .iter()
+        .map(|s| s["qr_text"].as_str().unwrap().to_string())
+        .collect();
+
+    let mut child = Command::new(binary("field-client").unwrap())
+        .arg("--data")
+        .arg(&device)
+        .args(["verify", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..100_000 {
+            if writeln!(stdin, "{}", texts[i % texts.len()]).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        shown.push(v["check_id"].clone());
+        if shown.len() == 200 {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    // Lines already in the pipe were shown too.
+    for line in lines.map_while(Result::ok) {
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            shown.push(v["check_id"].clone());
+        }
+    }
+    child.wait().unwrap();
+    writer.join().unwrap();
+    assert!(shown.len() >= 200);
+
+    let out = field_client(&device, &["logs", "--json"]).unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let logged: std::collections::HashSet<String> = json_lines(&out)
+        .unwrap()
+        .iter()
+        .map(|v| v["check_id"].to_string())
+        .collect();
+    for id in &shown {
+        assert!(
+            logged.contains(&id.to_string()),
+            "check {id} was shown but is not in the log"
+        );
+    }
+}
