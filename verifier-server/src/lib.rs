@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod issuing;
 pub mod keys;

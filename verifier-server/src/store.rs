@@ -353,6 +353,10 @@ pub trait Tx {
 
     /// Row counts.
     fn counts(&mut self) -> Result<Counts, StoreError>;
+
+    /// Revokes a token at `at`; `false` if there is no such token or it
+    /// was already revoked.
+    fn revoke_token(&mut self, id: i64, at: i64) -> Result<bool, StoreError>;
 }
 
 /// Migrations, in order; the `schema_version` table records how many ran.
@@ -1227,6 +1231,14 @@ impl Tx for SqliteTx<'_> {
             )?,
             audit: count("SELECT COUNT(*) FROM audit")?,
         })
+    }
+
+    fn revoke_token(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, at],
+        )?;
+        Ok(n == 1)
     }
 }
 
