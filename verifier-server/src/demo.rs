@@ -443,7 +443,7 @@ impl Generator {
                     male,
                     id,
                     birth,
-                    ethnicity: *self.rng.pick(ETHNICITIES),
+                    ethnicity: ETHNICITIES[self.rng.below(ETHNICITIES.len())],
                     address: address(&mut self.rng, city),
                 });
             }
@@ -1044,19 +1044,19 @@ pub fn dataset() -> anyhow::Result<Dataset> {
 
         for (t, mut r) in city_records {
             let fate = match g.rng.below(100) {
-                0..=4 => Fate::NonConforming {
+                0..=5 => Fate::NonConforming {
                     rule: defect(&mut g, t, &mut r),
                 },
-                5..=7 => Fate::Revoked,
-                8..=9 => Fate::Suspended,
-                10..=13 => {
+                6..=8 => Fate::Revoked,
+                9..=10 => Fate::Suspended,
+                11..=14 => {
                     let (changed, change) = change_of(&mut g, t, city, &r);
                     Fate::Updated {
                         changed: Box::new(changed),
                         change,
                     }
                 }
-                14 => {
+                15 => {
                     // Issued years ago: the validity has ended.
                     let issued = g.rng.date(date!(2017 - 03 - 01), date!(2019 - 06 - 30));
                     let years = if t == CertType::WYY { 6 } else { 5 };
@@ -1437,6 +1437,9 @@ pub struct Sample {
     pub version: u16,
     /// Whose certificate it is.
     pub subject_name: String,
+    /// The last day of validity (`YYYY-MM-DD`): a `valid` expectation
+    /// holds until the end of this day, China Standard Time.
+    pub valid_until: String,
     /// What a verifier must answer.
     pub expected: Expected,
     /// Why, in words.
@@ -1452,8 +1455,13 @@ struct SampleSpec<'a> {
     why: String,
 }
 
+/// The last day of validity as `YYYY-MM-DD` (the records carry `YYYYMMDD`).
 fn valid_until(p: &Planned) -> String {
-    p.record.valid_until.clone().unwrap_or_default()
+    let d = p.record.valid_until.clone().unwrap_or_default();
+    match (d.get(0..4), d.get(4..6), d.get(6..8)) {
+        (Some(y), Some(m), Some(day)) if d.len() == 8 => format!("{y}-{m}-{day}"),
+        _ => d,
+    }
 }
 
 /// The samples: a valid certificate of each type (the one valid longest),
@@ -1634,6 +1642,7 @@ fn write_samples(state: &AppState, dir: &Path, data: &Dataset) -> anyhow::Result
             number: p.number.clone(),
             version: s.version,
             subject_name: p.subject_name.clone(),
+            valid_until: valid_until(p),
             expected: Expected::of(s.reason),
             why: s.why.clone(),
         });

@@ -130,6 +130,8 @@ async fn every_sample_gets_the_verdict_index_json_promises() {
                 assert_eq!(claims.cert_type.code(), s["cert_type"], "{file}");
                 assert_eq!(claims.number, s["number"].as_str().unwrap(), "{file}");
                 assert_eq!(i64::from(claims.version), s["version"], "{file}");
+                let until = claims.valid_until.map(|d| d.to_string());
+                assert_eq!(until.as_deref(), s["valid_until"].as_str(), "{file}");
                 valid_types.insert(claims.cert_type);
             }
             Err(no) => {
