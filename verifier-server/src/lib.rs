@@ -14,6 +14,7 @@ pub mod admin;
 pub mod api;
 pub mod auditor;
 pub mod auth;
+pub mod demo;
 pub mod error;
 pub mod evaluation;
 pub mod holders;

@@ -33,6 +33,9 @@ enum Cmd {
     /// Administration on the data directory (the server may be running).
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Serves like `serve` after seeding DIR once with demo data for the 14
+    /// cities; writes tokens, sample QR codes and `index.json` to DIR/demo.
+    Demo(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +317,25 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         .context("serving")
 }
 
+async fn demo(a: ServeArgs) -> anyhow::Result<()> {
+    let config = a.config()?;
+    let (data, listen, alg) = (a.data.data, a.listen, Alg::from(a.alg));
+    let (state, report) = tokio::task::spawn_blocking(move || {
+        let state = AppState::open(&data, alg, config, system_clock())?;
+        let report = verifier_server::demo::prepare(&data, &state).context("preparing the demo")?;
+        anyhow::Ok((state, report))
+    })
+    .await
+    .context("opening the data directory")??;
+    eprintln!("{report}");
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    verifier_server::run(listener, state, shutdown_signal())
+        .await
+        .context("serving")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -352,6 +374,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),
+        Cmd::Demo(a) => runtime().and_then(|rt| rt.block_on(demo(a))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -385,6 +408,14 @@ mod tests {
             c.command,
             Cmd::Serve(ServeArgs {
                 alg: AlgArg::Sm2,
+                ..
+            })
+        ));
+        let c = parse("demo --data ./demo-data --listen 127.0.0.1:8080").unwrap();
+        assert!(matches!(
+            c.command,
+            Cmd::Demo(ServeArgs {
+                alg: AlgArg::Ed25519,
                 ..
             })
         ));
