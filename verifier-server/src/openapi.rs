@@ -3,7 +3,7 @@
 //! drift from the code. Every handler is listed in [`ApiDoc`]'s `paths`
 //! (a test compares them with the routes in `lib.rs`).
 //!
-//! Answers that every route can give are added by [`CommonResponses`]
+//! Answers that every route can give are added by `CommonResponses`
 //! rather than repeated on each handler: 429 (rate limit), 503 (request
 //! timeout), 401 on authenticated paths, 400 and 413 on paths with a body.
 //!
