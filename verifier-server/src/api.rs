@@ -3,7 +3,7 @@
 //! store is synchronous.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -140,6 +140,23 @@ pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiErro
         .map_err(|e| ApiError::BadRequest(format!("query string: {}", e.body_text())))
 }
 
+/// A path's parameters, or a problem naming what is wrong with them.
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(p)| p)
+        .map_err(|e| ApiError::BadRequest(format!("path: {}", e.body_text())))
+}
+
+/// A request body, or a problem: 413 over `limit` bytes, 400 otherwise.
+fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!("request body: larger than {limit} bytes"))
+        } else {
+            ApiError::BadRequest(format!("request body: {}", e.body_text()))
+        }
+    })
+}
+
 /// `GET /healthz`.
 #[utoipa::path(get, path = "/healthz", tag = "service",
     responses((status = 200, description = "The service is up", body = serde_json::Value)))]
@@ -148,6 +165,9 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// `GET /api/v1/catalogue`: the R1 catalogue.
+#[utoipa::path(get, path = "/api/v1/catalogue", tag = "lists",
+    responses((status = 200, description = "The nine certificate types with their face fields",
+        body = Vec<crate::openapi::CatalogueEntryDoc>)))]
 pub async fn get_catalogue() -> Response {
     let mut response = Json(catalogue()).into_response();
     response.headers_mut().insert(
@@ -198,6 +218,14 @@ fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
 }
 
 /// `GET /api/v1/trust-list`.
+#[utoipa::path(get, path = "/api/v1/trust-list", tag = "lists",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The trust list signed by the root key (COSE_Sign1)",
+            body = crate::openapi::SignedListDoc, content_type = "application/cose",
+            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
+        (status = 304, description = "The copy held is current"),
+    ))]
 pub async fn get_trust_list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -212,6 +240,14 @@ pub async fn get_trust_list(
 }
 
 /// `GET /api/v1/status-list`.
+#[utoipa::path(get, path = "/api/v1/status-list", tag = "lists",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The status snapshot signed by the issuer key (COSE_Sign1)",
+            body = crate::openapi::SignedListDoc, content_type = "application/cose",
+            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
+        (status = 304, description = "The copy held is current"),
+    ))]
 pub async fn get_status_list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -226,12 +262,29 @@ pub async fn get_status_list(
 }
 
 /// Query of the delta endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeltaQuery {
+    /// The sequence of the status list held.
+    #[param(required = true, value_type = u64)]
     since: Option<String>,
 }
 
 /// `GET /api/v1/status-list/deltas?since=N`.
+#[utoipa::path(get, path = "/api/v1/status-list/deltas", tag = "lists",
+    params(DeltaQuery,
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The changes since that sequence, signed (COSE_Sign1)",
+            body = crate::openapi::SignedListDoc, content_type = "application/cose",
+            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
+        (status = 204, description = "Nothing changed since that sequence"),
+        (status = 304, description = "The copy held is current"),
+        (status = 400, description = "since is missing, not a number or never published",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Deltas from that sequence are no longer kept; fetch the snapshot",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_status_deltas(
     State(state): State<AppState>,
     q: Result<Query<DeltaQuery>, QueryRejection>,
@@ -269,12 +322,23 @@ pub async fn get_status_deltas(
 }
 
 /// The body of a push.
-#[derive(Debug, Deserialize)]
-struct PushBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PushBody {
+    /// The records (fields as in the catalogue), at most `max_records`.
+    #[schema(value_type = Vec<Object>)]
     records: Vec<serde_json::Value>,
 }
 
 /// `POST /api/v1/records`: push records (R2–R4).
+#[utoipa::path(post, path = "/api/v1/records", tag = "issuing",
+    security(("bearer" = [])),
+    request_body(content = PushBody, description = "Records to collect, each answered in order"),
+    responses(
+        (status = 200, description = "Every record's outcome, after the push committed",
+            body = crate::issuing::PushResponse),
+        (status = 403, description = "The role may not push (admin or agency only)",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn post_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -291,15 +355,9 @@ async fn push_records(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin, Role::Agency])?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!(
-                "request body: larger than {} bytes; push fewer records per request",
-                state.limits().max_body
-            ))
-        } else {
-            ApiError::BadRequest(format!("request body: {e}"))
-        }
+    let body = body_bytes(body, state.limits().max_body).map_err(|e| match e {
+        ApiError::TooLarge(d) => ApiError::TooLarge(format!("{d}; push fewer records per request")),
+        other => other,
     })?;
     let push: PushBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
@@ -353,21 +411,41 @@ pub(crate) fn parse_type(text: &str) -> Result<CertType, ApiError> {
 }
 
 /// The body of a lifecycle change.
-#[derive(Debug, Deserialize)]
-struct StatusBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusBody {
+    /// The new status.
     status: StatusChange,
 }
 
 /// `POST /api/v1/certificates/{type}/{number}/status`.
+#[utoipa::path(post, path = "/api/v1/certificates/{cert_type}/{number}/status", tag = "issuing",
+    security(("bearer" = [])),
+    params(
+        ("cert_type" = String, Path, description = "Type code, e.g. QC (any case)"),
+        ("number" = String, Path, description = "Certificate number"),
+    ),
+    request_body(content = StatusBody, description = "Revoke, suspend or reinstate"),
+    responses(
+        (status = 200, description = "The status now", body = crate::issuing::StatusChanged),
+        (status = 403, description = "The role may not change statuses, or the certificate is another division's",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such type or certificate",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current status (e.g. revoked is final)",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn post_status(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    Path((type_text, number)): Path<(String, String)>,
+    p: Result<Path<(String, String)>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = "POST /api/v1/certificates/{type}/{number}/status";
-    let result = change_status(&state, &caller, type_text, number, body).await;
+    let result = match path(p) {
+        Ok((type_text, number)) => change_status(&state, &caller, type_text, number, body).await,
+        Err(e) => Err(e),
+    };
     audited(&state, &caller, action, &uri, result).await
 }
 
@@ -380,7 +458,7 @@ async fn change_status(
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin, Role::Agency])?;
     let cert_type = parse_type(&type_text)?;
-    let body = body.map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
+    let body = body_bytes(body, state.limits().max_command_body)?;
     let change: StatusBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "request body: expected {{\"status\": \"revoked\" | \"suspended\" | \"valid\"}}: {e}"
@@ -414,18 +492,22 @@ async fn change_status(
 }
 
 /// Query of the certificate endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
+    /// A version other than the current one.
     version: Option<u16>,
 }
 
 /// A certificate version as answered.
-#[derive(Debug, Serialize)]
-struct CertificateView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CertificateView {
+    #[schema(value_type = crate::openapi::CertTypeDoc)]
     cert_type: CertType,
     number: String,
     version: u16,
     current_version: u16,
+    #[schema(value_type = crate::openapi::StatusDoc)]
     status: Status,
     status_index: u32,
     identifier: Option<String>,
@@ -435,16 +517,34 @@ struct CertificateView {
 }
 
 /// `GET /api/v1/certificates/{type}/{number}[?version=N]`.
+#[utoipa::path(get, path = "/api/v1/certificates/{cert_type}/{number}", tag = "issuing",
+    security(("bearer" = [])),
+    params(
+        ("cert_type" = String, Path, description = "Type code, e.g. QC (any case)"),
+        ("number" = String, Path, description = "Certificate number"),
+        VersionQuery,
+    ),
+    responses(
+        (status = 200, description = "The version with its QR text", body = CertificateView),
+        (status = 400, description = "A path or query parameter is malformed",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read certificates, or the certificate is another division's",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such type, certificate or version",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_certificate(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    Path((type_text, number)): Path<(String, String)>,
+    p: Result<Path<(String, String)>, PathRejection>,
     q: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/certificates/{type}/{number}";
-    let result = match query(q) {
-        Ok(q) => read_certificate(&state, &caller, action, type_text, number, q).await,
+    let result = match path(p).and_then(|p| Ok((p, query(q)?))) {
+        Ok(((type_text, number), q)) => {
+            read_certificate(&state, &caller, action, type_text, number, q).await
+        }
         Err(e) => Err(e),
     };
     audited(&state, &caller, action, &uri, result).await
@@ -504,7 +604,8 @@ async fn read_certificate(
 }
 
 /// Query of the correction list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NonconformingQuery {
     /// Include resolved entries.
     #[serde(default)]
@@ -512,20 +613,40 @@ pub struct NonconformingQuery {
 }
 
 /// One entry of the correction list as answered.
-#[derive(Debug, Serialize)]
-struct NonconformingView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NonconformingView {
     agency: u32,
     cert_type: String,
     number: String,
+    #[schema(value_type = Vec<crate::openapi::NonconformanceDoc>)]
     reasons: Vec<Nonconformance>,
+    /// The record as pushed.
+    #[schema(value_type = Object)]
     record: serde_json::Value,
     first_seen: i64,
     last_seen: i64,
     resolved_at: Option<i64>,
 }
 
+/// The correction list as answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NonconformingList {
+    /// Its entries.
+    entries: Vec<NonconformingView>,
+}
+
 /// `GET /api/v1/nonconforming[?all=true]`: the caller's correction list
 /// (an administrator sees every agency's).
+#[utoipa::path(get, path = "/api/v1/nonconforming", tag = "issuing",
+    security(("bearer" = [])),
+    params(NonconformingQuery),
+    responses(
+        (status = 200, description = "The entries with field-level reasons", body = NonconformingList),
+        (status = 400, description = "The query string is malformed",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read correction lists (admin or agency only)",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_nonconforming(
     State(state): State<AppState>,
     caller: Caller,
@@ -581,14 +702,14 @@ async fn read_nonconforming(
                 resolved_at: r.resolved_at,
             });
         }
-        Ok(Json(serde_json::json!({ "entries": views })).into_response())
+        Ok(Json(NonconformingList { entries: views }).into_response())
     })
     .await
 }
 
 /// One agency's push state as answered.
-#[derive(Debug, Serialize)]
-struct AgencyPushView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AgencyPushView {
     division: u32,
     name: String,
     last_push_at: Option<i64>,
@@ -599,9 +720,23 @@ struct AgencyPushView {
     overdue: bool,
 }
 
+/// Every agency's push state as answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AgencyPushList {
+    /// One entry per agency.
+    agencies: Vec<AgencyPushView>,
+}
+
 /// `GET /api/v1/agencies/pushes`: each agency's last push and whether it
 /// is overdue (R4). Administrators and auditors see every agency, an
 /// agency its own.
+#[utoipa::path(get, path = "/api/v1/agencies/pushes", tag = "issuing",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each agency's last push and whether it is overdue", body = AgencyPushList),
+        (status = 403, description = "The role may not see pushes (admin, auditor or agency only)",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_agency_pushes(
     State(state): State<AppState>,
     caller: Caller,
@@ -658,7 +793,7 @@ async fn read_agency_pushes(
             format!("{} agencies", views.len()),
             "ok",
         );
-        Ok(Json(serde_json::json!({ "agencies": views })).into_response())
+        Ok(Json(AgencyPushList { agencies: views }).into_response())
     })
     .await
 }

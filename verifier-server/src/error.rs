@@ -26,6 +26,9 @@ pub enum ApiError {
     /// Nothing at this address (404).
     #[error("{0}")]
     NotFound(String),
+    /// The path does not accept this method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The request conflicts with the current state (409).
     #[error("{0}")]
     Conflict(String),
@@ -38,6 +41,15 @@ pub enum ApiError {
     /// The body is well-formed but cannot be processed (422).
     #[error("{0}")]
     Unprocessable(String),
+    /// The caller sent too many requests; it may retry after
+    /// `retry_after` seconds (429, with `Retry-After`).
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What limit was reached.
+        detail: String,
+        /// Seconds until a request will be accepted again.
+        retry_after: u64,
+    },
     /// The service cannot answer now, e.g. the request took too long; the
     /// client may retry (503).
     #[error("{0}")]
@@ -65,14 +77,23 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-/// The problem-details body.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// The problem-details body (RFC 9457), `application/problem+json`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// The problem type, a URI reference relative to the API, e.g.
+    /// `/problems/forbidden`.
     #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
+    #[schema(example = "/problems/forbidden")]
+    pub kind: &'static str,
+    /// A short summary of the problem type.
+    #[schema(example = "Not allowed")]
+    pub title: &'static str,
+    /// The HTTP status.
+    #[schema(example = 403)]
+    pub status: u16,
+    /// What was wrong and where (generic for server errors).
+    #[schema(example = "role auditor may not do this; needs admin or agency")]
+    pub detail: String,
 }
 
 impl ApiError {
@@ -83,10 +104,12 @@ impl ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,10 +127,14 @@ impl ApiError {
             ApiError::Unauthenticated(_) => ("/problems/unauthenticated", "Not authenticated"),
             ApiError::Forbidden(_) => ("/problems/forbidden", "Not allowed"),
             ApiError::NotFound(_) => ("/problems/not-found", "Not found"),
+            ApiError::MethodNotAllowed(_) => ("/problems/method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("/problems/conflict", "Conflict"),
             ApiError::Gone(_) => ("/problems/gone", "No longer available"),
             ApiError::TooLarge(_) => ("/problems/too-large", "Request too large"),
             ApiError::Unprocessable(_) => ("/problems/unprocessable", "Cannot process"),
+            ApiError::TooManyRequests { .. } => {
+                ("/problems/too-many-requests", "Too many requests")
+            }
             ApiError::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("/problems/internal", "Internal error"),
         }
@@ -118,6 +145,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let (kind, title) = self.kind();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let detail = match &self {
             ApiError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
@@ -129,7 +160,7 @@ impl IntoResponse for ApiError {
             kind,
             title,
             status: status.as_u16(),
-            detail: &detail,
+            detail,
         })
         .unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -138,6 +169,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

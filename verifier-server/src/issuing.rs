@@ -28,7 +28,7 @@ use crate::lists::advance_status;
 use crate::store::{AgencyPush, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
 
 /// What happened to one pushed record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A new e-certificate, version 1.
@@ -47,7 +47,7 @@ pub enum Outcome {
 }
 
 /// The answer for one pushed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordResult {
     /// Position in the pushed array, from 0.
     pub index: usize,
@@ -61,6 +61,7 @@ pub struct RecordResult {
     pub result: Outcome,
     /// Field-level reasons (non-conforming, refused, malformed).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::openapi::NonconformanceDoc>>)]
     pub reasons: Option<Vec<Nonconformance>>,
     /// The GB/T 36904 identifier of the current version.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,7 +72,7 @@ pub struct RecordResult {
 }
 
 /// Counts per outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     /// Issued.
     pub issued: usize,
@@ -101,7 +102,7 @@ impl Summary {
 }
 
 /// The answer to a push.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushResponse {
     /// Per record, in the pushed order.
     pub results: Vec<RecordResult>,
@@ -527,7 +528,7 @@ pub fn push(
 }
 
 /// A lifecycle change asked for by an agency or administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusChange {
     /// Cancel or revoke (注销/吊销): final.
@@ -549,15 +550,17 @@ impl StatusChange {
 }
 
 /// The outcome of a lifecycle change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusChanged {
     /// Type.
+    #[schema(value_type = crate::openapi::CertTypeDoc)]
     pub cert_type: CertType,
     /// Number.
     pub number: String,
     /// The current version.
     pub version: u16,
     /// Its status now.
+    #[schema(value_type = crate::openapi::StatusDoc)]
     pub status: Status,
     /// The status list sequence that carries it.
     pub status_seq: u64,

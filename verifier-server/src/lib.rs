@@ -20,6 +20,7 @@ pub mod evaluation;
 pub mod holders;
 pub mod issuing;
 pub mod keys;
+pub mod limits;
 pub mod lists;
 pub mod openapi;
 pub mod store;
@@ -69,16 +70,31 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Most requests in flight at once.
     pub max_in_flight: usize,
+    /// Largest body of a small command such as a status change, bytes.
+    pub max_command_body: usize,
+    /// Sustained requests a second per caller (bearer token, or IP address
+    /// without one); 0 turns the rate limit off.
+    pub rate_per_second: u32,
+    /// Requests a caller may send at once above the sustained rate.
+    pub rate_burst: u32,
+    /// Most callers whose rate is tracked at once (bounds memory).
+    pub rate_max_keys: usize,
 }
 
 impl Default for Limits {
-    /// 8 MiB, 5,000 records, 60 s, 256 requests.
+    /// 8 MiB, 5,000 records, 60 s, 256 requests in flight, 16 KiB
+    /// commands; 50 requests a second per caller with bursts of 500, at
+    /// most 100,000 callers tracked.
     fn default() -> Limits {
         Limits {
             max_body: 8 * 1024 * 1024,
             max_records: 5_000,
             request_timeout: Duration::from_secs(60),
             max_in_flight: 256,
+            max_command_body: 16 * 1024,
+            rate_per_second: 50,
+            rate_burst: 500,
+            rate_max_keys: 100_000,
         }
     }
 }
@@ -264,7 +280,7 @@ pub fn create_data_dir(data: &Path) -> anyhow::Result<()> {
 /// The router with every endpoint and the request limits.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/catalogue", get(api::get_catalogue))
@@ -280,7 +296,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/api/v1/certificates/{cert_type}/{number}/status",
-            post(api::post_status),
+            post(api::post_status).layer(DefaultBodyLimit::max(limits.max_command_body)),
         )
         .route(
             "/api/v1/holder/certificates",
@@ -298,6 +314,15 @@ pub fn app(state: AppState) -> Router {
         .route("/holder", get(holders::holder_page))
         .route("/api/v1/audit", get(auditor::get_audit))
         .fallback(api::not_found)
+        .method_not_allowed_fallback(limits::method_not_allowed);
+    let router = match limits::RateLimiter::new(&limits) {
+        Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(limiter),
+            limits::rate_limit,
+        )),
+        None => router,
+    };
+    router
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(
             ServiceBuilder::new()
@@ -339,7 +364,8 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving");
     }
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

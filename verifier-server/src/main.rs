@@ -137,6 +137,12 @@ struct ServeArgs {
     /// Seconds after which verifiers cannot confirm with old lists.
     #[arg(long, value_name = "SECONDS")]
     list_max_age: Option<u64>,
+    /// Sustained requests a second per caller (0: no rate limit).
+    #[arg(long, value_name = "N")]
+    rate_per_second: Option<u32>,
+    /// Requests a caller may send at once above the sustained rate.
+    #[arg(long, value_name = "N")]
+    rate_burst: Option<u32>,
 }
 
 impl ServeArgs {
@@ -155,10 +161,14 @@ impl ServeArgs {
                 lists.max_age
             );
         }
-        Ok(Config {
-            lists,
-            ..Config::default()
-        })
+        let mut limits = verifier_server::Limits::default();
+        if let Some(r) = self.rate_per_second {
+            limits.rate_per_second = r;
+        }
+        if let Some(b) = self.rate_burst {
+            limits.rate_burst = b;
+        }
+        Ok(Config { lists, limits })
     }
 }
 

@@ -1,10 +1,21 @@
 //! The OpenAPI 3.1 description of the service (`GET /openapi.json`),
 //! generated from the handlers' `#[utoipa::path]` annotations so it cannot
-//! drift from the code. Every handler is listed in [`ApiDoc`]'s `paths`.
+//! drift from the code. Every handler is listed in [`ApiDoc`]'s `paths`
+//! (a test compares them with the routes in `lib.rs`).
+//!
+//! Answers that every route can give are added by `CommonResponses`
+//! rather than repeated on each handler: 429 (rate limit), 503 (request
+//! timeout), 401 on authenticated paths, 400 and 413 on paths with a body.
+//!
+//! `shared` has no utoipa dependency; its types that appear in bodies are
+//! described here by mirrors (`CertTypeDoc`, `StatusDoc`, …) named like
+//! the originals, and tests check that mirror and original agree.
 
 use axum::Json;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The document.
 #[derive(Debug, OpenApi)]
@@ -15,6 +26,16 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         crate::api::healthz,
+        openapi_json,
+        crate::api::get_catalogue,
+        crate::api::get_trust_list,
+        crate::api::get_status_list,
+        crate::api::get_status_deltas,
+        crate::api::post_records,
+        crate::api::get_nonconforming,
+        crate::api::get_agency_pushes,
+        crate::api::get_certificate,
+        crate::api::post_status,
         crate::holders::get_certificates,
         crate::holders::get_qr_png,
         crate::holders::get_qr_svg,
@@ -22,9 +43,12 @@ use utoipa::{Modify, OpenApi};
         crate::holders::holder_page,
         crate::auditor::get_audit,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem)),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "service", description = "Health and description"),
+        (name = "lists", description = "The catalogue and the signed trust and status lists (public)"),
+        (name = "issuing", description = "Pushes, corrections and lifecycle changes of agencies"),
         (name = "holder", description = "A holder's own certificates, QR codes and device keys"),
         (name = "audit", description = "The audit log (auditors and administrators)"),
     )
@@ -44,7 +68,273 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Adds the answers the router's layers give on every path (see the
+/// module documentation), unless a handler already describes them.
+struct CommonResponses;
+
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn add_common(op: &mut Operation) {
+    let mut common = vec![
+        ("429", "Too many requests from this caller; see Retry-After"),
+        (
+            "503",
+            "The request took too long or the service is overloaded",
+        ),
+    ];
+    if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        common.push(("401", "No valid bearer token"));
+    }
+    if op.request_body.is_some() {
+        common.push(("400", "The body is not what the path expects"));
+        common.push(("413", "The body is larger than this path accepts"));
+    }
+    for (code, description) in common {
+        op.responses
+            .responses
+            .entry(code.to_string())
+            .or_insert_with(|| problem(description));
+    }
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_common(op);
+            }
+        }
+    }
+}
+
 /// `GET /openapi.json`.
+#[utoipa::path(get, path = "/openapi.json", tag = "service",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+/// A signed list: COSE_Sign1 bytes (`application/cose`, see
+/// `docs/wire-format.md`).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct SignedListDoc(pub Vec<u8>);
+
+/// One of the nine certificate types (`shared::domain::CertType`).
+#[derive(Debug, ToSchema)]
+#[schema(as = CertType)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum CertTypeDoc {
+    /// 道路运输从业人员从业资格证
+    QC,
+    /// 网络预约出租汽车驾驶员证
+    WYJ,
+    /// 巡游出租汽车驾驶员证
+    XYJ,
+    /// 道路运输证
+    YSZ,
+    /// 网络预约出租汽车运输证
+    WYY,
+    /// 道路运输经营许可证
+    JYXK,
+    /// 道路危险货物运输许可证
+    WXHW,
+    /// 放射性物品道路运输许可证
+    FSX,
+    /// 网络预约出租汽车经营许可证
+    WYJY,
+}
+
+/// A certificate version's status (`shared::status::Status`).
+#[derive(Debug, ToSchema)]
+#[schema(as = Status)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusDoc {
+    /// Valid.
+    Valid,
+    /// Revoked or cancelled.
+    Revoked,
+    /// Suspended.
+    Suspended,
+    /// A newer version was issued.
+    Superseded,
+}
+
+/// A field-level reason why a record is not conforming
+/// (`shared::domain::Nonconformance`).
+#[derive(Debug, ToSchema)]
+#[schema(as = Nonconformance)]
+pub struct NonconformanceDoc {
+    /// The record field, e.g. `id_number`.
+    pub field: String,
+    /// Stable rule id, e.g. `id_number.check_digit`.
+    pub rule: String,
+    /// Chinese message.
+    pub message_zh: String,
+    /// English message.
+    pub message_en: String,
+}
+
+/// The family of face fields (`shared::domain::cert::Family`).
+#[derive(Debug, ToSchema)]
+#[schema(as = Family)]
+#[serde(rename_all = "snake_case")]
+pub enum FamilyDoc {
+    /// Practitioner and driver cards.
+    Person,
+    /// Vehicle certificates.
+    Vehicle,
+    /// Operating permits.
+    Permit,
+}
+
+/// A face field of a type (`shared::domain::catalogue::FieldSpec`).
+#[derive(Debug, ToSchema)]
+#[schema(as = FieldSpec)]
+pub struct FieldSpecDoc {
+    /// Stable snake_case key, as in a pushed record.
+    pub key: String,
+    /// Chinese label.
+    pub label_zh: String,
+    /// English label.
+    pub label_en: String,
+    /// Whether a record without it is non-conforming.
+    pub mandatory: bool,
+    /// Whether it is carried in the signed QR payload.
+    pub on_qr: bool,
+    /// How the value is written, e.g. `date`, `id_number`, `plate`.
+    pub format: String,
+    /// Longest accepted value in characters, for free text.
+    pub max_chars: Option<u16>,
+}
+
+/// One certificate type of the R1 catalogue
+/// (`shared::domain::catalogue::CatalogueEntry`).
+#[derive(Debug, ToSchema)]
+#[schema(as = CatalogueEntry)]
+pub struct CatalogueEntryDoc {
+    /// The type.
+    pub cert_type: CertTypeDoc,
+    /// The short code, e.g. `YSZ`.
+    pub code: String,
+    /// Official Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// National data standard.
+    pub standard: String,
+    /// Family of face fields.
+    pub family: FamilyDoc,
+    /// Date from which records of this type are collected.
+    #[schema(format = Date)]
+    pub collection_start: String,
+    /// How the printed number is rendered.
+    pub template: String,
+    /// The face fields in printed order.
+    pub face_fields: Vec<FieldSpecDoc>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn doc() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    fn enum_of(doc: &Value, schema: &str) -> Vec<String> {
+        doc["components"]["schemas"][schema]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}: {}", doc["components"]["schemas"][schema]))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn mirrors_agree_with_the_shared_types() {
+        let doc = doc();
+        let names = |v: Vec<Value>| -> Vec<String> {
+            v.into_iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        };
+        let types = names(
+            shared::domain::CertType::ALL
+                .iter()
+                .map(|t| serde_json::to_value(t).unwrap())
+                .collect(),
+        );
+        assert_eq!(enum_of(&doc, "CertType"), types);
+        let statuses = names(
+            shared::status::Status::ALL
+                .iter()
+                .map(|s| serde_json::to_value(s).unwrap())
+                .collect(),
+        );
+        assert_eq!(enum_of(&doc, "Status"), statuses);
+        // Every key the catalogue and a reason serialise is described.
+        let entry = serde_json::to_value(&shared::domain::catalogue::catalogue()[0]).unwrap();
+        let described = |schema: &str| -> Vec<String> {
+            let mut keys: Vec<String> = doc["components"]["schemas"][schema]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        let mut keys: Vec<String> = entry.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(described("CatalogueEntry"), keys);
+        let mut keys: Vec<String> = entry["face_fields"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        assert_eq!(described("FieldSpec"), keys);
+        assert_eq!(
+            enum_of(&doc, "Family"),
+            ["person", "vehicle", "permit"].map(String::from)
+        );
+        let reason = serde_json::to_value(shared::domain::Nonconformance {
+            field: "f".into(),
+            rule: "r".into(),
+            message_zh: "z".into(),
+            message_en: "e".into(),
+        })
+        .unwrap();
+        let mut keys: Vec<String> = reason.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(described("Nonconformance"), keys);
+    }
 }

@@ -284,8 +284,15 @@ async fn a_directory_with_other_certificates_is_not_seeded() {
         .unwrap()
         .unwrap();
     let record = serde_json::to_value(shared::domain::sample_record(CertType::QC)).unwrap();
-    verifier_server::issuing::push(state.store(), &state.keys(), &caller, T0, vec![record], None)
-        .unwrap();
+    verifier_server::issuing::push(
+        state.store(),
+        &state.keys(),
+        &caller,
+        T0,
+        vec![record],
+        None,
+    )
+    .unwrap();
     let e = demo::prepare(tmp.path(), &state).unwrap_err();
     assert!(format!("{e:#}").contains("use a new directory"), "{e:#}");
 }
