@@ -19,9 +19,10 @@ pub mod keys;
 pub mod lists;
 pub mod openapi;
 pub mod store;
+pub mod wallet;
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,12 +80,15 @@ impl Default for Limits {
 }
 
 /// Everything the service is configured with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
     /// Freshness of the signed lists.
     pub lists: ListConfig,
     /// Request limits.
     pub limits: Limits,
+    /// The built holder wallet served under `/wallet/`; `None` is
+    /// [`wallet::default_dir`].
+    pub wallet_dir: Option<PathBuf>,
 }
 
 struct Inner {
@@ -165,6 +169,15 @@ impl AppState {
         self.inner.config.limits
     }
 
+    /// The directory of the built holder wallet.
+    pub fn wallet_dir(&self) -> PathBuf {
+        self.inner
+            .config
+            .wallet_dir
+            .clone()
+            .unwrap_or_else(wallet::default_dir)
+    }
+
     /// Now, Unix seconds.
     pub fn now(&self) -> i64 {
         (self.inner.clock)()
@@ -203,6 +216,9 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/certificates/{cert_type}/{number}/status",
             post(api::post_status),
         )
+        .route("/wallet", get(wallet::redirect))
+        .route("/wallet/", get(wallet::serve_file))
+        .route("/wallet/{*path}", get(wallet::serve_file))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(

@@ -83,6 +83,11 @@ struct ServeArgs {
     /// Seconds after which verifiers cannot confirm with old lists.
     #[arg(long, value_name = "SECONDS")]
     list_max_age: Option<u64>,
+    /// The built holder wallet served under /wallet/ (`scripts/build-wallet`
+    /// makes it); default: `wallet/dist` of the source tree this binary was
+    /// built from.
+    #[arg(long, value_name = "DIR")]
+    wallet_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -103,6 +108,7 @@ impl ServeArgs {
         }
         Ok(Config {
             lists,
+            wallet_dir: self.wallet_dir.clone(),
             ..Config::default()
         })
     }

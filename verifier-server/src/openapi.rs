@@ -13,10 +13,11 @@ use utoipa::{Modify, OpenApi};
         title = "Liaoning road-transport e-certificate service",
         description = "Collection, issuing, signed lists, verification logs and evaluation."
     ),
-    paths(crate::api::healthz),
+    paths(crate::api::healthz, crate::wallet::serve_file),
     modifiers(&BearerAuth),
     tags(
         (name = "service", description = "Health and description"),
+        (name = "holder", description = "Holders' certificates, devices and wallet"),
     )
 )]
 pub struct ApiDoc;
