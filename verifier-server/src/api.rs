@@ -22,13 +22,19 @@ use crate::lists::{DeltaAnswer, Signed};
 use crate::AppState;
 
 /// Runs store work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await?
 }
 
-fn audit(state: &AppState, caller: Option<&Caller>, action: String, target: String, outcome: &str) {
+pub(crate) fn audit(
+    state: &AppState,
+    caller: Option<&Caller>,
+    action: String,
+    target: String,
+    outcome: &str,
+) {
     let entry = Caller::audit_entry(caller, state.now(), action, target, outcome);
     let result = state.store().begin().and_then(|mut tx| {
         tx.append_audit(&entry)?;
@@ -94,7 +100,7 @@ async fn audit_async(
 
 /// Audits a failed authenticated request; a successful one is audited
 /// with its effect, in the same transaction.
-async fn audited(
+pub(crate) async fn audited(
     state: &AppState,
     caller: &Caller,
     action: &str,
@@ -116,7 +122,7 @@ async fn audited(
 }
 
 /// Refuses a caller whose role is not among `roles`.
-fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
+pub(crate) fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
     if roles.contains(&caller.role) {
         return Ok(());
     }
@@ -129,7 +135,7 @@ fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
 }
 
 /// A query string, or a problem naming what is wrong with it.
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(q)| q)
         .map_err(|e| ApiError::BadRequest(format!("query string: {}", e.body_text())))
 }
@@ -199,7 +205,7 @@ pub async fn get_trust_list(
     let s = state.clone();
     let signed = blocking(move || {
         Ok(s.lists()
-            .trust_list(s.store(), s.keys(), s.list_config(), s.now())?)
+            .trust_list(s.store(), &s.keys(), s.list_config(), s.now())?)
     })
     .await?;
     Ok(signed_response(&headers, &signed))
@@ -213,7 +219,7 @@ pub async fn get_status_list(
     let s = state.clone();
     let signed = blocking(move || {
         Ok(s.lists()
-            .status_snapshot(s.store(), s.keys(), s.list_config(), s.now())?)
+            .status_snapshot(s.store(), &s.keys(), s.list_config(), s.now())?)
     })
     .await?;
     Ok(signed_response(&headers, &signed))
@@ -243,7 +249,7 @@ pub async fn get_status_deltas(
     let s = state.clone();
     let answer = blocking(move || {
         Ok(s.lists()
-            .status_delta(s.store(), s.keys(), s.list_config(), s.now(), since)?)
+            .status_delta(s.store(), &s.keys(), s.list_config(), s.now(), since)?)
     })
     .await?;
     match answer {
@@ -316,7 +322,7 @@ async fn push_records(
     let response = blocking(move || {
         let pushed = issuing::push(
             s.store(),
-            s.keys(),
+            &s.keys(),
             &caller,
             s.now(),
             push.records,
@@ -336,7 +342,7 @@ async fn push_records(
     Ok(Json(response).into_response())
 }
 
-fn parse_type(text: &str) -> Result<CertType, ApiError> {
+pub(crate) fn parse_type(text: &str) -> Result<CertType, ApiError> {
     CertType::from_code(&text.to_ascii_uppercase()).ok_or_else(|| {
         let codes: Vec<&str> = CertType::ALL.iter().map(|t| t.code()).collect();
         ApiError::NotFound(format!(

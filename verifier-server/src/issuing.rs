@@ -167,7 +167,10 @@ fn trimmed(s: &Option<String>) -> Option<String> {
 
 /// The identifier verifiers will derive: from the credit code the trust
 /// list publishes for the division, else from the record's own.
-fn identifier(data: &CertificateData, authorities: &HashMap<DivisionCode, Uscc>) -> Option<String> {
+pub(crate) fn identifier(
+    data: &CertificateData,
+    authorities: &HashMap<DivisionCode, Uscc>,
+) -> Option<String> {
     let uscc = authorities
         .get(&data.issuer.division)
         .unwrap_or(&data.issuer.uscc);

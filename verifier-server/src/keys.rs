@@ -162,7 +162,13 @@ pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyho
     }
     let records = tx.keys()?;
     tx.commit()?;
+    load(data, &records)
+}
 
+/// Loads the active root and issuer keys named by `records` from the key
+/// directory (the newest active key of each role).
+pub fn load(data: &Path, records: &[KeyRecord]) -> anyhow::Result<Keys> {
+    let dir = key_dir(data);
     let pick = |role: KeyRole| -> anyhow::Result<SigningKey> {
         let record = records
             .iter()
@@ -175,6 +181,52 @@ pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyho
         root: pick(KeyRole::Root)?,
         issuer: pick(KeyRole::Issuer)?,
     })
+}
+
+/// Creates a new issuer key of algorithm `alg` in the key directory and
+/// returns its record (active, signing from `now`); the caller stores it.
+pub fn new_issuer_key(data: &Path, alg: Alg, now: i64) -> anyhow::Result<KeyRecord> {
+    let key = SigningKey::generate(alg, &mut OsRng);
+    let file = format!("{}-{}.key", KeyRole::Issuer.as_str(), key.kid());
+    create_secret_file(&key_dir(data).join(&file), &key)?;
+    Ok(KeyRecord {
+        kid: key.kid(),
+        role: KeyRole::Issuer,
+        alg,
+        public_key: key.public_key().to_bytes(),
+        not_before: now,
+        not_after: None,
+        state: 0,
+        compromised_since: None,
+        file,
+    })
+}
+
+/// The `meta` key of the key generation: it increases with every change
+/// of the keys (rotation, compromise) in the same transaction.
+pub const GENERATION_META: &str = "keys_generation";
+/// The file beside the keys that repeats the key generation after the
+/// change committed, so a running server notices it with one small read
+/// instead of a database transaction (which would wait for a push).
+pub const GENERATION_FILE: &str = "generation";
+
+/// The key generation a running server should be at (0 before any change).
+pub fn read_generation(data: &Path) -> u64 {
+    fs::read_to_string(key_dir(data).join(GENERATION_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Announces key generation `generation` to running servers (after the
+/// transaction that made it committed): written to a temporary file and
+/// renamed, so a reader never sees half a number.
+pub fn announce_generation(data: &Path, generation: u64) -> anyhow::Result<()> {
+    let dir = key_dir(data);
+    let tmp = dir.join(format!("{GENERATION_FILE}.tmp"));
+    fs::write(&tmp, generation.to_string())
+        .and_then(|()| fs::rename(&tmp, dir.join(GENERATION_FILE)))
+        .with_context(|| format!("writing {}", dir.join(GENERATION_FILE).display()))
 }
 
 #[cfg(test)]

@@ -10,10 +10,13 @@
 //! listener until a shutdown future resolves; tests drive [`app`] directly.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
+pub mod auditor;
 pub mod auth;
 pub mod error;
 pub mod evaluation;
+pub mod holders;
 pub mod issuing;
 pub mod keys;
 pub mod lists;
@@ -23,7 +26,8 @@ pub mod wallet;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -93,7 +97,12 @@ pub struct Config {
 
 struct Inner {
     store: Arc<dyn Store>,
-    keys: Keys,
+    keys: RwLock<Arc<Keys>>,
+    /// The data directory, when opened from one: key changes made by
+    /// `admin` commands are picked up from it without a restart.
+    data: Option<PathBuf>,
+    /// The key generation the loaded keys belong to.
+    generation: AtomicU64,
     lists: Lists,
     config: Config,
     clock: Clock,
@@ -108,7 +117,7 @@ pub struct AppState {
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("keys", &self.inner.keys)
+            .field("keys", &self.inner.keys.read().ok().map(|k| k.clone()))
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -122,16 +131,36 @@ impl AppState {
         let db = data.join(keys::DB_FILE);
         let store =
             SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?;
+        let generation = keys::read_generation(data);
         let keys = keys::init_or_load(data, &store, alg, clock())?;
-        Ok(AppState::new(Arc::new(store), keys, config, clock))
+        Ok(AppState::from_parts(
+            Arc::new(store),
+            keys,
+            Some((data.to_path_buf(), generation)),
+            config,
+            clock,
+        ))
     }
 
-    /// A state from its parts.
+    /// A state from its parts (keys fixed: no data directory to watch).
     pub fn new(store: Arc<dyn Store>, keys: Keys, config: Config, clock: Clock) -> AppState {
+        AppState::from_parts(store, keys, None, config, clock)
+    }
+
+    fn from_parts(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        data: Option<(PathBuf, u64)>,
+        config: Config,
+        clock: Clock,
+    ) -> AppState {
+        let (data, generation) = data.map_or((None, 0), |(d, g)| (Some(d), g));
         AppState {
             inner: Arc::new(Inner {
                 store,
-                keys,
+                keys: RwLock::new(Arc::new(keys)),
+                data,
+                generation: AtomicU64::new(generation),
                 lists: Lists::default(),
                 config,
                 clock,
@@ -144,14 +173,63 @@ impl AppState {
         self.inner.store.as_ref()
     }
 
-    /// The signing keys.
-    pub fn keys(&self) -> &Keys {
-        &self.inner.keys
+    /// The signing keys. When the state was opened from a data directory,
+    /// a key change committed by an `admin` command (rotation, compromise)
+    /// is noticed here, by one small file read, and the keys are reloaded
+    /// and the list cache invalidated before anything is signed again.
+    /// Call it from blocking code (it may read the store).
+    pub fn keys(&self) -> Arc<Keys> {
+        if let Some(data) = &self.inner.data {
+            let announced = keys::read_generation(data);
+            if announced != self.inner.generation.load(Ordering::SeqCst) {
+                self.reload_keys(data, announced);
+            }
+        }
+        match self.inner.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn reload_keys(&self, data: &Path, announced: u64) {
+        let loaded = self
+            .store()
+            .begin()
+            .and_then(|mut tx| {
+                let records = tx.keys()?;
+                tx.commit()?;
+                Ok(records)
+            })
+            .map_err(anyhow::Error::from)
+            .and_then(|records| keys::load(data, &records));
+        match loaded {
+            Ok(new) => {
+                let mut slot = match self.inner.keys.write() {
+                    Ok(k) => k,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                tracing::info!(
+                    generation = announced,
+                    issuer_kid = %new.issuer.kid(),
+                    "signing keys changed; reloaded"
+                );
+                *slot = Arc::new(new);
+                self.inner.generation.store(announced, Ordering::SeqCst);
+                drop(slot);
+                self.inner.lists.invalidate();
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot reload changed keys"),
+        }
     }
 
     /// The root public key verifiers pin.
     pub fn root_public_key(&self) -> PublicKey {
-        self.inner.keys.root.public_key()
+        self.keys().root.public_key()
+    }
+
+    /// The data directory, when the state was opened from one.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.inner.data.as_deref()
     }
 
     /// The list publisher.
@@ -216,6 +294,21 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/certificates/{cert_type}/{number}/status",
             post(api::post_status),
         )
+        .route(
+            "/api/v1/holder/certificates",
+            get(holders::get_certificates),
+        )
+        .route(
+            "/api/v1/holder/certificates/{cert_type}/{number}/qr.png",
+            get(holders::get_qr_png),
+        )
+        .route(
+            "/api/v1/holder/certificates/{cert_type}/{number}/qr.svg",
+            get(holders::get_qr_svg),
+        )
+        .route("/api/v1/holder/devices", post(holders::post_device))
+        .route("/holder", get(holders::holder_page))
+        .route("/api/v1/audit", get(auditor::get_audit))
         .route("/wallet", get(wallet::redirect))
         .route("/wallet/", get(wallet::serve_file))
         .route("/wallet/{*path}", get(wallet::serve_file))

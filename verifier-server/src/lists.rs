@@ -229,7 +229,23 @@ impl Lists {
             tx.set_trust_state(state)?;
         }
         let mut issuer_keys = Vec::new();
-        for k in tx.keys()?.into_iter().filter(|k| k.role == KeyRole::Issuer) {
+        // A retired key stays listed (verify-only) until its overlap window
+        // ends; a compromised one stays listed so verifiers refuse it.
+        // Judged at the sequence's signing time, so the bytes of a sequence
+        // never change.
+        let listed_until = tx.keys_listed_until()?;
+        let listed = |k: &crate::store::KeyRecord| {
+            k.state != 1
+                || listed_until
+                    .iter()
+                    .find(|(kid, _)| *kid == k.kid)
+                    .is_none_or(|(_, until)| state.issued_at <= *until)
+        };
+        for k in tx
+            .keys()?
+            .into_iter()
+            .filter(|k| k.role == KeyRole::Issuer && listed(k))
+        {
             let public_key = PublicKey::from_bytes(k.alg, &k.public_key)
                 .with_context(|| format!("stored public key {}", k.kid))?;
             let state = match (k.state, k.compromised_since) {

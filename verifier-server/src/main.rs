@@ -16,7 +16,7 @@ use shared::domain::DivisionCode;
 use verifier_server::auth::{self, Role};
 use verifier_server::lists::ListConfig;
 use verifier_server::store::SqliteStore;
-use verifier_server::{keys, system_clock, AppState, Config};
+use verifier_server::{admin, keys, system_clock, AppState, Config};
 
 /// The provincial road-transport e-certificate service.
 #[derive(Debug, Parser)]
@@ -39,6 +39,57 @@ enum Cmd {
 enum AdminCmd {
     /// Creates a bearer token and prints it (shown only once).
     CreateToken(CreateTokenArgs),
+    /// Lists the tokens (id, role, division, subject, created, revoked).
+    ListTokens(ListTokensArgs),
+    /// Revokes a token: requests with it are refused at once.
+    RevokeToken(RevokeTokenArgs),
+    /// Makes a new issuer key the signing key; the old one stays in the
+    /// trust list, verify-only, through the overlap window.
+    RotateKey(RotateKeyArgs),
+    /// Marks an issuer key compromised; the next trust list says so.
+    CompromiseKey(CompromiseKeyArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListTokensArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RevokeTokenArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The token's id (from list-tokens).
+    #[arg(long, value_name = "N")]
+    id: i64,
+}
+
+#[derive(Debug, Args)]
+struct RotateKeyArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Days the old key stays in the trust list (verify-only).
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    overlap_days: u32,
+    /// Algorithm of the new key (default: the current key's).
+    #[arg(long, value_enum)]
+    alg: Option<AlgArg>,
+}
+
+#[derive(Debug, Args)]
+struct CompromiseKeyArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The key id, 16 hex digits.
+    #[arg(long, value_name = "KID")]
+    kid: String,
+    /// When the compromise happened, Unix seconds (default: now).
+    #[arg(long, value_name = "UNIX")]
+    since: Option<i64>,
 }
 
 /// The signature algorithm of newly created keys.
@@ -176,10 +227,57 @@ fn create_token(a: &CreateTokenArgs) -> anyhow::Result<String> {
         .subject
         .clone()
         .unwrap_or_else(|| role.as_str().to_string());
+    if role == Role::Holder && verifier_server::holders::holder_id(&subject).is_none() {
+        bail!("a holder token needs --subject with the holder's ID number or credit code");
+    }
     let store = open_store(&a.data.data)?;
     let (token, _) = auth::create_token(&store, role, a.division, &subject, system_clock()())
         .context("storing the token")?;
     Ok(token)
+}
+
+fn list_tokens(a: &ListTokensArgs) -> anyhow::Result<()> {
+    let store = open_store(&a.data.data)?;
+    let tokens = admin::list_tokens(&store, system_clock()())?;
+    if a.json {
+        for t in &tokens {
+            println!("{}", serde_json::to_string(t)?);
+        }
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<8}  {:>8}  {:>11}  {:>11}  subject",
+        "id", "role", "division", "created", "revoked"
+    );
+    for t in &tokens {
+        let opt = |v: Option<i64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        println!(
+            "{:>5}  {:<8}  {:>8}  {:>11}  {:>11}  {}",
+            t.id,
+            t.role,
+            t.division
+                .map_or_else(|| "-".to_string(), |d| d.to_string()),
+            t.created_at,
+            opt(t.revoked_at),
+            t.subject
+        );
+    }
+    Ok(())
+}
+
+fn print_key_change(c: &admin::KeyChange) {
+    println!("signing key: {}", c.issuer_kid);
+    match c.listed_until {
+        Some(until) => println!(
+            "retired key: {} (in the trust list until {until})",
+            c.old_kid
+        ),
+        None => println!("compromised key: {}", c.old_kid),
+    }
+    println!(
+        "re-signed {} certificates; trust list sequence {}, status list sequence {}",
+        c.resigned, c.trust_seq, c.status_seq
+    );
 }
 
 async fn shutdown_signal() {
@@ -237,6 +335,28 @@ fn main() -> ExitCode {
             println!("{token}");
             eprintln!("store this token now: it is shown only once");
         }),
+        Cmd::Admin(AdminCmd::ListTokens(a)) => list_tokens(&a),
+        Cmd::Admin(AdminCmd::RevokeToken(a)) => open_store(&a.data.data).and_then(|store| {
+            let t = admin::revoke_token(&store, a.id, system_clock()())?;
+            println!("revoked token {} ({} {})", t.id, t.role, t.subject);
+            Ok(())
+        }),
+        Cmd::Admin(AdminCmd::RotateKey(a)) => open_store(&a.data.data).and_then(|store| {
+            let c = admin::rotate_key(
+                &a.data.data,
+                &store,
+                a.alg.map(Alg::from),
+                a.overlap_days,
+                system_clock()(),
+            )?;
+            print_key_change(&c);
+            Ok(())
+        }),
+        Cmd::Admin(AdminCmd::CompromiseKey(a)) => open_store(&a.data.data).and_then(|store| {
+            let c = admin::compromise_key(&a.data.data, &store, &a.kid, a.since, system_clock()())?;
+            print_key_change(&c);
+            Ok(())
+        }),
         Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),
     };
     match result {
@@ -283,7 +403,24 @@ mod tests {
                 ..
             }))
         ));
+        assert!(matches!(
+            parse("admin rotate-key --data d --overlap-days 7 --alg sm2")
+                .unwrap()
+                .command,
+            Cmd::Admin(AdminCmd::RotateKey(RotateKeyArgs {
+                overlap_days: 7,
+                alg: Some(AlgArg::Sm2),
+                ..
+            }))
+        ));
+        assert!(matches!(
+            parse("admin revoke-token --data d --id 3").unwrap().command,
+            Cmd::Admin(AdminCmd::RevokeToken(RevokeTokenArgs { id: 3, .. }))
+        ));
         for bad in [
+            "admin revoke-token --data d",
+            "admin compromise-key --data d",
+            "admin rotate-key --data d --overlap-days -1",
             "serve",
             "serve --data d --alg rsa",
             "admin create-token --data d --role agency --division 110100",
@@ -302,6 +439,7 @@ mod tests {
         for bad in [
             "admin create-token --data d --role agency",
             "admin create-token --data d --role admin --division 210100",
+            "admin create-token --data d --role holder --subject 12345",
         ] {
             let Cmd::Admin(AdminCmd::CreateToken(a)) = parse(bad).unwrap().command else {
                 panic!("not create-token")

@@ -13,11 +13,21 @@ use utoipa::{Modify, OpenApi};
         title = "Liaoning road-transport e-certificate service",
         description = "Collection, issuing, signed lists, verification logs and evaluation."
     ),
-    paths(crate::api::healthz, crate::wallet::serve_file),
+    paths(
+        crate::api::healthz,
+        crate::holders::get_certificates,
+        crate::holders::get_qr_png,
+        crate::holders::get_qr_svg,
+        crate::holders::post_device,
+        crate::holders::holder_page,
+        crate::auditor::get_audit,
+        crate::wallet::serve_file,
+    ),
     modifiers(&BearerAuth),
     tags(
         (name = "service", description = "Health and description"),
-        (name = "holder", description = "Holders' certificates, devices and wallet"),
+        (name = "holder", description = "A holder's own certificates, QR codes, device keys and wallet"),
+        (name = "audit", description = "The audit log (auditors and administrators)"),
     )
 )]
 pub struct ApiDoc;

@@ -224,6 +224,15 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// An audit entry with its position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Increasing row id (the paging cursor).
+    pub id: i64,
+    /// The entry.
+    pub entry: AuditEntry,
+}
+
 /// An agency's last acknowledged push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgencyPush {
@@ -353,6 +362,54 @@ pub trait Tx {
 
     /// Row counts.
     fn counts(&mut self) -> Result<Counts, StoreError>;
+
+    /// Every token, oldest first (hashes included; never show them).
+    fn tokens(&mut self) -> Result<Vec<TokenRow>, StoreError>;
+    /// Revokes a token at `at` unless already revoked; the row after the
+    /// change, `None` if there is no such token.
+    fn revoke_token(&mut self, id: i64, at: i64) -> Result<Option<TokenRow>, StoreError>;
+    /// Audit rows with an id above `after`, oldest first, at most `limit`.
+    fn audit_after(&mut self, after: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// Changes a key's state (0 active, 1 retired, 2 compromised), the end
+    /// of its signing period and when a compromise was established.
+    fn set_key_state(
+        &mut self,
+        kid: &Kid,
+        state: u8,
+        not_after: Option<i64>,
+        compromised_since: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// Sets until when a retired key stays in the trust list.
+    fn set_key_listed_until(&mut self, kid: &Kid, until: i64) -> Result<(), StoreError>;
+    /// Until when each retired key stays in the trust list (keys not named
+    /// stay listed).
+    fn keys_listed_until(&mut self) -> Result<Vec<(Kid, i64)>, StoreError>;
+
+    /// The current versions of the certificates whose holder (see the
+    /// `holder_id` column) is `holder_id`, by type and number.
+    fn holder_certificates(&mut self, holder_id: &str) -> Result<Vec<VersionRow>, StoreError>;
+    /// The current versions whose status is valid or suspended (the ones a
+    /// key change must re-sign).
+    fn live_versions(&mut self) -> Result<Vec<VersionRow>, StoreError>;
+    /// Replaces the signature of a version (re-signed with another key at
+    /// `issued_at`, same claims otherwise).
+    fn set_version_signed(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+        version: u16,
+        signed: &[u8],
+        issued_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Records a holder's device key; whether it was new.
+    fn insert_holder_device(
+        &mut self,
+        holder_id: &str,
+        alg: Alg,
+        public_key: &[u8],
+        at: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Migrations, in order; the `schema_version` table records how many ran.
@@ -465,6 +522,37 @@ CREATE TABLE agency_pushes (
     division     INTEGER PRIMARY KEY,
     last_push_at INTEGER NOT NULL,
     records      INTEGER NOT NULL
+) STRICT;
+"#,
+    // 3: holders, device keys, key overlap windows (holders, rotation).
+    // A certificate's holder: the face's ID number (person certificates) or
+    // credit code (permits); for vehicles, the owner's credit code or ID
+    // number as pushed in the record's `uscc` / `id_number` fields.
+    r#"
+ALTER TABLE certificate_versions ADD COLUMN holder_id TEXT GENERATED ALWAYS AS (
+    coalesce(
+        json_extract(data_json, '$.face.id_number'),
+        json_extract(data_json, '$.face.uscc'),
+        CASE WHEN json_extract(data_json, '$.face.family') = 'vehicle' THEN coalesce(
+            upper(trim(json_extract(record_json, '$.uscc'))),
+            upper(trim(json_extract(record_json, '$.id_number')))
+        ) END
+    )
+) VIRTUAL;
+CREATE INDEX certificate_versions_holder ON certificate_versions (holder_id)
+    WHERE holder_id IS NOT NULL;
+
+CREATE TABLE holder_devices (
+    holder_id     TEXT NOT NULL,
+    alg           TEXT NOT NULL,
+    public_key    BLOB NOT NULL,
+    registered_at INTEGER NOT NULL,
+    PRIMARY KEY (holder_id, public_key)
+) STRICT;
+
+CREATE TABLE key_overlap (
+    kid          TEXT PRIMARY KEY REFERENCES keys (kid),
+    listed_until INTEGER NOT NULL
 ) STRICT;
 "#,
 ];
@@ -625,6 +713,63 @@ fn nonconforming_from(c: NcCols) -> Result<NonconformingRow, StoreError> {
 }
 
 impl SqliteTx<'_> {
+    /// Version rows from a query selecting the version columns in the
+    /// order of [`VersionRow`].
+    fn current_versions(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        type Cols = (
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            String,
+            String,
+            Vec<u8>,
+            Option<String>,
+            i64,
+            i64,
+        );
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            })?
+            .collect::<Result<Vec<Cols>, _>>()?;
+        rows.into_iter()
+            .map(|c| {
+                Ok(VersionRow {
+                    cert_type: cert_type_of(&c.0)?,
+                    number: c.1,
+                    version: version_of(c.2)?,
+                    status_index: u32_of(c.3, "status index")?,
+                    status: status_of(c.4)?,
+                    record_json: c.5,
+                    data_json: c.6,
+                    signed: c.7,
+                    identifier: c.8,
+                    issued_at: c.9,
+                    issuer_division: division_of(c.10)?,
+                })
+            })
+            .collect()
+    }
+
     /// Executes a statement, cached by its text.
     fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
@@ -1228,6 +1373,185 @@ impl Tx for SqliteTx<'_> {
             audit: count("SELECT COUNT(*) FROM audit")?,
         })
     }
+
+    fn tokens(&mut self) -> Result<Vec<TokenRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, hash, role, division, subject, created_at, revoked_at
+             FROM tokens ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, Option<i64>>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|c| {
+                Ok(TokenRow {
+                    id: c.0,
+                    hash: c
+                        .1
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt(format!("token {} hash length", c.0)))?,
+                    role: c.2,
+                    division: c.3.map(division_of).transpose()?,
+                    subject: c.4,
+                    created_at: c.5,
+                    revoked_at: c.6,
+                })
+            })
+            .collect()
+    }
+
+    fn revoke_token(&mut self, id: i64, at: i64) -> Result<Option<TokenRow>, StoreError> {
+        self.exec(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, at],
+        )?;
+        Ok(self.tokens()?.into_iter().find(|t| t.id == id))
+    }
+
+    fn audit_after(&mut self, after: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, ts, token_id, role, action, target, outcome FROM audit
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![after, limit], |r| {
+                Ok(AuditRow {
+                    id: r.get(0)?,
+                    entry: AuditEntry {
+                        ts: r.get(1)?,
+                        token_id: r.get(2)?,
+                        role: r.get(3)?,
+                        action: r.get(4)?,
+                        target: r.get(5)?,
+                        outcome: r.get(6)?,
+                    },
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn set_key_state(
+        &mut self,
+        kid: &Kid,
+        state: u8,
+        not_after: Option<i64>,
+        compromised_since: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let n = self.exec(
+            "UPDATE keys SET state = ?2, not_after = ?3, compromised_since = ?4 WHERE kid = ?1",
+            params![kid.to_hex(), state, not_after, compromised_since],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!("no key {kid}")));
+        }
+        Ok(())
+    }
+
+    fn set_key_listed_until(&mut self, kid: &Kid, until: i64) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO key_overlap (kid, listed_until) VALUES (?1, ?2)
+             ON CONFLICT (kid) DO UPDATE SET listed_until = excluded.listed_until",
+            params![kid.to_hex(), until],
+        )?;
+        Ok(())
+    }
+
+    fn keys_listed_until(&mut self) -> Result<Vec<(Kid, i64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kid, listed_until FROM key_overlap ORDER BY kid")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(kid, until)| {
+                let kid = hex::decode(&kid)
+                    .ok()
+                    .and_then(|b| Kid::from_slice(&b))
+                    .ok_or_else(|| StoreError::Corrupt(format!("kid {kid:?}")))?;
+                Ok((kid, until))
+            })
+            .collect()
+    }
+
+    fn holder_certificates(&mut self, holder_id: &str) -> Result<Vec<VersionRow>, StoreError> {
+        self.current_versions(
+            "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
+                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division
+             FROM certificate_versions v
+             JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
+                                AND c.version = v.version
+             WHERE v.holder_id = ?1
+             ORDER BY v.cert_type, v.number",
+            [holder_id],
+        )
+    }
+
+    fn live_versions(&mut self) -> Result<Vec<VersionRow>, StoreError> {
+        self.current_versions(
+            "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
+                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division
+             FROM certificate_versions v
+             JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
+                                AND c.version = v.version
+             WHERE v.status IN (0, 2)
+             ORDER BY v.status_index",
+            [],
+        )
+    }
+
+    fn set_version_signed(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+        version: u16,
+        signed: &[u8],
+        issued_at: i64,
+    ) -> Result<(), StoreError> {
+        let n = self.exec(
+            "UPDATE certificate_versions SET signed = ?4, issued_at = ?5
+             WHERE cert_type = ?1 AND number = ?2 AND version = ?3",
+            params![cert_type.code(), number, version, signed, issued_at],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "no version {version} of {cert_type} {number}"
+            )));
+        }
+        self.exec(
+            "UPDATE certificates SET issued_at = ?4
+             WHERE cert_type = ?1 AND number = ?2 AND version = ?3",
+            params![cert_type.code(), number, version, issued_at],
+        )?;
+        Ok(())
+    }
+
+    fn insert_holder_device(
+        &mut self,
+        holder_id: &str,
+        alg: Alg,
+        public_key: &[u8],
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "INSERT INTO holder_devices (holder_id, alg, public_key, registered_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![holder_id, alg.name(), public_key, at],
+        )?;
+        Ok(n == 1)
+    }
 }
 
 #[cfg(test)]
@@ -1282,7 +1606,7 @@ mod tests {
         let v: i64 = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, MIGRATIONS.len() as i64);
     }
 
     #[test]
