@@ -180,7 +180,14 @@ function renderList () {
   const certs = wallet.certs || []
   const cards = certs.map((c, i) => {
     const state = blocked(c, keyCache, Date.now())
-    return el('button', { class: 'card' + (state ? ' blocked' : ''), 'data-index': String(i), 'data-number': c.number, onclick: () => renderShow(i) },
+    return el('button', {
+      class: 'card' + (state ? ' blocked' : ''),
+      'data-index': String(i),
+      'data-type': c.cert_type,
+      'data-number': c.number,
+      'data-valid-until': c.valid_until || '',
+      onclick: () => renderShow(i)
+    },
       el('div', { class: 'card-type' }, c.type_name_zh),
       el('div', { class: 'card-name' }, faceName(c)),
       el('div', { class: 'card-meta' }, `证号 ${c.number} · ${STATUS_ZH[c.status] || c.status}`),
@@ -203,7 +210,7 @@ function renderShow (index) {
   const countdown = el('p', { id: 'countdown' })
   const notice = el('p', { id: 'blocked', class: 'error' })
   const qrBox = el('div', { class: 'qr-box' }, canvas)
-  const face = el('dl', { class: 'face' }, cert.face.map((f) => [el('dt', {}, f.label_zh), el('dd', {}, f.value)]))
+  const face = el('dl', { class: 'face' }, cert.face.flatMap((f) => [el('dt', {}, f.label_zh), el('dd', {}, f.value)]))
   main().replaceChildren(
     statusBar(),
     el('button', { class: 'back secondary', onclick: renderList }, '‹ 返回'),
@@ -230,7 +237,8 @@ function renderShow (index) {
     drawing = true
     try {
       const p = await presentation(cert.bytes, keyCache.privateKey, now)
-      const css = Math.min(window.innerWidth - 24, 480)
+      // The width the page gives the QR (main's content box), at most 480 px.
+      const css = Math.max(200, Math.min(qrBox.clientWidth || window.innerWidth - 24, 480))
       await QRCode.toCanvas(canvas, p.text, {
         errorCorrectionLevel: 'M', margin: 4, width: Math.round(css * (window.devicePixelRatio || 1)),
         color: { dark: '#000000', light: '#ffffff' }
