@@ -987,7 +987,7 @@ async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
     let past = std::time::Instant::now();
     let err = verifier_server::issuing::push(
         env.state.store(),
-        env.state.keys(),
+        &env.state.keys(),
         &admin,
         env.now(),
         records,
@@ -1016,7 +1016,7 @@ async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
         Arc::new(
             verifier_server::store::SqliteStore::open(&env.dir.path().join("verifier.db")).unwrap(),
         ),
-        env.state.keys().clone(),
+        (*env.state.keys()).clone(),
         config,
         clock_of(&env.clock),
     );
