@@ -7,7 +7,8 @@
 //! Ed25519 key, non-extractable, registered, the certificate re-issued
 //! holder-bound); a screenshot of the QR verifies valid; the QR is re-signed
 //! for the next slot; a second holder's token sees and gets none of the
-//! first holder's certificates; with the server stopped and the phone
+//! first holder's certificates; the second holder's certificate, cancelled
+//! and synced, shows a reason and no QR offline; with the server stopped and the phone
 //! offline, a reload still shows a fresh QR that verifies; an expired
 //! certificate shows a reason and no QR; and the first screenshot, judged
 //! again after its window, is invalid (`presentation_outside_window`).
@@ -281,6 +282,31 @@ fn the_holders_wallet() {
     assert_eq!(second["cards"][0]["type"], "WYJ", "{second}");
     assert!(!cards_b.contains(&cards_a[0]), "{second}");
     assert_eq!(second["foreign_qr_status"], 404, "{second}");
+
+    // B's certificate is cancelled; B's wallet, synced and then offline,
+    // says so and shows no QR.
+    let mut r = agent()
+        .post(format!(
+            "{}/api/v1/certificates/WYJ/{}/status",
+            server.url, cards_b[0]
+        ))
+        .header("Authorization", &format!("Bearer {agency}"))
+        .send_json(json!({ "status": "revoked" }))
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status(), 200, "{body}");
+    script.send("cancelled");
+    let cancelled = script.next("cancelled");
+    assert!(
+        cancelled["blocked"].as_str().unwrap().contains("已注销"),
+        "{cancelled}"
+    );
+    assert_eq!(cancelled["qr_text"], Value::Null, "{cancelled}");
+    assert_eq!(cancelled["qr_hidden"], true, "{cancelled}");
+    assert!(
+        cancelled["netstate"].as_str().unwrap().contains("离线"),
+        "{cancelled}"
+    );
 
     // A's QR, screenshotted, verifies valid; the next slot's QR differs.
     let shown = script.next("shown");

@@ -2,8 +2,9 @@
 // system's /usr/bin/chromium) against a running verifier-server. Run by the
 // Rust test tests/tests/wallet.rs, which starts the server, judges the
 // screenshots with the real verifier and asserts; this script only acts and
-// reports, one JSON object per stdout line, and reads "offline" on stdin
-// when the test has stopped the server.
+// reports, one JSON object per stdout line, and reads "cancelled" on stdin
+// when the test has cancelled the second holder's certificate and "offline"
+// when it has stopped the server.
 //
 // env: WALLET_URL (http://127.0.0.1:PORT), TOKEN_A, TOKEN_B, OUT_DIR,
 //      CHROMIUM (default /usr/bin/chromium)
@@ -97,6 +98,24 @@ try {
     return r.status
   }, { type: foreign.type, number: foreign.number, token: TOKEN_B })
   report('second_holder', { cards: cardsB, foreign_qr_status: foreignQr })
+
+  // The test cancels B's certificate; B's wallet syncs, then goes offline
+  // and, reloaded, says so instead of showing a QR.
+  const cancelled = await lines.next()
+  if (cancelled.value?.trim() !== 'cancelled') throw new Error(`expected "cancelled" on stdin, got ${cancelled.value}`)
+  await b.click('#refresh')
+  await b.waitForSelector('#cards .card.blocked', { timeout: 20000 })
+  await ctxB.setOffline(true)
+  await b.reload()
+  await b.waitForSelector('#cards .card', { timeout: 20000 })
+  await b.click('#cards .card')
+  await b.waitForFunction(() => document.querySelector('#blocked')?.textContent, null, { timeout: 20000 })
+  report('cancelled', {
+    blocked: await b.textContent('#blocked'),
+    qr_text: await b.$eval('#qr', (c) => c.dataset.text ?? null),
+    qr_hidden: await b.$eval('.qr-box', (x) => x.hidden),
+    netstate: await b.textContent('#netstate')
+  })
   await ctxB.close()
 
   // A shows the certificate: a QR of a fresh presentation.
