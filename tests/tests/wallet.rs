@@ -320,6 +320,17 @@ fn the_holders_wallet() {
     );
     let text = shown["text"].as_str().unwrap();
     assert!(text.starts_with("LP1:"), "{shown}");
+    // The wallet's QR is as small as the server's encoder makes it
+    // (alphanumeric mode, ECC M).
+    let version = shared::qr::qr_version(text, shared::qr::EcLevel::M).unwrap();
+    assert_eq!(shown["qr_version"], u64::from(version), "{shown}");
+    // Figures for the docs (not a timed assertion).
+    eprintln!(
+        "wallet presentation: {} QR characters, QR version {version} at ECC M, \
+         signed and drawn in {} ms",
+        text.len(),
+        shown["sign_and_draw_ms"]
+    );
     let next = &shown["next"];
     assert_eq!(next["slot"].as_i64().unwrap(), slot + 1, "{shown}");
     assert_ne!(next["text"], shown["text"]);

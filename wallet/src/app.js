@@ -236,6 +236,7 @@ function renderShow (index) {
     if (slotOf(now) === shownSlot || drawing) return
     drawing = true
     try {
+      const started = performance.now()
       const p = await presentation(cert.bytes, keyCache.privateKey, now)
       // The width the page gives the QR (main's content box), at most 480 px.
       const css = Math.max(200, Math.min(qrBox.clientWidth || window.innerWidth - 24, 480))
@@ -247,6 +248,8 @@ function renderShow (index) {
       canvas.style.height = css + 'px'
       canvas.dataset.text = p.text
       canvas.dataset.slot = String(p.slot)
+      canvas.dataset.ms = (performance.now() - started).toFixed(1)
+      canvas.dataset.version = String(QRCode.create(p.text, { errorCorrectionLevel: 'M' }).version)
       shownSlot = p.slot
     } catch (e) {
       notice.textContent = '无法生成二维码：' + e.message

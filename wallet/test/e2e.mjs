@@ -53,7 +53,7 @@ async function showFresh (page, name) {
   const slot = () => Math.floor(Date.now() / 30000)
   await page.waitForFunction((s) => document.querySelector('#qr')?.dataset.slot === String(s), slot(), { timeout: 20000 })
   const qr = await page.$('#qr')
-  const info = await qr.evaluate((c) => ({ text: c.dataset.text, slot: Number(c.dataset.slot) }))
+  const info = await qr.evaluate((c) => ({ text: c.dataset.text, slot: Number(c.dataset.slot), sign_and_draw_ms: Number(c.dataset.ms), qr_version: Number(c.dataset.version) }))
   const screenshot = join(OUT_DIR, name)
   await qr.screenshot({ path: screenshot })
   const countdown = await page.textContent('#countdown')
