@@ -47,6 +47,7 @@ pub struct Server {
     pub url: String,
     port: u16,
     command: &'static str,
+    extra: Vec<String>,
     log: PathBuf,
 }
 
@@ -61,7 +62,21 @@ impl Server {
         Server::start("serve", data, free_port()?)
     }
 
+    /// Starts `verifier-server serve` on `data` with more arguments.
+    pub fn serve_with(data: &Path, extra: &[&str]) -> anyhow::Result<Server> {
+        Server::start_with("serve", data, free_port()?, extra)
+    }
+
     fn start(command: &'static str, data: &Path, port: u16) -> anyhow::Result<Server> {
+        Server::start_with(command, data, port, &[])
+    }
+
+    fn start_with(
+        command: &'static str,
+        data: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> anyhow::Result<Server> {
         let log = data.with_extension(format!("{port}.log"));
         let mut server = Server {
             child: None,
@@ -69,6 +84,7 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             port,
             command,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             log,
         };
         server.spawn()?;
@@ -87,6 +103,7 @@ impl Server {
             .arg(&self.data)
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(&self.extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -170,6 +187,23 @@ pub fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
+}
+
+/// Runs `verifier-server admin ARGS... --data DIR` and returns what it
+/// printed (e.g. a new token), failing with its output if it failed.
+pub fn server_admin(data: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(binary("verifier-server")?)
+        .arg("admin")
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .context("running verifier-server admin")?;
+    if !out.status.success() {
+        bail!("verifier-server admin {args:?}: {}", describe(&out));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Runs `field-client --data DIR ARGS...` and returns its output.

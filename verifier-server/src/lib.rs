@@ -24,6 +24,7 @@ pub mod limits;
 pub mod lists;
 pub mod openapi;
 pub mod store;
+pub mod wallet;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -100,12 +101,15 @@ impl Default for Limits {
 }
 
 /// Everything the service is configured with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
     /// Freshness of the signed lists.
     pub lists: ListConfig,
     /// Request limits.
     pub limits: Limits,
+    /// The built holder wallet served under `/wallet/`; `None` is
+    /// [`wallet::default_dir`].
+    pub wallet_dir: Option<PathBuf>,
 }
 
 struct Inner {
@@ -260,6 +264,15 @@ impl AppState {
         self.inner.config.limits
     }
 
+    /// The directory of the built holder wallet.
+    pub fn wallet_dir(&self) -> PathBuf {
+        self.inner
+            .config
+            .wallet_dir
+            .clone()
+            .unwrap_or_else(wallet::default_dir)
+    }
+
     /// Now, Unix seconds.
     pub fn now(&self) -> i64 {
         (self.inner.clock)()
@@ -313,6 +326,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/holder/devices", post(holders::post_device))
         .route("/holder", get(holders::holder_page))
         .route("/api/v1/audit", get(auditor::get_audit))
+        .route("/wallet", get(wallet::redirect))
+        .route("/wallet/", get(wallet::serve_index))
+        .route("/wallet/{*path}", get(wallet::serve_file))
         .fallback(api::not_found)
         .method_not_allowed_fallback(limits::method_not_allowed);
     let router = match limits::RateLimiter::new(&limits) {

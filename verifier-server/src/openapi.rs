@@ -42,6 +42,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
         crate::holders::post_device,
         crate::holders::holder_page,
         crate::auditor::get_audit,
+        crate::wallet::redirect,
+        crate::wallet::serve_index,
+        crate::wallet::serve_file,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -49,7 +52,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "service", description = "Health and description"),
         (name = "lists", description = "The catalogue and the signed trust and status lists (public)"),
         (name = "issuing", description = "Pushes, corrections and lifecycle changes of agencies"),
-        (name = "holder", description = "A holder's own certificates, QR codes and device keys"),
+        (name = "holder", description = "A holder's own certificates, QR codes, device keys and wallet"),
         (name = "audit", description = "The audit log (auditors and administrators)"),
     )
 )]

@@ -724,7 +724,8 @@ fn routes_in_source() -> Vec<(String, String)> {
             continue;
         };
         let end = rest.find('"').unwrap();
-        let path = rest[..end].to_string();
+        // A wildcard `{*rest}` is written `{rest}` in OpenAPI.
+        let path = rest[..end].replace("{*", "{");
         // The method router: up to the parenthesis closing `.route(`.
         let mut depth = 1;
         let mut expr = String::new();
