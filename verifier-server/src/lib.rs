@@ -13,6 +13,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod import;
 pub mod issuing;
 pub mod keys;
 pub mod lists;

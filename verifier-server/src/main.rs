@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use shared::crypto::Alg;
 use shared::domain::DivisionCode;
 use verifier_server::auth::{self, Role};
+use verifier_server::import::{Format, ImportOptions};
 use verifier_server::lists::ListConfig;
 use verifier_server::store::SqliteStore;
 use verifier_server::{keys, system_clock, AppState, Config};
@@ -33,6 +34,9 @@ enum Cmd {
     /// Administration on the data directory (the server may be running).
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Pushes the records of a CSV or JSON-lines file to a server in
+    /// batches (first full collection); resumes after an interruption.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +149,101 @@ struct CreateTokenArgs {
     subject: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Base URL of the server, e.g. https://lnzz.example.cn.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The agency's bearer token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "VERIFIER_TOKEN",
+        hide_env_values = true
+    )]
+    token: String,
+    /// File format; by default from the extension (.csv, .jsonl).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Records per push (at most 5000).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    batch: usize,
+    /// Retries of a push after a transient failure (connection refused,
+    /// timeout, 5xx) before stopping.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    retries: u32,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The records: CSV with a header row, or one JSON object per line.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+}
+
+/// Exit status of an import that finished with malformed lines or
+/// refused records (listed in the report).
+const EXIT_INCOMPLETE: u8 = 2;
+
+fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let format = match a.format {
+        Some(FormatArg::Csv) => Format::Csv,
+        Some(FormatArg::Jsonl) => Format::Jsonl,
+        None => Format::from_path(&a.file).with_context(|| {
+            format!(
+                "{}: cannot tell the format from the extension; give --format csv or jsonl",
+                a.file.display()
+            )
+        })?,
+    };
+    let mut options = ImportOptions::new(&a.server, &a.token, &a.file, format);
+    options.batch = a.batch;
+    options.retries = a.retries;
+    let outcome = verifier_server::import::run(&options)?;
+    let s = outcome.summary;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        if outcome.already_complete {
+            println!(
+                "{} was already imported; delete {} to push it again",
+                a.file.display(),
+                options.state_path().display()
+            );
+        } else if let Some(at) = outcome.resumed_at_record {
+            println!("resumed at record {at}");
+        }
+        println!(
+            "{} records in {} batches: issued {}, updated {}, unchanged {}, non-conforming {}, \
+             refused {}, malformed {}",
+            outcome.records,
+            outcome.batches,
+            s.issued,
+            s.updated,
+            s.unchanged,
+            s.non_conforming,
+            s.refused,
+            s.malformed
+        );
+        if s.non_conforming + s.refused + s.malformed > 0 {
+            println!(
+                "records not signed, with reasons: {}",
+                outcome.report.display()
+            );
+        }
+    }
+    Ok(if s.refused + s.malformed > 0 {
+        ExitCode::from(EXIT_INCOMPLETE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn parse_division(s: &str) -> Result<DivisionCode, String> {
     DivisionCode::parse(s).map_err(|e| e.to_string())
 }
@@ -232,6 +331,10 @@ fn main() -> ExitCode {
             eprintln!("store this token now: it is shown only once");
         }),
         Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),
+        Cmd::Import(a) => match import(&a) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
