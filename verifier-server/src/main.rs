@@ -396,6 +396,22 @@ mod tests {
             panic!("not serve")
         };
         assert!(s.config().is_err());
+        let c = parse("import --server http://127.0.0.1:8080 --token t --batch 500 r.csv").unwrap();
+        let Cmd::Import(a) = c.command else {
+            panic!("not import")
+        };
+        assert_eq!((a.batch, a.retries, a.format), (500, 5, None));
+        for bad in [
+            "import --token t r.csv",
+            "import --server u --token t --format xml r",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let unknown = ImportArgs {
+            file: PathBuf::from("records.txt"),
+            ..a
+        };
+        assert!(import(&unknown).is_err(), "no format from the extension");
         for bad in [
             "admin create-token --data d --role agency",
             "admin create-token --data d --role admin --division 210100",
