@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod evaluation;
 pub mod holders;
+pub mod import;
 pub mod issuing;
 pub mod keys;
 pub mod limits;

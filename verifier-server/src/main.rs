@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use shared::crypto::Alg;
 use shared::domain::DivisionCode;
 use verifier_server::auth::{self, Role};
+use verifier_server::import::{Format, ImportOptions};
 use verifier_server::lists::ListConfig;
 use verifier_server::store::SqliteStore;
 use verifier_server::{admin, keys, system_clock, AppState, Config};
@@ -36,6 +37,9 @@ enum Cmd {
     /// Serves like `serve` after seeding DIR once with demo data for the 14
     /// cities; writes tokens, sample QR codes and `index.json` to DIR/demo.
     Demo(ServeArgs),
+    /// Pushes the records of a CSV or JSON-lines file to a server in
+    /// batches (first full collection); resumes after an interruption.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +222,101 @@ struct CreateTokenArgs {
     subject: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Base URL of the server, e.g. https://lnzz.example.cn.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The agency's bearer token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "VERIFIER_TOKEN",
+        hide_env_values = true
+    )]
+    token: String,
+    /// File format; by default from the extension (.csv, .jsonl).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Records per push (at most 5000).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    batch: usize,
+    /// Retries of a push after a transient failure (connection refused,
+    /// timeout, 5xx) before stopping.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    retries: u32,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The records: CSV with a header row, or one JSON object per line.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+}
+
+/// Exit status of an import that finished with malformed lines or
+/// refused records (listed in the report).
+const EXIT_INCOMPLETE: u8 = 2;
+
+fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let format = match a.format {
+        Some(FormatArg::Csv) => Format::Csv,
+        Some(FormatArg::Jsonl) => Format::Jsonl,
+        None => Format::from_path(&a.file).with_context(|| {
+            format!(
+                "{}: cannot tell the format from the extension; give --format csv or jsonl",
+                a.file.display()
+            )
+        })?,
+    };
+    let mut options = ImportOptions::new(&a.server, &a.token, &a.file, format);
+    options.batch = a.batch;
+    options.retries = a.retries;
+    let outcome = verifier_server::import::run(&options)?;
+    let s = outcome.summary;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        if outcome.already_complete {
+            println!(
+                "{} was already imported; delete {} to push it again",
+                a.file.display(),
+                options.state_path().display()
+            );
+        } else if let Some(at) = outcome.resumed_at_record {
+            println!("resumed at record {at}");
+        }
+        println!(
+            "{} records in {} batches: issued {}, updated {}, unchanged {}, non-conforming {}, \
+             refused {}, malformed {}",
+            outcome.records,
+            outcome.batches,
+            s.issued,
+            s.updated,
+            s.unchanged,
+            s.non_conforming,
+            s.refused,
+            s.malformed
+        );
+        if s.non_conforming + s.refused + s.malformed > 0 {
+            println!(
+                "records not signed, with reasons: {}",
+                outcome.report.display()
+            );
+        }
+    }
+    Ok(if s.refused + s.malformed > 0 {
+        ExitCode::from(EXIT_INCOMPLETE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn parse_division(s: &str) -> Result<DivisionCode, String> {
     DivisionCode::parse(s).map_err(|e| e.to_string())
 }
@@ -394,6 +493,10 @@ fn main() -> ExitCode {
         }),
         Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),
         Cmd::Demo(a) => runtime().and_then(|rt| rt.block_on(demo(a))),
+        Cmd::Import(a) => match import(&a) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -480,6 +583,22 @@ mod tests {
             panic!("not serve")
         };
         assert!(s.config().is_err());
+        let c = parse("import --server http://127.0.0.1:8080 --token t --batch 500 r.csv").unwrap();
+        let Cmd::Import(a) = c.command else {
+            panic!("not import")
+        };
+        assert_eq!((a.batch, a.retries, a.format), (500, 5, None));
+        for bad in [
+            "import --token t r.csv",
+            "import --server u --token t --format xml r",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let unknown = ImportArgs {
+            file: PathBuf::from("records.txt"),
+            ..a
+        };
+        assert!(import(&unknown).is_err(), "no format from the extension");
         for bad in [
             "admin create-token --data d --role agency",
             "admin create-token --data d --role admin --division 210100",

@@ -1,0 +1,90 @@
+//! Distinct, realistic, conforming records for benchmarks and crash tests:
+//! the shared sample record of each type with a distinct certificate number
+//! (and ID number or plate where the type has one), all issued by
+//! Shenyang (division 210100) so an agency token of Shenyang may push them.
+
+#![allow(dead_code)]
+use shared::domain::{sample_record, CertType, RawRecord};
+
+/// The division every generated record belongs to.
+pub const DIVISION: u32 = 210100;
+
+/// An 18-character resident ID number with a correct GB 11643 check
+/// character: Heping district, born `k / 500` days after 1960-01-01,
+/// sequence odd (male) or even (female).
+pub fn id_number(k: usize, female: bool) -> String {
+    let start =
+        time::Date::from_calendar_date(1960, time::Month::January, 1).unwrap_or(time::Date::MIN);
+    let days = i64::try_from(k / 500).unwrap_or(0);
+    let birth = start + time::Duration::days(days);
+    let seq = (k % 500) * 2 + usize::from(!female);
+    let body = format!(
+        "210102{:04}{:02}{:02}{:03}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day(),
+        seq
+    );
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+fn s(v: String) -> Option<String> {
+    Some(v)
+}
+
+/// The `i`-th record: type `CertType::ALL[i % 9]`, serial `i / 9`.
+pub fn record(i: usize) -> RawRecord {
+    let t = CertType::ALL[i % 9];
+    let k = i / 9;
+    let shenyang = sample_record(CertType::QC);
+    let mut r = sample_record(t);
+    r.issuer_division = shenyang.issuer_division;
+    r.issuer_uscc = shenyang.issuer_uscc;
+    r.issuer_name = shenyang.issuer_name;
+    match t {
+        CertType::QC => {
+            let id = id_number(k, false);
+            r.number = s(id.clone());
+            r.id_number = s(id.clone());
+        }
+        CertType::WYJ => {
+            let id = id_number(k, true);
+            r.number = s(format!("LNWYJ{k:08}"));
+            r.id_number = s(id.clone());
+            r.driving_licence_number = s(id);
+        }
+        CertType::XYJ => {
+            let id = id_number(k, false);
+            r.number = s(format!("21010020{k:06}"));
+            r.id_number = s(id.clone());
+            r.driving_licence_number = s(id);
+        }
+        CertType::YSZ => {
+            r.number = s(format!("2101{k:08}"));
+            r.plate = s(format!("辽A{:05}", k % 100_000));
+        }
+        CertType::WYY => {
+            r.number = s(format!("210100{k:06}"));
+            r.plate = s(format!("辽AD{:05}", k % 100_000));
+        }
+        CertType::JYXK | CertType::WXHW | CertType::FSX => {
+            r.number = s(format!("210106{:06}", k + 1));
+        }
+        CertType::WYJY => r.number = s(format!("210100{k:09}")),
+    }
+    r
+}
+
+/// Records `from..to` as JSON values, as a push carries them.
+pub fn values(from: usize, to: usize) -> Vec<serde_json::Value> {
+    (from..to)
+        .map(|i| serde_json::to_value(record(i)).unwrap_or_default())
+        .collect()
+}
