@@ -15,6 +15,7 @@ pub mod api;
 pub mod auditor;
 pub mod auth;
 pub mod demo;
+pub mod devices;
 pub mod error;
 pub mod evaluation;
 pub mod holders;
@@ -23,6 +24,7 @@ pub mod issuing;
 pub mod keys;
 pub mod limits;
 pub mod lists;
+pub mod logs;
 pub mod openapi;
 pub mod store;
 pub mod wallet;
@@ -124,6 +126,7 @@ struct Inner {
     lists: Lists,
     config: Config,
     clock: Clock,
+    reverifier: logs::Reverifier,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -182,6 +185,7 @@ impl AppState {
                 lists: Lists::default(),
                 config,
                 clock,
+                reverifier: logs::Reverifier::default(),
             }),
         }
     }
@@ -278,6 +282,11 @@ impl AppState {
     pub fn now(&self) -> i64 {
         (self.inner.clock)()
     }
+
+    /// The re-verification of uploaded check records, with its cache.
+    pub fn reverifier(&self) -> &logs::Reverifier {
+        &self.inner.reverifier
+    }
 }
 
 /// Creates the data directory, readable by its owner only (it holds
@@ -330,6 +339,12 @@ pub fn app(state: AppState) -> Router {
         .route("/wallet", get(wallet::redirect))
         .route("/wallet/", get(wallet::serve_index))
         .route("/wallet/{*path}", get(wallet::serve_file))
+        .route("/api/v1/devices", post(devices::post_device))
+        .route(
+            "/api/v1/verification-logs",
+            post(logs::post_logs).get(logs::get_logs),
+        )
+        .route("/api/v1/verification-logs/head", get(logs::get_head))
         .fallback(api::not_found)
         .method_not_allowed_fallback(limits::method_not_allowed);
     let router = match limits::RateLimiter::new(&limits) {
