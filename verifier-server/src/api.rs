@@ -22,13 +22,19 @@ use crate::lists::{DeltaAnswer, Signed};
 use crate::AppState;
 
 /// Runs store work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await?
 }
 
-fn audit(state: &AppState, caller: Option<&Caller>, action: String, target: String, outcome: &str) {
+pub(crate) fn audit(
+    state: &AppState,
+    caller: Option<&Caller>,
+    action: String,
+    target: String,
+    outcome: &str,
+) {
     let entry = Caller::audit_entry(caller, state.now(), action, target, outcome);
     let result = state.store().begin().and_then(|mut tx| {
         tx.append_audit(&entry)?;
@@ -94,7 +100,7 @@ async fn audit_async(
 
 /// Audits a failed authenticated request; a successful one is audited
 /// with its effect, in the same transaction.
-async fn audited(
+pub(crate) async fn audited(
     state: &AppState,
     caller: &Caller,
     action: &str,
@@ -116,7 +122,7 @@ async fn audited(
 }
 
 /// Refuses a caller whose role is not among `roles`.
-fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
+pub(crate) fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
     if roles.contains(&caller.role) {
         return Ok(());
     }
@@ -129,7 +135,7 @@ fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
 }
 
 /// A query string, or a problem naming what is wrong with it.
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(q)| q)
         .map_err(|e| ApiError::BadRequest(format!("query string: {}", e.body_text())))
 }

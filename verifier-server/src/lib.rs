@@ -12,10 +12,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod devices;
 pub mod error;
 pub mod issuing;
 pub mod keys;
 pub mod lists;
+pub mod logs;
 pub mod openapi;
 pub mod store;
 
@@ -92,6 +94,7 @@ struct Inner {
     lists: Lists,
     config: Config,
     clock: Clock,
+    reverifier: logs::Reverifier,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -130,6 +133,7 @@ impl AppState {
                 lists: Lists::default(),
                 config,
                 clock,
+                reverifier: logs::Reverifier::default(),
             }),
         }
     }
@@ -168,6 +172,11 @@ impl AppState {
     pub fn now(&self) -> i64 {
         (self.inner.clock)()
     }
+
+    /// The re-verification of uploaded check records, with its cache.
+    pub fn reverifier(&self) -> &logs::Reverifier {
+        &self.inner.reverifier
+    }
 }
 
 /// Creates the data directory, readable by its owner only (it holds
@@ -202,6 +211,12 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/certificates/{cert_type}/{number}/status",
             post(api::post_status),
         )
+        .route("/api/v1/devices", post(devices::post_device))
+        .route(
+            "/api/v1/verification-logs",
+            post(logs::post_logs).get(logs::get_logs),
+        )
+        .route("/api/v1/verification-logs/head", get(logs::get_head))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .layer(

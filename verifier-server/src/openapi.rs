@@ -13,10 +13,18 @@ use utoipa::{Modify, OpenApi};
         title = "Liaoning road-transport e-certificate service",
         description = "Collection, issuing, signed lists, verification logs and evaluation."
     ),
-    paths(crate::api::healthz),
+    paths(
+        crate::api::healthz,
+        crate::devices::post_device,
+        crate::logs::post_logs,
+        crate::logs::get_head,
+        crate::logs::get_logs,
+    ),
     modifiers(&BearerAuth),
     tags(
         (name = "service", description = "Health and description"),
+        (name = "devices", description = "Officer device enrollment"),
+        (name = "verification logs", description = "Officer devices' signed check logs"),
     )
 )]
 pub struct ApiDoc;
