@@ -1,29 +1,23 @@
 //! The field client end to end: the real binary against an in-process
-//! `verifier-server` on 127.0.0.1. The device and verification-log
-//! endpoints (being built in another branch) are played by a small double
-//! that follows their contract and opens batches with
-//! `shared::checklog::open_batch`, as the server will.
+//! `verifier-server` on 127.0.0.1 (device enrollment and check-log upload
+//! included), with a layer that can drop one upload reply after the server
+//! committed it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use axum::routing::get;
+use axum::Router;
 use serde_json::{json, Value};
-use shared::checklog::{batch_kid, open_batch, GENESIS};
-use shared::crypto::{Alg, PublicKey};
-use shared::domain::{sample_record, CertType, RawRecord};
+use shared::crypto::Alg;
+use shared::domain::{sample_record, CertType, DivisionCode, RawRecord};
 use verifier_server::auth::{self, Role};
 use verifier_server::{AppState, Config};
 
@@ -31,97 +25,20 @@ use verifier_server::{AppState, Config};
 const T0: i64 = 1_780_279_200;
 const BIN: &str = env!("CARGO_BIN_EXE_field-client");
 
-#[derive(Default)]
-struct Chain {
-    key: Option<PublicKey>,
-    hashes: Vec<[u8; 32]>,
-}
-
-#[derive(Clone)]
-struct Double {
-    root: PublicKey,
-    officer: String,
-    devices: Arc<Mutex<HashMap<String, Chain>>>,
-    lose_reply: Arc<AtomicBool>,
-}
-
-fn bearer_ok(d: &Double, h: &HeaderMap) -> bool {
-    h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {}", d.officer))
-}
-
-async fn post_device(State(d): State<Double>, h: HeaderMap, body: Bytes) -> Response {
-    if !bearer_ok(&d, &h) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let v: Value = serde_json::from_slice(&body).unwrap();
-    let alg = match v["alg"].as_str().unwrap() {
-        "EdDSA" => Alg::EdDSA,
-        _ => Alg::Sm2Sm3,
-    };
-    let raw = URL_SAFE_NO_PAD
-        .decode(v["public_key"].as_str().unwrap())
-        .unwrap();
-    let key = PublicKey::from_bytes(alg, &raw).unwrap();
-    let kid = key.kid().to_hex();
-    let mut devices = d.devices.lock().unwrap();
-    let status = if devices.contains_key(&kid) {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    devices.entry(kid.clone()).or_default().key = Some(key);
-    let root = json!({"alg": "EdDSA", "public_key": URL_SAFE_NO_PAD.encode(d.root.to_bytes()), "kid": d.root.kid().to_hex()});
-    (
-        status,
-        Json(json!({"device_id": devices.len(), "kid": kid, "division": 210100, "root": root})),
-    )
-        .into_response()
-}
-
-async fn get_head(State(d): State<Double>, q: Query<HashMap<String, String>>) -> Response {
-    let devices = d.devices.lock().unwrap();
-    let Some(c) = devices.get(&q["kid"]) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    Json(json!({"next_seq": c.hashes.len(), "head": hex::encode(c.hashes.last().copied().unwrap_or(GENESIS))}))
-        .into_response()
-}
-
-async fn post_logs(State(d): State<Double>, h: HeaderMap, body: Bytes) -> Response {
-    if !bearer_ok(&d, &h) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let kid = batch_kid(&body).unwrap().to_hex();
-    let mut devices = d.devices.lock().unwrap();
-    let c = devices.get_mut(&kid).unwrap();
-    let records = open_batch(&body, c.key.as_ref().unwrap()).unwrap();
-    let (mut accepted, mut duplicates) = (0, 0);
-    for r in records {
-        let seq = r.record.seq as usize;
-        if seq < c.hashes.len() {
-            assert_eq!(c.hashes[seq], r.hash, "a different record {seq}");
-            duplicates += 1;
-        } else if seq == c.hashes.len()
-            && r.record.prev == c.hashes.last().copied().unwrap_or(GENESIS)
-        {
-            c.hashes.push(r.hash);
-            accepted += 1;
-        } else {
-            return (
-                StatusCode::CONFLICT,
-                format!("expected seq {}", c.hashes.len()),
-            )
-                .into_response();
-        }
-    }
-    if d.lose_reply.swap(false, Ordering::SeqCst) {
+/// Drops the reply of the next verification-log upload after the server
+/// committed it: a reply lost on the way back.
+async fn lose_reply(
+    State(flag): State<Arc<AtomicBool>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let upload =
+        req.method() == axum::http::Method::POST && req.uri().path() == "/api/v1/verification-logs";
+    let response = next.run(req).await;
+    if upload && flag.swap(false, Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    Json(
-        json!({"accepted": accepted, "duplicates": duplicates, "next_seq": c.hashes.len(),
-                "head": hex::encode(c.hashes.last().copied().unwrap_or(GENESIS))}),
-    )
-    .into_response()
+    response
 }
 
 struct Server {
@@ -131,7 +48,7 @@ struct Server {
     url: String,
     admin: String,
     officer: String,
-    double: Double,
+    lose_reply: Arc<AtomicBool>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -157,20 +74,17 @@ impl Server {
         )
         .unwrap();
         let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "admin", T0).unwrap();
-        let (officer, _) =
-            auth::create_token(state.store(), Role::Officer, None, "officer", T0).unwrap();
-        let double = Double {
-            root: state.root_public_key(),
-            officer: officer.clone(),
-            devices: Arc::default(),
-            lose_reply: Arc::default(),
-        };
-        let router = verifier_server::app(state.clone()).merge(
-            Router::new()
-                .route("/api/v1/devices", post(post_device))
-                .route("/api/v1/verification-logs", post(post_logs))
-                .route("/api/v1/verification-logs/head", get(get_head))
-                .with_state(double.clone()),
+        let (officer, _) = auth::create_token(
+            state.store(),
+            Role::Officer,
+            Some(DivisionCode::from_u32(210100).unwrap()),
+            "officer",
+            T0,
+        )
+        .unwrap();
+        let lose: Arc<AtomicBool> = Arc::default();
+        let router = verifier_server::app(state.clone()).layer(
+            axum::middleware::from_fn_with_state(lose.clone(), lose_reply),
         );
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -185,7 +99,7 @@ impl Server {
             url,
             admin,
             officer,
-            double,
+            lose_reply: lose,
             rt,
         }
     }
@@ -257,14 +171,24 @@ impl Server {
         );
     }
 
-    fn server_records(&self) -> usize {
-        self.double
-            .devices
-            .lock()
-            .unwrap()
-            .values()
-            .map(|c| c.hashes.len())
-            .sum()
+    fn server_records(&self, dir: &Path) -> u64 {
+        let st = fc(dir, self.now(), &["--json", "status"]).json()[0].clone();
+        let kid = st["device_kid"].as_str().unwrap().to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        let mut r = agent
+            .get(&format!(
+                "{}/api/v1/verification-logs/head?kid={kid}",
+                self.url
+            ))
+            .header("Authorization", &format!("Bearer {}", self.officer))
+            .call()
+            .unwrap();
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        v["next_seq"].as_u64().unwrap()
     }
 }
 
@@ -480,16 +404,16 @@ fn sync_verify_revoke_delta_dispose_upload() {
     assert!(uploaded_before < total);
 
     // Upload; a lost reply and a retry duplicate nothing.
-    s.double.lose_reply.store(true, Ordering::SeqCst);
+    s.lose_reply.store(true, Ordering::SeqCst);
     let r = fc(&dir, s.now(), &["--json", "sync"]);
     assert_eq!(r.code, 2, "a lost reply is reported: {}", r.stdout);
-    assert_eq!(s.server_records() as u64, total);
+    assert_eq!(s.server_records(&dir), total);
     let r = fc(&dir, s.now(), &["--json", "sync"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let up = &r.json()[0]["upload"]["Ok"];
     assert_eq!(up["accepted"], 0, "{}", r.stdout);
     assert_eq!(up["pending"], 0);
-    assert_eq!(s.server_records() as u64, total);
+    assert_eq!(s.server_records(&dir), total);
     let st = fc(&dir, s.now(), &["--json", "status"]).json()[0].clone();
     assert_eq!(
         (
@@ -502,7 +426,7 @@ fn sync_verify_revoke_delta_dispose_upload() {
     verify_text(&dir, s.now(), &qc);
     let r = fc(&dir, s.now(), &["--json", "sync"]);
     assert_eq!(r.json()[0]["upload"]["Ok"]["accepted"], 1, "{}", r.stdout);
-    assert_eq!(s.server_records() as u64, total + 1);
+    assert_eq!(s.server_records(&dir), total + 1);
 }
 
 #[test]
