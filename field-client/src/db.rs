@@ -446,3 +446,80 @@ fn to_row((bytes, hash, uploaded): (Vec<u8>, Vec<u8>, bool)) -> anyhow::Result<L
         uploaded,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use shared::checklog::{Check, Disposition};
+    use shared::verify::{Reason, Verdict};
+
+    fn check(verdict: Verdict, reason: Option<Reason>) -> Event {
+        Event::Check(Check {
+            verdict,
+            reason,
+            scanned: Some("LC1:TEST".into()),
+            cert: None,
+            status_seq: Some(1),
+            trust_seq: Some(1),
+            warnings: Vec::new(),
+            data_age: Some(5),
+        })
+    }
+
+    #[test]
+    fn the_log_is_a_chain_and_tampering_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let a = db.append(10, check(Verdict::Valid, None)).unwrap();
+        let b = db
+            .append(11, check(Verdict::Invalid, Some(Reason::Revoked)))
+            .unwrap();
+        let c = db
+            .append(
+                12,
+                Event::Disposition(Disposition {
+                    check_seq: 0,
+                    accepted: false,
+                    note: "refused".into(),
+                }),
+            )
+            .unwrap();
+        assert_eq!((a.record.seq, b.record.seq, c.record.seq), (0, 1, 2));
+        assert_eq!(a.record.prev, GENESIS);
+        assert_eq!(b.record.prev, a.hash);
+        assert_eq!(c.record.prev, b.hash);
+        assert_eq!(db.verify_chain().unwrap(), 3);
+        // Reopening continues the chain.
+        drop(db);
+        let mut db = Db::open(dir.path()).unwrap();
+        let d = db.append(13, check(Verdict::Valid, None)).unwrap();
+        assert_eq!((d.record.seq, d.record.prev), (3, c.hash));
+        db.mark_uploaded_below(2).unwrap();
+        assert_eq!(
+            db.counts().unwrap(),
+            LogCounts {
+                total: 4,
+                uploaded: 2
+            }
+        );
+        // A record rewritten in place (verdict flipped, rehashed) breaks the
+        // link from the next one.
+        let mut forged = b.record.clone();
+        forged.event = check(Verdict::Valid, None);
+        let bytes = forged.to_cbor();
+        db.conn
+            .execute(
+                "UPDATE log SET record = ?1, hash = ?2 WHERE seq = 1",
+                params![bytes, shared::checklog::record_hash(&bytes).as_slice()],
+            )
+            .unwrap();
+        let err = db.verify_chain().unwrap_err().to_string();
+        assert!(err.contains("log record 2"), "{err}");
+        // A deleted record is a gap.
+        db.conn
+            .execute("DELETE FROM log WHERE seq = 1", [])
+            .unwrap();
+        assert!(db.verify_chain().is_err());
+    }
+}
