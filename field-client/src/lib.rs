@@ -1,0 +1,18 @@
+//! field-client: the officer's offline verifier (R8, R10, R12).
+//!
+//! - [`device`]: the device key file and the clock (`FIELD_CLIENT_NOW`);
+//! - [`db`]: `client.db` — enrollment, verified lists, the check log;
+//! - [`check`]: verify offline and append the check to the log, durably,
+//!   before anything is shown;
+//! - [`sync`]: enrollment, list sync (verify everything, then apply in one
+//!   transaction) and idempotent log upload;
+//! - [`card`]: the verdict card;
+//! - [`net`]: the HTTP client.
+#![forbid(unsafe_code)]
+
+pub mod card;
+pub mod check;
+pub mod db;
+pub mod device;
+pub mod net;
+pub mod sync;

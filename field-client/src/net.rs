@@ -1,0 +1,92 @@
+//! A small blocking HTTP client over `ureq` for the verifier server.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+/// Largest response body read, bytes (a status snapshot is at most 16 MiB).
+pub const MAX_BODY: u64 = 17 * 1024 * 1024;
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as text for messages (problem details), cut short.
+    pub fn text(&self) -> String {
+        let t = String::from_utf8_lossy(&self.body);
+        let detail = serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_string));
+        detail.unwrap_or_else(|| t.chars().take(300).collect())
+    }
+}
+
+/// The server connection.
+#[derive(Debug)]
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for `base` (e.g. `http://127.0.0.1:8080`), sending `token`
+    /// as bearer when given.
+    pub fn new(base: &str, token: Option<String>) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        Client {
+            agent,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        let url = self.url(path);
+        let mut req = self.agent.get(&url);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let response = req.call().with_context(|| format!("GET {url}"))?;
+        read(response, &url)
+    }
+
+    /// `POST path` with a body.
+    pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<Answer> {
+        let url = self.url(path);
+        let mut req = self.agent.post(&url).content_type(content_type);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let response = req.send(body).with_context(|| format!("POST {url}"))?;
+        read(response, &url)
+    }
+}
+
+fn read(mut response: ureq::http::Response<ureq::Body>, url: &str) -> anyhow::Result<Answer> {
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .with_context(|| format!("reading the answer of {url} (connection broken?)"))?;
+    Ok(Answer { status, body })
+}

@@ -1,0 +1,371 @@
+//! Enrollment, list sync and log upload: everything that needs the network.
+//!
+//! A sync fetches the trust list, the status update and the catalogue,
+//! verifies every signature and sequence, and only then writes them in one
+//! transaction: a broken connection or a refused list leaves the local data
+//! as it was. Pending log records are uploaded afterwards in batches signed
+//! by the device key, starting where the server's chain ends, so a retry
+//! after a lost reply sends nothing twice.
+
+use anyhow::{bail, Context as _};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::json;
+use shared::checklog::sign_batch;
+use shared::crypto::{PublicKey, SigningKey};
+use shared::status::StatusCache;
+use shared::trust::{SignedStatus, StatusUpdate, TrustList};
+
+use crate::db::{alg_from_name, alg_to_name, Db, Enrollment, SyncData};
+use crate::net::Client;
+
+/// Records per uploaded batch.
+pub const BATCH: usize = 500;
+
+#[derive(Deserialize)]
+struct RootJson {
+    alg: String,
+    public_key: String,
+    kid: String,
+}
+
+#[derive(Deserialize)]
+struct EnrollAnswer {
+    device_id: i64,
+    kid: String,
+    division: i64,
+    root: RootJson,
+}
+
+/// Registers the device key with the server and returns the enrollment to
+/// store. `root_kid`, when given, must match the root key the server names.
+pub fn enroll(
+    server: &str,
+    token: &str,
+    key: &SigningKey,
+    label: &str,
+    root_kid: Option<&str>,
+) -> anyhow::Result<Enrollment> {
+    let client = Client::new(server, Some(token.to_string()));
+    let body = serde_json::to_vec(&json!({
+        "alg": alg_to_name(key.alg()),
+        "public_key": URL_SAFE_NO_PAD.encode(key.public_key().to_bytes()),
+        "label": label,
+    }))?;
+    let a = client.post("/api/v1/devices", "application/json", &body)?;
+    if a.status != 200 && a.status != 201 {
+        bail!(
+            "the server refused the enrollment (HTTP {}): {}",
+            a.status,
+            a.text()
+        );
+    }
+    let answer: EnrollAnswer = serde_json::from_slice(&a.body)
+        .context("the enrollment answer is not the expected JSON")?;
+    if !answer.kid.eq_ignore_ascii_case(&key.kid().to_hex()) {
+        bail!(
+            "the server registered kid {} but this device key is {}",
+            answer.kid,
+            key.kid()
+        );
+    }
+    let alg = alg_from_name(&answer.root.alg)
+        .with_context(|| format!("root key algorithm {:?} unknown", answer.root.alg))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(answer.root.public_key.trim_end_matches('='))
+        .context("root public_key is not base64url")?;
+    let root = PublicKey::from_bytes(alg, &bytes).context("root public key")?;
+    if !root.kid().to_hex().eq_ignore_ascii_case(&answer.root.kid) {
+        bail!(
+            "the server's root key hashes to kid {} but it says {}",
+            root.kid(),
+            answer.root.kid
+        );
+    }
+    if let Some(expected) = root_kid {
+        if !root.kid().to_hex().eq_ignore_ascii_case(expected.trim()) {
+            bail!(
+                "root key mismatch: the server's root key is {} but --root-kid says {}; refusing to trust it",
+                root.kid(),
+                expected.trim()
+            );
+        }
+    }
+    Ok(Enrollment {
+        server: server.trim_end_matches('/').to_string(),
+        token: token.to_string(),
+        device_id: answer.device_id,
+        kid: answer.kid.to_ascii_lowercase(),
+        division: answer.division,
+        root,
+    })
+}
+
+/// How the status list was brought up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusStep {
+    /// A whole snapshot (first sync, or too far behind).
+    Snapshot,
+    /// A delta.
+    Delta,
+    /// Already current.
+    UpToDate,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncReport {
+    /// The trust list sequence now held.
+    pub trust_seq: u64,
+    /// The status list sequence now held.
+    pub status_seq: u64,
+    /// How the status list was updated.
+    pub status_step: StatusStep,
+    /// Status entries changed by the applied delta.
+    pub status_changes: usize,
+    /// Upload result (records accepted, duplicates, still pending), or the
+    /// error that stopped it.
+    pub upload: Result<UploadReport, String>,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct UploadReport {
+    /// Records the server accepted now.
+    pub accepted: u64,
+    /// Records the server already held.
+    pub duplicates: u64,
+    /// Records still not acknowledged.
+    pub pending: u64,
+}
+
+fn require_ok(a: &crate::net::Answer, what: &str) -> anyhow::Result<()> {
+    if a.status != 200 {
+        bail!("fetching the {what}: HTTP {}: {}", a.status, a.text());
+    }
+    Ok(())
+}
+
+/// Fetches, verifies and applies the lists, then uploads pending records.
+/// `server` overrides the enrolled URL.
+pub fn sync(
+    db: &mut Db,
+    key: &SigningKey,
+    server: Option<&str>,
+    now: i64,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<SyncReport> {
+    let e = db.require_enrollment()?;
+    let client = Client::new(server.unwrap_or(&e.server), Some(e.token.clone()));
+    let held = db.lists(&e.root)?;
+
+    progress("trust list: fetching");
+    let a = client.get("/api/v1/trust-list")?;
+    require_ok(&a, "trust list")?;
+    let trust = match &held {
+        Some(h) if h.trust.seq > 0 => match TrustList::verify(&a.body, &e.root) {
+            Ok(t) if t.seq == h.trust.seq => t,
+            Ok(_) => h.trust.verify_update(&a.body, &e.root)?,
+            Err(err) => return Err(err).context("the trust list was refused"),
+        },
+        _ => TrustList::verify(&a.body, &e.root).context("the trust list was refused")?,
+    };
+    progress(&format!(
+        "trust list: seq {} verified ({} bytes, {} issuer keys)",
+        trust.seq,
+        a.body.len(),
+        trust.keys.len()
+    ));
+    let trust_bytes = a.body;
+
+    let held_status = held.as_ref().and_then(|h| h.status.clone());
+    let (cache, manifest, step, changes) = match held_status {
+        Some((cache, manifest)) => {
+            progress(&format!("status list: deltas since seq {}", cache.seq()));
+            let a = client.get(&format!("/api/v1/status-list/deltas?since={}", cache.seq()))?;
+            match a.status {
+                204 => (cache, manifest, StatusStep::UpToDate, 0),
+                200 => {
+                    let signed = SignedStatus::verify(&a.body, &trust)
+                        .context("the status delta was refused")?;
+                    let StatusUpdate::Delta(delta) = signed.update else {
+                        bail!("the delta endpoint answered with a snapshot; refused");
+                    };
+                    if signed.manifest.issued_at < manifest.issued_at {
+                        bail!("the status delta is older than the list held; refused");
+                    }
+                    let mut next = cache.clone();
+                    next.apply(&delta)
+                        .context("the status delta does not apply to the list held")?;
+                    (
+                        next,
+                        signed.manifest,
+                        StatusStep::Delta,
+                        delta.changes.len(),
+                    )
+                }
+                400 | 410 => {
+                    let (snapshot, m) = fetch_snapshot(&client, &trust, progress)?;
+                    let mut next = cache.clone();
+                    next.replace(snapshot)
+                        .context("the status snapshot is not newer than the list held")?;
+                    (next, m, StatusStep::Snapshot, 0)
+                }
+                s => bail!("fetching the status delta: HTTP {s}: {}", a.text()),
+            }
+        }
+        None => {
+            let (snapshot, m) = fetch_snapshot(&client, &trust, progress)?;
+            (
+                StatusCache::from_snapshot(snapshot),
+                m,
+                StatusStep::Snapshot,
+                0,
+            )
+        }
+    };
+    progress(&format!(
+        "status list: seq {} ({} entries) verified",
+        cache.seq(),
+        cache.list().len()
+    ));
+
+    progress("catalogue: fetching");
+    let a = client.get("/api/v1/catalogue")?;
+    require_ok(&a, "catalogue")?;
+    serde_json::from_slice::<serde_json::Value>(&a.body)
+        .context("the catalogue is not JSON; refused")?;
+
+    db.apply_sync(&SyncData {
+        trust_bytes: &trust_bytes,
+        trust: &trust,
+        status: &cache,
+        status_manifest: manifest,
+        catalogue: &a.body,
+        now,
+    })?;
+    progress("lists applied");
+
+    let upload = upload(db, &client, key, progress).map_err(|err| format!("{err:#}"));
+    Ok(SyncReport {
+        trust_seq: trust.seq,
+        status_seq: cache.seq(),
+        status_step: step,
+        status_changes: changes,
+        upload,
+    })
+}
+
+fn fetch_snapshot(
+    client: &Client,
+    trust: &TrustList,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<(shared::status::StatusSnapshot, shared::trust::Manifest)> {
+    progress("status list: fetching snapshot");
+    let a = client.get("/api/v1/status-list")?;
+    require_ok(&a, "status list")?;
+    progress(&format!("status list: {} bytes received", a.body.len()));
+    let signed = SignedStatus::verify(&a.body, trust).context("the status list was refused")?;
+    let StatusUpdate::Snapshot(snapshot) = signed.update else {
+        bail!("the status-list endpoint answered with a delta; refused");
+    };
+    Ok((snapshot, signed.manifest))
+}
+
+#[derive(Deserialize)]
+struct HeadJson {
+    next_seq: u64,
+    head: Option<String>,
+}
+
+/// Uploads every record the server does not hold yet, in signed batches.
+pub fn upload(
+    db: &mut Db,
+    client: &Client,
+    key: &SigningKey,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<UploadReport> {
+    let mut report = UploadReport::default();
+    let kid = key.kid().to_hex();
+    let mut attempts = 0;
+    loop {
+        let a = client.get(&format!("/api/v1/verification-logs/head?kid={kid}"))?;
+        if a.status != 200 {
+            bail!(
+                "reading the server's log head: HTTP {}: {}",
+                a.status,
+                a.text()
+            );
+        }
+        let head: HeadJson =
+            serde_json::from_slice(&a.body).context("the log head answer is not JSON")?;
+        if head.next_seq > 0 {
+            let Some(ours) = db.record(head.next_seq - 1)? else {
+                bail!(
+                    "the server holds {} records of this device but this device has fewer: wrong data directory?",
+                    head.next_seq
+                );
+            };
+            if let Some(h) = &head.head {
+                if !h.eq_ignore_ascii_case(&hex::encode(ours.hash)) {
+                    bail!(
+                        "the server's chain head for this device differs from the local record {}: refusing to upload",
+                        head.next_seq - 1
+                    );
+                }
+            }
+        }
+        db.mark_uploaded_below(head.next_seq)?;
+        let mut from = head.next_seq;
+        let total = db.counts()?.total;
+        let mut conflict = false;
+        loop {
+            let rows = db.records_from(from, BATCH)?;
+            if rows.is_empty() {
+                break;
+            }
+            let refs: Vec<&[u8]> = rows.iter().map(|r| r.bytes.as_slice()).collect();
+            let batch = sign_batch(&refs, key);
+            let a = client.post("/api/v1/verification-logs", "application/cose", &batch)?;
+            match a.status {
+                200 => {
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&a.body).context("the upload answer is not JSON")?;
+                    report.accepted += v["accepted"].as_u64().unwrap_or(0);
+                    report.duplicates += v["duplicates"].as_u64().unwrap_or(0);
+                    let next = v["next_seq"]
+                        .as_u64()
+                        .context("the upload answer has no next_seq")?;
+                    db.mark_uploaded_below(next)?;
+                    progress(&format!("upload: {next}/{total} records acknowledged"));
+                    if next <= from {
+                        bail!("the server acknowledged nothing of records from {from}");
+                    }
+                    from = next;
+                }
+                409 => {
+                    progress(&format!(
+                        "upload: conflict ({}); re-reading the head",
+                        a.text()
+                    ));
+                    conflict = true;
+                    break;
+                }
+                s => bail!("uploading records from {from}: HTTP {s}: {}", a.text()),
+            }
+        }
+        if !conflict {
+            break;
+        }
+        attempts += 1;
+        if attempts >= 3 {
+            bail!("the server keeps answering 409 to the upload");
+        }
+    }
+    let c = db.counts()?;
+    report.pending = c.total - c.uploaded;
+    db.set_int("last_upload", crate::device::now()?)?;
+    Ok(report)
+}

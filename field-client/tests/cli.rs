@@ -1,0 +1,688 @@
+//! The field client end to end: the real binary against an in-process
+//! `verifier-server` on 127.0.0.1 (device enrollment and check-log upload
+//! included), with a layer that can drop one upload reply after the server
+//! committed it.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+use shared::crypto::Alg;
+use shared::domain::{sample_record, CertType, DivisionCode, RawRecord};
+use verifier_server::auth::{self, Role};
+use verifier_server::{AppState, Config};
+
+/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
+const T0: i64 = 1_780_279_200;
+const BIN: &str = env!("CARGO_BIN_EXE_field-client");
+
+/// Drops the reply of the next verification-log upload after the server
+/// committed it: a reply lost on the way back.
+async fn lose_reply(
+    State(flag): State<Arc<AtomicBool>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let upload =
+        req.method() == axum::http::Method::POST && req.uri().path() == "/api/v1/verification-logs";
+    let response = next.run(req).await;
+    if upload && flag.swap(false, Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    response
+}
+
+struct Server {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    clock: Arc<AtomicI64>,
+    url: String,
+    admin: String,
+    officer: String,
+    lose_reply: Arc<AtomicBool>,
+    rt: tokio::runtime::Runtime,
+}
+
+fn serve(rt: &tokio::runtime::Runtime, router: Router) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(AtomicI64::new(T0));
+        let c = clock.clone();
+        let state = AppState::open(
+            dir.path(),
+            Alg::EdDSA,
+            Config::default(),
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        )
+        .unwrap();
+        let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "admin", T0).unwrap();
+        let (officer, _) = auth::create_token(
+            state.store(),
+            Role::Officer,
+            Some(DivisionCode::from_u32(210100).unwrap()),
+            "officer",
+            T0,
+        )
+        .unwrap();
+        let lose: Arc<AtomicBool> = Arc::default();
+        let router = verifier_server::app(state.clone()).layer(
+            axum::middleware::from_fn_with_state(lose.clone(), lose_reply),
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = serve(&rt, router);
+        Server {
+            _dir: dir,
+            state,
+            clock,
+            url,
+            admin,
+            officer,
+            lose_reply: lose,
+            rt,
+        }
+    }
+
+    fn advance(&self, s: i64) {
+        self.clock.fetch_add(s, Ordering::SeqCst);
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    fn http(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.url);
+        let auth = format!("Bearer {}", self.admin);
+        let mut r = match (method, body) {
+            ("GET", _) => agent
+                .get(&url)
+                .header("Authorization", &auth)
+                .call()
+                .unwrap(),
+            (_, b) => agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .content_type("application/json")
+                .send(
+                    serde_json::to_vec(&b.unwrap_or(json!({})))
+                        .unwrap()
+                        .as_slice(),
+                )
+                .unwrap(),
+        };
+        let status = r.status();
+        let text = r.body_mut().read_to_string().unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn push_samples(&self) -> Vec<RawRecord> {
+        let records: Vec<RawRecord> = CertType::ALL.into_iter().map(sample_record).collect();
+        let answer = self.http("POST", "/api/v1/records", Some(json!({"records": records})));
+        assert_eq!(answer["summary"]["issued"], 9, "{answer}");
+        records
+    }
+
+    fn qr(&self, t: CertType) -> String {
+        let n = sample_record(t).number.unwrap();
+        self.http(
+            "GET",
+            &format!("/api/v1/certificates/{}/{n}", t.code()),
+            None,
+        )["qr"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn revoke(&self, t: CertType) {
+        let n = sample_record(t).number.unwrap();
+        self.http(
+            "POST",
+            &format!("/api/v1/certificates/{}/{n}/status", t.code()),
+            Some(json!({"status": "revoked"})),
+        );
+    }
+
+    fn server_records(&self, dir: &Path) -> u64 {
+        let st = fc(dir, self.now(), &["--json", "status"]).json()[0].clone();
+        let kid = st["device_kid"].as_str().unwrap().to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        let mut r = agent
+            .get(&format!(
+                "{}/api/v1/verification-logs/head?kid={kid}",
+                self.url
+            ))
+            .header("Authorization", &format!("Bearer {}", self.officer))
+            .call()
+            .unwrap();
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        v["next_seq"].as_u64().unwrap()
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn fc(dir: &Path, now: i64, args: &[&str]) -> Run {
+    let out: Output = Command::new(BIN)
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .env("FIELD_CLIENT_NOW", now.to_string())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn enrolled(s: &Server) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dev");
+    let r = fc(
+        &data,
+        s.now(),
+        &[
+            "enroll",
+            "--server",
+            &s.url,
+            "--token",
+            &s.officer,
+            "--root-kid",
+            &s.state.root_public_key().kid().to_hex(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    dir
+}
+
+fn data(d: &tempfile::TempDir) -> std::path::PathBuf {
+    d.path().join("dev")
+}
+
+fn verify_text(dir: &Path, now: i64, qr: &str) -> (i32, Value) {
+    let r = fc(dir, now, &["--json", "verify", "--text", qr]);
+    let v = r.json();
+    assert_eq!(v.len(), 1, "{} {}", r.stdout, r.stderr);
+    (r.code, v[0].clone())
+}
+
+#[test]
+fn enroll_pins_the_root_and_refuses_a_mismatch() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = Server::start();
+    let d = enrolled(&s);
+    let mode = std::fs::metadata(data(&d).join("device.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mode = std::fs::metadata(data(&d)).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // Re-enrolling the same key is fine.
+    let r = fc(
+        &data(&d),
+        s.now(),
+        &["enroll", "--server", &s.url, "--token", &s.officer],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let other = tempfile::tempdir().unwrap();
+    let r = fc(
+        other.path(),
+        s.now(),
+        &[
+            "enroll",
+            "--server",
+            &s.url,
+            "--token",
+            &s.officer,
+            "--root-kid",
+            "0011223344556677",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("root key mismatch"), "{}", r.stderr);
+    let r = fc(
+        other.path(),
+        s.now(),
+        &["enroll", "--server", &s.url, "--token", "wrong"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("refused the enrollment"), "{}", r.stderr);
+}
+
+#[test]
+fn sync_verify_revoke_delta_dispose_upload() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    // Before any sync nothing can be confirmed.
+    let qr = s.qr(CertType::YSZ);
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!((code, v["verdict"].as_str()), (3, Some("cannot_confirm")));
+
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let rep = &r.json()[0];
+    assert_eq!(rep["status_step"], "snapshot");
+    assert!(
+        r.stderr.contains("sync: trust list"),
+        "progress: {}",
+        r.stderr
+    );
+    for t in CertType::ALL {
+        let (code, v) = verify_text(&dir, s.now(), &s.qr(t));
+        assert_eq!(code, 0, "{t}: {v}");
+        assert_eq!(v["verdict"], "valid");
+        assert_eq!(v["certificate"]["cert_type"], json!(t));
+        assert!(v["reason"].is_null());
+        assert!(v["data_age_seconds"].as_i64().unwrap() >= 0);
+        assert!(v["warnings"].as_array().unwrap().is_empty());
+    }
+    // The human card.
+    let r = fc(&dir, s.now(), &["verify", "--text", &qr]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("有效  VALID") && r.stdout.contains("车牌 Plate"),
+        "{}",
+        r.stdout
+    );
+
+    // Revoked after one sync: the delta brings it.
+    s.advance(600);
+    s.revoke(CertType::YSZ);
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()[0]["status_step"], "delta", "{}", r.stdout);
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!(
+        (code, v["verdict"].as_str(), v["reason"].as_str()),
+        (1, Some("invalid"), Some("revoked"))
+    );
+    assert_eq!(v["certificate"]["cert_type"], "YSZ");
+    let (code, _) = verify_text(&dir, s.now(), &s.qr(CertType::QC));
+    assert_eq!(code, 0);
+
+    // Worst verdict decides with several codes.
+    let qc = s.qr(CertType::QC);
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "verify", "--text", &qc, "--text", &qr],
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(r.json().len(), 2);
+
+    // Dispose: a valid certificate refused is an incident.
+    let (_, v) = verify_text(&dir, s.now(), &qc);
+    let id = v["check_id"].as_u64().unwrap().to_string();
+    let r = fc(
+        &dir,
+        s.now(),
+        &[
+            "--json",
+            "dispose",
+            &id,
+            "--refused",
+            "--reason",
+            "不认可电子证照",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()[0]["valid_refused_incident"], true);
+    let r = fc(
+        &dir,
+        s.now(),
+        &["dispose", "999", "--accepted", "--reason", "x"],
+    );
+    assert_eq!(r.code, 2);
+    let r = fc(&dir, s.now(), &["dispose", &id, "--reason", "x"]);
+    assert_eq!(r.code, 2, "neither accepted nor refused is a usage error");
+
+    // Logs: chained, everything pending until the next sync uploads it.
+    let r = fc(&dir, s.now(), &["--json", "logs"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = r.json();
+    let last = rows.last().unwrap();
+    assert_eq!(last["chain"], "ok");
+    let total = last["records"].as_u64().unwrap();
+    assert!(rows
+        .iter()
+        .any(|r| r["kind"] == "disposition" && r["accepted"] == false));
+    let st = fc(&dir, s.now(), &["--json", "status"]).json()[0].clone();
+    assert_eq!(st["checks_total"], total);
+    assert!(st["device_kid"].as_str().unwrap().len() == 16);
+    let uploaded_before = st["checks_uploaded"].as_u64().unwrap();
+    assert!(uploaded_before < total);
+
+    // Upload; a lost reply and a retry duplicate nothing.
+    s.lose_reply.store(true, Ordering::SeqCst);
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.code, 2, "a lost reply is reported: {}", r.stdout);
+    assert_eq!(s.server_records(&dir), total);
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let up = &r.json()[0]["upload"]["Ok"];
+    assert_eq!(up["accepted"], 0, "{}", r.stdout);
+    assert_eq!(up["pending"], 0);
+    assert_eq!(s.server_records(&dir), total);
+    let st = fc(&dir, s.now(), &["--json", "status"]).json()[0].clone();
+    assert_eq!(
+        (
+            st["checks_pending"].as_u64(),
+            st["checks_uploaded"].as_u64()
+        ),
+        (Some(0), Some(total))
+    );
+    // New checks continue the chain on the server.
+    verify_text(&dir, s.now(), &qc);
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.json()[0]["upload"]["Ok"]["accepted"], 1, "{}", r.stdout);
+    assert_eq!(s.server_records(&dir), total + 1);
+}
+
+#[test]
+fn a_garbled_or_broken_sync_leaves_the_local_data_untouched() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    let before = fc(&dir, s.now(), &["--json", "status"]).json()[0].clone();
+    s.advance(600);
+    s.revoke(CertType::QC);
+    // An evil mirror: the real trust list, a garbled delta and snapshot.
+    let real = s.url.clone();
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    let fetch = |p: &str| {
+        agent
+            .get(&format!("{real}{p}"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_vec()
+            .unwrap()
+    };
+    let trust = fetch("/api/v1/trust-list");
+    let mut snapshot = fetch("/api/v1/status-list");
+    let mid = snapshot.len() / 2;
+    snapshot[mid] ^= 0x40;
+    let seq = before["status_seq"].as_u64().unwrap();
+    let mut delta = fetch(&format!("/api/v1/status-list/deltas?since={seq}"));
+    let last = delta.len() - 1;
+    delta[last] ^= 1;
+    let catalogue = fetch("/api/v1/catalogue");
+    let evil = Router::new()
+        .route(
+            "/api/v1/trust-list",
+            get(move || async move { trust.clone() }),
+        )
+        .route(
+            "/api/v1/status-list",
+            get(move || async move { snapshot.clone() }),
+        )
+        .route(
+            "/api/v1/status-list/deltas",
+            get(move || async move { delta.clone() }),
+        )
+        .route(
+            "/api/v1/catalogue",
+            get(move || async move { catalogue.clone() }),
+        );
+    let evil_url = serve(&s.rt, evil);
+    let r = fc(&dir, s.now(), &["sync", "--server", &evil_url]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("refused"), "{}", r.stderr);
+    // A server that is gone.
+    let r = fc(&dir, s.now(), &["sync", "--server", "http://127.0.0.1:9"]);
+    assert_eq!(r.code, 2);
+    let after = fc(&dir, s.now(), &["--json", "status"]).json()[0].clone();
+    for k in ["trust_seq", "status_seq", "status_issued_at", "last_sync"] {
+        assert_eq!(before[k], after[k], "{k}");
+    }
+    // The revocation is not known yet; the next good sync brings it.
+    assert_eq!(verify_text(&dir, s.now(), &s.qr(CertType::QC)).0, 0);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    assert_eq!(
+        verify_text(&dir, s.now(), &s.qr(CertType::QC)).1["reason"],
+        "revoked"
+    );
+}
+
+#[test]
+fn images_non_images_and_non_certificates() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    let files = tempfile::tempdir().unwrap();
+    let png = files.path().join("two.png");
+    // Two codes side by side in one image.
+    let a = image::load_from_memory(
+        &shared::qr::render_png(&s.qr(CertType::QC), &Default::default()).unwrap(),
+    )
+    .unwrap()
+    .to_luma8();
+    let b = image::load_from_memory(
+        &shared::qr::render_png(&s.qr(CertType::WYY), &Default::default()).unwrap(),
+    )
+    .unwrap()
+    .to_luma8();
+    let mut both = image::GrayImage::from_pixel(
+        a.width() + b.width(),
+        a.height().max(b.height()),
+        image::Luma([255]),
+    );
+    image::imageops::replace(&mut both, &a, 0, 0);
+    image::imageops::replace(&mut both, &b, i64::from(a.width()), 0);
+    both.save(&png).unwrap();
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "verify", "--image", png.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v.len(), 2, "{}", r.stdout);
+    assert!(v.iter().all(|x| x["verdict"] == "valid"));
+
+    let text = files.path().join("notes.txt");
+    std::fs::write(&text, "not an image").unwrap();
+    let r = fc(
+        &dir,
+        s.now(),
+        &["verify", "--image", text.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a PNG or JPEG image"), "{}", r.stderr);
+    let blank = files.path().join("blank.png");
+    image::GrayImage::from_pixel(300, 200, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "verify", "--image", blank.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(r.json()[0]["error"], "no_qr_code");
+    let r = fc(&dir, s.now(), &["verify", "--image", "/nonexistent.png"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot read the file"), "{}", r.stderr);
+
+    // A QR that is not a certificate is a logged invalid check.
+    let (code, v) = verify_text(&dir, s.now(), "HTTPS://EXAMPLE.COM");
+    assert_eq!((code, v["reason"].as_str()), (1, Some("not_a_certificate")));
+    let logs = fc(&dir, s.now(), &["--json", "logs", "--last", "2"]).json();
+    assert_eq!(logs[1]["reason"], "not_a_certificate");
+    // Standard input: QR texts, one per line.
+    let mut child = Command::new(BIN)
+        .args(["--data", dir.to_str().unwrap(), "--json", "verify", "-"])
+        .env("FIELD_CLIENT_NOW", s.now().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(
+        child.stdin.take().unwrap(),
+        "{}\n\n{}",
+        s.qr(CertType::FSX),
+        s.qr(CertType::XYJ)
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    // No input at all is a usage error.
+    assert_eq!(fc(&dir, s.now(), &["verify"]).code, 2);
+}
+
+#[test]
+fn staleness_and_a_clock_set_back() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    let qr = s.qr(CertType::JYXK);
+    let st = fc(&dir, s.now(), &["--json", "status"]).json()[0].clone();
+    let issued = st["status_issued_at"].as_i64().unwrap();
+    let ttl = st["ttl"].as_i64().unwrap();
+    let max_age = st["max_age"].as_i64().unwrap();
+
+    let (code, v) = verify_text(&dir, issued + ttl + 60, &qr);
+    assert_eq!(code, 0, "{v}");
+    let codes = |v: &Value| -> Vec<String> {
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        codes(&v).contains(&"status_older_than_ttl".to_string()),
+        "{v}"
+    );
+    let (code, v) = verify_text(&dir, issued + max_age + 60, &qr);
+    assert_eq!(
+        (code, v["reason"].as_str()),
+        (3, Some("status_data_too_old")),
+        "{v}"
+    );
+    let r = fc(&dir, issued + max_age + 60, &["verify", "--text", &qr]);
+    assert!(
+        r.stdout.contains("无法确认  CANNOT CONFIRM"),
+        "{}",
+        r.stdout
+    );
+
+    // The clock set a day earlier than the newest list: reported.
+    let (_, v) = verify_text(&dir, issued - 86_400, &qr);
+    assert!(
+        codes(&v).contains(&"clock_behind_newest_list".to_string()),
+        "{v}"
+    );
+    let st = fc(&dir, issued - 86_400, &["--json", "status"]).json()[0].clone();
+    assert_eq!(st["clock_behind_seconds"], 86_400);
+}
+
+#[test]
+fn sigkill_during_a_burst_loses_no_printed_check() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    let qr = s.qr(CertType::WYJ);
+    let mut child = Command::new(BIN)
+        .args(["--data", dir.to_str().unwrap(), "--json", "verify", "-"])
+        .env("FIELD_CLIENT_NOW", s.now().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = format!("{qr}\n").repeat(3000);
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut printed = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Only stdin's end starts the checks (it is read whole); wait for output.
+    while printed.len() < 3000 {
+        let Some(Ok(line)) = lines.next() else { break };
+        let v: Value = serde_json::from_str(&line).unwrap();
+        printed.push(v["check_id"].as_u64().unwrap());
+        if printed.len() == 40 {
+            child.kill().unwrap(); // SIGKILL
+            break;
+        }
+    }
+    child.wait().unwrap();
+    let _ = writer.join();
+    assert_eq!(printed.len(), 40);
+    let logs = fc(&dir, s.now(), &["--json", "logs"]).json();
+    assert_eq!(logs.last().unwrap()["chain"], "ok");
+    let logged: std::collections::HashSet<u64> =
+        logs.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    for id in &printed {
+        assert!(
+            logged.contains(id),
+            "check {id} was printed but is not in the log"
+        );
+    }
+    // The log continues after the crash.
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!(code, 0);
+    assert!(v["check_id"].as_u64().unwrap() > *printed.last().unwrap());
+}
