@@ -1,7 +1,8 @@
 //! The holder wallet end to end: the real `verifier-server` on 127.0.0.1
 //! serves `/wallet/`; `wallet/test/e2e.mjs` drives it in headless Chromium
-//! (a phone-sized viewport); this test judges what the phone showed with the
-//! real verifier ([`judge_screenshot`]) and asserts.
+//! (a phone-sized viewport); the officer's real `field-client` binary,
+//! enrolled and synced against the same server, judges the screenshots
+//! offline ([`judge_screenshot`]).
 //!
 //! Covered: a holder signs in and claims a certificate (the wallet's own
 //! Ed25519 key, non-extractable, registered, the certificate re-issued
@@ -24,13 +25,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use shared::crypto::{Alg, SigningKey};
 use shared::domain::{sample_record, CertType};
-use shared::qr::{decode_image, DecodeLimits};
-use shared::status::StatusCache;
-use shared::trust::{Manifest, SignedStatus, StatusUpdate, TrustList};
-use shared::verify::{self, Context, Policy, StatusData};
-use tests::{agent, server_admin, Server};
+use tests::{agent, describe, field_client, json_lines, server_admin, Server};
 
 fn now() -> i64 {
     SystemTime::now()
@@ -72,82 +68,55 @@ fn prerequisites() -> PathBuf {
     chromium
 }
 
-/// What a verifier holds: the trust list and status list, fetched from the
-/// server as a field device's sync would, checked against the pinned root
-/// key.
-struct Lists {
-    trust: TrustList,
-    cache: StatusCache,
-    manifest: Manifest,
+/// The officer's device: the real `field-client`, enrolled against the
+/// server with an officer token.
+fn enroll_officer(server: &Server, data: &Path, device: &Path) {
+    let token = server_admin(
+        data,
+        &["create-token", "--role", "officer", "--division", "210000"],
+    )
+    .unwrap();
+    let out = field_client(
+        device,
+        &["enroll", "--server", &server.url, "--token", &token],
+    )
+    .unwrap();
+    assert!(out.status.success(), "enroll: {}", describe(&out));
 }
 
-fn fetch_lists(server: &Server) -> Lists {
-    let keys = server.data.join("keys");
-    let root_file = std::fs::read_dir(&keys)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("root-"))
-        })
-        .expect("the server's root key file");
-    let root = SigningKey::from_secret_bytes(Alg::EdDSA, &std::fs::read(root_file).unwrap())
-        .unwrap()
-        .public_key();
-    let get = |path: &str| {
-        let mut r = agent().get(format!("{}{path}", server.url)).call().unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-        r.body_mut().read_to_vec().unwrap()
-    };
-    let trust = TrustList::verify(&get("/api/v1/trust-list"), &root).unwrap();
-    let signed = SignedStatus::verify(&get("/api/v1/status-list"), &trust).unwrap();
-    let StatusUpdate::Snapshot(snapshot) = signed.update else {
-        panic!("status-list served a delta");
-    };
-    Lists {
-        trust,
-        cache: StatusCache::from_snapshot(snapshot),
-        manifest: signed.manifest,
+/// Syncs the officer's device (the holder's registration re-issued the
+/// certificate at a new status index, so the device must see the new list).
+fn officer_sync(device: &Path) {
+    let out = field_client(device, &["sync"]).unwrap();
+    assert!(out.status.success(), "sync: {}", describe(&out));
+}
+
+/// The verdict and reason code (empty when valid) the officer's
+/// `field-client` gives, offline, for `args` (`--image FILE` or
+/// `--text TEXT`); a valid answer must be a holder presentation.
+fn judge(device: &Path, args: &[&str]) -> (String, String) {
+    let mut all = vec!["verify", "--json"];
+    all.extend_from_slice(args);
+    let out = field_client(device, &all).unwrap();
+    let lines = json_lines(&out).unwrap();
+    assert_eq!(lines.len(), 1, "one code expected: {}", describe(&out));
+    let v = &lines[0];
+    let verdict = v["verdict"].as_str().unwrap_or_default().to_string();
+    if verdict == "valid" {
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            v["holder_presentation"]["slot"].is_u64(),
+            "valid, but not as a holder presentation: {v}"
+        );
     }
+    (
+        verdict,
+        v["reason"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
-/// The verdict and reason code (empty when valid) for a screenshot, judged
-/// at `at`. This is the one place to switch to the officer's binary
-/// (`field-client verify --json --image FILE`) once it can be enrolled
-/// against this server.
-fn judge_screenshot(lists: &Lists, png: &Path, at: i64) -> (String, String) {
-    // A debug build on a busy machine: the time bound is for tests, not speed.
-    let limits = DecodeLimits {
-        timeout: Duration::from_secs(60),
-        ..DecodeLimits::default()
-    };
-    let texts = decode_image(&std::fs::read(png).unwrap(), &limits)
-        .unwrap_or_else(|e| panic!("{}: no QR decoded: {e}", png.display()));
-    assert_eq!(texts.len(), 1, "{}: {texts:?}", png.display());
-    judge_text(lists, &texts[0], at)
-}
-
-fn judge_text(lists: &Lists, text: &str, at: i64) -> (String, String) {
-    let ctx = Context {
-        trust: &lists.trust,
-        status: Some(StatusData {
-            cache: &lists.cache,
-            manifest: lists.manifest,
-        }),
-        now: at,
-        newest_seen: 0,
-        policy: Policy::default(),
-    };
-    match verify::verify(text, &ctx) {
-        Ok(v) => {
-            assert!(
-                v.holder().is_some(),
-                "valid, but not as a holder presentation"
-            );
-            ("valid".into(), String::new())
-        }
-        Err(r) => (r.verdict.as_str().into(), r.reason.code().into()),
-    }
+fn judge_screenshot(device: &Path, png: &Path) -> (String, String) {
+    judge(device, &["--image", png.to_str().unwrap()])
 }
 
 /// The e2e script's reports, one JSON object a line.
@@ -237,6 +206,9 @@ fn the_holders_wallet() {
     let pushed: Value = r.body_mut().read_json().unwrap();
     assert_eq!(r.status(), 200, "{pushed}");
 
+    let device = dir.path().join("officer");
+    enroll_officer(&server, &data, &device);
+
     let out = dir.path().join("shots");
     std::fs::create_dir_all(&out).unwrap();
     let stderr = dir.path().join("e2e.stderr");
@@ -310,11 +282,11 @@ fn the_holders_wallet() {
 
     // A's QR, screenshotted, verifies valid; the next slot's QR differs.
     let shown = script.next("shown");
-    let lists = fetch_lists(&server);
+    officer_sync(&device);
     let online_png = PathBuf::from(shown["screenshot"].as_str().unwrap());
     let slot = shown["slot"].as_i64().unwrap();
     assert_eq!(
-        judge_screenshot(&lists, &online_png, now()),
+        judge_screenshot(&device, &online_png),
         ("valid".into(), String::new()),
         "{shown}"
     );
@@ -335,7 +307,7 @@ fn the_holders_wallet() {
     assert_eq!(next["slot"].as_i64().unwrap(), slot + 1, "{shown}");
     assert_ne!(next["text"], shown["text"]);
     assert_eq!(
-        judge_text(&lists, next["text"].as_str().unwrap(), now()),
+        judge(&device, &["--text", next["text"].as_str().unwrap()]),
         ("valid".into(), String::new())
     );
     assert!(shown["hint"].as_str().unwrap().contains("亮度"), "{shown}");
@@ -358,7 +330,7 @@ fn the_holders_wallet() {
     assert!(offline["slot"].as_i64().unwrap() > slot, "{offline}");
     let offline_png = PathBuf::from(offline["screenshot"].as_str().unwrap());
     assert_eq!(
-        judge_screenshot(&lists, &offline_png, now()),
+        judge_screenshot(&device, &offline_png),
         ("valid".into(), String::new()),
         "{offline}"
     );
@@ -381,7 +353,7 @@ fn the_holders_wallet() {
         std::thread::sleep(Duration::from_secs(wait.unsigned_abs()));
     }
     assert_eq!(
-        judge_screenshot(&lists, &online_png, now()),
+        judge_screenshot(&device, &online_png),
         ("invalid".into(), "presentation_outside_window".to_string())
     );
 }
