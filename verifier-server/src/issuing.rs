@@ -185,6 +185,88 @@ pub(crate) fn identifier(
     .map(|i| i.as_str().to_string())
 }
 
+/// A record as the parallel first pass left it: parsed, encoded and
+/// validated (all pure work), ready for the sequential pass that reads and
+/// writes the store.
+struct Prepared {
+    raw: Result<RawRecord, String>,
+    /// The record as stored, JSON.
+    record_json: String,
+    /// `validate`'s answer, with the normalised data as JSON when it
+    /// conforms (version 1: equal data is an unchanged re-push).
+    validated: Result<(CertificateData, String), Vec<Nonconformance>>,
+}
+
+fn prepare(value: serde_json::Value, today: Date) -> anyhow::Result<Prepared> {
+    let raw: RawRecord = match serde_json::from_value(value) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Ok(Prepared {
+                raw: Err(e.to_string()),
+                record_json: String::new(),
+                validated: Err(Vec::new()),
+            })
+        }
+    };
+    let record_json = serde_json::to_string(&raw).context("encoding a record")?;
+    let validated = match validate(&raw, today) {
+        Ok(mut data) => {
+            data.version = 1;
+            let json = serde_json::to_string(&data).context("encoding certificate data")?;
+            Ok((data, json))
+        }
+        Err(reasons) => Err(reasons),
+    };
+    Ok(Prepared {
+        raw: Ok(raw),
+        record_json,
+        validated,
+    })
+}
+
+/// The machine's cores, at least 1 (the work splits across them).
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// `f` over `items` on every core, in order.
+fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let n = workers();
+    if n < 2 || items.len() < 64 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(n);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(n);
+    let mut items = items.into_iter();
+    loop {
+        let c: Vec<T> = items.by_ref().take(chunk).collect();
+        if c.is_empty() {
+            break;
+        }
+        chunks.push(c);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// A certificate decided in the sequential pass and signed after it.
+struct ToSign {
+    data: CertificateData,
+    status_index: u32,
+}
+
 struct Batch<'a> {
     tx: Box<dyn Tx + 'a>,
     keys: &'a Keys,
@@ -193,6 +275,9 @@ struct Batch<'a> {
     authorities: HashMap<DivisionCode, Uscc>,
     next_index: u32,
     changes: Vec<(u32, Status)>,
+    /// Versions stored with an empty signature, signed in parallel at the
+    /// end of the push (same transaction).
+    to_sign: Vec<ToSign>,
 }
 
 impl Batch<'_> {
@@ -206,18 +291,28 @@ impl Batch<'_> {
         Ok(index)
     }
 
-    fn sign(&self, data: &CertificateData, index: u32) -> Vec<u8> {
-        let claims = Claims::from_certificate(data, index, self.now, None);
-        cose::sign(claims.to_cbor(), &self.keys.issuer, true)
+    /// Signs every version decided in this push, on every core, and stores
+    /// the signatures.
+    fn sign_all(&mut self) -> anyhow::Result<()> {
+        let jobs = std::mem::take(&mut self.to_sign);
+        let (now, issuer) = (self.now, &self.keys.issuer);
+        let signed = parallel_map(jobs, |job| {
+            let claims = Claims::from_certificate(&job.data, job.status_index, now, None);
+            (job.status_index, cose::sign(claims.to_cbor(), issuer, true))
+        });
+        for (status_index, bytes) in signed {
+            self.tx.set_signature(status_index, &bytes)?;
+        }
+        Ok(())
     }
 
-    fn record(
-        &mut self,
-        index: usize,
-        value: serde_json::Value,
-        today: Date,
-    ) -> anyhow::Result<RecordResult> {
-        let raw: RawRecord = match serde_json::from_value(value) {
+    fn record(&mut self, index: usize, prepared: Prepared) -> anyhow::Result<RecordResult> {
+        let Prepared {
+            raw,
+            record_json,
+            validated,
+        } = prepared;
+        let raw = match raw {
             Ok(raw) => raw,
             Err(e) => {
                 return Ok(RecordResult {
@@ -268,10 +363,8 @@ impl Batch<'_> {
                 return Ok(result);
             }
         }
-        let record_json = serde_json::to_string(&raw).context("encoding a record")?;
-
-        let mut data = match validate(&raw, today) {
-            Ok(data) => data,
+        let (mut data, data_json) = match validated {
+            Ok(ok) => ok,
             Err(reasons) => {
                 self.tx.upsert_nonconforming(&NonconformingRow {
                     agency: self.caller.correction_list_for(record_division),
@@ -288,10 +381,8 @@ impl Batch<'_> {
                 return Ok(result);
             }
         };
-        // Equal data means an unchanged re-push, whatever version the
-        // agency's system numbers it.
-        data.version = 1;
-        let data_json = serde_json::to_string(&data).context("encoding certificate data")?;
+        // Equal data (prepared at version 1) means an unchanged re-push,
+        // whatever version the agency's system numbers it.
         let cert_type = data.cert_type;
         let number = data.number.clone();
 
@@ -363,7 +454,6 @@ impl Batch<'_> {
         };
         data.version = version;
         let status_index = self.allocate_index()?;
-        let signed = self.sign(&data, status_index);
         let identifier = identifier(&data, &self.authorities);
         self.tx.put_certificate(&CertificateRow {
             cert_type,
@@ -382,7 +472,8 @@ impl Batch<'_> {
             status: inherited,
             record_json,
             data_json,
-            signed,
+            // Signed with the rest of the push in `sign_all`.
+            signed: Vec::new(),
             identifier: identifier.clone(),
             issued_at: self.now,
             issuer_division: data.issuer.division,
@@ -396,6 +487,7 @@ impl Batch<'_> {
             self.changes.push((old.status_index, Status::Superseded));
         }
         self.resolve(cert_type, &raw, &number)?;
+        self.to_sign.push(ToSign { data, status_index });
         result.result = outcome;
         result.version = Some(version);
         result.identifier = identifier;
@@ -410,8 +502,13 @@ impl Batch<'_> {
         number: &str,
     ) -> anyhow::Result<()> {
         let pushed = trimmed(&raw.number).unwrap_or_default();
+        let numbers: &[&str] = if pushed == number {
+            &[number]
+        } else {
+            &[number, pushed.as_str()]
+        };
         self.tx
-            .resolve_nonconforming(cert_type.code(), &[number, pushed.as_str()], self.now)?;
+            .resolve_nonconforming(cert_type.code(), numbers, self.now)?;
         Ok(())
     }
 }
@@ -469,20 +566,31 @@ pub fn push(
         authorities,
         next_index: state.next_index,
         changes: Vec::new(),
+        to_sign: Vec::new(),
     };
     let total = records.len();
+    // Parsing, encoding and validation are pure: spread them over the cores
+    // before the store work, which is sequential.
+    let prepared = parallel_map(records, |value| prepare(value, today));
     let mut results = Vec::with_capacity(total);
     let mut summary = Summary::default();
-    for (index, value) in records.into_iter().enumerate() {
+    for (index, prepared) in prepared.into_iter().enumerate() {
         if deadline.is_some_and(|d| std::time::Instant::now() > d) {
             return Err(PushError::Deadline {
                 processed: index,
                 total,
             });
         }
-        let r = batch.record(index, value, today)?;
+        let r = batch.record(index, prepared?)?;
         summary.add(r.result);
         results.push(r);
+    }
+    batch.sign_all()?;
+    if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+        return Err(PushError::Deadline {
+            processed: total,
+            total,
+        });
     }
     let Batch {
         mut tx,

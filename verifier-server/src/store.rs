@@ -489,6 +489,9 @@ pub trait Tx {
         signed: &[u8],
         issued_at: i64,
     ) -> Result<(), StoreError>;
+    /// Stores the signed certificate of the version at `status_index`
+    /// (issuing signs a push's versions together, after deciding them).
+    fn set_signature(&mut self, status_index: u32, signed: &[u8]) -> Result<(), StoreError>;
     /// Records a holder's device key; whether it was new.
     fn insert_holder_device(
         &mut self,
@@ -748,6 +751,12 @@ CREATE TRIGGER verification_batches_no_update BEFORE UPDATE ON verification_batc
     BEGIN SELECT RAISE(ABORT, 'verification batches are append-only'); END;
 CREATE TRIGGER verification_batches_no_delete BEFORE DELETE ON verification_batches
     BEGIN SELECT RAISE(ABORT, 'verification batches are append-only'); END;
+"#,
+    // 5: a conforming push resolves correction-list entries by type and
+    // number (any agency); without this index every issued record scanned
+    // the whole table.
+    r#"
+CREATE INDEX nonconforming_open ON nonconforming (cert_type, number) WHERE resolved_at IS NULL;
 "#,
 ];
 
@@ -1704,6 +1713,19 @@ impl Tx for SqliteTx<'_> {
              ORDER BY v.status_index",
             [],
         )
+    }
+
+    fn set_signature(&mut self, status_index: u32, signed: &[u8]) -> Result<(), StoreError> {
+        let n = self.exec(
+            "UPDATE certificate_versions SET signed = ?2 WHERE status_index = ?1",
+            params![status_index, signed],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "no version at status index {status_index}"
+            )));
+        }
+        Ok(())
     }
 
     fn set_version_signed(
