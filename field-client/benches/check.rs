@@ -69,6 +69,26 @@ fn main() {
         percentile(&full, 0.99),
         full[n - 1]
     );
+    // The floor: one small append and fdatasync on the same file system,
+    // what any durable-before-shown log pays per check.
+    let mut floor = Vec::with_capacity(n);
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(tmp.path().join("fsync-floor")).unwrap();
+        for _ in 0..n {
+            let t = Instant::now();
+            f.write_all(&[0u8; 256]).unwrap();
+            f.sync_data().unwrap();
+            floor.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    floor.sort_by(f64::total_cmp);
+    println!(
+        "raw append+fdatasync (µs): p50 {:8.1}  p99 {:8.1}  max {:8.1}   (the file system's floor)",
+        percentile(&floor, 0.5),
+        percentile(&floor, 0.99),
+        floor[n - 1]
+    );
     println!(
         "bench process peak RSS: {} KiB",
         vm_hwm_kib().map_or("?".into(), |k| k.to_string())
