@@ -15,6 +15,7 @@ pub mod api;
 pub mod auditor;
 pub mod auth;
 pub mod demo;
+pub mod devices;
 pub mod error;
 pub mod evaluation;
 pub mod holders;
@@ -22,6 +23,7 @@ pub mod issuing;
 pub mod keys;
 pub mod limits;
 pub mod lists;
+pub mod logs;
 pub mod openapi;
 pub mod store;
 pub mod wallet;
@@ -123,6 +125,7 @@ struct Inner {
     lists: Lists,
     config: Config,
     clock: Clock,
+    reverifier: logs::Reverifier,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -181,6 +184,7 @@ impl AppState {
                 lists: Lists::default(),
                 config,
                 clock,
+                reverifier: logs::Reverifier::default(),
             }),
         }
     }
@@ -277,6 +281,11 @@ impl AppState {
     pub fn now(&self) -> i64 {
         (self.inner.clock)()
     }
+
+    /// The re-verification of uploaded check records, with its cache.
+    pub fn reverifier(&self) -> &logs::Reverifier {
+        &self.inner.reverifier
+    }
 }
 
 /// Creates the data directory, readable by its owner only (it holds
@@ -311,6 +320,12 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/certificates/{cert_type}/{number}/status",
             post(api::post_status).layer(DefaultBodyLimit::max(limits.max_command_body)),
         )
+        .route("/api/v1/devices", post(devices::post_device))
+        .route(
+            "/api/v1/verification-logs",
+            post(logs::post_logs).get(logs::get_logs),
+        )
+        .route("/api/v1/verification-logs/head", get(logs::get_head))
         .route(
             "/api/v1/holder/certificates",
             get(holders::get_certificates),

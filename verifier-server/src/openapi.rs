@@ -45,6 +45,10 @@ use utoipa::{Modify, OpenApi, ToSchema};
         crate::wallet::redirect,
         crate::wallet::serve_index,
         crate::wallet::serve_file,
+        crate::devices::post_device,
+        crate::logs::post_logs,
+        crate::logs::get_head,
+        crate::logs::get_logs,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -54,6 +58,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "issuing", description = "Pushes, corrections and lifecycle changes of agencies"),
         (name = "holder", description = "A holder's own certificates, QR codes, device keys and wallet"),
         (name = "audit", description = "The audit log (auditors and administrators)"),
+        (name = "devices", description = "Officer device enrollment"),
+        (name = "verification logs", description = "Officer devices' signed check logs"),
     )
 )]
 pub struct ApiDoc;

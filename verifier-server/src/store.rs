@@ -257,6 +257,93 @@ pub struct Counts {
     pub audit: u64,
 }
 
+/// An enrolled officer device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// Row id.
+    pub id: i64,
+    /// The device key's identifier (unique).
+    pub kid: Kid,
+    /// Its algorithm.
+    pub alg: Alg,
+    /// Canonical public key bytes.
+    pub public_key: Vec<u8>,
+    /// The officer token that enrolled it.
+    pub token_id: i64,
+    /// That token's division.
+    pub division: DivisionCode,
+    /// Free text from the officer.
+    pub label: String,
+    /// Enrolled, Unix seconds.
+    pub enrolled_at: i64,
+    /// Revoked, Unix seconds.
+    pub revoked_at: Option<i64>,
+    /// The next sequence number the server expects from it.
+    pub next_seq: u64,
+    /// Hash of its last accepted record (all zeros before the first).
+    pub head: [u8; 32],
+}
+
+/// A stored check-log record: what the device signed, and what the server
+/// derived by re-verifying the scanned text itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecordRow {
+    /// The device.
+    pub device_id: i64,
+    /// Its sequence number.
+    pub seq: u64,
+    /// SHA-256 of the record's bytes.
+    pub hash: [u8; 32],
+    /// The previous record's hash.
+    pub prev: [u8; 32],
+    /// Device time, Unix seconds.
+    pub at: i64,
+    /// 0 check, 1 disposition.
+    pub kind: u8,
+    /// The device's verdict (checks).
+    pub verdict: Option<String>,
+    /// The device's reason code (checks that were not valid).
+    pub reason: Option<String>,
+    /// Certificate type code as the device read it.
+    pub cert_type: Option<String>,
+    /// Certificate number as the device read it.
+    pub cert_number: Option<String>,
+    /// Certificate version as the device read it.
+    pub cert_version: Option<u16>,
+    /// The QR text as scanned.
+    pub scanned: Option<String>,
+    /// Status list sequence the device used.
+    pub status_seq: Option<u64>,
+    /// Trust list sequence the device used.
+    pub trust_seq: Option<u64>,
+    /// Warning codes shown (JSON array), when any.
+    pub warnings: Option<String>,
+    /// Age of the device's status data, seconds.
+    pub data_age: Option<u64>,
+    /// The check a disposition is about.
+    pub check_seq: Option<u64>,
+    /// Whether the officer accepted the certificate (dispositions).
+    pub accepted: Option<bool>,
+    /// The officer's note (dispositions).
+    pub note: Option<String>,
+    /// Server: the province's signature verified against its trust list.
+    pub srv_signature: Option<bool>,
+    /// Server: a holder-signed presentation verified within its window.
+    pub srv_presentation: Option<bool>,
+    /// Server: the verified certificate's type code.
+    pub srv_cert_type: Option<String>,
+    /// Server: the verified certificate's number.
+    pub srv_cert_number: Option<String>,
+    /// Server: the verified certificate's version.
+    pub srv_cert_version: Option<u16>,
+    /// Server: the verified certificate's issuing division.
+    pub srv_division: Option<DivisionCode>,
+    /// Server: the first problem found short of the status check.
+    pub srv_reason: Option<String>,
+    /// The batch that brought it.
+    pub batch_id: i64,
+}
+
 /// The storage backend.
 pub trait Store: Send + Sync {
     /// Starts a transaction; it holds the store exclusively until committed
@@ -362,6 +449,46 @@ pub trait Tx {
 
     /// Row counts.
     fn counts(&mut self) -> Result<Counts, StoreError>;
+
+    /// The device with this key identifier.
+    fn device_by_kid(&mut self, kid: &Kid) -> Result<Option<DeviceRow>, StoreError>;
+    /// The device with this row id.
+    fn device(&mut self, id: i64) -> Result<Option<DeviceRow>, StoreError>;
+    /// Enrolls a device (its `id`, `next_seq` and `head` are ignored);
+    /// returns its id.
+    fn insert_device(&mut self, device: &DeviceRow) -> Result<i64, StoreError>;
+    /// Moves a device's chain head after accepted records.
+    fn set_device_head(
+        &mut self,
+        device_id: i64,
+        next_seq: u64,
+        head: &[u8; 32],
+    ) -> Result<(), StoreError>;
+    /// The stored hashes of a device's records `from..=to`, by seq.
+    fn log_hashes(
+        &mut self,
+        device_id: i64,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
+    /// Keeps a signed batch as evidence; returns its id.
+    fn insert_log_batch(
+        &mut self,
+        device_id: i64,
+        received_at: i64,
+        seqs: (u64, u64),
+        bytes: &[u8],
+    ) -> Result<i64, StoreError>;
+    /// Stores an accepted record.
+    fn insert_log_record(&mut self, record: &LogRecordRow) -> Result<(), StoreError>;
+    /// A device's records with seq after `after` (all when `None`), in
+    /// order, at most `limit`.
+    fn log_records(
+        &mut self,
+        device_id: i64,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<LogRecordRow>, StoreError>;
 
     /// Every token, oldest first (hashes included; never show them).
     fn tokens(&mut self) -> Result<Vec<TokenRow>, StoreError>;
@@ -554,6 +681,74 @@ CREATE TABLE key_overlap (
     kid          TEXT PRIMARY KEY REFERENCES keys (kid),
     listed_until INTEGER NOT NULL
 ) STRICT;
+"#,
+    // 4: officer devices and their uploaded check logs (R10, R12): each
+    // record once per (device, seq), the signed batches kept as evidence.
+    r#"
+CREATE TABLE devices (
+    id          INTEGER PRIMARY KEY,
+    kid         TEXT NOT NULL UNIQUE,
+    alg         TEXT NOT NULL,
+    public_key  BLOB NOT NULL,
+    token_id    INTEGER NOT NULL REFERENCES tokens (id),
+    division    INTEGER NOT NULL,
+    label       TEXT NOT NULL,
+    enrolled_at INTEGER NOT NULL,
+    revoked_at  INTEGER,
+    next_seq    INTEGER NOT NULL DEFAULT 0,
+    head        BLOB NOT NULL
+) STRICT;
+CREATE INDEX devices_token ON devices (token_id);
+
+CREATE TABLE verification_batches (
+    id          INTEGER PRIMARY KEY,
+    device_id   INTEGER NOT NULL REFERENCES devices (id),
+    received_at INTEGER NOT NULL,
+    first_seq   INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    bytes       BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE verification_records (
+    device_id        INTEGER NOT NULL REFERENCES devices (id),
+    seq              INTEGER NOT NULL,
+    hash             BLOB NOT NULL,
+    prev             BLOB NOT NULL,
+    at               INTEGER NOT NULL,
+    kind             INTEGER NOT NULL CHECK (kind IN (0, 1)),
+    verdict          TEXT,
+    reason           TEXT,
+    cert_type        TEXT,
+    cert_number      TEXT,
+    cert_version     INTEGER,
+    scanned          TEXT,
+    status_seq       INTEGER,
+    trust_seq        INTEGER,
+    warnings         TEXT,
+    data_age         INTEGER,
+    check_seq        INTEGER,
+    accepted         INTEGER,
+    note             TEXT,
+    srv_signature    INTEGER,
+    srv_presentation INTEGER,
+    srv_cert_type    TEXT,
+    srv_cert_number  TEXT,
+    srv_cert_version INTEGER,
+    srv_division     INTEGER,
+    srv_reason       TEXT,
+    batch_id         INTEGER NOT NULL REFERENCES verification_batches (id),
+    PRIMARY KEY (device_id, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX verification_records_cert
+    ON verification_records (srv_cert_type, srv_cert_number) WHERE srv_signature = 1;
+CREATE TRIGGER verification_records_no_update BEFORE UPDATE ON verification_records
+    BEGIN SELECT RAISE(ABORT, 'verification records are append-only'); END;
+CREATE TRIGGER verification_records_no_delete BEFORE DELETE ON verification_records
+    BEGIN SELECT RAISE(ABORT, 'verification records are append-only'); END;
+CREATE TRIGGER verification_batches_no_update BEFORE UPDATE ON verification_batches
+    BEGIN SELECT RAISE(ABORT, 'verification batches are append-only'); END;
+CREATE TRIGGER verification_batches_no_delete BEFORE DELETE ON verification_batches
+    BEGIN SELECT RAISE(ABORT, 'verification batches are append-only'); END;
 "#,
 ];
 
@@ -1552,6 +1747,304 @@ impl Tx for SqliteTx<'_> {
         )?;
         Ok(n == 1)
     }
+
+    fn device_by_kid(&mut self, kid: &Kid) -> Result<Option<DeviceRow>, StoreError> {
+        let row: Option<DeviceCols> = self
+            .row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE kid = ?1"),
+                [kid.to_hex()],
+                device_cols,
+            )
+            .optional()?;
+        row.map(device_from).transpose()
+    }
+
+    fn device(&mut self, id: i64) -> Result<Option<DeviceRow>, StoreError> {
+        let row: Option<DeviceCols> = self
+            .row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"),
+                [id],
+                device_cols,
+            )
+            .optional()?;
+        row.map(device_from).transpose()
+    }
+
+    fn insert_device(&mut self, d: &DeviceRow) -> Result<i64, StoreError> {
+        self.exec(
+            "INSERT INTO devices (kid, alg, public_key, token_id, division, label, enrolled_at,
+                                  revoked_at, next_seq, head)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
+            params![
+                d.kid.to_hex(),
+                d.alg.name(),
+                d.public_key,
+                d.token_id,
+                d.division.code(),
+                d.label,
+                d.enrolled_at,
+                d.revoked_at,
+                shared::checklog::GENESIS.as_slice(),
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn set_device_head(
+        &mut self,
+        device_id: i64,
+        next_seq: u64,
+        head: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let n = self.exec(
+            "UPDATE devices SET next_seq = ?2, head = ?3 WHERE id = ?1",
+            params![device_id, i64_of(next_seq, "next seq")?, head.as_slice()],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!("no device {device_id}")));
+        }
+        Ok(())
+    }
+
+    fn log_hashes(
+        &mut self,
+        device_id: i64,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, hash FROM verification_records
+             WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![device_id, i64_of(from, "seq")?, i64_of(to, "seq")?],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(seq, hash)| Ok((u64_of(seq, "seq")?, hash32(hash, "record hash")?)))
+            .collect()
+    }
+
+    fn insert_log_batch(
+        &mut self,
+        device_id: i64,
+        received_at: i64,
+        (first, last): (u64, u64),
+        bytes: &[u8],
+    ) -> Result<i64, StoreError> {
+        self.exec(
+            "INSERT INTO verification_batches (device_id, received_at, first_seq, last_seq, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                device_id,
+                received_at,
+                i64_of(first, "seq")?,
+                i64_of(last, "seq")?,
+                bytes
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn insert_log_record(&mut self, r: &LogRecordRow) -> Result<(), StoreError> {
+        let opt64 = |v: Option<u64>, what: &str| v.map(|v| i64_of(v, what)).transpose();
+        self.exec(
+            &format!(
+                "INSERT INTO verification_records ({LOG_COLS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+            ),
+            params![
+                r.device_id,
+                i64_of(r.seq, "seq")?,
+                r.hash.as_slice(),
+                r.prev.as_slice(),
+                r.at,
+                r.kind,
+                r.verdict,
+                r.reason,
+                r.cert_type,
+                r.cert_number,
+                r.cert_version,
+                r.scanned,
+                opt64(r.status_seq, "status seq")?,
+                opt64(r.trust_seq, "trust seq")?,
+                r.warnings,
+                opt64(r.data_age, "data age")?,
+                opt64(r.check_seq, "check seq")?,
+                r.accepted,
+                r.note,
+                r.srv_signature,
+                r.srv_presentation,
+                r.srv_cert_type,
+                r.srv_cert_number,
+                r.srv_cert_version,
+                r.srv_division.map(DivisionCode::code),
+                r.srv_reason,
+                r.batch_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn log_records(
+        &mut self,
+        device_id: i64,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<LogRecordRow>, StoreError> {
+        let after = match after {
+            Some(a) => i64_of(a, "seq")?,
+            None => -1,
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {LOG_COLS} FROM verification_records
+             WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))?;
+        let rows = stmt
+            .query_map(params![device_id, after, limit], log_record_cols)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(log_record_from).collect()
+    }
+}
+
+const DEVICE_COLS: &str = "id, kid, alg, public_key, token_id, division, label, enrolled_at, \
+                           revoked_at, next_seq, head";
+
+type DeviceCols = (
+    i64,
+    String,
+    String,
+    Vec<u8>,
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    i64,
+    Vec<u8>,
+);
+
+fn device_cols(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceCols> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}
+
+fn hash32(v: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
+}
+
+fn device_from(c: DeviceCols) -> Result<DeviceRow, StoreError> {
+    Ok(DeviceRow {
+        id: c.0,
+        kid: hex::decode(&c.1)
+            .ok()
+            .and_then(|b| Kid::from_slice(&b))
+            .ok_or_else(|| StoreError::Corrupt(format!("device kid {:?}", c.1)))?,
+        alg: Alg::from_name(&c.2)
+            .ok_or_else(|| StoreError::Corrupt(format!("device algorithm {:?}", c.2)))?,
+        public_key: c.3,
+        token_id: c.4,
+        division: division_of(c.5)?,
+        label: c.6,
+        enrolled_at: c.7,
+        revoked_at: c.8,
+        next_seq: u64_of(c.9, "device next seq")?,
+        head: hash32(c.10, "device head")?,
+    })
+}
+
+const LOG_COLS: &str = "device_id, seq, hash, prev, at, kind, verdict, reason, cert_type, \
+     cert_number, cert_version, scanned, status_seq, trust_seq, warnings, data_age, check_seq, \
+     accepted, note, srv_signature, srv_presentation, srv_cert_type, srv_cert_number, \
+     srv_cert_version, srv_division, srv_reason, batch_id";
+
+/// Raw columns of a log record, in [`LOG_COLS`] order.
+struct LogCols {
+    ids: (i64, i64),
+    hashes: (Vec<u8>, Vec<u8>),
+    at: i64,
+    kind: i64,
+    check: (Option<String>, Option<String>),
+    cert: (Option<String>, Option<String>, Option<i64>),
+    scanned: Option<String>,
+    seqs: (Option<i64>, Option<i64>),
+    warnings: Option<String>,
+    data_age: Option<i64>,
+    disposition: (Option<i64>, Option<bool>, Option<String>),
+    srv: (Option<bool>, Option<bool>),
+    srv_cert: (Option<String>, Option<String>, Option<i64>, Option<i64>),
+    srv_reason: Option<String>,
+    batch_id: i64,
+}
+
+fn log_record_cols(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogCols> {
+    Ok(LogCols {
+        ids: (r.get(0)?, r.get(1)?),
+        hashes: (r.get(2)?, r.get(3)?),
+        at: r.get(4)?,
+        kind: r.get(5)?,
+        check: (r.get(6)?, r.get(7)?),
+        cert: (r.get(8)?, r.get(9)?, r.get(10)?),
+        scanned: r.get(11)?,
+        seqs: (r.get(12)?, r.get(13)?),
+        warnings: r.get(14)?,
+        data_age: r.get(15)?,
+        disposition: (r.get(16)?, r.get(17)?, r.get(18)?),
+        srv: (r.get(19)?, r.get(20)?),
+        srv_cert: (r.get(21)?, r.get(22)?, r.get(23)?, r.get(24)?),
+        srv_reason: r.get(25)?,
+        batch_id: r.get(26)?,
+    })
+}
+
+fn log_record_from(c: LogCols) -> Result<LogRecordRow, StoreError> {
+    let opt_u64 = |v: Option<i64>, what: &str| v.map(|v| u64_of(v, what)).transpose();
+    let opt_version = |v: Option<i64>| v.map(version_of).transpose();
+    Ok(LogRecordRow {
+        device_id: c.ids.0,
+        seq: u64_of(c.ids.1, "seq")?,
+        hash: hash32(c.hashes.0, "record hash")?,
+        prev: hash32(c.hashes.1, "record prev")?,
+        at: c.at,
+        kind: u8::try_from(c.kind)
+            .map_err(|_| StoreError::Corrupt(format!("record kind {}", c.kind)))?,
+        verdict: c.check.0,
+        reason: c.check.1,
+        cert_type: c.cert.0,
+        cert_number: c.cert.1,
+        cert_version: opt_version(c.cert.2)?,
+        scanned: c.scanned,
+        status_seq: opt_u64(c.seqs.0, "status seq")?,
+        trust_seq: opt_u64(c.seqs.1, "trust seq")?,
+        warnings: c.warnings,
+        data_age: opt_u64(c.data_age, "data age")?,
+        check_seq: opt_u64(c.disposition.0, "check seq")?,
+        accepted: c.disposition.1,
+        note: c.disposition.2,
+        srv_signature: c.srv.0,
+        srv_presentation: c.srv.1,
+        srv_cert_type: c.srv_cert.0,
+        srv_cert_number: c.srv_cert.1,
+        srv_cert_version: opt_version(c.srv_cert.2)?,
+        srv_division: c.srv_cert.3.map(division_of).transpose()?,
+        srv_reason: c.srv_reason,
+        batch_id: c.batch_id,
+    })
 }
 
 #[cfg(test)]
