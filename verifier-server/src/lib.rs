@@ -37,7 +37,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::BoxError;
 use axum::Router;
 use shared::crypto::{Alg, PublicKey};
@@ -344,6 +344,22 @@ pub fn app(state: AppState) -> Router {
         .route("/wallet", get(wallet::redirect))
         .route("/wallet/", get(wallet::serve_index))
         .route("/wallet/{*path}", get(wallet::serve_file))
+        .route(
+            "/api/v1/evaluation",
+            get(evaluation::api::get_evaluation),
+        )
+        .route(
+            "/api/v1/evaluation/training",
+            post(evaluation::api::post_training),
+        )
+        .route(
+            "/api/v1/evaluation/declared",
+            put(evaluation::api::put_declared),
+        )
+        .route(
+            "/api/v1/evaluation/complaints",
+            post(evaluation::api::post_complaint),
+        )
         .fallback(api::not_found)
         .method_not_allowed_fallback(limits::method_not_allowed);
     let router = match limits::RateLimiter::new(&limits) {

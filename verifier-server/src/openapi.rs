@@ -49,6 +49,10 @@ use utoipa::{Modify, OpenApi, ToSchema};
         crate::logs::post_logs,
         crate::logs::get_head,
         crate::logs::get_logs,
+        crate::evaluation::api::get_evaluation,
+        crate::evaluation::api::post_training,
+        crate::evaluation::api::put_declared,
+        crate::evaluation::api::post_complaint,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -60,6 +64,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "audit", description = "The audit log (auditors and administrators)"),
         (name = "devices", description = "Officer device enrollment"),
         (name = "verification logs", description = "Officer devices' signed check logs"),
+        (name = "evaluation", description = "The annual evaluation of the cities and the province (R11, R12)"),
     )
 )]
 pub struct ApiDoc;
