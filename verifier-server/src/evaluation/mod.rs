@@ -427,7 +427,9 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
     fn anomalies(&self) -> Vec<Event> {
         let mut out = Vec::new();
         for c in &self.data.checks {
-            if !(self.unit)(c.device_division) {
+            // Listed for the device's city and the certificate's.
+            let cert_unit = c.cert_division.is_some_and(|d| (self.unit)(d));
+            if !(self.unit)(c.device_division) && !cert_unit {
                 continue;
             }
             if let Some((kind, detail)) = check_problem(c, &self.certs) {
