@@ -641,3 +641,30 @@ pub fn to_table(e: &Evaluation) -> String {
     }
     out
 }
+
+/// `verifier-server admin evaluate --year`: the year's evaluation, audited
+/// as a command-line read.
+pub fn admin_evaluate(
+    store: &dyn crate::store::Store,
+    year: i32,
+    now: i64,
+) -> anyhow::Result<Evaluation> {
+    anyhow::ensure!(
+        YEARS.contains(&year),
+        "year {year} is not between {} and {}",
+        YEARS.start(),
+        YEARS.end()
+    );
+    let mut tx = store.begin()?;
+    let e = run(tx.as_mut(), year)?;
+    tx.append_audit(&crate::store::AuditEntry {
+        ts: now,
+        token_id: None,
+        role: Some("cli".into()),
+        action: "admin evaluate".into(),
+        target: format!("year={year}"),
+        outcome: "ok".into(),
+    })?;
+    tx.commit()?;
+    Ok(e)
+}
