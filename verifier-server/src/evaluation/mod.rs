@@ -10,6 +10,7 @@
 pub mod api;
 pub mod data;
 pub mod score;
+pub mod seed;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
