@@ -344,10 +344,7 @@ pub fn app(state: AppState) -> Router {
         .route("/wallet", get(wallet::redirect))
         .route("/wallet/", get(wallet::serve_index))
         .route("/wallet/{*path}", get(wallet::serve_file))
-        .route(
-            "/api/v1/evaluation",
-            get(evaluation::api::get_evaluation),
-        )
+        .route("/api/v1/evaluation", get(evaluation::api::get_evaluation))
         .route(
             "/api/v1/evaluation/training",
             post(evaluation::api::post_training),
@@ -359,6 +356,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/evaluation/complaints",
             post(evaluation::api::post_complaint),
+        )
+        .route(
+            "/admin/dashboard",
+            get(evaluation::dashboard::get_dashboard).post(evaluation::dashboard::post_dashboard),
         )
         .fallback(api::not_found)
         .method_not_allowed_fallback(limits::method_not_allowed);

@@ -53,6 +53,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         crate::evaluation::api::post_training,
         crate::evaluation::api::put_declared,
         crate::evaluation::api::post_complaint,
+        crate::evaluation::dashboard::get_dashboard,
+        crate::evaluation::dashboard::post_dashboard,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth, &CommonResponses),

@@ -16,15 +16,15 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::evaluation::data::{
+    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
+    EvalRejectedUpload, Evidence, TrainingRow,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use shared::crypto::{Alg, Kid};
 use shared::domain::{CertType, DivisionCode, Uscc};
 use shared::status::Status;
 use shared::trust::Authority;
-use crate::evaluation::data::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal, EvalRejectedUpload,
-    Evidence, TrainingRow,
-};
 
 /// A storage failure. Its text is for the log, never for a client.
 #[derive(Debug, thiserror::Error)]
@@ -2426,7 +2426,6 @@ fn log_record_from(c: LogCols) -> Result<LogRecordRow, StoreError> {
         srv_reason: c.srv_reason,
         batch_id: c.batch_id,
     })
-
 }
 
 /// The columns of a check record as the evaluation reads it (`r`: the

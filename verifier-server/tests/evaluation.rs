@@ -182,12 +182,25 @@ fn hand_computed_scores_per_city_and_province() {
         assert_eq!(got.issuance.rate.numerator, want["issuance"][0], "{ctx}");
         assert_eq!(got.issuance.rate.denominator, want["issuance"][1], "{ctx}");
         assert_eq!(got.issuance.rate.points, want["issuance"][2], "{ctx}");
-        assert_eq!(got.activation.rate.numerator, want["activation"][0], "{ctx}");
-        assert_eq!(got.activation.rate.denominator, want["activation"][1], "{ctx}");
+        assert_eq!(
+            got.activation.rate.numerator, want["activation"][0],
+            "{ctx}"
+        );
+        assert_eq!(
+            got.activation.rate.denominator, want["activation"][1],
+            "{ctx}"
+        );
         assert_eq!(got.activation.rate.points, want["activation"][2], "{ctx}");
-        assert_eq!(got.activation.provable_checks, want["provable_checks"], "{ctx}");
+        assert_eq!(
+            got.activation.provable_checks, want["provable_checks"],
+            "{ctx}"
+        );
         assert_eq!(got.training.points, want["training"], "{ctx}");
-        assert_eq!(got.display.incidents.len() as u64, want["incidents"], "{ctx}");
+        assert_eq!(
+            got.display.incidents.len() as u64,
+            want["incidents"],
+            "{ctx}"
+        );
         assert_eq!(got.display.points, want["display"], "{ctx}");
         assert_eq!(got.total, want["total"], "{ctx}");
         assert_eq!(got.anomalies.len() as u64, want["anomalies"], "{ctx}");
@@ -284,6 +297,14 @@ fn csv_has_a_row_per_city_and_the_province() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 16);
     assert!(lines[0].starts_with("division,name,issuance_numerator"));
-    assert!(lines[2].starts_with("210200,大连市,10,10,100.00,40,4,10,40.00,15,partial,6,1,0,61,11"), "{}", lines[2]);
-    assert!(lines[15].starts_with("210000,辽宁省,26,37,"), "{}", lines[15]);
+    assert!(
+        lines[2].starts_with("210200,大连市,10,10,100.00,40,4,10,40.00,15,partial,6,1,0,61,11"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[15].starts_with("210000,辽宁省,26,37,"),
+        "{}",
+        lines[15]
+    );
 }

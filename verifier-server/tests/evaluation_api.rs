@@ -76,7 +76,13 @@ impl Env {
         (status, ct, bytes.to_vec())
     }
 
-    async fn json(&self, method: Method, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        token: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
         let (status, _, bytes) = self
             .raw(
                 method,
@@ -86,12 +92,20 @@ impl Env {
                 serde_json::to_vec(&body).unwrap(),
             )
             .await;
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn get(&self, uri: &str, token: &str) -> (StatusCode, Value) {
-        let (status, _, bytes) = self.raw(Method::GET, uri, Some(token), &[], Vec::new()).await;
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let (status, _, bytes) = self
+            .raw(Method::GET, uri, Some(token), &[], Vec::new())
+            .await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn enroll(&self, token: &str, device: &SigningKey) {
@@ -170,7 +184,12 @@ async fn evaluation_counts_real_uploads_and_entries() {
     // The nine samples: Shenyang 5 (QC, and four more), Dalian 3, Anshan 1.
     let records: Vec<_> = CertType::ALL.into_iter().map(sample_record).collect();
     let (status, v) = env
-        .json(Method::POST, "/api/v1/records", &env.admin, json!({ "records": records }))
+        .json(
+            Method::POST,
+            "/api/v1/records",
+            &env.admin,
+            json!({ "records": records }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let mut qr = Vec::new();
@@ -187,7 +206,10 @@ async fn evaluation_counts_real_uploads_and_entries() {
         ));
     }
     let of = |div: &str| -> Vec<String> {
-        qr.iter().filter(|(d, _)| d == div).map(|(_, q)| q.clone()).collect()
+        qr.iter()
+            .filter(|(d, _)| d == div)
+            .map(|(_, q)| q.clone())
+            .collect()
     };
     let (sy, dl) = (of("210100"), of("210200"));
     assert_eq!((sy.len(), dl.len(), of("210300").len()), (5, 3, 1));
@@ -209,7 +231,10 @@ async fn evaluation_counts_real_uploads_and_entries() {
         scan("LC1:NOTREAL"),
         scan(&dl[0]),
     ];
-    assert_eq!(env.upload(&sy_officer, &chain(events), &a).await, StatusCode::OK);
+    assert_eq!(
+        env.upload(&sy_officer, &chain(events), &a).await,
+        StatusCode::OK
+    );
 
     // Dalian's officer: one certificate, then an altered record at an
     // accepted seq and a gap: both refused, both anomalies.
@@ -219,9 +244,15 @@ async fn evaluation_counts_real_uploads_and_entries() {
     let good = chain(vec![scan(&dl[0])]);
     assert_eq!(env.upload(&dl_officer, &good, &b).await, StatusCode::OK);
     let altered = chain(vec![scan(&dl[1])]);
-    assert_eq!(env.upload(&dl_officer, &altered, &b).await, StatusCode::CONFLICT);
+    assert_eq!(
+        env.upload(&dl_officer, &altered, &b).await,
+        StatusCode::CONFLICT
+    );
     let gap = chain(vec![scan(&dl[1]), scan(&dl[1]), scan(&dl[2])]);
-    assert_eq!(env.upload(&dl_officer, &gap[2..], &b).await, StatusCode::CONFLICT);
+    assert_eq!(
+        env.upload(&dl_officer, &gap[2..], &b).await,
+        StatusCode::CONFLICT
+    );
     // A retry of the accepted batch is a duplicate: nothing changes.
     assert_eq!(env.upload(&dl_officer, &good, &b).await, StatusCode::OK);
 
@@ -305,20 +336,36 @@ async fn evaluation_counts_real_uploads_and_entries() {
         ]
         .map(|v| v.as_u64().unwrap());
         assert_eq!(got[..], w[..9], "{code}: {c}");
-        assert_eq!(c["anomalies"].as_array().unwrap().len() as u64, w[9], "{code}: {c}");
+        assert_eq!(
+            c["anomalies"].as_array().unwrap().len() as u64,
+            w[9],
+            "{code}: {c}"
+        );
     }
     let incident = &city(&e, 210100)["display"]["incidents"][0];
     assert_eq!(incident["kind"], "refusal");
-    assert!(incident["detail"].as_str().unwrap().contains("wanted the paper one"));
+    assert!(incident["detail"]
+        .as_str()
+        .unwrap()
+        .contains("wanted the paper one"));
 
     // The same as CSV, by format and by Accept.
     let (status, ct, body) = env
-        .raw(Method::GET, "/api/v1/evaluation?year=2026&format=csv", Some(&auditor), &[], Vec::new())
+        .raw(
+            Method::GET,
+            "/api/v1/evaluation?year=2026&format=csv",
+            Some(&auditor),
+            &[],
+            Vec::new(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(ct.starts_with("text/csv"), "{ct}");
     let csv = String::from_utf8(body).unwrap();
-    assert!(csv.contains("\n210100,沈阳市,5,5,100.00,40,2,5,40.00,15,full,10,1,0,65,2\n"), "{csv}");
+    assert!(
+        csv.contains("\n210100,沈阳市,5,5,100.00,40,2,5,40.00,15,full,10,1,0,65,2\n"),
+        "{csv}"
+    );
     let (_, ct, _) = env
         .raw(
             Method::GET,
@@ -343,7 +390,13 @@ async fn evaluation_refusals() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     }
     let (status, _, _) = env
-        .raw(Method::GET, "/api/v1/evaluation?year=2026", None, &[], Vec::new())
+        .raw(
+            Method::GET,
+            "/api/v1/evaluation?year=2026",
+            None,
+            &[],
+            Vec::new(),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     for (uri, needle) in [
@@ -374,34 +427,70 @@ async fn evaluation_refusals() {
     }
     // Bad entries name the field.
     let bad = [
-        ("/api/v1/evaluation/training", Method::POST,
-         json!({"division": 210100, "year": 2026, "coverage": "total", "description": "x"}),
-         StatusCode::BAD_REQUEST, "coverage"),
-        ("/api/v1/evaluation/training", Method::POST,
-         json!({"division": 210100, "year": 2026, "coverage": "full", "description": "x",
+        (
+            "/api/v1/evaluation/training",
+            Method::POST,
+            json!({"division": 210100, "year": 2026, "coverage": "total", "description": "x"}),
+            StatusCode::BAD_REQUEST,
+            "coverage",
+        ),
+        (
+            "/api/v1/evaluation/training",
+            Method::POST,
+            json!({"division": 210100, "year": 2026, "coverage": "full", "description": "x",
                 "evidence": [{"file_name": "a", "sha256": "xyz", "description": "d"}]}),
-         StatusCode::UNPROCESSABLE_ENTITY, "evidence[0].sha256"),
-        ("/api/v1/evaluation/training", Method::POST,
-         json!({"division": 210102, "year": 2026, "coverage": "full", "description": "x"}),
-         StatusCode::UNPROCESSABLE_ENTITY, "division"),
-        ("/api/v1/evaluation/training", Method::POST,
-         json!({"division": 210100, "year": 2026, "coverage": "full", "description": "  "}),
-         StatusCode::UNPROCESSABLE_ENTITY, "description"),
-        ("/api/v1/evaluation/declared", Method::PUT,
-         json!({"division": 210100, "year": 2026, "cert_type": "ZZ", "count": 1}),
-         StatusCode::UNPROCESSABLE_ENTITY, "cert_type"),
-        ("/api/v1/evaluation/declared", Method::PUT,
-         json!({"division": 210000, "year": 2026, "cert_type": "QC", "count": 1}),
-         StatusCode::UNPROCESSABLE_ENTITY, "division"),
-        ("/api/v1/evaluation/declared", Method::PUT,
-         json!({"division": 210100, "year": 2026, "cert_type": "QC", "count": -1}),
-         StatusCode::BAD_REQUEST, "count"),
-        ("/api/v1/evaluation/complaints", Method::POST,
-         json!({"division": 990100, "year": 2026, "description": "x", "upheld": true}),
-         StatusCode::UNPROCESSABLE_ENTITY, "division"),
-        ("/api/v1/evaluation/complaints", Method::POST,
-         json!({"division": 210100, "year": 1800, "description": "x", "upheld": true}),
-         StatusCode::UNPROCESSABLE_ENTITY, "year"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "evidence[0].sha256",
+        ),
+        (
+            "/api/v1/evaluation/training",
+            Method::POST,
+            json!({"division": 210102, "year": 2026, "coverage": "full", "description": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "division",
+        ),
+        (
+            "/api/v1/evaluation/training",
+            Method::POST,
+            json!({"division": 210100, "year": 2026, "coverage": "full", "description": "  "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "description",
+        ),
+        (
+            "/api/v1/evaluation/declared",
+            Method::PUT,
+            json!({"division": 210100, "year": 2026, "cert_type": "ZZ", "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cert_type",
+        ),
+        (
+            "/api/v1/evaluation/declared",
+            Method::PUT,
+            json!({"division": 210000, "year": 2026, "cert_type": "QC", "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "division",
+        ),
+        (
+            "/api/v1/evaluation/declared",
+            Method::PUT,
+            json!({"division": 210100, "year": 2026, "cert_type": "QC", "count": -1}),
+            StatusCode::BAD_REQUEST,
+            "count",
+        ),
+        (
+            "/api/v1/evaluation/complaints",
+            Method::POST,
+            json!({"division": 990100, "year": 2026, "description": "x", "upheld": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "division",
+        ),
+        (
+            "/api/v1/evaluation/complaints",
+            Method::POST,
+            json!({"division": 210100, "year": 1800, "description": "x", "upheld": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "year",
+        ),
     ];
     for (uri, method, body, want, field) in bad {
         let (status, v) = env.json(method, uri, &env.admin, body.clone()).await;
@@ -410,6 +499,9 @@ async fn evaluation_refusals() {
     }
     // Every refusal was audited; nothing was stored.
     let (_, e) = env.get("/api/v1/evaluation?year=2026", &env.admin).await;
-    assert!(e["province"]["training"]["records"].as_array().unwrap().is_empty());
+    assert!(e["province"]["training"]["records"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     assert_eq!(e["province"]["issuance"]["declared_uncollected"], 0);
 }

@@ -379,9 +379,10 @@ pub fn declared_row(b: &DeclaredBody) -> Result<DeclaredRow, ApiError> {
             YEARS.end()
         )));
     }
-    let cert_type = CertType::from_code(&b.cert_type.trim().to_ascii_uppercase()).ok_or_else(
-        || ApiError::Unprocessable(format!("cert_type: {:?} is not a type code", b.cert_type)),
-    )?;
+    let cert_type =
+        CertType::from_code(&b.cert_type.trim().to_ascii_uppercase()).ok_or_else(|| {
+            ApiError::Unprocessable(format!("cert_type: {:?} is not a type code", b.cert_type))
+        })?;
     if b.count > 10_000_000 {
         return Err(ApiError::Unprocessable(format!(
             "count: {} is more than 10000000",
@@ -403,10 +404,7 @@ async fn declared(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin])?;
-    let b: DeclaredBody = body_json(
-        body,
-        "{\"division\", \"year\", \"cert_type\", \"count\"}",
-    )?;
+    let b: DeclaredBody = body_json(body, "{\"division\", \"year\", \"cert_type\", \"count\"}")?;
     let row = declared_row(&b)?;
     let target = format!(
         "division {} year {} {} count {}",

@@ -8,6 +8,7 @@
 //! together). `docs/evaluation.md` states each count.
 
 pub mod api;
+pub mod dashboard;
 pub mod data;
 pub mod score;
 pub mod seed;
@@ -240,7 +241,10 @@ fn in_region(device: DivisionCode, cert: DivisionCode) -> bool {
 }
 
 /// Why a check does not count, or `None` when it is provable.
-fn check_problem(c: &EvalCheck, certs: &HashMap<String, &EvalCert>) -> Option<(&'static str, String)> {
+fn check_problem(
+    c: &EvalCheck,
+    certs: &HashMap<String, &EvalCert>,
+) -> Option<(&'static str, String)> {
     if !c.signature {
         return Some((
             "signature_not_verified",
@@ -494,10 +498,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
         Score {
             division: division.code(),
             name: division.name_zh().into(),
-            total: issuance.rate.points
-                + activation.rate.points
-                + training.points
-                + display.points,
+            total: issuance.rate.points + activation.rate.points + training.points + display.points,
             issuance,
             activation,
             training,
@@ -622,7 +623,11 @@ pub fn to_table(e: &Evaluation) -> String {
     for s in &e.cities {
         per_city.insert(s.division, s);
     }
-    for s in per_city.values().copied().chain(std::iter::once(&e.province)) {
+    for s in per_city
+        .values()
+        .copied()
+        .chain(std::iter::once(&e.province))
+    {
         let frac = |r: &RateScore| format!("{}/{}", r.numerator, r.denominator);
         out.push_str(&format!(
             "{:<8} {:<8} {:>16} {:>4} {:>16} {:>4} {:>9} {:>4} {:>9} {:>4} {:>5} {:>9}\n",
