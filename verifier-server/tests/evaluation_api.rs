@@ -166,7 +166,7 @@ fn chain(events: Vec<Event>) -> Vec<Sealed> {
         .collect()
 }
 
-fn city<'a>(e: &'a Value, code: u32) -> &'a Value {
+fn city(e: &Value, code: u32) -> &Value {
     if code == 210000 {
         return &e["province"];
     }

@@ -244,7 +244,7 @@ fn inflate(
         .collect();
     device.upload_refused(state, &altered)?;
     // A gap: records far beyond the accepted head.
-    let mut ahead = device.head.clone();
+    let mut ahead = device.head;
     ahead.next_seq += 10;
     let (gapped, _) = ahead.append(tick(), check_event(&texts[texts.len() - 1]));
     device.upload_refused(state, &[gapped])?;
