@@ -240,13 +240,15 @@ fn in_region(device: DivisionCode, cert: DivisionCode) -> bool {
     device.is_province() || device.city() == cert.city()
 }
 
-/// Why a check does not count, or `None` when it is provable.
+/// The position in `certs` of the certificate a provable check proves, or
+/// why the check does not count.
 fn check_problem(
     c: &EvalCheck,
-    certs: &HashMap<String, &EvalCert>,
-) -> Option<(&'static str, String)> {
+    by_key: &HashMap<String, usize>,
+    certs: &[EvalCert],
+) -> Result<usize, (&'static str, String)> {
     if !c.signature {
-        return Some((
+        return Err((
             "signature_not_verified",
             format!(
                 "the province's signature did not verify ({})",
@@ -255,7 +257,7 @@ fn check_problem(
         ));
     }
     if c.presented && !c.presentation {
-        return Some((
+        return Err((
             "presentation_not_verified",
             format!(
                 "the holder's presentation did not verify ({})",
@@ -264,16 +266,19 @@ fn check_problem(
         ));
     }
     let Some((t, n)) = &c.cert else {
-        return Some(("unknown_certificate", "no certificate derived".into()));
+        return Err(("unknown_certificate", "no certificate derived".into()));
     };
-    let Some(cert) = certs.get(&cert_key(t, n)) else {
-        return Some((
+    let Some((pos, cert)) = by_key
+        .get(&cert_key(t, n))
+        .and_then(|&i| certs.get(i).map(|c| (i, c)))
+    else {
+        return Err((
             "unknown_certificate",
             "the certificate is not in the register".into(),
         ));
     };
     if !in_region(c.device_division, cert.division) {
-        return Some((
+        return Err((
             "out_of_region",
             format!(
                 "device enrolled in {} checked a certificate of {}",
@@ -282,7 +287,51 @@ fn check_problem(
             ),
         ));
     }
-    None
+    Ok(pos)
+}
+
+/// What the year's checks prove, per certificate: computed once for all
+/// units.
+struct Index {
+    /// Every certificate's position in `Data::certs` by `TYPE/number`.
+    by_key: HashMap<String, usize>,
+    /// Per certificate (same positions): its first provable check's time
+    /// and how many provable checks it had.
+    checked: Vec<Option<(i64, u64)>>,
+    /// The checks that do not count (position in `Data::checks`) and why.
+    problems: Vec<(usize, &'static str, String)>,
+}
+
+impl Index {
+    fn new(data: &Data) -> Index {
+        let by_key: HashMap<String, usize> = data
+            .certs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (cert_key(&c.cert_type, &c.number), i))
+            .collect();
+        let mut checked: Vec<Option<(i64, u64)>> = vec![None; data.certs.len()];
+        let mut problems = Vec::new();
+        for (i, c) in data.checks.iter().enumerate() {
+            let pos = match check_problem(c, &by_key, &data.certs) {
+                Ok(pos) => pos,
+                Err((kind, detail)) => {
+                    problems.push((i, kind, detail));
+                    continue;
+                }
+            };
+            if let Some(slot) = checked.get_mut(pos) {
+                let e = slot.get_or_insert((c.at, 0));
+                e.0 = e.0.min(c.at);
+                e.1 += 1;
+            }
+        }
+        Index {
+            by_key,
+            checked,
+            problems,
+        }
+    }
 }
 
 /// Counts for one unit (a city, or the province with `unit` always true).
@@ -290,25 +339,53 @@ struct Counter<'a, F: Fn(DivisionCode) -> bool> {
     data: &'a Data,
     year: i32,
     unit: F,
-    certs: HashMap<String, &'a EvalCert>,
+    index: &'a Index,
+    /// The unit's certificates with what their checks prove.
+    mine: Vec<(&'a EvalCert, Option<(i64, u64)>)>,
 }
 
 impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
-    fn issuance(&self, cutoff: i64) -> (Rate, u64, u64) {
-        let valid: HashSet<String> = self
-            .data
+    fn new(data: &'a Data, year: i32, unit: F, index: &'a Index) -> Self {
+        let mine = data
             .certs
             .iter()
-            .filter(|c| (self.unit)(c.division) && c.status == 0 && c.first_issued_at < cutoff)
-            .map(|c| cert_key(&c.cert_type, &c.number))
+            .zip(&index.checked)
+            .filter(|(c, _)| unit(c.division))
+            .map(|(c, checked)| (c, *checked))
             .collect();
-        let open: HashSet<String> = self
+        Counter {
+            data,
+            year,
+            unit,
+            index,
+            mine,
+        }
+    }
+
+    fn issuance(&self, cutoff: i64) -> (Rate, u64, u64) {
+        let n = self
+            .mine
+            .iter()
+            .filter(|(c, _)| c.status == 0 && c.first_issued_at < cutoff)
+            .count() as u64;
+        // A record on a correction list that also has a valid e-certificate
+        // of the unit counts once (in both).
+        let open: HashSet<(&str, &str)> = self
             .data
             .corrections
             .iter()
             .filter(|c| (self.unit)(c.agency) && c.first_seen < cutoff)
-            .map(|c| cert_key(&c.cert_type, &c.number))
-            .filter(|k| !valid.contains(k))
+            .filter(|c| {
+                !self
+                    .index
+                    .by_key
+                    .get(&cert_key(&c.cert_type, &c.number))
+                    .and_then(|&i| self.data.certs.get(i))
+                    .is_some_and(|e| {
+                        (self.unit)(e.division) && e.status == 0 && e.first_issued_at < cutoff
+                    })
+            })
+            .map(|c| (c.cert_type.as_str(), c.number.as_str()))
             .collect();
         let declared: u64 = self
             .data
@@ -317,39 +394,26 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
             .filter(|d| (self.unit)(d.division))
             .map(|d| d.count)
             .sum();
-        let n = valid.len() as u64;
         let open = open.len() as u64;
         (Rate::new(n, n + open + declared), open, declared)
     }
 
     fn activation(&self, cutoff: i64) -> (Rate, u64) {
         let start = month_start(self.year, 1);
-        let issued: HashSet<String> = self
-            .data
-            .certs
-            .iter()
-            .filter(|c| {
-                (self.unit)(c.division) && c.first_issued_at >= start && c.first_issued_at < cutoff
-            })
-            .map(|c| cert_key(&c.cert_type, &c.number))
-            .collect();
-        let mut checked = HashSet::new();
-        let mut provable = 0u64;
-        for c in self.data.checks.iter().filter(|c| c.at < cutoff) {
-            if check_problem(c, &self.certs).is_some() {
+        let (mut issued, mut activated, mut provable) = (0u64, 0u64, 0u64);
+        for (c, checked) in &self.mine {
+            if c.first_issued_at < start || c.first_issued_at >= cutoff {
                 continue;
             }
-            let Some((t, n)) = &c.cert else { continue };
-            let key = cert_key(t, n);
-            if issued.contains(&key) {
-                provable += 1;
-                checked.insert(key);
+            issued += 1;
+            if let Some((first, count)) = checked {
+                if *first < cutoff {
+                    activated += 1;
+                    provable += count;
+                }
             }
         }
-        (
-            Rate::new(checked.len() as u64, issued.len() as u64),
-            provable,
-        )
+        (Rate::new(activated, issued), provable)
     }
 
     fn training(&self) -> Training {
@@ -431,23 +495,24 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
 
     fn anomalies(&self) -> Vec<Event> {
         let mut out = Vec::new();
-        for c in &self.data.checks {
+        for (i, kind, detail) in &self.index.problems {
+            let Some(c) = self.data.checks.get(*i) else {
+                continue;
+            };
             // Listed for the device's city and the certificate's.
             let cert_unit = c.cert_division.is_some_and(|d| (self.unit)(d));
             if !(self.unit)(c.device_division) && !cert_unit {
                 continue;
             }
-            if let Some((kind, detail)) = check_problem(c, &self.certs) {
-                out.push(Event {
-                    kind: kind.into(),
-                    at: c.at,
-                    division: c.device_division.code(),
-                    device_id: Some(c.device_id),
-                    seq: Some(c.seq),
-                    certificate: c.cert.as_ref().map(|(t, n)| cert_key(t, n)),
-                    detail,
-                });
-            }
+            out.push(Event {
+                kind: (*kind).into(),
+                at: c.at,
+                division: c.device_division.code(),
+                device_id: Some(c.device_id),
+                seq: Some(c.seq),
+                certificate: c.cert.as_ref().map(|(t, n)| cert_key(t, n)),
+                detail: detail.clone(),
+            });
         }
         for r in &self.data.rejected {
             let division = r.division.unwrap_or(DivisionCode::PROVINCE);
@@ -511,30 +576,21 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
 
 /// Computes the year's evaluation from its data.
 pub fn evaluate(data: &Data, year: i32) -> Evaluation {
-    let certs: HashMap<String, &EvalCert> = data
-        .certs
-        .iter()
-        .map(|c| (cert_key(&c.cert_type, &c.number), c))
-        .collect();
+    let index = Index::new(data);
     let cities = LIAONING_CITIES
         .iter()
         .map(|&city| {
-            Counter {
+            Counter::new(
                 data,
                 year,
-                unit: move |d: DivisionCode| !d.is_province() && d.city() == city,
-                certs: certs.clone(),
-            }
+                move |d: DivisionCode| !d.is_province() && d.city() == city,
+                &index,
+            )
             .score(city)
         })
         .collect();
-    let province = Counter {
-        data,
-        year,
-        unit: |_: DivisionCode| true,
-        certs,
-    }
-    .score(DivisionCode::PROVINCE);
+    let province =
+        Counter::new(data, year, |_: DivisionCode| true, &index).score(DivisionCode::PROVINCE);
     Evaluation {
         year,
         cities,
