@@ -1816,6 +1816,7 @@ pub fn prepare(data: &Path, state: &AppState) -> anyhow::Result<Report> {
                 "the clock says {today}, before the demo records' issue dates (up to {LATEST_ISSUE})"
             );
             seed(state, &set, &callers)?;
+            crate::evaluation::seed::seed_year(state).context("seeding the evaluation year")?;
             let counts = SeedCounts::of(&set);
             let mut tx = state.store().begin()?;
             tx.set_meta(SEED_MARKER.0, SEED_MARKER.1)?;

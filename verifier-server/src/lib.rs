@@ -38,7 +38,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::BoxError;
 use axum::Router;
 use shared::crypto::{Alg, PublicKey};
@@ -345,6 +345,23 @@ pub fn app(state: AppState) -> Router {
             post(logs::post_logs).get(logs::get_logs),
         )
         .route("/api/v1/verification-logs/head", get(logs::get_head))
+        .route("/api/v1/evaluation", get(evaluation::api::get_evaluation))
+        .route(
+            "/api/v1/evaluation/training",
+            post(evaluation::api::post_training),
+        )
+        .route(
+            "/api/v1/evaluation/declared",
+            put(evaluation::api::put_declared),
+        )
+        .route(
+            "/api/v1/evaluation/complaints",
+            post(evaluation::api::post_complaint),
+        )
+        .route(
+            "/admin/dashboard",
+            get(evaluation::dashboard::get_dashboard).post(evaluation::dashboard::post_dashboard),
+        )
         .fallback(api::not_found)
         .method_not_allowed_fallback(limits::method_not_allowed);
     let router = match limits::RateLimiter::new(&limits) {

@@ -55,6 +55,29 @@ enum AdminCmd {
     RotateKey(RotateKeyArgs),
     /// Marks an issuer key compromised; the next trust list says so.
     CompromiseKey(CompromiseKeyArgs),
+    /// Prints the annual evaluation (R11, R12) of the 14 cities and the
+    /// province: a table, or CSV / JSON.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+struct EvaluateArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The year, e.g. 2026.
+    #[arg(long, value_name = "YYYY")]
+    year: i32,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: EvalFormat,
+}
+
+/// How `admin evaluate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EvalFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -489,6 +512,15 @@ fn main() -> ExitCode {
         Cmd::Admin(AdminCmd::CompromiseKey(a)) => open_store(&a.data.data).and_then(|store| {
             let c = admin::compromise_key(&a.data.data, &store, &a.kid, a.since, system_clock()())?;
             print_key_change(&c);
+            Ok(())
+        }),
+        Cmd::Admin(AdminCmd::Evaluate(a)) => open_store(&a.data.data).and_then(|store| {
+            let e = verifier_server::evaluation::admin_evaluate(&store, a.year, system_clock()())?;
+            match a.format {
+                EvalFormat::Table => print!("{}", verifier_server::evaluation::to_table(&e)),
+                EvalFormat::Csv => print!("{}", verifier_server::evaluation::to_csv(&e)?),
+                EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+            }
             Ok(())
         }),
         Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),

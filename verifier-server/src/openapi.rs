@@ -49,6 +49,12 @@ use utoipa::{Modify, OpenApi, ToSchema};
         crate::logs::post_logs,
         crate::logs::get_head,
         crate::logs::get_logs,
+        crate::evaluation::api::get_evaluation,
+        crate::evaluation::api::post_training,
+        crate::evaluation::api::put_declared,
+        crate::evaluation::api::post_complaint,
+        crate::evaluation::dashboard::get_dashboard,
+        crate::evaluation::dashboard::post_dashboard,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -60,6 +66,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "audit", description = "The audit log (auditors and administrators)"),
         (name = "devices", description = "Officer device enrollment"),
         (name = "verification logs", description = "Officer devices' signed check logs"),
+        (name = "evaluation", description = "The annual evaluation of the cities and the province (R11, R12)"),
     )
 )]
 pub struct ApiDoc;

@@ -466,6 +466,53 @@ async fn every_role_on_every_endpoint_over_a_socket() {
                 w => by_role(w, &[Who::Admin, Who::Dalian], 200),
             },
         },
+        Case {
+            method: "GET",
+            uri: "/api/v1/evaluation?year=2026".into(),
+            body: None,
+            audited: true,
+            expect: |w| by_role(w, &[Who::Admin, Who::Auditor], 200),
+        },
+        Case {
+            method: "POST",
+            uri: "/api/v1/evaluation/training".into(),
+            body: Some(
+                serde_json::to_vec(&json!({"division": 210100, "year": 2026,
+                    "coverage": "full", "description": "training", "evidence": []}))
+                .unwrap(),
+            ),
+            audited: true,
+            expect: |w| by_role(w, &[Who::Admin], 201),
+        },
+        Case {
+            method: "PUT",
+            uri: "/api/v1/evaluation/declared".into(),
+            body: Some(
+                serde_json::to_vec(&json!({"division": 210100, "year": 2026,
+                    "cert_type": "QC", "count": 2}))
+                .unwrap(),
+            ),
+            audited: true,
+            expect: |w| by_role(w, &[Who::Admin], 200),
+        },
+        Case {
+            method: "POST",
+            uri: "/api/v1/evaluation/complaints".into(),
+            body: Some(
+                serde_json::to_vec(&json!({"division": 210100, "year": 2026,
+                    "description": "refused", "upheld": false}))
+                .unwrap(),
+            ),
+            audited: true,
+            expect: |w| by_role(w, &[Who::Admin], 201),
+        },
+        Case {
+            method: "GET",
+            uri: "/admin/dashboard?year=2026".into(),
+            body: None,
+            audited: false,
+            expect: public,
+        },
     ];
 
     let audit_len = || {

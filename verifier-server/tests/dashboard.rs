@@ -1,0 +1,195 @@
+//! The evaluation dashboard in headless Chromium: the real server on
+//! 127.0.0.1 with the demo's year of data; `tests/dashboard.mjs` signs in
+//! through the form and reports what the page shows; this test compares it
+//! with `GET /api/v1/evaluation`.
+//!
+//! Needs headless Chromium and playwright-core (the wallet's npm packages:
+//! `.ci/run` installs both); without them the test fails saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use shared::crypto::Alg;
+use tower::ServiceExt as _;
+use verifier_server::{app, AppState, Config};
+
+/// 2026-06-01 10:00 China Standard Time.
+const T0: i64 = 1_780_279_200;
+
+fn playwright_dir() -> PathBuf {
+    let dir = std::env::var("PLAYWRIGHT_DIR").map_or_else(
+        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wallet/node_modules"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("playwright-core/package.json").is_file(),
+        "{} has no playwright-core: build the wallet with scripts/build-wallet (npm ci), \
+         as .ci/run does, or set PLAYWRIGHT_DIR to a node_modules that has it",
+        dir.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).is_file(),
+        "{chromium} is missing: run `apt-get install -y chromium` (or set CHROMIUM)"
+    );
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_what_the_api_answers() {
+    let modules = playwright_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let state = tokio::task::spawn_blocking({
+        let data = data.clone();
+        move || {
+            let state =
+                AppState::open(&data, Alg::EdDSA, Config::default(), Arc::new(|| T0)).unwrap();
+            verifier_server::demo::prepare(&data, &state).unwrap();
+            state
+        }
+    })
+    .await
+    .unwrap();
+    let admin = std::fs::read_to_string(data.join("demo/admin-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let req = Request::builder()
+        .uri("/api/v1/evaluation?year=2026")
+        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let api: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(verifier_server::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard.mjs");
+    let output = tokio::task::spawn_blocking({
+        let (url, admin) = (url.clone(), admin.clone());
+        move || {
+            Command::new("node")
+                .arg(script)
+                .env("DASH_URL", url)
+                .env("TOKEN", admin)
+                .env("YEAR", "2026")
+                .env("PLAYWRIGHT_DIR", modules)
+                .output()
+                .expect("running node (needed for the dashboard test)")
+        }
+    })
+    .await
+    .unwrap();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "dashboard.mjs failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    // No token in the URL, nothing fetched from elsewhere.
+    let page_url = shown["url"].as_str().unwrap();
+    assert!(
+        !page_url.contains(&admin) && !page_url.contains("token"),
+        "{page_url}"
+    );
+    assert_eq!(shown["foreign_requests"], Value::Array(Vec::new()));
+
+    // Every row as the API answers it: the 14 cities and the province.
+    let mut scores: Vec<&Value> = api["cities"].as_array().unwrap().iter().collect();
+    scores.push(&api["province"]);
+    let rows = shown["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 15);
+    for s in scores {
+        let row = rows
+            .iter()
+            .find(|r| r["division"] == s["division"])
+            .unwrap_or_else(|| panic!("no row for {}", s["division"]));
+        let frac = |item: &str| {
+            format!(
+                "{}/{}",
+                s[item]["numerator"].as_u64().unwrap(),
+                s[item]["denominator"].as_u64().unwrap()
+            )
+        };
+        assert_eq!(row["issuance"], frac("issuance"), "{row}");
+        assert_eq!(row["activation"], frac("activation"), "{row}");
+        assert_eq!(row["issuance_points"], s["issuance"]["points"], "{row}");
+        assert_eq!(row["activation_points"], s["activation"]["points"], "{row}");
+        assert_eq!(row["training_points"], s["training"]["points"], "{row}");
+        assert_eq!(row["display_points"], s["display"]["points"], "{row}");
+        assert_eq!(row["total"], s["total"], "{row}");
+        assert_eq!(
+            row["anomalies"].as_u64().unwrap(),
+            s["anomalies"].as_array().unwrap().len() as u64,
+            "{row}"
+        );
+    }
+    // The demo's year is non-trivial: every city scores something on
+    // issuance and activation, someone refused, the inflating city's logs
+    // are anomalies.
+    for c in api["cities"].as_array().unwrap() {
+        assert!(
+            c["issuance"]["points"].as_u64().unwrap() > 0,
+            "{}",
+            c["division"]
+        );
+        assert!(
+            c["activation"]["numerator"].as_u64().unwrap() > 0,
+            "{}",
+            c["division"]
+        );
+    }
+    let incidents = api["province"]["display"]["incidents"]
+        .as_array()
+        .unwrap()
+        .len();
+    let anomalies = api["province"]["anomalies"].as_array().unwrap().len();
+    assert!(incidents >= 2 && anomalies > 0, "{incidents} {anomalies}");
+    assert_eq!(shown["incidents"].as_u64().unwrap() as usize, incidents);
+    assert_eq!(shown["anomalies"].as_u64().unwrap() as usize, anomalies);
+    // Charts: the province's line and one per city, a point per month
+    // that has a rate.
+    assert_eq!(shown["chart_visible"], true);
+    for chart in ["issuance_lines", "activation_lines"] {
+        let lines = shown[chart].as_array().unwrap();
+        let province = lines.iter().find(|l| l["division"] == 210000).unwrap();
+        let with_rate = api["province"]["monthly"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| {
+                let key = if chart == "issuance_lines" {
+                    "issuance_percent"
+                } else {
+                    "activation_percent"
+                };
+                !m[key].is_null()
+            })
+            .count();
+        assert_eq!(
+            province["points"].as_u64().unwrap() as usize,
+            with_rate,
+            "{chart}"
+        );
+        assert_eq!(lines.len(), 15, "{chart}");
+    }
+    // The demo's correction lists are open (its non-conforming records).
+    assert!(shown["corrections"].as_u64().unwrap() > 0);
+}
