@@ -16,15 +16,15 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::evaluation::data::{
+    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
+    EvalRejectedUpload, Evidence, TrainingRow,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use shared::crypto::{Alg, Kid};
 use shared::domain::{CertType, DivisionCode, Uscc};
 use shared::status::Status;
 use shared::trust::Authority;
-use crate::evaluation::data::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
-    EvalRejectedUpload, Evidence, TrainingRow,
-};
 
 /// A storage failure. Its text is for the log, never for a client.
 #[derive(Debug, thiserror::Error)]
