@@ -147,7 +147,10 @@ fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
 }
 
 /// A request body, or a problem: 413 over `limit` bytes, 400 otherwise.
-fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!("request body: larger than {limit} bytes"))

@@ -222,7 +222,7 @@ async fn enroll_request(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Officer])?;
-    let body = body.map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
+    let body = crate::api::body_bytes(body, state.limits().max_body)?;
     let (key, label) = parse_request(&body)?;
     let s = state.clone();
     let caller = caller.clone();

@@ -496,7 +496,7 @@ async fn register(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let holder = caller_holder_id(caller)?;
-    let body = body.map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
+    let body = crate::api::body_bytes(body, state.limits().max_body)?;
     let key = parse_device_key(&body)?;
     let s = state.clone();
     let caller = caller.clone();

@@ -518,7 +518,7 @@ async fn upload(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Officer])?;
-    let body = body.map_err(|e| ApiError::BadRequest(format!("request body: {e}")))?;
+    let body = crate::api::body_bytes(body, state.limits().max_body)?;
     let s = state.clone();
     let caller = caller.clone();
     let answer = blocking(move || ingest(&s, &caller, &body)).await?;

@@ -143,13 +143,7 @@ fn body_json<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
     expected: &str,
 ) -> Result<T, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!("request body: larger than {MAX_ENTRY_BODY} bytes"))
-        } else {
-            ApiError::BadRequest(format!("request body: {}", e.body_text()))
-        }
-    })?;
+    let body = crate::api::body_bytes(body, MAX_ENTRY_BODY)?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("request body: expected {expected}: {e}")))
 }
