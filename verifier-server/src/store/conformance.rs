@@ -1,0 +1,981 @@
+//! One test suite over the store traits, run against every engine: SQLite
+//! always, PostgreSQL when `LNEC_TEST_POSTGRES` holds a connection URL
+//! (each run in a fresh database it creates and drops; without the variable
+//! the PostgreSQL half prints that it was skipped).
+//!
+//! `scripts/with-postgres cargo test -p verifier-server --lib store::`
+//! runs both halves against a throw-away cluster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use shared::crypto::{Alg, Kid};
+use shared::domain::{CertType, DivisionCode, Uscc};
+use shared::status::Status;
+use shared::trust::Authority;
+
+use super::evaluation::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};
+use super::*;
+
+/// An engine under test: a store, a second store on the same database (a
+/// second server instance), and raw SQL for what the schema must refuse.
+struct Engine {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    second: Arc<dyn Store>,
+    raw: Box<dyn Fn(&str) -> Result<(), StoreError>>,
+}
+
+type Case = (&'static str, fn(&Engine));
+
+const CASES: &[Case] = &[
+    ("meta_and_counts", meta_and_counts),
+    ("keys_and_authorities", keys_and_authorities),
+    ("lists", lists),
+    ("certificates_and_versions", certificates_and_versions),
+    ("holders", holders),
+    ("nonconforming_and_pushes", nonconforming_and_pushes),
+    ("tokens", tokens),
+    ("audit_is_append_only", audit_is_append_only),
+    ("devices_and_logs", devices_and_logs),
+    ("evaluation", evaluation),
+    ("rollback_on_drop", rollback_on_drop),
+    ("savepoints", savepoints),
+    ("concurrent_sequences", concurrent_sequences),
+];
+
+fn run_all(engine: &Engine) {
+    for (name, case) in CASES {
+        eprintln!("conformance [{}] {name}", engine.name);
+        case(engine);
+    }
+}
+
+#[test]
+fn sqlite_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conformance.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let raw_store = store.clone();
+    let engine = Engine {
+        name: "sqlite",
+        second: open(&format!("sqlite:{}", path.display())).unwrap(),
+        store,
+        raw: Box::new(move |sql| raw_store.execute_raw(sql)),
+    };
+    run_all(&engine);
+}
+
+#[test]
+fn postgres_conforms() {
+    let Ok(url) = std::env::var("LNEC_TEST_POSTGRES") else {
+        println!("postgres_conforms: skipped (LNEC_TEST_POSTGRES is not set)");
+        eprintln!("postgres_conforms: skipped (LNEC_TEST_POSTGRES is not set)");
+        return;
+    };
+    let db = fresh_database(&url);
+    let store = Arc::new(PgStore::open_config(db.config.clone()).unwrap());
+    let raw_store = store.clone();
+    let engine = Engine {
+        name: "postgres",
+        second: Arc::new(PgStore::open_config(db.config.clone()).unwrap()),
+        store,
+        raw: Box::new(move |sql| raw_store.execute_raw(sql)),
+    };
+    run_all(&engine);
+    lost_connection_is_unavailable_and_recovers(&engine);
+    drop(engine);
+}
+
+/// A throw-away PostgreSQL database, dropped with this value.
+pub(crate) struct FreshDatabase {
+    admin: ::postgres::Config,
+    name: String,
+    /// The configuration naming the new database.
+    pub(crate) config: ::postgres::Config,
+}
+
+/// Creates a database of its own on the server `url` names.
+pub(crate) fn fresh_database(url: &str) -> FreshDatabase {
+    let admin: ::postgres::Config = url.parse().expect("LNEC_TEST_POSTGRES is not a URL");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("lnec_test_{}_{nanos}", std::process::id());
+    let mut client = admin.connect(::postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let mut config = admin.clone();
+    config.dbname(&name);
+    FreshDatabase {
+        admin,
+        name,
+        config,
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut client) = self.admin.connect(::postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_is_unavailable() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    match open("postgres://nobody@127.0.0.1:1/none?connect_timeout=1") {
+        Err(err) => assert!(err.is_unavailable(), "{err}"),
+        Ok(_) => panic!("a store on a closed port"),
+    }
+}
+
+#[test]
+fn database_urls_choose_the_engine() {
+    assert_eq!(Engine_of("postgresql://a@b/c"), Some("postgres"));
+    assert_eq!(Engine_of("postgres://a@b/c"), Some("postgres"));
+    assert_eq!(Engine_of("sqlite:/tmp/x.db"), Some("sqlite"));
+    assert_eq!(Engine_of("/tmp/x.db"), Some("sqlite"));
+    assert_eq!(Engine_of("mysql://a@b/c"), None);
+    assert_eq!(Engine_of(""), None);
+    assert!(matches!(
+        open("postgres://a@b/c?sslmode=bogus"),
+        Err(StoreError::Url(_))
+    ));
+}
+
+#[allow(non_snake_case)]
+fn Engine_of(url: &str) -> Option<&'static str> {
+    match super::Engine::of(url) {
+        Ok(super::Engine::Postgres(_)) => Some("postgres"),
+        Ok(super::Engine::Sqlite(_)) => Some("sqlite"),
+        Err(_) => None,
+    }
+}
+
+fn lost_connection_is_unavailable_and_recovers(e: &Engine) {
+    eprintln!("conformance [{}] lost_connection", e.name);
+    let mut tx = e.store.begin().unwrap();
+    tx.set_meta("lost", "1").unwrap();
+    // Another session ends every other backend on this database.
+    (e.raw)(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .unwrap();
+    let err = tx.meta("lost").unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    drop(tx);
+    // The pool notices and connects again; nothing was committed.
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.meta("lost").unwrap(), None);
+}
+
+fn division(code: u32) -> DivisionCode {
+    DivisionCode::from_u32(code).unwrap()
+}
+
+fn meta_and_counts(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.meta("m").unwrap(), None);
+    tx.set_meta("m", "1").unwrap();
+    tx.set_meta("m", "2").unwrap();
+    assert_eq!(tx.meta("m").unwrap().as_deref(), Some("2"));
+    let c = tx.counts().unwrap();
+    assert_eq!(
+        (c.certificates, c.versions, c.nonconforming_open),
+        (0, 0, 0)
+    );
+    tx.commit().unwrap();
+    let mut tx = e.second.begin().unwrap();
+    assert_eq!(tx.meta("m").unwrap().as_deref(), Some("2"));
+}
+
+fn key(n: u8, not_before: i64, role: KeyRole) -> KeyRecord {
+    KeyRecord {
+        kid: Kid([n; 8]),
+        role,
+        alg: if n % 2 == 0 { Alg::EdDSA } else { Alg::Sm2Sm3 },
+        public_key: vec![n; 32],
+        not_before,
+        not_after: None,
+        state: 0,
+        compromised_since: None,
+        file: format!("key-{n}.secret"),
+    }
+}
+
+fn keys_and_authorities(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let (a, b) = (key(2, 200, KeyRole::Issuer), key(1, 100, KeyRole::Root));
+    tx.insert_key(&a).unwrap();
+    tx.insert_key(&b).unwrap();
+    assert_eq!(tx.keys().unwrap(), vec![b.clone(), a.clone()]);
+    tx.set_key_state(&a.kid, 2, Some(300), Some(250)).unwrap();
+    let got = tx.keys().unwrap();
+    assert_eq!(
+        (got[1].state, got[1].not_after, got[1].compromised_since),
+        (2, Some(300), Some(250))
+    );
+    assert!(tx.set_key_state(&Kid([9; 8]), 1, None, None).is_err());
+    tx.set_key_listed_until(&a.kid, 900).unwrap();
+    tx.set_key_listed_until(&a.kid, 901).unwrap();
+    tx.set_key_listed_until(&b.kid, 800).unwrap();
+    assert_eq!(
+        tx.keys_listed_until().unwrap(),
+        vec![(b.kid, 800), (a.kid, 901)]
+    );
+    let uscc = Uscc::parse("91210106MA0XN3K249").unwrap();
+    for d in [210200, 210100] {
+        tx.insert_authority(&Authority {
+            division: division(d),
+            uscc: uscc.clone(),
+            name: format!("局{d}"),
+        })
+        .unwrap();
+    }
+    let auth = tx.authorities().unwrap();
+    assert_eq!(
+        auth.iter().map(|a| a.division.code()).collect::<Vec<_>>(),
+        [210100, 210200]
+    );
+    assert_eq!(auth[0].name, "局210100");
+    assert!(tx
+        .insert_authority(&Authority {
+            division: division(210100),
+            uscc,
+            name: "x".into()
+        })
+        .is_err());
+}
+
+fn lists(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.trust_state().unwrap(), None);
+    assert_eq!(tx.status_state().unwrap(), None);
+    assert_eq!(tx.oldest_delta_base().unwrap(), None);
+    tx.set_trust_state(ListState {
+        seq: 1,
+        issued_at: 10,
+    })
+    .unwrap();
+    tx.set_trust_state(ListState {
+        seq: 2,
+        issued_at: 20,
+    })
+    .unwrap();
+    assert_eq!(
+        tx.trust_state().unwrap(),
+        Some(ListState {
+            seq: 2,
+            issued_at: 20
+        })
+    );
+    let s = StatusState {
+        list: ListState {
+            seq: 3,
+            issued_at: 30,
+        },
+        next_index: 7,
+    };
+    tx.set_status_state(s).unwrap();
+    assert_eq!(tx.status_state().unwrap(), Some(s));
+    for seq in [5, 4, 6] {
+        tx.insert_status_step(&StatusStep {
+            seq,
+            issued_at: seq as i64,
+            delta: vec![seq as u8],
+        })
+        .unwrap();
+    }
+    assert!(tx
+        .insert_status_step(&StatusStep {
+            seq: 5,
+            issued_at: 0,
+            delta: vec![]
+        })
+        .is_err());
+}
+
+fn lists_steps(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    for seq in [5u64, 4, 6] {
+        tx.insert_status_step(&StatusStep {
+            seq,
+            issued_at: seq as i64,
+            delta: vec![seq as u8],
+        })
+        .unwrap();
+    }
+    let after = tx.status_steps_after(4).unwrap();
+    assert_eq!(after.iter().map(|s| s.seq).collect::<Vec<_>>(), [5, 6]);
+    assert_eq!(after[0].delta, vec![5]);
+    assert_eq!(tx.oldest_delta_base().unwrap(), Some(3));
+    tx.commit().unwrap();
+}
+
+fn version(n: &str, v: u16, index: u32, data_json: &str, record_json: &str) -> VersionRow {
+    VersionRow {
+        cert_type: CertType::YSZ,
+        number: n.into(),
+        version: v,
+        status_index: index,
+        status: Status::Valid,
+        record_json: record_json.into(),
+        data_json: data_json.into(),
+        signed: vec![index as u8; 3],
+        identifier: Some(format!("id-{n}-{v}")),
+        issued_at: 1000 + i64::from(index),
+        issuer_division: division(210100),
+    }
+}
+
+fn current(v: &VersionRow) -> CertificateRow {
+    CertificateRow {
+        cert_type: v.cert_type,
+        number: v.number.clone(),
+        version: v.version,
+        status: v.status,
+        status_index: v.status_index,
+        issuer_division: v.issuer_division,
+        issued_at: v.issued_at,
+    }
+}
+
+fn certificates_and_versions(e: &Engine) {
+    lists_steps(e);
+    {
+        let mut tx = e.store.begin().unwrap();
+        let v = version("A1", 1, 10, "{}", "{}");
+        tx.insert_version(&v).unwrap();
+        assert!(tx.insert_version(&v).is_err());
+    }
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.certificate(CertType::YSZ, "A1").unwrap(), None);
+    let v1 = version("A1", 1, 10, "{}", "{}");
+    let v2 = version("A1", 2, 11, "{}", "{}");
+    let b1 = version("B1", 1, 12, "{}", "{}");
+    for v in [&v1, &v2, &b1] {
+        tx.insert_version(v).unwrap();
+    }
+    tx.put_certificate(&current(&v1)).unwrap();
+    tx.put_certificate(&current(&b1)).unwrap();
+    tx.set_version_status(10, Status::Superseded).unwrap();
+    tx.put_certificate(&current(&v2)).unwrap();
+    assert_eq!(
+        tx.certificate(CertType::YSZ, "A1").unwrap(),
+        Some(current(&v2))
+    );
+    assert_eq!(
+        tx.version(CertType::YSZ, "A1", 2).unwrap(),
+        Some(v2.clone())
+    );
+    assert_eq!(tx.version(CertType::YSZ, "A1", 3).unwrap(), None);
+    tx.set_version_status(12, Status::Suspended).unwrap();
+    assert_eq!(
+        tx.certificate(CertType::YSZ, "B1")
+            .unwrap()
+            .map(|c| c.status),
+        Some(Status::Suspended)
+    );
+    assert!(tx.set_version_status(99, Status::Revoked).is_err());
+    assert_eq!(
+        tx.non_valid().unwrap(),
+        vec![(10, Status::Superseded), (12, Status::Suspended)]
+    );
+    let live: Vec<_> = tx
+        .live_versions()
+        .unwrap()
+        .iter()
+        .map(|v| v.status_index)
+        .collect();
+    assert_eq!(live, [11, 12]);
+    tx.set_version_signed(CertType::YSZ, "A1", 2, b"new", 5000)
+        .unwrap();
+    assert!(tx
+        .set_version_signed(CertType::YSZ, "A1", 9, b"new", 5000)
+        .is_err());
+    let got = tx.version(CertType::YSZ, "A1", 2).unwrap().unwrap();
+    assert_eq!((got.signed.as_slice(), got.issued_at), (&b"new"[..], 5000));
+    assert_eq!(
+        tx.certificate(CertType::YSZ, "A1")
+            .unwrap()
+            .unwrap()
+            .issued_at,
+        5000
+    );
+    tx.set_signature(12, b"sig").unwrap();
+    assert!(tx.set_signature(99, b"sig").is_err());
+    assert_eq!(
+        tx.version(CertType::YSZ, "B1", 1).unwrap().unwrap().signed,
+        b"sig"
+    );
+    let c = tx.counts().unwrap();
+    assert_eq!((c.certificates, c.versions), (2, 3));
+    tx.commit().unwrap();
+}
+
+fn holders(e: &Engine) {
+    let person = r#"{"face":{"family":"person","id_number":"210102199001011234"}}"#;
+    let permit = r#"{"face":{"family":"permit","uscc":"91210106MA0XN3K249"}}"#;
+    let vehicle = r#"{"face":{"family":"vehicle","owner":"某公司"}}"#;
+    let owner = r#"{"uscc":" 91210106ma0xn3k249 "}"#;
+    let rows = [
+        version("H1", 1, 20, person, "{}"),
+        version("H2", 1, 21, permit, "{}"),
+        version("H3", 1, 22, vehicle, owner),
+        version(
+            "H4",
+            1,
+            23,
+            vehicle,
+            r#"{"id_number":"210102199001011234"}"#,
+        ),
+        version("H5", 1, 24, r#"{"face":{"family":"person"}}"#, owner),
+    ];
+    assert_eq!(rows[0].holder_id().as_deref(), Some("210102199001011234"));
+    assert_eq!(rows[2].holder_id().as_deref(), Some("91210106MA0XN3K249"));
+    assert_eq!(rows[4].holder_id(), None);
+    let mut tx = e.store.begin().unwrap();
+    for v in &rows {
+        tx.insert_version(v).unwrap();
+        tx.put_certificate(&current(v)).unwrap();
+    }
+    let of = |tx: &mut Box<dyn Tx + '_>, h: &str| -> Vec<String> {
+        tx.holder_certificates(h)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.number)
+            .collect()
+    };
+    assert_eq!(of(&mut tx, "91210106MA0XN3K249"), ["H2", "H3"]);
+    assert_eq!(of(&mut tx, "210102199001011234"), ["H1", "H4"]);
+    assert!(of(&mut tx, "nobody").is_empty());
+    assert!(tx
+        .insert_holder_device("210102199001011234", Alg::EdDSA, &[1; 32], 5)
+        .unwrap());
+    assert!(!tx
+        .insert_holder_device("210102199001011234", Alg::EdDSA, &[1; 32], 6)
+        .unwrap());
+    assert!(tx
+        .insert_holder_device("210102199001011234", Alg::EdDSA, &[2; 32], 6)
+        .unwrap());
+    tx.commit().unwrap();
+}
+
+fn nonconforming_and_pushes(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let row = |agency: u32, n: &str, first: i64| NonconformingRow {
+        agency: division(agency),
+        cert_type: "YSZ".into(),
+        number: n.into(),
+        reasons_json: "[]".into(),
+        record_json: "{}".into(),
+        first_seen: first,
+        last_seen: first,
+        resolved_at: None,
+    };
+    tx.upsert_nonconforming(&row(210200, "N1", 10)).unwrap();
+    tx.upsert_nonconforming(&row(210100, "N2", 20)).unwrap();
+    tx.upsert_nonconforming(&row(210100, "N1", 30)).unwrap();
+    // A refresh keeps first_seen while open.
+    tx.upsert_nonconforming(&NonconformingRow {
+        last_seen: 40,
+        ..row(210100, "N2", 40)
+    })
+    .unwrap();
+    let all = tx.nonconforming(None, true).unwrap();
+    let keys: Vec<_> = all
+        .iter()
+        .map(|r| (r.agency.code(), r.number.as_str(), r.first_seen))
+        .collect();
+    assert_eq!(
+        keys,
+        [(210100, "N2", 20), (210100, "N1", 30), (210200, "N1", 10)]
+    );
+    assert_eq!(all[0].last_seen, 40);
+    assert_eq!(
+        tx.resolve_nonconforming("YSZ", &["N1", "N9"], 50).unwrap(),
+        2
+    );
+    assert_eq!(tx.resolve_nonconforming("YSZ", &["N1"], 60).unwrap(), 0);
+    assert_eq!(tx.resolve_nonconforming("YSZ", &[], 60).unwrap(), 0);
+    assert_eq!(
+        tx.nonconforming(Some(division(210100)), true)
+            .unwrap()
+            .len(),
+        1
+    );
+    let mine = tx.nonconforming(Some(division(210100)), false).unwrap();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(
+        mine.iter().find(|r| r.number == "N1").unwrap().resolved_at,
+        Some(50)
+    );
+    // Reopened after resolution: first_seen starts again.
+    tx.upsert_nonconforming(&row(210100, "N1", 70)).unwrap();
+    let n1 = tx.nonconforming(Some(division(210100)), true).unwrap();
+    assert!(n1
+        .iter()
+        .any(|r| r.number == "N1" && r.first_seen == 70 && r.resolved_at.is_none()));
+    assert_eq!(tx.counts().unwrap().nonconforming_open, 2);
+    tx.record_push(&AgencyPush {
+        division: division(210200),
+        at: 5,
+        records: 2,
+    })
+    .unwrap();
+    tx.record_push(&AgencyPush {
+        division: division(210100),
+        at: 6,
+        records: 3,
+    })
+    .unwrap();
+    tx.record_push(&AgencyPush {
+        division: division(210200),
+        at: 7,
+        records: 4,
+    })
+    .unwrap();
+    assert_eq!(
+        tx.agency_pushes().unwrap(),
+        vec![
+            AgencyPush {
+                division: division(210100),
+                at: 6,
+                records: 3
+            },
+            AgencyPush {
+                division: division(210200),
+                at: 7,
+                records: 4
+            },
+        ]
+    );
+    tx.commit().unwrap();
+}
+
+fn token(n: u8, role: &str) -> TokenRow {
+    TokenRow {
+        id: 0,
+        hash: [n; 32],
+        role: role.into(),
+        division: (role == "officer").then(|| division(210100)),
+        subject: format!("subject {n}"),
+        created_at: 100 + i64::from(n),
+        revoked_at: None,
+    }
+}
+
+fn tokens(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let a = tx.insert_token(&token(1, "admin")).unwrap();
+    let b = tx.insert_token(&token(2, "officer")).unwrap();
+    assert!(b > a);
+    tx.commit().unwrap();
+    let mut tx = e.store.begin().unwrap();
+    assert!(tx.insert_token(&token(1, "admin")).is_err());
+    drop(tx);
+    let mut tx = e.store.begin().unwrap();
+    let got = tx.token_by_hash(&[2; 32]).unwrap().unwrap();
+    assert_eq!(
+        got,
+        TokenRow {
+            id: b,
+            ..token(2, "officer")
+        }
+    );
+    assert_eq!(tx.token_by_hash(&[9; 32]).unwrap(), None);
+    let ids: Vec<_> = tx.tokens().unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(ids, [a, b]);
+    assert_eq!(
+        tx.revoke_token(b, 500).unwrap().unwrap().revoked_at,
+        Some(500)
+    );
+    assert_eq!(
+        tx.revoke_token(b, 600).unwrap().unwrap().revoked_at,
+        Some(500)
+    );
+    assert_eq!(tx.revoke_token(9999, 600).unwrap(), None);
+    tx.commit().unwrap();
+}
+
+fn entry(ts: i64, action: &str, outcome: &str) -> AuditEntry {
+    AuditEntry {
+        ts,
+        token_id: None,
+        role: Some("admin".into()),
+        action: action.into(),
+        target: "-".into(),
+        outcome: outcome.into(),
+    }
+}
+
+fn audit_is_append_only(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    for i in 0..5 {
+        tx.append_audit(&entry(i, "test", "ok")).unwrap();
+    }
+    tx.commit().unwrap();
+    let mut tx = e.store.begin().unwrap();
+    let tail = tx.audit_tail(2).unwrap();
+    assert_eq!(tail.iter().map(|e| e.ts).collect::<Vec<_>>(), [4, 3]);
+    let first = tx.audit_after(0, 3).unwrap();
+    assert_eq!(
+        first.iter().map(|r| r.entry.ts).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(first.windows(2).all(|w| w[0].id < w[1].id));
+    let rest = tx.audit_after(first[2].id, 10).unwrap();
+    assert_eq!(rest.iter().map(|r| r.entry.ts).collect::<Vec<_>>(), [3, 4]);
+    drop(tx);
+    assert!((e.raw)("UPDATE audit SET outcome = 'x'").is_err());
+    assert!((e.raw)("DELETE FROM audit").is_err());
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.audit_tail(10).unwrap().len(), 5);
+    assert_eq!(tx.counts().unwrap().audit, 5);
+}
+
+fn device(n: u8, token_id: i64) -> DeviceRow {
+    DeviceRow {
+        id: 0,
+        kid: Kid([0x40 + n; 8]),
+        alg: Alg::EdDSA,
+        public_key: vec![n; 32],
+        token_id,
+        division: division(210100),
+        label: format!("设备{n}"),
+        enrolled_at: 10,
+        revoked_at: None,
+        next_seq: 0,
+        head: [0; 32],
+    }
+}
+
+/// A check record of `device_id` at `seq` and device time `at`.
+fn record(device_id: i64, seq: u64, at: i64, batch_id: i64) -> LogRecordRow {
+    LogRecordRow {
+        device_id,
+        seq,
+        hash: [seq as u8; 32],
+        prev: [seq.wrapping_sub(1) as u8; 32],
+        at,
+        kind: 0,
+        verdict: Some("valid".into()),
+        reason: None,
+        cert_type: Some("YSZ".into()),
+        cert_number: Some("A1".into()),
+        cert_version: Some(2),
+        scanned: Some(" LP1:abc".into()),
+        status_seq: Some(3),
+        trust_seq: Some(1),
+        warnings: Some("[]".into()),
+        data_age: Some(60),
+        check_seq: None,
+        accepted: None,
+        note: None,
+        srv_signature: Some(true),
+        srv_presentation: Some(false),
+        srv_cert_type: Some("YSZ".into()),
+        srv_cert_number: Some("A1".into()),
+        srv_cert_version: Some(2),
+        srv_division: Some(division(210100)),
+        srv_reason: None,
+        batch_id,
+    }
+}
+
+fn devices_and_logs(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let t = tx.insert_token(&token(7, "officer")).unwrap();
+    let d = tx.insert_device(&device(1, t)).unwrap();
+    let d2 = tx.insert_device(&device(2, t)).unwrap();
+    tx.commit().unwrap();
+    let mut tx = e.store.begin().unwrap();
+    assert!(tx.insert_device(&device(1, t)).is_err());
+    drop(tx);
+    let mut tx = e.store.begin().unwrap();
+    let got = tx.device(d).unwrap().unwrap();
+    assert_eq!(
+        got,
+        DeviceRow {
+            id: d,
+            head: shared::checklog::GENESIS,
+            ..device(1, t)
+        }
+    );
+    assert_eq!(
+        tx.device_by_kid(&Kid([0x41; 8])).unwrap().map(|d| d.id),
+        Some(d)
+    );
+    assert_eq!(tx.device_by_kid(&Kid([0x7f; 8])).unwrap(), None);
+    assert_eq!(tx.device(d2 + 100).unwrap(), None);
+    tx.set_device_head(d, 3, &[9; 32]).unwrap();
+    assert!(tx.set_device_head(d2 + 100, 3, &[9; 32]).is_err());
+    let got = tx.device(d).unwrap().unwrap();
+    assert_eq!((got.next_seq, got.head), (3, [9; 32]));
+    // 2026-10-31 23:59:59 and 2026-11-01 00:00:00 in Beijing: two months.
+    let (oct, nov) = (1_793_462_399, 1_793_462_400);
+    let batch = tx
+        .insert_log_batch(d, 100, (0, 2), b"signed batch")
+        .unwrap();
+    tx.insert_log_record(&record(d, 0, oct, batch)).unwrap();
+    let many = [
+        record(d, 1, nov, batch),
+        record(d, 2, nov + 1, batch),
+        record(d, 0, oct, batch),
+    ];
+    assert_eq!(tx.insert_log_records(&many).unwrap(), 2);
+    assert_eq!(tx.insert_log_records(&many).unwrap(), 0);
+    assert_eq!(tx.insert_log_records(&[]).unwrap(), 0);
+    tx.commit().unwrap();
+    // The same batch again through the second instance: stored once.
+    let mut tx = e.second.begin().unwrap();
+    assert_eq!(tx.insert_log_records(&many).unwrap(), 0);
+    let mut disp = record(d, 3, nov + 2, batch);
+    disp.kind = 1;
+    disp.check_seq = Some(1);
+    disp.accepted = Some(false);
+    disp.note = Some("拒绝".into());
+    disp.srv_signature = None;
+    assert_eq!(
+        tx.insert_log_records(std::slice::from_ref(&disp)).unwrap(),
+        1
+    );
+    tx.commit().unwrap();
+    let mut tx = e.store.begin().unwrap();
+    assert!(tx.insert_log_record(&record(d, 1, nov, batch)).is_err());
+    drop(tx);
+    let mut tx = e.store.begin().unwrap();
+    let hashes = tx.log_hashes(d, 1, 2).unwrap();
+    assert_eq!(hashes, vec![(1, [1; 32]), (2, [2; 32])]);
+    let all = tx.log_records(d, None, 10).unwrap();
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(all[0], record(d, 0, oct, batch));
+    assert_eq!(all[3], disp);
+    let page = tx.log_records(d, Some(0), 2).unwrap();
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2]);
+    assert!(tx.log_records(d2, None, 10).unwrap().is_empty());
+    // Evaluation reads of these records.
+    let checks = tx.eval_checks(oct, nov + 10).unwrap();
+    assert_eq!(checks.iter().map(|c| c.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    assert!(checks[0].presented && checks[0].signature && !checks[0].presentation);
+    assert_eq!(checks[0].cert, Some(("YSZ".into(), "A1".into())));
+    assert_eq!(tx.eval_checks(nov, nov + 1).unwrap().len(), 1);
+    let refusals = tx.eval_refusals(0, i64::MAX).unwrap();
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].note.as_deref(), Some("拒绝"));
+    assert_eq!(refusals[0].check.as_ref().map(|c| c.seq), Some(1));
+    assert_eq!(refusals[0].cert_status, Some(0));
+    drop(tx);
+    assert!((e.raw)("UPDATE verification_records SET note = 'x'").is_err());
+    assert!((e.raw)("DELETE FROM verification_batches").is_err());
+}
+
+fn evaluation(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let ev = |n: &str| Evidence {
+        file_name: n.into(),
+        sha256: "0".repeat(64),
+        description: "照片".into(),
+    };
+    let tr = |year, evidence| TrainingRow {
+        id: 0,
+        division: division(210100),
+        year,
+        coverage: "full".into(),
+        description: "培训".into(),
+        entered_at: 9,
+        evidence,
+    };
+    let a = tx
+        .insert_training(&tr(2026, vec![ev("a.jpg"), ev("b.jpg")]))
+        .unwrap();
+    let b = tx.insert_training(&tr(2026, vec![])).unwrap();
+    tx.insert_training(&tr(2025, vec![ev("c.jpg")])).unwrap();
+    let got = tx.training(2026).unwrap();
+    assert_eq!(got.iter().map(|t| t.id).collect::<Vec<_>>(), [a, b]);
+    assert_eq!(
+        got[0],
+        TrainingRow {
+            id: a,
+            ..tr(2026, vec![ev("a.jpg"), ev("b.jpg")])
+        }
+    );
+    assert!(got[1].evidence.is_empty());
+    assert!(tx
+        .insert_training(&TrainingRow {
+            coverage: "bogus".into(),
+            ..tr(2026, vec![])
+        })
+        .is_err());
+    drop(tx);
+    let mut tx = e.store.begin().unwrap();
+    let dec = |d, t: &str, count| DeclaredRow {
+        division: division(d),
+        year: 2026,
+        cert_type: t.into(),
+        count,
+    };
+    tx.set_declared(&dec(210200, "YSZ", 5), 1).unwrap();
+    tx.set_declared(&dec(210100, "YSZ", 3), 1).unwrap();
+    tx.set_declared(&dec(210100, "YSZ", 4), 2).unwrap();
+    assert_eq!(
+        tx.declared(2026).unwrap(),
+        vec![dec(210100, "YSZ", 4), dec(210200, "YSZ", 5)]
+    );
+    assert!(tx.declared(2025).unwrap().is_empty());
+    let c = |upheld| ComplaintRow {
+        id: 0,
+        division: division(210100),
+        year: 2026,
+        description: "投诉".into(),
+        upheld,
+        entered_at: 3,
+    };
+    let x = tx.insert_complaint(&c(true)).unwrap();
+    let y = tx.insert_complaint(&c(false)).unwrap();
+    assert_eq!(
+        tx.complaints(2026).unwrap(),
+        vec![
+            ComplaintRow { id: x, ..c(true) },
+            ComplaintRow { id: y, ..c(false) }
+        ]
+    );
+    // What the other cases stored, as the evaluation reads it.
+    let certs = tx.eval_certificates().unwrap();
+    let a1 = certs.iter().find(|c| c.number == "A1").unwrap();
+    assert_eq!(
+        (a1.cert_type.as_str(), a1.status, a1.first_issued_at),
+        ("YSZ", 0, 1010)
+    );
+    let open = tx.eval_open_corrections().unwrap();
+    assert_eq!(open.len(), 2);
+    tx.append_audit(&entry(77, "POST /api/v1/verification-logs", "409 conflict"))
+        .unwrap();
+    tx.append_audit(&entry(78, "POST /api/v1/verification-logs", "ok"))
+        .unwrap();
+    let rejected = tx.eval_rejected_uploads(70, 80).unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        (rejected[0].ts, rejected[0].outcome.as_str()),
+        (77, "409 conflict")
+    );
+    tx.commit().unwrap();
+}
+
+fn rollback_on_drop(e: &Engine) {
+    {
+        let mut tx = e.store.begin().unwrap();
+        tx.set_meta("dropped", "1").unwrap();
+        tx.append_audit(&entry(1, "dropped", "ok")).unwrap();
+    }
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.meta("dropped").unwrap(), None);
+    assert!(tx
+        .audit_tail(100)
+        .unwrap()
+        .iter()
+        .all(|a| a.action != "dropped"));
+    // A failed statement followed by commit stores nothing on any engine
+    // where the failure ends the transaction, and never half of it.
+    tx.set_meta("after_error", "1").unwrap();
+    assert!(tx.set_key_state(&Kid([0x55; 8]), 1, None, None).is_err());
+    drop(tx);
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.meta("after_error").unwrap(), None);
+}
+
+fn savepoints(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    tx.set_meta("sp", "kept").unwrap();
+    tx.savepoint().unwrap();
+    assert!(tx.savepoint().is_err());
+    tx.set_meta("sp", "undone").unwrap();
+    tx.rollback_to().unwrap();
+    assert_eq!(tx.meta("sp").unwrap().as_deref(), Some("kept"));
+    tx.savepoint().unwrap();
+    // A failing statement inside a savepoint leaves the transaction usable
+    // once rolled back to it.
+    assert!(tx
+        .insert_status_step(&StatusStep {
+            seq: 5,
+            issued_at: 0,
+            delta: vec![]
+        })
+        .is_err());
+    tx.rollback_to().unwrap();
+    tx.savepoint().unwrap();
+    tx.set_meta("sp2", "released").unwrap();
+    tx.release().unwrap();
+    tx.commit().unwrap();
+    let mut tx = e.second.begin().unwrap();
+    assert_eq!(tx.meta("sp").unwrap().as_deref(), Some("kept"));
+    assert_eq!(tx.meta("sp2").unwrap().as_deref(), Some("released"));
+}
+
+/// Two instances, four threads each, allocate status-list sequences and
+/// indexes: every sequence is used once, none is skipped.
+fn concurrent_sequences(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let init = StatusState {
+        list: ListState {
+            seq: 100,
+            issued_at: 0,
+        },
+        next_index: 40,
+    };
+    tx.set_status_state(init).unwrap();
+    tx.commit().unwrap();
+    let mut tx = e.store.begin().unwrap();
+    let start = tx.status_state().unwrap().unwrap();
+    assert_eq!(start, init);
+    let base_steps = tx.status_steps_after(start.list.seq).unwrap().len() as u64;
+    drop(tx);
+    let per = 10u64;
+    std::thread::scope(|s| {
+        for store in [
+            &e.store, &e.second, &e.store, &e.second, &e.store, &e.second,
+        ] {
+            s.spawn(move || {
+                for _ in 0..per {
+                    let mut tx = store.begin().unwrap();
+                    let mut st = tx.status_state().unwrap().unwrap();
+                    std::thread::yield_now();
+                    st.list.seq += 1;
+                    st.next_index += 1;
+                    let step = StatusStep {
+                        seq: st.list.seq,
+                        issued_at: 0,
+                        delta: vec![],
+                    };
+                    tx.insert_status_step(&step).unwrap();
+                    tx.set_status_state(st).unwrap();
+                    tx.commit().unwrap();
+                }
+            });
+        }
+    });
+    let mut tx = e.store.begin().unwrap();
+    let end = tx.status_state().unwrap().unwrap();
+    assert_eq!(end.list.seq, start.list.seq + 6 * per);
+    assert_eq!(end.next_index, start.next_index + 6 * per as u32);
+    let steps: Vec<u64> = tx
+        .status_steps_after(start.list.seq)
+        .unwrap()
+        .iter()
+        .map(|s| s.seq)
+        .collect();
+    assert_eq!(base_steps, 0);
+    assert_eq!(
+        steps,
+        ((start.list.seq + 1)..=end.list.seq).collect::<Vec<_>>()
+    );
+}

@@ -1,0 +1,301 @@
+//! [`CertificatesTx`] on PostgreSQL: certificates (read `FOR UPDATE`: a
+//! status change and a push through two instances take turns), versions,
+//! the correction list, agencies' pushes.
+
+use ::postgres::Row;
+use shared::domain::{CertType, DivisionCode};
+use shared::status::Status;
+
+use super::{col, PgTx};
+use crate::store::{
+    cert_type_of, division_of, i64_of, status_of, u32_of, u64_of, version_of, AgencyPush,
+    CertificateRow, CertificatesTx, NonconformingRow, StoreError, VersionRow,
+};
+
+/// The columns of a version, in [`version_from`] order (`v`: the version).
+pub(super) const VERSION_COLS: &str = "v.cert_type, v.number, v.version, v.status_index, \
+    v.status, v.record_json, v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division";
+
+pub(super) fn version_from(r: &Row) -> Result<VersionRow, StoreError> {
+    Ok(VersionRow {
+        cert_type: cert_type_of(&col::<String>(r, 0)?)?,
+        number: col(r, 1)?,
+        version: version_of(col(r, 2)?)?,
+        status_index: u32_of(col(r, 3)?, "status index")?,
+        status: status_of(col(r, 4)?)?,
+        record_json: col(r, 5)?,
+        data_json: col(r, 6)?,
+        signed: col(r, 7)?,
+        identifier: col(r, 8)?,
+        issued_at: col(r, 9)?,
+        issuer_division: division_of(col(r, 10)?)?,
+    })
+}
+
+fn nonconforming_from(r: &Row) -> Result<NonconformingRow, StoreError> {
+    Ok(NonconformingRow {
+        agency: division_of(col(r, 0)?)?,
+        cert_type: col(r, 1)?,
+        number: col(r, 2)?,
+        reasons_json: col(r, 3)?,
+        record_json: col(r, 4)?,
+        first_seen: col(r, 5)?,
+        last_seen: col(r, 6)?,
+        resolved_at: col(r, 7)?,
+    })
+}
+
+fn bits(s: Status) -> i64 {
+    i64::from(s.bits())
+}
+
+impl CertificatesTx for PgTx<'_> {
+    fn certificate(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+    ) -> Result<Option<CertificateRow>, StoreError> {
+        self.opt_row(
+            "SELECT cert_type, number, version, status, status_index, issuer_division, issued_at
+             FROM certificates WHERE cert_type = $1 AND number = $2 FOR UPDATE",
+            &[&cert_type.code(), &number],
+        )?
+        .map(|r| {
+            Ok(CertificateRow {
+                cert_type: cert_type_of(&col::<String>(&r, 0)?)?,
+                number: col(&r, 1)?,
+                version: version_of(col(&r, 2)?)?,
+                status: status_of(col(&r, 3)?)?,
+                status_index: u32_of(col(&r, 4)?, "status index")?,
+                issuer_division: division_of(col(&r, 5)?)?,
+                issued_at: col(&r, 6)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_certificate(&mut self, c: &CertificateRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO certificates (cert_type, number, version, status, status_index,
+                                       issuer_division, issued_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (cert_type, number) DO UPDATE SET
+                 version = excluded.version, status = excluded.status,
+                 status_index = excluded.status_index,
+                 issuer_division = excluded.issuer_division, issued_at = excluded.issued_at",
+            &[
+                &c.cert_type.code(),
+                &c.number,
+                &i64::from(c.version),
+                &bits(c.status),
+                &i64::from(c.status_index),
+                &i64::from(c.issuer_division.code()),
+                &c.issued_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn version(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+        version: u16,
+    ) -> Result<Option<VersionRow>, StoreError> {
+        self.opt_row(
+            &format!(
+                "SELECT {VERSION_COLS} FROM certificate_versions v
+                 WHERE v.cert_type = $1 AND v.number = $2 AND v.version = $3"
+            ),
+            &[&cert_type.code(), &number, &i64::from(version)],
+        )?
+        .map(|r| version_from(&r))
+        .transpose()
+    }
+
+    fn insert_version(&mut self, v: &VersionRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
+                 record_json, data_json, signed, identifier, issued_at, issuer_division,
+                 holder_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            &[
+                &v.cert_type.code(),
+                &v.number,
+                &i64::from(v.version),
+                &i64::from(v.status_index),
+                &bits(v.status),
+                &v.record_json,
+                &v.data_json,
+                &v.signed,
+                &v.identifier,
+                &v.issued_at,
+                &i64::from(v.issuer_division.code()),
+                &v.holder_id(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_version_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError> {
+        let index = i64::from(status_index);
+        let n = self.exec(
+            "UPDATE certificate_versions SET status = $2 WHERE status_index = $1",
+            &[&index, &bits(status)],
+        )?;
+        self.exec(
+            "UPDATE certificates SET status = $2 WHERE status_index = $1",
+            &[&index, &bits(status)],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "status index {status_index} names {n} versions"
+            )));
+        }
+        Ok(())
+    }
+
+    fn live_versions(&mut self) -> Result<Vec<VersionRow>, StoreError> {
+        self.rows(
+            &format!(
+                "SELECT {VERSION_COLS} FROM certificate_versions v
+                 JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
+                                    AND c.version = v.version
+                 WHERE v.status IN (0, 2)
+                 ORDER BY v.status_index"
+            ),
+            &[],
+        )?
+        .iter()
+        .map(version_from)
+        .collect()
+    }
+
+    fn set_version_signed(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+        version: u16,
+        signed: &[u8],
+        issued_at: i64,
+    ) -> Result<(), StoreError> {
+        let v = i64::from(version);
+        let n = self.exec(
+            "UPDATE certificate_versions SET signed = $4, issued_at = $5
+             WHERE cert_type = $1 AND number = $2 AND version = $3",
+            &[&cert_type.code(), &number, &v, &signed, &issued_at],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "no version {version} of {cert_type} {number}"
+            )));
+        }
+        self.exec(
+            "UPDATE certificates SET issued_at = $4
+             WHERE cert_type = $1 AND number = $2 AND version = $3",
+            &[&cert_type.code(), &number, &v, &issued_at],
+        )?;
+        Ok(())
+    }
+
+    fn set_signature(&mut self, status_index: u32, signed: &[u8]) -> Result<(), StoreError> {
+        let n = self.exec(
+            "UPDATE certificate_versions SET signed = $2 WHERE status_index = $1",
+            &[&i64::from(status_index), &signed],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "no version at status index {status_index}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO nonconforming (agency, cert_type, number, reasons_json, record_json,
+                                        first_seen, last_seen, resolved_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
+             ON CONFLICT (agency, cert_type, number) DO UPDATE SET
+                 reasons_json = excluded.reasons_json, record_json = excluded.record_json,
+                 last_seen = excluded.last_seen, resolved_at = NULL,
+                 first_seen = CASE WHEN nonconforming.resolved_at IS NULL
+                                   THEN nonconforming.first_seen ELSE excluded.first_seen END",
+            &[
+                &i64::from(row.agency.code()),
+                &row.cert_type,
+                &row.number,
+                &row.reasons_json,
+                &row.record_json,
+                &row.first_seen,
+                &row.last_seen,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn resolve_nonconforming(
+        &mut self,
+        cert_type: &str,
+        numbers: &[&str],
+        at: i64,
+    ) -> Result<usize, StoreError> {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
+        let n = self.exec(
+            "UPDATE nonconforming SET resolved_at = $3
+             WHERE cert_type = $1 AND number = ANY($2) AND resolved_at IS NULL",
+            &[&cert_type, &numbers, &at],
+        )?;
+        usize::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} rows resolved")))
+    }
+
+    fn nonconforming(
+        &mut self,
+        agency: Option<DivisionCode>,
+        open_only: bool,
+    ) -> Result<Vec<NonconformingRow>, StoreError> {
+        self.rows(
+            "SELECT agency, cert_type, number, reasons_json, record_json, first_seen, last_seen,
+                    resolved_at
+             FROM nonconforming
+             WHERE ($1::BIGINT IS NULL OR agency = $1) AND (NOT $2 OR resolved_at IS NULL)
+             ORDER BY agency, first_seen, cert_type, number",
+            &[&agency.map(|a| i64::from(a.code())), &open_only],
+        )?
+        .iter()
+        .map(nonconforming_from)
+        .collect()
+    }
+
+    fn record_push(&mut self, p: &AgencyPush) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO agency_pushes (division, last_push_at, records) VALUES ($1, $2, $3)
+             ON CONFLICT (division) DO UPDATE SET
+                 last_push_at = excluded.last_push_at, records = excluded.records",
+            &[
+                &i64::from(p.division.code()),
+                &p.at,
+                &i64_of(p.records, "record count")?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError> {
+        self.rows(
+            "SELECT division, last_push_at, records FROM agency_pushes ORDER BY division",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(AgencyPush {
+                division: division_of(col(r, 0)?)?,
+                at: col(r, 1)?,
+                records: u64_of(col(r, 2)?, "record count")?,
+            })
+        })
+        .collect()
+    }
+}

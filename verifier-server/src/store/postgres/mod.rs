@@ -1,0 +1,263 @@
+//! The PostgreSQL engine: [`PgStore`], a pool of synchronous connections
+//! (`postgres` + `r2d2`), for several server instances on one database.
+//! Migrations from `migrations/*.sql` run at open, under an advisory lock
+//! so two instances starting together migrate once. One file per area trait
+//! implements it for [`PgTx`].
+//!
+//! The client is synchronous and runs its own small runtime: call it from
+//! blocking code (`spawn_blocking`), never on an async runtime thread.
+//!
+//! Concurrency: transactions run at READ COMMITTED; the rows that decide
+//! what a transaction hands out are read with `FOR UPDATE` (the lists'
+//! states, a certificate, a device's chain head), so two instances never
+//! give out the same sequence number, status index or chain position. A
+//! lost or refused connection, a deadlock and a serialization failure are
+//! [`StoreError::Unavailable`]: nothing was committed, a retry may succeed;
+//! the pool tests connections on checkout and opens new ones.
+
+mod audit;
+mod certificates;
+mod devices;
+mod evaluation;
+mod holders;
+mod keys;
+mod lists;
+mod logs;
+mod meta;
+mod tokens;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ::postgres::types::ToSql;
+use ::postgres::{Config, NoTls, Row};
+use r2d2::PooledConnection;
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::{Store, StoreError, Tx};
+
+type Manager = PostgresConnectionManager<NoTls>;
+
+/// Migrations, in order; `schema_version` records how many ran. Never edit
+/// one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// Advisory lock keys (arbitrary, fixed): migrations, partition creation.
+const MIGRATION_LOCK: i64 = 0x4c4e_4543_0001;
+const PARTITION_LOCK: i64 = 0x4c4e_4543_0002;
+
+/// Most connections per instance.
+const POOL_SIZE: u32 = 16;
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: r2d2::Pool<Manager>,
+    /// Check-log partitions known to exist (month starts, Unix seconds).
+    partitions: Mutex<HashSet<i64>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgStore")
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> StoreError {
+        use ::postgres::error::SqlState;
+        let transient = e.is_closed()
+            || e.code().is_some_and(|c| {
+                c.code().starts_with("08")
+                    || [
+                        SqlState::ADMIN_SHUTDOWN,
+                        SqlState::CRASH_SHUTDOWN,
+                        SqlState::CANNOT_CONNECT_NOW,
+                        SqlState::T_R_DEADLOCK_DETECTED,
+                        SqlState::T_R_SERIALIZATION_FAILURE,
+                    ]
+                    .contains(c)
+            })
+            || (e.code().is_none()
+                && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()));
+        if transient {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Postgres(e)
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> StoreError {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db?…`), waits
+    /// at most 5 s for a first connection, and runs pending migrations.
+    /// An unreachable server is [`StoreError::Unavailable`].
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        let config: Config = url
+            .parse()
+            .map_err(|e: ::postgres::Error| StoreError::Url(e.to_string()))?;
+        PgStore::open_config(config)
+    }
+
+    /// [`PgStore::open`] with a parsed connection configuration.
+    pub fn open_config(mut config: Config) -> Result<PgStore, StoreError> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.application_name("verifier-server");
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build(PostgresConnectionManager::new(config, NoTls))?;
+        let store = PgStore {
+            pool,
+            partitions: Mutex::new(HashSet::new()),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Runs SQL outside the traits (tests: what the schema refuses).
+    #[cfg(test)]
+    pub(crate) fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.pool.get()?.batch_execute(sql)?)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get()?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+        let result = migrate_locked(&mut conn);
+        let unlocked = conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+        result?;
+        unlocked?;
+        Ok(())
+    }
+}
+
+fn migrate_locked(conn: &mut ::postgres::Client) -> Result<(), StoreError> {
+    conn.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let done: Option<i64> = conn
+        .query_opt("SELECT version FROM schema_version", &[])?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    let done = usize::try_from(done.unwrap_or(0))
+        .map_err(|_| StoreError::Corrupt("negative schema version".into()))?;
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {done} is newer than this program ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let mut tx = conn.transaction()?;
+        tx.batch_execute(sql)?;
+        tx.execute("DELETE FROM schema_version", &[])?;
+        let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&version],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Store for PgStore {
+    fn begin(&self) -> Result<Box<dyn Tx + '_>, StoreError> {
+        let mut conn = self.pool.get()?;
+        conn.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+        Ok(Box::new(PgTx {
+            conn,
+            store: self,
+            open: true,
+            savepoint: false,
+        }))
+    }
+}
+
+/// One PostgreSQL transaction on a pooled connection.
+pub struct PgTx<'a> {
+    conn: PooledConnection<Manager>,
+    store: &'a PgStore,
+    open: bool,
+    savepoint: bool,
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: the transaction was abandoned on an
+            // error path that reports its own error. A connection that
+            // cannot roll back is closed, and the pool drops it.
+            let _ = self.conn.batch_execute("ROLLBACK");
+        }
+    }
+}
+
+/// A parameter list.
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl PgTx<'_> {
+    fn exec(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
+        Ok(self.conn.execute(sql, params)?)
+    }
+
+    fn rows(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
+        Ok(self.conn.query(sql, params)?)
+    }
+
+    fn opt_row(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, StoreError> {
+        Ok(self.conn.query_opt(sql, params)?)
+    }
+
+    fn one_row(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, StoreError> {
+        Ok(self.conn.query_one(sql, params)?)
+    }
+}
+
+/// Column `i` of a row, with a type mismatch as an error (not a panic).
+fn col<'r, T: ::postgres::types::FromSql<'r>>(row: &'r Row, i: usize) -> Result<T, StoreError> {
+    Ok(row.try_get(i)?)
+}
+
+impl Tx for PgTx<'_> {
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        // PostgreSQL answers COMMIT of a transaction that an error aborted
+        // by rolling back, without an error; `SELECT 1` fails first in that
+        // state, so the caller learns that nothing was stored. On any error
+        // the drop rolls back (a no-op if COMMIT already ended it).
+        self.conn.batch_execute("SELECT 1; COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        if self.savepoint {
+            return Err(StoreError::Corrupt("nested savepoint".into()));
+        }
+        self.conn.batch_execute("SAVEPOINT record")?;
+        self.savepoint = true;
+        Ok(())
+    }
+
+    fn release(&mut self) -> Result<(), StoreError> {
+        self.conn.batch_execute("RELEASE SAVEPOINT record")?;
+        self.savepoint = false;
+        Ok(())
+    }
+
+    fn rollback_to(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .batch_execute("ROLLBACK TO SAVEPOINT record; RELEASE SAVEPOINT record")?;
+        self.savepoint = false;
+        Ok(())
+    }
+}

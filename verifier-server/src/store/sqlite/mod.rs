@@ -1,0 +1,341 @@
+//! The SQLite engine: [`SqliteStore`], one connection behind a mutex (WAL,
+//! `synchronous=FULL`, foreign keys on), migrations from `migrations/*.sql`
+//! run at open. One file per area trait implements it for [`SqliteTx`].
+
+mod audit;
+mod certificates;
+mod devices;
+mod evaluation;
+mod holders;
+mod keys;
+mod lists;
+mod logs;
+mod meta;
+mod tokens;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{
+    cert_type_of, division_of, holder_id_of, status_of, u32_of, version_of, Store, StoreError, Tx,
+    VersionRow,
+};
+
+/// Migrations, in order; the `schema_version` table records how many ran.
+/// Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_agency_pushes.sql"),
+    include_str!("migrations/0003_holders.sql"),
+    include_str!("migrations/0004_check_logs.sql"),
+    include_str!("migrations/0005_nonconforming_open.sql"),
+    include_str!("migrations/0006_evaluation.sql"),
+    include_str!("migrations/0007_holder_id_in_rust.sql"),
+];
+
+/// The migration after which the program fills `holder_id` of the versions
+/// already stored.
+const HOLDER_ID_IN_RUST: usize = 7;
+
+/// Fills `certificate_versions.holder_id` from each version's JSON with the
+/// Rust rule (migration 7).
+fn fill_holder_ids(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let rows = {
+        let mut stmt =
+            tx.prepare("SELECT rowid, data_json, record_json FROM certificate_versions")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows
+    };
+    let mut update =
+        tx.prepare("UPDATE certificate_versions SET holder_id = ?2 WHERE rowid = ?1")?;
+    for (rowid, data, record) in rows {
+        if let Some(holder) = holder_id_of(&data, &record) {
+            update.execute(params![rowid, holder])?;
+        }
+    }
+    Ok(())
+}
+
+/// The SQLite store: one connection behind a mutex (SQLite serialises
+/// writers anyway; the service's reads are served from signed bytes held in
+/// memory).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, sets WAL,
+    /// `synchronous=FULL` and foreign keys, and runs pending migrations.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory database (tests and tools).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    /// Runs SQL outside the traits (tests: what the schema refuses).
+    #[cfg(test)]
+    pub(crate) fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(conn.execute_batch(sql)?)
+    }
+
+    fn setup(conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            return Err(StoreError::Corrupt(format!(
+                "could not switch to WAL journal mode (got {mode})"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        let done: Option<i64> = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?;
+        let done = usize::try_from(done.unwrap_or(0))
+            .map_err(|_| StoreError::Corrupt("negative schema version".into()))?;
+        if done > MIGRATIONS.len() {
+            return Err(StoreError::Corrupt(format!(
+                "database schema version {done} is newer than this program ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            if i + 1 == HOLDER_ID_IN_RUST {
+                fill_holder_ids(&tx)?;
+            }
+            tx.execute("DELETE FROM schema_version", [])?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i64::try_from(i + 1).unwrap_or(i64::MAX)],
+            )?;
+            tx.commit()?;
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn begin(&self) -> Result<Box<dyn Tx + '_>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteTx {
+            conn,
+            open: true,
+            savepoint: false,
+        }))
+    }
+}
+
+struct SqliteTx<'a> {
+    conn: MutexGuard<'a, Connection>,
+    open: bool,
+    savepoint: bool,
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: the transaction was abandoned on an
+            // error path that already reports its own error.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl SqliteTx<'_> {
+    /// Version rows from a query selecting the version columns in the
+    /// order of [`VersionRow`].
+    fn current_versions(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        type Cols = (
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            String,
+            String,
+            Vec<u8>,
+            Option<String>,
+            i64,
+            i64,
+        );
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            })?
+            .collect::<Result<Vec<Cols>, _>>()?;
+        rows.into_iter()
+            .map(|c| {
+                Ok(VersionRow {
+                    cert_type: cert_type_of(&c.0)?,
+                    number: c.1,
+                    version: version_of(c.2)?,
+                    status_index: u32_of(c.3, "status index")?,
+                    status: status_of(c.4)?,
+                    record_json: c.5,
+                    data_json: c.6,
+                    signed: c.7,
+                    identifier: c.8,
+                    issued_at: c.9,
+                    issuer_division: division_of(c.10)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Executes a statement, cached by its text.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Queries one row with a statement cached by its text.
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        if self.savepoint {
+            return Err(StoreError::Corrupt("nested savepoint".into()));
+        }
+        self.conn.execute_batch("SAVEPOINT record")?;
+        self.savepoint = true;
+        Ok(())
+    }
+
+    fn release(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("RELEASE record")?;
+        self.savepoint = false;
+        Ok(())
+    }
+
+    fn rollback_to(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("ROLLBACK TO record; RELEASE record")?;
+        self.savepoint = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{AgencyPush, AuditEntry};
+    use shared::domain::DivisionCode;
+
+    #[test]
+    fn migrations_run_once_and_audit_is_append_only() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut tx = store.begin().unwrap();
+        tx.append_audit(&AuditEntry {
+            ts: 1,
+            token_id: None,
+            role: None,
+            action: "test".into(),
+            target: "-".into(),
+            outcome: "ok".into(),
+        })
+        .unwrap();
+        tx.commit().unwrap();
+        let conn = store.conn.lock().unwrap();
+        assert!(conn.execute("DELETE FROM audit", []).is_err());
+        assert!(conn.execute("UPDATE audit SET outcome = 'x'", []).is_err());
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1);",
+        )
+        .unwrap();
+        let store = SqliteStore::setup(conn).unwrap();
+        let mut tx = store.begin().unwrap();
+        let division = DivisionCode::from_u32(210100).unwrap();
+        tx.record_push(&AgencyPush {
+            division,
+            at: 5,
+            records: 2,
+        })
+        .unwrap();
+        assert_eq!(tx.agency_pushes().unwrap()[0].division, division);
+        tx.commit().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn dropped_transaction_rolls_back() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        {
+            let mut tx = store.begin().unwrap();
+            tx.set_meta("a", "1").unwrap();
+        }
+        let mut tx = store.begin().unwrap();
+        assert_eq!(tx.meta("a").unwrap(), None);
+    }
+}
