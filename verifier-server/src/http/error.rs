@@ -8,6 +8,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::service::devices::DevicesError;
+use crate::service::logs::LogsError;
 use crate::store::StoreError;
 
 /// An error answered to a client.
@@ -62,6 +64,32 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         ApiError::Internal(e.into())
+    }
+}
+
+impl From<LogsError> for ApiError {
+    fn from(e: LogsError) -> ApiError {
+        match e {
+            LogsError::Malformed(d) => ApiError::BadRequest(d),
+            LogsError::NotYours(d) => ApiError::Forbidden(d),
+            LogsError::NotFound(d) => ApiError::NotFound(d),
+            LogsError::Conflict(d) => ApiError::Conflict(d),
+            LogsError::Invalid(d) => ApiError::Unprocessable(d),
+            LogsError::Store(e) => ApiError::Internal(e.into()),
+            LogsError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<DevicesError> for ApiError {
+    fn from(e: DevicesError) -> ApiError {
+        match e {
+            DevicesError::Malformed(d) => ApiError::BadRequest(d),
+            DevicesError::Invalid(d) => ApiError::Unprocessable(d),
+            DevicesError::NoDivision(d) => ApiError::Forbidden(d),
+            DevicesError::Conflict(d) => ApiError::Conflict(d),
+            DevicesError::Store(e) => ApiError::Internal(e.into()),
+        }
     }
 }
 

@@ -24,27 +24,32 @@ use serde::{Deserialize, Serialize};
 use shared::cose::{self, Sign1};
 use shared::crypto::{Alg, PublicKey};
 use shared::domain::catalogue::qualification_class_name;
-use shared::domain::{CertificateData, Face, IdNumber, Uscc};
+use shared::domain::{CertificateData, Face};
 use shared::qrtext;
 use shared::status::Status;
 use shared::verify::MAX_CERTIFICATE_LEN;
 use shared::wire::Claims;
 
-use crate::api::{audited, blocking, parse_type, require};
-use crate::auth::{Caller, Role};
-use crate::error::ApiError;
-use crate::lists::advance_status;
+use super::audit::audited;
+use super::auth::require;
+use super::blocking;
+use super::error::ApiError;
+use super::extract::parse_type;
+use crate::service::auth::{holder_id, Caller, Role};
+use crate::service::lists::advance_status;
+use crate::state::AppState;
 use crate::store::{CertificateRow, Tx, VersionRow};
-use crate::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The canonical holder identifier of a token subject: an ID number (GB
-/// 11643) or a unified social credit code (GB 32100), or `None`.
-pub fn holder_id(subject: &str) -> Option<String> {
-    let s = subject.trim();
-    IdNumber::parse(s)
-        .map(|id| id.as_str().to_string())
-        .or_else(|_| Uscc::parse(s).map(|u| u.as_str().to_string()))
-        .ok()
+/// The holder routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_certificates))
+        .routes(routes!(get_qr_png))
+        .routes(routes!(get_qr_svg))
+        .routes(routes!(post_device))
+        .routes(routes!(holder_page))
 }
 
 fn caller_holder_id(caller: &Caller) -> Result<String, ApiError> {
@@ -496,7 +501,7 @@ async fn register(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let holder = caller_holder_id(caller)?;
-    let body = crate::api::body_bytes(body, state.limits().max_body)?;
+    let body = super::extract::body_bytes(body, state.limits().max_body)?;
     let key = parse_device_key(&body)?;
     let s = state.clone();
     let caller = caller.clone();
@@ -514,7 +519,7 @@ async fn register(
 
 fn bind(
     s: &AppState,
-    keys: &crate::keys::Keys,
+    keys: &crate::service::keys::Keys,
     caller: &Caller,
     holder: &str,
     key: &PublicKey,
@@ -574,7 +579,7 @@ fn bind(
             // identical re-push stays `unchanged` and keeps the binding.
             data_json: v.data_json.clone(),
             signed,
-            identifier: crate::issuing::identifier(&data, &authorities),
+            identifier: crate::service::issuing::identifier(&data, &authorities),
             issued_at: now,
             issuer_division: v.issuer_division,
         })?;

@@ -1,346 +1,51 @@
-//! HTTP handlers: request parsing, authentication, and answers. The work
-//! itself is in `issuing` and `lists`, run on the blocking pool because the
-//! store is synchronous.
+//! Agencies' work: pushing records (R2–R4), lifecycle changes, reading a
+//! certificate, the correction list and every agency's push state. The
+//! rules are in [`crate::service::issuing`].
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use shared::domain::catalogue::catalogue;
-use shared::domain::{CertType, Nonconformance};
+use serde::Deserialize;
+use shared::api::{
+    AgencyPushList, AgencyPushView, CertificateView, NonconformingList, NonconformingView,
+    PushRequest, StatusRequest,
+};
 use shared::qrtext;
-use shared::status::Status;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
+use utoipa_axum::routes;
 
-use crate::auth::{self, AuthFailure, Caller, Role};
-use crate::error::ApiError;
-use crate::issuing::{self, ChangeRefusal, StatusChange};
-use crate::lists::{DeltaAnswer, Signed};
-use crate::AppState;
+use super::audit::{audit, audited};
+use super::auth::require;
+use super::blocking;
+use super::error::ApiError;
+use super::extract::{body_bytes, parse_type, Path, Query};
+use crate::service::auth::{Caller, Role};
+use crate::service::issuing::{self, ChangeRefusal};
+use crate::state::{AppState, Limits};
 
-/// Runs store work on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await?
-}
-
-pub(crate) fn audit(
-    state: &AppState,
-    caller: Option<&Caller>,
-    action: String,
-    target: String,
-    outcome: &str,
-) {
-    let entry = Caller::audit_entry(caller, state.now(), action, target, outcome);
-    let result = state.store().begin().and_then(|mut tx| {
-        tx.append_audit(&entry)?;
-        tx.commit()
-    });
-    if let Err(e) = result {
-        tracing::error!(error = %e, "could not write an audit row");
-    }
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| rest.trim().to_string())
-            });
-        let action = format!("{} {}", parts.method, parts.uri.path());
-        let state = state.clone();
-        blocking(
-            move || match auth::authenticate(state.store(), token.as_deref())? {
-                Ok(caller) => Ok(caller),
-                Err(failure) => {
-                    let outcome = match failure {
-                        AuthFailure::Missing => "unauthenticated: no token",
-                        AuthFailure::Unknown => "unauthenticated: unknown token",
-                        AuthFailure::Revoked => "unauthenticated: revoked token",
-                    };
-                    audit(&state, None, action, "-".into(), outcome);
-                    Err(ApiError::Unauthenticated(failure.message().into()))
-                }
-            },
-        )
-        .await
-    }
-}
-
-/// Appends an audit row from async code.
-async fn audit_async(
-    state: &AppState,
-    caller: Option<&Caller>,
-    action: String,
-    target: String,
-    outcome: String,
-) {
-    let state = state.clone();
-    let caller = caller.cloned();
-    let done = tokio::task::spawn_blocking(move || {
-        audit(&state, caller.as_ref(), action, target, &outcome);
-    })
-    .await;
-    if let Err(e) = done {
-        tracing::error!(error = %e, "audit task failed");
-    }
-}
-
-/// Audits a failed authenticated request; a successful one is audited
-/// with its effect, in the same transaction.
-pub(crate) async fn audited(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    uri: &Uri,
-    result: Result<Response, ApiError>,
-) -> Result<Response, ApiError> {
-    if let Err(e) = &result {
-        let outcome = format!("{} {}", e.status().as_u16(), e.slug());
-        audit_async(
-            state,
-            Some(caller),
-            action.into(),
-            uri.path().into(),
-            outcome,
-        )
-        .await;
-    }
-    result
-}
-
-/// Refuses a caller whose role is not among `roles`.
-pub(crate) fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
-    if roles.contains(&caller.role) {
-        return Ok(());
-    }
-    let needed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    Err(ApiError::Forbidden(format!(
-        "role {} may not do this; needs {}",
-        caller.role.as_str(),
-        needed.join(" or ")
-    )))
-}
-
-/// A query string, or a problem naming what is wrong with it.
-pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(format!("query string: {}", e.body_text())))
-}
-
-/// A path's parameters, or a problem naming what is wrong with them.
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    p.map(|Path(p)| p)
-        .map_err(|e| ApiError::BadRequest(format!("path: {}", e.body_text())))
-}
-
-/// A request body, or a problem: 413 over `limit` bytes, 400 otherwise.
-pub(crate) fn body_bytes(
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!("request body: larger than {limit} bytes"))
-        } else {
-            ApiError::BadRequest(format!("request body: {}", e.body_text()))
-        }
-    })
-}
-
-/// `GET /healthz`.
-#[utoipa::path(get, path = "/healthz", tag = "service",
-    responses((status = 200, description = "The service is up", body = serde_json::Value)))]
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
-}
-
-/// `GET /api/v1/catalogue`: the R1 catalogue.
-#[utoipa::path(get, path = "/api/v1/catalogue", tag = "lists",
-    responses((status = 200, description = "The nine certificate types with their face fields",
-        body = Vec<crate::openapi::CatalogueEntryDoc>)))]
-pub async fn get_catalogue() -> Response {
-    let mut response = Json(catalogue()).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    response
-}
-
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
-}
-
-/// A signed list with ETag, caching headers and `If-None-Match` → 304.
-fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
-    let status = if if_none_match(headers, &signed.etag) {
-        StatusCode::NOT_MODIFIED
-    } else {
-        StatusCode::OK
-    };
-    let body = if status == StatusCode::OK {
-        signed.bytes.as_ref().clone()
-    } else {
-        Vec::new()
-    };
-    let mut response = (status, body).into_response();
-    let h = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&signed.etag) {
-        h.insert(header::ETAG, etag);
-    }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
-    if status == StatusCode::OK {
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/cose"),
-        );
-    }
-    response
-}
-
-/// `GET /api/v1/trust-list`.
-#[utoipa::path(get, path = "/api/v1/trust-list", tag = "lists",
-    params(("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
-    responses(
-        (status = 200, description = "The trust list signed by the root key (COSE_Sign1)",
-            body = crate::openapi::SignedListDoc, content_type = "application/cose",
-            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
-        (status = 304, description = "The copy held is current"),
-    ))]
-pub async fn get_trust_list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let s = state.clone();
-    let signed = blocking(move || {
-        Ok(s.lists()
-            .trust_list(s.store(), &s.keys(), s.list_config(), s.now())?)
-    })
-    .await?;
-    Ok(signed_response(&headers, &signed))
-}
-
-/// `GET /api/v1/status-list`.
-#[utoipa::path(get, path = "/api/v1/status-list", tag = "lists",
-    params(("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
-    responses(
-        (status = 200, description = "The status snapshot signed by the issuer key (COSE_Sign1)",
-            body = crate::openapi::SignedListDoc, content_type = "application/cose",
-            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
-        (status = 304, description = "The copy held is current"),
-    ))]
-pub async fn get_status_list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let s = state.clone();
-    let signed = blocking(move || {
-        Ok(s.lists()
-            .status_snapshot(s.store(), &s.keys(), s.list_config(), s.now())?)
-    })
-    .await?;
-    Ok(signed_response(&headers, &signed))
-}
-
-/// Query of the delta endpoint.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeltaQuery {
-    /// The sequence of the status list held.
-    #[param(required = true, value_type = u64)]
-    since: Option<String>,
-}
-
-/// `GET /api/v1/status-list/deltas?since=N`.
-#[utoipa::path(get, path = "/api/v1/status-list/deltas", tag = "lists",
-    params(DeltaQuery,
-        ("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
-    responses(
-        (status = 200, description = "The changes since that sequence, signed (COSE_Sign1)",
-            body = crate::openapi::SignedListDoc, content_type = "application/cose",
-            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
-        (status = 204, description = "Nothing changed since that sequence"),
-        (status = 304, description = "The copy held is current"),
-        (status = 400, description = "since is missing, not a number or never published",
-            body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Deltas from that sequence are no longer kept; fetch the snapshot",
-            body = crate::error::Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn get_status_deltas(
-    State(state): State<AppState>,
-    q: Result<Query<DeltaQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let q = query(q)?;
-    let text = q
-        .since
-        .ok_or_else(|| ApiError::BadRequest("query parameter since is required".into()))?;
-    let since: u64 = text.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "query parameter since: {text:?} is not a sequence number (a non-negative integer)"
-        ))
-    })?;
-    let s = state.clone();
-    let answer = blocking(move || {
-        Ok(s.lists()
-            .status_delta(s.store(), &s.keys(), s.list_config(), s.now(), since)?)
-    })
-    .await?;
-    match answer {
-        DeltaAnswer::Delta(signed) => Ok(signed_response(&headers, &signed)),
-        DeltaAnswer::UpToDate => Ok((
-            StatusCode::NO_CONTENT,
-            [(header::CACHE_CONTROL, "public, max-age=60")],
-        )
-            .into_response()),
-        DeltaAnswer::Gone { oldest } => Err(ApiError::Gone(format!(
-            "deltas start at sequence {oldest}; fetch /api/v1/status-list instead"
-        ))),
-        DeltaAnswer::Unknown { current } => Err(ApiError::BadRequest(format!(
-            "query parameter since: sequence {since} was never published (current is {current})"
-        ))),
-    }
-}
-
-/// The body of a push.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct PushBody {
-    /// The records (fields as in the catalogue), at most `max_records`.
-    #[schema(value_type = Vec<Object>)]
-    records: Vec<serde_json::Value>,
+/// The issuing routes; a status change takes a small body only.
+pub fn router(limits: &Limits) -> OpenApiRouter<AppState> {
+    let command = DefaultBodyLimit::max(limits.max_command_body);
+    OpenApiRouter::new()
+        .routes(routes!(post_records))
+        .routes(routes!(get_nonconforming))
+        .routes(routes!(get_agency_pushes))
+        .routes(routes!(get_certificate))
+        .routes(routes!(post_status).map(|m| m.layer(command)))
 }
 
 /// `POST /api/v1/records`: push records (R2–R4).
 #[utoipa::path(post, path = "/api/v1/records", tag = "issuing",
     security(("bearer" = [])),
-    request_body(content = PushBody, description = "Records to collect, each answered in order"),
+    request_body(content = PushRequest, description = "Records to collect, each answered in order"),
     responses(
         (status = 200, description = "Every record's outcome, after the push committed",
-            body = crate::issuing::PushResponse),
+            body = shared::api::PushResponse),
         (status = 403, description = "The role may not push (admin or agency only)",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_records(
     State(state): State<AppState>,
@@ -362,7 +67,7 @@ async fn push_records(
         ApiError::TooLarge(d) => ApiError::TooLarge(format!("{d}; push fewer records per request")),
         other => other,
     })?;
-    let push: PushBody = serde_json::from_slice(&body).map_err(|e| {
+    let push: PushRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "request body: expected {{\"records\": [...]}}: {e}"
         ))
@@ -403,23 +108,6 @@ async fn push_records(
     Ok(Json(response).into_response())
 }
 
-pub(crate) fn parse_type(text: &str) -> Result<CertType, ApiError> {
-    CertType::from_code(&text.to_ascii_uppercase()).ok_or_else(|| {
-        let codes: Vec<&str> = CertType::ALL.iter().map(|t| t.code()).collect();
-        ApiError::NotFound(format!(
-            "certificate type {text:?} is not one of {}",
-            codes.join(", ")
-        ))
-    })
-}
-
-/// The body of a lifecycle change.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct StatusBody {
-    /// The new status.
-    status: StatusChange,
-}
-
 /// `POST /api/v1/certificates/{type}/{number}/status`.
 #[utoipa::path(post, path = "/api/v1/certificates/{cert_type}/{number}/status", tag = "issuing",
     security(("bearer" = [])),
@@ -427,25 +115,25 @@ pub struct StatusBody {
         ("cert_type" = String, Path, description = "Type code, e.g. QC (any case)"),
         ("number" = String, Path, description = "Certificate number"),
     ),
-    request_body(content = StatusBody, description = "Revoke, suspend or reinstate"),
+    request_body(content = StatusRequest, description = "Revoke, suspend or reinstate"),
     responses(
-        (status = 200, description = "The status now", body = crate::issuing::StatusChanged),
+        (status = 200, description = "The status now", body = shared::api::StatusChanged),
         (status = 403, description = "The role may not change statuses, or the certificate is another division's",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such type or certificate",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status (e.g. revoked is final)",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_status(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    p: Result<Path<(String, String)>, PathRejection>,
+    p: Result<Path<(String, String)>, ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = "POST /api/v1/certificates/{type}/{number}/status";
-    let result = match path(p) {
+    let result = match p.map(|Path(p)| p) {
         Ok((type_text, number)) => change_status(&state, &caller, type_text, number, body).await,
         Err(e) => Err(e),
     };
@@ -462,7 +150,7 @@ async fn change_status(
     require(caller, &[Role::Admin, Role::Agency])?;
     let cert_type = parse_type(&type_text)?;
     let body = body_bytes(body, state.limits().max_command_body)?;
-    let change: StatusBody = serde_json::from_slice(&body).map_err(|e| {
+    let change: StatusRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "request body: expected {{\"status\": \"revoked\" | \"suspended\" | \"valid\"}}: {e}"
         ))
@@ -502,23 +190,6 @@ pub struct VersionQuery {
     version: Option<u16>,
 }
 
-/// A certificate version as answered.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CertificateView {
-    #[schema(value_type = crate::openapi::CertTypeDoc)]
-    cert_type: CertType,
-    number: String,
-    version: u16,
-    current_version: u16,
-    #[schema(value_type = crate::openapi::StatusDoc)]
-    status: Status,
-    status_index: u32,
-    identifier: Option<String>,
-    issued_at: i64,
-    /// The QR text (`LC1:` …).
-    qr: String,
-}
-
 /// `GET /api/v1/certificates/{type}/{number}[?version=N]`.
 #[utoipa::path(get, path = "/api/v1/certificates/{cert_type}/{number}", tag = "issuing",
     security(("bearer" = [])),
@@ -530,21 +201,21 @@ pub struct CertificateView {
     responses(
         (status = 200, description = "The version with its QR text", body = CertificateView),
         (status = 400, description = "A path or query parameter is malformed",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not read certificates, or the certificate is another division's",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such type, certificate or version",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_certificate(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    p: Result<Path<(String, String)>, PathRejection>,
-    q: Result<Query<VersionQuery>, QueryRejection>,
+    p: Result<Path<(String, String)>, ApiError>,
+    q: Result<Query<VersionQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/certificates/{type}/{number}";
-    let result = match path(p).and_then(|p| Ok((p, query(q)?))) {
+    let result = match p.and_then(|Path(p)| Ok((p, q?.0))) {
         Ok(((type_text, number), q)) => {
             read_certificate(&state, &caller, action, type_text, number, q).await
         }
@@ -615,29 +286,6 @@ pub struct NonconformingQuery {
     all: bool,
 }
 
-/// One entry of the correction list as answered.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NonconformingView {
-    agency: u32,
-    cert_type: String,
-    number: String,
-    #[schema(value_type = Vec<crate::openapi::NonconformanceDoc>)]
-    reasons: Vec<Nonconformance>,
-    /// The record as pushed.
-    #[schema(value_type = Object)]
-    record: serde_json::Value,
-    first_seen: i64,
-    last_seen: i64,
-    resolved_at: Option<i64>,
-}
-
-/// The correction list as answered.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NonconformingList {
-    /// Its entries.
-    entries: Vec<NonconformingView>,
-}
-
 /// `GET /api/v1/nonconforming[?all=true]`: the caller's correction list
 /// (an administrator sees every agency's).
 #[utoipa::path(get, path = "/api/v1/nonconforming", tag = "issuing",
@@ -646,18 +294,18 @@ pub struct NonconformingList {
     responses(
         (status = 200, description = "The entries with field-level reasons", body = NonconformingList),
         (status = 400, description = "The query string is malformed",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not read correction lists (admin or agency only)",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_nonconforming(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    q: Result<Query<NonconformingQuery>, QueryRejection>,
+    q: Result<Query<NonconformingQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/nonconforming";
-    let result = match query(q) {
+    let result = match q.map(|Query(q)| q) {
         Ok(q) => read_nonconforming(&state, &caller, action, q).await,
         Err(e) => Err(e),
     };
@@ -710,26 +358,6 @@ async fn read_nonconforming(
     .await
 }
 
-/// One agency's push state as answered.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AgencyPushView {
-    division: u32,
-    name: String,
-    last_push_at: Option<i64>,
-    last_push_records: Option<u64>,
-    /// When it becomes overdue (absent if it never pushed).
-    due_by: Option<i64>,
-    /// Overdue: no push within two working days, or never pushed.
-    overdue: bool,
-}
-
-/// Every agency's push state as answered.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AgencyPushList {
-    /// One entry per agency.
-    agencies: Vec<AgencyPushView>,
-}
-
 /// `GET /api/v1/agencies/pushes`: each agency's last push and whether it
 /// is overdue (R4). Administrators and auditors see every agency, an
 /// agency its own.
@@ -738,7 +366,7 @@ pub struct AgencyPushList {
     responses(
         (status = 200, description = "Each agency's last push and whether it is overdue", body = AgencyPushList),
         (status = 403, description = "The role may not see pushes (admin, auditor or agency only)",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_agency_pushes(
     State(state): State<AppState>,
@@ -776,6 +404,7 @@ async fn read_agency_pushes(
             .map(|division| {
                 let last = pushes.iter().find(|p| p.division == division);
                 let due_by = last.map(|p| issuing::push_due_by(p.at));
+                let overdue = issuing::push_overdue(last.map(|p| p.at), now);
                 AgencyPushView {
                     division: division.code(),
                     name: authorities
@@ -785,7 +414,7 @@ async fn read_agency_pushes(
                     last_push_at: last.map(|p| p.at),
                     last_push_records: last.map(|p| p.records),
                     due_by,
-                    overdue: due_by.is_none_or(|due| now >= due),
+                    overdue,
                 }
             })
             .collect();
@@ -799,9 +428,4 @@ async fn read_agency_pushes(
         Ok(Json(AgencyPushList { agencies: views }).into_response())
     })
     .await
-}
-
-/// Any other path.
-pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no resource at {}", uri.path()))
 }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
+pub use shared::api::{Outcome, PushResponse, RecordResult, StatusChange, StatusChanged, Summary};
 use shared::cose;
 use shared::domain::validate::validate;
 use shared::domain::{CertType, CertificateData, DivisionCode, Nonconformance, RawRecord, Uscc};
@@ -22,107 +22,14 @@ use shared::status::Status;
 use shared::wire::Claims;
 use time::Date;
 
-use crate::auth::Caller;
-use crate::keys::Keys;
-use crate::lists::advance_status;
+use crate::service::auth::Caller;
+use crate::service::keys::Keys;
+use crate::service::lists::advance_status;
 use crate::store::{AgencyPush, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
-
-/// What happened to one pushed record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// A new e-certificate, version 1.
-    Issued,
-    /// A new version of an existing e-certificate; the previous version is
-    /// superseded.
-    Updated,
-    /// Identical to the current version: nothing written.
-    Unchanged,
-    /// Not signed: kept on the agency's correction list with the reasons.
-    NonConforming,
-    /// Not accepted from this caller (e.g. another city's record).
-    Refused,
-    /// Not a JSON object of record fields.
-    Malformed,
-}
-
-/// The answer for one pushed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RecordResult {
-    /// Position in the pushed array, from 0.
-    pub index: usize,
-    /// Type as pushed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert_type: Option<String>,
-    /// Number as pushed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub number: Option<String>,
-    /// The outcome.
-    pub result: Outcome,
-    /// Field-level reasons (non-conforming, refused, malformed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<crate::openapi::NonconformanceDoc>>)]
-    pub reasons: Option<Vec<Nonconformance>>,
-    /// The GB/T 36904 identifier of the current version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identifier: Option<String>,
-    /// The current e-certificate version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<u16>,
-}
-
-/// Counts per outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Summary {
-    /// Issued.
-    pub issued: usize,
-    /// Updated.
-    pub updated: usize,
-    /// Unchanged.
-    pub unchanged: usize,
-    /// Non-conforming.
-    pub non_conforming: usize,
-    /// Refused.
-    pub refused: usize,
-    /// Malformed.
-    pub malformed: usize,
-}
-
-impl Summary {
-    fn add(&mut self, o: Outcome) {
-        match o {
-            Outcome::Issued => self.issued += 1,
-            Outcome::Updated => self.updated += 1,
-            Outcome::Unchanged => self.unchanged += 1,
-            Outcome::NonConforming => self.non_conforming += 1,
-            Outcome::Refused => self.refused += 1,
-            Outcome::Malformed => self.malformed += 1,
-        }
-    }
-}
-
-/// The answer to a push.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushResponse {
-    /// Per record, in the pushed order.
-    pub results: Vec<RecordResult>,
-    /// Counts.
-    pub summary: Summary,
-    /// The status list sequence after the push.
-    pub status_seq: u64,
-}
 
 /// The day in China Standard Time at Unix time `now`.
 pub fn cst_today(now: i64) -> Date {
-    let local = now.saturating_add(shared::verify::CST_OFFSET_SECONDS);
-    time::OffsetDateTime::from_unix_timestamp(local)
-        .map(|t| t.date())
-        .unwrap_or(Date::MIN)
-}
-
-/// Start of a China Standard Time day, Unix seconds.
-fn cst_day_start(day: Date) -> i64 {
-    (i64::from(day.to_julian_day()) - 2_440_588) * 86_400 - shared::verify::CST_OFFSET_SECONDS
+    shared::cst::date(now)
 }
 
 /// Working days after its last push within which an agency pushes again
@@ -136,18 +43,14 @@ pub const PUSH_WORKING_DAYS: u32 = 2;
 /// server yet, so a holiday counts as a working day (the agency is shown
 /// overdue early, never late).
 pub fn push_due_by(last: i64) -> i64 {
-    let mut day = cst_today(last);
-    let mut counted = 0;
-    while counted < PUSH_WORKING_DAYS {
-        day = day.next_day().unwrap_or(day);
-        if !matches!(
-            day.weekday(),
-            time::Weekday::Saturday | time::Weekday::Sunday
-        ) {
-            counted += 1;
-        }
-    }
-    cst_day_start(day.next_day().unwrap_or(day))
+    shared::cst::after_working_days(last, PUSH_WORKING_DAYS)
+}
+
+/// Whether an agency whose last push was at `last` (`None`: never) is
+/// overdue at `now`: the one statement of the rule (R4), used by the
+/// push-state endpoint and the dashboard.
+pub fn push_overdue(last: Option<i64>, now: i64) -> bool {
+    last.map(push_due_by).is_none_or(|due| now >= due)
 }
 
 fn reason(field: &str, rule: &str, zh: String, en: String) -> Vec<Nonconformance> {
@@ -598,14 +501,15 @@ pub fn push(
         changes,
         ..
     } = batch;
-    let grows = crate::lists::list_len(next_index) != crate::lists::list_len(state.next_index);
+    let grows = crate::service::lists::list_len(next_index)
+        != crate::service::lists::list_len(state.next_index);
     state.next_index = next_index;
     if !changes.is_empty() || grows {
         advance_status(tx.as_mut(), &mut state, now, changes)?;
     } else {
         tx.set_status_state(state)?;
     }
-    if caller.role == crate::auth::Role::Agency {
+    if caller.role == crate::service::auth::Role::Agency {
         tx.record_push(&AgencyPush {
             division: caller.agency_division(),
             at: now,
@@ -633,45 +537,6 @@ pub fn push(
         summary,
         status_seq: state.list.seq,
     })
-}
-
-/// A lifecycle change asked for by an agency or administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusChange {
-    /// Cancel or revoke (注销/吊销): final.
-    Revoked,
-    /// Suspend.
-    Suspended,
-    /// Reinstate a suspended certificate.
-    Valid,
-}
-
-impl StatusChange {
-    fn status(self) -> Status {
-        match self {
-            StatusChange::Revoked => Status::Revoked,
-            StatusChange::Suspended => Status::Suspended,
-            StatusChange::Valid => Status::Valid,
-        }
-    }
-}
-
-/// The outcome of a lifecycle change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct StatusChanged {
-    /// Type.
-    #[schema(value_type = crate::openapi::CertTypeDoc)]
-    pub cert_type: CertType,
-    /// Number.
-    pub number: String,
-    /// The current version.
-    pub version: u16,
-    /// Its status now.
-    #[schema(value_type = crate::openapi::StatusDoc)]
-    pub status: Status,
-    /// The status list sequence that carries it.
-    pub status_seq: u64,
 }
 
 /// Why a lifecycle change was not made.
@@ -754,7 +619,7 @@ mod tests {
     fn cst(y: i32, m: u8, d: u8, hour: i64) -> i64 {
         let month = time::Month::try_from(m).unwrap_or(time::Month::January);
         let day = Date::from_calendar_date(y, month, d).unwrap_or(Date::MIN);
-        cst_day_start(day) + hour * 3600
+        shared::cst::day_start(day) + hour * 3600
     }
 
     #[test]
