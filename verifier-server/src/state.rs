@@ -240,6 +240,17 @@ impl AppState {
         self.inner.data.as_deref()
     }
 
+    /// Runs a service that writes (`write` is handed the store, the keys
+    /// and now), then invalidates the cached lists: after its commit or
+    /// rollback, before anyone is answered, so no reader is served a list
+    /// older than what was acknowledged. Every writer goes through here.
+    pub fn write<T>(&self, write: impl FnOnce(&dyn Store, &Keys, i64) -> T) -> T {
+        let keys = self.keys();
+        let result = write(self.store(), &keys, self.now());
+        self.inner.lists.invalidate();
+        result
+    }
+
     /// The list publisher.
     pub fn lists(&self) -> &Lists {
         &self.inner.lists

@@ -1323,16 +1323,8 @@ fn push(
         .map(|(r, _)| serde_json::to_value(r))
         .collect::<Result<Vec<_>, _>>()
         .context("encoding demo records")?;
-    let pushed = issuing::push(
-        state.store(),
-        &state.keys(),
-        caller,
-        state.now(),
-        values,
-        None,
-    );
-    state.lists().invalidate();
-    let answer = pushed?;
+    let answer =
+        state.write(|store, keys, now| issuing::push(store, keys, caller, now, values, None))?;
     for (result, (record, expected)) in answer.results.iter().zip(&records) {
         ensure!(
             result.result == *expected,
@@ -1384,15 +1376,9 @@ fn seed(
                 Fate::Suspended => StatusChange::Suspended,
                 _ => continue,
             };
-            let done = issuing::change_status(
-                state.store(),
-                caller,
-                state.now(),
-                p.cert_type,
-                &p.number,
-                change,
-            );
-            state.lists().invalidate();
+            let done = state.write(|store, _, now| {
+                issuing::change_status(store, caller, now, p.cert_type, &p.number, change)
+            });
             if let Err(refused) = done? {
                 bail!(
                     "{} {}: {change:?} refused: {refused:?}",
@@ -1812,7 +1798,7 @@ pub fn prepare(data: &Path, state: &AppState) -> anyhow::Result<Report> {
             data.display()
         ),
         None => {
-            let today = issuing::cst_today(state.now());
+            let today = shared::cst::date(state.now());
             ensure!(
                 today >= LATEST_ISSUE,
                 "the clock says {today}, before the demo records' issue dates (up to {LATEST_ISSUE})"

@@ -8,7 +8,6 @@
 //! city checking its certificates, and altered and gapped uploads. Those
 //! appear as anomalies and do not count.
 
-use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use shared::checklog::{self, CertRef, ChainHead, Check, Disposition, Event, Sealed};
 use shared::crypto::{Alg, SigningKey};
@@ -175,9 +174,7 @@ fn ingest(
 /// `now` (after the certificates were issued).
 pub fn seed_year(state: &AppState) -> anyhow::Result<SeedReport> {
     let now = state.now();
-    let year = time::OffsetDateTime::from_unix_timestamp(now + 8 * 3600)
-        .context("the clock")?
-        .year();
+    let year = shared::cst::year(now);
     let versions = {
         let mut tx = state.store().begin()?;
         let v = tx.live_versions()?;

@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use shared::domain::{DivisionCode, LIAONING_CITIES};
 
-use crate::store::{StoreError, Tx};
 use data::{
     ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, TrainingRow,
@@ -46,23 +45,6 @@ pub struct Data {
     pub declared: Vec<DeclaredRow>,
     /// Complaint decisions of the year.
     pub complaints: Vec<ComplaintRow>,
-}
-
-impl Data {
-    /// Loads a year's data.
-    pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
-        let (from, to) = (month_start(year, 1), month_start(year, 13));
-        Ok(Data {
-            certs: tx.eval_certificates()?,
-            corrections: tx.eval_open_corrections()?,
-            checks: tx.eval_checks(from, to)?,
-            refusals: tx.eval_refusals(from, to)?,
-            rejected: tx.eval_rejected_uploads(from, to)?,
-            training: tx.training(year)?,
-            declared: tx.declared(year)?,
-            complaints: tx.complaints(year)?,
-        })
-    }
 }
 
 /// A rate with its points.
@@ -579,11 +561,6 @@ pub fn evaluate(data: &Data, year: i32) -> Evaluation {
         cities,
         province,
     }
-}
-
-/// Loads and computes a year's evaluation.
-pub fn run(tx: &mut dyn Tx, year: i32) -> Result<Evaluation, StoreError> {
-    Ok(evaluate(&Data::load(tx, year)?, year))
 }
 
 /// The CSV header.

@@ -51,8 +51,7 @@ pub struct DashboardForm {
 }
 
 fn current_year(state: &AppState) -> i32 {
-    time::OffsetDateTime::from_unix_timestamp(state.now() + 8 * 3600)
-        .map_or(2026, time::OffsetDateTime::year)
+    shared::cst::year(state.now())
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
@@ -175,8 +174,7 @@ async fn dashboard(
         let mut overdue = Vec::new();
         for a in &authorities {
             let last = pushes.iter().find(|p| p.division == a.division);
-            let due = last.map(|p| issuing::push_due_by(p.at));
-            if due.is_none_or(|d| now >= d) {
+            if issuing::push_overdue(last.map(|p| p.at), now) {
                 overdue.push((a.division.code(), a.name.clone(), last.map(|p| p.at)));
             }
         }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::service::devices::DevicesError;
+use crate::service::holders::HoldersError;
 use crate::service::logs::LogsError;
 use crate::store::StoreError;
 
@@ -89,6 +90,20 @@ impl From<DevicesError> for ApiError {
             DevicesError::NoDivision(d) => ApiError::Forbidden(d),
             DevicesError::Conflict(d) => ApiError::Conflict(d),
             DevicesError::Store(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<HoldersError> for ApiError {
+    fn from(e: HoldersError) -> ApiError {
+        match e {
+            HoldersError::Malformed(d) => ApiError::BadRequest(d),
+            HoldersError::Invalid(d) => ApiError::Unprocessable(d),
+            HoldersError::NotAHolder(d) => ApiError::Forbidden(d),
+            HoldersError::Conflict(d) => ApiError::Conflict(d),
+            HoldersError::Store(e) => ApiError::Internal(e.into()),
+            HoldersError::Version(e) => ApiError::Internal(e.into()),
+            HoldersError::Internal(e) => ApiError::Internal(e),
         }
     }
 }

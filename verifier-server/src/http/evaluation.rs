@@ -139,7 +139,7 @@ pub async fn load(
     let caller = caller.clone();
     blocking(move || {
         let mut tx = s.store().begin()?;
-        let e = crate::evaluation::run(tx.as_mut(), year)?;
+        let e = crate::service::evaluation::run(tx.as_mut(), year)?;
         tx.append_audit(&Caller::audit_entry(
             Some(&caller),
             s.now(),

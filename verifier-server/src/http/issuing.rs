@@ -86,16 +86,9 @@ async fn push_records(
     let s = state.clone();
     let caller = caller.clone();
     let response = blocking(move || {
-        let pushed = issuing::push(
-            s.store(),
-            &s.keys(),
-            &caller,
-            s.now(),
-            push.records,
-            Some(deadline),
-        );
-        // After the commit (or rollback), before anyone is answered.
-        s.lists().invalidate();
+        let pushed = s.write(|store, keys, now| {
+            issuing::push(store, keys, &caller, now, push.records, Some(deadline))
+        });
         pushed.map_err(|e| match e {
             e @ issuing::PushError::Deadline { .. } => ApiError::Unavailable(format!(
                 "records: {e} (limit {} s); push fewer records per request",
@@ -159,9 +152,9 @@ async fn change_status(
     let n = number.clone();
     let caller = caller.clone();
     let outcome = blocking(move || {
-        let changed =
-            issuing::change_status(s.store(), &caller, s.now(), cert_type, &n, change.status);
-        s.lists().invalidate();
+        let changed = s.write(|store, _, now| {
+            issuing::change_status(store, &caller, now, cert_type, &n, change.status)
+        });
         Ok(changed?)
     })
     .await?;

@@ -325,7 +325,7 @@ pub fn evaluate(
         evaluation::YEARS.end()
     );
     let mut tx = store.begin()?;
-    let e = evaluation::run(tx.as_mut(), year)?;
+    let e = super::evaluation::run(tx.as_mut(), year)?;
     tx.append_audit(&cli_entry(
         now,
         Action::Evaluate,

@@ -27,11 +27,6 @@ use crate::service::keys::Keys;
 use crate::service::lists::advance_status;
 use crate::store::{AgencyPush, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
 
-/// The day in China Standard Time at Unix time `now`.
-pub fn cst_today(now: i64) -> Date {
-    shared::cst::date(now)
-}
-
 /// Working days after its last push within which an agency pushes again
 /// (§5.3: re-push within two working days).
 pub const PUSH_WORKING_DAYS: u32 = 2;
@@ -184,16 +179,6 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    fn allocate_index(&mut self) -> anyhow::Result<u32> {
-        let index = self.next_index;
-        anyhow::ensure!(
-            (index as usize) < shared::status::StatusList::MAX_LEN,
-            "the status list is full"
-        );
-        self.next_index += 1;
-        Ok(index)
-    }
-
     /// Signs every version decided in this push, on every core, and stores
     /// the signatures.
     fn sign_all(&mut self) -> anyhow::Result<()> {
@@ -356,39 +341,26 @@ impl Batch<'_> {
             }
         };
         data.version = version;
-        let status_index = self.allocate_index()?;
         let identifier = identifier(&data, &self.authorities);
-        self.tx.put_certificate(&CertificateRow {
-            cert_type,
-            number: number.clone(),
-            version,
-            status: inherited,
-            status_index,
-            issuer_division: data.issuer.division,
-            issued_at: self.now,
-        })?;
-        self.tx.insert_version(&VersionRow {
-            cert_type,
-            number: number.clone(),
-            version,
-            status_index,
-            status: inherited,
-            record_json,
-            data_json,
+        let status_index = new_version(
+            self.tx.as_mut(),
+            &mut self.next_index,
+            self.now,
+            NewVersion {
+                cert_type,
+                number: &number,
+                version,
+                status: inherited,
+                issuer_division: data.issuer.division,
+                record_json,
+                data_json,
+                identifier: identifier.clone(),
+                previous: existing.as_ref().map(|old| old.status_index),
+            },
             // Signed with the rest of the push in `sign_all`.
-            signed: Vec::new(),
-            identifier: identifier.clone(),
-            issued_at: self.now,
-            issuer_division: data.issuer.division,
-        })?;
-        if inherited != Status::Valid {
-            self.changes.push((status_index, inherited));
-        }
-        if let Some(old) = existing {
-            self.tx
-                .set_version_status(old.status_index, Status::Superseded)?;
-            self.changes.push((old.status_index, Status::Superseded));
-        }
+            |_| Vec::new(),
+            &mut self.changes,
+        )?;
         self.resolve(cert_type, &raw, &number)?;
         self.to_sign.push(ToSign { data, status_index });
         result.result = outcome;
@@ -414,6 +386,91 @@ impl Batch<'_> {
             .resolve_nonconforming(cert_type.code(), numbers, self.now)?;
         Ok(())
     }
+}
+
+/// A new version of a certificate, to store under the next status index.
+#[derive(Debug)]
+pub struct NewVersion<'a> {
+    /// Type.
+    pub cert_type: CertType,
+    /// Number.
+    pub number: &'a str,
+    /// The new version number.
+    pub version: u16,
+    /// Its status (a suspended certificate stays suspended).
+    pub status: Status,
+    /// The issuing division.
+    pub issuer_division: DivisionCode,
+    /// The record as pushed.
+    pub record_json: String,
+    /// The normalised data.
+    pub data_json: String,
+    /// The GB/T 36904 identifier.
+    pub identifier: Option<String>,
+    /// The status index of the version it replaces, superseded now.
+    pub previous: Option<u32>,
+}
+
+/// Why a new version could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    /// No index is left in the status list.
+    #[error("the status list is full")]
+    ListFull,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Issues a new version: allocates the next status index, stores the
+/// version signed by `sign(index)` and points the certificate at it, and
+/// supersedes the version it replaces. The list changes it makes (a
+/// non-valid start, the superseded version) are appended to `changes` for
+/// the caller's one `advance_status`. The one way a version is written:
+/// pushes and holder binding both come here.
+pub fn new_version(
+    tx: &mut dyn Tx,
+    next_index: &mut u32,
+    now: i64,
+    v: NewVersion<'_>,
+    sign: impl FnOnce(u32) -> Vec<u8>,
+    changes: &mut Vec<(u32, Status)>,
+) -> Result<u32, VersionError> {
+    let status_index = *next_index;
+    if status_index as usize >= shared::status::StatusList::MAX_LEN {
+        return Err(VersionError::ListFull);
+    }
+    *next_index += 1;
+    tx.put_certificate(&CertificateRow {
+        cert_type: v.cert_type,
+        number: v.number.to_string(),
+        version: v.version,
+        status: v.status,
+        status_index,
+        issuer_division: v.issuer_division,
+        issued_at: now,
+    })?;
+    tx.insert_version(&VersionRow {
+        cert_type: v.cert_type,
+        number: v.number.to_string(),
+        version: v.version,
+        status_index,
+        status: v.status,
+        record_json: v.record_json,
+        data_json: v.data_json,
+        signed: sign(status_index),
+        identifier: v.identifier,
+        issued_at: now,
+        issuer_division: v.issuer_division,
+    })?;
+    if v.status != Status::Valid {
+        changes.push((status_index, v.status));
+    }
+    if let Some(old) = v.previous {
+        tx.set_version_status(old, Status::Superseded)?;
+        changes.push((old, Status::Superseded));
+    }
+    Ok(status_index)
 }
 
 /// Why a push was not processed.
@@ -451,7 +508,7 @@ pub fn push(
     records: Vec<serde_json::Value>,
     deadline: Option<std::time::Instant>,
 ) -> Result<PushResponse, PushError> {
-    let today = cst_today(now);
+    let today = shared::cst::date(now);
     let mut tx = store.begin()?;
     let authorities = tx
         .authorities()?
@@ -640,7 +697,7 @@ mod tests {
         }
         // 23:59 CST on Monday is 15:59 UTC: still Monday's push.
         assert_eq!(
-            cst_today(cst(2026, 6, 1, 23) + 3599).weekday(),
+            shared::cst::date(cst(2026, 6, 1, 23) + 3599).weekday(),
             time::Weekday::Monday
         );
     }

@@ -7,6 +7,8 @@ pub mod action;
 pub mod admin;
 pub mod auth;
 pub mod devices;
+pub mod evaluation;
+pub mod holders;
 pub mod issuing;
 pub mod keys;
 pub mod lists;
