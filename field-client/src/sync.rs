@@ -10,8 +10,7 @@
 use anyhow::{bail, Context as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::json;
+use shared::api::{EnrollRequest, EnrollResponse, HeadResponse, IngestResponse};
 use shared::checklog::sign_batch;
 use shared::crypto::{PublicKey, SigningKey};
 use shared::status::StatusCache;
@@ -23,21 +22,6 @@ use crate::net::Client;
 /// Records per uploaded batch.
 pub const BATCH: usize = 500;
 
-#[derive(Deserialize)]
-struct RootJson {
-    alg: String,
-    public_key: String,
-    kid: String,
-}
-
-#[derive(Deserialize)]
-struct EnrollAnswer {
-    device_id: i64,
-    kid: String,
-    division: i64,
-    root: RootJson,
-}
-
 /// Registers the device key with the server and returns the enrollment to
 /// store. `root_kid`, when given, must match the root key the server names.
 pub fn enroll(
@@ -48,11 +32,11 @@ pub fn enroll(
     root_kid: Option<&str>,
 ) -> anyhow::Result<Enrollment> {
     let client = Client::new(server, Some(token.to_string()));
-    let body = serde_json::to_vec(&json!({
-        "alg": alg_to_name(key.alg()),
-        "public_key": URL_SAFE_NO_PAD.encode(key.public_key().to_bytes()),
-        "label": label,
-    }))?;
+    let body = serde_json::to_vec(&EnrollRequest {
+        alg: alg_to_name(key.alg()).into(),
+        public_key: URL_SAFE_NO_PAD.encode(key.public_key().to_bytes()),
+        label: Some(label.into()),
+    })?;
     let a = client.post("/api/v1/devices", "application/json", &body)?;
     if a.status != 200 && a.status != 201 {
         bail!(
@@ -61,7 +45,7 @@ pub fn enroll(
             a.text()
         );
     }
-    let answer: EnrollAnswer = serde_json::from_slice(&a.body)
+    let answer: EnrollResponse = serde_json::from_slice(&a.body)
         .context("the enrollment answer is not the expected JSON")?;
     if !answer.kid.eq_ignore_ascii_case(&key.kid().to_hex()) {
         bail!(
@@ -97,7 +81,7 @@ pub fn enroll(
         token: token.to_string(),
         device_id: answer.device_id,
         kid: answer.kid.to_ascii_lowercase(),
-        division: answer.division,
+        division: i64::from(answer.division),
         root,
     })
 }
@@ -274,12 +258,6 @@ fn fetch_snapshot(
     Ok((snapshot, signed.manifest))
 }
 
-#[derive(Deserialize)]
-struct HeadJson {
-    next_seq: u64,
-    head: Option<String>,
-}
-
 /// Uploads every record the server does not hold yet, in signed batches.
 pub fn upload(
     db: &mut Db,
@@ -299,7 +277,7 @@ pub fn upload(
                 a.text()
             );
         }
-        let head: HeadJson =
+        let head: HeadResponse =
             serde_json::from_slice(&a.body).context("the log head answer is not JSON")?;
         if head.next_seq > 0 {
             let Some(ours) = db.record(head.next_seq - 1)? else {
@@ -308,13 +286,11 @@ pub fn upload(
                     head.next_seq
                 );
             };
-            if let Some(h) = &head.head {
-                if !h.eq_ignore_ascii_case(&hex::encode(ours.hash)) {
-                    bail!(
-                        "the server's chain head for this device differs from the local record {}: refusing to upload",
-                        head.next_seq - 1
-                    );
-                }
+            if !head.head.eq_ignore_ascii_case(&hex::encode(ours.hash)) {
+                bail!(
+                    "the server's chain head for this device differs from the local record {}: refusing to upload",
+                    head.next_seq - 1
+                );
             }
         }
         db.mark_uploaded_below(head.next_seq)?;
@@ -331,13 +307,11 @@ pub fn upload(
             let a = client.post("/api/v1/verification-logs", "application/cose", &batch)?;
             match a.status {
                 200 => {
-                    let v: serde_json::Value =
-                        serde_json::from_slice(&a.body).context("the upload answer is not JSON")?;
-                    report.accepted += v["accepted"].as_u64().unwrap_or(0);
-                    report.duplicates += v["duplicates"].as_u64().unwrap_or(0);
-                    let next = v["next_seq"]
-                        .as_u64()
-                        .context("the upload answer has no next_seq")?;
+                    let v: IngestResponse = serde_json::from_slice(&a.body)
+                        .context("the upload answer is not the expected JSON")?;
+                    report.accepted += v.accepted;
+                    report.duplicates += v.duplicates;
+                    let next = v.next_seq;
                     db.mark_uploaded_below(next)?;
                     progress(&format!("upload: {next}/{total} records acknowledged"));
                     if next <= from {

@@ -12,10 +12,12 @@
 //! [`qr`], is a watchdog thread that bounds image decoding.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod cbor;
 pub mod checklog;
 pub mod cose;
 pub mod crypto;
+pub mod cst;
 pub mod domain;
 pub mod presentation;
 #[cfg(feature = "imaging")]

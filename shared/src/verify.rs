@@ -35,7 +35,7 @@ use crate::wire::Claims;
 /// Largest certificate envelope accepted, in bytes.
 pub const MAX_CERTIFICATE_LEN: usize = 2048;
 /// China Standard Time offset: validity dates are local days.
-pub const CST_OFFSET_SECONDS: i64 = 8 * 3600;
+pub const CST_OFFSET_SECONDS: i64 = crate::cst::OFFSET_SECONDS;
 
 /// Verification settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,10 +429,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Start of a China Standard Time day, Unix seconds.
-fn day_start(d: time::Date) -> i64 {
-    (i64::from(d.to_julian_day()) - 2_440_588) * 86_400 - CST_OFFSET_SECONDS
-}
+use crate::cst::day_start;
 
 /// Verifies scanned QR text. See the module documentation for the checks.
 pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Rejection> {

@@ -51,7 +51,7 @@ fn bench(alg: Alg, n: usize, batch: usize) {
     };
     // What the client sends, prepared before the clock starts.
     let values = records::values(0, n);
-    let today = issuing::cst_today(T0);
+    let today = shared::cst::date(T0);
 
     // Split 1: JSON → RawRecord → validate.
     let start = Instant::now();

@@ -45,7 +45,7 @@ use sha2::{Digest as _, Sha256};
 use shared::domain::validate::RawValue;
 use shared::domain::RawRecord;
 
-use crate::issuing::{Outcome, PushResponse, Summary};
+use shared::api::{Outcome, PushRequest, PushResponse, Summary};
 
 /// Separator of the items of a list field in a CSV cell.
 pub const CSV_LIST_SEPARATOR: char = ';';
@@ -552,17 +552,6 @@ fn outcome_name(o: Outcome) -> &'static str {
     }
 }
 
-fn add(summary: &mut Summary, o: Outcome) {
-    match o {
-        Outcome::Issued => summary.issued += 1,
-        Outcome::Updated => summary.updated += 1,
-        Outcome::Unchanged => summary.unchanged += 1,
-        Outcome::NonConforming => summary.non_conforming += 1,
-        Outcome::Refused => summary.refused += 1,
-        Outcome::Malformed => summary.malformed += 1,
-    }
-}
-
 /// How one push attempt failed.
 enum PushFailure {
     /// Worth retrying.
@@ -793,7 +782,7 @@ pub fn run(o: &ImportOptions) -> Result<ImportOutcome, ImportError> {
                 });
             }
             for r in &answer.results {
-                add(&mut summary, r.result);
+                summary.add(r.result);
                 if matches!(
                     r.result,
                     Outcome::Issued | Outcome::Updated | Outcome::Unchanged
@@ -902,12 +891,8 @@ fn push_with_retries(
     state: &ImportState,
     state_path: &Path,
 ) -> Result<PushResponse, ImportError> {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        records: &'a [Map<String, Value>],
-    }
-    let body = serde_json::to_vec(&Body {
-        records: &batch.records,
+    let body = serde_json::to_vec(&PushRequest {
+        records: batch.records.iter().cloned().map(Value::Object).collect(),
     })
     .map_err(|e| ImportError::Input(format!("encoding a batch: {e}")))?;
     let mut wait = o.backoff;

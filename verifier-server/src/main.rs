@@ -365,7 +365,7 @@ fn create_token(a: &CreateTokenArgs) -> anyhow::Result<String> {
         .subject
         .clone()
         .unwrap_or_else(|| role.as_str().to_string());
-    if role == Role::Holder && verifier_server::holders::holder_id(&subject).is_none() {
+    if role == Role::Holder && verifier_server::auth::holder_id(&subject).is_none() {
         bail!("a holder token needs --subject with the holder's ID number or credit code");
     }
     let store = open_store(&a.data.data)?;
@@ -515,7 +515,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Cmd::Admin(AdminCmd::Evaluate(a)) => open_store(&a.data.data).and_then(|store| {
-            let e = verifier_server::evaluation::admin_evaluate(&store, a.year, system_clock()())?;
+            let e = verifier_server::admin::evaluate(&store, a.year, system_clock()())?;
             match a.format {
                 EvalFormat::Table => print!("{}", verifier_server::evaluation::to_table(&e)),
                 EvalFormat::Csv => print!("{}", verifier_server::evaluation::to_csv(&e)?),

@@ -25,6 +25,7 @@ pub enum Family {
 /// The nine road-transport certificate types. The short codes are this
 /// project's own; the wire code is the small integer carried in the QR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum CertType {
     /// 道路运输从业人员从业资格证
     QC,

@@ -230,6 +230,7 @@ raw_record! {
 
 /// One problem with one field of a pushed record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Nonconformance {
     /// The [`RawRecord`] field key, e.g. `id_number`.
     pub field: String,

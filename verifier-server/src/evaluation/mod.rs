@@ -7,19 +7,14 @@
 //! checks' anomalies and refusals) and to the province (everything
 //! together). `docs/evaluation.md` states each count.
 
-pub mod api;
-pub mod dashboard;
 pub mod data;
 pub mod score;
-pub mod seed;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use shared::domain::{DivisionCode, LIAONING_CITIES};
-use time::{Date, Month, UtcOffset};
 
-use crate::store::{StoreError, Tx};
 use data::{
     ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, TrainingRow,
@@ -29,20 +24,7 @@ use score::{Coverage, Rate};
 /// Years the evaluation answers for.
 pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2999;
 
-/// Unix seconds of 00:00 China Standard Time on the first of `month` of
-/// `year`; `month` 13 is January of the next year.
-pub fn month_start(year: i32, month: u8) -> i64 {
-    let (y, m) = if month > 12 {
-        (year + 1, 1)
-    } else {
-        (year, month)
-    };
-    let offset = UtcOffset::from_whole_seconds(8 * 3600).unwrap_or(UtcOffset::UTC);
-    Month::try_from(m)
-        .ok()
-        .and_then(|m| Date::from_calendar_date(y, m, 1).ok())
-        .map_or(0, |d| d.midnight().assume_offset(offset).unix_timestamp())
-}
+pub use shared::cst::month_start;
 
 /// Everything the evaluation of one year reads, loaded in one transaction.
 #[derive(Debug, Clone, Default)]
@@ -63,23 +45,6 @@ pub struct Data {
     pub declared: Vec<DeclaredRow>,
     /// Complaint decisions of the year.
     pub complaints: Vec<ComplaintRow>,
-}
-
-impl Data {
-    /// Loads a year's data.
-    pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
-        let (from, to) = (month_start(year, 1), month_start(year, 13));
-        Ok(Data {
-            certs: tx.eval_certificates()?,
-            corrections: tx.eval_open_corrections()?,
-            checks: tx.eval_checks(from, to)?,
-            refusals: tx.eval_refusals(from, to)?,
-            rejected: tx.eval_rejected_uploads(from, to)?,
-            training: tx.training(year)?,
-            declared: tx.declared(year)?,
-            complaints: tx.complaints(year)?,
-        })
-    }
 }
 
 /// A rate with its points.
@@ -598,11 +563,6 @@ pub fn evaluate(data: &Data, year: i32) -> Evaluation {
     }
 }
 
-/// Loads and computes a year's evaluation.
-pub fn run(tx: &mut dyn Tx, year: i32) -> Result<Evaluation, StoreError> {
-    Ok(evaluate(&Data::load(tx, year)?, year))
-}
-
 /// The CSV header.
 pub const CSV_HEADER: [&str; 16] = [
     "division",
@@ -702,31 +662,4 @@ pub fn to_table(e: &Evaluation) -> String {
         ));
     }
     out
-}
-
-/// `verifier-server admin evaluate --year`: the year's evaluation, audited
-/// as a command-line read.
-pub fn admin_evaluate(
-    store: &dyn crate::store::Store,
-    year: i32,
-    now: i64,
-) -> anyhow::Result<Evaluation> {
-    anyhow::ensure!(
-        YEARS.contains(&year),
-        "year {year} is not between {} and {}",
-        YEARS.start(),
-        YEARS.end()
-    );
-    let mut tx = store.begin()?;
-    let e = run(tx.as_mut(), year)?;
-    tx.append_audit(&crate::store::AuditEntry {
-        ts: now,
-        token_id: None,
-        role: Some("cli".into()),
-        action: "admin evaluate".into(),
-        target: format!("year={year}"),
-        outcome: "ok".into(),
-    })?;
-    tx.commit()?;
-    Ok(e)
 }

@@ -1,21 +1,29 @@
 //! The OpenAPI 3.1 description of the service (`GET /openapi.json`),
 //! generated from the handlers' `#[utoipa::path]` annotations so it cannot
-//! drift from the code. Every handler is listed in [`ApiDoc`]'s `paths`
-//! (a test compares them with the routes in `lib.rs`).
+//! drift from the code: each area registers a handler and its description
+//! together (`utoipa_axum::routes!`), and the document served is the one
+//! of the router's own routes ([`super::router`]).
 //!
 //! Answers that every route can give are added by `CommonResponses`
 //! rather than repeated on each handler: 429 (rate limit), 503 (request
 //! timeout), 401 on authenticated paths, 400 and 413 on paths with a body.
 //!
-//! `shared` has no utoipa dependency; its types that appear in bodies are
-//! described here by mirrors (`CertTypeDoc`, `StatusDoc`, …) named like
-//! the originals, and tests check that mirror and original agree.
+//! The wire types in `shared::api` and the domain types they carry derive
+//! their schemas behind `shared`'s `schema` feature; the catalogue's types
+//! are described here by mirrors (`CatalogueEntryDoc`, …) named like the
+//! originals, and tests check that mirror and original agree.
+
+use std::sync::OnceLock;
 
 use axum::Json;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::{AppState, Limits};
 
 /// The document.
 #[derive(Debug, OpenApi)]
@@ -24,40 +32,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         title = "Liaoning road-transport e-certificate service",
         description = "Collection, issuing, signed lists, verification logs and evaluation."
     ),
-    paths(
-        crate::api::healthz,
-        openapi_json,
-        crate::api::get_catalogue,
-        crate::api::get_trust_list,
-        crate::api::get_status_list,
-        crate::api::get_status_deltas,
-        crate::api::post_records,
-        crate::api::get_nonconforming,
-        crate::api::get_agency_pushes,
-        crate::api::get_certificate,
-        crate::api::post_status,
-        crate::holders::get_certificates,
-        crate::holders::get_qr_png,
-        crate::holders::get_qr_svg,
-        crate::holders::post_device,
-        crate::holders::holder_page,
-        crate::auditor::get_audit,
-        crate::wallet::redirect,
-        crate::wallet::serve_index,
-        crate::wallet::serve_file,
-        crate::devices::post_device,
-        crate::logs::post_logs,
-        crate::logs::get_head,
-        crate::logs::get_logs,
-        crate::evaluation::api::get_evaluation,
-        crate::evaluation::api::post_training,
-        crate::evaluation::api::put_declared,
-        crate::evaluation::api::post_complaint,
-        crate::evaluation::dashboard::get_dashboard,
-        crate::evaluation::dashboard::post_dashboard,
-    ),
-    components(schemas(crate::error::Problem)),
-    modifiers(&BearerAuth, &CommonResponses),
+    components(schemas(super::error::Problem)),
+    modifiers(&BearerAuth),
     tags(
         (name = "service", description = "Health and description"),
         (name = "lists", description = "The catalogue and the signed trust and status lists (public)"),
@@ -147,11 +123,48 @@ impl Modify for CommonResponses {
     }
 }
 
+/// The document's description, tags and security scheme, before any route.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The answers every path can give, added once the routes are known; a
+/// wildcard path `{*rest}` is written `{rest}` in OpenAPI.
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    CommonResponses.modify(&mut doc);
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    doc
+}
+
+/// The service's own routes: health and this document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(openapi_json))
+}
+
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "The service is up", body = serde_json::Value)))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// The document of the router's routes, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| super::router(&Limits::default()).1)
+}
+
 /// `GET /openapi.json`.
 #[utoipa::path(get, path = "/openapi.json", tag = "service",
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document().clone())
 }
 
 /// A signed list: COSE_Sign1 bytes (`application/cose`, see
@@ -159,61 +172,6 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 #[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct SignedListDoc(pub Vec<u8>);
-
-/// One of the nine certificate types (`shared::domain::CertType`).
-#[derive(Debug, ToSchema)]
-#[schema(as = CertType)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum CertTypeDoc {
-    /// 道路运输从业人员从业资格证
-    QC,
-    /// 网络预约出租汽车驾驶员证
-    WYJ,
-    /// 巡游出租汽车驾驶员证
-    XYJ,
-    /// 道路运输证
-    YSZ,
-    /// 网络预约出租汽车运输证
-    WYY,
-    /// 道路运输经营许可证
-    JYXK,
-    /// 道路危险货物运输许可证
-    WXHW,
-    /// 放射性物品道路运输许可证
-    FSX,
-    /// 网络预约出租汽车经营许可证
-    WYJY,
-}
-
-/// A certificate version's status (`shared::status::Status`).
-#[derive(Debug, ToSchema)]
-#[schema(as = Status)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusDoc {
-    /// Valid.
-    Valid,
-    /// Revoked or cancelled.
-    Revoked,
-    /// Suspended.
-    Suspended,
-    /// A newer version was issued.
-    Superseded,
-}
-
-/// A field-level reason why a record is not conforming
-/// (`shared::domain::Nonconformance`).
-#[derive(Debug, ToSchema)]
-#[schema(as = Nonconformance)]
-pub struct NonconformanceDoc {
-    /// The record field, e.g. `id_number`.
-    pub field: String,
-    /// Stable rule id, e.g. `id_number.check_digit`.
-    pub rule: String,
-    /// Chinese message.
-    pub message_zh: String,
-    /// English message.
-    pub message_en: String,
-}
 
 /// The family of face fields (`shared::domain::cert::Family`).
 #[derive(Debug, ToSchema)]
@@ -254,7 +212,8 @@ pub struct FieldSpecDoc {
 #[schema(as = CatalogueEntry)]
 pub struct CatalogueEntryDoc {
     /// The type.
-    pub cert_type: CertTypeDoc,
+    #[schema(value_type = shared::domain::CertType)]
+    pub cert_type: String,
     /// The short code, e.g. `YSZ`.
     pub code: String,
     /// Official Chinese name.
@@ -281,7 +240,7 @@ mod tests {
     use serde_json::Value;
 
     fn doc() -> Value {
-        serde_json::to_value(ApiDoc::openapi()).unwrap()
+        serde_json::to_value(document()).unwrap()
     }
 
     fn enum_of(doc: &Value, schema: &str) -> Vec<String> {

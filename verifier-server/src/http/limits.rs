@@ -25,8 +25,8 @@ use axum::response::{IntoResponse as _, Response};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::error::ApiError;
-use crate::Limits;
+use super::error::ApiError;
+use crate::state::Limits;
 
 /// Requests between two sweeps of refilled buckets.
 pub const SWEEP_EVERY: u64 = 4096;
@@ -91,7 +91,7 @@ impl RateLimiter {
         let by_ip = || ip.map_or(Key::Local, Key::Ip);
         let key = match token {
             Some(t) if self.buckets.len() <= self.max_keys => {
-                Key::Token(crate::auth::hash_token(t))
+                Key::Token(crate::service::auth::hash_token(t))
             }
             _ => by_ip(),
         };

@@ -10,19 +10,29 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Query, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
 use axum::http::{header, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use html_escape::encode_text as esc;
 use serde::Deserialize;
 
-use super::{Evaluation, Score};
-use crate::api::{audited, blocking, query, require};
-use crate::auth::{self, Caller, Role};
-use crate::error::ApiError;
-use crate::issuing;
-use crate::AppState;
+use super::audit::audited;
+use super::auth::require;
+use super::blocking;
+use super::error::ApiError;
+use super::extract::Query;
+use crate::evaluation::{Evaluation, Score};
+use crate::service::auth::{self, Caller, Role};
+use crate::service::issuing;
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The dashboard's route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_dashboard, post_dashboard))
+}
 
 /// Query of the sign-in form.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -41,8 +51,7 @@ pub struct DashboardForm {
 }
 
 fn current_year(state: &AppState) -> i32 {
-    time::OffsetDateTime::from_unix_timestamp(state.now() + 8 * 3600)
-        .map_or(2026, time::OffsetDateTime::year)
+    shared::cst::year(state.now())
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
@@ -86,16 +95,16 @@ fn form(year: i32, message: &str) -> String {
     responses(
         (status = 200, description = "The sign-in form (HTML)", content_type = "text/html"),
         (status = 400, description = "Bad year",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_dashboard(
     State(state): State<AppState>,
-    q: Result<Query<DashboardQuery>, QueryRejection>,
+    q: Result<Query<DashboardQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let q = query(q)?;
+    let Query(q) = q?;
     let year = match q.year {
         None => current_year(&state),
-        y => super::api::check_year(y, "query parameter year")?,
+        y => super::evaluation::check_year(y, "query parameter year")?,
     };
     Ok(page("年度考核", &form(year, "")))
 }
@@ -106,11 +115,11 @@ pub async fn get_dashboard(
     responses(
         (status = 200, description = "The dashboard (HTML)", content_type = "text/html"),
         (status = 400, description = "Bad form",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown or revoked token",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator or auditor",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_dashboard(
     State(state): State<AppState>,
@@ -124,7 +133,7 @@ pub async fn post_dashboard(
     let caller = blocking(move || match auth::authenticate(s.store(), Some(&token))? {
         Ok(caller) => Ok(caller),
         Err(failure) => {
-            crate::api::audit(
+            super::audit::audit(
                 &s,
                 None,
                 action.into(),
@@ -152,8 +161,8 @@ async fn dashboard(
     year: i32,
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin, Role::Auditor])?;
-    let year = super::api::check_year(Some(year), "form field year")?;
-    let e = super::api::load(state, caller, action, year).await?;
+    let year = super::evaluation::check_year(Some(year), "form field year")?;
+    let e = super::evaluation::load(state, caller, action, year).await?;
     let s = state.clone();
     let ops = blocking(move || {
         let now = s.now();
@@ -165,8 +174,7 @@ async fn dashboard(
         let mut overdue = Vec::new();
         for a in &authorities {
             let last = pushes.iter().find(|p| p.division == a.division);
-            let due = last.map(|p| issuing::push_due_by(p.at));
-            if due.is_none_or(|d| now >= d) {
+            if issuing::push_overdue(last.map(|p| p.at), now) {
                 overdue.push((a.division.code(), a.name.clone(), last.map(|p| p.at)));
             }
         }
@@ -224,7 +232,7 @@ fn chart(
     id: &str,
     title: &str,
     e: &Evaluation,
-    value: fn(&super::MonthRates) -> Option<f64>,
+    value: fn(&crate::evaluation::MonthRates) -> Option<f64>,
 ) -> String {
     let (w, h, left, top, bottom) = (520.0, 260.0, 40.0, 24.0, 28.0);
     let x = |m: u8| left + (f64::from(m) - 1.0) * (w - left - 12.0) / 11.0;
@@ -281,7 +289,7 @@ fn chart(
     svg
 }
 
-fn events(title: &str, id: &str, list: &[&super::Event]) -> String {
+fn events(title: &str, id: &str, list: &[&crate::evaluation::Event]) -> String {
     let mut out = format!("<h2>{} ({})</h2>", esc(title), list.len());
     if list.is_empty() {
         out.push_str("<p>None.</p>");
@@ -343,9 +351,9 @@ fn render(e: &Evaluation, ops: &Operations) -> String {
         |m| m.activation_percent,
     ));
     out.push_str("</div>");
-    let incidents: Vec<&super::Event> = e.province.display.incidents.iter().collect();
+    let incidents: Vec<&crate::evaluation::Event> = e.province.display.incidents.iter().collect();
     out.push_str(&events("Incidents 亮证与查验", "incidents", &incidents));
-    let anomalies: Vec<&super::Event> = e.province.anomalies.iter().collect();
+    let anomalies: Vec<&crate::evaluation::Event> = e.province.anomalies.iter().collect();
     out.push_str(&events(
         "Anomalies (not counted) 异常记录",
         "anomalies",

@@ -8,7 +8,6 @@
 //! city checking its certificates, and altered and gapped uploads. Those
 //! appear as anomalies and do not count.
 
-use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use shared::checklog::{self, CertRef, ChainHead, Check, Disposition, Event, Sealed};
 use shared::crypto::{Alg, SigningKey};
@@ -17,10 +16,11 @@ use shared::qrtext;
 use shared::status::Status;
 use shared::verify::Verdict;
 
-use super::data::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};
-use crate::auth::{self, Caller, Role};
-use crate::logs;
-use crate::AppState;
+use crate::evaluation::data::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};
+use crate::service::action::Action;
+use crate::service::auth::{self, Caller, Role};
+use crate::service::logs;
+use crate::state::AppState;
 
 /// The city that tries to inflate its activation.
 pub const INFLATING_CITY: u32 = 210600;
@@ -57,8 +57,14 @@ impl Device {
             subject,
         };
         let key = SigningKey::from_secret_bytes(Alg::EdDSA, &[seed; 32])?;
-        crate::devices::enroll(state, &caller, &key.public_key(), "demo patrol", now)
-            .map_err(|e| anyhow::anyhow!("enrolling a demo device: {e}"))?;
+        crate::service::devices::enroll(
+            state.store(),
+            &caller,
+            &key.public_key(),
+            "demo patrol",
+            now,
+        )
+        .map_err(|e| anyhow::anyhow!("enrolling a demo device: {e}"))?;
         Ok(Device {
             caller,
             key,
@@ -111,7 +117,7 @@ impl Device {
     fn upload(&mut self, state: &AppState) -> anyhow::Result<u64> {
         let mut accepted = 0;
         for part in self.records.chunks(50) {
-            let answer = logs::ingest(state, &self.caller, &Self::batch(part, &self.key))
+            let answer = ingest(state, &self.caller, &Self::batch(part, &self.key))
                 .map_err(|e| anyhow::anyhow!("demo upload refused: {e}"))?;
             accepted += answer.accepted;
         }
@@ -121,14 +127,15 @@ impl Device {
 
     /// Uploads a batch that must be refused, audited as the API would.
     fn upload_refused(&self, state: &AppState, records: &[Sealed]) -> anyhow::Result<()> {
-        let Err(e) = logs::ingest(state, &self.caller, &Self::batch(records, &self.key)) else {
+        let Err(e) = ingest(state, &self.caller, &Self::batch(records, &self.key)) else {
             anyhow::bail!("a demo batch meant to be refused was accepted");
         };
+        let e = crate::http::error::ApiError::from(e);
         let mut tx = state.store().begin()?;
         tx.append_audit(&Caller::audit_entry(
             Some(&self.caller),
             state.now(),
-            "POST /api/v1/verification-logs",
+            Action::UploadLogs,
             "/api/v1/verification-logs",
             format!("{} {}", e.status().as_u16(), e.slug()),
         ))?;
@@ -137,13 +144,37 @@ impl Device {
     }
 }
 
+/// Uploads a batch as `POST /api/v1/verification-logs` would.
+fn ingest(
+    state: &AppState,
+    caller: &Caller,
+    batch: &[u8],
+) -> Result<shared::api::IngestResponse, logs::LogsError> {
+    let trust = state
+        .lists()
+        .trust_list(
+            state.store(),
+            &state.keys(),
+            state.list_config(),
+            state.now(),
+        )
+        .map_err(logs::LogsError::Internal)?;
+    let root = state.root_public_key();
+    logs::ingest(
+        state.store(),
+        state.reverifier(),
+        (&trust, &root),
+        caller,
+        state.now(),
+        batch,
+    )
+}
+
 /// Seeds the demo's checks and the administrator's entries for the year of
 /// `now` (after the certificates were issued).
 pub fn seed_year(state: &AppState) -> anyhow::Result<SeedReport> {
     let now = state.now();
-    let year = time::OffsetDateTime::from_unix_timestamp(now + 8 * 3600)
-        .context("the clock")?
-        .year();
+    let year = shared::cst::year(now);
     let versions = {
         let mut tx = state.store().begin()?;
         let v = tx.live_versions()?;

@@ -23,27 +23,46 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
-use axum::http::Uri;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use shared::api::IngestResponse;
 use shared::checklog::{self, Event, LogError, Sealed};
 use shared::cose::CoseError;
 use shared::crypto::{Kid, PublicKey};
 use shared::domain::{CertType, DivisionCode};
 use shared::qrtext;
 use shared::trust::TrustList;
-use shared::verify::{self, Context, Policy, Reason, CST_OFFSET_SECONDS};
+use shared::verify::{self, Context, Policy, Reason};
 
-use crate::api::{audited, blocking, query, require};
-use crate::auth::{Caller, Role};
-use crate::error::ApiError;
-use crate::store::{DeviceRow, LogRecordRow, StoreError};
-use crate::AppState;
+use super::action::Action;
+use super::auth::Caller;
+use super::lists::Signed;
+use crate::store::{DeviceRow, LogRecordRow, Store, StoreError};
+
+/// Why a batch or a read was refused; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum LogsError {
+    /// Not a COSE_Sign1 batch with a kid, or a malformed query value.
+    #[error("{0}")]
+    Malformed(String),
+    /// The device is not the caller's, is revoked, or did not sign it.
+    #[error("{0}")]
+    NotYours(String),
+    /// No such device.
+    #[error("{0}")]
+    NotFound(String),
+    /// A gap, or a record that differs from the accepted one.
+    #[error("{0}")]
+    Conflict(String),
+    /// A record is malformed or the batch's own chain is broken.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something else on our side.
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
 
 /// What the server concluded from a check's scanned text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -147,7 +166,7 @@ struct Cache {
 }
 
 /// Re-verifies scanned texts for the check log, caching certificate
-/// results per trust list and day (one per service, in `AppState`).
+/// results per trust list and day (one per service, held by the state).
 #[derive(Default)]
 pub struct Reverifier {
     cache: Mutex<Cache>,
@@ -160,9 +179,7 @@ impl std::fmt::Debug for Reverifier {
 }
 
 fn cst_day(at: i64) -> i64 {
-    at.max(0)
-        .saturating_add(CST_OFFSET_SECONDS)
-        .div_euclid(86_400)
+    shared::cst::day_number(at.max(0))
 }
 
 impl Reverifier {
@@ -172,18 +189,12 @@ impl Reverifier {
 
     /// The server's current trust list, prepared for re-verification
     /// (re-read when its ETag changes, which also empties the cache).
-    fn trust(&self, state: &AppState) -> anyhow::Result<Arc<TrustList>> {
-        let signed = state.lists().trust_list(
-            state.store(),
-            &state.keys(),
-            state.list_config(),
-            state.now(),
-        )?;
+    fn trust(&self, signed: &Signed, root: &PublicKey) -> anyhow::Result<Arc<TrustList>> {
         let mut cache = self.lock()?;
         if let Some(trust) = cache.trust.as_ref().filter(|_| cache.etag == signed.etag) {
             return Ok(trust.clone());
         }
-        let mut trust = TrustList::verify(&signed.bytes, &state.root_public_key())?;
+        let mut trust = TrustList::verify(&signed.bytes, root)?;
         trust.manifest.issued_at = 0;
         let trust = Arc::new(trust);
         *cache = Cache {
@@ -199,10 +210,11 @@ impl Reverifier {
     /// transaction (it may read the trust list from the store).
     pub fn derive_all(
         &self,
-        state: &AppState,
+        signed: &Signed,
+        root: &PublicKey,
         records: &[&Sealed],
     ) -> anyhow::Result<Vec<Option<Derived>>> {
-        let trust = self.trust(state)?;
+        let trust = self.trust(signed, root)?;
         let texts: Vec<Option<(&str, i64)>> = records
             .iter()
             .map(|s| match &s.record.event {
@@ -248,53 +260,35 @@ impl Reverifier {
     }
 }
 
-/// The answer to an upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct IngestResponse {
-    /// Records stored by this upload.
-    pub accepted: u64,
-    /// Records of the batch the server held already (a retry).
-    pub duplicates: u64,
-    /// The next sequence number the server expects from the device.
-    pub next_seq: u64,
-    /// Hash of the device's last accepted record, 64 hex digits.
-    pub head: String,
-}
-
-/// A device's chain head as held by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct HeadResponse {
-    /// The next sequence number the server expects.
-    pub next_seq: u64,
-    /// Hash of the last accepted record (64 zeros before the first).
-    pub head: String,
-}
-
-fn log_error(e: LogError, kid: Kid) -> ApiError {
+fn log_error(e: LogError, kid: Kid) -> LogsError {
     match e {
         LogError::Cose(CoseError::Signature(_) | CoseError::AlgMismatch { .. })
-        | LogError::UnknownDevice(_) => ApiError::Forbidden(format!(
+        | LogError::UnknownDevice(_) => LogsError::NotYours(format!(
             "batch signature does not verify with the enrolled key of device {kid}: \
              the batch was not signed by that device"
         )),
         e @ (LogError::Cbor(_) | LogError::Cose(_) | LogError::NoKid) => {
-            ApiError::BadRequest(format!("batch: {e}"))
+            LogsError::Malformed(format!("batch: {e}"))
         }
-        e => ApiError::Unprocessable(format!("batch: {e}")),
+        e => LogsError::Invalid(format!("batch: {e}")),
     }
 }
 
 /// The device `kid` if the officer `caller` enrolled it and it is not
 /// revoked.
-fn own_device(device: Option<DeviceRow>, caller: &Caller, kid: Kid) -> Result<DeviceRow, ApiError> {
+pub fn own_device(
+    device: Option<DeviceRow>,
+    caller: &Caller,
+    kid: Kid,
+) -> Result<DeviceRow, LogsError> {
     match device {
-        None => Err(ApiError::Forbidden(format!(
+        None => Err(LogsError::NotYours(format!(
             "device key {kid} is not enrolled; enroll it with POST /api/v1/devices"
         ))),
-        Some(d) if d.token_id != caller.token_id => Err(ApiError::Forbidden(format!(
+        Some(d) if d.token_id != caller.token_id => Err(LogsError::NotYours(format!(
             "device {kid} is enrolled under another officer token"
         ))),
-        Some(d) if d.revoked_at.is_some() => Err(ApiError::Forbidden(format!(
+        Some(d) if d.revoked_at.is_some() => Err(LogsError::NotYours(format!(
             "device {kid} has been revoked"
         ))),
         Some(d) => Ok(d),
@@ -369,17 +363,27 @@ fn row_of(s: &Sealed, device_id: i64, derived: Option<Derived>) -> LogRecordRow 
 
 /// Ingests one signed batch from the officer `caller` (see the module
 /// documentation); stores nothing unless every check passes.
-pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestResponse, ApiError> {
+///
+/// `trust` is the server's signed trust list now and `root` the key it is
+/// signed with: the scanned texts are re-verified against them.
+pub fn ingest(
+    store: &dyn Store,
+    reverifier: &Reverifier,
+    (trust, root): (&Signed, &PublicKey),
+    caller: &Caller,
+    now: i64,
+    batch: &[u8],
+) -> Result<IngestResponse, LogsError> {
     let kid =
-        checklog::batch_kid(batch).map_err(|e| ApiError::BadRequest(format!("batch: {e}")))?;
+        checklog::batch_kid(batch).map_err(|e| LogsError::Malformed(format!("batch: {e}")))?;
     let device = {
-        let mut tx = state.store().begin()?;
+        let mut tx = store.begin()?;
         let d = tx.device_by_kid(&kid)?;
         tx.commit()?;
         own_device(d, caller, kid)?
     };
     let key = PublicKey::from_bytes(device.alg, &device.public_key)
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("stored device key")))?;
+        .map_err(|e| LogsError::Internal(anyhow::Error::new(e).context("stored device key")))?;
     let sealed = checklog::open_batch(batch, &key).map_err(|e| log_error(e, kid))?;
     // Re-verify only what may be new (outside the transaction: it is the
     // expensive part). A concurrent upload can only make fewer records new.
@@ -387,9 +391,9 @@ pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestR
         .iter()
         .filter(|s| s.record.seq >= device.next_seq)
         .collect();
-    let mut derived = state
-        .reverifier()
-        .derive_all(state, &candidates)?
+    let mut derived = reverifier
+        .derive_all(trust, root, &candidates)
+        .map_err(LogsError::Internal)?
         .into_iter();
     let mut by_seq: HashMap<u64, Option<Derived>> = candidates
         .iter()
@@ -397,17 +401,16 @@ pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestR
         .collect();
 
     let (Some(first), Some(last)) = (sealed.first(), sealed.last()) else {
-        return Err(ApiError::Unprocessable(
+        return Err(LogsError::Invalid(
             "batch: the batch holds no records".into(),
         ));
     };
     let (first, last) = (first.record.seq, last.record.seq);
-    let now = state.now();
-    let mut tx = state.store().begin()?;
+    let mut tx = store.begin()?;
     let device = own_device(tx.device_by_kid(&kid)?, caller, kid)?;
     let next = device.next_seq;
     if first > next {
-        return Err(ApiError::Conflict(format!(
+        return Err(LogsError::Conflict(format!(
             "expected seq {next}: the batch starts at seq {first}, so records {next}..{} are missing",
             first - 1
         )));
@@ -417,7 +420,7 @@ pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestR
     if duplicates > 0 {
         let stored = tx.log_hashes(device.id, first, upto)?;
         if stored.len() as u64 != duplicates {
-            return Err(ApiError::Internal(anyhow::anyhow!(
+            return Err(LogsError::Internal(anyhow::anyhow!(
                 "device {} holds {} records in {first}..={upto}, below next seq {next}",
                 device.id,
                 stored.len()
@@ -429,7 +432,7 @@ pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestR
                 .and_then(|i| sealed.get(i))
                 .map(|s| s.hash);
             if ours != Some(hash) {
-                return Err(ApiError::Conflict(format!(
+                return Err(LogsError::Conflict(format!(
                     "record seq {seq} differs from the record already accepted at seq {seq}: \
                      the log was altered; nothing from this batch was stored"
                 )));
@@ -442,7 +445,7 @@ pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestR
         .unwrap_or(&[]);
     if let Some(n0) = new.first() {
         if n0.record.prev != device.head {
-            return Err(ApiError::Conflict(format!(
+            return Err(LogsError::Conflict(format!(
                 "record seq {}: prev does not match the accepted record {}",
                 n0.record.seq,
                 n0.record.seq.saturating_sub(1)
@@ -469,7 +472,7 @@ pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestR
     tx.append_audit(&Caller::audit_entry(
         Some(caller),
         now,
-        "POST /api/v1/verification-logs",
+        Action::UploadLogs.as_str(),
         format!("device {} kid {kid} seq {first}..={last}", device.id),
         format!("ok: {accepted} accepted, {duplicates} duplicates"),
     ))?;
@@ -480,326 +483,4 @@ pub fn ingest(state: &AppState, caller: &Caller, batch: &[u8]) -> Result<IngestR
         next_seq,
         head: hex::encode(head),
     })
-}
-
-/// `POST /api/v1/verification-logs`: upload a signed batch of check
-/// records (`application/cose`, made by `checklog::sign_batch`).
-#[utoipa::path(post, path = "/api/v1/verification-logs", tag = "verification logs",
-    request_body(content = Vec<u8>, content_type = "application/cose",
-        description = "COSE_Sign1 by the device key over the CBOR array of record bytes"),
-    responses(
-        (status = 200, description = "Stored (or already held)", body = IngestResponse),
-        (status = 400, description = "Not a COSE_Sign1 batch with a kid"),
-        (status = 403, description = "Not an officer, device not enrolled under this token, revoked, or the signature does not verify"),
-        (status = 409, description = "A record differs from the accepted one at its seq, a gap, or prev does not continue the accepted chain; nothing stored"),
-        (status = 422, description = "A record is malformed or the batch's own chain is broken; the detail names the record"),
-    ),
-    security(("bearer" = [])))]
-pub async fn post_logs(
-    State(state): State<AppState>,
-    caller: Caller,
-    uri: Uri,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let result = upload(&state, &caller, body).await;
-    audited(
-        &state,
-        &caller,
-        "POST /api/v1/verification-logs",
-        &uri,
-        result,
-    )
-    .await
-}
-
-async fn upload(
-    state: &AppState,
-    caller: &Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    require(caller, &[Role::Officer])?;
-    let body = crate::api::body_bytes(body, state.limits().max_body)?;
-    let s = state.clone();
-    let caller = caller.clone();
-    let answer = blocking(move || ingest(&s, &caller, &body)).await?;
-    Ok(Json(answer).into_response())
-}
-
-/// Query of the head endpoint.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct HeadQuery {
-    /// The device key's identifier, 16 hex digits.
-    kid: Option<String>,
-}
-
-fn parse_kid(text: &str) -> Result<Kid, ApiError> {
-    hex::decode(text.trim())
-        .ok()
-        .and_then(|b| Kid::from_slice(&b))
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "query parameter kid: {:?} is not 16 hex digits",
-                text.chars().take(40).collect::<String>()
-            ))
-        })
-}
-
-/// `GET /api/v1/verification-logs/head?kid=`: what the server holds of one
-/// of the caller's devices.
-#[utoipa::path(get, path = "/api/v1/verification-logs/head", tag = "verification logs",
-    params(HeadQuery),
-    responses(
-        (status = 200, description = "The device's chain head", body = HeadResponse),
-        (status = 400, description = "kid missing or malformed"),
-        (status = 403, description = "Not an officer, or the device is another token's"),
-        (status = 404, description = "No device with this kid"),
-    ),
-    security(("bearer" = [])))]
-pub async fn get_head(
-    State(state): State<AppState>,
-    caller: Caller,
-    uri: Uri,
-    q: Result<Query<HeadQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/verification-logs/head";
-    let result = match query(q) {
-        Ok(q) => read_head(&state, &caller, action, q).await,
-        Err(e) => Err(e),
-    };
-    audited(&state, &caller, action, &uri, result).await
-}
-
-async fn read_head(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    q: HeadQuery,
-) -> Result<Response, ApiError> {
-    require(caller, &[Role::Officer])?;
-    let text = q
-        .kid
-        .ok_or_else(|| ApiError::BadRequest("query parameter kid is required".into()))?;
-    let kid = parse_kid(&text)?;
-    let s = state.clone();
-    let caller = caller.clone();
-    blocking(move || {
-        let mut tx = s.store().begin()?;
-        let device = match tx.device_by_kid(&kid)? {
-            None => {
-                return Err(ApiError::NotFound(format!(
-                    "no device is enrolled with kid {kid}"
-                )))
-            }
-            d => own_device(d, &caller, kid)?,
-        };
-        tx.append_audit(&Caller::audit_entry(
-            Some(&caller),
-            s.now(),
-            action,
-            format!("device {} kid {kid}", device.id),
-            "ok",
-        ))?;
-        tx.commit()?;
-        Ok(Json(HeadResponse {
-            next_seq: device.next_seq,
-            head: hex::encode(device.head),
-        })
-        .into_response())
-    })
-    .await
-}
-
-/// Query of the record listing.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct LogsQuery {
-    /// The device's id (required).
-    device_id: Option<i64>,
-    /// Only records with a greater seq.
-    after: Option<u64>,
-    /// At most this many records (default 100, at most 1,000).
-    limit: Option<u32>,
-}
-
-/// Default page size of the record listing.
-pub const DEFAULT_LIMIT: u32 = 100;
-/// Largest page size of the record listing.
-pub const MAX_LIMIT: u32 = 1_000;
-
-/// A device as listed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeviceView {
-    device_id: i64,
-    kid: String,
-    alg: String,
-    division: u32,
-    label: String,
-    enrolled_at: i64,
-    revoked_at: Option<i64>,
-    next_seq: u64,
-    head: String,
-}
-
-/// A stored record as listed: the device's claims, then the server's.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RecordView {
-    seq: u64,
-    hash: String,
-    prev: String,
-    /// Device time, Unix seconds.
-    at: i64,
-    /// `check` or `disposition`.
-    kind: &'static str,
-    verdict: Option<String>,
-    reason: Option<String>,
-    cert_type: Option<String>,
-    cert_number: Option<String>,
-    cert_version: Option<u16>,
-    scanned: Option<String>,
-    status_seq: Option<u64>,
-    trust_seq: Option<u64>,
-    warnings: Vec<String>,
-    data_age: Option<u64>,
-    check_seq: Option<u64>,
-    accepted: Option<bool>,
-    note: Option<String>,
-    /// Server: the province's signature verified.
-    signature_verified: Option<bool>,
-    /// Server: a holder-signed presentation verified.
-    presentation_verified: Option<bool>,
-    server_cert_type: Option<String>,
-    server_cert_number: Option<String>,
-    server_cert_version: Option<u16>,
-    /// Server: the certificate's issuing division.
-    server_division: Option<u32>,
-    /// Server: the first problem found short of status.
-    server_reason: Option<String>,
-    batch_id: i64,
-}
-
-/// A page of records.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LogsResponse {
-    device: DeviceView,
-    records: Vec<RecordView>,
-    /// The `after` of the next page, when this one is full.
-    next_after: Option<u64>,
-}
-
-fn record_view(r: LogRecordRow) -> RecordView {
-    RecordView {
-        seq: r.seq,
-        hash: hex::encode(r.hash),
-        prev: hex::encode(r.prev),
-        at: r.at,
-        kind: if r.kind == 0 { "check" } else { "disposition" },
-        verdict: r.verdict,
-        reason: r.reason,
-        cert_type: r.cert_type,
-        cert_number: r.cert_number,
-        cert_version: r.cert_version,
-        scanned: r.scanned,
-        status_seq: r.status_seq,
-        trust_seq: r.trust_seq,
-        warnings: r
-            .warnings
-            .and_then(|w| serde_json::from_str(&w).ok())
-            .unwrap_or_default(),
-        data_age: r.data_age,
-        check_seq: r.check_seq,
-        accepted: r.accepted,
-        note: r.note,
-        signature_verified: r.srv_signature,
-        presentation_verified: r.srv_presentation,
-        server_cert_type: r.srv_cert_type,
-        server_cert_number: r.srv_cert_number,
-        server_cert_version: r.srv_cert_version,
-        server_division: r.srv_division.map(DivisionCode::code),
-        server_reason: r.srv_reason,
-        batch_id: r.batch_id,
-    }
-}
-
-/// `GET /api/v1/verification-logs?device_id=&after=&limit=`: a device's
-/// stored records with the server-derived fields (administrators and
-/// auditors).
-#[utoipa::path(get, path = "/api/v1/verification-logs", tag = "verification logs",
-    params(LogsQuery),
-    responses(
-        (status = 200, description = "A page of records", body = LogsResponse),
-        (status = 400, description = "device_id missing, or a parameter malformed"),
-        (status = 403, description = "Not an administrator or auditor"),
-        (status = 404, description = "No such device"),
-    ),
-    security(("bearer" = [])))]
-pub async fn get_logs(
-    State(state): State<AppState>,
-    caller: Caller,
-    uri: Uri,
-    q: Result<Query<LogsQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/verification-logs";
-    let result = match query(q) {
-        Ok(q) => read_logs(&state, &caller, action, q).await,
-        Err(e) => Err(e),
-    };
-    audited(&state, &caller, action, &uri, result).await
-}
-
-async fn read_logs(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    q: LogsQuery,
-) -> Result<Response, ApiError> {
-    require(caller, &[Role::Admin, Role::Auditor])?;
-    let device_id = q
-        .device_id
-        .ok_or_else(|| ApiError::BadRequest("query parameter device_id is required".into()))?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::BadRequest(format!(
-            "query parameter limit: {limit} is not between 1 and {MAX_LIMIT}"
-        )));
-    }
-    let s = state.clone();
-    let caller = caller.clone();
-    blocking(move || {
-        let mut tx = s.store().begin()?;
-        let device = tx
-            .device(device_id)?
-            .ok_or_else(|| ApiError::NotFound(format!("no device {device_id}")))?;
-        let rows = tx.log_records(device_id, q.after, limit)?;
-        tx.append_audit(&Caller::audit_entry(
-            Some(&caller),
-            s.now(),
-            action,
-            format!(
-                "device {device_id} after {} ({} records)",
-                q.after.map_or_else(|| "-".into(), |a| a.to_string()),
-                rows.len()
-            ),
-            "ok",
-        ))?;
-        tx.commit()?;
-        let next_after = (rows.len() == limit as usize)
-            .then(|| rows.last().map(|r| r.seq))
-            .flatten();
-        Ok(Json(LogsResponse {
-            device: DeviceView {
-                device_id: device.id,
-                kid: device.kid.to_hex(),
-                alg: crate::devices::alg_api_name(device.alg).into(),
-                division: device.division.code(),
-                label: device.label,
-                enrolled_at: device.enrolled_at,
-                revoked_at: device.revoked_at,
-                next_seq: device.next_seq,
-                head: hex::encode(device.head),
-            },
-            records: rows.into_iter().map(record_view).collect(),
-            next_after,
-        })
-        .into_response())
-    })
-    .await
 }

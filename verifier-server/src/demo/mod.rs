@@ -25,6 +25,8 @@
 //! [`dataset`], a pure function of a fixed seed (splitmix64), so every
 //! fresh directory gets the same records; keys and tokens are random.
 
+pub mod seed;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
@@ -42,10 +44,10 @@ use shared::verify::{Reason, Verdict};
 use time::macros::date;
 use time::{Date, Duration};
 
-use crate::auth::{self, Caller, Role};
-use crate::issuing::{self, Outcome, StatusChange};
+use crate::service::auth::{self, Caller, Role};
+use crate::service::issuing::{self, Outcome, StatusChange};
+use crate::state::AppState;
 use crate::store::{AuditEntry, TokenRow};
-use crate::AppState;
 
 /// The directory under the data directory that holds the demo files.
 pub const DEMO_DIR: &str = "demo";
@@ -521,7 +523,7 @@ fn base(
         cert_type: text(cert_type.code()),
         number: text(number),
         issuer_division: text(city.code().to_string()),
-        issuer_uscc: text(crate::keys::placeholder_uscc(city)?.as_str()),
+        issuer_uscc: text(crate::service::keys::placeholder_uscc(city)?.as_str()),
         issuer_name: text(city.authority_name_zh()),
         issue_date: text(ymd(issued)),
         valid_from: text(ymd(issued)),
@@ -1321,16 +1323,8 @@ fn push(
         .map(|(r, _)| serde_json::to_value(r))
         .collect::<Result<Vec<_>, _>>()
         .context("encoding demo records")?;
-    let pushed = issuing::push(
-        state.store(),
-        &state.keys(),
-        caller,
-        state.now(),
-        values,
-        None,
-    );
-    state.lists().invalidate();
-    let answer = pushed?;
+    let answer =
+        state.write(|store, keys, now| issuing::push(store, keys, caller, now, values, None))?;
     for (result, (record, expected)) in answer.results.iter().zip(&records) {
         ensure!(
             result.result == *expected,
@@ -1382,15 +1376,9 @@ fn seed(
                 Fate::Suspended => StatusChange::Suspended,
                 _ => continue,
             };
-            let done = issuing::change_status(
-                state.store(),
-                caller,
-                state.now(),
-                p.cert_type,
-                &p.number,
-                change,
-            );
-            state.lists().invalidate();
+            let done = state.write(|store, _, now| {
+                issuing::change_status(store, caller, now, p.cert_type, &p.number, change)
+            });
             if let Err(refused) = done? {
                 bail!(
                     "{} {}: {change:?} refused: {refused:?}",
@@ -1810,13 +1798,13 @@ pub fn prepare(data: &Path, state: &AppState) -> anyhow::Result<Report> {
             data.display()
         ),
         None => {
-            let today = issuing::cst_today(state.now());
+            let today = shared::cst::date(state.now());
             ensure!(
                 today >= LATEST_ISSUE,
                 "the clock says {today}, before the demo records' issue dates (up to {LATEST_ISSUE})"
             );
             seed(state, &set, &callers)?;
-            crate::evaluation::seed::seed_year(state).context("seeding the evaluation year")?;
+            seed::seed_year(state).context("seeding the evaluation year")?;
             let counts = SeedCounts::of(&set);
             let mut tx = state.store().begin()?;
             tx.set_meta(SEED_MARKER.0, SEED_MARKER.1)?;

@@ -122,6 +122,16 @@ impl Caller {
     }
 }
 
+/// The canonical holder identifier of a token subject: an ID number (GB
+/// 11643) or a unified social credit code (GB 32100), or `None`.
+pub fn holder_id(subject: &str) -> Option<String> {
+    let s = subject.trim();
+    shared::domain::IdNumber::parse(s)
+        .map(|id| id.as_str().to_string())
+        .or_else(|_| shared::domain::Uscc::parse(s).map(|u| u.as_str().to_string()))
+        .ok()
+}
+
 /// SHA-256 of a token's text.
 pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -153,18 +163,16 @@ pub fn create_token(
         created_at: now,
         revoked_at: None,
     })?;
-    tx.append_audit(&crate::store::AuditEntry {
-        ts: now,
-        token_id: None,
-        role: Some("cli".into()),
-        action: "create-token".into(),
-        target: format!(
+    tx.append_audit(&super::action::cli_entry(
+        now,
+        super::action::Action::CreateToken,
+        format!(
             "token {id} role={} division={} subject={subject}",
             role.as_str(),
             division.map_or_else(|| "-".to_string(), |d| d.code().to_string())
         ),
-        outcome: "ok".into(),
-    })?;
+        "ok",
+    ))?;
     tx.commit()?;
     Ok((token, id))
 }

@@ -2,17 +2,26 @@
 //! row id, oldest first ("newest last"), for auditors and administrators
 //! only; the read is itself audited, in the same transaction.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{audited, blocking, query, require};
-use crate::auth::{Caller, Role};
-use crate::error::ApiError;
-use crate::AppState;
+use super::audit::audited;
+use super::auth::require;
+use super::blocking;
+use super::error::ApiError;
+use super::extract::Query;
+use crate::service::auth::{Caller, Role};
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The audit log's route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_audit))
+}
 
 /// Rows per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -70,10 +79,10 @@ pub async fn get_audit(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    q: Result<Query<AuditQuery>, QueryRejection>,
+    q: Result<Query<AuditQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/audit";
-    let result = match query(q) {
+    let result = match q.map(|Query(q)| q) {
         Ok(q) => read(&state, &caller, action, q).await,
         Err(e) => Err(e),
     };

@@ -4,7 +4,7 @@
 //! The wallet is a separate JavaScript build (npm packages bundled by
 //! esbuild), so the server does not embed it: it serves whatever directory
 //! `--wallet-dir` names, by default the repository's `wallet/dist`
-//! ([`default_dir`], resolved from this crate's source directory at compile
+//! ([`crate::state::default_wallet_dir`], resolved from this crate's source directory at compile
 //! time, for development). When the bundle is absent the wallet's paths
 //! answer 503 with a page saying how to build it; nothing else depends on
 //! it.
@@ -15,7 +15,7 @@
 //! nothing from another origin, and `sw.js` with `Service-Worker-Allowed:
 //! /wallet/` so its scope is the wallet.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,8 +24,18 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 
-use crate::error::ApiError;
-use crate::AppState;
+use super::error::ApiError;
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The wallet's routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(redirect))
+        .routes(routes!(serve_index))
+        .routes(routes!(serve_file))
+}
 
 /// The wallet's URL prefix.
 pub const PREFIX: &str = "/wallet";
@@ -35,14 +45,6 @@ pub const PREFIX: &str = "/wallet";
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; \
     manifest-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
-/// The built wallet in this source tree: `<repo>/wallet/dist`.
-pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("wallet")
-        .join("dist")
-}
 
 /// `GET /wallet`: the wallet lives under `/wallet/` (relative URLs and the
 /// service worker's scope need the slash).
@@ -56,19 +58,19 @@ pub async fn redirect() -> Redirect {
 #[utoipa::path(get, path = "/wallet/", tag = "holder",
     responses(
         (status = 200, description = "The wallet's page", content_type = "text/html"),
-        (status = 503, description = "The wallet has not been built (scripts/build-wallet): an HTML page; or the request timed out: a problem", content((String = "text/html"), (crate::error::Problem = "application/problem+json"))),
+        (status = 503, description = "The wallet has not been built (scripts/build-wallet): an HTML page; or the request timed out: a problem", content((String = "text/html"), (super::error::Problem = "application/problem+json"))),
     ))]
 pub async fn serve_index(state: State<AppState>, req: Request) -> Response {
     serve_file(state, req).await
 }
 
 /// `GET /wallet/{path}`: a file of the built wallet.
-#[utoipa::path(get, path = "/wallet/{path}", tag = "holder",
+#[utoipa::path(get, path = "/wallet/{*path}", tag = "holder",
     params(("path" = String, Path, description = "A file of the wallet, e.g. index.html; empty for the page")),
     responses(
         (status = 200, description = "The file", content_type = "text/html"),
         (status = 404, description = "No such file", content_type = "application/problem+json"),
-        (status = 503, description = "The wallet has not been built (scripts/build-wallet): an HTML page; or the request timed out: a problem", content((String = "text/html"), (crate::error::Problem = "application/problem+json"))),
+        (status = 503, description = "The wallet has not been built (scripts/build-wallet): an HTML page; or the request timed out: a problem", content((String = "text/html"), (super::error::Problem = "application/problem+json"))),
     ))]
 pub async fn serve_file(State(state): State<AppState>, req: Request) -> Response {
     let dir = state.wallet_dir();

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
+pub use shared::api::{Outcome, PushResponse, RecordResult, StatusChange, StatusChanged, Summary};
 use shared::cose;
 use shared::domain::validate::validate;
 use shared::domain::{CertType, CertificateData, DivisionCode, Nonconformance, RawRecord, Uscc};
@@ -22,108 +22,10 @@ use shared::status::Status;
 use shared::wire::Claims;
 use time::Date;
 
-use crate::auth::Caller;
-use crate::keys::Keys;
-use crate::lists::advance_status;
+use crate::service::auth::Caller;
+use crate::service::keys::Keys;
+use crate::service::lists::advance_status;
 use crate::store::{AgencyPush, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
-
-/// What happened to one pushed record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// A new e-certificate, version 1.
-    Issued,
-    /// A new version of an existing e-certificate; the previous version is
-    /// superseded.
-    Updated,
-    /// Identical to the current version: nothing written.
-    Unchanged,
-    /// Not signed: kept on the agency's correction list with the reasons.
-    NonConforming,
-    /// Not accepted from this caller (e.g. another city's record).
-    Refused,
-    /// Not a JSON object of record fields.
-    Malformed,
-}
-
-/// The answer for one pushed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RecordResult {
-    /// Position in the pushed array, from 0.
-    pub index: usize,
-    /// Type as pushed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert_type: Option<String>,
-    /// Number as pushed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub number: Option<String>,
-    /// The outcome.
-    pub result: Outcome,
-    /// Field-level reasons (non-conforming, refused, malformed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<crate::openapi::NonconformanceDoc>>)]
-    pub reasons: Option<Vec<Nonconformance>>,
-    /// The GB/T 36904 identifier of the current version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identifier: Option<String>,
-    /// The current e-certificate version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<u16>,
-}
-
-/// Counts per outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Summary {
-    /// Issued.
-    pub issued: usize,
-    /// Updated.
-    pub updated: usize,
-    /// Unchanged.
-    pub unchanged: usize,
-    /// Non-conforming.
-    pub non_conforming: usize,
-    /// Refused.
-    pub refused: usize,
-    /// Malformed.
-    pub malformed: usize,
-}
-
-impl Summary {
-    fn add(&mut self, o: Outcome) {
-        match o {
-            Outcome::Issued => self.issued += 1,
-            Outcome::Updated => self.updated += 1,
-            Outcome::Unchanged => self.unchanged += 1,
-            Outcome::NonConforming => self.non_conforming += 1,
-            Outcome::Refused => self.refused += 1,
-            Outcome::Malformed => self.malformed += 1,
-        }
-    }
-}
-
-/// The answer to a push.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushResponse {
-    /// Per record, in the pushed order.
-    pub results: Vec<RecordResult>,
-    /// Counts.
-    pub summary: Summary,
-    /// The status list sequence after the push.
-    pub status_seq: u64,
-}
-
-/// The day in China Standard Time at Unix time `now`.
-pub fn cst_today(now: i64) -> Date {
-    let local = now.saturating_add(shared::verify::CST_OFFSET_SECONDS);
-    time::OffsetDateTime::from_unix_timestamp(local)
-        .map(|t| t.date())
-        .unwrap_or(Date::MIN)
-}
-
-/// Start of a China Standard Time day, Unix seconds.
-fn cst_day_start(day: Date) -> i64 {
-    (i64::from(day.to_julian_day()) - 2_440_588) * 86_400 - shared::verify::CST_OFFSET_SECONDS
-}
 
 /// Working days after its last push within which an agency pushes again
 /// (§5.3: re-push within two working days).
@@ -136,18 +38,14 @@ pub const PUSH_WORKING_DAYS: u32 = 2;
 /// server yet, so a holiday counts as a working day (the agency is shown
 /// overdue early, never late).
 pub fn push_due_by(last: i64) -> i64 {
-    let mut day = cst_today(last);
-    let mut counted = 0;
-    while counted < PUSH_WORKING_DAYS {
-        day = day.next_day().unwrap_or(day);
-        if !matches!(
-            day.weekday(),
-            time::Weekday::Saturday | time::Weekday::Sunday
-        ) {
-            counted += 1;
-        }
-    }
-    cst_day_start(day.next_day().unwrap_or(day))
+    shared::cst::after_working_days(last, PUSH_WORKING_DAYS)
+}
+
+/// Whether an agency whose last push was at `last` (`None`: never) is
+/// overdue at `now`: the one statement of the rule (R4), used by the
+/// push-state endpoint and the dashboard.
+pub fn push_overdue(last: Option<i64>, now: i64) -> bool {
+    last.map(push_due_by).is_none_or(|due| now >= due)
 }
 
 fn reason(field: &str, rule: &str, zh: String, en: String) -> Vec<Nonconformance> {
@@ -281,16 +179,6 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    fn allocate_index(&mut self) -> anyhow::Result<u32> {
-        let index = self.next_index;
-        anyhow::ensure!(
-            (index as usize) < shared::status::StatusList::MAX_LEN,
-            "the status list is full"
-        );
-        self.next_index += 1;
-        Ok(index)
-    }
-
     /// Signs every version decided in this push, on every core, and stores
     /// the signatures.
     fn sign_all(&mut self) -> anyhow::Result<()> {
@@ -453,39 +341,26 @@ impl Batch<'_> {
             }
         };
         data.version = version;
-        let status_index = self.allocate_index()?;
         let identifier = identifier(&data, &self.authorities);
-        self.tx.put_certificate(&CertificateRow {
-            cert_type,
-            number: number.clone(),
-            version,
-            status: inherited,
-            status_index,
-            issuer_division: data.issuer.division,
-            issued_at: self.now,
-        })?;
-        self.tx.insert_version(&VersionRow {
-            cert_type,
-            number: number.clone(),
-            version,
-            status_index,
-            status: inherited,
-            record_json,
-            data_json,
+        let status_index = new_version(
+            self.tx.as_mut(),
+            &mut self.next_index,
+            self.now,
+            NewVersion {
+                cert_type,
+                number: &number,
+                version,
+                status: inherited,
+                issuer_division: data.issuer.division,
+                record_json,
+                data_json,
+                identifier: identifier.clone(),
+                previous: existing.as_ref().map(|old| old.status_index),
+            },
             // Signed with the rest of the push in `sign_all`.
-            signed: Vec::new(),
-            identifier: identifier.clone(),
-            issued_at: self.now,
-            issuer_division: data.issuer.division,
-        })?;
-        if inherited != Status::Valid {
-            self.changes.push((status_index, inherited));
-        }
-        if let Some(old) = existing {
-            self.tx
-                .set_version_status(old.status_index, Status::Superseded)?;
-            self.changes.push((old.status_index, Status::Superseded));
-        }
+            |_| Vec::new(),
+            &mut self.changes,
+        )?;
         self.resolve(cert_type, &raw, &number)?;
         self.to_sign.push(ToSign { data, status_index });
         result.result = outcome;
@@ -511,6 +386,91 @@ impl Batch<'_> {
             .resolve_nonconforming(cert_type.code(), numbers, self.now)?;
         Ok(())
     }
+}
+
+/// A new version of a certificate, to store under the next status index.
+#[derive(Debug)]
+pub struct NewVersion<'a> {
+    /// Type.
+    pub cert_type: CertType,
+    /// Number.
+    pub number: &'a str,
+    /// The new version number.
+    pub version: u16,
+    /// Its status (a suspended certificate stays suspended).
+    pub status: Status,
+    /// The issuing division.
+    pub issuer_division: DivisionCode,
+    /// The record as pushed.
+    pub record_json: String,
+    /// The normalised data.
+    pub data_json: String,
+    /// The GB/T 36904 identifier.
+    pub identifier: Option<String>,
+    /// The status index of the version it replaces, superseded now.
+    pub previous: Option<u32>,
+}
+
+/// Why a new version could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    /// No index is left in the status list.
+    #[error("the status list is full")]
+    ListFull,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Issues a new version: allocates the next status index, stores the
+/// version signed by `sign(index)` and points the certificate at it, and
+/// supersedes the version it replaces. The list changes it makes (a
+/// non-valid start, the superseded version) are appended to `changes` for
+/// the caller's one `advance_status`. The one way a version is written:
+/// pushes and holder binding both come here.
+pub fn new_version(
+    tx: &mut dyn Tx,
+    next_index: &mut u32,
+    now: i64,
+    v: NewVersion<'_>,
+    sign: impl FnOnce(u32) -> Vec<u8>,
+    changes: &mut Vec<(u32, Status)>,
+) -> Result<u32, VersionError> {
+    let status_index = *next_index;
+    if status_index as usize >= shared::status::StatusList::MAX_LEN {
+        return Err(VersionError::ListFull);
+    }
+    *next_index += 1;
+    tx.put_certificate(&CertificateRow {
+        cert_type: v.cert_type,
+        number: v.number.to_string(),
+        version: v.version,
+        status: v.status,
+        status_index,
+        issuer_division: v.issuer_division,
+        issued_at: now,
+    })?;
+    tx.insert_version(&VersionRow {
+        cert_type: v.cert_type,
+        number: v.number.to_string(),
+        version: v.version,
+        status_index,
+        status: v.status,
+        record_json: v.record_json,
+        data_json: v.data_json,
+        signed: sign(status_index),
+        identifier: v.identifier,
+        issued_at: now,
+        issuer_division: v.issuer_division,
+    })?;
+    if v.status != Status::Valid {
+        changes.push((status_index, v.status));
+    }
+    if let Some(old) = v.previous {
+        tx.set_version_status(old, Status::Superseded)?;
+        changes.push((old, Status::Superseded));
+    }
+    Ok(status_index)
 }
 
 /// Why a push was not processed.
@@ -548,7 +508,7 @@ pub fn push(
     records: Vec<serde_json::Value>,
     deadline: Option<std::time::Instant>,
 ) -> Result<PushResponse, PushError> {
-    let today = cst_today(now);
+    let today = shared::cst::date(now);
     let mut tx = store.begin()?;
     let authorities = tx
         .authorities()?
@@ -598,14 +558,15 @@ pub fn push(
         changes,
         ..
     } = batch;
-    let grows = crate::lists::list_len(next_index) != crate::lists::list_len(state.next_index);
+    let grows = crate::service::lists::list_len(next_index)
+        != crate::service::lists::list_len(state.next_index);
     state.next_index = next_index;
     if !changes.is_empty() || grows {
         advance_status(tx.as_mut(), &mut state, now, changes)?;
     } else {
         tx.set_status_state(state)?;
     }
-    if caller.role == crate::auth::Role::Agency {
+    if caller.role == crate::service::auth::Role::Agency {
         tx.record_push(&AgencyPush {
             division: caller.agency_division(),
             at: now,
@@ -633,45 +594,6 @@ pub fn push(
         summary,
         status_seq: state.list.seq,
     })
-}
-
-/// A lifecycle change asked for by an agency or administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusChange {
-    /// Cancel or revoke (注销/吊销): final.
-    Revoked,
-    /// Suspend.
-    Suspended,
-    /// Reinstate a suspended certificate.
-    Valid,
-}
-
-impl StatusChange {
-    fn status(self) -> Status {
-        match self {
-            StatusChange::Revoked => Status::Revoked,
-            StatusChange::Suspended => Status::Suspended,
-            StatusChange::Valid => Status::Valid,
-        }
-    }
-}
-
-/// The outcome of a lifecycle change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct StatusChanged {
-    /// Type.
-    #[schema(value_type = crate::openapi::CertTypeDoc)]
-    pub cert_type: CertType,
-    /// Number.
-    pub number: String,
-    /// The current version.
-    pub version: u16,
-    /// Its status now.
-    #[schema(value_type = crate::openapi::StatusDoc)]
-    pub status: Status,
-    /// The status list sequence that carries it.
-    pub status_seq: u64,
 }
 
 /// Why a lifecycle change was not made.
@@ -754,7 +676,7 @@ mod tests {
     fn cst(y: i32, m: u8, d: u8, hour: i64) -> i64 {
         let month = time::Month::try_from(m).unwrap_or(time::Month::January);
         let day = Date::from_calendar_date(y, month, d).unwrap_or(Date::MIN);
-        cst_day_start(day) + hour * 3600
+        shared::cst::day_start(day) + hour * 3600
     }
 
     #[test]
@@ -775,7 +697,7 @@ mod tests {
         }
         // 23:59 CST on Monday is 15:59 UTC: still Monday's push.
         assert_eq!(
-            cst_today(cst(2026, 6, 1, 23) + 3599).weekday(),
+            shared::cst::date(cst(2026, 6, 1, 23) + 3599).weekday(),
             time::Weekday::Monday
         );
     }

@@ -8,6 +8,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::service::devices::DevicesError;
+use crate::service::holders::HoldersError;
+use crate::service::logs::LogsError;
 use crate::store::StoreError;
 
 /// An error answered to a client.
@@ -62,6 +65,46 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         ApiError::Internal(e.into())
+    }
+}
+
+impl From<LogsError> for ApiError {
+    fn from(e: LogsError) -> ApiError {
+        match e {
+            LogsError::Malformed(d) => ApiError::BadRequest(d),
+            LogsError::NotYours(d) => ApiError::Forbidden(d),
+            LogsError::NotFound(d) => ApiError::NotFound(d),
+            LogsError::Conflict(d) => ApiError::Conflict(d),
+            LogsError::Invalid(d) => ApiError::Unprocessable(d),
+            LogsError::Store(e) => ApiError::Internal(e.into()),
+            LogsError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<DevicesError> for ApiError {
+    fn from(e: DevicesError) -> ApiError {
+        match e {
+            DevicesError::Malformed(d) => ApiError::BadRequest(d),
+            DevicesError::Invalid(d) => ApiError::Unprocessable(d),
+            DevicesError::NoDivision(d) => ApiError::Forbidden(d),
+            DevicesError::Conflict(d) => ApiError::Conflict(d),
+            DevicesError::Store(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<HoldersError> for ApiError {
+    fn from(e: HoldersError) -> ApiError {
+        match e {
+            HoldersError::Malformed(d) => ApiError::BadRequest(d),
+            HoldersError::Invalid(d) => ApiError::Unprocessable(d),
+            HoldersError::NotAHolder(d) => ApiError::Forbidden(d),
+            HoldersError::Conflict(d) => ApiError::Conflict(d),
+            HoldersError::Store(e) => ApiError::Internal(e.into()),
+            HoldersError::Version(e) => ApiError::Internal(e.into()),
+            HoldersError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }
 

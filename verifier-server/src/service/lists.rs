@@ -25,7 +25,7 @@ use shared::crypto::PublicKey;
 use shared::status::{Status, StatusDelta, StatusList, StatusSnapshot};
 use shared::trust::{IssuerKey, KeyState, Manifest, SignedStatus, StatusUpdate, TrustList};
 
-use crate::keys::Keys;
+use crate::service::keys::Keys;
 use crate::store::{KeyRole, ListState, StatusState, StatusStep, Store, StoreError, Tx};
 
 /// Freshness settings of the signed lists.

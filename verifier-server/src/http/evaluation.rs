@@ -4,8 +4,8 @@
 //! certificates, complaint decisions), each audited in its transaction.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,13 +13,27 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::domain::{CertType, DivisionCode};
 
-use super::data::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};
-use super::score::Coverage;
-use super::YEARS;
-use crate::api::{audited, blocking, query, require};
-use crate::auth::{Caller, Role};
-use crate::error::ApiError;
-use crate::AppState;
+use super::audit::audited;
+use super::auth::require;
+use super::blocking;
+use super::error::ApiError;
+use super::extract::Query;
+use crate::evaluation::data::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};
+use crate::evaluation::score::Coverage;
+use crate::evaluation::YEARS;
+use crate::service::auth::{Caller, Role};
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The evaluation routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_evaluation))
+        .routes(routes!(post_training))
+        .routes(routes!(put_declared))
+        .routes(routes!(post_complaint))
+}
 
 /// Most bytes of an entry's body.
 const MAX_ENTRY_BODY: usize = 64 * 1024;
@@ -51,22 +65,22 @@ pub fn check_year(year: Option<i32>, what: &str) -> Result<i32, ApiError> {
     security(("bearer" = [])),
     params(EvaluationQuery),
     responses(
-        (status = 200, description = "Each city's and the province's scores", body = super::Evaluation,
+        (status = 200, description = "Each city's and the province's scores", body = crate::evaluation::Evaluation,
             content_type = "application/json"),
         (status = 400, description = "Missing or bad year or format",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator or auditor",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_evaluation(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
     headers: HeaderMap,
-    q: Result<Query<EvaluationQuery>, QueryRejection>,
+    q: Result<Query<EvaluationQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = "GET /api/v1/evaluation";
-    let result = match query(q) {
+    let result = match q.map(|Query(q)| q) {
         Ok(q) => evaluation(&state, &caller, action, &headers, q).await,
         Err(e) => Err(e),
     };
@@ -97,7 +111,7 @@ async fn evaluation(
     };
     let e = load(state, caller, action, year).await?;
     if csv {
-        let body = super::to_csv(&e).map_err(ApiError::Internal)?;
+        let body = crate::evaluation::to_csv(&e).map_err(ApiError::Internal)?;
         Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -120,12 +134,12 @@ pub async fn load(
     caller: &Caller,
     action: &'static str,
     year: i32,
-) -> Result<super::Evaluation, ApiError> {
+) -> Result<crate::evaluation::Evaluation, ApiError> {
     let s = state.clone();
     let caller = caller.clone();
     blocking(move || {
         let mut tx = s.store().begin()?;
-        let e = super::run(tx.as_mut(), year)?;
+        let e = crate::service::evaluation::run(tx.as_mut(), year)?;
         tx.append_audit(&Caller::audit_entry(
             Some(&caller),
             s.now(),
@@ -143,7 +157,7 @@ fn body_json<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
     expected: &str,
 ) -> Result<T, ApiError> {
-    let body = crate::api::body_bytes(body, MAX_ENTRY_BODY)?;
+    let body = super::extract::body_bytes(body, MAX_ENTRY_BODY)?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("request body: expected {expected}: {e}")))
 }
@@ -239,11 +253,11 @@ pub struct Created {
     responses(
         (status = 201, description = "Stored", body = Created),
         (status = 400, description = "Not the expected JSON",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad division, year, text or evidence hash",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_training(
     State(state): State<AppState>,
@@ -340,11 +354,11 @@ pub struct DeclaredBody {
     responses(
         (status = 200, description = "Stored (replacing the earlier figure)", body = DeclaredBody),
         (status = 400, description = "Not the expected JSON",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad division, year or type",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_declared(
     State(state): State<AppState>,
@@ -441,11 +455,11 @@ pub struct ComplaintBody {
     responses(
         (status = 201, description = "Stored", body = Created),
         (status = 400, description = "Not the expected JSON",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad division, year or text",
-            body = crate::error::Problem, content_type = "application/problem+json"),
+            body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_complaint(
     State(state): State<AppState>,

@@ -28,9 +28,11 @@ use shared::crypto::{Alg, Kid};
 use shared::verify::MAX_CERTIFICATE_LEN;
 use shared::wire::Claims;
 
-use crate::keys::{self, Keys};
-use crate::lists::advance_status;
-use crate::store::{AuditEntry, KeyRecord, KeyRole, ListState, Store, Tx};
+use super::action::{cli_entry, Action};
+use crate::evaluation;
+use crate::service::keys::{self, Keys};
+use crate::service::lists::advance_status;
+use crate::store::{KeyRecord, KeyRole, ListState, Store, Tx};
 
 /// How long a retired key may still have signed (covers a running server
 /// that has not yet noticed the rotation), seconds.
@@ -53,17 +55,6 @@ pub struct TokenInfo {
     pub revoked_at: Option<i64>,
 }
 
-fn cli_audit(now: i64, action: &str, target: String, outcome: &str) -> AuditEntry {
-    AuditEntry {
-        ts: now,
-        token_id: None,
-        role: Some("cli".into()),
-        action: action.into(),
-        target,
-        outcome: outcome.into(),
-    }
-}
-
 /// Every token, oldest first.
 pub fn list_tokens(store: &dyn Store, now: i64) -> anyhow::Result<Vec<TokenInfo>> {
     let mut tx = store.begin()?;
@@ -79,9 +70,9 @@ pub fn list_tokens(store: &dyn Store, now: i64) -> anyhow::Result<Vec<TokenInfo>
             revoked_at: t.revoked_at,
         })
         .collect();
-    tx.append_audit(&cli_audit(
+    tx.append_audit(&cli_entry(
         now,
-        "list-tokens",
+        Action::ListTokens,
         format!("{} tokens", tokens.len()),
         "ok",
     ))?;
@@ -95,18 +86,18 @@ pub fn list_tokens(store: &dyn Store, now: i64) -> anyhow::Result<Vec<TokenInfo>
 pub fn revoke_token(store: &dyn Store, id: i64, now: i64) -> anyhow::Result<TokenInfo> {
     let mut tx = store.begin()?;
     let Some(t) = tx.revoke_token(id, now)? else {
-        tx.append_audit(&cli_audit(
+        tx.append_audit(&cli_entry(
             now,
-            "revoke-token",
+            Action::RevokeToken,
             format!("token {id}"),
             "not found",
         ))?;
         tx.commit()?;
         bail!("no token with id {id}");
     };
-    tx.append_audit(&cli_audit(
+    tx.append_audit(&cli_entry(
         now,
-        "revoke-token",
+        Action::RevokeToken,
         format!("token {id} role={} subject={}", t.role, t.subject),
         "ok",
     ))?;
@@ -242,9 +233,9 @@ pub fn rotate_key(
     let keys = keys::load(data, &tx.keys()?)?;
     let resigned = resign(tx.as_mut(), &keys, None, now)?;
     let (trust_seq, status_seq, generation) = publish(tx.as_mut(), now)?;
-    tx.append_audit(&cli_audit(
+    tx.append_audit(&cli_entry(
         now,
-        "rotate-key",
+        Action::RotateKey,
         format!("issuer key {} -> {}", old.kid, new.kid),
         &format!("ok: {resigned} re-signed, old key listed until {listed_until}"),
     ))?;
@@ -302,9 +293,9 @@ pub fn compromise_key(
     let keys = keys::load(data, &tx.keys()?)?;
     let resigned = resign(tx.as_mut(), &keys, Some(&[kid]), now)?;
     let (trust_seq, status_seq, generation) = publish(tx.as_mut(), now)?;
-    tx.append_audit(&cli_audit(
+    tx.append_audit(&cli_entry(
         now,
-        "compromise-key",
+        Action::CompromiseKey,
         format!("issuer key {kid} since {since}"),
         &format!("ok: {resigned} re-signed with {}", keys.issuer.kid()),
     ))?;
@@ -318,4 +309,29 @@ pub fn compromise_key(
         trust_seq,
         status_seq,
     })
+}
+
+/// `verifier-server admin evaluate --year`: the year's evaluation, audited
+/// as a command-line read.
+pub fn evaluate(
+    store: &dyn crate::store::Store,
+    year: i32,
+    now: i64,
+) -> anyhow::Result<evaluation::Evaluation> {
+    anyhow::ensure!(
+        evaluation::YEARS.contains(&year),
+        "year {year} is not between {} and {}",
+        evaluation::YEARS.start(),
+        evaluation::YEARS.end()
+    );
+    let mut tx = store.begin()?;
+    let e = super::evaluation::run(tx.as_mut(), year)?;
+    tx.append_audit(&cli_entry(
+        now,
+        Action::Evaluate,
+        format!("year={year}"),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(e)
 }

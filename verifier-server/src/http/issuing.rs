@@ -1,0 +1,424 @@
+//! Agencies' work: pushing records (R2–R4), lifecycle changes, reading a
+//! certificate, the correction list and every agency's push state. The
+//! rules are in [`crate::service::issuing`].
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use shared::api::{
+    AgencyPushList, AgencyPushView, CertificateView, NonconformingList, NonconformingView,
+    PushRequest, StatusRequest,
+};
+use shared::qrtext;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
+use utoipa_axum::routes;
+
+use super::audit::{audit, audited};
+use super::auth::require;
+use super::blocking;
+use super::error::ApiError;
+use super::extract::{body_bytes, parse_type, Path, Query};
+use crate::service::auth::{Caller, Role};
+use crate::service::issuing::{self, ChangeRefusal};
+use crate::state::{AppState, Limits};
+
+/// The issuing routes; a status change takes a small body only.
+pub fn router(limits: &Limits) -> OpenApiRouter<AppState> {
+    let command = DefaultBodyLimit::max(limits.max_command_body);
+    OpenApiRouter::new()
+        .routes(routes!(post_records))
+        .routes(routes!(get_nonconforming))
+        .routes(routes!(get_agency_pushes))
+        .routes(routes!(get_certificate))
+        .routes(routes!(post_status).map(|m| m.layer(command)))
+}
+
+/// `POST /api/v1/records`: push records (R2–R4).
+#[utoipa::path(post, path = "/api/v1/records", tag = "issuing",
+    security(("bearer" = [])),
+    request_body(content = PushRequest, description = "Records to collect, each answered in order"),
+    responses(
+        (status = 200, description = "Every record's outcome, after the push committed",
+            body = shared::api::PushResponse),
+        (status = 403, description = "The role may not push (admin or agency only)",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn post_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = push_records(&state, &caller, body).await;
+    audited(&state, &caller, "POST /api/v1/records", &uri, result).await
+}
+
+async fn push_records(
+    state: &AppState,
+    caller: &Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
+    let body = body_bytes(body, state.limits().max_body).map_err(|e| match e {
+        ApiError::TooLarge(d) => ApiError::TooLarge(format!("{d}; push fewer records per request")),
+        other => other,
+    })?;
+    let push: PushRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body: expected {{\"records\": [...]}}: {e}"
+        ))
+    })?;
+    let max = state.limits().max_records;
+    if push.records.len() > max {
+        return Err(ApiError::TooLarge(format!(
+            "records: {} records in one push, at most {max}",
+            push.records.len()
+        )));
+    }
+    // Finish (or roll back) well before the request times out, so that
+    // what the client is told always matches what was stored.
+    let budget = state.limits().request_timeout.mul_f64(0.75);
+    let deadline = std::time::Instant::now() + budget;
+    let s = state.clone();
+    let caller = caller.clone();
+    let response = blocking(move || {
+        let pushed = s.write(|store, keys, now| {
+            issuing::push(store, keys, &caller, now, push.records, Some(deadline))
+        });
+        pushed.map_err(|e| match e {
+            e @ issuing::PushError::Deadline { .. } => ApiError::Unavailable(format!(
+                "records: {e} (limit {} s); push fewer records per request",
+                budget.as_secs()
+            )),
+            other => ApiError::Internal(other.into()),
+        })
+    })
+    .await?;
+    Ok(Json(response).into_response())
+}
+
+/// `POST /api/v1/certificates/{type}/{number}/status`.
+#[utoipa::path(post, path = "/api/v1/certificates/{cert_type}/{number}/status", tag = "issuing",
+    security(("bearer" = [])),
+    params(
+        ("cert_type" = String, Path, description = "Type code, e.g. QC (any case)"),
+        ("number" = String, Path, description = "Certificate number"),
+    ),
+    request_body(content = StatusRequest, description = "Revoke, suspend or reinstate"),
+    responses(
+        (status = 200, description = "The status now", body = shared::api::StatusChanged),
+        (status = 403, description = "The role may not change statuses, or the certificate is another division's",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such type or certificate",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current status (e.g. revoked is final)",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn post_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    p: Result<Path<(String, String)>, ApiError>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let action = "POST /api/v1/certificates/{type}/{number}/status";
+    let result = match p.map(|Path(p)| p) {
+        Ok((type_text, number)) => change_status(&state, &caller, type_text, number, body).await,
+        Err(e) => Err(e),
+    };
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn change_status(
+    state: &AppState,
+    caller: &Caller,
+    type_text: String,
+    number: String,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
+    let cert_type = parse_type(&type_text)?;
+    let body = body_bytes(body, state.limits().max_command_body)?;
+    let change: StatusRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body: expected {{\"status\": \"revoked\" | \"suspended\" | \"valid\"}}: {e}"
+        ))
+    })?;
+    let s = state.clone();
+    let n = number.clone();
+    let caller = caller.clone();
+    let outcome = blocking(move || {
+        let changed = s.write(|store, _, now| {
+            issuing::change_status(store, &caller, now, cert_type, &n, change.status)
+        });
+        Ok(changed?)
+    })
+    .await?;
+    match outcome {
+        Ok(changed) => Ok(Json(changed).into_response()),
+        Err(ChangeRefusal::NotFound) => Err(ApiError::NotFound(format!(
+            "no certificate {cert_type} {number}"
+        ))),
+        Err(ChangeRefusal::Forbidden(d)) => Err(ApiError::Forbidden(format!(
+            "certificate {cert_type} {number} was issued in division {}, outside this agency's",
+            d.code()
+        ))),
+        Err(ChangeRefusal::Conflict(current)) => Err(ApiError::Conflict(format!(
+            "certificate {cert_type} {number} is {}; {:?} is not allowed from there",
+            current.label_en(),
+            change.status
+        ))),
+    }
+}
+
+/// Query of the certificate endpoint.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionQuery {
+    /// A version other than the current one.
+    version: Option<u16>,
+}
+
+/// `GET /api/v1/certificates/{type}/{number}[?version=N]`.
+#[utoipa::path(get, path = "/api/v1/certificates/{cert_type}/{number}", tag = "issuing",
+    security(("bearer" = [])),
+    params(
+        ("cert_type" = String, Path, description = "Type code, e.g. QC (any case)"),
+        ("number" = String, Path, description = "Certificate number"),
+        VersionQuery,
+    ),
+    responses(
+        (status = 200, description = "The version with its QR text", body = CertificateView),
+        (status = 400, description = "A path or query parameter is malformed",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read certificates, or the certificate is another division's",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such type, certificate or version",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    p: Result<Path<(String, String)>, ApiError>,
+    q: Result<Query<VersionQuery>, ApiError>,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/certificates/{type}/{number}";
+    let result = match p.and_then(|Path(p)| Ok((p, q?.0))) {
+        Ok(((type_text, number), q)) => {
+            read_certificate(&state, &caller, action, type_text, number, q).await
+        }
+        Err(e) => Err(e),
+    };
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_certificate(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    type_text: String,
+    number: String,
+    q: VersionQuery,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
+    let cert_type = parse_type(&type_text)?;
+    let s = state.clone();
+    let caller = caller.clone();
+    blocking(move || {
+        let target = format!("{cert_type} {number}");
+        let mut tx = s.store().begin()?;
+        let found = match tx.certificate(cert_type, &number)? {
+            Some(c) if caller.may_act_for(c.issuer_division) => {
+                let version = q.version.unwrap_or(c.version);
+                tx.version(cert_type, &number, version)?.map(|v| (c, v))
+            }
+            Some(_) => {
+                return Err(ApiError::Forbidden(format!(
+                    "certificate {cert_type} {number} is outside this agency's division"
+                )));
+            }
+            None => None,
+        };
+        tx.commit()?;
+        let (current, v) = found.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no certificate {cert_type} {number}{}",
+                q.version
+                    .map(|v| format!(" version {v}"))
+                    .unwrap_or_default()
+            ))
+        })?;
+        let view = Json(CertificateView {
+            cert_type,
+            number: v.number,
+            version: v.version,
+            current_version: current.version,
+            status: v.status,
+            status_index: v.status_index,
+            identifier: v.identifier,
+            issued_at: v.issued_at,
+            qr: qrtext::encode(qrtext::Kind::Certificate, &v.signed),
+        });
+        audit(&s, Some(&caller), action.into(), target, "ok");
+        Ok(view.into_response())
+    })
+    .await
+}
+
+/// Query of the correction list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NonconformingQuery {
+    /// Include resolved entries.
+    #[serde(default)]
+    all: bool,
+}
+
+/// `GET /api/v1/nonconforming[?all=true]`: the caller's correction list
+/// (an administrator sees every agency's).
+#[utoipa::path(get, path = "/api/v1/nonconforming", tag = "issuing",
+    security(("bearer" = [])),
+    params(NonconformingQuery),
+    responses(
+        (status = 200, description = "The entries with field-level reasons", body = NonconformingList),
+        (status = 400, description = "The query string is malformed",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read correction lists (admin or agency only)",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_nonconforming(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    q: Result<Query<NonconformingQuery>, ApiError>,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/nonconforming";
+    let result = match q.map(|Query(q)| q) {
+        Ok(q) => read_nonconforming(&state, &caller, action, q).await,
+        Err(e) => Err(e),
+    };
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_nonconforming(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    q: NonconformingQuery,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Agency])?;
+    let s = state.clone();
+    let caller = caller.clone();
+    blocking(move || {
+        let agency = match caller.role {
+            Role::Admin => None,
+            _ => Some(caller.agency_division()),
+        };
+        let mut tx = s.store().begin()?;
+        let rows = tx.nonconforming(agency, !q.all)?;
+        tx.commit()?;
+        audit(
+            &s,
+            Some(&caller),
+            action.into(),
+            format!("{} entries", rows.len()),
+            "ok",
+        );
+        let mut views = Vec::with_capacity(rows.len());
+        for r in rows {
+            views.push(NonconformingView {
+                agency: r.agency.code(),
+                cert_type: r.cert_type,
+                number: r.number,
+                reasons: serde_json::from_str(&r.reasons_json).map_err(|e| {
+                    ApiError::Internal(anyhow::Error::new(e).context("stored reasons"))
+                })?,
+                record: serde_json::from_str(&r.record_json).map_err(|e| {
+                    ApiError::Internal(anyhow::Error::new(e).context("stored record"))
+                })?,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+                resolved_at: r.resolved_at,
+            });
+        }
+        Ok(Json(NonconformingList { entries: views }).into_response())
+    })
+    .await
+}
+
+/// `GET /api/v1/agencies/pushes`: each agency's last push and whether it
+/// is overdue (R4). Administrators and auditors see every agency, an
+/// agency its own.
+#[utoipa::path(get, path = "/api/v1/agencies/pushes", tag = "issuing",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each agency's last push and whether it is overdue", body = AgencyPushList),
+        (status = 403, description = "The role may not see pushes (admin, auditor or agency only)",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_agency_pushes(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/agencies/pushes";
+    let result = read_agency_pushes(&state, &caller, action).await;
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_agency_pushes(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Auditor, Role::Agency])?;
+    let s = state.clone();
+    let caller = caller.clone();
+    blocking(move || {
+        let now = s.now();
+        let mut tx = s.store().begin()?;
+        let pushes = tx.agency_pushes()?;
+        let authorities = tx.authorities()?;
+        tx.commit()?;
+        let mut divisions: Vec<_> = authorities.iter().map(|a| a.division).collect();
+        divisions.extend(pushes.iter().map(|p| p.division));
+        divisions.sort();
+        divisions.dedup();
+        if caller.role == Role::Agency {
+            divisions.retain(|d| Some(*d) == caller.division);
+        }
+        let views: Vec<AgencyPushView> = divisions
+            .into_iter()
+            .map(|division| {
+                let last = pushes.iter().find(|p| p.division == division);
+                let due_by = last.map(|p| issuing::push_due_by(p.at));
+                let overdue = issuing::push_overdue(last.map(|p| p.at), now);
+                AgencyPushView {
+                    division: division.code(),
+                    name: authorities
+                        .iter()
+                        .find(|a| a.division == division)
+                        .map_or_else(|| division.authority_name_zh(), |a| a.name.clone()),
+                    last_push_at: last.map(|p| p.at),
+                    last_push_records: last.map(|p| p.records),
+                    due_by,
+                    overdue,
+                }
+            })
+            .collect();
+        audit(
+            &s,
+            Some(&caller),
+            action.into(),
+            format!("{} agencies", views.len()),
+            "ok",
+        );
+        Ok(Json(AgencyPushList { agencies: views }).into_response())
+    })
+    .await
+}

@@ -1,0 +1,182 @@
+//! The public lists: the R1 catalogue, the signed trust list and status
+//! list (snapshot and deltas), each with an ETag and `If-None-Match` → 304.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use shared::domain::catalogue::catalogue;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::blocking;
+use super::error::ApiError;
+use super::extract::Query;
+use crate::service::lists::{DeltaAnswer, Signed};
+use crate::state::AppState;
+
+/// The lists' routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_catalogue))
+        .routes(routes!(get_trust_list))
+        .routes(routes!(get_status_list))
+        .routes(routes!(get_status_deltas))
+}
+
+/// `GET /api/v1/catalogue`: the R1 catalogue.
+#[utoipa::path(get, path = "/api/v1/catalogue", tag = "lists",
+    responses((status = 200, description = "The nine certificate types with their face fields",
+        body = Vec<super::openapi::CatalogueEntryDoc>)))]
+pub async fn get_catalogue() -> Response {
+    let mut response = Json(catalogue()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+}
+
+/// A signed list with ETag, caching headers and `If-None-Match` → 304.
+fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
+    let status = if if_none_match(headers, &signed.etag) {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    };
+    let body = if status == StatusCode::OK {
+        signed.bytes.as_ref().clone()
+    } else {
+        Vec::new()
+    };
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&signed.etag) {
+        h.insert(header::ETAG, etag);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    if status == StatusCode::OK {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/cose"),
+        );
+    }
+    response
+}
+
+/// `GET /api/v1/trust-list`.
+#[utoipa::path(get, path = "/api/v1/trust-list", tag = "lists",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The trust list signed by the root key (COSE_Sign1)",
+            body = super::openapi::SignedListDoc, content_type = "application/cose",
+            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
+        (status = 304, description = "The copy held is current"),
+    ))]
+pub async fn get_trust_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let s = state.clone();
+    let signed = blocking(move || {
+        Ok(s.lists()
+            .trust_list(s.store(), &s.keys(), s.list_config(), s.now())?)
+    })
+    .await?;
+    Ok(signed_response(&headers, &signed))
+}
+
+/// `GET /api/v1/status-list`.
+#[utoipa::path(get, path = "/api/v1/status-list", tag = "lists",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The status snapshot signed by the issuer key (COSE_Sign1)",
+            body = super::openapi::SignedListDoc, content_type = "application/cose",
+            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
+        (status = 304, description = "The copy held is current"),
+    ))]
+pub async fn get_status_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let s = state.clone();
+    let signed = blocking(move || {
+        Ok(s.lists()
+            .status_snapshot(s.store(), &s.keys(), s.list_config(), s.now())?)
+    })
+    .await?;
+    Ok(signed_response(&headers, &signed))
+}
+
+/// Query of the delta endpoint.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeltaQuery {
+    /// The sequence of the status list held.
+    #[param(required = true, value_type = u64)]
+    since: Option<String>,
+}
+
+/// `GET /api/v1/status-list/deltas?since=N`.
+#[utoipa::path(get, path = "/api/v1/status-list/deltas", tag = "lists",
+    params(DeltaQuery,
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The changes since that sequence, signed (COSE_Sign1)",
+            body = super::openapi::SignedListDoc, content_type = "application/cose",
+            headers(("ETag" = String, description = "Strong ETag of these bytes"))),
+        (status = 204, description = "Nothing changed since that sequence"),
+        (status = 304, description = "The copy held is current"),
+        (status = 400, description = "since is missing, not a number or never published",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Deltas from that sequence are no longer kept; fetch the snapshot",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_status_deltas(
+    State(state): State<AppState>,
+    Query(q): Query<DeltaQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let text = q
+        .since
+        .ok_or_else(|| ApiError::BadRequest("query parameter since is required".into()))?;
+    let since: u64 = text.trim().parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "query parameter since: {text:?} is not a sequence number (a non-negative integer)"
+        ))
+    })?;
+    let s = state.clone();
+    let answer = blocking(move || {
+        Ok(s.lists()
+            .status_delta(s.store(), &s.keys(), s.list_config(), s.now(), since)?)
+    })
+    .await?;
+    match answer {
+        DeltaAnswer::Delta(signed) => Ok(signed_response(&headers, &signed)),
+        DeltaAnswer::UpToDate => Ok((
+            StatusCode::NO_CONTENT,
+            [(header::CACHE_CONTROL, "public, max-age=60")],
+        )
+            .into_response()),
+        DeltaAnswer::Gone { oldest } => Err(ApiError::Gone(format!(
+            "deltas start at sequence {oldest}; fetch /api/v1/status-list instead"
+        ))),
+        DeltaAnswer::Unknown { current } => Err(ApiError::BadRequest(format!(
+            "query parameter since: sequence {since} was never published (current is {current})"
+        ))),
+    }
+}

@@ -1,0 +1,409 @@
+//! Ingestion of officer devices' check logs (R10, R12).
+//!
+//! A device uploads batches made by `shared::checklog::sign_batch`. The
+//! server looks the batch's kid up among the devices enrolled under the
+//! caller's token, opens it with `checklog::open_batch` (device signature,
+//! strict records, internal chain), then checks it against what it holds
+//! for that device: records below the device's next seq must be the ones
+//! already accepted (a retry: duplicates), and the first new record must
+//! continue the stored chain. A batch that fails any check stores nothing;
+//! what was accepted before stays. One transaction per batch holds the
+//! records, the signed batch bytes (the evidence), the new chain head and
+//! the audit row.
+//!
+//! The device's verdict is stored as the device claimed it, and beside it
+//! what the server derives by verifying the scanned text itself with
+//! `shared::verify` against its own trust list ([`Derived`]): whether the
+//! province's signature verified, whether a holder-signed presentation
+//! verified within its window, and which certificate (and issuing
+//! division) it is. Those fields are what the evaluation may count; the
+//! device's own verdict is not proof. Results for a certificate text are
+//! cached per trust list and China Standard Time day ([`Reverifier`]).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use shared::crypto::Kid;
+use shared::domain::DivisionCode;
+
+use super::audit::audited;
+use super::auth::require;
+use super::blocking;
+use super::error::ApiError;
+use super::extract::Query;
+use crate::service::auth::{Caller, Role};
+use crate::service::logs::{self};
+use crate::state::AppState;
+use crate::store::LogRecordRow;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The check-log routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_logs, get_logs))
+        .routes(routes!(get_head))
+}
+
+/// The answer to an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct IngestResponse {
+    /// Records stored by this upload.
+    pub accepted: u64,
+    /// Records of the batch the server held already (a retry).
+    pub duplicates: u64,
+    /// The next sequence number the server expects from the device.
+    pub next_seq: u64,
+    /// Hash of the device's last accepted record, 64 hex digits.
+    pub head: String,
+}
+
+/// A device's chain head as held by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HeadResponse {
+    /// The next sequence number the server expects.
+    pub next_seq: u64,
+    /// Hash of the last accepted record (64 zeros before the first).
+    pub head: String,
+}
+
+/// `POST /api/v1/verification-logs`: upload a signed batch of check
+/// records (`application/cose`, made by `checklog::sign_batch`).
+#[utoipa::path(post, path = "/api/v1/verification-logs", tag = "verification logs",
+    request_body(content = Vec<u8>, content_type = "application/cose",
+        description = "COSE_Sign1 by the device key over the CBOR array of record bytes"),
+    responses(
+        (status = 200, description = "Stored (or already held)", body = IngestResponse),
+        (status = 400, description = "Not a COSE_Sign1 batch with a kid"),
+        (status = 403, description = "Not an officer, device not enrolled under this token, revoked, or the signature does not verify"),
+        (status = 409, description = "A record differs from the accepted one at its seq, a gap, or prev does not continue the accepted chain; nothing stored"),
+        (status = 422, description = "A record is malformed or the batch's own chain is broken; the detail names the record"),
+    ),
+    security(("bearer" = [])))]
+pub async fn post_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = upload(&state, &caller, body).await;
+    audited(
+        &state,
+        &caller,
+        "POST /api/v1/verification-logs",
+        &uri,
+        result,
+    )
+    .await
+}
+
+async fn upload(
+    state: &AppState,
+    caller: &Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Officer])?;
+    let body = super::extract::body_bytes(body, state.limits().max_body)?;
+    let s = state.clone();
+    let caller = caller.clone();
+    let answer = blocking(move || {
+        let trust = s
+            .lists()
+            .trust_list(s.store(), &s.keys(), s.list_config(), s.now())?;
+        let root = s.root_public_key();
+        logs::ingest(
+            s.store(),
+            s.reverifier(),
+            (&trust, &root),
+            &caller,
+            s.now(),
+            &body,
+        )
+        .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+/// Query of the head endpoint.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HeadQuery {
+    /// The device key's identifier, 16 hex digits.
+    kid: Option<String>,
+}
+
+fn parse_kid(text: &str) -> Result<Kid, ApiError> {
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| Kid::from_slice(&b))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "query parameter kid: {:?} is not 16 hex digits",
+                text.chars().take(40).collect::<String>()
+            ))
+        })
+}
+
+/// `GET /api/v1/verification-logs/head?kid=`: what the server holds of one
+/// of the caller's devices.
+#[utoipa::path(get, path = "/api/v1/verification-logs/head", tag = "verification logs",
+    params(HeadQuery),
+    responses(
+        (status = 200, description = "The device's chain head", body = HeadResponse),
+        (status = 400, description = "kid missing or malformed"),
+        (status = 403, description = "Not an officer, or the device is another token's"),
+        (status = 404, description = "No device with this kid"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_head(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    q: Result<Query<HeadQuery>, ApiError>,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/verification-logs/head";
+    let result = match q.map(|Query(q)| q) {
+        Ok(q) => read_head(&state, &caller, action, q).await,
+        Err(e) => Err(e),
+    };
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_head(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    q: HeadQuery,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Officer])?;
+    let text = q
+        .kid
+        .ok_or_else(|| ApiError::BadRequest("query parameter kid is required".into()))?;
+    let kid = parse_kid(&text)?;
+    let s = state.clone();
+    let caller = caller.clone();
+    blocking(move || {
+        let mut tx = s.store().begin()?;
+        let device = match tx.device_by_kid(&kid)? {
+            None => {
+                return Err(ApiError::NotFound(format!(
+                    "no device is enrolled with kid {kid}"
+                )))
+            }
+            d => logs::own_device(d, &caller, kid)?,
+        };
+        tx.append_audit(&Caller::audit_entry(
+            Some(&caller),
+            s.now(),
+            action,
+            format!("device {} kid {kid}", device.id),
+            "ok",
+        ))?;
+        tx.commit()?;
+        Ok(Json(HeadResponse {
+            next_seq: device.next_seq,
+            head: hex::encode(device.head),
+        })
+        .into_response())
+    })
+    .await
+}
+
+/// Query of the record listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LogsQuery {
+    /// The device's id (required).
+    device_id: Option<i64>,
+    /// Only records with a greater seq.
+    after: Option<u64>,
+    /// At most this many records (default 100, at most 1,000).
+    limit: Option<u32>,
+}
+
+/// Default page size of the record listing.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Largest page size of the record listing.
+pub const MAX_LIMIT: u32 = 1_000;
+
+/// A device as listed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeviceView {
+    device_id: i64,
+    kid: String,
+    alg: String,
+    division: u32,
+    label: String,
+    enrolled_at: i64,
+    revoked_at: Option<i64>,
+    next_seq: u64,
+    head: String,
+}
+
+/// A stored record as listed: the device's claims, then the server's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecordView {
+    seq: u64,
+    hash: String,
+    prev: String,
+    /// Device time, Unix seconds.
+    at: i64,
+    /// `check` or `disposition`.
+    kind: &'static str,
+    verdict: Option<String>,
+    reason: Option<String>,
+    cert_type: Option<String>,
+    cert_number: Option<String>,
+    cert_version: Option<u16>,
+    scanned: Option<String>,
+    status_seq: Option<u64>,
+    trust_seq: Option<u64>,
+    warnings: Vec<String>,
+    data_age: Option<u64>,
+    check_seq: Option<u64>,
+    accepted: Option<bool>,
+    note: Option<String>,
+    /// Server: the province's signature verified.
+    signature_verified: Option<bool>,
+    /// Server: a holder-signed presentation verified.
+    presentation_verified: Option<bool>,
+    server_cert_type: Option<String>,
+    server_cert_number: Option<String>,
+    server_cert_version: Option<u16>,
+    /// Server: the certificate's issuing division.
+    server_division: Option<u32>,
+    /// Server: the first problem found short of status.
+    server_reason: Option<String>,
+    batch_id: i64,
+}
+
+/// A page of records.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LogsResponse {
+    device: DeviceView,
+    records: Vec<RecordView>,
+    /// The `after` of the next page, when this one is full.
+    next_after: Option<u64>,
+}
+
+fn record_view(r: LogRecordRow) -> RecordView {
+    RecordView {
+        seq: r.seq,
+        hash: hex::encode(r.hash),
+        prev: hex::encode(r.prev),
+        at: r.at,
+        kind: if r.kind == 0 { "check" } else { "disposition" },
+        verdict: r.verdict,
+        reason: r.reason,
+        cert_type: r.cert_type,
+        cert_number: r.cert_number,
+        cert_version: r.cert_version,
+        scanned: r.scanned,
+        status_seq: r.status_seq,
+        trust_seq: r.trust_seq,
+        warnings: r
+            .warnings
+            .and_then(|w| serde_json::from_str(&w).ok())
+            .unwrap_or_default(),
+        data_age: r.data_age,
+        check_seq: r.check_seq,
+        accepted: r.accepted,
+        note: r.note,
+        signature_verified: r.srv_signature,
+        presentation_verified: r.srv_presentation,
+        server_cert_type: r.srv_cert_type,
+        server_cert_number: r.srv_cert_number,
+        server_cert_version: r.srv_cert_version,
+        server_division: r.srv_division.map(DivisionCode::code),
+        server_reason: r.srv_reason,
+        batch_id: r.batch_id,
+    }
+}
+
+/// `GET /api/v1/verification-logs?device_id=&after=&limit=`: a device's
+/// stored records with the server-derived fields (administrators and
+/// auditors).
+#[utoipa::path(get, path = "/api/v1/verification-logs", tag = "verification logs",
+    params(LogsQuery),
+    responses(
+        (status = 200, description = "A page of records", body = LogsResponse),
+        (status = 400, description = "device_id missing, or a parameter malformed"),
+        (status = 403, description = "Not an administrator or auditor"),
+        (status = 404, description = "No such device"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    q: Result<Query<LogsQuery>, ApiError>,
+) -> Result<Response, ApiError> {
+    let action = "GET /api/v1/verification-logs";
+    let result = match q.map(|Query(q)| q) {
+        Ok(q) => read_logs(&state, &caller, action, q).await,
+        Err(e) => Err(e),
+    };
+    audited(&state, &caller, action, &uri, result).await
+}
+
+async fn read_logs(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    q: LogsQuery,
+) -> Result<Response, ApiError> {
+    require(caller, &[Role::Admin, Role::Auditor])?;
+    let device_id = q
+        .device_id
+        .ok_or_else(|| ApiError::BadRequest("query parameter device_id is required".into()))?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter limit: {limit} is not between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let s = state.clone();
+    let caller = caller.clone();
+    blocking(move || {
+        let mut tx = s.store().begin()?;
+        let device = tx
+            .device(device_id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no device {device_id}")))?;
+        let rows = tx.log_records(device_id, q.after, limit)?;
+        tx.append_audit(&Caller::audit_entry(
+            Some(&caller),
+            s.now(),
+            action,
+            format!(
+                "device {device_id} after {} ({} records)",
+                q.after.map_or_else(|| "-".into(), |a| a.to_string()),
+                rows.len()
+            ),
+            "ok",
+        ))?;
+        tx.commit()?;
+        let next_after = (rows.len() == limit as usize)
+            .then(|| rows.last().map(|r| r.seq))
+            .flatten();
+        Ok(Json(LogsResponse {
+            device: DeviceView {
+                device_id: device.id,
+                kid: device.kid.to_hex(),
+                alg: crate::service::devices::alg_api_name(device.alg).into(),
+                division: device.division.code(),
+                label: device.label,
+                enrolled_at: device.enrolled_at,
+                revoked_at: device.revoked_at,
+                next_seq: device.next_seq,
+                head: hex::encode(device.head),
+            },
+            records: rows.into_iter().map(record_view).collect(),
+            next_after,
+        })
+        .into_response())
+    })
+    .await
+}

@@ -1,0 +1,137 @@
+//! The HTTP layer: each area's handlers, registered once with their
+//! OpenAPI description ([`router`] merges the areas), the request limits,
+//! and the mapping of service errors to RFC 9457 problems ([`error`]).
+//!
+//! Handlers parse and check the request ([`extract`], [`auth`]), call a
+//! service on the blocking pool ([`crate::state::blocking`]) and answer;
+//! a refusal is audited here ([`audit`]), a success by its service.
+
+pub mod audit;
+pub mod audit_log;
+pub mod auth;
+pub mod dashboard;
+pub mod devices;
+pub mod error;
+pub mod evaluation;
+pub mod extract;
+pub mod holders;
+pub mod issuing;
+pub mod limits;
+pub mod lists;
+pub mod logs;
+pub mod openapi;
+pub mod wallet;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
+use axum::BoxError;
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::{AppState, Limits};
+use error::ApiError;
+
+/// Every area's routes with their OpenAPI description, merged.
+pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(openapi::router())
+        .merge(lists::router())
+        .merge(issuing::router(limits))
+        .merge(holders::router())
+        .merge(wallet::router())
+        .merge(audit_log::router())
+        .merge(devices::router())
+        .merge(logs::router())
+        .merge(evaluation::router())
+        .merge(dashboard::router())
+}
+
+/// The router with every endpoint and the request limits, and the OpenAPI
+/// document of exactly its routes.
+pub fn router(limits: &Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, doc) = routes(limits).split_for_parts();
+    (router, openapi::finish(doc))
+}
+
+/// The router with every endpoint and the request limits, serving `state`.
+pub fn app(state: AppState) -> Router {
+    let limits = state.limits();
+    let (router, _) = router(&limits);
+    let router = router
+        .fallback(not_found)
+        .method_not_allowed_fallback(limits::method_not_allowed);
+    let router = match limits::RateLimiter::new(&limits) {
+        Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(limiter),
+            limits::rate_limit,
+        )),
+        None => router,
+    };
+    router
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |e: BoxError| async move {
+                    layer_error(e, limits.request_timeout)
+                }))
+                .timeout(limits.request_timeout)
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    limits.max_in_flight,
+                )),
+        )
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Runs store work on the blocking pool, answering its failure as a
+/// problem.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    crate::state::blocking(f).await
+}
+
+/// Any other path.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no resource at {}", uri.path()))
+}
+
+/// The answer when a limit layer fails a request.
+fn layer_error(e: BoxError, timeout: Duration) -> ApiError {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Unavailable(format!(
+            "the request took longer than {} s",
+            timeout.as_secs()
+        ))
+    } else {
+        ApiError::Internal(anyhow::anyhow!("request layer: {e}"))
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then finishes
+/// the requests in flight.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving");
+    }
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,121 @@
+//! The audited actions, each spelled once: what an audit row's `action`
+//! says. HTTP actions read as the route (`POST /api/v1/records`), command-
+//! line ones as the command (`rotate-key`), demo ones with `demo: `.
+
+use crate::store::AuditEntry;
+
+/// An audited action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `POST /api/v1/records`.
+    PushRecords,
+    /// `POST /api/v1/certificates/{type}/{number}/status`.
+    ChangeStatus,
+    /// `GET /api/v1/certificates/{type}/{number}`.
+    ReadCertificate,
+    /// `GET /api/v1/nonconforming`.
+    ReadNonconforming,
+    /// `GET /api/v1/agencies/pushes`.
+    ReadAgencyPushes,
+    /// `GET /api/v1/audit`.
+    ReadAudit,
+    /// `POST /api/v1/devices`.
+    EnrollDevice,
+    /// `POST /api/v1/verification-logs`.
+    UploadLogs,
+    /// `GET /api/v1/verification-logs/head`.
+    ReadLogHead,
+    /// `GET /api/v1/verification-logs`.
+    ReadLogs,
+    /// `GET /api/v1/holder/certificates`.
+    HolderCertificates,
+    /// `GET /api/v1/holder/certificates/{type}/{number}/qr.png`.
+    HolderQrPng,
+    /// `GET /api/v1/holder/certificates/{type}/{number}/qr.svg`.
+    HolderQrSvg,
+    /// `POST /api/v1/holder/devices`.
+    HolderBindDevice,
+    /// `GET /api/v1/evaluation`.
+    ReadEvaluation,
+    /// `POST /api/v1/evaluation/training`.
+    RecordTraining,
+    /// `PUT /api/v1/evaluation/declared`.
+    RecordDeclared,
+    /// `POST /api/v1/evaluation/complaints`.
+    RecordComplaint,
+    /// `GET /admin/dashboard`.
+    ReadDashboard,
+    /// `POST /admin/dashboard`.
+    PostDashboard,
+    /// `verifier-server admin create-token`.
+    CreateToken,
+    /// `verifier-server admin list-tokens`.
+    ListTokens,
+    /// `verifier-server admin revoke-token`.
+    RevokeToken,
+    /// `verifier-server admin rotate-key`.
+    RotateKey,
+    /// `verifier-server admin compromise-key`.
+    CompromiseKey,
+    /// `verifier-server admin evaluate`.
+    Evaluate,
+}
+
+impl Action {
+    /// The spelling stored in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::PushRecords => "POST /api/v1/records",
+            Action::ChangeStatus => "POST /api/v1/certificates/{type}/{number}/status",
+            Action::ReadCertificate => "GET /api/v1/certificates/{type}/{number}",
+            Action::ReadNonconforming => "GET /api/v1/nonconforming",
+            Action::ReadAgencyPushes => "GET /api/v1/agencies/pushes",
+            Action::ReadAudit => "GET /api/v1/audit",
+            Action::EnrollDevice => "POST /api/v1/devices",
+            Action::UploadLogs => "POST /api/v1/verification-logs",
+            Action::ReadLogHead => "GET /api/v1/verification-logs/head",
+            Action::ReadLogs => "GET /api/v1/verification-logs",
+            Action::HolderCertificates => "GET /api/v1/holder/certificates",
+            Action::HolderQrPng => "GET /api/v1/holder/certificates/{type}/{number}/qr.png",
+            Action::HolderQrSvg => "GET /api/v1/holder/certificates/{type}/{number}/qr.svg",
+            Action::HolderBindDevice => "POST /api/v1/holder/devices",
+            Action::ReadEvaluation => "GET /api/v1/evaluation",
+            Action::RecordTraining => "POST /api/v1/evaluation/training",
+            Action::RecordDeclared => "PUT /api/v1/evaluation/declared",
+            Action::RecordComplaint => "POST /api/v1/evaluation/complaints",
+            Action::ReadDashboard => "GET /admin/dashboard",
+            Action::PostDashboard => "POST /admin/dashboard",
+            Action::CreateToken => "create-token",
+            Action::ListTokens => "list-tokens",
+            Action::RevokeToken => "revoke-token",
+            Action::RotateKey => "rotate-key",
+            Action::CompromiseKey => "compromise-key",
+            Action::Evaluate => "admin evaluate",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Action> for String {
+    fn from(a: Action) -> String {
+        a.as_str().to_string()
+    }
+}
+
+/// The audit row of a command-line administration command: role `cli`,
+/// no token. Every `admin` command writes it in its own transaction.
+pub fn cli_entry(now: i64, action: Action, target: String, outcome: &str) -> AuditEntry {
+    AuditEntry {
+        ts: now,
+        token_id: None,
+        role: Some("cli".into()),
+        action: action.as_str().into(),
+        target,
+        outcome: outcome.into(),
+    }
+}
