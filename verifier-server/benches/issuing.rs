@@ -9,8 +9,7 @@
 //! `ISSUING_SM2_N` (default 10000).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../tests/common/records.rs"]
-mod records;
+use testkit::records;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
