@@ -22,8 +22,8 @@ use verifier_server::auth::{self, Caller, Role};
 use verifier_server::issuing;
 use verifier_server::{AppState, Config};
 
-/// 2026-06-01 10:00 China Standard Time: every generated record is valid.
-const T0: i64 = 1_780_279_200;
+// 2026-06-01 10:00 China Standard Time: every sample record is valid.
+use testkit::T0;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -19,7 +19,6 @@ pub mod devices;
 pub mod error;
 pub mod evaluation;
 pub mod holders;
-pub mod import;
 pub mod issuing;
 pub mod keys;
 pub mod limits;

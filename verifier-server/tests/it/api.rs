@@ -221,9 +221,9 @@ async fn nonconforming_records_are_listed_with_reasons_and_resolved_by_a_correct
     let env = env();
     let shenyang = env.agency(210100);
     let good = sample_record(CertType::QC);
-    let mut bad = good.clone();
-    bad.sex = Some("2".into()); // the ID number says male
-    bad.valid_until = Some("20220101".into()); // before valid_from
+    // The QC sample whose sex contradicts its ID number and which expires
+    // before it starts.
+    let bad = testkit::records::nonconforming();
     let answer = env.push(&shenyang, std::slice::from_ref(&bad)).await;
     let result = &answer["results"][0];
     assert_eq!(result["result"], "non_conforming", "{answer}");
@@ -270,8 +270,7 @@ async fn nonconforming_records_are_listed_with_reasons_and_resolved_by_a_correct
     assert_eq!(history["entries"][0]["resolved_at"], T0 + 600);
 
     // An administrator's push of a bad Dalian record lands on Dalian's list.
-    let mut bad_dalian = sample_record(CertType::WYJ);
-    bad_dalian.id_number = Some("210203199007154520".into());
+    let bad_dalian = testkit::records::nonconforming_dalian();
     let answer = env.push(&env.admin, &[bad_dalian]).await;
     assert_eq!(answer["results"][0]["result"], "non_conforming");
     let reasons = answer["results"][0]["reasons"].as_array().unwrap();
