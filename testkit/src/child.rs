@@ -82,7 +82,7 @@ impl ChildServer {
         let port = free_port()?;
         let log = data.with_extension(format!("{port}.log"));
         let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        extra.extend(crate::engine().server_args()?);
+        extra.extend(crate::engine().server_args(data)?);
         let mut server = ChildServer {
             child: None,
             bin: bin.to_path_buf(),
@@ -213,7 +213,7 @@ pub fn server_admin_with(bin: &Path, data: &Path, args: &[&str]) -> anyhow::Resu
         .args(args)
         .arg("--data")
         .arg(data)
-        .args(crate::engine().server_args()?)
+        .args(crate::engine().server_args(data)?)
         .stdin(Stdio::null())
         .output()
         .context("running verifier-server admin")?;

@@ -33,13 +33,30 @@ pub fn engine() -> Engine {
 }
 
 impl Engine {
-    /// Extra arguments for `verifier-server serve|demo|admin` so a child
-    /// process uses this engine (none for SQLite).
-    pub fn server_args(&self) -> anyhow::Result<Vec<String>> {
+    /// The database the server on data directory `data` uses: `None` for
+    /// the SQLite file inside it. One data directory, one database, so a
+    /// reopened state, a restarted child process and an `admin` command
+    /// on the same directory all see the same data.
+    pub fn database_for(&self, data: &Path) -> anyhow::Result<Option<String>> {
         match self {
-            Engine::Sqlite => Ok(Vec::new()),
-            Engine::Postgres(_) => bail!(no_postgres()),
+            Engine::Sqlite => Ok(None),
+            // To wire PostgreSQL: derive a database name from `data` (e.g.
+            // `lnec_t_` + 16 hex digits of a hash of the canonical path),
+            // `CREATE DATABASE` it on `url` if missing, and return its URL.
+            Engine::Postgres(_url) => {
+                bail!("{} (data directory {})", no_postgres(), data.display())
+            }
         }
+    }
+
+    /// Extra arguments for `verifier-server serve|demo|admin` on data
+    /// directory `data` so a child process uses this engine (none for
+    /// SQLite; `--database URL` otherwise).
+    pub fn server_args(&self, data: &Path) -> anyhow::Result<Vec<String>> {
+        Ok(match self.database_for(data)? {
+            None => Vec::new(),
+            Some(url) => vec!["--database".into(), url],
+        })
     }
 }
 
@@ -54,9 +71,11 @@ fn no_postgres() -> String {
 /// there) with the engine of this run. Every in-process server of the kit
 /// is opened here.
 pub fn open_state(data: &Path, alg: Alg, config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    match engine() {
-        Engine::Sqlite => AppState::open(data, alg, config, clock),
-        Engine::Postgres(_) => bail!(no_postgres()),
+    match engine().database_for(data)? {
+        None => AppState::open(data, alg, config, clock),
+        // To wire PostgreSQL:
+        // `AppState::open_database(data, Some(&url), alg, config, clock)`.
+        Some(_url) => bail!(no_postgres()),
     }
 }
 
@@ -69,8 +88,8 @@ mod tests {
         if engine() != Engine::Sqlite {
             return; // a PostgreSQL run: nothing of SQLite to check
         }
-        assert!(Engine::Sqlite.server_args().unwrap().is_empty());
         let dir = crate::tempdir();
+        assert!(Engine::Sqlite.server_args(dir.path()).unwrap().is_empty());
         let state = open_state(
             dir.path(),
             Alg::EdDSA,
@@ -85,7 +104,10 @@ mod tests {
     #[test]
     fn postgres_is_refused_until_the_backend_is_wired() {
         let e = Engine::Postgres("postgres://127.0.0.1/x".into());
-        let err = e.server_args().unwrap_err().to_string();
+        let err = e
+            .server_args(Path::new("/nowhere"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(POSTGRES_ENV), "{err}");
     }
 }

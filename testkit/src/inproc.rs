@@ -282,7 +282,18 @@ mod tests {
             .to_string();
         let ok = verifier.check(&qr, server.now()).unwrap();
         assert_eq!(ok.claims().cert_type, CertType::QC);
+        // A suspension reaches the verifier through one delta.
+        let uri = format!(
+            "/api/v1/certificates/QC/{}/status",
+            crate::records::number(&records[0])
+        );
+        let (s, _, b) = server
+            .post_json(&uri, Some(&server.admin), &json!({ "status": "suspended" }))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
         server.sync(&mut verifier).await;
+        let no = verifier.check(&qr, server.now()).unwrap_err();
+        assert_eq!(no.reason, shared::verify::Reason::Suspended);
         let (s, h, b) = server.get("/api/v1/nonconforming", None).await;
         crate::assert_problem(s, &h, &b, StatusCode::UNAUTHORIZED);
     }
