@@ -78,12 +78,12 @@ impl Default for TestServer {
 }
 
 impl TestServer {
-    /// Ed25519 keys, the default configuration, the clock at [`T0`].
+    /// Ed25519 keys, the default configuration, the clock at [`crate::T0`].
     pub fn new() -> TestServer {
         TestServer::with(Alg::EdDSA, Config::default())
     }
 
-    /// Keys of `alg` and `config`, the clock at [`T0`].
+    /// Keys of `alg` and `config`, the clock at [`crate::T0`].
     pub fn with(alg: Alg, config: Config) -> TestServer {
         let dir = crate::tempdir();
         TestServer::open(dir, alg, config, ManualClock::default())
