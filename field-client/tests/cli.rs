@@ -7,7 +7,7 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -16,13 +16,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use shared::crypto::Alg;
-use shared::domain::{sample_record, CertType, DivisionCode, RawRecord};
-use verifier_server::auth::{self, Role};
-use verifier_server::{AppState, Config};
+use shared::domain::{sample_record, CertType, RawRecord};
+use testkit::{SocketServer, TestServer};
+use verifier_server::auth::Role;
+use verifier_server::AppState;
 
-/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
-const T0: i64 = 1_780_279_200;
 const BIN: &str = env!("CARGO_BIN_EXE_field-client");
 
 /// Drops the reply of the next verification-log upload after the server
@@ -41,75 +39,51 @@ async fn lose_reply(
     response
 }
 
+/// The kit's server on a socket of its own runtime, with the reply-losing
+/// layer and an officer token.
 struct Server {
-    _dir: tempfile::TempDir,
+    kit: TestServer,
     state: AppState,
-    clock: Arc<AtomicI64>,
     url: String,
     admin: String,
     officer: String,
     lose_reply: Arc<AtomicBool>,
-    rt: tokio::runtime::Runtime,
+    /// Keeps the socket served until the test ends.
+    _socket: SocketServer,
 }
 
-fn serve(rt: &tokio::runtime::Runtime, router: Router) -> String {
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move { axum::serve(listener, router).await });
-    format!("http://{addr}")
+/// Serves `router` on 127.0.0.1 until the returned server is dropped.
+fn serve(router: Router) -> SocketServer {
+    SocketServer::start_router_blocking(router)
 }
 
 impl Server {
     fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(AtomicI64::new(T0));
-        let c = clock.clone();
-        let state = AppState::open(
-            dir.path(),
-            Alg::EdDSA,
-            Config::default(),
-            Arc::new(move || c.load(Ordering::SeqCst)),
-        )
-        .unwrap();
-        let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "admin", T0).unwrap();
-        let (officer, _) = auth::create_token(
-            state.store(),
-            Role::Officer,
-            Some(DivisionCode::from_u32(210100).unwrap()),
-            "officer",
-            T0,
-        )
-        .unwrap();
+        let kit = TestServer::new();
+        let officer = kit.token(Role::Officer, Some(210100), "officer");
         let lose: Arc<AtomicBool> = Arc::default();
-        let router = verifier_server::app(state.clone()).layer(
-            axum::middleware::from_fn_with_state(lose.clone(), lose_reply),
-        );
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let url = serve(&rt, router);
+        let router = kit.app().layer(axum::middleware::from_fn_with_state(
+            lose.clone(),
+            lose_reply,
+        ));
+        let socket = serve(router);
         Server {
-            _dir: dir,
-            state,
-            clock,
-            url,
-            admin,
+            state: kit.state.clone(),
+            url: socket.url.clone(),
+            admin: kit.admin.clone(),
+            kit,
             officer,
             lose_reply: lose,
-            rt,
+            _socket: socket,
         }
     }
 
     fn advance(&self, s: i64) {
-        self.clock.fetch_add(s, Ordering::SeqCst);
+        self.kit.advance(s);
     }
 
     fn now(&self) -> i64 {
-        self.clock.load(Ordering::SeqCst)
+        self.kit.now()
     }
 
     fn http(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -224,7 +198,7 @@ fn fc(dir: &Path, now: i64, args: &[&str]) -> Run {
 }
 
 fn enrolled(s: &Server) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let data = dir.path().join("dev");
     let r = fc(
         &data,
@@ -273,7 +247,7 @@ fn enroll_pins_the_root_and_refuses_a_mismatch() {
         &["enroll", "--server", &s.url, "--token", &s.officer],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let other = tempfile::tempdir().unwrap();
+    let other = testkit::tempdir();
     let r = fc(
         other.path(),
         s.now(),
@@ -477,7 +451,8 @@ fn a_garbled_or_broken_sync_leaves_the_local_data_untouched() {
             "/api/v1/catalogue",
             get(move || async move { catalogue.clone() }),
         );
-    let evil_url = serve(&s.rt, evil);
+    let evil_server = serve(evil);
+    let evil_url = evil_server.url.clone();
     let r = fc(&dir, s.now(), &["sync", "--server", &evil_url]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("refused"), "{}", r.stderr);
@@ -504,7 +479,7 @@ fn images_non_images_and_non_certificates() {
     let d = enrolled(&s);
     let dir = data(&d);
     assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
-    let files = tempfile::tempdir().unwrap();
+    let files = testkit::tempdir();
     let png = files.path().join("two.png");
     // Two codes side by side in one image.
     let a = image::load_from_memory(

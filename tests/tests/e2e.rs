@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use tests::{agent, binary, describe, field_client, json_lines, Server};
+use testkit::{agent, binary, describe, field_client, json_lines, ChildServer as Server};
 
 fn read_index(server: &Server) -> Vec<Value> {
     let index: Value = serde_json::from_str(&server.demo_file("index.json").unwrap()).unwrap();
@@ -79,7 +79,7 @@ fn server_records(server: &Server, device: &Path) -> u64 {
 
 #[test]
 fn the_officers_day() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let mut server = Server::demo(&dir.path().join("server")).unwrap();
     let device = dir.path().join("device");
     enroll_and_sync(&server, &device);
@@ -204,7 +204,7 @@ fn the_officers_day() {
 /// printed is in the log afterwards.
 #[test]
 fn a_killed_client_loses_no_shown_verdict() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let server = Server::demo(&dir.path().join("server")).unwrap();
     let device = dir.path().join("device");
     enroll_and_sync(&server, &device);

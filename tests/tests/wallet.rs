@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use shared::domain::{sample_record, CertType};
-use tests::{agent, describe, field_client, json_lines, server_admin, Server};
+use testkit::{agent, describe, field_client, json_lines, server_admin, ChildServer as Server};
 
 fn now() -> i64 {
     SystemTime::now()
@@ -172,7 +172,7 @@ fn numbers(cards: &Value) -> Vec<String> {
 #[test]
 fn the_holders_wallet() {
     let chromium = prerequisites();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let data = dir.path().join("server");
 
     // A province agency and two holders: A holds the QC sample, B the WYJ.

@@ -35,8 +35,8 @@ use tower::ServiceExt as _;
 use verifier_server::auth::{self, Role};
 use verifier_server::{app, AppState, Config};
 
-/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
-const T0: i64 = 1_780_279_200;
+// 2026-06-01 10:00 China Standard Time: every sample record is valid.
+use testkit::T0;
 /// Distinct certificates checked.
 const CERTS: usize = 900;
 /// One check in this many is a live holder presentation.

@@ -9,8 +9,7 @@
 //! `ISSUING_SM2_N` (default 10000).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../tests/common/records.rs"]
-mod records;
+use testkit::records;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +22,8 @@ use verifier_server::auth::{self, Caller, Role};
 use verifier_server::issuing;
 use verifier_server::{AppState, Config};
 
-/// 2026-06-01 10:00 China Standard Time: every generated record is valid.
-const T0: i64 = 1_780_279_200;
+// 2026-06-01 10:00 China Standard Time: every sample record is valid.
+use testkit::T0;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -18,7 +18,6 @@
 pub mod demo;
 pub mod evaluation;
 pub mod http;
-pub mod import;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -11,10 +11,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use importer::{Format, ImportOptions};
 use shared::crypto::Alg;
 use shared::domain::DivisionCode;
 use verifier_server::auth::{self, Role};
-use verifier_server::import::{Format, ImportOptions};
 use verifier_server::lists::ListConfig;
 use verifier_server::store::SqliteStore;
 use verifier_server::{admin, keys, system_clock, AppState, Config};
@@ -300,7 +300,7 @@ fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let mut options = ImportOptions::new(&a.server, &a.token, &a.file, format);
     options.batch = a.batch;
     options.retries = a.retries;
-    let outcome = verifier_server::import::run(&options)?;
+    let outcome = importer::run(&options)?;
     let s = outcome.summary;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);

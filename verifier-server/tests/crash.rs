@@ -6,9 +6,6 @@
 //! finish with every record stored exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/records.rs"]
-mod records;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,101 +13,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use shared::crypto::Alg;
-use shared::status::StatusCache;
-use shared::trust::{SignedStatus, StatusUpdate, TrustList};
-use shared::verify::{self, Context, Policy, StatusData};
-use verifier_server::store::{SqliteStore, Store as _};
-use verifier_server::{AppState, Config};
+use testkit::{agent, records, ChildServer, Verifier};
+use verifier_server::Config;
 
 const BIN: &str = env!("CARGO_BIN_EXE_verifier-server");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-/// A running `verifier-server serve`.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data: &Path, port: u16) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(data.with_extension("log"))
-            .unwrap();
-        let child = Command::new(BIN)
-            .args(["serve", "--data"])
-            .arg(data)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let agent = agent();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = agent.get(format!("{}/healthz", server.url)).call() {
-                if r.status() == 200 {
-                    return server;
-                }
-            }
-            if let Some(status) = server.child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
-                panic!("the server exited with {status} while starting:\n{log}");
-            }
-            assert!(Instant::now() < deadline, "the server did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGKILL (`Child::kill` sends SIGKILL on Unix): no shutdown code runs.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `verifier-server serve` on `data`, on a port of its own.
+fn serve(data: &Path) -> ChildServer {
+    ChildServer::start(Path::new(BIN), "serve", data, &[]).unwrap()
 }
 
 fn create_token(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(["admin", "create-token", "--data"])
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let args: Vec<&str> = std::iter::once("create-token")
+        .chain(args.iter().copied())
+        .collect();
+    testkit::server_admin_with(Path::new(BIN), data, &args).unwrap()
 }
 
 fn push(agent: &ureq::Agent, url: &str, token: &str, records: &[Value]) -> Result<Value, String> {
@@ -139,22 +56,19 @@ fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> (u16, Vec<u8>) {
     (status, r.body_mut().read_to_vec().unwrap())
 }
 
+/// What the data directory holds, read through the service's own store.
 fn counts(data: &Path) -> verifier_server::store::Counts {
-    let store = SqliteStore::open(&data.join("verifier.db")).unwrap();
-    let mut tx = store.begin().unwrap();
+    let state = testkit::open_at(data, Config::default());
+    let mut tx = state.store().begin().unwrap();
     tx.counts().unwrap()
 }
-
-/// 2026-06-01 10:00 China Standard Time: every generated record is valid.
-const T0: i64 = 1_780_279_200;
 
 #[test]
 fn sigkill_during_pushes_loses_no_acknowledged_record() {
     const BATCH: usize = 100;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let data = dir.path().join("data");
-    let port = free_port();
-    let server = Server::start(&data, port);
+    let mut server = serve(&data);
     let agency = create_token(&data, &["--role", "agency", "--division", "210100"]);
     let admin = create_token(&data, &["--role", "admin"]);
 
@@ -190,7 +104,7 @@ fn sigkill_during_pushes_loses_no_acknowledged_record() {
         .subsec_nanos()
         % 20_000_000;
     std::thread::sleep(Duration::from_nanos(u64::from(jitter)));
-    server.kill();
+    server.kill().unwrap();
     let in_flight = client.join().unwrap();
     let acked = acked.load(Ordering::SeqCst);
     assert_eq!(
@@ -199,9 +113,7 @@ fn sigkill_during_pushes_loses_no_acknowledged_record() {
     );
 
     // The database opens after the crash; the keys are the same.
-    let root = AppState::open(&data, Alg::EdDSA, Config::default(), Arc::new(|| T0))
-        .unwrap()
-        .root_public_key();
+    let root = testkit::open_at(&data, Config::default()).root_public_key();
     let stored = counts(&data);
     let n = acked * BATCH;
     assert!(
@@ -210,32 +122,17 @@ fn sigkill_during_pushes_loses_no_acknowledged_record() {
     );
     assert_eq!(stored.versions, stored.certificates);
 
-    let server = Server::start(&data, port);
+    server.restart().unwrap();
     let agent = agent();
-    let (status, body) = get(&agent, &format!("{}/api/v1/trust-list", server.url), None);
+    let (status, trust) = get(&agent, &format!("{}/api/v1/trust-list", server.url), None);
     assert_eq!(status, 200);
-    let trust = TrustList::verify(&body, &root).unwrap();
     let (status, body) = get(&agent, &format!("{}/api/v1/status-list", server.url), None);
     assert_eq!(status, 200);
-    let signed = SignedStatus::verify(&body, &trust).unwrap();
-    let StatusUpdate::Snapshot(snapshot) = signed.update else {
-        panic!("status-list served a delta")
-    };
-    let cache = StatusCache::from_snapshot(snapshot);
+    let verifier = Verifier::from_served(&trust, &root, &body);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let context = Context {
-        trust: &trust,
-        status: Some(StatusData {
-            cache: &cache,
-            manifest: signed.manifest,
-        }),
-        now,
-        newest_seen: 0,
-        policy: Policy::default(),
-    };
     // Every acknowledged record is there, signed, and verifies as valid.
     for i in 0..n {
         let r = records::record(i);
@@ -251,7 +148,8 @@ fn sigkill_during_pushes_loses_no_acknowledged_record() {
         );
         let view: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(view["version"], 1);
-        let ok = verify::verify(view["qr"].as_str().unwrap(), &context)
+        let ok = verifier
+            .check(view["qr"].as_str().unwrap(), now)
             .unwrap_or_else(|e| panic!("record {i} ({t} {number}): {e:?}"));
         assert_eq!(ok.claims().number, number);
     }
@@ -274,7 +172,7 @@ fn sigkill_during_pushes_loses_no_acknowledged_record() {
             assert!(whole, "the batch in flight was half stored: {s}");
         }
     }
-    server.kill();
+    server.kill().unwrap();
     let after = counts(&data);
     assert_eq!(after.certificates, (n + BATCH) as u64);
     assert_eq!(after.versions, after.certificates);
@@ -316,10 +214,9 @@ fn wait_for(state: &Path, n: u64, child: &mut Child) {
 #[test]
 fn import_cli_resumes_after_being_killed_and_after_a_server_crash() {
     const N: usize = 2_000;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let data = dir.path().join("data");
-    let port = free_port();
-    let server = Server::start(&data, port);
+    let mut server = serve(&data);
     let token = create_token(&data, &["--role", "agency", "--division", "210100"]);
 
     // 2,000 records, a line that is not JSON (line 51) and a
@@ -359,7 +256,7 @@ fn import_cli_resumes_after_being_killed_and_after_a_server_crash() {
         .spawn()
         .unwrap();
     wait_for(&state, first + 200, &mut run);
-    server.kill();
+    server.kill().unwrap();
     let out = run.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -371,7 +268,7 @@ fn import_cli_resumes_after_being_killed_and_after_a_server_crash() {
     assert!(second > first && second < (N + 2) as u64);
 
     // 3. The server is back; the import finishes.
-    let server = Server::start(&data, port);
+    server.restart().unwrap();
     let out = import(&server.url, &token, &file, &["--json"])
         .output()
         .unwrap();
@@ -405,7 +302,7 @@ fn import_cli_resumes_after_being_killed_and_after_a_server_crash() {
         .unwrap();
     let again: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again["already_complete"], true);
-    server.kill();
+    server.kill().unwrap();
 
     // Every record exactly once: one certificate, one version each.
     let stored = counts(&data);

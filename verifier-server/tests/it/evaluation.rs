@@ -1,8 +1,7 @@
 //! The annual evaluation's counting, against hand-computed expectations in
-//! `tests/testdata/evaluation.json` (several cities, one of which tries to
+//! `tests/it/testdata/evaluation.json` (several cities, one of which tries to
 //! inflate its activation with forged, replayed, duplicated and
 //! out-of-region checks and rejected uploads).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use shared::domain::DivisionCode;
@@ -27,7 +26,7 @@ fn s(v: &Value) -> Option<String> {
 fn table() -> Value {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/testdata/evaluation.json"
+        "/tests/it/testdata/evaluation.json"
     ))
     .unwrap();
     serde_json::from_str(&text).unwrap()

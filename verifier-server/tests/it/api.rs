@@ -2,52 +2,36 @@
 //! `tower::ServiceExt::oneshot`, every certificate checked with
 //! `shared::verify::verify` against the trust list and status lists the
 //! service itself serves; one test over a real 127.0.0.1 listener.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::ops::Deref;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use axum::Router;
+use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use shared::crypto::Alg;
-use shared::domain::{sample_record, CertType, DivisionCode, RawRecord};
+use shared::domain::{sample_record, CertType};
 use shared::status::StatusCache;
-use shared::trust::{Manifest, SignedStatus, StatusUpdate, TrustList};
-use shared::verify::{self, Context, Policy, Reason, StatusData, Verdict};
+use shared::trust::TrustList;
+use shared::verify::{Reason, Verdict};
+use testkit::records::{all_samples, number};
+use testkit::{assert_problem, TestServer, Verifier, T0};
 use tower::ServiceExt as _;
-use verifier_server::auth::{self, Role};
-use verifier_server::{app, AppState, Clock, Config};
+use verifier_server::auth::Role;
+use verifier_server::{app, Config};
 
-/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
-const T0: i64 = 1_780_279_200;
+/// The kit's in-process server with this area's requests.
+struct Env(TestServer);
 
-struct Env {
-    dir: tempfile::TempDir,
-    state: AppState,
-    clock: Arc<AtomicI64>,
-    admin: String,
-}
-
-fn clock_of(at: &Arc<AtomicI64>) -> Clock {
-    let at = at.clone();
-    Arc::new(move || at.load(Ordering::SeqCst))
+impl Deref for Env {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 fn env_with(alg: Alg) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(AtomicI64::new(T0));
-    let state = AppState::open(dir.path(), alg, Config::default(), clock_of(&clock)).unwrap();
-    let (admin, _) =
-        auth::create_token(state.store(), Role::Admin, None, "test admin", T0).unwrap();
-    Env {
-        dir,
-        state,
-        clock,
-        admin,
-    }
+    Env(TestServer::with(alg, Config::default()))
 }
 
 fn env() -> Env {
@@ -55,82 +39,8 @@ fn env() -> Env {
 }
 
 impl Env {
-    fn app(&self) -> Router {
-        app(self.state.clone())
-    }
-
     fn agency(&self, division: u32) -> String {
-        let d = DivisionCode::from_u32(division).unwrap();
-        auth::create_token(self.state.store(), Role::Agency, Some(d), "test agency", T0)
-            .unwrap()
-            .0
-    }
-
-    fn advance(&self, seconds: i64) {
-        self.clock.fetch_add(seconds, Ordering::SeqCst);
-    }
-
-    fn now(&self) -> i64 {
-        self.clock.load(Ordering::SeqCst)
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
-    ) -> (StatusCode, HeaderMap, Vec<u8>) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b)),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.app().oneshot(req).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, body.to_vec())
-    }
-
-    async fn get(&self, uri: &str, token: Option<&str>) -> (StatusCode, HeaderMap, Vec<u8>) {
-        self.call(Method::GET, uri, token, &[], None).await
-    }
-
-    async fn get_json(&self, uri: &str, token: &str) -> Value {
-        let (status, _, body) = self.get(uri, Some(token)).await;
-        assert_eq!(
-            status,
-            StatusCode::OK,
-            "{uri}: {}",
-            String::from_utf8_lossy(&body)
-        );
-        serde_json::from_slice(&body).unwrap()
-    }
-
-    async fn push(&self, token: &str, records: &[RawRecord]) -> Value {
-        let body = serde_json::to_vec(&json!({ "records": records })).unwrap();
-        let (status, _, body) = self
-            .call(
-                Method::POST,
-                "/api/v1/records",
-                Some(token),
-                &[],
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        serde_json::from_slice(&body).unwrap()
+        testkit::token(&self.state, Role::Agency, Some(division), "test agency", T0)
     }
 
     async fn set_status(
@@ -156,90 +66,6 @@ impl Env {
         let v = self.get_json(&uri, &self.admin).await;
         v["qr"].as_str().unwrap().to_string()
     }
-
-    async fn trust(&self) -> TrustList {
-        let (status, _, body) = self.get("/api/v1/trust-list", None).await;
-        assert_eq!(status, StatusCode::OK);
-        TrustList::verify(&body, &self.state.root_public_key()).unwrap()
-    }
-
-    /// A verifier's view: the served trust list and a fresh snapshot.
-    async fn verifier(&self) -> Verifier {
-        let trust = self.trust().await;
-        let (status, headers, body) = self.get("/api/v1/status-list", None).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(headers[header::CONTENT_TYPE], "application/cose");
-        let signed = SignedStatus::verify(&body, &trust).unwrap();
-        let StatusUpdate::Snapshot(snapshot) = signed.update else {
-            panic!("status-list served a delta");
-        };
-        Verifier {
-            trust,
-            cache: StatusCache::from_snapshot(snapshot),
-            manifest: signed.manifest,
-        }
-    }
-}
-
-struct Verifier {
-    trust: TrustList,
-    cache: StatusCache,
-    manifest: Manifest,
-}
-
-impl Verifier {
-    fn check(&self, qr: &str, now: i64) -> Result<verify::VerifiedCertificate, verify::Rejection> {
-        verify::verify(
-            qr,
-            &Context {
-                trust: &self.trust,
-                status: Some(StatusData {
-                    cache: &self.cache,
-                    manifest: self.manifest,
-                }),
-                now,
-                newest_seen: 0,
-                policy: Policy::default(),
-            },
-        )
-    }
-
-    /// Fetches and applies the delta since the cached sequence.
-    async fn sync(&mut self, env: &Env) {
-        let uri = format!("/api/v1/status-list/deltas?since={}", self.cache.seq());
-        let (status, _, body) = env.get(&uri, None).await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        let signed = SignedStatus::verify(&body, &self.trust).unwrap();
-        let StatusUpdate::Delta(delta) = signed.update else {
-            panic!("deltas served a snapshot");
-        };
-        self.cache.apply(&delta).unwrap();
-        self.manifest = signed.manifest;
-    }
-}
-
-fn all_samples() -> Vec<RawRecord> {
-    CertType::ALL.into_iter().map(sample_record).collect()
-}
-
-fn number(r: &RawRecord) -> String {
-    r.number.clone().unwrap()
-}
-
-fn assert_problem(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    expected: StatusCode,
-) -> Value {
-    assert_eq!(status, expected, "{}", String::from_utf8_lossy(body));
-    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
-    let p: Value = serde_json::from_slice(body).unwrap();
-    assert_eq!(p["status"], expected.as_u16());
-    assert!(p["type"].as_str().unwrap().starts_with("/problems/"));
-    assert!(!p["title"].as_str().unwrap().is_empty());
-    assert!(!p["detail"].as_str().unwrap().is_empty());
-    p
 }
 
 #[tokio::test]
@@ -330,7 +156,7 @@ async fn a_changed_record_is_a_new_version_and_the_old_one_is_superseded() {
     assert_ne!(v1, v2);
 
     // Through a delta from the verifier's old list.
-    verifier.sync(&env).await;
+    env.sync(&mut verifier).await;
     let old = verifier.check(&v1, env.now()).unwrap_err();
     assert_eq!(
         (old.verdict, old.reason),
@@ -369,7 +195,7 @@ async fn two_changes_in_one_push_keep_the_latest_status_of_each_version() {
     let answer = env.push(&env.admin, &[second, third]).await;
     assert_eq!(answer["results"][0]["version"], 2, "{answer}");
     assert_eq!(answer["results"][1]["version"], 3, "{answer}");
-    verifier.sync(&env).await;
+    env.sync(&mut verifier).await;
     for (version, reason) in [
         (1, Reason::Superseded),
         (2, Reason::Superseded),
@@ -395,9 +221,9 @@ async fn nonconforming_records_are_listed_with_reasons_and_resolved_by_a_correct
     let env = env();
     let shenyang = env.agency(210100);
     let good = sample_record(CertType::QC);
-    let mut bad = good.clone();
-    bad.sex = Some("2".into()); // the ID number says male
-    bad.valid_until = Some("20220101".into()); // before valid_from
+    // The QC sample whose sex contradicts its ID number and which expires
+    // before it starts.
+    let bad = testkit::records::nonconforming();
     let answer = env.push(&shenyang, std::slice::from_ref(&bad)).await;
     let result = &answer["results"][0];
     assert_eq!(result["result"], "non_conforming", "{answer}");
@@ -444,8 +270,7 @@ async fn nonconforming_records_are_listed_with_reasons_and_resolved_by_a_correct
     assert_eq!(history["entries"][0]["resolved_at"], T0 + 600);
 
     // An administrator's push of a bad Dalian record lands on Dalian's list.
-    let mut bad_dalian = sample_record(CertType::WYJ);
-    bad_dalian.id_number = Some("210203199007154520".into());
+    let bad_dalian = testkit::records::nonconforming_dalian();
     let answer = env.push(&env.admin, &[bad_dalian]).await;
     assert_eq!(answer["results"][0]["result"], "non_conforming");
     let reasons = answer["results"][0]["reasons"].as_array().unwrap();
@@ -481,7 +306,7 @@ async fn revoke_suspend_and_reinstate_reach_verifiers_through_deltas() {
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["status"], "suspended");
     assert_eq!(changed["status_seq"], start + 1);
-    verifier.sync(&env).await;
+    env.sync(&mut verifier).await;
     assert_eq!(
         verifier.check(&qr, env.now()).unwrap_err().reason,
         Reason::Suspended
@@ -491,7 +316,7 @@ async fn revoke_suspend_and_reinstate_reach_verifiers_through_deltas() {
         .set_status(&env.admin, CertType::YSZ, &ysz, "valid")
         .await;
     assert_eq!(status, StatusCode::OK);
-    verifier.sync(&env).await;
+    env.sync(&mut verifier).await;
     assert!(verifier.check(&qr, env.now()).is_ok());
 
     // Shenyang's agency revokes its own certificate.
@@ -521,10 +346,10 @@ async fn revoke_suspend_and_reinstate_reach_verifiers_through_deltas() {
         }),
         manifest: verifier.manifest,
     };
-    behind.sync(&env).await;
+    env.sync(&mut behind).await;
     let no = behind.check(&qr, env.now()).unwrap_err();
     assert_eq!((no.verdict, no.reason), (Verdict::Invalid, Reason::Revoked));
-    verifier.sync(&env).await;
+    env.sync(&mut verifier).await;
     assert_eq!(
         verifier.check(&qr, env.now()).unwrap_err().reason,
         Reason::Revoked
@@ -603,7 +428,7 @@ async fn lists_have_strong_etags_and_answer_304() {
     let mut verifier = env.verifier().await;
     let trust_seq = verifier.trust.seq;
     env.advance(86_400 + 1);
-    verifier.sync(&env).await;
+    env.sync(&mut verifier).await;
     assert_eq!(verifier.manifest.issued_at, env.now());
     assert_eq!(verifier.manifest.ttl, 2 * 86_400);
     assert_eq!(verifier.manifest.max_age, 7 * 86_400);
@@ -665,9 +490,7 @@ async fn authentication_roles_and_problem_details() {
     assert_problem(s, &h, &b, StatusCode::UNAUTHORIZED);
 
     // An auditor may not push.
-    let auditor = auth::create_token(env.state.store(), Role::Auditor, None, "a", T0)
-        .unwrap()
-        .0;
+    let auditor = testkit::token(&env.state, Role::Auditor, None, "a", T0);
     let (s, h, b) = env
         .call(
             Method::POST,
@@ -831,23 +654,8 @@ async fn acknowledged_data_survives_a_reopen() {
     let (_, _, status_bytes) = env.get("/api/v1/status-list", None).await;
     let root = env.state.root_public_key();
     let counts = env.state.store().begin().unwrap().counts().unwrap();
-    let Env {
-        dir,
-        state,
-        clock,
-        admin,
-        ..
-    } = env;
-    drop(state);
-
-    let state =
-        AppState::open(dir.path(), Alg::EdDSA, Config::default(), clock_of(&clock)).unwrap();
-    let env = Env {
-        dir,
-        state,
-        clock,
-        admin,
-    };
+    // The same data directory, opened again.
+    let env = Env(env.0.reopen());
     assert_eq!(env.state.root_public_key(), root, "same keys after reopen");
     assert_eq!(env.state.store().begin().unwrap().counts().unwrap(), counts);
     let (_, _, trust_again) = env.get("/api/v1/trust-list", None).await;
@@ -866,7 +674,7 @@ async fn acknowledged_data_survives_a_reopen() {
     assert_eq!(again["summary"]["unchanged"], 9);
     // Secrets are private files.
     use std::os::unix::fs::PermissionsExt as _;
-    for entry in std::fs::read_dir(env.dir.path().join("keys")).unwrap() {
+    for entry in std::fs::read_dir(env.data().join("keys")).unwrap() {
         let mode = entry.unwrap().metadata().unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
@@ -948,13 +756,8 @@ async fn public_catalogue_and_health() {
 async fn serves_over_a_real_socket_and_shuts_down_gracefully() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let env = env();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(verifier_server::run(listener, env.state.clone(), async {
-        let _ = stopped.await;
-    }));
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let server = testkit::SocketServer::start(env.state.clone()).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(b"GET /api/v1/trust-list HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
         .await
@@ -966,12 +769,7 @@ async fn serves_over_a_real_socket_and_shuts_down_gracefully() {
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(head.contains("content-type: application/cose"));
     TrustList::verify(&response[split + 4..], &env.state.root_public_key()).unwrap();
-    stop.send(()).unwrap();
-    tokio::time::timeout(std::time::Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -1012,14 +810,8 @@ async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
         },
         ..Config::default()
     };
-    let state = AppState::new(
-        Arc::new(
-            verifier_server::store::SqliteStore::open(&env.dir.path().join("verifier.db")).unwrap(),
-        ),
-        (*env.state.keys()).clone(),
-        config,
-        clock_of(&env.clock),
-    );
+    // The same data directory (database and keys) opened with that limit.
+    let state = testkit::open_state(env.data(), Alg::EdDSA, config, env.clock.clock()).unwrap();
     let body = serde_json::to_vec(&json!({ "records": all_samples() })).unwrap();
     let req = Request::builder()
         .method(Method::POST)

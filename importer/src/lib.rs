@@ -1,4 +1,5 @@
-//! Bulk collection (归集) from a file: `verifier-server import` reads
+//! Bulk collection (归集) from a file: the `importer` library, run by
+//! `verifier-server import`, reads
 //! certificate records from CSV or JSON lines and pushes them in batches to
 //! `POST /api/v1/records` of a running server, resumably.
 //!
@@ -34,6 +35,8 @@
 //! the length recorded in the state on resume, so a batch pushed twice is
 //! reported once.
 
+#![forbid(unsafe_code)]
+
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead as _, BufReader, IsTerminal as _, Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -45,7 +48,8 @@ use sha2::{Digest as _, Sha256};
 use shared::domain::validate::RawValue;
 use shared::domain::RawRecord;
 
-use shared::api::{Outcome, PushRequest, PushResponse, Summary};
+pub use shared::api::{Outcome, PushResponse, RecordResult, Summary};
+use shared::api::PushRequest;
 
 /// Separator of the items of a list field in a CSV cell.
 pub const CSV_LIST_SEPARATOR: char = ';';

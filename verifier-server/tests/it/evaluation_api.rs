@@ -1,50 +1,39 @@
 //! `GET /api/v1/evaluation` and the administrator's entries through the
 //! router, on real pushes and real signed check-log uploads: the counts go
 //! through the store's queries, and every refusal is checked.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::ops::Deref;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use shared::checklog::{self, CertRef, ChainHead, Check, Disposition, Event, Sealed};
 use shared::crypto::{Alg, SigningKey};
-use shared::domain::{sample_record, CertType, DivisionCode};
+use shared::domain::{sample_record, CertType};
 use shared::verify::Verdict;
-use tower::ServiceExt as _;
-use verifier_server::auth::{self, Role};
-use verifier_server::{app, AppState, Config};
+use testkit::{TestServer, T0};
+use verifier_server::auth::Role;
 
-/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
-const T0: i64 = 1_780_279_200;
+/// The kit's in-process server (its clock stands at `T0`) with this
+/// area's requests.
+struct Env(TestServer);
 
-struct Env {
-    _dir: tempfile::TempDir,
-    state: AppState,
-    admin: String,
+impl Deref for Env {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(dir.path(), Alg::EdDSA, Config::default(), Arc::new(|| T0)).unwrap();
-    let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "admin", T0).unwrap();
-    Env {
-        _dir: dir,
-        state,
-        admin,
-    }
+    Env(TestServer::new())
 }
 
 impl Env {
     fn token(&self, role: Role, division: Option<u32>) -> String {
-        let d = division.map(|c| DivisionCode::from_u32(c).unwrap());
-        auth::create_token(self.state.store(), role, d, "test", T0)
-            .unwrap()
-            .0
+        testkit::token(&self.state, role, division, "test", T0)
     }
 
     async fn raw(
@@ -62,18 +51,12 @@ impl Env {
         for (k, v) in headers {
             req = req.header(k, *v);
         }
-        let response = app(self.state.clone())
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let ct = response
-            .headers()
+        let (status, h, bytes) = self.send(req.body(Body::from(body)).unwrap()).await;
+        let ct = h
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, ct, bytes.to_vec())
+        (status, ct, bytes)
     }
 
     async fn json(

@@ -4,57 +4,17 @@
 //! problem details naming the role or the reason, and must be audited.
 //! Also the request limits (rate, body size, method, malformed paths) and
 //! that the OpenAPI document lists every route the router serves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shared::crypto::Alg;
-use shared::domain::{sample_record, CertType, DivisionCode};
+use shared::domain::{sample_record, CertType};
+use testkit::{SocketServer as Server, T0};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use verifier_server::auth::{self, Role};
+use verifier_server::auth;
 use verifier_server::store::TokenRow;
 use verifier_server::{AppState, Config, Limits};
-
-/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
-const T0: i64 = 1_780_279_200;
-
-/// A server on 127.0.0.1 serving `state` until dropped.
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Server {
-    async fn start(state: AppState) -> Server {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(verifier_server::run(listener, state, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            stop.send(()).unwrap();
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-        }
-    }
-}
 
 /// An HTTP/1.1 answer.
 #[derive(Debug)]
@@ -163,20 +123,8 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 
 /// Checks a problem-details answer and returns its detail.
 fn problem(a: &Answer, status: u16) -> String {
-    assert_eq!(a.status, status, "{}", a.text());
-    assert_eq!(
-        a.header("content-type"),
-        Some("application/problem+json"),
-        "{}",
-        a.text()
-    );
-    let p = a.json();
-    assert_eq!(p["status"], status, "{p}");
-    assert!(p["type"].as_str().unwrap().starts_with("/problems/"), "{p}");
-    assert!(!p["title"].as_str().unwrap().is_empty(), "{p}");
-    let detail = p["detail"].as_str().unwrap().to_string();
-    assert!(!detail.is_empty(), "{p}");
-    detail
+    let p = testkit::check_problem(a.status, a.header("content-type"), &a.body, status);
+    p["detail"].as_str().unwrap().to_string()
 }
 
 /// The callers of the matrix.
@@ -216,25 +164,16 @@ impl Who {
     }
 }
 
+/// The kit's token of every role, agencies of Shenyang and Dalian, and a
+/// revoked administrator token.
 struct Tokens {
-    admin: String,
-    shenyang: String,
-    dalian: String,
-    auditor: String,
-    officer: String,
-    holder: String,
+    kit: testkit::Tokens,
     revoked: String,
 }
 
 impl Tokens {
     fn new(state: &AppState) -> Tokens {
         let store = state.store();
-        let div = |c| Some(DivisionCode::from_u32(c).unwrap());
-        let make = |role, division, subject| {
-            auth::create_token(store, role, division, subject, T0)
-                .unwrap()
-                .0
-        };
         let revoked = auth::generate_token();
         let mut tx = store.begin().unwrap();
         tx.insert_token(&TokenRow {
@@ -249,24 +188,19 @@ impl Tokens {
         .unwrap();
         tx.commit().unwrap();
         Tokens {
-            admin: make(Role::Admin, None, "admin"),
-            shenyang: make(Role::Agency, div(210100), "shenyang"),
-            dalian: make(Role::Agency, div(210200), "dalian"),
-            auditor: make(Role::Auditor, None, "auditor"),
-            officer: make(Role::Officer, div(210100), "officer"),
-            holder: make(Role::Holder, None, "11010519491231002X"),
+            kit: testkit::Tokens::new(state, T0, &[210100, 210200]),
             revoked,
         }
     }
 
     fn of(&self, who: Who) -> Option<&str> {
         match who {
-            Who::Admin => Some(&self.admin),
-            Who::Shenyang => Some(&self.shenyang),
-            Who::Dalian => Some(&self.dalian),
-            Who::Auditor => Some(&self.auditor),
-            Who::Officer => Some(&self.officer),
-            Who::Holder => Some(&self.holder),
+            Who::Admin => Some(&self.kit.admin),
+            Who::Shenyang => Some(self.kit.agency(210100)),
+            Who::Dalian => Some(self.kit.agency(210200)),
+            Who::Auditor => Some(&self.kit.auditor),
+            Who::Officer => Some(&self.kit.officer),
+            Who::Holder => Some(&self.kit.holder),
             Who::Revoked => Some(&self.revoked),
             Who::Nobody => None,
         }
@@ -274,8 +208,8 @@ impl Tokens {
 }
 
 fn open(config: Config) -> (tempfile::TempDir, AppState) {
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(dir.path(), Alg::EdDSA, config, std::sync::Arc::new(|| T0)).unwrap();
+    let dir = testkit::tempdir();
+    let state = testkit::open_at(dir.path(), config);
     (dir, state)
 }
 
@@ -317,7 +251,10 @@ async fn every_role_on_every_endpoint_over_a_socket() {
     assert_eq!(wyj.issuer_division.as_deref(), Some("210200"));
     let push =
         |r: &shared::domain::RawRecord| serde_json::to_vec(&json!({ "records": [r] })).unwrap();
-    for (token, record) in [(&tokens.shenyang, &qc), (&tokens.dalian, &wyj)] {
+    for (token, record) in [
+        (tokens.kit.agency(210100), &qc),
+        (tokens.kit.agency(210200), &wyj),
+    ] {
         let a = request(
             addr,
             "POST",
@@ -336,7 +273,7 @@ async fn every_role_on_every_endpoint_over_a_socket() {
             addr,
             "POST",
             "/api/v1/records",
-            Some(&tokens.admin),
+            Some(&tokens.kit.admin),
             Some(&push(&qc)),
         )
         .await;
@@ -595,7 +532,7 @@ async fn every_role_on_every_endpoint_over_a_socket() {
         addr,
         "POST",
         &format!("{wyj_uri}/status"),
-        Some(&tokens.dalian),
+        Some(tokens.kit.agency(210200)),
         status_body("valid").as_deref(),
     )
     .await;
@@ -610,7 +547,7 @@ async fn every_role_on_every_endpoint_over_a_socket() {
         addr,
         "POST",
         "/api/v1/records",
-        Some(&tokens.dalian),
+        Some(tokens.kit.agency(210200)),
         Some(&push(&qc)),
     )
     .await;
@@ -620,7 +557,7 @@ async fn every_role_on_every_endpoint_over_a_socket() {
         v["results"][0]["reasons"][0]["rule"], "division_not_allowed",
         "{v}"
     );
-    server.shutdown().await;
+    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -642,7 +579,7 @@ async fn rate_limits_answer_429_with_retry_after_per_caller() {
             addr,
             "GET",
             "/api/v1/agencies/pushes",
-            Some(&tokens.admin),
+            Some(&tokens.kit.admin),
             None,
         )
         .await;
@@ -652,7 +589,7 @@ async fn rate_limits_answer_429_with_retry_after_per_caller() {
         addr,
         "GET",
         "/api/v1/agencies/pushes",
-        Some(&tokens.admin),
+        Some(&tokens.kit.admin),
         None,
     )
     .await;
@@ -666,7 +603,7 @@ async fn rate_limits_answer_429_with_retry_after_per_caller() {
         addr,
         "GET",
         "/api/v1/agencies/pushes",
-        Some(&tokens.auditor),
+        Some(&tokens.kit.auditor),
         None,
     )
     .await;
@@ -684,12 +621,12 @@ async fn rate_limits_answer_429_with_retry_after_per_caller() {
         addr,
         "GET",
         "/api/v1/agencies/pushes",
-        Some(&tokens.admin),
+        Some(&tokens.kit.admin),
         None,
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.text());
-    server.shutdown().await;
+    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -698,7 +635,7 @@ async fn router_refusals_are_problem_details() {
     let tokens = Tokens::new(&state);
     let server = Server::start(state).await;
     let addr = server.addr;
-    let admin = Some(tokens.admin.as_str());
+    let admin = Some(tokens.kit.admin.as_str());
 
     // A status change over the small command limit: 413, not a push-sized
     // allowance.
@@ -757,7 +694,7 @@ async fn router_refusals_are_problem_details() {
         400,
     );
     assert!(d.contains("status"), "{d}");
-    server.shutdown().await;
+    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -848,5 +785,5 @@ async fn the_openapi_document_lists_every_route() {
         "{}",
         doc["components"]
     );
-    server.shutdown().await;
+    server.shutdown().await.unwrap();
 }

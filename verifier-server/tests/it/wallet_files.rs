@@ -2,26 +2,14 @@
 //! and security headers, and a 503 page saying how to build it when it is
 //! absent. (The wallet itself is tested in headless Chromium by
 //! `tests/tests/wallet.rs`.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use shared::crypto::Alg;
-use tower::ServiceExt as _;
-use verifier_server::{app, AppState, Config};
+use axum::http::{header, StatusCode};
+use verifier_server::{AppState, Config};
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = app(state.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let (status, headers, body) = testkit::get_from(state, uri, None).await;
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
@@ -30,12 +18,12 @@ fn state(data: &Path, wallet: &Path) -> AppState {
         wallet_dir: Some(wallet.to_path_buf()),
         ..Config::default()
     };
-    AppState::open(data, Alg::EdDSA, config, Arc::new(|| 1_780_279_200)).unwrap()
+    testkit::open_at(data, config)
 }
 
 #[tokio::test]
 async fn serves_the_built_wallet() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let wallet = dir.path().join("dist");
     std::fs::create_dir(&wallet).unwrap();
     for (name, text) in [
@@ -108,7 +96,7 @@ async fn serves_the_built_wallet() {
 
 #[tokio::test]
 async fn says_how_to_build_it_when_absent() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let s = state(&dir.path().join("data"), &dir.path().join("no-such-dist"));
     for uri in ["/wallet/", "/wallet/app.js"] {
         let (status, h, body) = get(&s, uri).await;

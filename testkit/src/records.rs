@@ -1,10 +1,39 @@
-//! Distinct, realistic, conforming records for benchmarks and crash tests:
-//! the shared sample record of each type with a distinct certificate number
-//! (and ID number or plate where the type has one), all issued by
-//! Shenyang (division 210100) so an agency token of Shenyang may push them.
+//! Sample records from one place: the shared sample of each type (valid on
+//! [`crate::T0`]), distinct generated ones for bulk and crash tests, and
+//! non-conforming ones.
+//!
+//! Generated records are the shared sample record of each type with a
+//! distinct certificate number (and ID number or plate where the type has
+//! one), all issued by Shenyang (division 210100) so an agency token of
+//! Shenyang may push them.
 
-#![allow(dead_code)]
 use shared::domain::{sample_record, CertType, RawRecord};
+
+/// The valid sample record of every type, in `CertType::ALL` order.
+pub fn all_samples() -> Vec<RawRecord> {
+    CertType::ALL.into_iter().map(sample_record).collect()
+}
+
+/// The certificate number of a record.
+pub fn number(r: &RawRecord) -> String {
+    r.number.clone().expect("the record has a number")
+}
+
+/// A QC record that does not conform: the sex contradicts the ID number
+/// and it expires before it starts.
+pub fn nonconforming() -> RawRecord {
+    let mut bad = sample_record(CertType::QC);
+    bad.sex = Some("2".into()); // the ID number says male
+    bad.valid_until = Some("20220101".into()); // before valid_from
+    bad
+}
+
+/// A Dalian WYJ record whose ID number has a wrong check character.
+pub fn nonconforming_dalian() -> RawRecord {
+    let mut bad = sample_record(CertType::WYJ);
+    bad.id_number = Some("210203199007154520".into());
+    bad
+}
 
 /// The division every generated record belongs to.
 pub const DIVISION: u32 = 210100;
@@ -87,4 +116,41 @@ pub fn values(from: usize, to: usize) -> Vec<serde_json::Value> {
     (from..to)
         .map(|i| serde_json::to_value(record(i)).unwrap_or_default())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::domain::validate::validate;
+
+    fn today() -> time::Date {
+        time::Date::from_calendar_date(2026, time::Month::June, 1).unwrap()
+    }
+
+    #[test]
+    fn generated_and_sample_records_conform_and_are_distinct() {
+        let mut numbers = std::collections::BTreeSet::new();
+        for i in 0..90 {
+            let r = record(i);
+            assert!(
+                validate(&r, today()).is_ok(),
+                "record {i}: {:?}",
+                validate(&r, today()).err()
+            );
+            assert!(
+                numbers.insert((r.cert_type.clone(), number(&r))),
+                "record {i} repeats"
+            );
+        }
+        for r in all_samples() {
+            assert!(validate(&r, today()).is_ok(), "{r:?}");
+        }
+        assert_eq!(values(3, 7).len(), 4);
+    }
+
+    #[test]
+    fn nonconforming_records_do_not_conform() {
+        assert!(validate(&nonconforming(), today()).is_err());
+        assert!(validate(&nonconforming_dalian(), today()).is_err());
+    }
 }

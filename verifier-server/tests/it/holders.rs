@@ -3,28 +3,21 @@
 //! certificates checked with `shared::verify::verify` against the lists the
 //! service serves, key changes made with the `admin` functions while the
 //! state is live (as the CLI does beside a running server).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::ops::Deref;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use base64::Engine as _;
-use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use shared::crypto::{Alg, SigningKey};
 use shared::domain::{sample_record, CertType, DivisionCode, RawRecord};
 use shared::qrtext::{self, Kind};
-use shared::status::StatusCache;
-use shared::trust::{KeyState, Manifest, SignedStatus, StatusUpdate, TrustList};
-use shared::verify::{self, Context, Policy, Reason, StatusData};
-use tower::ServiceExt as _;
+use shared::trust::KeyState;
+use shared::verify::{self, Reason};
+use testkit::{problem_detail as assert_problem, TestServer};
+use verifier_server::admin;
 use verifier_server::auth::{self, Role};
-use verifier_server::{admin, app, AppState, Clock, Config};
 
-/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
-const T0: i64 = 1_780_279_200;
 /// The QC sample's holder.
 const PERSON_A: &str = "210102198503122434";
 /// The WYJ sample's holder.
@@ -32,26 +25,18 @@ const PERSON_B: &str = "210203199007154521";
 /// The JYXK sample's operator, also pushed as the YSZ sample's owner.
 const COMPANY: &str = "91210106MA0XN3K249";
 
-struct Env {
-    dir: tempfile::TempDir,
-    state: AppState,
-    clock: Arc<AtomicI64>,
-    admin: String,
+/// The kit's in-process server with this area's requests.
+struct Env(TestServer);
+
+impl Deref for Env {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(AtomicI64::new(T0));
-    let at = clock.clone();
-    let c: Clock = Arc::new(move || at.load(Ordering::SeqCst));
-    let state = AppState::open(dir.path(), Alg::EdDSA, Config::default(), c).unwrap();
-    let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "admin", T0).unwrap();
-    Env {
-        dir,
-        state,
-        clock,
-        admin,
-    }
+    Env(TestServer::new())
 }
 
 fn records() -> Vec<RawRecord> {
@@ -66,14 +51,6 @@ fn records() -> Vec<RawRecord> {
 }
 
 impl Env {
-    fn now(&self) -> i64 {
-        self.clock.load(Ordering::SeqCst)
-    }
-
-    fn advance(&self, s: i64) {
-        self.clock.fetch_add(s, Ordering::SeqCst);
-    }
-
     fn token(&self, role: Role, division: Option<u32>, subject: &str) -> (String, i64) {
         let d = division.map(|d| DivisionCode::from_u32(d).unwrap());
         auth::create_token(self.state.store(), role, d, subject, self.now()).unwrap()
@@ -86,51 +63,11 @@ impl Env {
         token: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> (StatusCode, HeaderMap, Vec<u8>) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b)),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let response = app(self.state.clone()).oneshot(req).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, body.to_vec())
-    }
-
-    async fn get(&self, uri: &str, token: Option<&str>) -> (StatusCode, HeaderMap, Vec<u8>) {
-        self.call(Method::GET, uri, token, None).await
-    }
-
-    async fn get_json(&self, uri: &str, token: &str) -> Value {
-        let (status, _, body) = self.get(uri, Some(token)).await;
-        assert_eq!(
-            status,
-            StatusCode::OK,
-            "{uri}: {}",
-            String::from_utf8_lossy(&body)
-        );
-        serde_json::from_slice(&body).unwrap()
+        self.0.call(method, uri, token, &[], body).await
     }
 
     async fn push(&self, records: &[RawRecord]) -> Value {
-        let body = serde_json::to_vec(&json!({ "records": records })).unwrap();
-        let (status, _, body) = self
-            .call(
-                Method::POST,
-                "/api/v1/records",
-                Some(&self.admin),
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        serde_json::from_slice(&body).unwrap()
+        self.0.push(&self.admin, records).await
     }
 
     async fn register(&self, token: &str, body: Value) -> (StatusCode, HeaderMap, Vec<u8>) {
@@ -154,27 +91,6 @@ impl Env {
         c["qr"].as_str().unwrap().to_string()
     }
 
-    async fn trust(&self) -> TrustList {
-        let (status, _, body) = self.get("/api/v1/trust-list", None).await;
-        assert_eq!(status, StatusCode::OK);
-        TrustList::verify(&body, &self.state.root_public_key()).unwrap()
-    }
-
-    async fn verifier(&self) -> Verifier {
-        let trust = self.trust().await;
-        let (status, _, body) = self.get("/api/v1/status-list", None).await;
-        assert_eq!(status, StatusCode::OK);
-        let signed = SignedStatus::verify(&body, &trust).unwrap();
-        let StatusUpdate::Snapshot(snapshot) = signed.update else {
-            panic!("status-list served a delta");
-        };
-        Verifier {
-            trust,
-            cache: StatusCache::from_snapshot(snapshot),
-            manifest: signed.manifest,
-        }
-    }
-
     fn audit_outcomes(&self, action: &str) -> Vec<String> {
         let mut tx = self.state.store().begin().unwrap();
         tx.audit_after(0, 1000)
@@ -184,47 +100,6 @@ impl Env {
             .map(|r| r.entry.outcome)
             .collect()
     }
-}
-
-struct Verifier {
-    trust: TrustList,
-    cache: StatusCache,
-    manifest: Manifest,
-}
-
-impl Verifier {
-    fn check(
-        &self,
-        text: &str,
-        now: i64,
-    ) -> Result<verify::VerifiedCertificate, verify::Rejection> {
-        verify::verify(
-            text,
-            &Context {
-                trust: &self.trust,
-                status: Some(StatusData {
-                    cache: &self.cache,
-                    manifest: self.manifest,
-                }),
-                now,
-                newest_seen: 0,
-                policy: Policy::default(),
-            },
-        )
-    }
-}
-
-fn assert_problem(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    expected: StatusCode,
-) -> String {
-    assert_eq!(status, expected, "{}", String::from_utf8_lossy(body));
-    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
-    let p: Value = serde_json::from_slice(body).unwrap();
-    assert_eq!(p["status"], expected.as_u16());
-    p["detail"].as_str().unwrap().to_string()
 }
 
 fn device(seed: u8) -> (SigningKey, String) {
@@ -600,7 +475,7 @@ async fn rotation_on_a_live_server_keeps_old_certificates_through_the_overlap() 
     let old_kid = before.check(&old_qr, env.now()).unwrap().kid();
 
     env.advance(60);
-    let change = admin::rotate_key(env.dir.path(), env.state.store(), None, 7, env.now()).unwrap();
+    let change = admin::rotate_key(env.data(), env.state.store(), None, 7, env.now()).unwrap();
     assert_eq!(change.old_kid, old_kid.to_hex());
     assert_eq!(change.resigned, 1);
 
@@ -655,7 +530,7 @@ async fn compromise_publishes_at_once_and_refuses_what_the_key_signed() {
     env.advance(60);
     let since = env.now() - 30;
     let change = admin::compromise_key(
-        env.dir.path(),
+        env.data(),
         env.state.store(),
         &kid.to_hex(),
         Some(since),
@@ -686,11 +561,8 @@ async fn compromise_publishes_at_once_and_refuses_what_the_key_signed() {
         "00".repeat(8),
     ] {
         assert!(
-            admin::compromise_key(env.dir.path(), env.state.store(), &bad, None, env.now())
-                .is_err()
+            admin::compromise_key(env.data(), env.state.store(), &bad, None, env.now()).is_err()
         );
     }
-    assert!(
-        admin::compromise_key(env.dir.path(), env.state.store(), "xyz", None, env.now()).is_err()
-    );
+    assert!(admin::compromise_key(env.data(), env.state.store(), "xyz", None, env.now()).is_err());
 }

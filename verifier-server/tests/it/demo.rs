@@ -3,47 +3,29 @@
 //! decoded from its pixels and verified with `shared::verify` against the
 //! trust list and status list the in-process router serves, and must get
 //! exactly the verdict and reason `index.json` promises.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt as _;
+use axum::http::StatusCode;
 use serde_json::Value;
-use shared::crypto::Alg;
 use shared::domain::CertType;
 use shared::qr::{decode_image, DecodeLimits};
-use shared::status::StatusCache;
-use shared::trust::{SignedStatus, StatusUpdate, TrustList};
-use shared::verify::{self, Context, Policy, StatusData};
-use tower::ServiceExt as _;
+use testkit::{Verifier, T0};
 use verifier_server::auth::{self, AuthFailure, Role};
 use verifier_server::demo::{self, DEMO_DIR, INDEX_FILE, INDEX_FORMAT};
-use verifier_server::{app, AppState, Config};
+use verifier_server::{AppState, Config};
 
-/// 2026-06-01 10:00 China Standard Time, after every demo issue date.
-const T0: i64 = 1_780_279_200;
-
+/// A bare state (no tokens: the demo writes its own), the clock at `T0`,
+/// after every demo issue date.
 fn open(dir: &Path) -> AppState {
-    AppState::open(dir, Alg::EdDSA, Config::default(), Arc::new(|| T0)).unwrap()
+    testkit::open_at(dir, Config::default())
 }
 
 async fn get(state: &AppState, uri: &str, token: Option<&str>) -> (StatusCode, Vec<u8>) {
-    let mut req = Request::builder().uri(uri);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let response = app(state.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, body.to_vec())
+    let (status, _, body) = testkit::get_from(state, uri, token).await;
+    (status, body)
 }
 
 fn token(dir: &Path, file: &str) -> String {
@@ -77,7 +59,7 @@ fn demo_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_gets_the_verdict_index_json_promises() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = testkit::tempdir();
     let dir = tmp.path();
     let state = open(dir);
     let report = demo::prepare(dir, &state).unwrap();
@@ -94,24 +76,9 @@ async fn every_sample_gets_the_verdict_index_json_promises() {
     // A verifier's view, from the router.
     let (status, body) = get(&state, "/api/v1/trust-list", None).await;
     assert_eq!(status, StatusCode::OK);
-    let trust = TrustList::verify(&body, &state.root_public_key()).unwrap();
-    let (status, body) = get(&state, "/api/v1/status-list", None).await;
+    let (status, status_list) = get(&state, "/api/v1/status-list", None).await;
     assert_eq!(status, StatusCode::OK);
-    let signed = SignedStatus::verify(&body, &trust).unwrap();
-    let StatusUpdate::Snapshot(snapshot) = signed.update else {
-        panic!("status-list served a delta");
-    };
-    let cache = StatusCache::from_snapshot(snapshot);
-    let ctx = Context {
-        trust: &trust,
-        status: Some(StatusData {
-            cache: &cache,
-            manifest: signed.manifest,
-        }),
-        now: T0,
-        newest_seen: 0,
-        policy: Policy::default(),
-    };
+    let verifier = Verifier::from_served(&body, &state.root_public_key(), &status_list);
 
     let samples = index["samples"].as_array().unwrap();
     let mut valid_types = HashSet::new();
@@ -122,7 +89,7 @@ async fn every_sample_gets_the_verdict_index_json_promises() {
         let texts = decode_image(&png, &DecodeLimits::default()).unwrap();
         assert_eq!(texts, [s["qr_text"].as_str().unwrap()], "{file}");
         let expected = &s["expected"];
-        match verify::verify(&texts[0], &ctx) {
+        match verifier.check(&texts[0], T0) {
             Ok(ok) => {
                 assert_eq!(expected["verdict"], "valid", "{file}: {s}");
                 assert!(expected["reason"].is_null(), "{file}");
@@ -171,7 +138,7 @@ async fn every_sample_gets_the_verdict_index_json_promises() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = testkit::tempdir();
     let dir = tmp.path();
     let state = open(dir);
     demo::prepare(dir, &state).unwrap();
@@ -277,7 +244,7 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_with_other_certificates_is_not_seeded() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = testkit::tempdir();
     let state = open(tmp.path());
     let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "t", T0).unwrap();
     let caller = auth::authenticate(state.store(), Some(&admin))

@@ -2,46 +2,37 @@
 //! the router: idempotent enrollment, chained uploads in batches, retries,
 //! forged, reordered and foreign batches, and the fields the server derives
 //! by re-verifying scanned texts itself.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::ops::Deref;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use shared::checklog::{self, CertRef, ChainHead, Check, Disposition, Event, Sealed};
 use shared::cose::{self, Sign1};
 use shared::crypto::{Alg, SigningKey};
-use shared::domain::{sample_record, CertType, DivisionCode};
+use shared::domain::{sample_record, CertType};
 use shared::presentation;
 use shared::qrtext::{self, Kind};
 use shared::verify::{Reason, Verdict, MAX_CERTIFICATE_LEN};
 use shared::wire::Claims;
-use tower::ServiceExt as _;
-use verifier_server::auth::{self, Role};
-use verifier_server::{app, AppState, Config};
+use testkit::{TestServer, T0};
+use verifier_server::auth::Role;
 
-/// 2026-06-01 10:00 China Standard Time: every sample record is valid.
-const T0: i64 = 1_780_279_200;
+/// The kit's in-process server (its clock stands at `T0`) with this
+/// area's requests.
+struct Env(TestServer);
 
-struct Env {
-    _dir: tempfile::TempDir,
-    state: AppState,
-    admin: String,
+impl Deref for Env {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.0
+    }
 }
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(dir.path(), Alg::EdDSA, Config::default(), Arc::new(|| T0)).unwrap();
-    let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "admin", T0).unwrap();
-    Env {
-        _dir: dir,
-        state,
-        admin,
-    }
+    Env(TestServer::new())
 }
 
 fn key(seed: u8) -> SigningKey {
@@ -50,10 +41,7 @@ fn key(seed: u8) -> SigningKey {
 
 impl Env {
     fn token(&self, role: Role, division: Option<u32>) -> String {
-        let d = division.map(|c| DivisionCode::from_u32(c).unwrap());
-        auth::create_token(self.state.store(), role, d, "test", T0)
-            .unwrap()
-            .0
+        testkit::token(&self.state, role, division, "test", T0)
     }
 
     async fn call(
@@ -64,16 +52,16 @@ impl Env {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap();
-        let response = app(self.state.clone()).oneshot(req).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let (status, _, bytes) = self
+            .0
+            .call(
+                method,
+                uri,
+                Some(token),
+                &[("content-type", content_type)],
+                Some(body),
+            )
+            .await;
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, value)
     }

@@ -1,26 +1,17 @@
 //! The evaluation dashboard in headless Chromium: the real server on
-//! 127.0.0.1 with the demo's year of data; `tests/dashboard.mjs` signs in
+//! 127.0.0.1 with the demo's year of data; `tests/it/dashboard.mjs` signs in
 //! through the form and reports what the page shows; this test compares it
 //! with `GET /api/v1/evaluation`.
 //!
 //! Needs headless Chromium and playwright-core (the wallet's npm packages:
 //! `.ci/run` installs both); without them the test fails saying so.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt as _;
+use axum::http::StatusCode;
 use serde_json::Value;
-use shared::crypto::Alg;
-use tower::ServiceExt as _;
-use verifier_server::{app, AppState, Config};
-
-/// 2026-06-01 10:00 China Standard Time.
-const T0: i64 = 1_780_279_200;
+use testkit::SocketServer;
 
 fn playwright_dir() -> PathBuf {
     let dir = std::env::var("PLAYWRIGHT_DIR").map_or_else(
@@ -44,13 +35,12 @@ fn playwright_dir() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_what_the_api_answers() {
     let modules = playwright_dir();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = testkit::tempdir();
     let data = dir.path().to_path_buf();
     let state = tokio::task::spawn_blocking({
         let data = data.clone();
         move || {
-            let state =
-                AppState::open(&data, Alg::EdDSA, Config::default(), Arc::new(|| T0)).unwrap();
+            let state = testkit::open_at(&data, verifier_server::Config::default());
             verifier_server::demo::prepare(&data, &state).unwrap();
             state
         }
@@ -62,23 +52,14 @@ async fn dashboard_shows_what_the_api_answers() {
         .trim()
         .to_string();
 
-    let req = Request::builder()
-        .uri("/api/v1/evaluation?year=2026")
-        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = app(state.clone()).oneshot(req).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let api: Value =
-        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let (status, _, body) =
+        testkit::get_from(&state, "/api/v1/evaluation?year=2026", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let api: Value = serde_json::from_slice(&body).unwrap();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(verifier_server::run(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard.mjs");
+    let server = SocketServer::start(state).await;
+    let url = server.url.clone();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/dashboard.mjs");
     let output = tokio::task::spawn_blocking({
         let (url, admin) = (url.clone(), admin.clone());
         move || {
@@ -94,8 +75,7 @@ async fn dashboard_shows_what_the_api_answers() {
     })
     .await
     .unwrap();
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    server.shutdown().await.unwrap();
     assert!(
         output.status.success(),
         "dashboard.mjs failed: {}",

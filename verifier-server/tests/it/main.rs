@@ -1,0 +1,15 @@
+//! The server's integration tests, one binary: a module per area, each
+//! building its server, clock, tokens and records with `testkit` (in
+//! process, on a socket, or from a bare state). The crash tests of the
+//! real binary are `tests/crash.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod dashboard;
+mod demo;
+mod evaluation;
+mod evaluation_api;
+mod holders;
+mod logs;
+mod roles;
+mod wallet_files;
