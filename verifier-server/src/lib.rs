@@ -163,6 +163,31 @@ impl AppState {
         ))
     }
 
+    /// Like [`AppState::open`], with the database named by `database`
+    /// (`postgres://…`, `sqlite:PATH` or a path; see [`store::open`]);
+    /// `None` is the SQLite file in `data`. Signing keys stay in `data`:
+    /// several instances on one database are given the same key files.
+    /// An unreachable database is an error whose chain holds
+    /// [`store::StoreError::Unavailable`].
+    pub fn open_database(
+        data: &Path,
+        database: Option<&str>,
+        alg: Alg,
+        config: Config,
+        clock: Clock,
+    ) -> anyhow::Result<AppState> {
+        let store = open_store(data, database)?;
+        let generation = keys::read_generation(data);
+        let keys = keys::init_or_load(data, store.as_ref(), alg, clock())?;
+        Ok(AppState::from_parts(
+            store,
+            keys,
+            Some((data.to_path_buf(), generation)),
+            config,
+            clock,
+        ))
+    }
+
     /// A state from its parts (keys fixed: no data directory to watch).
     pub fn new(store: Arc<dyn Store>, keys: Keys, config: Config, clock: Clock) -> AppState {
         AppState::from_parts(store, keys, None, config, clock)
@@ -286,6 +311,27 @@ impl AppState {
     /// The re-verification of uploaded check records, with its cache.
     pub fn reverifier(&self) -> &logs::Reverifier {
         &self.inner.reverifier
+    }
+}
+
+/// Creates the data directory and opens the database named by `database`
+/// ([`store::open`]), by default the SQLite file in `data`. Call it from
+/// blocking code: the PostgreSQL client must not run on an async runtime
+/// thread.
+pub fn open_store(data: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    create_data_dir(data)?;
+    match database {
+        Some(url) => store::open(url).with_context(|| match store::Engine::of(url) {
+            // Never print a PostgreSQL URL: it may hold a password.
+            Ok(store::Engine::Postgres(_)) => "opening the PostgreSQL database".to_string(),
+            _ => format!("opening database {url}"),
+        }),
+        None => {
+            let db = data.join(keys::DB_FILE);
+            let store = SqliteStore::open(&db)
+                .with_context(|| format!("opening database {}", db.display()))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
