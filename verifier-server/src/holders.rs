@@ -9,9 +9,9 @@
 //! created). A person certificate belongs to the face's ID number, a permit
 //! to the face's credit code, and a vehicle certificate to the owner's
 //! credit code or ID number as the agency pushed it in the record's `uscc`
-//! or `id_number` field (the face names the owner only by name). The
-//! database derives this as the `holder_id` column of
-//! `certificate_versions` (migration 3).
+//! or `id_number` field (the face names the owner only by name). The store
+//! computes this in Rust (`VersionRow::holder_id`) and keeps it with each
+//! version.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
