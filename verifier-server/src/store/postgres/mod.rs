@@ -140,6 +140,7 @@ impl PgStore {
             partitions: Mutex::new(HashSet::new()),
         };
         store.migrate()?;
+        store.prepare_partitions()?;
         Ok(store)
     }
 
@@ -147,6 +148,24 @@ impl PgStore {
     #[cfg(test)]
     pub(crate) fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
         Ok(self.conn()?.batch_execute(sql)?)
+    }
+
+    /// Creates the check-log partitions of this month and the next, so
+    /// uploads rarely wait for a partition to be made.
+    fn prepare_partitions(&self) -> Result<(), StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let mut tx = PgTx {
+            conn: self.conn()?,
+            store: self,
+            open: false,
+            savepoint: false,
+        };
+        tx.conn.batch_execute("BEGIN")?;
+        tx.open = true;
+        tx.ensure_partitions([now, now + 32 * 86_400])?;
+        Box::new(tx).commit()
     }
 
     /// A pooled connection.
