@@ -24,8 +24,11 @@ struct Engine {
     name: &'static str,
     store: Arc<dyn Store>,
     second: Arc<dyn Store>,
-    raw: Box<dyn Fn(&str) -> Result<(), StoreError>>,
+    raw: RawSql,
 }
+
+/// Runs SQL outside the traits.
+type RawSql = Box<dyn Fn(&str) -> Result<(), StoreError>>;
 
 type Case = (&'static str, fn(&Engine));
 

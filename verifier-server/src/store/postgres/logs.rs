@@ -191,7 +191,10 @@ fn record_from(r: &Row) -> Result<LogRecordRow, StoreError> {
 
 impl PgTx<'_> {
     /// Makes sure the partitions for these device times exist.
-    fn ensure_partitions(&mut self, ats: impl IntoIterator<Item = i64>) -> Result<(), StoreError> {
+    pub(super) fn ensure_partitions(
+        &mut self,
+        ats: impl IntoIterator<Item = i64>,
+    ) -> Result<(), StoreError> {
         let mut months = Vec::new();
         for at in ats {
             let m = month_of(at)?;

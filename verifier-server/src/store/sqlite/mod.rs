@@ -329,6 +329,63 @@ mod tests {
     }
 
     #[test]
+    fn a_version_6_database_gets_holder_ids_computed_in_rust() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        let person = r#"{"face":{"family":"person","id_number":"210102199001011234"}}"#;
+        let vehicle = r#"{"face":{"family":"vehicle"}}"#;
+        for (i, (data, record)) in [
+            (person, "{}"),
+            (vehicle, r#"{"uscc":" 91210106ma0xn3k249"}"#),
+            (vehicle, "{}"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            conn.execute(
+                "INSERT INTO certificates VALUES ('YSZ', ?1, 1, 0, ?2, 210100, 1)",
+                params![format!("N{i}"), i],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO certificate_versions (cert_type, number, version, status_index,
+                     status, record_json, data_json, signed, issued_at, issuer_division)
+                 VALUES ('YSZ', ?1, 1, ?2, 0, ?3, ?4, x'00', 1, 210100)",
+                params![format!("N{i}"), i, record, data],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (6);",
+        )
+        .unwrap();
+        let store = SqliteStore::setup(conn).unwrap();
+        let mut tx = store.begin().unwrap();
+        let of = |tx: &mut Box<dyn Tx + '_>, h: &str| -> Vec<String> {
+            tx.holder_certificates(h)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.number)
+                .collect()
+        };
+        assert_eq!(of(&mut tx, "210102199001011234"), ["N0"]);
+        assert_eq!(of(&mut tx, "91210106MA0XN3K249"), ["N1"]);
+        drop(tx);
+        let conn = store.conn.lock().unwrap();
+        let unset: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM certificate_versions WHERE holder_id IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unset, 1);
+    }
+
+    #[test]
     fn dropped_transaction_rolls_back() {
         let store = SqliteStore::open_in_memory().unwrap();
         {
