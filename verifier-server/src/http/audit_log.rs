@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
 use crate::service::auth::{Caller, Role};

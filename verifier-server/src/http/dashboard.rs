@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
 use crate::evaluation::{Evaluation, Score};

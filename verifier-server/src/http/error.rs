@@ -224,3 +224,11 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Runs store work on the blocking pool, answering its failure as a
+/// problem.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    crate::state::blocking(f).await
+}

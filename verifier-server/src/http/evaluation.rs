@@ -15,7 +15,7 @@ use shared::domain::{CertType, DivisionCode};
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
 use crate::evaluation::data::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};

@@ -23,7 +23,7 @@ use shared::qrtext;
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::parse_type;
 use crate::service::auth::{Caller, Role};

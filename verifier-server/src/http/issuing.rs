@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::audit::{audit, audited};
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::{body_bytes, parse_type, Path, Query};
 use crate::service::auth::{Caller, Role};

@@ -32,7 +32,7 @@ use shared::domain::DivisionCode;
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
 use crate::service::auth::{Caller, Role};
