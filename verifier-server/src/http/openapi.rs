@@ -219,11 +219,10 @@ pub struct CatalogueEntryDoc {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::*;
     use serde_json::Value;
 
     fn doc() -> Value {
-        serde_json::to_value(super::document()).unwrap()
+        serde_json::to_value(crate::http::document()).unwrap()
     }
 
     fn enum_of(doc: &Value, schema: &str) -> Vec<String> {
