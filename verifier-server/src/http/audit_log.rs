@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
+use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -81,7 +82,7 @@ pub async fn get_audit(
     uri: Uri,
     q: Result<Query<AuditQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/audit";
+    let action = Action::ReadAudit.as_str();
     let result = match q.map(|Query(q)| q) {
         Ok(q) => read(&state, &caller, action, q).await,
         Err(e) => Err(e),

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::audit::audit;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use crate::service::auth::{self, AuthFailure, Caller, Role};
 use crate::state::AppState;

@@ -19,10 +19,11 @@ use serde::Deserialize;
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
 use crate::evaluation::{Evaluation, Score};
+use crate::service::action::Action;
 use crate::service::auth::{self, Caller, Role};
 use crate::service::issuing;
 use crate::state::AppState;
@@ -126,7 +127,7 @@ pub async fn post_dashboard(
     uri: Uri,
     f: Result<Form<DashboardForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let action = "POST /admin/dashboard";
+    let action = Action::PostDashboard.as_str();
     let Form(f) = f.map_err(|e| ApiError::BadRequest(format!("form: {}", e.body_text())))?;
     let s = state.clone();
     let token = f.token.trim().to_string();

@@ -11,7 +11,7 @@ use shared::api::{EnrollRequest, EnrollResponse};
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};

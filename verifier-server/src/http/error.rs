@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::service::devices::DevicesError;
 use crate::service::holders::HoldersError;
+use crate::service::issuing::ReadError;
 use crate::service::logs::LogsError;
 use crate::store::StoreError;
 
@@ -111,6 +112,17 @@ impl From<HoldersError> for ApiError {
             HoldersError::Store(e) => ApiError::Internal(e.into()),
             HoldersError::Version(e) => ApiError::Internal(e.into()),
             HoldersError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        match e {
+            e @ ReadError::OutsideDivision(..) => ApiError::Forbidden(e.to_string()),
+            e @ ReadError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            ReadError::Store(e) => ApiError::Internal(e.into()),
+            ReadError::Internal(e) => ApiError::Internal(e),
         }
     }
 }
@@ -230,4 +242,12 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Runs store work on the blocking pool, answering its failure as a
+/// problem.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    crate::state::blocking(f).await
 }

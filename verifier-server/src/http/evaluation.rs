@@ -15,12 +15,13 @@ use shared::domain::{CertType, DivisionCode};
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
 use crate::evaluation::data::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};
 use crate::evaluation::score::Coverage;
 use crate::evaluation::YEARS;
+use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -79,7 +80,7 @@ pub async fn get_evaluation(
     headers: HeaderMap,
     q: Result<Query<EvaluationQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/evaluation";
+    let action = Action::ReadEvaluation.as_str();
     let result = match q.map(|Query(q)| q) {
         Ok(q) => evaluation(&state, &caller, action, &headers, q).await,
         Err(e) => Err(e),
@@ -265,7 +266,7 @@ pub async fn post_training(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let action = "POST /api/v1/evaluation/training";
+    let action = Action::RecordTraining.as_str();
     let result = training(&state, &caller, action, body).await;
     audited(&state, &caller, action, &uri, result).await
 }
@@ -366,7 +367,7 @@ pub async fn put_declared(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let action = "PUT /api/v1/evaluation/declared";
+    let action = Action::RecordDeclared.as_str();
     let result = declared(&state, &caller, action, body).await;
     audited(&state, &caller, action, &uri, result).await
 }
@@ -467,7 +468,7 @@ pub async fn post_complaint(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let action = "POST /api/v1/evaluation/complaints";
+    let action = Action::RecordComplaint.as_str();
     let result = complaint(&state, &caller, action, body).await;
     audited(&state, &caller, action, &uri, result).await
 }

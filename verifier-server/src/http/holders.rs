@@ -23,9 +23,10 @@ use shared::qrtext;
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::parse_type;
+use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::holders::{
     bind, parse_device_key, views, DeviceKey, DeviceRegistered, HolderCertificates,
@@ -63,7 +64,7 @@ pub async fn get_certificates(
     caller: Caller,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/holder/certificates";
+    let action = Action::HolderCertificates.as_str();
     let result = list(&state, &caller, action).await;
     audited(&state, &caller, action, &uri, result).await
 }
@@ -161,7 +162,7 @@ pub async fn get_qr_png(
     uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/holder/certificates/{type}/{number}/qr.png";
+    let action = Action::HolderQrPng.as_str();
     let result = async {
         let text = own_qr(&state, &caller, action, type_text, number).await?;
         let png = blocking(move || {
@@ -193,7 +194,7 @@ pub async fn get_qr_svg(
     uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/holder/certificates/{type}/{number}/qr.svg";
+    let action = Action::HolderQrSvg.as_str();
     let result = async {
         let text = own_qr(&state, &caller, action, type_text, number).await?;
         let svg = shared::qr::render_svg(&text, &shared::qr::RenderOptions::default())
@@ -223,7 +224,7 @@ pub async fn post_device(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let action = "POST /api/v1/holder/devices";
+    let action = Action::HolderBindDevice.as_str();
     let result = register(&state, &caller, action, body).await;
     audited(&state, &caller, action, &uri, result).await
 }

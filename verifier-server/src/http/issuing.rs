@@ -9,19 +9,16 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use shared::api::{
-    AgencyPushList, AgencyPushView, CertificateView, NonconformingList, NonconformingView,
-    PushRequest, StatusRequest,
-};
-use shared::qrtext;
+use shared::api::{AgencyPushList, CertificateView, NonconformingList, PushRequest, StatusRequest};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
 use utoipa_axum::routes;
 
-use super::audit::{audit, audited};
+use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::{body_bytes, parse_type, Path, Query};
+use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::issuing::{self, ChangeRefusal};
 use crate::state::{AppState, Limits};
@@ -54,7 +51,7 @@ pub async fn post_records(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let result = push_records(&state, &caller, body).await;
-    audited(&state, &caller, "POST /api/v1/records", &uri, result).await
+    audited(&state, &caller, Action::PushRecords.as_str(), &uri, result).await
 }
 
 async fn push_records(
@@ -125,7 +122,7 @@ pub async fn post_status(
     p: Result<Path<(String, String)>, ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let action = "POST /api/v1/certificates/{type}/{number}/status";
+    let action = Action::ChangeStatus.as_str();
     let result = match p.map(|Path(p)| p) {
         Ok((type_text, number)) => change_status(&state, &caller, type_text, number, body).await,
         Err(e) => Err(e),
@@ -207,10 +204,10 @@ pub async fn get_certificate(
     p: Result<Path<(String, String)>, ApiError>,
     q: Result<Query<VersionQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/certificates/{type}/{number}";
+    let action = Action::ReadCertificate.as_str();
     let result = match p.and_then(|Path(p)| Ok((p, q?.0))) {
         Ok(((type_text, number), q)) => {
-            read_certificate(&state, &caller, action, type_text, number, q).await
+            read_certificate(&state, &caller, type_text, number, q).await
         }
         Err(e) => Err(e),
     };
@@ -220,7 +217,6 @@ pub async fn get_certificate(
 async fn read_certificate(
     state: &AppState,
     caller: &Caller,
-    action: &'static str,
     type_text: String,
     number: String,
     q: VersionQuery,
@@ -229,45 +225,18 @@ async fn read_certificate(
     let cert_type = parse_type(&type_text)?;
     let s = state.clone();
     let caller = caller.clone();
-    blocking(move || {
-        let target = format!("{cert_type} {number}");
-        let mut tx = s.store().begin()?;
-        let found = match tx.certificate(cert_type, &number)? {
-            Some(c) if caller.may_act_for(c.issuer_division) => {
-                let version = q.version.unwrap_or(c.version);
-                tx.version(cert_type, &number, version)?.map(|v| (c, v))
-            }
-            Some(_) => {
-                return Err(ApiError::Forbidden(format!(
-                    "certificate {cert_type} {number} is outside this agency's division"
-                )));
-            }
-            None => None,
-        };
-        tx.commit()?;
-        let (current, v) = found.ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no certificate {cert_type} {number}{}",
-                q.version
-                    .map(|v| format!(" version {v}"))
-                    .unwrap_or_default()
-            ))
-        })?;
-        let view = Json(CertificateView {
+    let view = blocking(move || {
+        Ok(issuing::read_certificate(
+            s.store(),
+            &caller,
+            s.now(),
             cert_type,
-            number: v.number,
-            version: v.version,
-            current_version: current.version,
-            status: v.status,
-            status_index: v.status_index,
-            identifier: v.identifier,
-            issued_at: v.issued_at,
-            qr: qrtext::encode(qrtext::Kind::Certificate, &v.signed),
-        });
-        audit(&s, Some(&caller), action.into(), target, "ok");
-        Ok(view.into_response())
+            &number,
+            q.version,
+        )?)
     })
-    .await
+    .await?;
+    Ok(Json(view).into_response())
 }
 
 /// Query of the correction list.
@@ -297,9 +266,9 @@ pub async fn get_nonconforming(
     uri: Uri,
     q: Result<Query<NonconformingQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/nonconforming";
+    let action = Action::ReadNonconforming.as_str();
     let result = match q.map(|Query(q)| q) {
-        Ok(q) => read_nonconforming(&state, &caller, action, q).await,
+        Ok(q) => read_nonconforming(&state, &caller, q).await,
         Err(e) => Err(e),
     };
     audited(&state, &caller, action, &uri, result).await
@@ -308,47 +277,14 @@ pub async fn get_nonconforming(
 async fn read_nonconforming(
     state: &AppState,
     caller: &Caller,
-    action: &'static str,
     q: NonconformingQuery,
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin, Role::Agency])?;
     let s = state.clone();
     let caller = caller.clone();
-    blocking(move || {
-        let agency = match caller.role {
-            Role::Admin => None,
-            _ => Some(caller.agency_division()),
-        };
-        let mut tx = s.store().begin()?;
-        let rows = tx.nonconforming(agency, !q.all)?;
-        tx.commit()?;
-        audit(
-            &s,
-            Some(&caller),
-            action.into(),
-            format!("{} entries", rows.len()),
-            "ok",
-        );
-        let mut views = Vec::with_capacity(rows.len());
-        for r in rows {
-            views.push(NonconformingView {
-                agency: r.agency.code(),
-                cert_type: r.cert_type,
-                number: r.number,
-                reasons: serde_json::from_str(&r.reasons_json).map_err(|e| {
-                    ApiError::Internal(anyhow::Error::new(e).context("stored reasons"))
-                })?,
-                record: serde_json::from_str(&r.record_json).map_err(|e| {
-                    ApiError::Internal(anyhow::Error::new(e).context("stored record"))
-                })?,
-                first_seen: r.first_seen,
-                last_seen: r.last_seen,
-                resolved_at: r.resolved_at,
-            });
-        }
-        Ok(Json(NonconformingList { entries: views }).into_response())
-    })
-    .await
+    let list =
+        blocking(move || Ok(issuing::nonconforming(s.store(), &caller, s.now(), q.all)?)).await?;
+    Ok(Json(list).into_response())
 }
 
 /// `GET /api/v1/agencies/pushes`: each agency's last push and whether it
@@ -366,59 +302,15 @@ pub async fn get_agency_pushes(
     caller: Caller,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/agencies/pushes";
-    let result = read_agency_pushes(&state, &caller, action).await;
+    let action = Action::ReadAgencyPushes.as_str();
+    let result = read_agency_pushes(&state, &caller).await;
     audited(&state, &caller, action, &uri, result).await
 }
 
-async fn read_agency_pushes(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-) -> Result<Response, ApiError> {
+async fn read_agency_pushes(state: &AppState, caller: &Caller) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin, Role::Auditor, Role::Agency])?;
     let s = state.clone();
     let caller = caller.clone();
-    blocking(move || {
-        let now = s.now();
-        let mut tx = s.store().begin()?;
-        let pushes = tx.agency_pushes()?;
-        let authorities = tx.authorities()?;
-        tx.commit()?;
-        let mut divisions: Vec<_> = authorities.iter().map(|a| a.division).collect();
-        divisions.extend(pushes.iter().map(|p| p.division));
-        divisions.sort();
-        divisions.dedup();
-        if caller.role == Role::Agency {
-            divisions.retain(|d| Some(*d) == caller.division);
-        }
-        let views: Vec<AgencyPushView> = divisions
-            .into_iter()
-            .map(|division| {
-                let last = pushes.iter().find(|p| p.division == division);
-                let due_by = last.map(|p| issuing::push_due_by(p.at));
-                let overdue = issuing::push_overdue(last.map(|p| p.at), now);
-                AgencyPushView {
-                    division: division.code(),
-                    name: authorities
-                        .iter()
-                        .find(|a| a.division == division)
-                        .map_or_else(|| division.authority_name_zh(), |a| a.name.clone()),
-                    last_push_at: last.map(|p| p.at),
-                    last_push_records: last.map(|p| p.records),
-                    due_by,
-                    overdue,
-                }
-            })
-            .collect();
-        audit(
-            &s,
-            Some(&caller),
-            action.into(),
-            format!("{} agencies", views.len()),
-            "ok",
-        );
-        Ok(Json(AgencyPushList { agencies: views }).into_response())
-    })
-    .await
+    let list = blocking(move || Ok(issuing::agency_pushes(s.store(), &caller, s.now())?)).await?;
+    Ok(Json(list).into_response())
 }

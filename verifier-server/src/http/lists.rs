@@ -10,7 +10,7 @@ use shared::domain::catalogue::catalogue;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
 use crate::service::lists::{DeltaAnswer, Signed};

@@ -32,9 +32,10 @@ use shared::domain::DivisionCode;
 
 use super::audit::audited;
 use super::auth::require;
-use super::blocking;
+use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
+use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::logs::{self};
 use crate::state::AppState;
@@ -91,14 +92,7 @@ pub async fn post_logs(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let result = upload(&state, &caller, body).await;
-    audited(
-        &state,
-        &caller,
-        "POST /api/v1/verification-logs",
-        &uri,
-        result,
-    )
-    .await
+    audited(&state, &caller, Action::UploadLogs.as_str(), &uri, result).await
 }
 
 async fn upload(
@@ -165,7 +159,7 @@ pub async fn get_head(
     uri: Uri,
     q: Result<Query<HeadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/verification-logs/head";
+    let action = Action::ReadLogHead.as_str();
     let result = match q.map(|Query(q)| q) {
         Ok(q) => read_head(&state, &caller, action, q).await,
         Err(e) => Err(e),
@@ -341,7 +335,7 @@ pub async fn get_logs(
     uri: Uri,
     q: Result<Query<LogsQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = "GET /api/v1/verification-logs";
+    let action = Action::ReadLogs.as_str();
     let result = match q.map(|Query(q)| q) {
         Ok(q) => read_logs(&state, &caller, action, q).await,
         Err(e) => Err(e),

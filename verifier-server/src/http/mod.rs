@@ -3,7 +3,7 @@
 //! and the mapping of service errors to RFC 9457 problems ([`error`]).
 //!
 //! Handlers parse and check the request ([`extract`], [`auth`]), call a
-//! service on the blocking pool ([`crate::state::blocking`]) and answer;
+//! service on the blocking pool ([`error::blocking`]) and answer;
 //! a refusal is audited here ([`audit`]), a success by its service.
 
 pub mod audit;
@@ -23,18 +23,19 @@ pub mod openapi;
 pub mod wallet;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::BoxError;
-use axum::Router;
+use axum::{Json, Router};
 use tower::ServiceBuilder;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::{AppState, Limits};
 use error::ApiError;
@@ -42,6 +43,7 @@ use error::ApiError;
 /// Every area's routes with their OpenAPI description, merged.
 pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(openapi_json))
         .merge(openapi::router())
         .merge(lists::router())
         .merge(issuing::router(limits))
@@ -95,12 +97,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Runs store work on the blocking pool, answering its failure as a
-/// problem.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    crate::state::blocking(f).await
+/// The document of the router's routes, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| router(&Limits::default()).1)
+}
+
+/// `GET /openapi.json`.
+#[utoipa::path(get, path = "/openapi.json", tag = "service",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(document().clone())
 }
 
 /// Any other path.

@@ -2,7 +2,7 @@
 //! generated from the handlers' `#[utoipa::path]` annotations so it cannot
 //! drift from the code: each area registers a handler and its description
 //! together (`utoipa_axum::routes!`), and the document served is the one
-//! of the router's own routes ([`super::router`]).
+//! of the router's own routes ([`super::document`]).
 //!
 //! Answers that every route can give are added by `CommonResponses`
 //! rather than repeated on each handler: 429 (rate limit), 503 (request
@@ -13,8 +13,6 @@
 //! are described here by mirrors (`CatalogueEntryDoc`, …) named like the
 //! originals, and tests check that mirror and original agree.
 
-use std::sync::OnceLock;
-
 use axum::Json;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -23,7 +21,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::state::{AppState, Limits};
+use crate::state::AppState;
 
 /// The document.
 #[derive(Debug, OpenApi)]
@@ -140,11 +138,9 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The service's own routes: health and this document.
+/// The service's own route: health.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(openapi_json))
+    OpenApiRouter::new().routes(routes!(healthz))
 }
 
 /// `GET /healthz`.
@@ -152,19 +148,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "The service is up", body = serde_json::Value)))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
-}
-
-/// The document of the router's routes, built once.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| super::router(&Limits::default()).1)
-}
-
-/// `GET /openapi.json`.
-#[utoipa::path(get, path = "/openapi.json", tag = "service",
-    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(document().clone())
 }
 
 /// A signed list: COSE_Sign1 bytes (`application/cose`, see
@@ -236,11 +219,10 @@ pub struct CatalogueEntryDoc {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::*;
     use serde_json::Value;
 
     fn doc() -> Value {
-        serde_json::to_value(document()).unwrap()
+        serde_json::to_value(crate::http::document()).unwrap()
     }
 
     fn enum_of(doc: &Value, schema: &str) -> Vec<String> {

@@ -43,8 +43,6 @@ pub enum Action {
     RecordDeclared,
     /// `POST /api/v1/evaluation/complaints`.
     RecordComplaint,
-    /// `GET /admin/dashboard`.
-    ReadDashboard,
     /// `POST /admin/dashboard`.
     PostDashboard,
     /// `verifier-server admin create-token`.
@@ -83,7 +81,6 @@ impl Action {
             Action::RecordTraining => "POST /api/v1/evaluation/training",
             Action::RecordDeclared => "PUT /api/v1/evaluation/declared",
             Action::RecordComplaint => "POST /api/v1/evaluation/complaints",
-            Action::ReadDashboard => "GET /admin/dashboard",
             Action::PostDashboard => "POST /admin/dashboard",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",

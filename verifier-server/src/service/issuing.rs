@@ -22,10 +22,14 @@ use shared::status::Status;
 use shared::wire::Claims;
 use time::Date;
 
-use crate::service::auth::Caller;
+use super::action::Action;
+use crate::service::auth::{Caller, Role};
 use crate::service::keys::Keys;
 use crate::service::lists::advance_status;
 use crate::store::{AgencyPush, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
+use shared::api::{
+    AgencyPushList, AgencyPushView, CertificateView, NonconformingList, NonconformingView,
+};
 
 /// Working days after its last push within which an agency pushes again
 /// (§5.3: re-push within two working days).
@@ -473,6 +477,165 @@ pub fn new_version(
     Ok(status_index)
 }
 
+/// Why a read was refused; it was not audited here (the caller audits a
+/// refusal).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The certificate is another division's.
+    #[error("certificate {0} {1} is outside this agency's division")]
+    OutsideDivision(CertType, String),
+    /// No such certificate or version.
+    #[error(
+        "no certificate {cert_type} {number}{}",
+        version.map(|v| format!(" version {v}")).unwrap_or_default()
+    )]
+    NotFound {
+        /// Type.
+        cert_type: CertType,
+        /// Number.
+        number: String,
+        /// The version asked for.
+        version: Option<u16>,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Stored data did not read back.
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
+
+/// A certificate version (the current one unless `version` is given) as
+/// an agency or administrator reads it, audited in the same transaction.
+pub fn read_certificate(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    cert_type: CertType,
+    number: &str,
+    version: Option<u16>,
+) -> Result<CertificateView, ReadError> {
+    let mut tx = store.begin()?;
+    let found = match tx.certificate(cert_type, number)? {
+        Some(c) if caller.may_act_for(c.issuer_division) => {
+            let wanted = version.unwrap_or(c.version);
+            tx.version(cert_type, number, wanted)?.map(|v| (c, v))
+        }
+        Some(_) => return Err(ReadError::OutsideDivision(cert_type, number.to_string())),
+        None => None,
+    };
+    let (current, v) = found.ok_or_else(|| ReadError::NotFound {
+        cert_type,
+        number: number.to_string(),
+        version,
+    })?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::ReadCertificate,
+        format!("{cert_type} {number}"),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(CertificateView {
+        cert_type,
+        number: v.number,
+        version: v.version,
+        current_version: current.version,
+        status: v.status,
+        status_index: v.status_index,
+        identifier: v.identifier,
+        issued_at: v.issued_at,
+        qr: shared::qrtext::encode(shared::qrtext::Kind::Certificate, &v.signed),
+    })
+}
+
+/// The caller's correction list (an administrator's: every agency's),
+/// open entries only unless `all`; audited in the same transaction.
+pub fn nonconforming(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    all: bool,
+) -> Result<NonconformingList, ReadError> {
+    let agency = match caller.role {
+        Role::Admin => None,
+        _ => Some(caller.agency_division()),
+    };
+    let mut tx = store.begin()?;
+    let rows = tx.nonconforming(agency, !all)?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in rows {
+        entries.push(NonconformingView {
+            agency: r.agency.code(),
+            cert_type: r.cert_type,
+            number: r.number,
+            reasons: serde_json::from_str(&r.reasons_json).map_err(|e| {
+                ReadError::Internal(anyhow::Error::new(e).context("stored reasons"))
+            })?,
+            record: serde_json::from_str(&r.record_json)
+                .map_err(|e| ReadError::Internal(anyhow::Error::new(e).context("stored record")))?,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            resolved_at: r.resolved_at,
+        });
+    }
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::ReadNonconforming,
+        format!("{} entries", entries.len()),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(NonconformingList { entries })
+}
+
+/// Each agency's last push and whether it is overdue at `now` (an agency
+/// sees its own); audited in the same transaction.
+pub fn agency_pushes(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+) -> Result<AgencyPushList, ReadError> {
+    let mut tx = store.begin()?;
+    let pushes = tx.agency_pushes()?;
+    let authorities = tx.authorities()?;
+    let mut divisions: Vec<_> = authorities.iter().map(|a| a.division).collect();
+    divisions.extend(pushes.iter().map(|p| p.division));
+    divisions.sort();
+    divisions.dedup();
+    if caller.role == Role::Agency {
+        divisions.retain(|d| Some(*d) == caller.division);
+    }
+    let agencies: Vec<AgencyPushView> = divisions
+        .into_iter()
+        .map(|division| {
+            let last = pushes.iter().find(|p| p.division == division);
+            AgencyPushView {
+                division: division.code(),
+                name: authorities
+                    .iter()
+                    .find(|a| a.division == division)
+                    .map_or_else(|| division.authority_name_zh(), |a| a.name.clone()),
+                last_push_at: last.map(|p| p.at),
+                last_push_records: last.map(|p| p.records),
+                due_by: last.map(|p| push_due_by(p.at)),
+                overdue: push_overdue(last.map(|p| p.at), now),
+            }
+        })
+        .collect();
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::ReadAgencyPushes,
+        format!("{} agencies", agencies.len()),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(AgencyPushList { agencies })
+}
+
 /// Why a push was not processed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -576,7 +739,7 @@ pub fn push(
     tx.append_audit(&Caller::audit_entry(
         Some(caller),
         now,
-        "POST /api/v1/records",
+        Action::PushRecords,
         format!("{total} records"),
         format!(
             "ok: issued {}, updated {}, unchanged {}, non_conforming {}, refused {}, malformed {}",
@@ -654,7 +817,7 @@ pub fn change_status(
     tx.append_audit(&Caller::audit_entry(
         Some(caller),
         now,
-        "POST /api/v1/certificates/{type}/{number}/status",
+        Action::ChangeStatus,
         format!("{cert_type} {number} -> {change:?}"),
         "ok",
     ))?;
