@@ -181,7 +181,7 @@ async function ui () {
       no_such_check: await api(page, '/api/dispose', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ check_id: 999999, accepted: true }) })
     }
     report.alive = (await api(page, '/api/status')).status
-    report.external = external
+    report.external = [...external]
     report.dialogs = dialogs
     report.console_errors = consoleErrors
 
