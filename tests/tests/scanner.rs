@@ -83,7 +83,7 @@ fn prerequisites() -> PathBuf {
 fn write_y4m(path: &Path, frame: &GrayImage, blank: f64, show: f64) {
     assert_eq!(frame.dimensions(), (W, H));
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    write!(f, "YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg\n").unwrap();
+    writeln!(f, "YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg").unwrap();
     let chroma = vec![128u8; (W * H / 2) as usize];
     let grey = vec![128u8; (W * H) as usize];
     let blank_frames = (blank * FPS as f64) as usize;
@@ -130,8 +130,9 @@ fn homography(src: [(f64, f64); 4], dst: [(f64, f64); 4]) -> [f64; 9] {
         for r in 0..8 {
             if r != c {
                 let k = a[r][c] / a[c][c];
-                for j in c..9 {
-                    a[r][j] -= k * a[c][j];
+                let pivot = a[c];
+                for (x, p) in a[r].iter_mut().zip(pivot).skip(c) {
+                    *x -= k * p;
                 }
             }
         }
@@ -202,8 +203,17 @@ struct Scanner {
 
 impl Scanner {
     fn start(device: &Path) -> Scanner {
+        Scanner::start_at(device, None)
+    }
+
+    /// Started with its clock at `clock` (`FIELD_CLIENT_NOW`) when given.
+    fn start_at(device: &Path, clock: Option<i64>) -> Scanner {
         let port = free_port().unwrap();
-        let child = Command::new(binary("field-client").unwrap())
+        let mut cmd = Command::new(binary("field-client").unwrap());
+        if let Some(t) = clock {
+            cmd.env("FIELD_CLIENT_NOW", t.to_string());
+        }
+        let child = cmd
             .arg("--data")
             .arg(device)
             .arg("serve")
@@ -436,6 +446,7 @@ fn the_officers_scanner() {
         ui["today"]
     );
     assert!(ui["today"]["date"].as_str().unwrap().contains("北京时间"));
+    assert_eq!(ui["repeat_shown"], 1, "a repeated scan is one check");
     assert_eq!(ui["repeat_checks"], 0, "a repeated scan is one check");
     // Not this system's format: refused as not a certificate (or, under the
     // unrecognised-code policy, not confirmable), never valid.
@@ -646,6 +657,31 @@ fn the_officers_scanner() {
         "scanner: frame → verdict {} ; first load {}",
         bench["frame_to_verdict"], bench["first_load"]
     );
+
+    // Eight days later with no sync: the lists are past their maximum age.
+    drop(scanner);
+    let late = Scanner::start_at(&device, Some(now() + 8 * 86_400));
+    let valid = samples
+        .iter()
+        .find(|s| s["expected"]["verdict"] == "valid")
+        .unwrap();
+    let stale = run_script(
+        &chromium,
+        work,
+        "stale",
+        json!({"url": late.url, "shots": shots, "mode": "stale", "text": valid["qr_text"]}),
+    );
+    assert!(
+        stale["banner"].as_str().unwrap().contains("名单过旧"),
+        "{stale}"
+    );
+    assert_eq!(stale["verdict"], "cannot_confirm", "{stale}");
+    assert_eq!(stale["screen"]["verdictZh"], "无法确认");
+    assert!(
+        stale["screen"]["next"].as_str().unwrap().contains("同步"),
+        "what to do next: {stale}"
+    );
+    drop(late);
 
     // Every check was logged by the same log the CLI keeps.
     let out = field_client(&device, &["--json", "logs"]).unwrap();
