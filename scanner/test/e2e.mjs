@@ -82,6 +82,7 @@ async function videoCase (c) {
       name: c.name,
       verdict: first.verdict,
       reason: first.reason,
+      check_id: first.check_id,
       latency_ms: first.shown - first.firstSeen,
       frames: m.frames,
       native: m.native,
