@@ -63,6 +63,7 @@ async function shoot (page, name) {
   await page.setViewportSize(PHONE)
   await page.screenshot({ path: join(config.shots, `${name}-phone.png`), fullPage: false })
   await page.setViewportSize(DESKTOP)
+  await page.evaluate(() => window.scrollTo(0, 0))
   await page.screenshot({ path: join(config.shots, `${name}-desktop.png`), fullPage: false })
   await page.setViewportSize(PHONE)
 }
