@@ -7,7 +7,9 @@
 //! - [`sync`]: enrollment, list sync (verify everything, then apply in one
 //!   transaction) and idempotent log upload;
 //! - [`card`]: the verdict card;
-//! - [`net`]: the HTTP client.
+//! - [`net`]: the HTTP client;
+//! - [`serve`]: `field-client serve`, the scanner page and its local API;
+//! - [`view`]: the result screen's face fields.
 #![forbid(unsafe_code)]
 
 pub mod card;
@@ -15,4 +17,6 @@ pub mod check;
 pub mod db;
 pub mod device;
 pub mod net;
+pub mod serve;
 pub mod sync;
+pub mod view;

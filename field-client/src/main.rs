@@ -9,14 +9,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::json;
-use shared::checklog::{Disposition, Event};
+use shared::checklog::Event;
 use shared::crypto::Alg;
 use shared::qr::{decode_image, DecodeLimits, QrError};
 use shared::verify::Verdict;
 
 use field_client::check::{self, Outcome};
 use field_client::db::{alg_from_name, Db};
-use field_client::{card, device, sync};
+use field_client::{card, device, serve, sync};
 
 /// Exit status: valid.
 const EXIT_VALID: u8 = 0;
@@ -101,6 +101,13 @@ enum Cmd {
     },
     /// Data age, last sync, sequences, key ids, pending and uploaded checks.
     Status,
+    /// Serve the officer's scanner page (camera, keyboard wedge, result
+    /// screen) on this device; loopback only unless --listen says otherwise.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: std::net::SocketAddr,
+    },
     /// The check log.
     Logs {
         /// Show only the last N records.
@@ -152,7 +159,36 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         }
         Cmd::Status => status(cli, dir),
         Cmd::Logs { last } => logs(cli, dir, *last),
+        Cmd::Serve { listen } => serve(dir, *listen),
     }
+}
+
+fn serve(dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<u8> {
+    let state = serve::AppState::open(serve::Config {
+        dir: dir.to_path_buf(),
+        listen,
+    })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() {
+            eprintln!("field-client: WARNING listening on {addr}, not loopback: other devices can reach the scanner 注意：非本机地址");
+        }
+        eprintln!("field-client: scanner at http://{addr}/ 查验页面");
+        serve::run(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
+    })?;
+    Ok(EXIT_VALID)
 }
 
 fn open(dir: &Path) -> anyhow::Result<Db> {
@@ -366,26 +402,13 @@ fn verify(
 fn dispose(cli: &Cli, dir: &Path, check_id: u64, accepted: bool, note: &str) -> anyhow::Result<u8> {
     let mut db = open(dir)?;
     db.require_enrollment()?;
-    let row = db
-        .record(check_id)?
-        .with_context(|| format!("check {check_id} is not in the log"))?;
-    let Event::Check(c) = &row.record.event else {
-        bail!("record {check_id} is a disposition, not a check");
-    };
-    let incident = !accepted && c.verdict == Verdict::Valid;
-    let sealed = db.append(
-        device::now()?,
-        Event::Disposition(Disposition {
-            check_seq: check_id,
-            accepted,
-            note: note.to_string(),
-        }),
-    )?;
+    let d = serve::record_disposition(&mut db, check_id, accepted, note, device::now()?)?;
+    let incident = d.valid_refused_incident;
     if cli.json {
         println!(
             "{}",
-            json!({"record": sealed.record.seq, "check_id": check_id, "accepted": accepted,
-                   "verdict": c.verdict.as_str(), "valid_refused_incident": incident})
+            json!({"record": d.record, "check_id": check_id, "accepted": accepted,
+                   "verdict": d.verdict, "valid_refused_incident": incident})
         );
     } else {
         println!(
@@ -395,7 +418,7 @@ fn dispose(cli: &Cli, dir: &Path, check_id: u64, accepted: bool, note: &str) -> 
             } else {
                 "refused 已拒绝"
             },
-            sealed.record.seq
+            d.record
         );
         if incident {
             println!("note: a VALID certificate was refused — this counts as a display-and-verification incident (Annex A item 4) / 有效证照被拒绝，将计入亮证查验事件");
