@@ -110,9 +110,6 @@ pub struct Config {
     pub lists: ListConfig,
     /// Request limits.
     pub limits: Limits,
-    /// The built holder wallet served under `/wallet/`; `None` is
-    /// [`wallet::default_dir`].
-    pub wallet_dir: Option<PathBuf>,
 }
 
 struct Inner {
@@ -267,15 +264,6 @@ impl AppState {
     /// Request limits.
     pub fn limits(&self) -> Limits {
         self.inner.config.limits
-    }
-
-    /// The directory of the built holder wallet.
-    pub fn wallet_dir(&self) -> PathBuf {
-        self.inner
-            .config
-            .wallet_dir
-            .clone()
-            .unwrap_or_else(wallet::default_dir)
     }
 
     /// Now, Unix seconds.
