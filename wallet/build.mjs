@@ -1,6 +1,8 @@
 // Builds the wallet into dist/: the app and the service worker bundled by
 // esbuild from the npm packages (nothing is loaded from a CDN at run time),
-// plus the page, style, manifest and icons. Run by scripts/build-wallet.
+// plus the page, style, manifest and icons. Run by scripts/build-web (npm run
+// build in the workspace), which then writes the .br/.gz variants the server
+// embeds and serves.
 import { build } from 'esbuild'
 import { createHash } from 'node:crypto'
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises'

@@ -14,9 +14,9 @@
 //! certificate shows a reason and no QR; and the first screenshot, judged
 //! again after its window, is invalid (`presentation_outside_window`).
 //!
-//! Needs headless Chromium and the wallet's npm packages: `.ci/run`
-//! installs both (`scripts/build-wallet`); without them the test fails
-//! saying so.
+//! Needs headless Chromium and the built front-ends with their npm packages:
+//! `scripts/test` installs both (`scripts/setup`, `scripts/build-web`);
+//! without them the test fails saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -55,14 +55,14 @@ fn prerequisites() -> PathBuf {
     );
     let dir = wallet_dir();
     for needed in [
-        "node_modules/playwright-core/package.json",
-        "dist/index.html",
+        dir.join("../node_modules/playwright-core/package.json"),
+        dir.join("dist/index.html"),
     ] {
         assert!(
-            dir.join(needed).is_file(),
-            "{} is missing: build the wallet with scripts/build-wallet (npm ci + esbuild), \
-             as .ci/run does",
-            dir.join(needed).display()
+            needed.is_file(),
+            "{} is missing: build the front-ends with scripts/build-web (npm ci + esbuild), \
+             as scripts/test does",
+            needed.display()
         );
     }
     chromium
@@ -195,9 +195,8 @@ fn the_holders_wallet() {
         &["create-token", "--role", "holder", "--subject", &id_b],
     )
     .unwrap();
-    let wallet_dist = wallet_dir().join("dist");
-    let mut server =
-        Server::serve_with(&data, &["--wallet-dir", wallet_dist.to_str().unwrap()]).unwrap();
+    // The server's debug build reads the embedded wallet from wallet/dist.
+    let mut server = Server::serve_with(&data, &[]).unwrap();
     let mut r = agent()
         .post(format!("{}/api/v1/records", server.url))
         .header("Authorization", &format!("Bearer {agency}"))
@@ -223,7 +222,7 @@ fn the_holders_wallet() {
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
-        .expect("running node (install Node.js; .ci/run does)");
+        .expect("running node (install Node.js: scripts/setup does)");
     let stdout = child.stdout.take().unwrap();
     let mut script = Script {
         child,

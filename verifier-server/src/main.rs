@@ -182,11 +182,6 @@ struct ServeArgs {
     /// Requests a caller may send at once above the sustained rate.
     #[arg(long, value_name = "N")]
     rate_burst: Option<u32>,
-    /// The built holder wallet served under /wallet/ (`scripts/build-wallet`
-    /// makes it); default: `wallet/dist` of the source tree this binary was
-    /// built from.
-    #[arg(long, value_name = "DIR")]
-    wallet_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -212,11 +207,7 @@ impl ServeArgs {
         if let Some(b) = self.rate_burst {
             limits.rate_burst = b;
         }
-        Ok(Config {
-            lists,
-            limits,
-            wallet_dir: self.wallet_dir.clone(),
-        })
+        Ok(Config { lists, limits })
     }
 }
 

@@ -29,14 +29,6 @@ where
     tokio::task::spawn_blocking(f).await?
 }
 
-/// The built wallet in this source tree: `<repo>/wallet/dist`.
-pub fn default_wallet_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("wallet")
-        .join("dist")
-}
-
 /// The clock the service reads: Unix seconds. Tests set their own.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -96,9 +88,6 @@ pub struct Config {
     pub lists: ListConfig,
     /// Request limits.
     pub limits: Limits,
-    /// The built holder wallet served under `/wallet/`; `None` is
-    /// [`default_wallet_dir`].
-    pub wallet_dir: Option<PathBuf>,
 }
 
 struct Inner {
@@ -289,15 +278,6 @@ impl AppState {
     /// Request limits.
     pub fn limits(&self) -> Limits {
         self.inner.config.limits
-    }
-
-    /// The directory of the built holder wallet.
-    pub fn wallet_dir(&self) -> PathBuf {
-        self.inner
-            .config
-            .wallet_dir
-            .clone()
-            .unwrap_or_else(default_wallet_dir)
     }
 
     /// Now, Unix seconds.

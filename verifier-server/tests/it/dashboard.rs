@@ -15,12 +15,12 @@ use testkit::SocketServer;
 
 fn playwright_dir() -> PathBuf {
     let dir = std::env::var("PLAYWRIGHT_DIR").map_or_else(
-        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wallet/node_modules"),
+        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../node_modules"),
         PathBuf::from,
     );
     assert!(
         dir.join("playwright-core/package.json").is_file(),
-        "{} has no playwright-core: build the wallet with scripts/build-wallet (npm ci), \
+        "{} has no playwright-core: build the front-ends with scripts/build-web (npm ci), \
          as .ci/run does, or set PLAYWRIGHT_DIR to a node_modules that has it",
         dir.display()
     );

@@ -1,57 +1,70 @@
-//! `/wallet/`: the built wallet's files with their content types, caching
-//! and security headers, and a 503 page saying how to build it when it is
-//! absent. (The wallet itself is tested in headless Chromium by
-//! `tests/tests/wallet.rs`.)
+//! `/wallet/`: the built wallet's files (embedded by `webassets`) with their
+//! content types, caching, compression and security headers. Needs the
+//! built wallet (`scripts/build-web`; `scripts/test` runs it); the page a
+//! binary built without it answers is tested in `webassets`. (The wallet
+//! itself is tested in headless Chromium by `tests/tests/wallet.rs`.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::sync::Arc;
 
-use axum::http::{header, StatusCode};
-use verifier_server::{AppState, Config};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use shared::crypto::Alg;
+use tower::ServiceExt as _;
+use verifier_server::http::wallet;
+use verifier_server::{app, AppState, Config};
 
-async fn get(state: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-    let (status, headers, body) = testkit::get_from(state, uri, None).await;
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn state(data: &Path, wallet: &Path) -> AppState {
-    let config = Config {
-        wallet_dir: Some(wallet.to_path_buf()),
-        ..Config::default()
-    };
-    testkit::open_at(data, config)
+async fn get(
+    state: &AppState,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut req = Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = app(state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, body.to_vec())
 }
 
 #[tokio::test]
 async fn serves_the_built_wallet() {
-    let dir = testkit::tempdir();
-    let wallet = dir.path().join("dist");
-    std::fs::create_dir(&wallet).unwrap();
-    for (name, text) in [
-        ("index.html", "<!doctype html><title>钱包</title>"),
-        ("app.js", "export {}"),
-        ("sw.js", "self.addEventListener('fetch', () => {})"),
-        ("manifest.webmanifest", "{}"),
-        ("style.css", "body{}"),
-        ("icon.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
-    ] {
-        std::fs::write(wallet.join(name), text).unwrap();
-    }
-    let s = state(&dir.path().join("data"), &wallet);
+    assert!(
+        wallet::is_built(),
+        "wallet/dist is missing: build the front-ends with scripts/build-web (scripts/test does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = AppState::open(
+        dir.path(),
+        Alg::EdDSA,
+        Config::default(),
+        Arc::new(|| 1_780_279_200),
+    )
+    .unwrap();
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wallet/dist");
 
-    for (uri, content_type, body) in [
-        ("/wallet/", "text/html", "钱包"),
-        ("/wallet/index.html", "text/html", "钱包"),
-        ("/wallet/app.js", "text/javascript", "export"),
-        ("/wallet/sw.js", "text/javascript", "fetch"),
+    for (uri, file, content_type) in [
+        ("/wallet/", "index.html", "text/html"),
+        ("/wallet/index.html", "index.html", "text/html"),
+        ("/wallet/app.js", "app.js", "text/javascript"),
+        ("/wallet/sw.js", "sw.js", "text/javascript"),
         (
             "/wallet/manifest.webmanifest",
+            "manifest.webmanifest",
             "application/manifest+json",
-            "{}",
         ),
-        ("/wallet/style.css", "text/css", "body"),
-        ("/wallet/icon.svg", "image/svg+xml", "svg"),
+        ("/wallet/style.css", "style.css", "text/css"),
+        ("/wallet/icon.svg", "icon.svg", "image/svg+xml"),
+        ("/wallet/icon-192.png", "icon-192.png", "image/png"),
     ] {
-        let (status, h, text) = get(&s, uri).await;
+        let (status, h, body) = get(&s, uri, &[]).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert!(
             h[header::CONTENT_TYPE]
@@ -61,7 +74,7 @@ async fn serves_the_built_wallet() {
             "{uri}: {:?}",
             h[header::CONTENT_TYPE]
         );
-        assert!(text.contains(body), "{uri}: {text}");
+        assert_eq!(body, std::fs::read(dist.join(file)).unwrap(), "{uri}");
         assert_eq!(h[header::CACHE_CONTROL], "no-cache", "{uri}");
         let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(csp.contains("default-src 'self'"), "{uri}: {csp}");
@@ -72,43 +85,46 @@ async fn serves_the_built_wallet() {
             uri == "/wallet/sw.js",
             "{uri}"
         );
+
+        // Revalidation: the same ETag answers 304 without a body.
+        let etag = h[header::ETAG].to_str().unwrap().to_string();
+        let (status, _, body) = get(&s, uri, &[("if-none-match", &etag)]).await;
+        assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0), "{uri}");
     }
-    let (status, h, _) = get(&s, "/wallet/sw.js").await;
-    assert_eq!(status, StatusCode::OK);
+    let (_, h, _) = get(&s, "/wallet/sw.js", &[]).await;
     assert_eq!(h["service-worker-allowed"], "/wallet/");
 
+    // The bundle travels compressed to a browser that accepts it.
+    let (status, h, body) = get(
+        &s,
+        "/wallet/app.js",
+        &[("accept-encoding", "gzip, deflate, br")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_ENCODING], "br");
+    assert_eq!(body, std::fs::read(dist.join("app.js.br")).unwrap());
+    assert!(body.len() * 2 < std::fs::metadata(dist.join("app.js")).unwrap().len() as usize);
+
     // Without the slash, a redirect to the scope.
-    let (status, h, _) = get(&s, "/wallet").await;
+    let (status, h, _) = get(&s, "/wallet", &[]).await;
     assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(h[header::LOCATION], "/wallet/");
 
-    // Nothing outside the directory, and no invented files.
+    // Nothing outside the wallet, and no invented files.
     for uri in [
         "/wallet/nope.js",
+        "/wallet/app.js.br",
         "/wallet/../data/verifier.db",
         "/wallet/%2e%2e/data/verifier.db",
     ] {
-        let (status, h, body) = get(&s, uri).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
+        let (status, h, body) = get(&s, uri, &[]).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
         assert_eq!(h[header::CONTENT_TYPE], "application/problem+json");
     }
-}
-
-#[tokio::test]
-async fn says_how_to_build_it_when_absent() {
-    let dir = testkit::tempdir();
-    let s = state(&dir.path().join("data"), &dir.path().join("no-such-dist"));
-    for uri in ["/wallet/", "/wallet/app.js"] {
-        let (status, h, body) = get(&s, uri).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
-        assert!(h[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html"));
-        assert!(body.contains("scripts/build-wallet"), "{body}");
-        assert!(body.contains("--wallet-dir"), "{body}");
-    }
-    // The rest of the service does not depend on it.
-    let (status, _, _) = get(&s, "/healthz").await;
-    assert_eq!(status, StatusCode::OK);
 }
