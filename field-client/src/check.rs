@@ -87,22 +87,25 @@ pub fn check(db: &mut Db, lists: Option<&Lists>, text: &str, now: i64) -> anyhow
 pub fn evaluate(lists: Option<&Lists>, text: &str, now: i64) -> Outcome {
     let Some(lists) = lists else {
         // Never synced: nothing can be confirmed; still say what it is not.
-        let not_cert = shared::qrtext::decode(text).is_err();
-        let reason = if not_cert {
-            Reason::NotACertificate
+        let (reason, detail) = if !shared::qrtext::has_known_prefix(text) {
+            (
+                Reason::UnrecognisedCode,
+                "no LC1:/LP1: prefix: not a code of this system",
+            )
+        } else if shared::qrtext::decode(text).is_err() {
+            (Reason::NotACertificate, "malformed certificate QR text")
         } else {
-            Reason::NoStatusData
+            (
+                Reason::NoStatusData,
+                "no trust list or status list yet: run sync",
+            )
         };
         return Outcome {
             check_id: 0,
             at: now,
             verdict: reason.verdict(),
             reason: Some(reason),
-            detail: Some(if not_cert {
-                "not a certificate QR text".to_string()
-            } else {
-                "no trust list or status list yet: run sync".to_string()
-            }),
+            detail: Some(detail.to_string()),
             warnings: Vec::new(),
             claims: None,
             identifier: None,

@@ -559,11 +559,17 @@ fn images_non_images_and_non_certificates() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("cannot read the file"), "{}", r.stderr);
 
-    // A QR that is not a certificate is a logged invalid check.
+    // A QR in another format may be a genuine certificate from elsewhere:
+    // a logged cannot-confirm check that points to lookup, never invalid.
     let (code, v) = verify_text(&dir, s.now(), "HTTPS://EXAMPLE.COM");
-    assert_eq!((code, v["reason"].as_str()), (1, Some("not_a_certificate")));
+    assert_eq!((code, v["reason"].as_str()), (3, Some("unrecognised_code")));
+    assert_eq!(v["verdict"], "cannot_confirm");
+    assert!(v["reason_zh"].as_str().unwrap().contains("联网查询"), "{v}");
     let logs = fc(&dir, s.now(), &["--json", "logs", "--last", "2"]).json();
-    assert_eq!(logs[1]["reason"], "not_a_certificate");
+    assert_eq!(logs[1]["reason"], "unrecognised_code");
+    // Our prefix with a body that is not a certificate is proven bad.
+    let (code, v) = verify_text(&dir, s.now(), "LC1:GGW");
+    assert_eq!((code, v["reason"].as_str()), (1, Some("not_a_certificate")));
     // Standard input: QR texts, one per line.
     let mut child = Command::new(BIN)
         .args(["--data", dir.to_str().unwrap(), "--json", "verify", "-"])
