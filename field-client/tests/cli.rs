@@ -692,3 +692,108 @@ fn sigkill_during_a_burst_loses_no_printed_check() {
     assert_eq!(code, 0);
     assert!(v["check_id"].as_u64().unwrap() > *printed.last().unwrap());
 }
+
+#[test]
+fn card_json_and_logs_name_everything() {
+    use shared::domain::render_number;
+    let s = Server::start();
+    s.push_samples();
+    // A vehicle whose inspection (审验) lapsed, issued by a county bureau.
+    let mut lapsed = sample_record(CertType::YSZ);
+    lapsed.number = Some("210112165716".into());
+    lapsed.plate = Some("辽A5K824".into());
+    lapsed.issuer_division = Some("210112".into());
+    lapsed.inspection_valid_until = Some("20260501".into());
+    let answer = s.http(
+        "POST",
+        "/api/v1/records",
+        Some(json!({"records": [lapsed]})),
+    );
+    assert_eq!(answer["summary"]["issued"], 1, "{answer}");
+    let d = enrolled(&s);
+    let dir = data(&d);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    for t in CertType::ALL {
+        let (code, v) = verify_text(&dir, s.now(), &s.qr(t));
+        assert_eq!(code, 0, "{t}: {v}");
+        let face = &v["face"];
+        let r = sample_record(t);
+        let division = DivisionCode::parse(r.issuer_division.as_deref().unwrap()).unwrap();
+        assert_eq!(face["cert_type"]["code"], t.code());
+        assert_eq!(face["cert_type"]["name"], t.name_zh());
+        assert_eq!(
+            face["number_printed"],
+            render_number(t, r.number.as_deref().unwrap(), division),
+            "{t}"
+        );
+        // The authority as the trust list names it (the city bureau).
+        assert_eq!(face["issuer_name"], division.authority_name_zh(), "{t}");
+        assert_eq!(face["issuer_from_trust_list"], true);
+        assert!(face["valid_from"].is_string() && face.get("valid_until").is_some());
+        let lines = face["lines"].as_array().unwrap();
+        let line = |k: &str| {
+            lines
+                .iter()
+                .find(|l| l["key"] == k)
+                .map(|l| l["value"].as_str().unwrap().to_string())
+        };
+        match t {
+            CertType::QC => assert_eq!(
+                line("qualification_classes").as_deref(),
+                Some("经营性道路货物运输驾驶员（2）")
+            ),
+            CertType::YSZ => {
+                assert_eq!(line("plate").as_deref(), Some("辽A5K823（黄色）"));
+                assert_eq!(v["plate_colour"], json!({"code": "2", "name": "黄色"}));
+                assert!(line("business_scope").unwrap().contains("（21）"), "{face}");
+                assert_eq!(face["inspection"]["lapsed"], false);
+                assert_eq!(face["inspection"]["due"], "2026-09-30");
+            }
+            _ => {}
+        }
+    }
+    // The human card: names, the printed number, the authority.
+    let r = fc(&dir, s.now(), &["verify", "--text", &s.qr(CertType::YSZ)]);
+    assert_eq!(r.code, 0);
+    for needle in [
+        "辽交运管沈字210100165715号",
+        "沈阳市交通运输局",
+        "辽A5K823（黄色）",
+        "审验有效期至 Inspection due: 2026-09-30",
+        "道路运输证",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+    assert!(!r.stdout.contains("逾期"), "{}", r.stdout);
+
+    // The lapsed inspection: still valid, with a warning; a county issuer
+    // is never named as its city's bureau.
+    let n = "210112165716";
+    let qr = s.http("GET", &format!("/api/v1/certificates/YSZ/{n}"), None)["qr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["face"]["inspection"]["lapsed"], true);
+    assert_eq!(v["face"]["warnings"][0]["code"], "inspection_lapsed");
+    assert_ne!(v["face"]["issuer_name"], "沈阳市交通运输局");
+    assert!(
+        v["face"]["issuer_name"]
+            .as_str()
+            .unwrap()
+            .contains("210112"),
+        "{v}"
+    );
+    let r = fc(&dir, s.now(), &["verify", "--text", &qr]);
+    assert!(r.stdout.contains("车辆审验已逾期"), "{}", r.stdout);
+
+    // Logs in China Standard Time, not Unix seconds.
+    let r = fc(&dir, s.now(), &["logs", "--last", "1"]);
+    assert_eq!(r.code, 0);
+    // T0 is 2026-06-01 10:00:00 China Standard Time.
+    assert!(r.stdout.contains("2026-06-01 10:00:00"), "{}", r.stdout);
+    assert!(!r.stdout.contains(&s.now().to_string()), "{}", r.stdout);
+    let j = fc(&dir, s.now(), &["--json", "logs", "--last", "1"]).json();
+    assert_eq!(j[0]["at_cst"], "2026-06-01 10:00:00");
+}

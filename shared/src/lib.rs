@@ -24,4 +24,5 @@ pub mod qrtext;
 pub mod status;
 pub mod trust;
 pub mod verify;
+pub mod view;
 pub mod wire;

@@ -159,6 +159,9 @@ pub enum Reason {
     StatusDataTooOld,
     /// The certificate's index is beyond the cached status list.
     NotCoveredByStatusList,
+    /// An online lookup found no certificate: possibly one of another
+    /// province or system, so never `invalid`.
+    NoMatch,
 }
 
 impl Reason {
@@ -183,11 +186,12 @@ impl Reason {
             Reason::NoStatusData => "no_status_data",
             Reason::StatusDataTooOld => "status_data_too_old",
             Reason::NotCoveredByStatusList => "not_covered_by_status_list",
+            Reason::NoMatch => "no_match",
         }
     }
 
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Reason::NotACertificate,
         Reason::UnrecognisedCode,
         Reason::UnknownKey,
@@ -206,6 +210,7 @@ impl Reason {
         Reason::NoStatusData,
         Reason::StatusDataTooOld,
         Reason::NotCoveredByStatusList,
+        Reason::NoMatch,
     ];
 
     /// The reason with this [`Reason::code`].
@@ -219,7 +224,8 @@ impl Reason {
             Reason::UnrecognisedCode
             | Reason::NoStatusData
             | Reason::StatusDataTooOld
-            | Reason::NotCoveredByStatusList => Verdict::CannotConfirm,
+            | Reason::NotCoveredByStatusList
+            | Reason::NoMatch => Verdict::CannotConfirm,
             _ => Verdict::Invalid,
         }
     }
@@ -247,6 +253,7 @@ impl Reason {
             Reason::NoStatusData => "尚无状态列表，无法确认，请联网同步",
             Reason::StatusDataTooOld => "状态列表过旧，无法确认，请联网同步",
             Reason::NotCoveredByStatusList => "状态列表未覆盖此证照，无法确认，请联网同步",
+            Reason::NoMatch => "省平台未查到匹配的证照，无法确认（可能为外省或其他系统的证照）",
         }
     }
 
@@ -278,6 +285,9 @@ impl Reason {
             Reason::StatusDataTooOld => "status list too old: cannot confirm, sync when online",
             Reason::NotCoveredByStatusList => {
                 "certificate not covered by the cached status list: cannot confirm, sync when online"
+            }
+            Reason::NoMatch => {
+                "no matching certificate in the provincial system: cannot confirm (may be another province's)"
             }
         }
     }

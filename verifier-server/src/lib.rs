@@ -25,6 +25,7 @@ pub mod keys;
 pub mod limits;
 pub mod lists;
 pub mod logs;
+pub mod lookup;
 pub mod openapi;
 pub mod store;
 pub mod wallet;
@@ -127,6 +128,7 @@ struct Inner {
     config: Config,
     clock: Clock,
     reverifier: logs::Reverifier,
+    lookup: lookup::Limiter,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -186,6 +188,7 @@ impl AppState {
                 config,
                 clock,
                 reverifier: logs::Reverifier::default(),
+                lookup: lookup::Limiter::default(),
             }),
         }
     }
@@ -287,6 +290,11 @@ impl AppState {
     pub fn reverifier(&self) -> &logs::Reverifier {
         &self.inner.reverifier
     }
+
+    /// The per-token limiter of online lookups.
+    pub fn lookup_limiter(&self) -> &lookup::Limiter {
+        &self.inner.lookup
+    }
 }
 
 /// Creates the data directory, readable by its owner only (it holds
@@ -345,6 +353,7 @@ pub fn app(state: AppState) -> Router {
             post(logs::post_logs).get(logs::get_logs),
         )
         .route("/api/v1/verification-logs/head", get(logs::get_head))
+        .route("/api/v1/lookup", get(lookup::get_lookup))
         .route("/api/v1/evaluation", get(evaluation::api::get_evaluation))
         .route(
             "/api/v1/evaluation/training",

@@ -207,7 +207,7 @@ impl Reverifier {
             .iter()
             .map(|s| match &s.record.event {
                 Event::Check(c) => c.scanned.as_deref().map(|t| (t, s.record.at)),
-                Event::Disposition(_) => None,
+                Event::Disposition(_) | Event::Lookup(_) => None,
             })
             .collect();
         let keys: Vec<Option<([u8; 32], i64)>> = texts
@@ -356,6 +356,21 @@ fn row_of(s: &Sealed, device_id: i64, derived: Option<Derived>) -> LogRecordRow 
                 row.srv_cert_version = Some(cert.version);
                 row.srv_division = Some(cert.division);
             }
+        }
+        Event::Lookup(l) => {
+            // An online lookup: the server's verdict as the officer saw it.
+            // Nothing to re-verify (no scanned text); `note` holds what it
+            // searched by. Not counted by the evaluation (kind 0 only): a
+            // lookup proves no certificate was shown.
+            row.kind = 2;
+            row.verdict = Some(l.verdict.as_str().into());
+            row.reason = l.reason.map(|r| r.code().into());
+            if let Some(cert) = &l.cert {
+                row.cert_type = Some(cert.cert_type.code().into());
+                row.cert_number = Some(cert.number.clone());
+                row.cert_version = Some(cert.version);
+            }
+            row.note = Some(l.by.as_str().into());
         }
         Event::Disposition(d) => {
             row.kind = 1;
@@ -647,7 +662,8 @@ pub struct RecordView {
     prev: String,
     /// Device time, Unix seconds.
     at: i64,
-    /// `check` or `disposition`.
+    /// `check`, `disposition` or `lookup` (an online lookup: `note` says
+    /// what it searched by).
     kind: &'static str,
     verdict: Option<String>,
     reason: Option<String>,
@@ -691,7 +707,11 @@ fn record_view(r: LogRecordRow) -> RecordView {
         hash: hex::encode(r.hash),
         prev: hex::encode(r.prev),
         at: r.at,
-        kind: if r.kind == 0 { "check" } else { "disposition" },
+        kind: match r.kind {
+            0 => "check",
+            2 => "lookup",
+            _ => "disposition",
+        },
         verdict: r.verdict,
         reason: r.reason,
         cert_type: r.cert_type,

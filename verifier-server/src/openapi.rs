@@ -46,6 +46,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         crate::wallet::serve_index,
         crate::wallet::serve_file,
         crate::devices::post_device,
+        crate::lookup::get_lookup,
         crate::logs::post_logs,
         crate::logs::get_head,
         crate::logs::get_logs,
@@ -66,6 +67,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "audit", description = "The audit log (auditors and administrators)"),
         (name = "devices", description = "Officer device enrollment"),
         (name = "verification logs", description = "Officer devices' signed check logs"),
+        (name = "lookup", description = "Online lookup by plate, ID number or certificate number (officers)"),
         (name = "evaluation", description = "The annual evaluation of the cities and the province (R11, R12)"),
     )
 )]

@@ -480,6 +480,15 @@ pub trait Tx {
     /// The current versions of the certificates whose holder (see the
     /// `holder_id` column) is `holder_id`, by type and number.
     fn holder_certificates(&mut self, holder_id: &str) -> Result<Vec<VersionRow>, StoreError>;
+    /// The current versions an online lookup finds (issue 11): by the
+    /// face's plate, by holder ID number (the face's, or a vehicle owner's as
+    /// pushed), or by certificate number; at most `limit`.
+    fn lookup_versions(
+        &mut self,
+        by: shared::checklog::LookupBy,
+        value: &str,
+        limit: u32,
+    ) -> Result<Vec<VersionRow>, StoreError>;
     /// The current versions whose status is valid or suspended (the ones a
     /// key change must re-sign).
     fn live_versions(&mut self) -> Result<Vec<VersionRow>, StoreError>;
@@ -823,6 +832,54 @@ CREATE TABLE eval_complaints (
     upheld      INTEGER NOT NULL CHECK (upheld IN (0, 1)),
     entered_at  INTEGER NOT NULL
 ) STRICT;
+"#,
+    // 7: online lookups (issue 11): a device's log may hold records of kind
+    // 2 (`lookup`), so the kind check is widened (SQLite cannot alter a
+    // CHECK: the table is rebuilt; DROP TABLE fires no triggers). Lookups by
+    // plate use an index on the face's plate.
+    r#"
+CREATE TABLE verification_records_v7 (
+    device_id        INTEGER NOT NULL REFERENCES devices (id),
+    seq              INTEGER NOT NULL,
+    hash             BLOB NOT NULL,
+    prev             BLOB NOT NULL,
+    at               INTEGER NOT NULL,
+    kind             INTEGER NOT NULL CHECK (kind IN (0, 1, 2)),
+    verdict          TEXT,
+    reason           TEXT,
+    cert_type        TEXT,
+    cert_number      TEXT,
+    cert_version     INTEGER,
+    scanned          TEXT,
+    status_seq       INTEGER,
+    trust_seq        INTEGER,
+    warnings         TEXT,
+    data_age         INTEGER,
+    check_seq        INTEGER,
+    accepted         INTEGER,
+    note             TEXT,
+    srv_signature    INTEGER,
+    srv_presentation INTEGER,
+    srv_cert_type    TEXT,
+    srv_cert_number  TEXT,
+    srv_cert_version INTEGER,
+    srv_division     INTEGER,
+    srv_reason       TEXT,
+    batch_id         INTEGER NOT NULL REFERENCES verification_batches (id),
+    PRIMARY KEY (device_id, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO verification_records_v7 SELECT * FROM verification_records;
+DROP TABLE verification_records;
+ALTER TABLE verification_records_v7 RENAME TO verification_records;
+CREATE INDEX verification_records_cert
+    ON verification_records (srv_cert_type, srv_cert_number) WHERE srv_signature = 1;
+CREATE TRIGGER verification_records_no_update BEFORE UPDATE ON verification_records
+    BEGIN SELECT RAISE(ABORT, 'verification records are append-only'); END;
+CREATE TRIGGER verification_records_no_delete BEFORE DELETE ON verification_records
+    BEGIN SELECT RAISE(ABORT, 'verification records are append-only'); END;
+CREATE INDEX certificate_versions_plate
+    ON certificate_versions (json_extract(data_json, '$.face.plate'))
+    WHERE json_extract(data_json, '$.face.plate') IS NOT NULL;
 "#,
 ];
 
@@ -1765,6 +1822,33 @@ impl Tx for SqliteTx<'_> {
              WHERE v.holder_id = ?1
              ORDER BY v.cert_type, v.number",
             [holder_id],
+        )
+    }
+
+    fn lookup_versions(
+        &mut self,
+        by: shared::checklog::LookupBy,
+        value: &str,
+        limit: u32,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        use shared::checklog::LookupBy;
+        let condition = match by {
+            LookupBy::Plate => "json_extract(v.data_json, '$.face.plate') = ?1",
+            LookupBy::IdNumber => "v.holder_id = ?1",
+            LookupBy::Number => "v.number = ?1",
+        };
+        self.current_versions(
+            &format!(
+                "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
+                        v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division
+                 FROM certificate_versions v
+                 JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
+                                    AND c.version = v.version
+                 WHERE {condition}
+                 ORDER BY v.cert_type, v.number
+                 LIMIT ?2"
+            ),
+            params![value, limit],
         )
     }
 
