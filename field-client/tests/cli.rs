@@ -745,7 +745,12 @@ fn card_json_and_logs_name_everything() {
             CertType::YSZ => {
                 assert_eq!(line("plate").as_deref(), Some("辽A5K823（黄色）"));
                 assert_eq!(v["plate_colour"], json!({"code": "2", "name": "黄色"}));
-                assert!(line("business_scope").unwrap().contains("（21）"), "{face}");
+                assert!(
+                    line("business_scope")
+                        .unwrap()
+                        .contains("道路普通货物运输（021）"),
+                    "{face}"
+                );
                 assert_eq!(face["inspection"]["lapsed"], false);
                 assert_eq!(face["inspection"]["due"], "2026-09-30");
             }
@@ -796,4 +801,84 @@ fn card_json_and_logs_name_everything() {
     assert!(!r.stdout.contains(&s.now().to_string()), "{}", r.stdout);
     let j = fc(&dir, s.now(), &["--json", "logs", "--last", "1"]).json();
     assert_eq!(j[0]["at_cst"], "2026-06-01 10:00:00");
+}
+
+#[test]
+fn lookup_online_is_logged_and_uploaded_offline_needs_a_connection() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    // By plate: the card names everything, and it is a logged check.
+    let r = fc(&dir, s.now(), &["lookup", "--plate", "辽A5K823"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    for needle in [
+        "有效  VALID",
+        "联网查询",
+        "辽交运管沈字210100165715号",
+        "沈阳市交通运输局",
+        "辽A5K823（黄色）",
+        "2026-06-01 10:00:00",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+    assert!(!r.stdout.contains("LC1:"), "{}", r.stdout);
+    // By ID number, JSON: the ID number masked.
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "lookup", "--id", "210102198503122434"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = &r.json()[0];
+    assert_eq!(v["kind"], "lookup");
+    assert_eq!(
+        v["results"][0]["face"]["cert_type"]["name"],
+        "道路运输从业人员从业资格证"
+    );
+    assert!(v.to_string().contains("210102********2434"), "{v}");
+    // Revoked, by number: invalid (exit 1); unknown: cannot confirm (3).
+    s.revoke(CertType::YSZ);
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "lookup", "--number", "210100165715"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.json()[0]["reason"], "revoked");
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "lookup", "--number", "999999999999"],
+    );
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert_eq!(r.json()[0]["reason"], "no_match");
+    // A malformed plate is refused by the server: an error (2), not a verdict.
+    let r = fc(&dir, s.now(), &["lookup", "--plate", "ABC"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("plate"), "{}", r.stderr);
+    let r = fc(&dir, s.now(), &["lookup"]);
+    assert_eq!(r.code, 2, "a key is required");
+
+    // The device's log holds four lookups; a sync uploads them.
+    let logs = fc(&dir, s.now(), &["--json", "logs"]).json();
+    let lookups: Vec<_> = logs.iter().filter(|l| l["kind"] == "lookup").collect();
+    assert_eq!(lookups.len(), 4, "{logs:?}");
+    assert_eq!(lookups[0]["by"], "plate");
+    assert_eq!(lookups[2]["verdict"], "invalid");
+    let r = fc(&dir, s.now(), &["logs"]);
+    assert!(r.stdout.contains("lookup valid"), "{}", r.stdout);
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.server_records(&dir), 4);
+
+    // Offline: lookup needs a connection; nothing is logged.
+    let now = s.now();
+    drop(s);
+    let r = fc(&dir, now, &["--json", "lookup", "--plate", "辽A5K823"]);
+    assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.json()[0]["error"], "offline");
+    assert!(r.stderr.contains("查询需要联网"), "{}", r.stderr);
+    let logs = fc(&dir, now, &["--json", "logs"]).json();
+    assert_eq!(logs.iter().filter(|l| l["kind"] == "lookup").count(), 4);
 }
