@@ -305,7 +305,8 @@ pub fn lookup(
 }
 
 /// `GET /api/v1/lookup`: look a certificate up by plate, ID number or
-/// number (officers).
+/// number (officers). Each token may look up 20 a minute, 10 at once;
+/// beyond that the answer is 429 with `Retry-After`.
 #[utoipa::path(get, path = "/api/v1/lookup", tag = "lookup",
     params(LookupQuery),
     responses(
@@ -313,7 +314,6 @@ pub fn lookup(
         (status = 400, description = "Not exactly one of plate, id_number, number"),
         (status = 403, description = "Not an officer token"),
         (status = 422, description = "A malformed plate, ID number or number"),
-        (status = 429, description = "Too many lookups from this token; see Retry-After"),
     ),
     security(("bearer" = [])))]
 pub async fn get_lookup(
