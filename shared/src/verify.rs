@@ -376,7 +376,8 @@ impl VerifiedCertificate {
         self.identifier.as_deref()
     }
     /// The issuing authority's name: from the trust list, else the standard
-    /// name of its division's transport authority.
+    /// name of its division's transport authority (a county missing from the
+    /// list is named as a county bureau, never as its city's).
     pub fn issuer_name(&self) -> &str {
         &self.issuer_name
     }
@@ -542,10 +543,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
     let identifier = authority
         .and_then(|a| claims.identifier(&a.uscc).ok())
         .map(|i| i.as_str().to_string());
-    let issuer_name = authority.map_or_else(
-        || claims.issuer_division.authority_name_zh(),
-        |a| a.name.clone(),
-    );
+    let (issuer_name, _) = crate::view::authority_name(claims.issuer_division, Some(ctx.trust));
     c.claims = Some(Box::new(claims.clone()));
     if !key.covers(claims.issued_at) {
         return Err(c.reject(
