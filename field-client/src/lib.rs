@@ -6,6 +6,8 @@
 //!   before anything is shown;
 //! - [`sync`]: enrollment, list sync (verify everything, then apply in one
 //!   transaction) and idempotent log upload;
+//! - [`view`]: claims → named face fields (the card, `--json`, lookup);
+//! - [`lookup`]: online lookup by plate, ID or number, logged as kind 2;
 //! - [`card`]: the verdict card;
 //! - [`net`]: the HTTP client.
 #![forbid(unsafe_code)]
@@ -14,5 +16,7 @@ pub mod card;
 pub mod check;
 pub mod db;
 pub mod device;
+pub mod lookup;
 pub mod net;
 pub mod sync;
+pub mod view;

@@ -113,6 +113,7 @@ struct Inner {
     config: Config,
     clock: Clock,
     reverifier: Reverifier,
+    lookup: crate::service::lookup::Limiter,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -197,6 +198,7 @@ impl AppState {
                 config,
                 clock,
                 reverifier: Reverifier::default(),
+                lookup: crate::service::lookup::Limiter::default(),
             }),
         }
     }
@@ -308,6 +310,11 @@ impl AppState {
     /// The re-verification of uploaded check records, with its cache.
     pub fn reverifier(&self) -> &Reverifier {
         &self.inner.reverifier
+    }
+
+    /// The per-token limiter of online lookups.
+    pub fn lookup_limiter(&self) -> &crate::service::lookup::Limiter {
+        &self.inner.lookup
     }
 }
 
