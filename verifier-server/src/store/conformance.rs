@@ -817,7 +817,8 @@ fn devices_and_logs(e: &Engine) {
     looked.srv_signature = None;
     looked.srv_presentation = None;
     assert_eq!(
-        tx.insert_log_records(std::slice::from_ref(&looked)).unwrap(),
+        tx.insert_log_records(std::slice::from_ref(&looked))
+            .unwrap(),
         1
     );
     let mut other = record(d, 5, nov + 4, batch);

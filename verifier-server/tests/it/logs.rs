@@ -667,7 +667,10 @@ async fn lookup_roles_answer_audit_rate_limit_and_log() {
     let mut tx = e.state.store().begin().unwrap();
     let audit = tx.audit_tail(50).unwrap();
     tx.commit().unwrap();
-    let lookups: Vec<_> = audit.iter().filter(|a| a.action == "GET /api/v1/lookup" && a.outcome.starts_with("ok")).collect();
+    let lookups: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "GET /api/v1/lookup" && a.outcome.starts_with("ok"))
+        .collect();
     assert_eq!(lookups.len(), 4, "{audit:#?}");
     // The query's ID number is masked (the certificates read are named:
     // a QC certificate's number is its holder's ID number).
