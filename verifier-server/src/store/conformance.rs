@@ -821,10 +821,14 @@ fn devices_and_logs(e: &Engine) {
             .unwrap(),
         1
     );
+    tx.commit().unwrap();
+    // No other kind (a refused statement aborts a PostgreSQL transaction:
+    // its own transaction, dropped).
+    let mut tx = e.store.begin().unwrap();
     let mut other = record(d, 5, nov + 4, batch);
     other.kind = 3;
     assert!(tx.insert_log_records(std::slice::from_ref(&other)).is_err());
-    tx.commit().unwrap();
+    drop(tx);
     let mut tx = e.store.begin().unwrap();
     assert!(tx.insert_log_record(&record(d, 1, nov, batch)).is_err());
     drop(tx);
