@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
-use shared::domain::Face;
 use shared::verify::Verdict;
 
 use crate::check::Outcome;
+use crate::view::FaceView;
 
 /// A duration for a person: `3 d 4 h`, `2 h 5 min`, `40 s`.
 pub fn human_age(seconds: i64) -> String {
@@ -18,23 +18,45 @@ pub fn human_age(seconds: i64) -> String {
     }
 }
 
-fn scope(codes: &[shared::domain::ScopeCode]) -> String {
-    codes
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The face lines of a certificate (shared by `verify` and `lookup`).
+pub fn render_face(s: &mut String, v: &FaceView, identifier: Option<&str>) {
+    let _ = writeln!(
+        s,
+        " 证照 Certificate: {} {} ({})",
+        v.cert_type.name, v.type_name_en, v.cert_type.code
+    );
+    let _ = writeln!(
+        s,
+        " 证号 Number:   {}   版本 Version: {}",
+        v.number_printed, v.version
+    );
+    if let Some(id) = identifier {
+        let _ = writeln!(s, " 标识 Identifier: {id}");
+    }
+    let _ = writeln!(
+        s,
+        " 发证机关 Issuer: {} ({})",
+        v.issuer_name, v.issuer_division
+    );
+    let _ = writeln!(s, " 有效期 Valid:  {}", v.validity_text());
+    for l in &v.lines {
+        let _ = writeln!(s, " {} {}: {}", l.label_zh, l.label_en, l.value);
+    }
+    for w in &v.warnings {
+        let _ = writeln!(s, " 警告 Warning:  {} / {}", w.message_zh(), w.message_en());
+    }
+}
+
+/// China Standard Time, `YYYY-MM-DD HH:MM:SS`, of a Unix time.
+pub fn cst(unix: i64) -> String {
+    shared::cst::datetime_text(unix)
 }
 
 /// The card for one check.
 pub fn render(o: &Outcome, input: &str) -> String {
     let mut s = String::new();
     let line = "=".repeat(60);
-    let (mark, zh, en) = match o.verdict {
-        Verdict::Valid => ("[OK]", "有效", "VALID"),
-        Verdict::Invalid => ("[X]", "无效", "INVALID"),
-        Verdict::CannotConfirm => ("[?]", "无法确认", "CANNOT CONFIRM"),
-    };
+    let (mark, zh, en) = verdict_words(o.verdict);
     let _ = writeln!(s, "{line}");
     let _ = writeln!(s, " {mark} {zh}  {en}        ({input})");
     if let Some(r) = o.reason {
@@ -46,74 +68,8 @@ pub fn render(o: &Outcome, input: &str) -> String {
             );
         }
     }
-    if let Some(c) = &o.claims {
-        let _ = writeln!(
-            s,
-            " 证照 Certificate: {} {} ({})",
-            c.cert_type.name_zh(),
-            c.cert_type.name_en(),
-            c.cert_type.code()
-        );
-        let _ = writeln!(
-            s,
-            " 证号 Number:   {}   版本 Version: {}",
-            c.number, c.version
-        );
-        if let Some(id) = &o.identifier {
-            let _ = writeln!(s, " 标识 Identifier: {id}");
-        }
-        if let Some(name) = &o.issuer_name {
-            let _ = writeln!(s, " 发证机关 Issuer: {name} ({})", c.issuer_division);
-        }
-        let until = c
-            .valid_until
-            .map_or_else(|| "长期 long-term".to_string(), |d| d.to_string());
-        let _ = writeln!(s, " 有效期 Valid:  {} — {until}", c.valid_from);
-        match &c.face {
-            Face::Person(p) => {
-                let _ = writeln!(s, " 姓名 Name:     {}", p.name);
-                let _ = writeln!(s, " 性别 Sex:      {}", p.sex.label_zh());
-                let _ = writeln!(s, " 身份证 ID No.: {}", p.id_number.as_str());
-                if let Some(v) = &p.vehicle_classes {
-                    let _ = writeln!(s, " 准驾车型 Vehicle classes: {v}");
-                }
-                if !p.qualification_classes.is_empty() {
-                    let _ = writeln!(
-                        s,
-                        " 从业资格类别 Qualification: {:?}",
-                        p.qualification_classes
-                    );
-                }
-            }
-            Face::Vehicle(v) => {
-                let _ = writeln!(s, " 业户 Owner:    {}", v.owner);
-                let _ = writeln!(
-                    s,
-                    " 车牌 Plate:    {} ({})",
-                    v.plate.as_str(),
-                    v.plate_colour.label_zh()
-                );
-                if let Some(n) = v.seats {
-                    let _ = writeln!(s, " 核定座位 Seats: {n}");
-                }
-                if let Some(t) = &v.tonnage {
-                    let _ = writeln!(s, " 吨位 Tonnage:  {t}");
-                }
-                if !v.business_scope.is_empty() {
-                    let _ = writeln!(s, " 经营范围 Scope: {}", scope(&v.business_scope));
-                }
-                if let Some(d) = v.inspection_valid_until {
-                    let _ = writeln!(s, " 审验有效期至 Inspection until: {d}");
-                }
-            }
-            Face::Permit(p) => {
-                let _ = writeln!(s, " 业户 Holder:   {}", p.holder_name);
-                let _ = writeln!(s, " 信用代码 USCC: {}", p.uscc.as_str());
-                if !p.business_scope.is_empty() {
-                    let _ = writeln!(s, " 经营范围 Scope: {}", scope(&p.business_scope));
-                }
-            }
-        }
+    if let Some(v) = &o.view {
+        render_face(&mut s, v, o.identifier.as_deref());
     }
     if let Some((slot, kid)) = &o.holder {
         let _ = writeln!(
@@ -145,4 +101,43 @@ pub fn render(o: &Outcome, input: &str) -> String {
     let _ = writeln!(s, " 查验编号 Check ID: {}", o.check_id);
     let _ = write!(s, "{line}");
     s
+}
+
+/// The card for an online lookup.
+pub fn render_lookup(o: &crate::lookup::Outcome) -> String {
+    let mut s = String::new();
+    let line = "=".repeat(60);
+    let (mark, zh, en) = verdict_words(o.verdict);
+    let _ = writeln!(s, "{line}");
+    let _ = writeln!(
+        s,
+        " {mark} {zh}  {en}        (联网查询 online lookup by {})",
+        o.by.as_str()
+    );
+    if let Some(r) = o.reason {
+        let _ = writeln!(s, " 原因 Reason:   {} / {}", r.message_zh(), r.message_en());
+    }
+    for (i, f) in o.answer.results.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            " --- {} / {} ({}) 状态 status: {}",
+            i + 1,
+            o.answer.results.len(),
+            f.verdict,
+            f.status
+        );
+        render_face(&mut s, &f.face, None);
+    }
+    let _ = writeln!(s, " 查询时间 Checked at: {}", cst(o.answer.checked_at));
+    let _ = writeln!(s, " 查验编号 Check ID: {}", o.check_id);
+    let _ = write!(s, "{line}");
+    s
+}
+
+fn verdict_words(v: Verdict) -> (&'static str, &'static str, &'static str) {
+    match v {
+        Verdict::Valid => ("[OK]", "有效", "VALID"),
+        Verdict::Invalid => ("[X]", "无效", "INVALID"),
+        Verdict::CannotConfirm => ("[?]", "无法确认", "CANNOT CONFIRM"),
+    }
 }

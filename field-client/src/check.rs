@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 use shared::checklog::{CertRef, Check, Event, MAX_SCANNED};
 use shared::verify::{self, Context, Policy, Reason, StatusData, Verdict, Warning};
+use shared::view::FaceView;
 use shared::wire::Claims;
 
 use crate::db::{Db, Lists};
@@ -37,6 +38,8 @@ pub struct Outcome {
     pub status_seq: Option<u64>,
     /// Trust list sequence used (absent before the first sync).
     pub trust_seq: Option<u64>,
+    /// The claims as named fields (see [`crate::view`]), when read.
+    pub view: Option<FaceView>,
 }
 
 /// The stable code of a warning (`status_older_than_ttl`, ...).
@@ -87,22 +90,25 @@ pub fn check(db: &mut Db, lists: Option<&Lists>, text: &str, now: i64) -> anyhow
 pub fn evaluate(lists: Option<&Lists>, text: &str, now: i64) -> Outcome {
     let Some(lists) = lists else {
         // Never synced: nothing can be confirmed; still say what it is not.
-        let not_cert = shared::qrtext::decode(text).is_err();
-        let reason = if not_cert {
-            Reason::NotACertificate
+        let (reason, detail) = if !shared::qrtext::has_known_prefix(text) {
+            (
+                Reason::UnrecognisedCode,
+                "no LC1:/LP1: prefix: not a code of this system",
+            )
+        } else if shared::qrtext::decode(text).is_err() {
+            (Reason::NotACertificate, "malformed certificate QR text")
         } else {
-            Reason::NoStatusData
+            (
+                Reason::NoStatusData,
+                "no trust list or status list yet: run sync",
+            )
         };
         return Outcome {
             check_id: 0,
             at: now,
             verdict: reason.verdict(),
             reason: Some(reason),
-            detail: Some(if not_cert {
-                "not a certificate QR text".to_string()
-            } else {
-                "no trust list or status list yet: run sync".to_string()
-            }),
+            detail: Some(detail.to_string()),
             warnings: Vec::new(),
             claims: None,
             identifier: None,
@@ -111,6 +117,7 @@ pub fn evaluate(lists: Option<&Lists>, text: &str, now: i64) -> Outcome {
             holder: None,
             status_seq: None,
             trust_seq: None,
+            view: None,
         };
     };
     let ctx = Context {
@@ -126,21 +133,25 @@ pub fn evaluate(lists: Option<&Lists>, text: &str, now: i64) -> Outcome {
     let status_seq = lists.status.as_ref().map(|(c, _)| c.seq());
     let trust_seq = Some(lists.trust.seq);
     match verify::verify(text, &ctx) {
-        Ok(v) => Outcome {
-            check_id: 0,
-            at: now,
-            verdict: Verdict::Valid,
-            reason: None,
-            detail: None,
-            warnings: v.warnings().to_vec(),
-            claims: Some(v.claims().clone()),
-            identifier: v.identifier().map(str::to_string),
-            issuer_name: Some(v.issuer_name().to_string()),
-            data_age_seconds: Some(v.data_age_seconds()),
-            holder: v.holder().map(|h| (h.slot, h.holder_kid.clone())),
-            status_seq,
-            trust_seq,
-        },
+        Ok(v) => {
+            let view = crate::view::face_view(v.claims(), Some(&lists.trust), now);
+            Outcome {
+                check_id: 0,
+                at: now,
+                verdict: Verdict::Valid,
+                reason: None,
+                detail: None,
+                warnings: v.warnings().to_vec(),
+                claims: Some(v.claims().clone()),
+                identifier: v.identifier().map(str::to_string),
+                issuer_name: Some(view.issuer_name.clone()),
+                data_age_seconds: Some(v.data_age_seconds()),
+                holder: v.holder().map(|h| (h.slot, h.holder_kid.clone())),
+                status_seq,
+                trust_seq,
+                view: Some(view),
+            }
+        }
         Err(r) => {
             let claims = r.claims.map(|c| *c);
             let authority = claims
@@ -150,9 +161,10 @@ pub fn evaluate(lists: Option<&Lists>, text: &str, now: i64) -> Outcome {
                 (Some(c), Some(a)) => c.identifier(&a.uscc).ok().map(|i| i.as_str().to_string()),
                 _ => None,
             };
-            let issuer_name = claims.as_ref().map(|c| {
-                authority.map_or_else(|| c.issuer_division.authority_name_zh(), |a| a.name.clone())
-            });
+            let view = claims
+                .as_ref()
+                .map(|c| crate::view::face_view(c, Some(&lists.trust), now));
+            let issuer_name = view.as_ref().map(|v| v.issuer_name.clone());
             Outcome {
                 check_id: 0,
                 at: now,
@@ -167,6 +179,7 @@ pub fn evaluate(lists: Option<&Lists>, text: &str, now: i64) -> Outcome {
                 holder: None,
                 status_seq,
                 trust_seq,
+                view,
             }
         }
     }
@@ -200,6 +213,8 @@ impl Outcome {
                 "message_zh": w.message_zh(),
             })).collect::<Vec<_>>(),
             "certificate": certificate,
+            "face": self.view,
+            "plate_colour": self.claims.as_ref().and_then(FaceView::plate_colour),
             "holder_presentation": self.holder.as_ref().map(|(slot, kid)| json!({"slot": slot, "holder_kid": kid})),
             "data_age_seconds": self.data_age_seconds,
             "status_seq": self.status_seq,

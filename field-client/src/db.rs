@@ -308,6 +308,14 @@ impl Db {
                     .map(|r| format!("{}/{}/{}", r.cert_type.code(), r.number, r.version)),
             ),
             Event::Disposition(_) => (1, None, None, None),
+            Event::Lookup(l) => (
+                2,
+                Some(l.verdict.as_str()),
+                l.reason.map(|r| r.code()),
+                l.cert
+                    .as_ref()
+                    .map(|r| format!("{}/{}/{}", r.cert_type.code(), r.number, r.version)),
+            ),
         };
         {
             let mut stmt = tx.prepare_cached(

@@ -6,6 +6,8 @@
 //!   before anything is shown;
 //! - [`sync`]: enrollment, list sync (verify everything, then apply in one
 //!   transaction) and idempotent log upload;
+//! - [`view`]: claims → named face fields (the card, `--json`, lookup);
+//! - [`lookup`]: online lookup by plate, ID or number, logged as kind 2;
 //! - [`card`]: the verdict card;
 //! - [`net`]: the HTTP client;
 //! - [`serve`]: `field-client serve`, the scanner page and its local API;
@@ -16,6 +18,7 @@ pub mod card;
 pub mod check;
 pub mod db;
 pub mod device;
+pub mod lookup;
 pub mod net;
 pub mod serve;
 pub mod sync;

@@ -9,14 +9,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::json;
-use shared::checklog::Event;
+use shared::checklog::{Event, LookupBy};
 use shared::crypto::Alg;
 use shared::qr::{decode_image, DecodeLimits, QrError};
 use shared::verify::Verdict;
 
 use field_client::check::{self, Outcome};
 use field_client::db::{alg_from_name, Db};
-use field_client::{card, device, serve, sync};
+use field_client::{card, device, lookup, serve, sync};
 
 /// Exit status: valid.
 const EXIT_VALID: u8 = 0;
@@ -99,6 +99,21 @@ enum Cmd {
         #[arg(long)]
         reason: String,
     },
+    /// Look a certificate up online (the holder cannot show a code): by
+    /// plate, ID number or certificate number. Logged like a check; needs a
+    /// connection (exit 3 without one).
+    #[command(group(ArgGroup::new("key").required(true).args(["plate", "id", "number"])))]
+    Lookup {
+        /// Plate number, e.g. 辽A5K823.
+        #[arg(long)]
+        plate: Option<String>,
+        /// Citizen ID number.
+        #[arg(long)]
+        id: Option<String>,
+        /// Certificate number.
+        #[arg(long)]
+        number: Option<String>,
+    },
     /// Data age, last sync, sequences, key ids, pending and uploaded checks.
     Status,
     /// Serve the officer's scanner page (camera, keyboard wedge, result
@@ -156,6 +171,15 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         } => {
             debug_assert!(accepted ^ refused);
             dispose(cli, dir, *check_id, *accepted && !refused, reason)
+        }
+        Cmd::Lookup { plate, id, number } => {
+            let (by, value) = match (plate, id, number) {
+                (Some(p), _, _) => (LookupBy::Plate, p),
+                (_, Some(i), _) => (LookupBy::IdNumber, i),
+                (_, _, Some(n)) => (LookupBy::Number, n),
+                _ => bail!("give --plate, --id or --number"),
+            };
+            run_lookup(cli, dir, by, value)
         }
         Cmd::Status => status(cli, dir),
         Cmd::Logs { last } => logs(cli, dir, *last),
@@ -399,6 +423,53 @@ fn verify(
     })
 }
 
+fn run_lookup(cli: &Cli, dir: &Path, by: LookupBy, value: &str) -> anyhow::Result<u8> {
+    let mut db = open(dir)?;
+    match lookup::lookup(&mut db, by, value, device::now()?) {
+        Ok(o) => {
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({
+                        "kind": "lookup",
+                        "check_id": o.check_id,
+                        "by": by.as_str(),
+                        "verdict": o.verdict.as_str(),
+                        "reason": o.reason.map(|r| r.code()),
+                        "reason_zh": o.reason.map(|r| r.message_zh()),
+                        "reason_en": o.reason.map(|r| r.message_en()),
+                        "checked_at": o.answer.checked_at,
+                        "results": o.answer.results.iter().map(|f| json!({
+                            "verdict": f.verdict,
+                            "reason": f.reason,
+                            "status": f.status,
+                            "face": f.face,
+                        })).collect::<Vec<_>>(),
+                    })
+                );
+            } else {
+                println!("{}", card::render_lookup(&o));
+            }
+            Ok(match o.verdict {
+                Verdict::Valid => EXIT_VALID,
+                Verdict::Invalid => EXIT_INVALID,
+                Verdict::CannotConfirm => EXIT_CANNOT_CONFIRM,
+            })
+        }
+        Err(lookup::LookupError::Offline(e)) => {
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({"error": "offline", "message": "lookup needs a connection / 查询需要联网", "detail": format!("{e:#}")})
+                );
+            }
+            eprintln!("field-client: 查询需要联网 / lookup needs a connection: {e:#}");
+            Ok(EXIT_CANNOT_CONFIRM)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn dispose(cli: &Cli, dir: &Path, check_id: u64, accepted: bool, note: &str) -> anyhow::Result<u8> {
     let mut db = open(dir)?;
     db.require_enrollment()?;
@@ -532,6 +603,7 @@ fn logs(cli: &Cli, dir: &Path, last: Option<usize>) -> anyhow::Result<u8> {
         let mut v = json!({
             "seq": r.record.seq,
             "at": r.record.at,
+            "at_cst": card::cst(r.record.at),
             "hash": hex::encode(r.hash),
             "uploaded": r.uploaded,
         });
@@ -552,6 +624,18 @@ fn logs(cli: &Cli, dir: &Path, last: Option<usize>) -> anyhow::Result<u8> {
                     .trim_start()
                     .starts_with(shared::qrtext::PRESENTATION_PREFIX)));
             }
+            Event::Lookup(l) => {
+                v["kind"] = json!("lookup");
+                v["verdict"] = json!(l.verdict.as_str());
+                v["reason"] = json!(l.reason.map(|x| x.code()));
+                v["cert"] = json!(l.cert.as_ref().map(|x| format!(
+                    "{}/{}/{}",
+                    x.cert_type.code(),
+                    x.number,
+                    x.version
+                )));
+                v["by"] = json!(l.by.as_str());
+            }
             Event::Disposition(d) => {
                 v["kind"] = json!("disposition");
                 v["check_seq"] = json!(d.check_seq);
@@ -569,6 +653,13 @@ fn logs(cli: &Cli, dir: &Path, last: Option<usize>) -> anyhow::Result<u8> {
                     c.reason.map_or("", |x| x.code()),
                     v["cert"].as_str().unwrap_or("-")
                 ),
+                Event::Lookup(l) => format!(
+                    "lookup {:<13} {:<26} {} (by {})",
+                    l.verdict.as_str(),
+                    l.reason.map_or("", |x| x.code()),
+                    v["cert"].as_str().unwrap_or("-"),
+                    l.by.as_str()
+                ),
                 Event::Disposition(d) => format!(
                     "disposition of check {}: {} ({})",
                     d.check_seq,
@@ -579,7 +670,7 @@ fn logs(cli: &Cli, dir: &Path, last: Option<usize>) -> anyhow::Result<u8> {
             println!(
                 "{:>6} {} {} {what}",
                 r.record.seq,
-                r.record.at,
+                card::cst(r.record.at),
                 if r.uploaded { "uploaded" } else { "pending " }
             );
         }

@@ -68,6 +68,20 @@ impl Client {
         read(response, &url)
     }
 
+    /// `GET path?key=value&…`, the values percent-encoded.
+    pub fn get_query(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let url = self.url(path);
+        let mut req = self.agent.get(&url);
+        for (k, v) in query {
+            req = req.query(*k, *v);
+        }
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let response = req.call().with_context(|| format!("GET {url}"))?;
+        read(response, &url)
+    }
+
     /// `POST path` with a body.
     pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<Answer> {
         let url = self.url(path);

@@ -438,10 +438,7 @@ fn next_step_en(o: &Outcome) -> Option<&'static str> {
 /// The answer for one check: the CLI's JSON plus the face view.
 fn result_json(o: &Outcome, source: &str) -> Value {
     let mut v = o.to_json(source);
-    let face = o
-        .claims
-        .as_ref()
-        .map(|c| view::face(c, o.issuer_name.as_deref(), view::cst_date(o.at)));
+    let face = o.view.as_ref().map(|v| view::ScreenView::of(v, o.at));
     if let Value::Object(m) = &mut v {
         m.insert("face".into(), json!(face));
         m.insert("at_cst".into(), json!(view::cst_time(o.at)));
@@ -599,10 +596,11 @@ pub fn record_disposition(
     let row = db
         .record(check_id)?
         .ok_or_else(|| anyhow::anyhow!("check {check_id} is not in the log"))?;
-    let Event::Check(c) = &row.record.event else {
-        anyhow::bail!("record {check_id} is a disposition, not a check");
+    let verdict = match &row.record.event {
+        Event::Check(c) => c.verdict,
+        Event::Lookup(l) => l.verdict,
+        Event::Disposition(_) => anyhow::bail!("record {check_id} is a disposition, not a check"),
     };
-    let verdict = c.verdict;
     let sealed = db.append(
         now,
         Event::Disposition(Disposition {
@@ -676,8 +674,7 @@ async fn dispose(
 
 /// Unix time of the last midnight in China Standard Time before `now`.
 pub fn cst_day_start(now: i64) -> i64 {
-    const CST: i64 = 8 * 3600;
-    (now + CST).div_euclid(86_400) * 86_400 - CST
+    shared::cst::day_start(shared::cst::date(now))
 }
 
 async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -712,7 +709,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
             "device_id": e.device_id,
             "now": now,
             "last_sync": last_sync,
-            "last_sync_cst": last_sync.map(|t| format!("{} {}", view::cst_date(t), view::cst_time(t))),
+            "last_sync_cst": last_sync.map(|t| format!("{} {}", shared::cst::date(t), view::cst_time(t))),
             "data_age_seconds": age,
             "ttl": ttl,
             "max_age": max_age,
@@ -753,6 +750,19 @@ async fn todays_checks(State(state): State<AppState>) -> Result<Json<Value>, Api
                     "uploaded": r.uploaded,
                     "decision": Value::Null,
                 })),
+                Event::Lookup(l) => checks.push(json!({
+                    "check_id": r.record.seq,
+                    "kind": "lookup",
+                    "at": r.record.at,
+                    "time_cst": view::cst_time(r.record.at),
+                    "verdict": l.verdict.as_str(),
+                    "reason": l.reason.map(|x| x.code()),
+                    "reason_zh": l.reason.map(|x| x.message_zh()),
+                    "type_name_zh": l.cert.as_ref().map(|x| x.cert_type.name_zh()),
+                    "number": l.cert.as_ref().map(|x| x.number.clone()),
+                    "uploaded": r.uploaded,
+                    "decision": Value::Null,
+                })),
                 Event::Disposition(d) => {
                     if let Some(c) = checks.iter_mut().find(|c| c["check_id"] == d.check_seq) {
                         c["decision"] = json!({"accepted": d.accepted, "note": d.note});
@@ -762,7 +772,7 @@ async fn todays_checks(State(state): State<AppState>) -> Result<Json<Value>, Api
         }
         checks.reverse();
         Ok(json!({
-            "date_cst": view::cst_date(now).to_string(),
+            "date_cst": shared::cst::date(now).to_string(),
             "checks": checks,
         }))
     })

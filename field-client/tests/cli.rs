@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use shared::domain::{sample_record, CertType, RawRecord};
+use shared::domain::{sample_record, CertType, DivisionCode, RawRecord};
 use testkit::{SocketServer, TestServer};
 use verifier_server::auth::Role;
 use verifier_server::AppState;
@@ -534,11 +534,17 @@ fn images_non_images_and_non_certificates() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("cannot read the file"), "{}", r.stderr);
 
-    // A QR that is not a certificate is a logged invalid check.
+    // A QR in another format may be a genuine certificate from elsewhere:
+    // a logged cannot-confirm check that points to lookup, never invalid.
     let (code, v) = verify_text(&dir, s.now(), "HTTPS://EXAMPLE.COM");
-    assert_eq!((code, v["reason"].as_str()), (1, Some("not_a_certificate")));
+    assert_eq!((code, v["reason"].as_str()), (3, Some("unrecognised_code")));
+    assert_eq!(v["verdict"], "cannot_confirm");
+    assert!(v["reason_zh"].as_str().unwrap().contains("联网查询"), "{v}");
     let logs = fc(&dir, s.now(), &["--json", "logs", "--last", "2"]).json();
-    assert_eq!(logs[1]["reason"], "not_a_certificate");
+    assert_eq!(logs[1]["reason"], "unrecognised_code");
+    // Our prefix with a body that is not a certificate is proven bad.
+    let (code, v) = verify_text(&dir, s.now(), "LC1:GGW");
+    assert_eq!((code, v["reason"].as_str()), (1, Some("not_a_certificate")));
     // Standard input: QR texts, one per line.
     let mut child = Command::new(BIN)
         .args(["--data", dir.to_str().unwrap(), "--json", "verify", "-"])
@@ -660,4 +666,194 @@ fn sigkill_during_a_burst_loses_no_printed_check() {
     let (code, v) = verify_text(&dir, s.now(), &qr);
     assert_eq!(code, 0);
     assert!(v["check_id"].as_u64().unwrap() > *printed.last().unwrap());
+}
+
+#[test]
+fn card_json_and_logs_name_everything() {
+    use shared::domain::render_number;
+    let s = Server::start();
+    s.push_samples();
+    // A vehicle whose inspection (审验) lapsed, issued by a county bureau.
+    let mut lapsed = sample_record(CertType::YSZ);
+    lapsed.number = Some("210112165716".into());
+    lapsed.plate = Some("辽A5K824".into());
+    lapsed.issuer_division = Some("210112".into());
+    lapsed.inspection_valid_until = Some("20260501".into());
+    let answer = s.http(
+        "POST",
+        "/api/v1/records",
+        Some(json!({"records": [lapsed]})),
+    );
+    assert_eq!(answer["summary"]["issued"], 1, "{answer}");
+    let d = enrolled(&s);
+    let dir = data(&d);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    for t in CertType::ALL {
+        let (code, v) = verify_text(&dir, s.now(), &s.qr(t));
+        assert_eq!(code, 0, "{t}: {v}");
+        let face = &v["face"];
+        let r = sample_record(t);
+        let division = DivisionCode::parse(r.issuer_division.as_deref().unwrap()).unwrap();
+        assert_eq!(face["cert_type"]["code"], t.code());
+        assert_eq!(face["cert_type"]["name"], t.name_zh());
+        assert_eq!(
+            face["number_printed"],
+            render_number(t, r.number.as_deref().unwrap(), division),
+            "{t}"
+        );
+        // The authority as the trust list names it (the city bureau).
+        assert_eq!(face["issuer_name"], division.authority_name_zh(), "{t}");
+        assert_eq!(face["issuer_from_trust_list"], true);
+        assert!(face["valid_from"].is_string() && face.get("valid_until").is_some());
+        let lines = face["lines"].as_array().unwrap();
+        let line = |k: &str| {
+            lines
+                .iter()
+                .find(|l| l["key"] == k)
+                .map(|l| l["value"].as_str().unwrap().to_string())
+        };
+        match t {
+            CertType::QC => assert_eq!(
+                line("qualification_classes").as_deref(),
+                Some("经营性道路货物运输驾驶员（2）")
+            ),
+            CertType::YSZ => {
+                assert_eq!(line("plate").as_deref(), Some("辽A5K823（黄色）"));
+                assert_eq!(v["plate_colour"], json!({"code": "2", "name": "黄色"}));
+                assert!(
+                    line("business_scope")
+                        .unwrap()
+                        .contains("道路普通货物运输（021）"),
+                    "{face}"
+                );
+                assert_eq!(face["inspection"]["lapsed"], false);
+                assert_eq!(face["inspection"]["due"], "2026-09-30");
+            }
+            _ => {}
+        }
+    }
+    // The human card: names, the printed number, the authority.
+    let r = fc(&dir, s.now(), &["verify", "--text", &s.qr(CertType::YSZ)]);
+    assert_eq!(r.code, 0);
+    for needle in [
+        "辽交运管沈字210100165715号",
+        "沈阳市交通运输局",
+        "辽A5K823（黄色）",
+        "审验有效期至 Inspection due: 2026-09-30",
+        "道路运输证",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+    assert!(!r.stdout.contains("逾期"), "{}", r.stdout);
+
+    // The lapsed inspection: still valid, with a warning; a county issuer
+    // is never named as its city's bureau.
+    let n = "210112165716";
+    let qr = s.http("GET", &format!("/api/v1/certificates/YSZ/{n}"), None)["qr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["face"]["inspection"]["lapsed"], true);
+    assert_eq!(v["face"]["warnings"][0]["code"], "inspection_lapsed");
+    assert_ne!(v["face"]["issuer_name"], "沈阳市交通运输局");
+    assert!(
+        v["face"]["issuer_name"]
+            .as_str()
+            .unwrap()
+            .contains("210112"),
+        "{v}"
+    );
+    let r = fc(&dir, s.now(), &["verify", "--text", &qr]);
+    assert!(r.stdout.contains("车辆审验已逾期"), "{}", r.stdout);
+
+    // Logs in China Standard Time, not Unix seconds.
+    let r = fc(&dir, s.now(), &["logs", "--last", "1"]);
+    assert_eq!(r.code, 0);
+    // T0 is 2026-06-01 10:00:00 China Standard Time.
+    assert!(r.stdout.contains("2026-06-01 10:00:00"), "{}", r.stdout);
+    assert!(!r.stdout.contains(&s.now().to_string()), "{}", r.stdout);
+    let j = fc(&dir, s.now(), &["--json", "logs", "--last", "1"]).json();
+    assert_eq!(j[0]["at_cst"], "2026-06-01 10:00:00");
+}
+
+#[test]
+fn lookup_online_is_logged_and_uploaded_offline_needs_a_connection() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    // By plate: the card names everything, and it is a logged check.
+    let r = fc(&dir, s.now(), &["lookup", "--plate", "辽A5K823"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    for needle in [
+        "有效  VALID",
+        "联网查询",
+        "辽交运管沈字210100165715号",
+        "沈阳市交通运输局",
+        "辽A5K823（黄色）",
+        "2026-06-01 10:00:00",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+    assert!(!r.stdout.contains("LC1:"), "{}", r.stdout);
+    // By ID number, JSON: the ID number masked.
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "lookup", "--id", "210102198503122434"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = &r.json()[0];
+    assert_eq!(v["kind"], "lookup");
+    assert_eq!(
+        v["results"][0]["face"]["cert_type"]["name"],
+        "道路运输从业人员从业资格证"
+    );
+    assert!(v.to_string().contains("210102********2434"), "{v}");
+    // Revoked, by number: invalid (exit 1); unknown: cannot confirm (3).
+    s.revoke(CertType::YSZ);
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "lookup", "--number", "210100165715"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.json()[0]["reason"], "revoked");
+    let r = fc(
+        &dir,
+        s.now(),
+        &["--json", "lookup", "--number", "999999999999"],
+    );
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert_eq!(r.json()[0]["reason"], "no_match");
+    // A malformed plate is refused by the server: an error (2), not a verdict.
+    let r = fc(&dir, s.now(), &["lookup", "--plate", "ABC"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("plate"), "{}", r.stderr);
+    let r = fc(&dir, s.now(), &["lookup"]);
+    assert_eq!(r.code, 2, "a key is required");
+
+    // The device's log holds four lookups; a sync uploads them.
+    let logs = fc(&dir, s.now(), &["--json", "logs"]).json();
+    let lookups: Vec<_> = logs.iter().filter(|l| l["kind"] == "lookup").collect();
+    assert_eq!(lookups.len(), 4, "{logs:?}");
+    assert_eq!(lookups[0]["by"], "plate");
+    assert_eq!(lookups[2]["verdict"], "invalid");
+    let r = fc(&dir, s.now(), &["logs"]);
+    assert!(r.stdout.contains("lookup valid"), "{}", r.stdout);
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.server_records(&dir), 4);
+
+    // Offline: lookup needs a connection; nothing is logged.
+    let now = s.now();
+    drop(s);
+    let r = fc(&dir, now, &["--json", "lookup", "--plate", "辽A5K823"]);
+    assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.json()[0]["error"], "offline");
+    assert!(r.stderr.contains("查询需要联网"), "{}", r.stderr);
+    let logs = fc(&dir, now, &["--json", "logs"]).json();
+    assert_eq!(logs.iter().filter(|l| l["kind"] == "lookup").count(), 4);
 }

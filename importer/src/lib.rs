@@ -48,8 +48,8 @@ use sha2::{Digest as _, Sha256};
 use shared::domain::validate::RawValue;
 use shared::domain::RawRecord;
 
-pub use shared::api::{Outcome, PushResponse, RecordResult, Summary};
 use shared::api::PushRequest;
+pub use shared::api::{Outcome, PushResponse, RecordResult, Summary};
 
 /// Separator of the items of a list field in a CSV cell.
 pub const CSV_LIST_SEPARATOR: char = ';';

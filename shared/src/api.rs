@@ -306,3 +306,44 @@ pub struct HeadResponse {
     /// Hash of the last accepted record (64 zeros before the first).
     pub head: String,
 }
+
+/// One certificate an online lookup found (`GET /api/v1/lookup`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct LookupResult {
+    /// `valid`, `invalid`.
+    pub verdict: String,
+    /// Why not valid.
+    pub reason: Option<String>,
+    /// The reason for the officer, Chinese.
+    pub reason_zh: Option<String>,
+    /// The status in the provincial system: `valid`, `revoked`,
+    /// `suspended`, `superseded`.
+    pub status: String,
+    /// The minimum named fields (see `shared::view::FaceView`): the ID
+    /// number masked.
+    #[cfg_attr(feature = "schema", schema(value_type = Object))]
+    pub face: crate::view::FaceView,
+}
+
+/// The answer of an online lookup (`GET /api/v1/lookup`): the overall
+/// verdict and the certificates found; never the QR text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct LookupAnswer {
+    /// `valid` if any certificate found is valid, `invalid` if some were
+    /// found and none is, `cannot_confirm` (`no_match`) if none was found.
+    pub verdict: String,
+    /// Why not valid (the first certificate's reason, or `no_match`).
+    pub reason: Option<String>,
+    /// The reason, Chinese.
+    pub reason_zh: Option<String>,
+    /// The reason, English.
+    pub reason_en: Option<String>,
+    /// What was searched by: `plate`, `id_number`, `number`.
+    pub by: String,
+    /// Server time of the lookup, Unix seconds.
+    pub checked_at: i64,
+    /// The certificates found, valid first (at most 10).
+    pub results: Vec<LookupResult>,
+}

@@ -18,7 +18,7 @@
 //! | 1 | seq | uint, from 0, no gaps |
 //! | 2 | prev | bstr 32: hash of record `seq - 1`, [`GENESIS`] for 0 |
 //! | 3 | at | int: device time, Unix seconds |
-//! | 4 | kind | 0 check, 1 disposition |
+//! | 4 | kind | 0 check, 1 disposition, 2 lookup (online, by plate, ID or number) |
 //! | 5 | verdict | text: `valid`, `invalid`, `cannot_confirm` (check) |
 //! | 6 | reason | text: a [`crate::verify::Reason`] code; absent when valid |
 //! | 7 | scanned | text: the QR text as scanned (at most [`MAX_SCANNED`] bytes) |
@@ -30,6 +30,12 @@
 //! | 13 | check_seq | uint: the check a disposition is about |
 //! | 14 | accepted | bool: the officer accepted the certificate shown |
 //! | 15 | note | text: the officer's reason |
+//! | 16 | by | text: what a lookup searched by: `plate`, `id_number`, `number` |
+//!
+//! A lookup record (kind 2) carries keys 5, 6 and 8 like a check (the
+//! server's verdict and the certificate it named) and key 16; it has no
+//! scanned text. The looked-up value itself is not kept on the device (the
+//! server's audit holds it).
 
 use ciborium::value::Value;
 use sha2::{Digest, Sha256};
@@ -99,13 +105,59 @@ pub struct Disposition {
     pub note: String,
 }
 
+/// What an online lookup searched by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LookupBy {
+    /// Plate number.
+    Plate,
+    /// Citizen ID number.
+    IdNumber,
+    /// Certificate number.
+    Number,
+}
+
+impl LookupBy {
+    /// The stable name: `plate`, `id_number`, `number`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookupBy::Plate => "plate",
+            LookupBy::IdNumber => "id_number",
+            LookupBy::Number => "number",
+        }
+    }
+
+    /// The key of this name.
+    pub fn from_name(s: &str) -> Option<LookupBy> {
+        [LookupBy::Plate, LookupBy::IdNumber, LookupBy::Number]
+            .into_iter()
+            .find(|b| b.as_str() == s)
+    }
+}
+
+/// An online lookup (the holder could not show a code): the server's
+/// verdict as the officer saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The verdict shown.
+    pub verdict: Verdict,
+    /// Why, when not valid.
+    pub reason: Option<Reason>,
+    /// The certificate the verdict is about, when one was found.
+    pub cert: Option<CertRef>,
+    /// What was searched by.
+    pub by: LookupBy,
+}
+
 /// What a record says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A verification.
     Check(Check),
-    /// A decision on an earlier check.
+    /// A decision on an earlier check (or lookup).
     Disposition(Disposition),
+    /// An online lookup.
+    Lookup(Lookup),
 }
 
 /// One log record.
@@ -169,6 +221,14 @@ pub enum LogError {
     },
 }
 
+fn cert_value(r: &CertRef) -> Value {
+    Value::Array(vec![
+        cbor::text(r.cert_type.code()),
+        cbor::text(&r.number),
+        cbor::uint(u64::from(r.version)),
+    ])
+}
+
 fn opt(key: i64, v: Option<Value>) -> (Value, Option<Value>) {
     (cbor::int(key), v)
 }
@@ -187,16 +247,7 @@ impl Record {
                 e.push(opt(5, Some(cbor::text(c.verdict.as_str()))));
                 e.push(opt(6, c.reason.map(|r| cbor::text(r.code()))));
                 e.push(opt(7, c.scanned.as_deref().map(cbor::text)));
-                e.push(opt(
-                    8,
-                    c.cert.as_ref().map(|r| {
-                        Value::Array(vec![
-                            cbor::text(r.cert_type.code()),
-                            cbor::text(&r.number),
-                            cbor::uint(u64::from(r.version)),
-                        ])
-                    }),
-                ));
+                e.push(opt(8, c.cert.as_ref().map(cert_value)));
                 e.push(opt(9, c.status_seq.map(cbor::uint)));
                 e.push(opt(10, c.trust_seq.map(cbor::uint)));
                 e.push(opt(
@@ -205,6 +256,13 @@ impl Record {
                         .then(|| Value::Array(c.warnings.iter().map(|w| cbor::text(w)).collect())),
                 ));
                 e.push(opt(12, c.data_age.map(cbor::uint)));
+            }
+            Event::Lookup(l) => {
+                e.push(opt(4, Some(cbor::uint(2))));
+                e.push(opt(5, Some(cbor::text(l.verdict.as_str()))));
+                e.push(opt(6, l.reason.map(|r| cbor::text(r.code()))));
+                e.push(opt(8, l.cert.as_ref().map(cert_value)));
+                e.push(opt(16, Some(cbor::text(l.by.as_str()))));
             }
             Event::Disposition(d) => {
                 e.push(opt(4, Some(cbor::uint(1))));
@@ -234,6 +292,7 @@ impl Record {
                 },
                 note: as_text(m.required(15, "note")?, "note")?,
             }),
+            2 => Event::Lookup(read_lookup(&mut m)?),
             k => return Err(bad("kind", format!("unknown record kind {k}"))),
         };
         m.finish()?;
@@ -257,7 +316,7 @@ fn verdict_of(s: &str) -> Option<Verdict> {
         .find(|v| v.as_str() == s)
 }
 
-fn read_check(m: &mut MapReader) -> Result<Check, CborError> {
+fn read_verdict(m: &mut MapReader) -> Result<(Verdict, Option<Reason>), CborError> {
     let verdict_text = as_text(m.required(5, "verdict")?, "verdict")?;
     let verdict = verdict_of(&verdict_text)
         .ok_or_else(|| bad("verdict", format!("unknown verdict {verdict_text:?}")))?;
@@ -288,11 +347,11 @@ fn read_check(m: &mut MapReader) -> Result<Check, CborError> {
         }
         _ => {}
     }
-    let scanned = m.take(7).map(|v| as_text(v, "scanned")).transpose()?;
-    if scanned.as_ref().is_some_and(|s| s.len() > MAX_SCANNED) {
-        return Err(bad("scanned", format!("longer than {MAX_SCANNED} bytes")));
-    }
-    let cert = match m.take(8) {
+    Ok((verdict, reason))
+}
+
+fn read_cert(m: &mut MapReader) -> Result<Option<CertRef>, CborError> {
+    Ok(match m.take(8) {
         None => None,
         Some(v) => {
             let [t, n, ver]: [Value; 3] = as_array(v, "cert")?
@@ -307,7 +366,30 @@ fn read_check(m: &mut MapReader) -> Result<Check, CborError> {
                     .map_err(|_| bad("cert", "version out of range"))?,
             })
         }
-    };
+    })
+}
+
+fn read_lookup(m: &mut MapReader) -> Result<Lookup, CborError> {
+    let (verdict, reason) = read_verdict(m)?;
+    let cert = read_cert(m)?;
+    let by_text = as_text(m.required(16, "by")?, "by")?;
+    let by = LookupBy::from_name(&by_text)
+        .ok_or_else(|| bad("by", format!("unknown lookup key {by_text:?}")))?;
+    Ok(Lookup {
+        verdict,
+        reason,
+        cert,
+        by,
+    })
+}
+
+fn read_check(m: &mut MapReader) -> Result<Check, CborError> {
+    let (verdict, reason) = read_verdict(m)?;
+    let scanned = m.take(7).map(|v| as_text(v, "scanned")).transpose()?;
+    if scanned.as_ref().is_some_and(|s| s.len() > MAX_SCANNED) {
+        return Err(bad("scanned", format!("longer than {MAX_SCANNED} bytes")));
+    }
+    let cert = read_cert(m)?;
     let status_seq = m.take(9).map(|v| as_u64(v, "status_seq")).transpose()?;
     let trust_seq = m.take(10).map(|v| as_u64(v, "trust_seq")).transpose()?;
     let warnings = match m.take(11) {
@@ -507,7 +589,14 @@ mod tests {
         let mut head = ChainHead::default();
         let mut out = Vec::new();
         for i in 0..n {
-            let event = if i % 3 == 2 {
+            let event = if i % 5 == 4 {
+                Event::Lookup(Lookup {
+                    verdict: Verdict::CannotConfirm,
+                    reason: Some(Reason::NoMatch),
+                    cert: None,
+                    by: LookupBy::Plate,
+                })
+            } else if i % 3 == 2 {
                 Event::Disposition(Disposition {
                     check_seq: i - 1,
                     accepted: false,
@@ -546,6 +635,34 @@ mod tests {
             open_batch(&sign(&records[4..], &k), &k.public_key()).unwrap(),
             records[4..]
         );
+    }
+
+    #[test]
+    fn lookups_round_trip_and_are_checked() {
+        let lookup = Lookup {
+            verdict: Verdict::Valid,
+            reason: None,
+            cert: Some(CertRef {
+                cert_type: CertType::YSZ,
+                number: "210100165715".into(),
+                version: 2,
+            }),
+            by: LookupBy::Number,
+        };
+        let (sealed, _) = ChainHead::default().append(5, Event::Lookup(lookup.clone()));
+        assert_eq!(
+            Record::from_cbor(&sealed.bytes).unwrap().event,
+            Event::Lookup(lookup)
+        );
+        // A lookup whose reason does not give its verdict is refused.
+        let bad_lookup = Event::Lookup(Lookup {
+            verdict: Verdict::Invalid,
+            reason: Some(Reason::NoMatch),
+            cert: None,
+            by: LookupBy::IdNumber,
+        });
+        let (sealed, _) = ChainHead::default().append(5, bad_lookup);
+        assert!(Record::from_cbor(&sealed.bytes).is_err());
     }
 
     #[test]

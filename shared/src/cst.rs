@@ -20,6 +20,21 @@ pub fn date(at: i64) -> Date {
         .map_or(Date::MIN, |t| t.date())
 }
 
+/// `YYYY-MM-DD HH:MM:SS` in China Standard Time at Unix time `at` (the
+/// Unix seconds as digits outside the calendar's range).
+pub fn datetime_text(at: i64) -> String {
+    match OffsetDateTime::from_unix_timestamp(at.saturating_add(OFFSET_SECONDS)) {
+        Ok(t) => format!(
+            "{} {:02}:{:02}:{:02}",
+            t.date(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => at.to_string(),
+    }
+}
+
 /// The China Standard Time year at Unix time `at`.
 pub fn year(at: i64) -> i32 {
     date(at).year()

@@ -26,4 +26,5 @@ pub mod qrtext;
 pub mod status;
 pub mod trust;
 pub mod verify;
+pub mod view;
 pub mod wire;

@@ -67,6 +67,14 @@ pub fn encode(kind: Kind, envelope: &[u8]) -> String {
     format!("{prefix}{body}")
 }
 
+/// Whether the text (surrounding ASCII whitespace ignored) starts with one
+/// of this system's prefixes. Text without one is some other system's code
+/// and is never judged a forgery.
+pub fn has_known_prefix(text: &str) -> bool {
+    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    text.starts_with(CERT_PREFIX) || text.starts_with(PRESENTATION_PREFIX)
+}
+
 /// Decodes QR text into its kind and the signed envelope bytes. Surrounding
 /// ASCII whitespace (a scanner's trailing newline) is ignored.
 pub fn decode(text: &str) -> Result<(Kind, Vec<u8>), QrTextError> {

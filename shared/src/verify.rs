@@ -5,7 +5,11 @@
 //! [`VerifiedCertificate`] — a type only this module can construct — or a
 //! [`Rejection`] with a precise [`Reason`]. The order of checks:
 //!
-//! 1. QR text, envelope and (for presentations) the device envelope parse;
+//! 0. text without this system's `LC1:`/`LP1:` prefix (another system's
+//!    QR, a web address) is `cannot_confirm` / `unrecognised_code`: it may be
+//!    a genuine certificate from elsewhere, so it is never called `invalid`;
+//! 1. QR text, envelope and (for presentations) the device envelope parse
+//!    (a prefixed text that fails here is `invalid` / `not_a_certificate`);
 //! 2. the signer's `kid` is in the trust list, the header's algorithm is
 //!    that key's algorithm, the signature verifies (`verify_strict` for
 //!    Ed25519), the claims decode strictly, the key is not compromised and
@@ -115,8 +119,13 @@ impl Verdict {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Reason {
-    /// Not a road-transport e-certificate, or malformed.
+    /// In this system's format (`LC1:`/`LP1:`) but malformed.
     NotACertificate,
+    /// Not in this system's format at all: another system's QR code, a web
+    /// address, any text without the `LC1:`/`LP1:` prefix. Possibly a
+    /// genuine certificate from elsewhere, so never `invalid`: look it up
+    /// online instead.
+    UnrecognisedCode,
     /// Signed by a key that is not in the trust list.
     UnknownKey,
     /// The header's algorithm is not the key's, or not supported.
@@ -150,6 +159,9 @@ pub enum Reason {
     StatusDataTooOld,
     /// The certificate's index is beyond the cached status list.
     NotCoveredByStatusList,
+    /// An online lookup found no certificate: possibly one of another
+    /// province or system, so never `invalid`.
+    NoMatch,
 }
 
 impl Reason {
@@ -157,6 +169,7 @@ impl Reason {
     pub fn code(self) -> &'static str {
         match self {
             Reason::NotACertificate => "not_a_certificate",
+            Reason::UnrecognisedCode => "unrecognised_code",
             Reason::UnknownKey => "unknown_key",
             Reason::AlgorithmNotAllowed => "algorithm_not_allowed",
             Reason::BadSignature => "bad_signature",
@@ -173,12 +186,14 @@ impl Reason {
             Reason::NoStatusData => "no_status_data",
             Reason::StatusDataTooOld => "status_data_too_old",
             Reason::NotCoveredByStatusList => "not_covered_by_status_list",
+            Reason::NoMatch => "no_match",
         }
     }
 
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 19] = [
         Reason::NotACertificate,
+        Reason::UnrecognisedCode,
         Reason::UnknownKey,
         Reason::AlgorithmNotAllowed,
         Reason::BadSignature,
@@ -195,6 +210,7 @@ impl Reason {
         Reason::NoStatusData,
         Reason::StatusDataTooOld,
         Reason::NotCoveredByStatusList,
+        Reason::NoMatch,
     ];
 
     /// The reason with this [`Reason::code`].
@@ -205,9 +221,11 @@ impl Reason {
     /// The verdict this reason leads to.
     pub fn verdict(self) -> Verdict {
         match self {
-            Reason::NoStatusData | Reason::StatusDataTooOld | Reason::NotCoveredByStatusList => {
-                Verdict::CannotConfirm
-            }
+            Reason::UnrecognisedCode
+            | Reason::NoStatusData
+            | Reason::StatusDataTooOld
+            | Reason::NotCoveredByStatusList
+            | Reason::NoMatch => Verdict::CannotConfirm,
             _ => Verdict::Invalid,
         }
     }
@@ -215,7 +233,10 @@ impl Reason {
     /// A sentence for the officer, in Chinese.
     pub fn message_zh(self) -> &'static str {
         match self {
-            Reason::NotACertificate => "不是道路运输电子证照二维码",
+            Reason::NotACertificate => "本系统证照二维码格式错误：已损坏或被篡改",
+            Reason::UnrecognisedCode => {
+                "不是本系统的证照二维码，无法确认（不代表证照无效）；请按车牌号、身份证号或证照编号联网查询"
+            }
             Reason::UnknownKey => "签发密钥不在信任列表中",
             Reason::AlgorithmNotAllowed => "签名算法不被允许",
             Reason::BadSignature => "签名无效：证照被伪造或篡改",
@@ -232,13 +253,17 @@ impl Reason {
             Reason::NoStatusData => "尚无状态列表，无法确认，请联网同步",
             Reason::StatusDataTooOld => "状态列表过旧，无法确认，请联网同步",
             Reason::NotCoveredByStatusList => "状态列表未覆盖此证照，无法确认，请联网同步",
+            Reason::NoMatch => "省平台未查到匹配的证照，无法确认（可能为外省或其他系统的证照）",
         }
     }
 
     /// A sentence for the officer, in English.
     pub fn message_en(self) -> &'static str {
         match self {
-            Reason::NotACertificate => "not a road-transport e-certificate",
+            Reason::NotACertificate => "malformed road-transport e-certificate code",
+            Reason::UnrecognisedCode => {
+                "not a code of this system: cannot confirm (not proof of a fake); look it up online by plate, ID number or certificate number"
+            }
             Reason::UnknownKey => "signed by a key not in the trust list",
             Reason::AlgorithmNotAllowed => "signature algorithm not allowed for this key",
             Reason::BadSignature => "signature does not verify: forged or altered",
@@ -260,6 +285,9 @@ impl Reason {
             Reason::StatusDataTooOld => "status list too old: cannot confirm, sync when online",
             Reason::NotCoveredByStatusList => {
                 "certificate not covered by the cached status list: cannot confirm, sync when online"
+            }
+            Reason::NoMatch => {
+                "no matching certificate in the provincial system: cannot confirm (may be another province's)"
             }
         }
     }
@@ -348,7 +376,8 @@ impl VerifiedCertificate {
         self.identifier.as_deref()
     }
     /// The issuing authority's name: from the trust list, else the standard
-    /// name of its division's transport authority.
+    /// name of its division's transport authority (a county missing from the
+    /// list is named as a county bureau, never as its city's).
     pub fn issuer_name(&self) -> &str {
         &self.issuer_name
     }
@@ -450,6 +479,14 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
     }
     let judged_at = ctx.now.max(newest);
 
+    // Only a code in this system's format can be proven bad; anything else
+    // may be a genuine certificate of another system.
+    if !qrtext::has_known_prefix(text) {
+        return Err(c.reject(
+            Reason::UnrecognisedCode,
+            "no LC1:/LP1: prefix: not a code of this system",
+        ));
+    }
     let (kind, envelope) =
         qrtext::decode(text).map_err(|e| c.reject(Reason::NotACertificate, e.to_string()))?;
     let (certificate, presentation) = match kind {
@@ -503,10 +540,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
     let identifier = authority
         .and_then(|a| claims.identifier(&a.uscc).ok())
         .map(|i| i.as_str().to_string());
-    let issuer_name = authority.map_or_else(
-        || claims.issuer_division.authority_name_zh(),
-        |a| a.name.clone(),
-    );
+    let (issuer_name, _) = crate::view::authority_name(claims.issuer_division, Some(ctx.trust));
     c.claims = Some(Box::new(claims.clone()));
     if !key.covers(claims.issued_at) {
         return Err(c.reject(

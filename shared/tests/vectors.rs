@@ -642,21 +642,73 @@ fn generate() -> Vec<Vector> {
             &ed,
         ),
     );
-    // A different QR code altogether.
+    // Codes in other formats: possibly genuine certificates of another
+    // system, so never `invalid` (cannot confirm, look it up online).
+    for (name, description, text) in [
+        (
+            "unrecognised_url",
+            "some other QR code (a web address)",
+            "HTTPS://EXAMPLE.ORG/".to_string(),
+        ),
+        (
+            "unrecognised_other_system_hc1",
+            "another system's signed certificate (an EU digital COVID certificate prefix)",
+            "HC1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N".to_string(),
+        ),
+        (
+            "unrecognised_national_platform_url",
+            "a national platform's certificate link",
+            "https://zwfw.mot.gov.cn/cert?id=210100200012345678".to_string(),
+        ),
+        (
+            "unrecognised_future_version_lc2",
+            "a later version of this system's format that this verifier does not read",
+            "LC2:RRQT 9P60GO0752S7DWOH".to_string(),
+        ),
+        (
+            "unrecognised_lowercase_prefix",
+            "the prefix in lower case is not this system's format",
+            "lc1:RRQT 9P60GO0752S7DWOH".to_string(),
+        ),
+        (
+            "unrecognised_plain_text",
+            "plain text (a keyboard-wedge scanner reading a paper certificate number)",
+            "辽交运管沈字210100200012号".to_string(),
+        ),
+        ("unrecognised_empty", "an empty scan", String::new()),
+        (
+            "unrecognised_oversized",
+            "5,000 characters of another format: still not proof of a fake",
+            "X".repeat(5000),
+        ),
+    ] {
+        let mut v = plain(
+            name,
+            description,
+            &c,
+            Alg::EdDSA,
+            "valid",
+            "cannot_confirm",
+            "unrecognised_code",
+        )
+        .build();
+        v.qr_text = text;
+        v.cose_hex = String::new();
+        out.push(v);
+    }
     let mut b = plain(
-        "not_a_certificate_url",
-        "some other QR code (a web address)",
+        "prefixed_garbage_qc",
+        "this system's prefix with a body that is not a certificate: proven bad",
         &c,
         Alg::EdDSA,
         "valid",
         "invalid",
         "not_a_certificate",
     );
-    let mut v = b.build();
-    v.qr_text = "HTTPS://EXAMPLE.ORG/".to_string();
-    v.cose_hex = String::new();
-    out.push(v);
-    b = plain(
+    b.envelope = vec![0xd2, 0x84, 0x40];
+    b.certificate = b.envelope.clone();
+    out.push(b.build());
+    let b = plain(
         "bad_base45_qc",
         "prefix present, body not base45",
         &c,
@@ -875,7 +927,22 @@ fn run(v: &Vector) -> (String, String) {
             }
             ("valid".to_string(), "ok".to_string())
         }
-        Err(r) => (r.verdict.as_str().to_string(), r.reason.code().to_string()),
+        Err(r) => {
+            if r.reason == verify::Reason::UnrecognisedCode {
+                assert!(
+                    r.claims.is_none(),
+                    "{}: no claims from a foreign code",
+                    v.name
+                );
+                assert!(
+                    r.reason.message_zh().contains("联网查询")
+                        && r.reason.message_en().contains("look it up online"),
+                    "{}: the officer is told to use lookup",
+                    v.name
+                );
+            }
+            (r.verdict.as_str().to_string(), r.reason.code().to_string())
+        }
     }
 }
 
@@ -942,6 +1009,7 @@ fn vectors_cover_every_reason_type_and_algorithm() {
     for reason in [
         "ok",
         "not_a_certificate",
+        "unrecognised_code",
         "unknown_key",
         "algorithm_not_allowed",
         "bad_signature",
@@ -994,6 +1062,24 @@ fn vectors_cover_every_reason_type_and_algorithm() {
             .count()
             >= 5
     );
+}
+
+proptest! {
+    /// Whatever a scanner reads, text without this system's prefix is never
+    /// reported as a fake: a genuine certificate of another system stays
+    /// `cannot_confirm` / `unrecognised_code`.
+    #[test]
+    fn foreign_codes_are_never_invalid(text in "\\PC{0,300}") {
+        let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        prop_assume!(!trimmed.starts_with("LC1:") && !trimmed.starts_with("LP1:"));
+        let v = load().into_iter().find(|v| v.name == "valid_qc_eddsa").unwrap();
+        let mut v = v;
+        v.qr_text = text;
+        prop_assert_eq!(
+            run(&v),
+            ("cannot_confirm".to_string(), "unrecognised_code".to_string())
+        );
+    }
 }
 
 #[test]

@@ -195,12 +195,25 @@ fn the_holders_wallet() {
         &["create-token", "--role", "holder", "--subject", &id_b],
     )
     .unwrap();
+    // Holder C: a phone whose clock is hours wrong.
+    let xyj = sample_record(CertType::XYJ);
+    let token_c = server_admin(
+        &data,
+        &[
+            "create-token",
+            "--role",
+            "holder",
+            "--subject",
+            xyj.id_number.as_deref().unwrap(),
+        ],
+    )
+    .unwrap();
     // The server's debug build reads the embedded wallet from wallet/dist.
     let mut server = Server::serve_with(&data, &[]).unwrap();
     let mut r = agent()
         .post(format!("{}/api/v1/records", server.url))
         .header("Authorization", &format!("Bearer {agency}"))
-        .send_json(json!({ "records": [qc, wyj] }))
+        .send_json(json!({ "records": [qc, wyj, xyj] }))
         .unwrap();
     let pushed: Value = r.body_mut().read_json().unwrap();
     assert_eq!(r.status(), 200, "{pushed}");
@@ -216,6 +229,7 @@ fn the_holders_wallet() {
         .env("WALLET_URL", &server.url)
         .env("TOKEN_A", &token_a)
         .env("TOKEN_B", &token_b)
+        .env("TOKEN_C", &token_c)
         .env("OUT_DIR", &out)
         .env("CHROMIUM", &chromium)
         .stdin(Stdio::piped())
@@ -318,6 +332,37 @@ fn the_holders_wallet() {
     // Network off: the server is gone and the phone offline; a reload still
     // shows a fresh QR, which verifies (B's registration left A's
     // certificate bound to A's phone, or it would be superseded here).
+    // A phone clock 5 h 17 min behind: the wallet's slot comes from the
+    // server's time learned at sync, so the real field client accepts it.
+    let skewed = script.next("skewed_clock");
+    let skew = skewed["page_skew_ms"].as_i64().unwrap();
+    assert!(
+        skew < -5 * 3_600_000,
+        "the page clock was not set back: {skewed}"
+    );
+    let offset = skewed["offset_ms"].as_i64().unwrap();
+    assert!(
+        (offset + skew).abs() < 3_000,
+        "the wallet's offset {offset} ms does not undo the skew {skew} ms: {skewed}"
+    );
+    let skewed_png = PathBuf::from(skewed["screenshot"].as_str().unwrap());
+    assert_eq!(
+        judge_screenshot(&device, &skewed_png),
+        ("valid".into(), String::new()),
+        "{skewed}"
+    );
+    let holder_page = &skewed["holder_page"];
+    assert_eq!(holder_page["cards"], 1, "{skewed}");
+    assert_eq!(
+        holder_page["qr_svgs"], 0,
+        "a bound certificate's static QR is shown: {skewed}"
+    );
+    assert_eq!(holder_page["wallet_link"], "/wallet/", "{skewed}");
+    assert!(
+        holder_page["note"].as_str().unwrap().contains("钱包"),
+        "{skewed}"
+    );
+
     server.kill().unwrap();
     script.send("offline");
     let offline = script.next("offline_shown");

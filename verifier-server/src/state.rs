@@ -102,6 +102,7 @@ struct Inner {
     config: Config,
     clock: Clock,
     reverifier: Reverifier,
+    lookup: crate::service::lookup::Limiter,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -186,6 +187,7 @@ impl AppState {
                 config,
                 clock,
                 reverifier: Reverifier::default(),
+                lookup: crate::service::lookup::Limiter::default(),
             }),
         }
     }
@@ -288,6 +290,11 @@ impl AppState {
     /// The re-verification of uploaded check records, with its cache.
     pub fn reverifier(&self) -> &Reverifier {
         &self.inner.reverifier
+    }
+
+    /// The per-token limiter of online lookups.
+    pub fn lookup_limiter(&self) -> &crate::service::lookup::Limiter {
+        &self.inner.lookup
     }
 }
 

@@ -30,8 +30,30 @@ function el (tag, attrs = {}, ...children) {
 
 // ---- state kept on the phone ----------------------------------------------
 
-let wallet = null // { token, certs: [...], syncedAt, syncError }
+let wallet = null // { token, certs: [...], syncedAt, syncError, clockOffsetMs }
 let showTimer = null
+
+// ---- time: the server's, not the phone's ------------------------------------
+//
+// The presentation's 30-second slot must be the verifier's slot, so the
+// wallet learns the server's time at each sync (its `Date` header, read
+// when the answer arrives, half the round trip added) and keeps the offset
+// to the phone clock with the wallet. A phone whose clock is hours off still
+// shows a code that verifies; see docs/wire-format.md for the window left.
+let pendingOffsetMs = null
+
+function learnServerTime (res, sentMs) {
+  const date = Date.parse(res.headers.get('Date') || '')
+  if (Number.isNaN(date)) return
+  const receivedMs = Date.now()
+  // The header is truncated to the second: its middle is 500 ms later.
+  pendingOffsetMs = date + 500 + (receivedMs - sentMs) / 2 - receivedMs
+}
+
+/** Now, Unix milliseconds, by the server's clock as of the last sync. */
+function nowMs () {
+  return Date.now() + (wallet?.clockOffsetMs || 0)
+}
 
 async function loadWallet () {
   wallet = (await get('wallet')) || null
@@ -64,6 +86,7 @@ class HttpError extends Error {
 }
 
 async function api (method, path, token, body) {
+  const sentMs = Date.now()
   const res = await fetch(API + path, {
     method,
     headers: { Authorization: 'Bearer ' + token, ...(body ? { 'Content-Type': 'application/json' } : {}) },
@@ -75,6 +98,7 @@ async function api (method, path, token, body) {
     try { detail = (await res.json()).detail || detail } catch (_) {}
     throw new HttpError(res.status, detail)
   }
+  learnServerTime(res, sentMs)
   return res.json()
 }
 
@@ -104,7 +128,8 @@ async function refresh () {
   if (!wallet) return
   try {
     wallet.certs = await sync(wallet.token)
-    wallet.syncedAt = Date.now()
+    if (pendingOffsetMs !== null) wallet.clockOffsetMs = pendingOffsetMs
+    wallet.syncedAt = nowMs()
     wallet.syncError = null
   } catch (e) {
     if (e instanceof HttpError && e.status === 401) {
@@ -159,7 +184,8 @@ function renderSignIn (message) {
       err.textContent = '正在登录并绑定本机…'
       try {
         const certs = await sync(token)
-        wallet = { token, certs, syncedAt: Date.now(), syncError: null }
+        const clockOffsetMs = pendingOffsetMs ?? 0
+        wallet = { token, certs, syncedAt: Date.now() + clockOffsetMs, syncError: null, clockOffsetMs }
         await saveWallet()
         renderList()
       } catch (e) {
@@ -179,7 +205,7 @@ function renderList () {
   stopShow()
   const certs = wallet.certs || []
   const cards = certs.map((c, i) => {
-    const state = blocked(c, keyCache, Date.now())
+    const state = blocked(c, keyCache, nowMs())
     return el('button', {
       class: 'card' + (state ? ' blocked' : ''),
       'data-index': String(i),
@@ -222,8 +248,8 @@ function renderShow (index) {
   let shownSlot = null
   let drawing = false
   const tick = async () => {
-    const nowMs = Date.now()
-    const why = blocked(cert, keyCache, nowMs)
+    const atMs = nowMs()
+    const why = blocked(cert, keyCache, atMs)
     if (why) {
       qrBox.hidden = true
       countdown.textContent = ''
@@ -231,7 +257,7 @@ function renderShow (index) {
       canvas.removeAttribute('data-text')
       return
     }
-    const now = nowMs / 1000
+    const now = atMs / 1000
     countdown.textContent = `${SLOT_SECONDS - Math.floor(now % SLOT_SECONDS)} 秒后刷新二维码`
     if (slotOf(now) === shownSlot || drawing) return
     drawing = true
@@ -248,6 +274,7 @@ function renderShow (index) {
       canvas.style.height = css + 'px'
       canvas.dataset.text = p.text
       canvas.dataset.slot = String(p.slot)
+      canvas.dataset.offset = String(Math.round(wallet.clockOffsetMs || 0))
       canvas.dataset.ms = (performance.now() - started).toFixed(1)
       canvas.dataset.version = String(QRCode.create(p.text, { errorCorrectionLevel: 'M' }).version)
       shownSlot = p.slot

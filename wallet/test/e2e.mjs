@@ -6,16 +6,18 @@
 // when the test has cancelled the second holder's certificate and "offline"
 // when it has stopped the server.
 //
-// env: WALLET_URL (http://127.0.0.1:PORT), TOKEN_A, TOKEN_B, OUT_DIR,
-//      CHROMIUM (default /usr/bin/chromium)
+// env: WALLET_URL (http://127.0.0.1:PORT), TOKEN_A, TOKEN_B, TOKEN_C,
+//      OUT_DIR, CHROMIUM (default /usr/bin/chromium)
 import { chromium } from 'playwright-core'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 
-const { WALLET_URL, TOKEN_A, TOKEN_B, OUT_DIR } = process.env
+const { WALLET_URL, TOKEN_A, TOKEN_B, TOKEN_C, OUT_DIR } = process.env
+// Holder C's phone clock is this far behind (5 h 17 min 13 s).
+const SKEW_MS = -(5 * 3600 + 17 * 60 + 13) * 1000
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
-if (!WALLET_URL || !TOKEN_A || !TOKEN_B || !OUT_DIR) {
-  console.error('e2e.mjs: set WALLET_URL, TOKEN_A, TOKEN_B and OUT_DIR')
+if (!WALLET_URL || !TOKEN_A || !TOKEN_B || !TOKEN_C || !OUT_DIR) {
+  console.error('e2e.mjs: set WALLET_URL, TOKEN_A, TOKEN_B, TOKEN_C and OUT_DIR')
   process.exit(2)
 }
 const wallet = WALLET_URL + '/wallet/'
@@ -124,6 +126,44 @@ try {
   await a.waitForFunction((s) => Number(document.querySelector('#qr')?.dataset.slot) > s, shown.slot, { timeout: 40000 })
   const next = await a.$eval('#qr', (c) => ({ text: c.dataset.text, slot: Number(c.dataset.slot) }))
   report('shown', { ...shown, next })
+
+  // Holder C's phone clock is hours wrong: the wallet takes the server's
+  // time at sync, so its code is for the real slot and verifies.
+  const ctxC = await browser.newContext(phone)
+  await ctxC.addInitScript((skew) => {
+    const RealDate = Date
+    const realNow = RealDate.now.bind(RealDate)
+    class SkewedDate extends RealDate {
+      constructor (...args) {
+        if (args.length === 0) super(realNow() + skew)
+        else super(...args)
+      }
+
+      static now () { return realNow() + skew }
+    }
+    globalThis.Date = SkewedDate
+  }, SKEW_MS)
+  const c = await ctxC.newPage()
+  await signIn(c, TOKEN_C)
+  const pageSkewMs = await c.evaluate(() => Date.now()) - Date.now()
+  const skewed = await showFresh(c, 'skewed-clock.png')
+  const offsetMs = await c.$eval('#qr', (q) => Number(q.dataset.offset))
+  // The holder page no longer shows the static QR of the now bound
+  // certificate: it points to the wallet.
+  const h = await ctxC.newPage()
+  await h.goto(WALLET_URL + '/holder')
+  await h.fill('#t', TOKEN_C)
+  await h.click('form button')
+  await h.waitForSelector('.card', { timeout: 20000 })
+  const holderPage = await h.evaluate(() => ({
+    cards: document.querySelectorAll('.card').length,
+    qr_svgs: document.querySelectorAll('.qr svg').length,
+    wallet_link: document.querySelector('.note.wallet a')?.getAttribute('href') ?? null,
+    note: document.querySelector('.note.wallet')?.textContent ?? null
+  }))
+  await h.screenshot({ path: join(OUT_DIR, 'holder-page-bound.png') })
+  report('skewed_clock', { ...skewed, page_skew_ms: pageSkewMs, offset_ms: offsetMs, holder_page: holderPage })
+  await ctxC.close()
 
   // The test stops the server; the phone goes offline too.
   const go = await lines.next()

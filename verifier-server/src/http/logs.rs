@@ -245,7 +245,8 @@ pub struct RecordView {
     prev: String,
     /// Device time, Unix seconds.
     at: i64,
-    /// `check` or `disposition`.
+    /// `check`, `disposition` or `lookup` (an online lookup: `note` says
+    /// what it searched by).
     kind: &'static str,
     verdict: Option<String>,
     reason: Option<String>,
@@ -289,7 +290,11 @@ fn record_view(r: LogRecordRow) -> RecordView {
         hash: hex::encode(r.hash),
         prev: hex::encode(r.prev),
         at: r.at,
-        kind: if r.kind == 0 { "check" } else { "disposition" },
+        kind: match r.kind {
+            0 => "check",
+            2 => "lookup",
+            _ => "disposition",
+        },
         verdict: r.verdict,
         reason: r.reason,
         cert_type: r.cert_type,

@@ -19,6 +19,7 @@ pub mod issuing;
 pub mod limits;
 pub mod lists;
 pub mod logs;
+pub mod lookup;
 pub mod openapi;
 pub mod wallet;
 
@@ -52,6 +53,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(audit_log::router())
         .merge(devices::router())
         .merge(logs::router())
+        .merge(lookup::router())
         .merge(evaluation::router())
         .merge(dashboard::router())
 }

@@ -40,6 +40,7 @@ use crate::state::AppState;
         (name = "audit", description = "The audit log (auditors and administrators)"),
         (name = "devices", description = "Officer device enrollment"),
         (name = "verification logs", description = "Officer devices' signed check logs"),
+        (name = "lookup", description = "Online lookup by plate, ID number or certificate number (officers)"),
         (name = "evaluation", description = "The annual evaluation of the cities and the province (R11, R12)"),
     )
 )]

@@ -27,6 +27,8 @@ pub enum Action {
     ReadLogHead,
     /// `GET /api/v1/verification-logs`.
     ReadLogs,
+    /// `GET /api/v1/lookup`.
+    Lookup,
     /// `GET /api/v1/holder/certificates`.
     HolderCertificates,
     /// `GET /api/v1/holder/certificates/{type}/{number}/qr.png`.
@@ -73,6 +75,7 @@ impl Action {
             Action::UploadLogs => "POST /api/v1/verification-logs",
             Action::ReadLogHead => "GET /api/v1/verification-logs/head",
             Action::ReadLogs => "GET /api/v1/verification-logs",
+            Action::Lookup => "GET /api/v1/lookup",
             Action::HolderCertificates => "GET /api/v1/holder/certificates",
             Action::HolderQrPng => "GET /api/v1/holder/certificates/{type}/{number}/qr.png",
             Action::HolderQrSvg => "GET /api/v1/holder/certificates/{type}/{number}/qr.svg",

@@ -219,7 +219,7 @@ impl Reverifier {
             .iter()
             .map(|s| match &s.record.event {
                 Event::Check(c) => c.scanned.as_deref().map(|t| (t, s.record.at)),
-                Event::Disposition(_) => None,
+                Event::Disposition(_) | Event::Lookup(_) => None,
             })
             .collect();
         let keys: Vec<Option<([u8; 32], i64)>> = texts
@@ -350,6 +350,21 @@ fn row_of(s: &Sealed, device_id: i64, derived: Option<Derived>) -> LogRecordRow 
                 row.srv_cert_version = Some(cert.version);
                 row.srv_division = Some(cert.division);
             }
+        }
+        Event::Lookup(l) => {
+            // An online lookup: the server's verdict as the officer saw it.
+            // Nothing to re-verify (no scanned text); `note` holds what it
+            // searched by. Not counted by the evaluation (kind 0 only): a
+            // lookup proves no certificate was shown.
+            row.kind = 2;
+            row.verdict = Some(l.verdict.as_str().into());
+            row.reason = l.reason.map(|r| r.code().into());
+            if let Some(cert) = &l.cert {
+                row.cert_type = Some(cert.cert_type.code().into());
+                row.cert_number = Some(cert.number.clone());
+                row.cert_version = Some(cert.version);
+            }
+            row.note = Some(l.by.as_str().into());
         }
         Event::Disposition(d) => {
             row.kind = 1;

@@ -13,3 +13,4 @@ pub mod issuing;
 pub mod keys;
 pub mod lists;
 pub mod logs;
+pub mod lookup;

@@ -38,6 +38,7 @@ const CASES: &[Case] = &[
     ("lists", lists),
     ("certificates_and_versions", certificates_and_versions),
     ("holders", holders),
+    ("lookups", lookups),
     ("nonconforming_and_pushes", nonconforming_and_pushes),
     ("tokens", tokens),
     ("audit_is_append_only", audit_is_append_only),
@@ -473,6 +474,62 @@ fn holders(e: &Engine) {
     tx.commit().unwrap();
 }
 
+fn lookups(e: &Engine) {
+    use shared::checklog::LookupBy;
+    let car = |plate: &str| format!(r#"{{"face":{{"family":"vehicle","plate":"{plate}"}}}}"#);
+    let person = r#"{"face":{"family":"person","id_number":"210102199202023456"}}"#;
+    let old = version("L1", 1, 30, &car("辽A5K823"), "{}");
+    let mut new = version("L1", 2, 31, &car("辽A5K823"), "{}");
+    new.status = Status::Revoked;
+    let other = version("L2", 1, 32, &car("辽A5K823"), "{}");
+    let far = version("L3", 1, 33, &car("辽B12345"), "{}");
+    let owned = version(
+        "L4",
+        1,
+        34,
+        &car("辽C88888"),
+        r#"{"id_number":"210102199202023456"}"#,
+    );
+    let licence = version("L5", 1, 35, person, "{}");
+    let mut tx = e.store.begin().unwrap();
+    for v in [&old, &new, &other, &far, &owned, &licence] {
+        tx.insert_version(v).unwrap();
+    }
+    tx.set_version_status(30, Status::Superseded).unwrap();
+    for v in [&new, &other, &far, &owned, &licence] {
+        tx.put_certificate(&current(v)).unwrap();
+    }
+    let found = |tx: &mut Box<dyn Tx + '_>, by, value: &str, limit| -> Vec<(String, u16)> {
+        tx.lookup_versions(by, value, limit)
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.number, v.version))
+            .collect()
+    };
+    // Current versions only, whatever their status, by type and number.
+    assert_eq!(
+        found(&mut tx, LookupBy::Plate, "辽A5K823", 10),
+        [("L1".into(), 2), ("L2".into(), 1)]
+    );
+    assert_eq!(
+        found(&mut tx, LookupBy::Plate, "辽A5K823", 1),
+        [("L1".into(), 2)]
+    );
+    assert!(found(&mut tx, LookupBy::Plate, "辽A5K82", 10).is_empty());
+    assert_eq!(
+        found(&mut tx, LookupBy::IdNumber, "210102199202023456", 10),
+        [("L4".into(), 1), ("L5".into(), 1)]
+    );
+    assert_eq!(
+        found(&mut tx, LookupBy::Number, "L3", 10),
+        [("L3".into(), 1)]
+    );
+    assert!(found(&mut tx, LookupBy::Number, "L9", 10).is_empty());
+    let got = tx.lookup_versions(LookupBy::Number, "L1", 10).unwrap();
+    assert_eq!(got, [new.clone()]);
+    tx.commit().unwrap();
+}
+
 fn nonconforming_and_pushes(e: &Engine) {
     let mut tx = e.store.begin().unwrap();
     let row = |agency: u32, n: &str, first: i64| NonconformingRow {
@@ -752,7 +809,26 @@ fn devices_and_logs(e: &Engine) {
         tx.insert_log_records(std::slice::from_ref(&disp)).unwrap(),
         1
     );
+    // An online lookup the device logged (kind 2, issue 11).
+    let mut looked = record(d, 4, nov + 3, batch);
+    looked.kind = 2;
+    looked.scanned = None;
+    looked.note = Some("plate".into());
+    looked.srv_signature = None;
+    looked.srv_presentation = None;
+    assert_eq!(
+        tx.insert_log_records(std::slice::from_ref(&looked))
+            .unwrap(),
+        1
+    );
     tx.commit().unwrap();
+    // No other kind (a refused statement aborts a PostgreSQL transaction:
+    // its own transaction, dropped).
+    let mut tx = e.store.begin().unwrap();
+    let mut other = record(d, 5, nov + 4, batch);
+    other.kind = 3;
+    assert!(tx.insert_log_records(std::slice::from_ref(&other)).is_err());
+    drop(tx);
     let mut tx = e.store.begin().unwrap();
     assert!(tx.insert_log_record(&record(d, 1, nov, batch)).is_err());
     drop(tx);
@@ -760,9 +836,13 @@ fn devices_and_logs(e: &Engine) {
     let hashes = tx.log_hashes(d, 1, 2).unwrap();
     assert_eq!(hashes, vec![(1, [1; 32]), (2, [2; 32])]);
     let all = tx.log_records(d, None, 10).unwrap();
-    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(
+        all.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4]
+    );
     assert_eq!(all[0], record(d, 0, oct, batch));
     assert_eq!(all[3], disp);
+    assert_eq!(all[4], looked);
     let page = tx.log_records(d, Some(0), 2).unwrap();
     assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2]);
     assert!(tx.log_records(d2, None, 10).unwrap().is_empty());

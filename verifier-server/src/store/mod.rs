@@ -597,6 +597,16 @@ pub trait CertificatesTx {
     /// The current versions whose status is valid or suspended (the ones a
     /// key change must re-sign), by status index.
     fn live_versions(&mut self) -> Result<Vec<VersionRow>, StoreError>;
+    /// The current versions an online lookup finds (issue 11): by the
+    /// face's plate, by holder ([`VersionRow::holder_id`]: the face's ID
+    /// number, or a vehicle owner's as pushed), or by certificate number;
+    /// by type and number, at most `limit`.
+    fn lookup_versions(
+        &mut self,
+        by: shared::checklog::LookupBy,
+        value: &str,
+        limit: u32,
+    ) -> Result<Vec<VersionRow>, StoreError>;
     /// Replaces the signature of a version (re-signed with another key at
     /// `issued_at`, same claims otherwise).
     fn set_version_signed(

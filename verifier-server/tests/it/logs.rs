@@ -549,3 +549,202 @@ async fn the_server_re_verifies_what_was_scanned() {
     assert_eq!(stored[7]["accepted"], false);
     assert!(stored[7]["signature_verified"].is_null());
 }
+
+/// Online lookup (issue 11): officers only, exactly one key, the verdict and
+/// the minimum fields but never the QR text, an audit row per lookup, a
+/// per-token rate limit; the device's lookup record (kind 2) is ingested.
+#[tokio::test]
+async fn lookup_roles_answer_audit_rate_limit_and_log() {
+    use shared::checklog::{Lookup, LookupBy};
+    let e = env();
+    let qrs = e.certificates().await;
+    let officer = e.token(Role::Officer, Some(210100));
+    let ysz = sample_record(CertType::YSZ);
+    let plate = ysz.plate.clone().unwrap();
+    let qc = sample_record(CertType::QC);
+
+    // Roles: only officers.
+    let uri = format!("/api/v1/lookup?number={}", ysz.number.as_deref().unwrap());
+    for role in [Role::Admin, Role::Auditor, Role::Holder] {
+        let t = e.token(role, None);
+        let (status, v) = e.get(&uri, &t).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role:?}: {v}");
+    }
+    let agency = e.token(Role::Agency, Some(210100));
+    assert_eq!(e.get(&uri, &agency).await.0, StatusCode::FORBIDDEN);
+
+    // By plate (percent-encoded Chinese), by ID number, by number.
+    let by_plate = format!("/api/v1/lookup?plate={}", url_escape(&plate));
+    let (status, v) = e.get(&by_plate, &officer).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert_eq!(v["by"], "plate");
+    let r = &v["results"][0];
+    assert_eq!(r["face"]["cert_type"]["code"], "YSZ");
+    assert_eq!(r["face"]["number_printed"], "辽交运管沈字210100165715号");
+    assert_eq!(r["face"]["issuer_name"], "沈阳市交通运输局");
+    assert_eq!(r["face"]["inspection"]["due"], "2026-09-30");
+    // Never the signed QR text, nor anything that decodes as one.
+    let text = v.to_string();
+    for qr in &qrs {
+        assert!(!text.contains(&qr[4..40]), "QR text leaked: {text}");
+    }
+    assert!(!text.contains("LC1:") && !text.contains("LP1:"), "{text}");
+
+    let (status, v) = e
+        .get(
+            &format!(
+                "/api/v1/lookup?id_number={}",
+                qc.id_number.as_deref().unwrap()
+            ),
+            &officer,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["face"]["cert_type"]["code"], "QC");
+    let id_line = v["results"][0]["face"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "id_number")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(id_line, "210102********2434", "the ID number is masked");
+
+    // Revoked: invalid with the reason.
+    e.call(
+        Method::POST,
+        &format!(
+            "/api/v1/certificates/YSZ/{}/status",
+            ysz.number.as_deref().unwrap()
+        ),
+        &e.admin,
+        "application/json",
+        serde_json::to_vec(&json!({"status": "revoked"})).unwrap(),
+    )
+    .await;
+    let (_, v) = e.get(&uri, &officer).await;
+    assert_eq!(
+        (v["verdict"].as_str(), v["reason"].as_str()),
+        (Some("invalid"), Some("revoked")),
+        "{v}"
+    );
+
+    // Nothing found: cannot confirm, never invalid.
+    let (status, v) = e.get("/api/v1/lookup?number=999999999999", &officer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (v["verdict"].as_str(), v["reason"].as_str()),
+        (Some("cannot_confirm"), Some("no_match"))
+    );
+    assert!(v["results"].as_array().unwrap().is_empty());
+
+    // Bad queries.
+    for bad in [
+        "/api/v1/lookup",
+        "/api/v1/lookup?plate=x&number=1",
+        "/api/v1/lookup?vin=LFWSRXPJ6LA123617",
+    ] {
+        assert_eq!(
+            e.get(bad, &officer).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    for bad in [
+        "/api/v1/lookup?plate=ABC",
+        "/api/v1/lookup?id_number=123",
+        "/api/v1/lookup?number=%3Cscript%3E",
+    ] {
+        assert_eq!(
+            e.get(bad, &officer).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}"
+        );
+    }
+
+    // Every lookup is audited (the server's log of it), the ID masked.
+    let mut tx = e.state.store().begin().unwrap();
+    let audit = tx.audit_tail(50).unwrap();
+    tx.commit().unwrap();
+    let lookups: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "GET /api/v1/lookup" && a.outcome.starts_with("ok"))
+        .collect();
+    assert_eq!(lookups.len(), 4, "{audit:#?}");
+    // The query's ID number is masked (the certificates read are named:
+    // a QC certificate's number is its holder's ID number).
+    assert!(lookups
+        .iter()
+        .any(|a| a.target.starts_with("id_number 210102********2434: QC ")));
+    assert!(lookups
+        .iter()
+        .any(|a| a.outcome == "ok: cannot_confirm no_match"));
+
+    // Rate limit per token: the burst (10) then 429 with Retry-After; a
+    // second officer is not affected.
+    let mut limited = false;
+    for _ in 0..12 {
+        let (status, v) = e.get(&uri, &officer).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(v["detail"].as_str().unwrap().contains("lookups"), "{v}");
+            limited = true;
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert!(limited, "no 429 after the burst");
+    let other = e.token(Role::Officer, Some(210200));
+    assert_eq!(e.get(&uri, &other).await.0, StatusCode::OK);
+
+    // The device's record of a lookup (kind 2) is ingested and listed.
+    let device = key(71);
+    let (status, v) = e.enroll(&officer, &device).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let device_id = v["device_id"].as_i64().unwrap();
+    let mut head = ChainHead::default();
+    let (s1, next) = head.append(
+        T0,
+        Event::Lookup(Lookup {
+            verdict: Verdict::Invalid,
+            reason: Some(Reason::Revoked),
+            cert: Some(CertRef {
+                cert_type: CertType::YSZ,
+                number: ysz.number.clone().unwrap(),
+                version: 1,
+            }),
+            by: LookupBy::Number,
+        }),
+    );
+    head = next;
+    let (s2, _) = head.append(
+        T0 + 5,
+        Event::Disposition(Disposition {
+            check_seq: 0,
+            accepted: false,
+            note: "已注销".into(),
+        }),
+    );
+    let batch = checklog::sign_batch(&[s1.bytes.as_slice(), s2.bytes.as_slice()], &device);
+    let (status, v) = e.upload(&officer, batch).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let records = e.records(device_id).await;
+    assert_eq!(records[0]["kind"], "lookup");
+    assert_eq!(records[0]["reason"], "revoked");
+    assert_eq!(records[0]["note"], "number");
+    assert!(records[0]["scanned"].is_null());
+    assert_eq!(records[1]["kind"], "disposition");
+}
+
+/// Percent-encodes a query value (UTF-8 bytes).
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

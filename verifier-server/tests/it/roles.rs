@@ -364,6 +364,13 @@ async fn every_role_on_every_endpoint_over_a_socket() {
         },
         Case {
             method: "GET",
+            uri: format!("/api/v1/lookup?number={}", qc.number.clone().unwrap()),
+            body: None,
+            audited: true,
+            expect: |w| by_role(w, &[Who::Officer], 200),
+        },
+        Case {
+            method: "GET",
             uri: qc_uri.clone(),
             body: None,
             audited: true,

@@ -3,6 +3,7 @@
 //! the correction list, agencies' pushes.
 
 use ::postgres::Row;
+use shared::checklog::LookupBy;
 use shared::domain::{CertType, DivisionCode};
 use shared::status::Status;
 
@@ -165,6 +166,33 @@ impl CertificatesTx for PgTx<'_> {
                  ORDER BY v.status_index"
             ),
             &[],
+        )?
+        .iter()
+        .map(version_from)
+        .collect()
+    }
+
+    fn lookup_versions(
+        &mut self,
+        by: LookupBy,
+        value: &str,
+        limit: u32,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        let condition = match by {
+            LookupBy::Plate => "((v.data_json::jsonb) #>> '{face,plate}') = $1",
+            LookupBy::IdNumber => "v.holder_id = $1",
+            LookupBy::Number => "v.number = $1",
+        };
+        self.rows(
+            &format!(
+                "SELECT {VERSION_COLS} FROM certificate_versions v
+                 JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
+                                    AND c.version = v.version
+                 WHERE {condition}
+                 ORDER BY v.cert_type, v.number
+                 LIMIT $2"
+            ),
+            &[&value, &i64::from(limit)],
         )?
         .iter()
         .map(version_from)

@@ -41,7 +41,10 @@ type Manager = PostgresConnectionManager<NoTls>;
 
 /// Migrations, in order; `schema_version` records how many ran. Never edit
 /// one that has shipped: add the next.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_lookups.sql"),
+];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.
 const MIGRATION_LOCK: i64 = 0x4c4e_4543_0001;

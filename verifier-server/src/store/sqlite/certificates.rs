@@ -3,6 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::SqliteTx;
+use shared::checklog::LookupBy;
 use shared::domain::{CertType, DivisionCode};
 use shared::status::Status;
 
@@ -158,6 +159,32 @@ impl CertificatesTx for SqliteTx<'_> {
              WHERE v.status IN (0, 2)
              ORDER BY v.status_index",
             [],
+        )
+    }
+
+    fn lookup_versions(
+        &mut self,
+        by: LookupBy,
+        value: &str,
+        limit: u32,
+    ) -> Result<Vec<VersionRow>, StoreError> {
+        let condition = match by {
+            LookupBy::Plate => "json_extract(v.data_json, '$.face.plate') = ?1",
+            LookupBy::IdNumber => "v.holder_id = ?1",
+            LookupBy::Number => "v.number = ?1",
+        };
+        self.current_versions(
+            &format!(
+                "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
+                        v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division
+                 FROM certificate_versions v
+                 JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
+                                    AND c.version = v.version
+                 WHERE {condition}
+                 ORDER BY v.cert_type, v.number
+                 LIMIT ?2"
+            ),
+            params![value, limit],
         )
     }
 

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_nonconforming_open.sql"),
     include_str!("migrations/0006_evaluation.sql"),
     include_str!("migrations/0007_holder_id_in_rust.sql"),
+    include_str!("migrations/0008_lookups.sql"),
 ];
 
 /// The migration after which the program fills `holder_id` of the versions
