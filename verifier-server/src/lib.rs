@@ -24,4 +24,4 @@ pub mod store;
 
 pub use http::{app, run};
 pub use service::{admin, auth, issuing, keys, lists};
-pub use state::{create_data_dir, system_clock, AppState, Clock, Config, Limits};
+pub use state::{create_data_dir, open_store, system_clock, AppState, Clock, Config, Limits};

@@ -6,8 +6,9 @@
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -16,8 +17,8 @@ use shared::crypto::Alg;
 use shared::domain::DivisionCode;
 use verifier_server::auth::{self, Role};
 use verifier_server::lists::ListConfig;
-use verifier_server::store::SqliteStore;
-use verifier_server::{admin, keys, system_clock, AppState, Config};
+use verifier_server::store::{Store, StoreError};
+use verifier_server::{admin, system_clock, AppState, Config};
 
 /// The provincial road-transport e-certificate service.
 #[derive(Debug, Parser)]
@@ -143,9 +144,20 @@ impl From<AlgArg> for Alg {
 
 #[derive(Debug, Args)]
 struct DataArg {
-    /// The data directory (database, keys).
+    /// The data directory (signing keys; the SQLite database unless
+    /// --database names another).
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
+    /// The database: postgres://USER:PASSWORD@HOST:PORT/DB for PostgreSQL
+    /// (several instances may share it), or sqlite:PATH. Default: the SQLite
+    /// file in --data.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LNEC_DATABASE",
+        hide_env_values = true
+    )]
+    database: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -286,6 +298,9 @@ enum FormatArg {
 /// refused records (listed in the report).
 const EXIT_INCOMPLETE: u8 = 2;
 
+/// Exit code when the database cannot be reached (start again later).
+const EXIT_DATABASE_UNAVAILABLE: u8 = 2;
+
 fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let format = match a.format {
         Some(FormatArg::Csv) => Format::Csv,
@@ -344,10 +359,8 @@ fn parse_division(s: &str) -> Result<DivisionCode, String> {
     DivisionCode::parse(s).map_err(|e| e.to_string())
 }
 
-fn open_store(data: &Path) -> anyhow::Result<SqliteStore> {
-    verifier_server::create_data_dir(data)?;
-    let db = data.join(keys::DB_FILE);
-    SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))
+fn open_store(d: &DataArg) -> anyhow::Result<Arc<dyn Store>> {
+    verifier_server::open_store(&d.data, d.database.as_deref())
 }
 
 fn create_token(a: &CreateTokenArgs) -> anyhow::Result<String> {
@@ -368,15 +381,16 @@ fn create_token(a: &CreateTokenArgs) -> anyhow::Result<String> {
     if role == Role::Holder && verifier_server::auth::holder_id(&subject).is_none() {
         bail!("a holder token needs --subject with the holder's ID number or credit code");
     }
-    let store = open_store(&a.data.data)?;
-    let (token, _) = auth::create_token(&store, role, a.division, &subject, system_clock()())
-        .context("storing the token")?;
+    let store = open_store(&a.data)?;
+    let (token, _) =
+        auth::create_token(store.as_ref(), role, a.division, &subject, system_clock()())
+            .context("storing the token")?;
     Ok(token)
 }
 
 fn list_tokens(a: &ListTokensArgs) -> anyhow::Result<()> {
-    let store = open_store(&a.data.data)?;
-    let tokens = admin::list_tokens(&store, system_clock()())?;
+    let store = open_store(&a.data)?;
+    let tokens = admin::list_tokens(store.as_ref(), system_clock()())?;
     if a.json {
         for t in &tokens {
             println!("{}", serde_json::to_string(t)?);
@@ -445,11 +459,12 @@ async fn shutdown_signal() {
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let config = a.config()?;
-    let (data, listen, alg) = (a.data.data, a.listen, Alg::from(a.alg));
-    let state =
-        tokio::task::spawn_blocking(move || AppState::open(&data, alg, config, system_clock()))
-            .await
-            .context("opening the data directory")??;
+    let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
+    let state = tokio::task::spawn_blocking(move || {
+        AppState::open_database(&data, database.as_deref(), alg, config, system_clock())
+    })
+    .await
+    .context("opening the data directory")??;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -460,9 +475,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
 
 async fn demo(a: ServeArgs) -> anyhow::Result<()> {
     let config = a.config()?;
-    let (data, listen, alg) = (a.data.data, a.listen, Alg::from(a.alg));
+    let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
     let (state, report) = tokio::task::spawn_blocking(move || {
-        let state = AppState::open(&data, alg, config, system_clock())?;
+        let state =
+            AppState::open_database(&data, database.as_deref(), alg, config, system_clock())?;
         let report = verifier_server::demo::prepare(&data, &state).context("preparing the demo")?;
         anyhow::Ok((state, report))
     })
@@ -493,15 +509,15 @@ fn main() -> ExitCode {
             eprintln!("store this token now: it is shown only once");
         }),
         Cmd::Admin(AdminCmd::ListTokens(a)) => list_tokens(&a),
-        Cmd::Admin(AdminCmd::RevokeToken(a)) => open_store(&a.data.data).and_then(|store| {
-            let t = admin::revoke_token(&store, a.id, system_clock()())?;
+        Cmd::Admin(AdminCmd::RevokeToken(a)) => open_store(&a.data).and_then(|store| {
+            let t = admin::revoke_token(store.as_ref(), a.id, system_clock()())?;
             println!("revoked token {} ({} {})", t.id, t.role, t.subject);
             Ok(())
         }),
-        Cmd::Admin(AdminCmd::RotateKey(a)) => open_store(&a.data.data).and_then(|store| {
+        Cmd::Admin(AdminCmd::RotateKey(a)) => open_store(&a.data).and_then(|store| {
             let c = admin::rotate_key(
                 &a.data.data,
-                &store,
+                store.as_ref(),
                 a.alg.map(Alg::from),
                 a.overlap_days,
                 system_clock()(),
@@ -509,13 +525,19 @@ fn main() -> ExitCode {
             print_key_change(&c);
             Ok(())
         }),
-        Cmd::Admin(AdminCmd::CompromiseKey(a)) => open_store(&a.data.data).and_then(|store| {
-            let c = admin::compromise_key(&a.data.data, &store, &a.kid, a.since, system_clock()())?;
+        Cmd::Admin(AdminCmd::CompromiseKey(a)) => open_store(&a.data).and_then(|store| {
+            let c = admin::compromise_key(
+                &a.data.data,
+                store.as_ref(),
+                &a.kid,
+                a.since,
+                system_clock()(),
+            )?;
             print_key_change(&c);
             Ok(())
         }),
-        Cmd::Admin(AdminCmd::Evaluate(a)) => open_store(&a.data.data).and_then(|store| {
-            let e = verifier_server::admin::evaluate(&store, a.year, system_clock()())?;
+        Cmd::Admin(AdminCmd::Evaluate(a)) => open_store(&a.data).and_then(|store| {
+            let e = verifier_server::admin::evaluate(store.as_ref(), a.year, system_clock()())?;
             match a.format {
                 EvalFormat::Table => print!("{}", verifier_server::evaluation::to_table(&e)),
                 EvalFormat::Csv => print!("{}", verifier_server::evaluation::to_csv(&e)?),
@@ -534,7 +556,15 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("verifier-server: {e:#}");
-            ExitCode::FAILURE
+            let unavailable = e.chain().any(|c| {
+                c.downcast_ref::<StoreError>()
+                    .is_some_and(StoreError::is_unavailable)
+            });
+            if unavailable {
+                ExitCode::from(EXIT_DATABASE_UNAVAILABLE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use shared::crypto::{Alg, PublicKey};
 use crate::service::keys::{self, Keys};
 use crate::service::lists::{ListConfig, Lists};
 use crate::service::logs::Reverifier;
-use crate::store::{SqliteStore, Store};
+use crate::store::{self, SqliteStore, Store};
 
 /// Runs synchronous (store) work on the blocking pool; a panicked or
 /// cancelled task becomes the caller's error type.
@@ -142,6 +142,31 @@ impl AppState {
         let keys = keys::init_or_load(data, &store, alg, clock())?;
         Ok(AppState::from_parts(
             Arc::new(store),
+            keys,
+            Some((data.to_path_buf(), generation)),
+            config,
+            clock,
+        ))
+    }
+
+    /// Like [`AppState::open`], with the database named by `database`
+    /// (`postgres://…`, `sqlite:PATH` or a path; see [`store::open`]);
+    /// `None` is the SQLite file in `data`. Signing keys stay in `data`:
+    /// several instances on one database are given the same key files.
+    /// An unreachable database is an error whose chain holds
+    /// [`store::StoreError::Unavailable`].
+    pub fn open_database(
+        data: &Path,
+        database: Option<&str>,
+        alg: Alg,
+        config: Config,
+        clock: Clock,
+    ) -> anyhow::Result<AppState> {
+        let store = open_store(data, database)?;
+        let generation = keys::read_generation(data);
+        let keys = keys::init_or_load(data, store.as_ref(), alg, clock())?;
+        Ok(AppState::from_parts(
+            store,
             keys,
             Some((data.to_path_buf(), generation)),
             config,
@@ -283,6 +308,27 @@ impl AppState {
     /// The re-verification of uploaded check records, with its cache.
     pub fn reverifier(&self) -> &Reverifier {
         &self.inner.reverifier
+    }
+}
+
+/// Creates the data directory and opens the database named by `database`
+/// ([`store::open`]), by default the SQLite file in `data`. Call it from
+/// blocking code: the PostgreSQL client must not run on an async runtime
+/// thread.
+pub fn open_store(data: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    create_data_dir(data)?;
+    match database {
+        Some(url) => store::open(url).with_context(|| match store::Engine::of(url) {
+            // Never print a PostgreSQL URL: it may hold a password.
+            Ok(store::Engine::Postgres(_)) => "opening the PostgreSQL database".to_string(),
+            _ => format!("opening database {url}"),
+        }),
+        None => {
+            let db = data.join(keys::DB_FILE);
+            let store = SqliteStore::open(&db)
+                .with_context(|| format!("opening database {}", db.display()))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

@@ -63,8 +63,15 @@ pub enum ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A lost or unreachable database is 503 (retry later; nothing was
+    /// committed); any other storage failure is 500.
     fn from(e: StoreError) -> ApiError {
-        ApiError::Internal(e.into())
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            ApiError::Unavailable("the database is unavailable; try again later".into())
+        } else {
+            ApiError::Internal(e.into())
+        }
     }
 }
 
