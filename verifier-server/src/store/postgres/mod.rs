@@ -52,9 +52,27 @@ const POOL_SIZE: u32 = 16;
 
 /// The PostgreSQL store.
 pub struct PgStore {
-    pool: r2d2::Pool<Manager>,
+    /// Always `Some` until dropped (see `Drop`).
+    pool: Option<r2d2::Pool<Manager>>,
     /// Check-log partitions known to exist (month starts, Unix seconds).
     partitions: Mutex<HashSet<i64>>,
+}
+
+impl Drop for PgStore {
+    /// Each connection of the synchronous client owns a small runtime,
+    /// which must not be dropped on an async runtime thread (the server
+    /// drops its state there when it shuts down): close the pool on a
+    /// thread of its own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let closing = std::thread::spawn(move || drop(pool));
+                // Nothing to report to: a panic there only loses the
+                // closing of connections the server closes anyway.
+                let _ = closing.join();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -118,7 +136,7 @@ impl PgStore {
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(PostgresConnectionManager::new(config, NoTls))?;
         let store = PgStore {
-            pool,
+            pool: Some(pool),
             partitions: Mutex::new(HashSet::new()),
         };
         store.migrate()?;
@@ -128,11 +146,19 @@ impl PgStore {
     /// Runs SQL outside the traits (tests: what the schema refuses).
     #[cfg(test)]
     pub(crate) fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.pool.get()?.batch_execute(sql)?)
+        Ok(self.conn()?.batch_execute(sql)?)
+    }
+
+    /// A pooled connection.
+    fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
+        match &self.pool {
+            Some(pool) => Ok(pool.get()?),
+            None => Err(StoreError::Unavailable("the store is closed".into())),
+        }
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.conn()?;
         conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
         let result = migrate_locked(&mut conn);
         let unlocked = conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
@@ -172,7 +198,7 @@ fn migrate_locked(conn: &mut ::postgres::Client) -> Result<(), StoreError> {
 
 impl Store for PgStore {
     fn begin(&self) -> Result<Box<dyn Tx + '_>, StoreError> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.conn()?;
         conn.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
         Ok(Box::new(PgTx {
             conn,
