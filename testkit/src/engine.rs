@@ -177,10 +177,16 @@ mod tests {
         let b = database_name(Path::new("/tmp/b")).unwrap();
         assert_ne!(a, b);
         assert_eq!(a, database_name(Path::new("/tmp/a")).unwrap());
-        assert!(a.starts_with("lnec_t_") && a.len() == "lnec_t_".len() + 16, "{a}");
+        assert!(
+            a.starts_with("lnec_t_") && a.len() == "lnec_t_".len() + 16,
+            "{a}"
+        );
         assert_eq!(
-            with_database("postgresql://u:p%40w@localhost:5433/postgres?sslmode=disable", &a)
-                .unwrap(),
+            with_database(
+                "postgresql://u:p%40w@localhost:5433/postgres?sslmode=disable",
+                &a
+            )
+            .unwrap(),
             format!("postgresql://u:p%40w@localhost:5433/{a}?sslmode=disable")
         );
     }
