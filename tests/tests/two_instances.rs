@@ -9,6 +9,8 @@
 use std::path::Path;
 
 use serde_json::Value;
+use shared::crypto::{Alg, PublicKey, SigningKey};
+use shared::trust::TrustList;
 use testkit::engine::POSTGRES_ENV;
 use testkit::{agent, describe, field_client, json_lines, server_admin, ChildServer, Engine};
 
@@ -61,8 +63,22 @@ fn trust_list(server: &ChildServer) -> Vec<u8> {
     r.body_mut().read_to_vec().unwrap()
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// The root public key from the `root-KID.key` file in `data`'s key
+/// directory (the demo's keys are Ed25519).
+fn root_key(data: &Path) -> PublicKey {
+    let keys = data.join("keys");
+    let file = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("root-") && n.ends_with(".key"))
+        })
+        .unwrap_or_else(|| panic!("no root key in {}", keys.display()));
+    SigningKey::from_secret_bytes(Alg::EdDSA, &std::fs::read(file).unwrap())
+        .unwrap()
+        .public_key()
 }
 
 #[test]
@@ -150,11 +166,11 @@ fn two_instances_share_one_database() {
         .trim()
         .to_string();
     copy_dir(&a_dir, &b_dir);
-    let kid_bytes = hex::decode(&kid).unwrap_or_else(|_| kid.clone().into_bytes());
+    let root = root_key(&a_dir);
     for server in [&a, &b] {
-        let body = trust_list(server);
+        let list = TrustList::verify(&trust_list(server), &root).unwrap();
         assert!(
-            contains(&body, &kid_bytes),
+            list.keys.iter().any(|k| k.kid().to_hex() == kid),
             "{} serves a trust list without the new key {kid}",
             server.url
         );
