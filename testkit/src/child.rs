@@ -79,10 +79,34 @@ impl ChildServer {
         data: &Path,
         extra: &[&str],
     ) -> anyhow::Result<ChildServer> {
+        let engine_args = crate::engine().server_args(data)?;
+        ChildServer::start_with(bin, command, data, extra, engine_args)
+    }
+
+    /// Starts `verifier-server COMMAND` on `data` with the database
+    /// `database` (`--database URL`) instead of the engine's own choice:
+    /// several instances, each with its own data directory (a copy of the
+    /// same key files), on one database.
+    pub fn start_on_database(
+        command: &'static str,
+        data: &Path,
+        database: &str,
+    ) -> anyhow::Result<ChildServer> {
+        let args = vec!["--database".to_string(), database.to_string()];
+        ChildServer::start_with(&binary("verifier-server")?, command, data, &[], args)
+    }
+
+    fn start_with(
+        bin: &Path,
+        command: &'static str,
+        data: &Path,
+        extra: &[&str],
+        engine_args: Vec<String>,
+    ) -> anyhow::Result<ChildServer> {
         let port = free_port()?;
         let log = data.with_extension(format!("{port}.log"));
         let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        extra.extend(crate::engine().server_args(data)?);
+        extra.extend(engine_args);
         let mut server = ChildServer {
             child: None,
             bin: bin.to_path_buf(),

@@ -33,7 +33,7 @@ pub use child::{
     ChildServer,
 };
 pub use clock::ManualClock;
-pub use engine::{engine, open_state, Engine};
+pub use engine::{blocking, engine, open_state, Engine};
 pub use inproc::{get_from, open_at, send_to, Reply, TestServer};
 pub use problem::{assert_problem, assert_problem_type, check_problem, problem_detail};
 pub use socket::SocketServer;

@@ -25,7 +25,7 @@ pub fn token(
     now: i64,
 ) -> String {
     let division = division.map(|d| DivisionCode::from_u32(d).expect("a division code"));
-    auth::create_token(state.store(), role, division, subject, now)
+    crate::blocking(|| auth::create_token(state.store(), role, division, subject, now))
         .expect("creating a token")
         .0
 }

@@ -159,6 +159,8 @@ struct Cache {
     trust: Option<(Seen, Signed)>,
     status: Option<Seen>,
     snapshot: Option<(u64, Signed)>,
+    /// The list generation the snapshot was signed at.
+    snapshot_generation: u64,
     /// `since → (to, signed)` for the current sequence only.
     deltas: HashMap<u64, (u64, Signed)>,
 }
@@ -210,7 +212,7 @@ impl Lists {
         now: i64,
     ) -> anyhow::Result<Signed> {
         if let Some((seen, signed)) = &self.cache()?.trust {
-            if self.fresh(seen, config, now) {
+            if !store.shared() && self.fresh(seen, config, now) {
                 return Ok(signed.clone());
             }
         }
@@ -320,12 +322,24 @@ impl Lists {
     ) -> anyhow::Result<Signed> {
         if let Some(head) = self.cached_status(config, now)? {
             if let Some((seq, signed)) = &self.cache()?.snapshot {
-                if *seq == head.seq {
+                if !store.shared() && *seq == head.seq {
                     return Ok(signed.clone());
                 }
             }
         }
+        let generation = self.generation();
         let (state, _) = self.status_head(store, config, now)?;
+        if store.shared() {
+            // Another instance may have moved the list: its sequence is
+            // read above; the snapshot signed here at that sequence (and
+            // key generation) still serves.
+            let cache = self.cache()?;
+            if let Some((seq, signed)) = &cache.snapshot {
+                if *seq == state.list.seq && cache.snapshot_generation == generation {
+                    return Ok(signed.clone());
+                }
+            }
+        }
         let mut tx = store.begin()?;
         // The list as of the state just read: a push committing in between
         // only adds valid entries or later steps, which the next request
@@ -344,7 +358,9 @@ impl Lists {
             &keys.issuer,
         )?);
         if seq == state.list.seq {
-            self.cache()?.snapshot = Some((seq, signed.clone()));
+            let mut cache = self.cache()?;
+            cache.snapshot = Some((seq, signed.clone()));
+            cache.snapshot_generation = generation;
         }
         Ok(signed)
     }
@@ -358,7 +374,12 @@ impl Lists {
         now: i64,
         since: u64,
     ) -> anyhow::Result<DeltaAnswer> {
-        if let Some(head) = self.cached_status(config, now)? {
+        let cached = if store.shared() {
+            None
+        } else {
+            self.cached_status(config, now)?
+        };
+        if let Some(head) = cached {
             if since == head.seq {
                 return Ok(DeltaAnswer::UpToDate);
             }

@@ -487,6 +487,14 @@ pub trait Store: Send + Sync {
     /// holds one pooled connection, and rows that decide a sequence number
     /// (list states, a device's chain head) are locked when read.
     fn begin(&self) -> Result<Box<dyn Tx + '_>, StoreError>;
+
+    /// Whether other processes may change this store (several server
+    /// instances on one PostgreSQL database). A shared store's list states
+    /// are read again on every request instead of served from memory, so a
+    /// change committed by another instance is published at once.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// One transaction: every area's operations, plus commit and savepoints.

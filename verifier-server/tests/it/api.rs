@@ -111,7 +111,7 @@ async fn identical_repush_is_unchanged_and_writes_nothing() {
     let env = env();
     let records = all_samples();
     let first = env.push(&env.admin, &records).await;
-    let counts = env.state.store().begin().unwrap().counts().unwrap();
+    let counts = testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap());
     assert_eq!((counts.certificates, counts.versions), (9, 9));
     env.advance(3600);
     let again = env.push(&env.admin, &records).await;
@@ -124,7 +124,7 @@ async fn identical_repush_is_unchanged_and_writes_nothing() {
         );
         assert_eq!(again["results"][i]["version"], 1);
     }
-    let after = env.state.store().begin().unwrap().counts().unwrap();
+    let after = testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap());
     assert_eq!((after.certificates, after.versions), (9, 9));
     // An agency system numbering its record differently is still the same data.
     let mut renumbered = sample_record(CertType::YSZ);
@@ -256,7 +256,7 @@ async fn nonconforming_records_are_listed_with_reasons_and_resolved_by_a_correct
     assert!(other["entries"].as_array().unwrap().is_empty());
     let all = env.get_json("/api/v1/nonconforming", &env.admin).await;
     assert_eq!(all["entries"].as_array().unwrap().len(), 1);
-    let counts = env.state.store().begin().unwrap().counts().unwrap();
+    let counts = testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap());
     assert_eq!((counts.versions, counts.nonconforming_open), (0, 1));
 
     env.advance(600);
@@ -446,7 +446,18 @@ async fn lists_have_strong_etags_and_answer_304() {
     for uri in &uris {
         env.get(uri, None).await;
     }
-    let held = env.state.store().begin().unwrap();
+    // A transaction held open on a thread of its own (the PostgreSQL
+    // client must not block this test's async thread).
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let state = env.state.clone();
+    let holder = std::thread::spawn(move || {
+        let held = state.store().begin().unwrap();
+        opened_tx.send(()).unwrap();
+        let _ = released.recv();
+        drop(held);
+    });
+    opened.recv().unwrap();
     let within = std::time::Duration::from_secs(5);
     for uri in uris {
         let (status, _, _) = tokio::time::timeout(within, env.get(&uri, None))
@@ -454,14 +465,16 @@ async fn lists_have_strong_etags_and_answer_304() {
             .unwrap_or_else(|_| panic!("{uri} waited for the store"));
         assert!(status.is_success(), "{uri}: {status}");
     }
-    drop(held);
+    release.send(()).unwrap();
+    holder.join().unwrap();
 }
 
 #[tokio::test]
 async fn authentication_roles_and_problem_details() {
     let env = env();
     let body = serde_json::to_vec(&json!({ "records": [sample_record(CertType::QC)] })).unwrap();
-    let audit_before = env.state.store().begin().unwrap().counts().unwrap().audit;
+    let audit_before =
+        testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap()).audit;
 
     // No token, a wrong token.
     let (s, h, b) = env
@@ -621,13 +634,14 @@ async fn authentication_roles_and_problem_details() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Every one of those requests left an audit row.
-    let mut tx = env.state.store().begin().unwrap();
-    let audit_after = tx.counts().unwrap().audit;
+    let (audit_after, tail) = testkit::blocking(|| {
+        let mut tx = env.state.store().begin().unwrap();
+        (tx.counts().unwrap().audit, tx.audit_tail(100).unwrap())
+    });
     assert!(
         audit_after >= audit_before + 16,
         "{audit_before} -> {audit_after}"
     );
-    let tail = tx.audit_tail(100).unwrap();
     assert!(tail
         .iter()
         .any(|e| e.outcome.starts_with("unauthenticated")));
@@ -653,11 +667,14 @@ async fn acknowledged_data_survives_a_reopen() {
     let (_, _, trust_bytes) = env.get("/api/v1/trust-list", None).await;
     let (_, _, status_bytes) = env.get("/api/v1/status-list", None).await;
     let root = env.state.root_public_key();
-    let counts = env.state.store().begin().unwrap().counts().unwrap();
+    let counts = testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap());
     // The same data directory, opened again.
     let env = Env(env.0.reopen());
     assert_eq!(env.state.root_public_key(), root, "same keys after reopen");
-    assert_eq!(env.state.store().begin().unwrap().counts().unwrap(), counts);
+    assert_eq!(
+        testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap()),
+        counts
+    );
     let (_, _, trust_again) = env.get("/api/v1/trust-list", None).await;
     let (_, _, status_again) = env.get("/api/v1/status-list", None).await;
     assert_eq!(trust_again, trust_bytes);
@@ -783,14 +800,16 @@ async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
     };
     let records: Vec<Value> = all_samples().iter().map(|r| json!(r)).collect();
     let past = std::time::Instant::now();
-    let err = verifier_server::issuing::push(
-        env.state.store(),
-        &env.state.keys(),
-        &admin,
-        env.now(),
-        records,
-        Some(past),
-    )
+    let err = testkit::blocking(|| {
+        verifier_server::issuing::push(
+            env.state.store(),
+            &env.state.keys(),
+            &admin,
+            env.now(),
+            records,
+            Some(past),
+        )
+    })
     .unwrap_err();
     assert!(matches!(
         err,
@@ -799,7 +818,7 @@ async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
             total: 9
         }
     ));
-    let counts = env.state.store().begin().unwrap().counts().unwrap();
+    let counts = testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap());
     assert_eq!((counts.certificates, counts.versions), (0, 0));
 
     // A request over the time limit is answered 503 with problem details.
@@ -823,6 +842,6 @@ async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
     let (status, headers) = (response.status(), response.headers().clone());
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_problem(status, &headers, &body, StatusCode::SERVICE_UNAVAILABLE);
-    let counts = env.state.store().begin().unwrap().counts().unwrap();
+    let counts = testkit::blocking(|| env.state.store().begin().unwrap().counts().unwrap());
     assert_eq!((counts.certificates, counts.versions), (0, 0));
 }

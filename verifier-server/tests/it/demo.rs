@@ -62,7 +62,7 @@ async fn every_sample_gets_the_verdict_index_json_promises() {
     let tmp = testkit::tempdir();
     let dir = tmp.path();
     let state = open(dir);
-    let report = demo::prepare(dir, &state).unwrap();
+    let report = testkit::blocking(|| demo::prepare(dir, &state)).unwrap();
     assert!(report.seeded);
     assert_eq!(report.tokens_written.len(), 3 + 14 + 4);
 
@@ -124,7 +124,7 @@ async fn every_sample_gets_the_verdict_index_json_promises() {
     }
 
     // Counts as planned: a few hundred records, some on correction lists.
-    let counts = state.store().begin().unwrap().counts().unwrap();
+    let counts = testkit::blocking(|| state.store().begin().unwrap().counts().unwrap());
     let c = report.counts;
     assert!((250..=400).contains(&c.records), "{c:?}");
     assert_eq!(counts.certificates as usize, c.issued);
@@ -141,10 +141,10 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
     let tmp = testkit::tempdir();
     let dir = tmp.path();
     let state = open(dir);
-    demo::prepare(dir, &state).unwrap();
+    testkit::blocking(|| demo::prepare(dir, &state)).unwrap();
 
     let caller = |file: &str| {
-        auth::authenticate(state.store(), Some(&token(dir, file)))
+        testkit::blocking(|| auth::authenticate(state.store(), Some(&token(dir, file))))
             .unwrap()
             .unwrap_or_else(|e| panic!("{file}: {e:?}"))
     };
@@ -205,31 +205,34 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
     // A second start on the same directory: nothing changes, not even the
     // audit log.
     let before_files = demo_files(dir);
-    let before = state.store().begin().unwrap().counts().unwrap();
+    let before = testkit::blocking(|| state.store().begin().unwrap().counts().unwrap());
     drop(state);
     let state = open(dir);
-    let again = demo::prepare(dir, &state).unwrap();
+    let again = testkit::blocking(|| demo::prepare(dir, &state)).unwrap();
     assert!(!again.seeded);
     assert!(again.tokens_written.is_empty());
     assert_eq!(again.samples_written, 0);
-    assert_eq!(state.store().begin().unwrap().counts().unwrap(), before);
+    assert_eq!(
+        testkit::blocking(|| state.store().begin().unwrap().counts().unwrap()),
+        before
+    );
     assert_eq!(demo_files(dir), before_files);
 
     // A lost token file gets a new token; the old one stops working.
     let old = token(dir, "officer-token");
     std::fs::remove_file(dir.join(DEMO_DIR).join("officer-token")).unwrap();
     std::fs::remove_file(dir.join(DEMO_DIR).join(INDEX_FILE)).unwrap();
-    let third = demo::prepare(dir, &state).unwrap();
+    let third = testkit::blocking(|| demo::prepare(dir, &state)).unwrap();
     assert!(!third.seeded);
     assert_eq!(third.tokens_written, ["officer-token"]);
     assert!(third.samples_written > 0);
     let new = token(dir, "officer-token");
     assert_ne!(new, old);
     assert_eq!(
-        auth::authenticate(state.store(), Some(&old)).unwrap(),
+        testkit::blocking(|| auth::authenticate(state.store(), Some(&old))).unwrap(),
         Err(AuthFailure::Revoked)
     );
-    let c = auth::authenticate(state.store(), Some(&new))
+    let c = testkit::blocking(|| auth::authenticate(state.store(), Some(&new)))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -246,20 +249,24 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
 async fn a_directory_with_other_certificates_is_not_seeded() {
     let tmp = testkit::tempdir();
     let state = open(tmp.path());
-    let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "t", T0).unwrap();
-    let caller = auth::authenticate(state.store(), Some(&admin))
+    let (admin, _) =
+        testkit::blocking(|| auth::create_token(state.store(), Role::Admin, None, "t", T0))
+            .unwrap();
+    let caller = testkit::blocking(|| auth::authenticate(state.store(), Some(&admin)))
         .unwrap()
         .unwrap();
     let record = serde_json::to_value(shared::domain::sample_record(CertType::QC)).unwrap();
-    verifier_server::issuing::push(
-        state.store(),
-        &state.keys(),
-        &caller,
-        T0,
-        vec![record],
-        None,
-    )
+    testkit::blocking(|| {
+        verifier_server::issuing::push(
+            state.store(),
+            &state.keys(),
+            &caller,
+            T0,
+            vec![record],
+            None,
+        )
+    })
     .unwrap();
-    let e = demo::prepare(tmp.path(), &state).unwrap_err();
+    let e = testkit::blocking(|| demo::prepare(tmp.path(), &state)).unwrap_err();
     assert!(format!("{e:#}").contains("use a new directory"), "{e:#}");
 }

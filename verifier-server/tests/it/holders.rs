@@ -53,7 +53,8 @@ fn records() -> Vec<RawRecord> {
 impl Env {
     fn token(&self, role: Role, division: Option<u32>, subject: &str) -> (String, i64) {
         let d = division.map(|d| DivisionCode::from_u32(d).unwrap());
-        auth::create_token(self.state.store(), role, d, subject, self.now()).unwrap()
+        testkit::blocking(|| auth::create_token(self.state.store(), role, d, subject, self.now()))
+            .unwrap()
     }
 
     async fn call(
@@ -92,8 +93,7 @@ impl Env {
     }
 
     fn audit_outcomes(&self, action: &str) -> Vec<String> {
-        let mut tx = self.state.store().begin().unwrap();
-        tx.audit_after(0, 1000)
+        testkit::blocking(|| self.state.store().begin().unwrap().audit_after(0, 1000))
             .unwrap()
             .into_iter()
             .filter(|r| r.entry.action == action)
@@ -401,7 +401,7 @@ async fn tokens_are_listed_without_secrets_and_revoked_at_once() {
     let env = env();
     let (holder, id) = env.token(Role::Holder, None, PERSON_A);
     env.get_json("/api/v1/holder/certificates", &holder).await;
-    let tokens = admin::list_tokens(env.state.store(), env.now()).unwrap();
+    let tokens = testkit::blocking(|| admin::list_tokens(env.state.store(), env.now())).unwrap();
     assert_eq!(tokens.len(), 2);
     let listed = serde_json::to_string(&tokens).unwrap();
     assert!(
@@ -413,7 +413,8 @@ async fn tokens_are_listed_without_secrets_and_revoked_at_once() {
     assert_eq!(tokens[1].revoked_at, None);
 
     env.advance(10);
-    let revoked = admin::revoke_token(env.state.store(), id, env.now()).unwrap();
+    let revoked =
+        testkit::blocking(|| admin::revoke_token(env.state.store(), id, env.now())).unwrap();
     assert_eq!(revoked.revoked_at, Some(env.now()));
     // The live router refuses it at once.
     let (s, h, b) = env.get("/api/v1/holder/certificates", Some(&holder)).await;
@@ -421,9 +422,10 @@ async fn tokens_are_listed_without_secrets_and_revoked_at_once() {
     assert!(detail.contains("revoked"), "{detail}");
     // Revoking again keeps the first time; an unknown id is an error.
     env.advance(10);
-    let again = admin::revoke_token(env.state.store(), id, env.now()).unwrap();
+    let again =
+        testkit::blocking(|| admin::revoke_token(env.state.store(), id, env.now())).unwrap();
     assert_eq!(again.revoked_at, revoked.revoked_at);
-    assert!(admin::revoke_token(env.state.store(), 999, env.now()).is_err());
+    assert!(testkit::blocking(|| admin::revoke_token(env.state.store(), 999, env.now())).is_err());
 
     // The auditor reads all of it, paged, and the reads are audited.
     let (auditor, _) = env.token(Role::Auditor, None, "auditor");
@@ -475,7 +477,9 @@ async fn rotation_on_a_live_server_keeps_old_certificates_through_the_overlap() 
     let old_kid = before.check(&old_qr, env.now()).unwrap().kid();
 
     env.advance(60);
-    let change = admin::rotate_key(env.data(), env.state.store(), None, 7, env.now()).unwrap();
+    let change =
+        testkit::blocking(|| admin::rotate_key(env.data(), env.state.store(), None, 7, env.now()))
+            .unwrap();
     assert_eq!(change.old_kid, old_kid.to_hex());
     assert_eq!(change.resigned, 1);
 
@@ -529,13 +533,15 @@ async fn compromise_publishes_at_once_and_refuses_what_the_key_signed() {
 
     env.advance(60);
     let since = env.now() - 30;
-    let change = admin::compromise_key(
-        env.data(),
-        env.state.store(),
-        &kid.to_hex(),
-        Some(since),
-        env.now(),
-    )
+    let change = testkit::blocking(|| {
+        admin::compromise_key(
+            env.data(),
+            env.state.store(),
+            &kid.to_hex(),
+            Some(since),
+            env.now(),
+        )
+    })
     .unwrap();
     assert_ne!(change.issuer_kid, kid.to_hex());
     assert_eq!(change.resigned, 1);
@@ -560,9 +566,21 @@ async fn compromise_publishes_at_once_and_refuses_what_the_key_signed() {
         env.state.root_public_key().kid().to_hex(),
         "00".repeat(8),
     ] {
-        assert!(
-            admin::compromise_key(env.data(), env.state.store(), &bad, None, env.now()).is_err()
-        );
+        assert!(testkit::blocking(|| admin::compromise_key(
+            env.data(),
+            env.state.store(),
+            &bad,
+            None,
+            env.now()
+        ))
+        .is_err());
     }
-    assert!(admin::compromise_key(env.data(), env.state.store(), "xyz", None, env.now()).is_err());
+    assert!(testkit::blocking(|| admin::compromise_key(
+        env.data(),
+        env.state.store(),
+        "xyz",
+        None,
+        env.now()
+    ))
+    .is_err());
 }

@@ -173,6 +173,10 @@ struct Tokens {
 
 impl Tokens {
     fn new(state: &AppState) -> Tokens {
+        testkit::blocking(|| Tokens::new_off_runtime(state))
+    }
+
+    fn new_off_runtime(state: &AppState) -> Tokens {
         let store = state.store();
         let revoked = auth::generate_token();
         let mut tx = store.begin().unwrap();
@@ -460,10 +464,12 @@ async fn every_role_on_every_endpoint_over_a_socket() {
     ];
 
     let audit_len = || {
-        let mut tx = state.store().begin().unwrap();
-        let n = tx.counts().unwrap().audit;
-        let last = tx.audit_tail(1).unwrap().pop();
-        (n, last)
+        testkit::blocking(|| {
+            let mut tx = state.store().begin().unwrap();
+            let n = tx.counts().unwrap().audit;
+            let last = tx.audit_tail(1).unwrap().pop();
+            (n, last)
+        })
     };
     let mut checked = 0;
     for case in &cases {

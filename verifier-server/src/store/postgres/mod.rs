@@ -229,6 +229,10 @@ impl Store for PgStore {
             savepoint: false,
         }))
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// One PostgreSQL transaction on a pooled connection.
