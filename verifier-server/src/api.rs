@@ -180,38 +180,26 @@ pub async fn get_catalogue() -> Response {
     response
 }
 
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
+/// A signed list with ETag, caching headers and `If-None-Match` → 304,
+/// from the prebuilt bytes and ETag header of [`Signed`]: nothing is
+/// copied, formatted or validated per request.
+fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
+    let not_modified = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
-}
-
-/// A signed list with ETag, caching headers and `If-None-Match` → 304.
-fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
-    let status = if if_none_match(headers, &signed.etag) {
-        StatusCode::NOT_MODIFIED
+        .any(|v| signed.matches(v.as_bytes()));
+    let mut response = if not_modified {
+        (StatusCode::NOT_MODIFIED, Bytes::new()).into_response()
     } else {
-        StatusCode::OK
+        (StatusCode::OK, signed.bytes.clone()).into_response()
     };
-    let body = if status == StatusCode::OK {
-        signed.bytes.as_ref().clone()
-    } else {
-        Vec::new()
-    };
-    let mut response = (status, body).into_response();
     let h = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&signed.etag) {
-        h.insert(header::ETAG, etag);
-    }
+    h.insert(header::ETAG, signed.etag_header.clone());
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=60"),
     );
-    if status == StatusCode::OK {
+    if !not_modified {
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/cose"),
@@ -233,6 +221,16 @@ pub async fn get_trust_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // Fast path: from memory on this thread (no blocking-pool hop, no
+    // store) while the keys and the list are unchanged; see `lists`.
+    if state.keys_current() {
+        if let Some(signed) = state
+            .lists()
+            .cached_trust_list(state.list_config(), state.now())
+        {
+            return Ok(signed_response(&headers, &signed));
+        }
+    }
     let s = state.clone();
     let signed = blocking(move || {
         Ok(s.lists()
@@ -255,6 +253,15 @@ pub async fn get_status_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // Fast path, as for the trust list.
+    if state.keys_current() {
+        if let Some(signed) = state
+            .lists()
+            .cached_status_snapshot(state.list_config(), state.now())
+        {
+            return Ok(signed_response(&headers, &signed));
+        }
+    }
     let s = state.clone();
     let signed = blocking(move || {
         Ok(s.lists()
@@ -302,12 +309,26 @@ pub async fn get_status_deltas(
             "query parameter since: {text:?} is not a sequence number (a non-negative integer)"
         ))
     })?;
-    let s = state.clone();
-    let answer = blocking(move || {
-        Ok(s.lists()
-            .status_delta(s.store(), &s.keys(), s.list_config(), s.now(), since)?)
-    })
-    .await?;
+    // Fast path, as for the trust list.
+    let cached = state
+        .keys_current()
+        .then(|| {
+            state
+                .lists()
+                .cached_status_delta(state.list_config(), state.now(), since)
+        })
+        .flatten();
+    let answer = match cached {
+        Some(answer) => answer,
+        None => {
+            let s = state.clone();
+            blocking(move || {
+                Ok(s.lists()
+                    .status_delta(s.store(), &s.keys(), s.list_config(), s.now(), since)?)
+            })
+            .await?
+        }
+    };
     match answer {
         DeltaAnswer::Delta(signed) => Ok(signed_response(&headers, &signed)),
         DeltaAnswer::UpToDate => Ok((

@@ -213,6 +213,16 @@ impl AppState {
         }
     }
 
+    /// Whether the loaded keys are the announced ones (one small file
+    /// read, no store access): the list fast path answers from memory only
+    /// then, and otherwise takes the slow path, whose [`AppState::keys`]
+    /// reloads them and invalidates the lists.
+    pub fn keys_current(&self) -> bool {
+        self.inner.data.as_deref().is_none_or(|data| {
+            keys::read_generation(data) == self.inner.generation.load(Ordering::SeqCst)
+        })
+    }
+
     fn reload_keys(&self, data: &Path, announced: u64) {
         let loaded = self
             .store()
@@ -303,13 +313,22 @@ pub fn create_data_dir(data: &Path) -> anyhow::Result<()> {
 /// The router with every endpoint and the request limits.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
+    // The signed lists are public, cacheable artifacts answered from memory
+    // (`lists::Lists::cached_*`). They are routed outside the layers below:
+    // a tracing span and log line, a rate-limit bucket, a timer and a
+    // semaphore per request cost half their throughput, and a per-address
+    // rate limit refused the thousands of devices a carrier NAT puts
+    // behind one address. Nothing there needs them: no body, no caller, no
+    // audit; re-signing is one request at a time per list (in `lists`).
+    let public_lists = Router::new()
+        .route("/api/v1/trust-list", get(api::get_trust_list))
+        .route("/api/v1/status-list", get(api::get_status_list))
+        .route("/api/v1/status-list/deltas", get(api::get_status_deltas))
+        .method_not_allowed_fallback(limits::method_not_allowed);
     let router = Router::new()
         .route("/healthz", get(api::healthz))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/catalogue", get(api::get_catalogue))
-        .route("/api/v1/trust-list", get(api::get_trust_list))
-        .route("/api/v1/status-list", get(api::get_status_list))
-        .route("/api/v1/status-list/deltas", get(api::get_status_deltas))
         .route("/api/v1/records", post(api::post_records))
         .route("/api/v1/nonconforming", get(api::get_nonconforming))
         .route("/api/v1/agencies/pushes", get(api::get_agency_pushes))
@@ -388,6 +407,8 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        // Merged after the layers above, so they do not wrap these routes.
+        .merge(public_lists)
         .with_state(state)
 }
 
