@@ -215,6 +215,16 @@ impl AppState {
         }
     }
 
+    /// Whether the loaded keys are the announced ones (one small file
+    /// read, no store access): the list fast path answers from memory only
+    /// then, and otherwise takes the slow path, whose [`AppState::keys`]
+    /// reloads them and invalidates the lists.
+    pub fn keys_current(&self) -> bool {
+        self.inner.data.as_deref().is_none_or(|data| {
+            keys::read_generation(data) == self.inner.generation.load(Ordering::SeqCst)
+        })
+    }
+
     fn reload_keys(&self, data: &Path, announced: u64) {
         let loaded = self
             .store()

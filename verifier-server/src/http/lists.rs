@@ -1,5 +1,11 @@
 //! The public lists: the R1 catalogue, the signed trust list and status
 //! list (snapshot and deltas), each with an ETag and `If-None-Match` → 304.
+//!
+//! The signed lists are public, cacheable artifacts answered from memory
+//! (`Lists::cached_*`) on the request's own thread while nothing changed;
+//! only a change or a due re-signing takes the blocking pool and the
+//! store. [`signed_lists`] are routed outside the request layers (see
+//! `http::app`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,10 +22,15 @@ use super::extract::Query;
 use crate::service::lists::{DeltaAnswer, Signed};
 use crate::state::AppState;
 
-/// The lists' routes.
+/// The catalogue's route (inside the request layers).
 pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_catalogue))
+}
+
+/// The signed lists' routes, which `http::app` places outside the request
+/// layers: no rate limit, timeout, concurrency limit or trace span.
+pub fn signed_lists() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_catalogue))
         .routes(routes!(get_trust_list))
         .routes(routes!(get_status_list))
         .routes(routes!(get_status_deltas))
@@ -38,29 +49,28 @@ pub async fn get_catalogue() -> Response {
     response
 }
 
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+/// Whether an `If-None-Match` header value names `etag`: `*`, or the
+/// strong ETag in a list, weak (`W/`) or not; compared as bytes.
+fn matches(if_none_match: &[u8], etag: &str) -> bool {
+    let etag = etag.as_bytes();
+    if_none_match
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .any(|tag| tag == b"*" || tag == etag || tag.strip_prefix(b"W/") == Some(etag))
 }
 
-/// A signed list with ETag, caching headers and `If-None-Match` → 304.
+/// A signed list with ETag, caching headers and `If-None-Match` → 304,
+/// from the shared bytes of [`Signed`]: the body is not copied.
 fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
-    let status = if if_none_match(headers, &signed.etag) {
-        StatusCode::NOT_MODIFIED
+    let not_modified = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .any(|v| matches(v.as_bytes(), &signed.etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
     } else {
-        StatusCode::OK
+        (StatusCode::OK, signed.bytes.clone()).into_response()
     };
-    let body = if status == StatusCode::OK {
-        signed.bytes.as_ref().clone()
-    } else {
-        Vec::new()
-    };
-    let mut response = (status, body).into_response();
     let h = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&signed.etag) {
         h.insert(header::ETAG, etag);
@@ -69,7 +79,7 @@ fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=60"),
     );
-    if status == StatusCode::OK {
+    if !not_modified {
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/cose"),
@@ -91,6 +101,18 @@ pub async fn get_trust_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // Fast path: from memory on this thread (no blocking-pool hop, no
+    // store) while the keys and the list are unchanged.
+    // Not on a store shared by several instances: another may have moved
+    // the lists (the service re-reads their state there).
+    if !state.store().shared() && state.keys_current() {
+        if let Some(signed) = state
+            .lists()
+            .cached_trust_list(state.list_config(), state.now())
+        {
+            return Ok(signed_response(&headers, &signed));
+        }
+    }
     let s = state.clone();
     let signed = blocking(move || {
         Ok(s.lists()
@@ -113,6 +135,17 @@ pub async fn get_status_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // Fast path, as for the trust list.
+    // Not on a store shared by several instances: another may have moved
+    // the lists (the service re-reads their state there).
+    if !state.store().shared() && state.keys_current() {
+        if let Some(signed) = state
+            .lists()
+            .cached_status_snapshot(state.list_config(), state.now())
+        {
+            return Ok(signed_response(&headers, &signed));
+        }
+    }
     let s = state.clone();
     let signed = blocking(move || {
         Ok(s.lists()
@@ -159,12 +192,25 @@ pub async fn get_status_deltas(
             "query parameter since: {text:?} is not a sequence number (a non-negative integer)"
         ))
     })?;
-    let s = state.clone();
-    let answer = blocking(move || {
-        Ok(s.lists()
-            .status_delta(s.store(), &s.keys(), s.list_config(), s.now(), since)?)
-    })
-    .await?;
+    // Fast path, as for the trust list.
+    let cached = (!state.store().shared() && state.keys_current())
+        .then(|| {
+            state
+                .lists()
+                .cached_status_delta(state.list_config(), state.now(), since)
+        })
+        .flatten();
+    let answer = match cached {
+        Some(answer) => answer,
+        None => {
+            let s = state.clone();
+            blocking(move || {
+                Ok(s.lists()
+                    .status_delta(s.store(), &s.keys(), s.list_config(), s.now(), since)?)
+            })
+            .await?
+        }
+    };
     match answer {
         DeltaAnswer::Delta(signed) => Ok(signed_response(&headers, &signed)),
         DeltaAnswer::UpToDate => Ok((

@@ -41,7 +41,8 @@ use utoipa_axum::routes;
 use crate::state::{AppState, Limits};
 use error::ApiError;
 
-/// Every area's routes with their OpenAPI description, merged.
+/// Every area's routes that are answered inside the request layers, with
+/// their OpenAPI description, merged.
 pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(openapi_json))
@@ -58,17 +59,27 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(dashboard::router())
 }
 
-/// The router with every endpoint and the request limits, and the OpenAPI
-/// document of exactly its routes.
-pub fn router(limits: &Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, doc) = routes(limits).split_for_parts();
-    (router, openapi::finish(doc))
+/// The routers: the one inside the request layers ([`routes`]) and the
+/// signed lists' ([`lists::signed_lists`]), which [`app`] places outside
+/// them, and the OpenAPI document of exactly their routes.
+pub fn router(limits: &Limits) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (layered, layered_doc) = routes(limits).split_for_parts();
+    let (outside, outside_doc) = lists::signed_lists().split_for_parts();
+    (layered, outside, openapi::finish(layered_doc, outside_doc))
 }
 
 /// The router with every endpoint and the request limits, serving `state`.
+///
+/// The signed lists are merged after the layers, so the layers do not wrap
+/// them: they are public, cacheable artifacts answered from memory, and a
+/// tracing span and log line, a rate-limit bucket, a timer and a semaphore
+/// per request cost half their throughput, while a per-address rate limit
+/// refused the thousands of devices a carrier NAT puts behind one address.
+/// Nothing there needs them: no body, no caller, no audit; re-signing is
+/// one request at a time per list (`service::lists`).
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
-    let (router, _) = router(&limits);
+    let (router, signed_lists, _) = router(&limits);
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(limits::method_not_allowed);
@@ -96,13 +107,14 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .merge(signed_lists.method_not_allowed_fallback(limits::method_not_allowed))
         .with_state(state)
 }
 
 /// The document of the router's routes, built once.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| router(&Limits::default()).1)
+    DOC.get_or_init(|| router(&Limits::default()).2)
 }
 
 /// `GET /openapi.json`.

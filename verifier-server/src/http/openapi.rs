@@ -5,8 +5,11 @@
 //! of the router's own routes ([`super::document`]).
 //!
 //! Answers that every route can give are added by `CommonResponses`
-//! rather than repeated on each handler: 429 (rate limit), 503 (request
-//! timeout), 401 on authenticated paths, 400 and 413 on paths with a body.
+//! rather than repeated on each handler: 429 (rate limit) and 503 (request
+//! timeout, overload) on every route inside the request layers, 401 on
+//! authenticated paths, 400 and 413 on paths with a body. The signed lists
+//! are routed outside those layers (`http::app`), so their operations do
+//! not carry 429 or 503.
 //!
 //! The wire types in `shared::api` and the domain types they carry derive
 //! their schemas behind `shared`'s `schema` feature; the catalogue's types
@@ -61,7 +64,11 @@ impl Modify for BearerAuth {
 
 /// Adds the answers the router's layers give on every path (see the
 /// module documentation), unless a handler already describes them.
-struct CommonResponses;
+struct CommonResponses {
+    /// Whether the operations are inside the rate limit, timeout and
+    /// concurrency limit (429, 503); the signed lists are not.
+    layered: bool,
+}
 
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
@@ -77,14 +84,15 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
     )
 }
 
-fn add_common(op: &mut Operation) {
-    let mut common = vec![
-        ("429", "Too many requests from this caller; see Retry-After"),
-        (
+fn add_common(op: &mut Operation, layered: bool) {
+    let mut common = Vec::new();
+    if layered {
+        common.push(("429", "Too many requests from this caller; see Retry-After"));
+        common.push((
             "503",
             "The request took too long or the service is overloaded",
-        ),
-    ];
+        ));
+    }
     if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
         common.push(("401", "No valid bearer token"));
     }
@@ -116,7 +124,7 @@ impl Modify for CommonResponses {
             .into_iter()
             .flatten()
             {
-                add_common(op);
+                add_common(op, self.layered);
             }
         }
     }
@@ -127,10 +135,18 @@ pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// The answers every path can give, added once the routes are known; a
-/// wildcard path `{*rest}` is written `{rest}` in OpenAPI.
-pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    CommonResponses.modify(&mut doc);
+/// The document of the routes inside the request layers (`layered`) and
+/// of those outside them (`outside`), each with the answers its paths can
+/// give, added once the routes are known; a wildcard path `{*rest}` is
+/// written `{rest}` in OpenAPI.
+pub fn finish(
+    mut layered: utoipa::openapi::OpenApi,
+    mut outside: utoipa::openapi::OpenApi,
+) -> utoipa::openapi::OpenApi {
+    CommonResponses { layered: true }.modify(&mut layered);
+    CommonResponses { layered: false }.modify(&mut outside);
+    layered.merge(outside);
+    let mut doc = layered;
     let paths = std::mem::take(&mut doc.paths.paths);
     doc.paths.paths = paths
         .into_iter()

@@ -14,12 +14,18 @@
 //! status and status index): one source of truth. Each change of the list
 //! is stored as a step (the unsigned `StatusDelta` from `seq - 1` to `seq`);
 //! a delta from any older sequence is the merge of the steps after it.
+//!
+//! Serving is two-speed: the `cached_*` methods answer from memory (a short
+//! lock and two reference-count increments, no store, no signing), which is
+//! what nearly every request gets; the others read the store and sign, one
+//! request at a time per list, when something changed or a list is due.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use shared::crypto::PublicKey;
 use shared::status::{Status, StatusDelta, StatusList, StatusSnapshot};
@@ -62,11 +68,13 @@ impl ListConfig {
     }
 }
 
-/// Signed bytes with their strong ETag.
+/// Signed bytes with their strong ETag: cloning one is a reference-count
+/// increment and a short copy, so a request served from the cache signs
+/// and hashes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
-    /// The COSE_Sign1.
-    pub bytes: Arc<Vec<u8>>,
+    /// The COSE_Sign1 (shared, handed to a response body as is).
+    pub bytes: Bytes,
     /// `"…"`: 128 bits of SHA-256 over the bytes, hex.
     pub etag: String,
 }
@@ -76,7 +84,7 @@ impl Signed {
         let digest = Sha256::digest(&bytes);
         Signed {
             etag: format!("\"{}\"", hex::encode(&digest[..16])),
-            bytes: Arc::new(bytes),
+            bytes: Bytes::from(bytes),
         }
     }
 }
@@ -175,6 +183,13 @@ struct Cache {
 pub struct Lists {
     cache: Mutex<Cache>,
     generation: AtomicU64,
+    /// Held while the trust list is read and signed, so that a crowd of
+    /// requests arriving when it is due waits for one signing instead of
+    /// each reading the store and signing (the list routes have no
+    /// concurrency limit).
+    trust_refresh: Mutex<()>,
+    /// The same for the status list (snapshot and deltas).
+    status_refresh: Mutex<()>,
 }
 
 impl std::fmt::Debug for Lists {
@@ -203,6 +218,51 @@ impl Lists {
         seen.generation == self.generation() && now - seen.state.issued_at <= config.refresh_after()
     }
 
+    /// The signed trust list when it can be answered from memory at `now`
+    /// (nothing changed since it was signed and it is not due for
+    /// re-signing): no store, no signing, nothing that blocks but a short
+    /// lock, so request handlers call it directly. `None`: call
+    /// [`Lists::trust_list`] on the blocking pool.
+    pub fn cached_trust_list(&self, config: ListConfig, now: i64) -> Option<Signed> {
+        let cache = self.cache.lock().ok()?;
+        let (seen, signed) = cache.trust.as_ref()?;
+        self.fresh(seen, config, now).then(|| signed.clone())
+    }
+
+    /// The signed status snapshot when it can be answered from memory at
+    /// `now`, as [`Lists::cached_trust_list`]; `None`: call
+    /// [`Lists::status_snapshot`].
+    pub fn cached_status_snapshot(&self, config: ListConfig, now: i64) -> Option<Signed> {
+        let cache = self.cache.lock().ok()?;
+        let head = cache.status.filter(|seen| self.fresh(seen, config, now))?;
+        let (seq, signed) = cache.snapshot.as_ref()?;
+        (*seq == head.state.seq).then(|| signed.clone())
+    }
+
+    /// The answer to a delta request when it can be given from memory at
+    /// `now`, as [`Lists::cached_trust_list`]; `None`: call
+    /// [`Lists::status_delta`].
+    pub fn cached_status_delta(
+        &self,
+        config: ListConfig,
+        now: i64,
+        since: u64,
+    ) -> Option<DeltaAnswer> {
+        let cache = self.cache.lock().ok()?;
+        let head = cache
+            .status
+            .filter(|seen| self.fresh(seen, config, now))?
+            .state;
+        if since == head.seq {
+            return Some(DeltaAnswer::UpToDate);
+        }
+        if since > head.seq {
+            return Some(DeltaAnswer::Unknown { current: head.seq });
+        }
+        let (to, signed) = cache.deltas.get(&since)?;
+        (*to == head.seq).then(|| DeltaAnswer::Delta(signed.clone()))
+    }
+
     /// The signed trust list, advancing its sequence when it is due.
     pub fn trust_list(
         &self,
@@ -211,10 +271,22 @@ impl Lists {
         config: ListConfig,
         now: i64,
     ) -> anyhow::Result<Signed> {
-        if let Some((seen, signed)) = &self.cache()?.trust {
-            if !store.shared() && self.fresh(seen, config, now) {
-                return Ok(signed.clone());
-            }
+        if let Some(signed) = (!store.shared())
+            .then(|| self.cached_trust_list(config, now))
+            .flatten()
+        {
+            return Ok(signed);
+        }
+        let _refresh = self
+            .trust_refresh
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?;
+        // Another request may have signed it while this one waited.
+        if let Some(signed) = (!store.shared())
+            .then(|| self.cached_trust_list(config, now))
+            .flatten()
+        {
+            return Ok(signed);
         }
         // Read the generation before the store: a change committed while
         // we read makes what we cache stale at once.
@@ -303,15 +375,6 @@ impl Lists {
         Ok((state, advanced))
     }
 
-    /// The cached status sequence, if it can still be served.
-    fn cached_status(&self, config: ListConfig, now: i64) -> Result<Option<ListState>, StoreError> {
-        Ok(self
-            .cache()?
-            .status
-            .filter(|seen| self.fresh(seen, config, now))
-            .map(|seen| seen.state))
-    }
-
     /// The signed snapshot of the current status list.
     pub fn status_snapshot(
         &self,
@@ -320,12 +383,22 @@ impl Lists {
         config: ListConfig,
         now: i64,
     ) -> anyhow::Result<Signed> {
-        if let Some(head) = self.cached_status(config, now)? {
-            if let Some((seq, signed)) = &self.cache()?.snapshot {
-                if !store.shared() && *seq == head.seq {
-                    return Ok(signed.clone());
-                }
-            }
+        if let Some(signed) = (!store.shared())
+            .then(|| self.cached_status_snapshot(config, now))
+            .flatten()
+        {
+            return Ok(signed);
+        }
+        let _refresh = self
+            .status_refresh
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?;
+        // Another request may have signed it while this one waited.
+        if let Some(signed) = (!store.shared())
+            .then(|| self.cached_status_snapshot(config, now))
+            .flatten()
+        {
+            return Ok(signed);
         }
         let generation = self.generation();
         let (state, _) = self.status_head(store, config, now)?;
@@ -374,23 +447,22 @@ impl Lists {
         now: i64,
         since: u64,
     ) -> anyhow::Result<DeltaAnswer> {
-        let cached = if store.shared() {
-            None
-        } else {
-            self.cached_status(config, now)?
-        };
-        if let Some(head) = cached {
-            if since == head.seq {
-                return Ok(DeltaAnswer::UpToDate);
-            }
-            if since > head.seq {
-                return Ok(DeltaAnswer::Unknown { current: head.seq });
-            }
-            if let Some((to, signed)) = self.cache()?.deltas.get(&since) {
-                if *to == head.seq {
-                    return Ok(DeltaAnswer::Delta(signed.clone()));
-                }
-            }
+        if let Some(answer) = (!store.shared())
+            .then(|| self.cached_status_delta(config, now, since))
+            .flatten()
+        {
+            return Ok(answer);
+        }
+        let _refresh = self
+            .status_refresh
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?;
+        // Another request may have signed it while this one waited.
+        if let Some(answer) = (!store.shared())
+            .then(|| self.cached_status_delta(config, now, since))
+            .flatten()
+        {
+            return Ok(answer);
         }
         self.status_head(store, config, now)?;
         // One transaction for the state and its steps, so they agree.
