@@ -1,11 +1,13 @@
 // Builds the officer's scanner page into dist/: the app bundled by esbuild
 // from the npm packages (barcode-detector over zxing-wasm), the zxing wasm
 // file copied next to it and served by field-client itself (never from a
-// CDN), the page and its style. Run by scripts/build-scanner.
+// CDN), the page and its style. Run by scripts/build-web (npm workspace:
+// the packages live in the root node_modules).
 import { build } from 'esbuild'
 import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 
 const root = dirname(fileURLToPath(import.meta.url))
 const dist = join(root, 'dist')
@@ -24,7 +26,8 @@ await build({
   logLevel: 'warning'
 })
 // The wasm the bundled zxing-wasm glue was built with (the same package).
-const wasm = join(root, 'node_modules/zxing-wasm/dist/reader/zxing_reader.wasm')
+// Resolved as Node resolves it (the workspace hoists it to the root).
+const wasm = createRequire(import.meta.url).resolve('zxing-wasm/reader/zxing_reader.wasm')
 await copyFile(wasm, join(dist, 'zxing_reader.wasm'))
 for (const f of ['index.html', 'style.css']) await copyFile(join(root, f), join(dist, f))
 console.log('scanner built in', dist)

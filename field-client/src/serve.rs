@@ -1,7 +1,8 @@
 //! `field-client serve`: the officer's scanner page and its local API, on
 //! the device itself (loopback by default).
 //!
-//! The page (`scanner/dist`, embedded with `rust-embed`) scans with the
+//! The page (`scanner/dist`, made by `scripts/build-web`, embedded and
+//! served by [`webassets`]: ETags, brotli/gzip) scans with the
 //! camera or takes keyboard-wedge / typed text and asks this server for the
 //! verdict. Every check goes through [`crate::check::check`]: the same
 //! verification core and the same durable, hash-chained log as the command
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -26,12 +27,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rust_embed::RustEmbed;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::checklog::{Disposition, Event};
 use shared::qr::{decode_image, DecodeLimits, QrError};
 use shared::verify::Verdict;
+use webassets::{Missing, Site};
 
 use crate::check::{self, Outcome};
 use crate::db::{Db, Lists};
@@ -40,10 +41,20 @@ use crate::{device, sync, view};
 /// The built page, embedded at compile time (read from disk in debug
 /// builds). Missing when the page was not built: the server then answers a
 /// page saying how to build it.
-#[derive(RustEmbed)]
-#[folder = "../scanner/dist"]
+#[derive(webassets::RustEmbed)]
+#[crate_path = "webassets::rust_embed"]
+#[folder = "../scanner/dist/"]
 #[allow_missing = true]
 struct Assets;
+
+/// How the page is served: at the root of this local server, under [`CSP`].
+static SITE: Site = Site {
+    name: "执法扫码查验页面 (officer's scanner)",
+    prefix: "",
+    source: "scanner/",
+    csp: Some(CSP),
+    service_worker: None,
+};
 
 /// Longest accepted QR text, bytes (a version-40 QR holds at most 4,296
 /// alphanumeric characters).
@@ -349,69 +360,24 @@ fn security_headers(h: &mut HeaderMap) {
     }
 }
 
-/// The page shown when `scanner/dist` was not built into this binary.
-const NOT_BUILT: &str = "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>查验页面未构建 / scanner page not built</title>\
-<h1>查验页面未构建</h1><p>此程序构建时没有查验页面。请先运行 <code>scripts/build-web</code>（或 \
-<code>scripts/build-scanner</code>，即 <code>cd scanner &amp;&amp; npm ci &amp;&amp; npm run build</code>），\
-再重新构建 field-client。</p><p lang=\"en\">The scanner page was not built into this binary. Run \
-<code>scripts/build-web</code> (or <code>scripts/build-scanner</code>: <code>cd scanner &amp;&amp; npm ci \
-&amp;&amp; npm run build</code>), then rebuild field-client.</p></html>";
-
+/// A file of the page (`/` is its `index.html`), through [`webassets`]:
+/// ETag and `no-cache` (a revisit costs a 304), the precompressed `.br` /
+/// `.gz` the build wrote when the browser accepts them, and a page saying
+/// how to build it when this binary was built without it.
 async fn asset(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let path = uri.path().trim_start_matches('/');
-    let path = if path.is_empty() { "index.html" } else { path };
-    let Some(file) = Assets::get(path) else {
-        if path == "index.html" {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                NOT_BUILT,
-            )
-                .into_response();
-        }
-        return (
+    match SITE.respond::<Assets>(path, &headers) {
+        Ok(response) => response,
+        Err(Missing::NotBuilt) if path.is_empty() || path == "index.html" => SITE.not_built_page(),
+        Err(_) => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": "not_found", "message": "没有此文件 / no such file"})),
         )
-            .into_response();
-    };
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let cache = HeaderValue::from_static("no-cache");
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-    {
-        return (
-            StatusCode::NOT_MODIFIED,
-            [
-                (header::ETAG, etag),
-                (header::CACHE_CONTROL, "no-cache".into()),
-            ],
-        )
-            .into_response();
+            .into_response(),
     }
-    let mime = file.metadata.mimetype().to_string();
-    let mime = if mime.starts_with("text/") || mime == "application/javascript" {
-        format!("{mime}; charset=utf-8")
-    } else {
-        mime
-    };
-    let mut r = Response::new(Body::from(file.data.into_owned()));
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&mime) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, cache);
-    r
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,8 @@
 //! (1280×800) width go to `target/screenshots/scanner/`; timings to
 //! `target/screenshots/scanner/bench.json`.
 //!
-//! Needs Chromium and the scanner's npm packages (`scripts/build-scanner`);
+//! Needs Chromium and the scanner built with its npm packages (`scripts/build-web`;
+//! the workspace's packages are in the root `node_modules`);
 //! without them the test fails saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -65,13 +66,13 @@ fn prerequisites() -> PathBuf {
     );
     let dir = repo().join("scanner");
     for needed in [
-        "node_modules/playwright-core/package.json",
+        "../node_modules/playwright-core/package.json",
         "dist/index.html",
         "dist/zxing_reader.wasm",
     ] {
         assert!(
             dir.join(needed).is_file(),
-            "{} is missing: build the scanner page with scripts/build-scanner (npm ci + esbuild)",
+            "{} is missing: build the front-ends with scripts/build-web (npm ci + esbuild)",
             dir.join(needed).display()
         );
     }

@@ -1,5 +1,5 @@
 // The wallet's service worker: keeps the app's own files (no CDN; the
-// bundle is built by scripts/build-wallet) so the wallet opens with the
+// bundle is built by scripts/build-web) so the wallet opens with the
 // network off. API calls are not cached here: the app keeps the holder's
 // certificates in IndexedDB and says when they were last synced.
 /* global self, caches, fetch, __BUILD_ID__ */
