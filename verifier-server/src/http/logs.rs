@@ -13,12 +13,12 @@
 //!
 //! The device's verdict is stored as the device claimed it, and beside it
 //! what the server derives by verifying the scanned text itself with
-//! `shared::verify` against its own trust list ([`Derived`]): whether the
+//! `shared::verify` against its own trust list ([`Derived`](crate::service::logs::Derived)): whether the
 //! province's signature verified, whether a holder-signed presentation
 //! verified within its window, and which certificate (and issuing
 //! division) it is. Those fields are what the evaluation may count; the
 //! device's own verdict is not proof. Results for a certificate text are
-//! cached per trust list and China Standard Time day ([`Reverifier`]).
+//! cached per trust list and China Standard Time day ([`Reverifier`](crate::service::logs::Reverifier)).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

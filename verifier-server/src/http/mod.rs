@@ -59,7 +59,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(dashboard::router())
 }
 
-/// The routers: the one inside the request layers ([`routes`]) and the
+/// The routers: the one inside the request layers ([`routes()`]) and the
 /// signed lists' ([`lists::signed_lists`]), which [`app`] places outside
 /// them, and the OpenAPI document of exactly their routes.
 pub fn router(limits: &Limits) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {

@@ -1,6 +1,6 @@
 //! The SQLite engine: [`SqliteStore`], one connection behind a mutex (WAL,
 //! `synchronous=FULL`, foreign keys on), migrations from `migrations/*.sql`
-//! run at open. One file per area trait implements it for [`SqliteTx`].
+//! run at open. One file per area trait implements it for `SqliteTx`.
 
 mod audit;
 mod certificates;
