@@ -664,9 +664,12 @@ async fn lookup_roles_answer_audit_rate_limit_and_log() {
     }
 
     // Every lookup is audited (the server's log of it), the ID masked.
-    let mut tx = e.state.store().begin().unwrap();
-    let audit = tx.audit_tail(50).unwrap();
-    tx.commit().unwrap();
+    let audit = testkit::blocking(|| {
+        let mut tx = e.state.store().begin().unwrap();
+        let audit = tx.audit_tail(50).unwrap();
+        tx.commit().unwrap();
+        audit
+    });
     let lookups: Vec<_> = audit
         .iter()
         .filter(|a| a.action == "GET /api/v1/lookup" && a.outcome.starts_with("ok"))
