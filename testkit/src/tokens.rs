@@ -15,8 +15,13 @@ pub const DALIAN: u32 = 210200;
 /// certificates among the samples.
 pub const HOLDER_SUBJECT: &str = "11010519491231002X";
 
+/// How long the kit's tokens work: ten years, so a test that moves its
+/// clock by days or months keeps its callers; tests of expiry make their own
+/// tokens with `auth::create_token` (the role's default lifetime).
+pub const TEST_TOKEN_LIFETIME: i64 = 10 * 365 * 86_400;
+
 /// A new token of `role` (of `division`, for agencies and officers) for
-/// `subject`, created at `now`.
+/// `subject`, created at `now`, valid [`TEST_TOKEN_LIFETIME`].
 pub fn token(
     state: &AppState,
     role: Role,
@@ -25,7 +30,16 @@ pub fn token(
     now: i64,
 ) -> String {
     let division = division.map(|d| DivisionCode::from_u32(d).expect("a division code"));
-    crate::blocking(|| auth::create_token(state.store(), role, division, subject, now))
+    crate::blocking(|| {
+        auth::create_token_for(
+            state.store(),
+            role,
+            division,
+            subject,
+            now,
+            TEST_TOKEN_LIFETIME,
+        )
+    })
         .expect("creating a token")
         .0
 }

@@ -47,8 +47,12 @@ enum Cmd {
 enum AdminCmd {
     /// Creates a bearer token and prints it (shown only once).
     CreateToken(CreateTokenArgs),
-    /// Lists the tokens (id, role, division, subject, created, revoked).
+    /// Lists the tokens (id, role, division, state, expiry, last use,
+    /// subject); never the tokens themselves.
     ListTokens(ListTokensArgs),
+    /// Gives a token a new secret (printed once) under the same id; the
+    /// old secret keeps working through the overlap, then expires.
+    RotateToken(RotateTokenArgs),
     /// Revokes a token: requests with it are refused at once.
     RevokeToken(RevokeTokenArgs),
     /// Makes a new issuer key the signing key; the old one stays in the
@@ -59,6 +63,59 @@ enum AdminCmd {
     /// Prints the annual evaluation (R11, R12) of the 14 cities and the
     /// province: a table, or CSV / JSON.
     Evaluate(EvaluateArgs),
+    /// Copies the SQLite database online (the server may be serving) to a
+    /// new FILE, and the key files to FILE.keys/. PostgreSQL: use pg_dump
+    /// (docs/operations.md).
+    Backup(BackupArgs),
+    /// Makes DIR a data directory from a backup, after checking it
+    /// (integrity, schema version, signatures, status-list and check-log
+    /// chains); refuses a DIR that holds a database.
+    Restore(RestoreArgs),
+    /// Runs the restore checks on a live database (e.g. after pg_restore).
+    Verify(VerifyArgs),
+    /// Purges check logs and batch evidence past the retention period,
+    /// keeping each year's evaluation and the chain anchors.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The new backup file.
+    #[arg(long, value_name = "FILE")]
+    to: PathBuf,
+    /// Do not copy the key files (they are backed up elsewhere).
+    #[arg(long)]
+    no_keys: bool,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// The backup file.
+    #[arg(long, value_name = "FILE")]
+    from: PathBuf,
+    /// The key files (default: FILE.keys).
+    #[arg(long, value_name = "DIR")]
+    keys: Option<PathBuf>,
+    /// The new data directory.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    data: DataArg,
+}
+
+#[derive(Debug, Args)]
+struct PurgeArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Full years kept before the current one.
+    #[arg(long, value_name = "N", default_value_t = verifier_server::maintenance::RETENTION_YEARS)]
+    retention_years: u32,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +145,22 @@ struct ListTokensArgs {
     /// JSON lines instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RotateTokenArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The token's id (from list-tokens).
+    #[arg(long, value_name = "N")]
+    id: i64,
+    /// How long the old secret keeps working, e.g. 7d, 12h, 30m, 0s.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    overlap: i64,
+    /// Lifetime of the new secret (default: the role's: admin 8h, holder
+    /// 30d, officer 365d, agency and auditor 90d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    expires_in: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +255,13 @@ struct ServeArgs {
     /// Requests a caller may send at once above the sustained rate.
     #[arg(long, value_name = "N")]
     rate_burst: Option<u32>,
+    /// Full years of check logs kept before the current one; older ones
+    /// are purged daily (see `admin purge`).
+    #[arg(long, value_name = "N", default_value_t = verifier_server::maintenance::RETENTION_YEARS)]
+    retention_years: u32,
+    /// Do not purge on a schedule (run `admin purge` from cron instead).
+    #[arg(long)]
+    no_purge: bool,
 }
 
 impl ServeArgs {
@@ -246,6 +326,32 @@ struct CreateTokenArgs {
     /// credit code for holder tokens.
     #[arg(long, value_name = "TEXT")]
     subject: Option<String>,
+    /// Lifetime, e.g. 8h, 30d, 365d (default: the role's: admin 8h,
+    /// holder 30d, officer 365d, agency and auditor 90d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    expires_in: Option<i64>,
+}
+
+/// A duration as whole seconds: a number with a unit `s`, `m`, `h` or `d`
+/// (`90d`, `8h`); a bare number is seconds.
+fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 90d, 8h, 30m or 3600s"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        other => return Err(format!("unknown unit {other:?} in {s:?}: use s, m, h or d")),
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("{s:?} is too long"))
 }
 
 #[derive(Debug, Args)]
@@ -372,10 +478,20 @@ fn create_token(a: &CreateTokenArgs) -> anyhow::Result<String> {
     if role == Role::Holder && verifier_server::auth::holder_id(&subject).is_none() {
         bail!("a holder token needs --subject with the holder's ID number or credit code");
     }
+    let lifetime = a.expires_in.unwrap_or_else(|| role.default_lifetime());
+    if lifetime <= 0 {
+        bail!("--expires-in must be positive");
+    }
     let store = open_store(&a.data)?;
-    let (token, _) =
-        auth::create_token(store.as_ref(), role, a.division, &subject, system_clock()())
-            .context("storing the token")?;
+    let (token, _) = auth::create_token_for(
+        store.as_ref(),
+        role,
+        a.division,
+        &subject,
+        system_clock()(),
+        lifetime,
+    )
+    .context("storing the token")?;
     Ok(token)
 }
 
@@ -389,22 +505,57 @@ fn list_tokens(a: &ListTokensArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:>5}  {:<8}  {:>8}  {:>11}  {:>11}  subject",
-        "id", "role", "division", "created", "revoked"
+        "{:>5}  {:<8}  {:>8}  {:<7}  {:<16}  {:<16}  {:<16}  subject",
+        "id", "role", "division", "state", "expires (CST)", "last use (CST)", "old secret until"
     );
     for t in &tokens {
-        let opt = |v: Option<i64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        let at = |v: Option<i64>| v.map_or_else(|| "-".to_string(), cst_minute);
         println!(
-            "{:>5}  {:<8}  {:>8}  {:>11}  {:>11}  {}",
+            "{:>5}  {:<8}  {:>8}  {:<7}  {:<16}  {:<16}  {:<16}  {}",
             t.id,
             t.role,
             t.division
                 .map_or_else(|| "-".to_string(), |d| d.to_string()),
-            t.created_at,
-            opt(t.revoked_at),
+            t.state,
+            cst_minute(t.expires_at),
+            at(t.last_used_at),
+            at(t.previous_until),
             t.subject
         );
     }
+    Ok(())
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM`, China Standard Time.
+fn cst_minute(t: i64) -> String {
+    let mut text = shared::cst::datetime_text(t);
+    if text.len() == "YYYY-MM-DD HH:MM:SS".len() {
+        text.truncate("YYYY-MM-DD HH:MM".len());
+    }
+    text
+}
+
+fn rotate_token(a: &RotateTokenArgs) -> anyhow::Result<()> {
+    let store = open_store(&a.data)?;
+    let r = admin::rotate_token(
+        store.as_ref(),
+        a.id,
+        a.overlap,
+        a.expires_in,
+        system_clock()(),
+    )?;
+    println!("{}", r.token);
+    eprintln!(
+        "token {} ({} {}) has a new secret, shown only once, valid until {} CST; the old one \
+         works until {} CST",
+        r.info.id,
+        r.info.role,
+        r.info.subject,
+        cst_minute(r.info.expires_at),
+        r.info
+            .previous_until
+            .map_or_else(|| "now".to_string(), cst_minute)
+    );
     Ok(())
 }
 
@@ -448,20 +599,110 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// Purges once a day (first an hour after start) on the blocking pool;
+/// a failure is logged and retried the next day.
+fn schedule_purge(state: &AppState, retention_years: u32) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval_at(
+            tokio::time::Instant::now() + std::time::Duration::from_secs(3_600),
+            std::time::Duration::from_secs(86_400),
+        );
+        loop {
+            every.tick().await;
+            let s = state.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                verifier_server::maintenance::purge(s.store(), retention_years, s.now(), |_| {})
+            })
+            .await;
+            match result {
+                Ok(Ok(r)) => tracing::info!(records = r.records, cutoff = r.cutoff, "purged"),
+                Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "purge failed"),
+                Err(e) => tracing::error!(error = %e, "purge task failed"),
+            }
+        }
+    });
+}
+
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let config = a.config()?;
+    let (purge, retention_years) = (!a.no_purge, a.retention_years);
     let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
     let state = tokio::task::spawn_blocking(move || {
         AppState::open_database(&data, database.as_deref(), alg, config, system_clock())
     })
     .await
     .context("opening the data directory")??;
+    if purge {
+        schedule_purge(&state, retention_years);
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     verifier_server::run(listener, state, shutdown_signal())
         .await
         .context("serving")
+}
+
+fn backup(a: &BackupArgs) -> anyhow::Result<()> {
+    if let Some(url) = &a.data.database {
+        if let verifier_server::store::Engine::Postgres(_) = verifier_server::store::Engine::of(url)? {
+            bail!(
+                "the database is PostgreSQL: back it up with pg_dump -Fc (or pg_basebackup) and \
+                 copy {}/keys; see docs/operations.md",
+                a.data.data.display()
+            );
+        }
+    }
+    let r = verifier_server::maintenance::backup(&a.data.data, &a.to, !a.no_keys)?;
+    println!("backed up {} bytes to {}", r.bytes, r.database.display());
+    match &r.keys {
+        Some(k) => println!("key files (private keys: keep them safe) in {}", k.display()),
+        None => println!("key files not copied: back up {}/keys yourself", a.data.data.display()),
+    }
+    Ok(())
+}
+
+fn restore(a: &RestoreArgs) -> anyhow::Result<()> {
+    let r = verifier_server::maintenance::restore(&a.from, a.keys.as_deref(), &a.data)?;
+    let v = &r.verified;
+    println!(
+        "restored into {} (schema {}): {} certificates verified, status list at sequence {} \
+         with no gap, {} audit rows, {} devices with {} check-log records chained",
+        a.data.display(),
+        r.schema_version,
+        v.certificates,
+        v.status_seq,
+        v.audit_rows,
+        v.devices,
+        v.log_records
+    );
+    Ok(())
+}
+
+fn verify(a: &VerifyArgs) -> anyhow::Result<()> {
+    let store = open_store(&a.data)?;
+    let v = verifier_server::maintenance::verify(store.as_ref(), &a.data.data)?;
+    println!("{}", serde_json::to_string(&v)?);
+    Ok(())
+}
+
+fn purge(a: &PurgeArgs) -> anyhow::Result<()> {
+    let store = open_store(&a.data)?;
+    let r = verifier_server::maintenance::purge(
+        store.as_ref(),
+        a.retention_years,
+        system_clock()(),
+        |n| eprintln!("purged {n} records so far"),
+    )?;
+    println!(
+        "purged {} check-log records before {} CST in {} transactions; evaluations kept for {:?}",
+        r.records,
+        shared::cst::datetime_text(r.cutoff),
+        r.transactions,
+        r.years_kept
+    );
+    Ok(())
 }
 
 async fn demo(a: ServeArgs) -> anyhow::Result<()> {
@@ -500,6 +741,7 @@ fn main() -> ExitCode {
             eprintln!("store this token now: it is shown only once");
         }),
         Cmd::Admin(AdminCmd::ListTokens(a)) => list_tokens(&a),
+        Cmd::Admin(AdminCmd::RotateToken(a)) => rotate_token(&a),
         Cmd::Admin(AdminCmd::RevokeToken(a)) => open_store(&a.data).and_then(|store| {
             let t = admin::revoke_token(store.as_ref(), a.id, system_clock()())?;
             println!("revoked token {} ({} {})", t.id, t.role, t.subject);
@@ -536,6 +778,10 @@ fn main() -> ExitCode {
             }
             Ok(())
         }),
+        Cmd::Admin(AdminCmd::Backup(a)) => backup(&a),
+        Cmd::Admin(AdminCmd::Restore(a)) => restore(&a),
+        Cmd::Admin(AdminCmd::Verify(a)) => verify(&a),
+        Cmd::Admin(AdminCmd::Purge(a)) => purge(&a),
         Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),
         Cmd::Demo(a) => runtime().and_then(|rt| rt.block_on(demo(a))),
         Cmd::Import(a) => match import(&a) {

@@ -20,7 +20,8 @@
 //!
 //! A later start on the same directory seeds nothing: it keeps every token
 //! file that still authenticates with its role, replaces a missing or
-//! unusable one with a new token (revoking the token it replaces), and
+//! unusable one (expired included: demo tokens live
+//! [`DEMO_TOKEN_LIFETIME`]) with a new token (revoking the token it replaces), and
 //! rewrites the samples only if some are missing. The records come from
 //! [`dataset`], a pure function of a fixed seed (splitmix64), so every
 //! fresh directory gets the same records; keys and tokens are random.
@@ -1173,6 +1174,12 @@ fn cli_audit(now: i64, action: &str, target: String, outcome: &str) -> AuditEntr
     }
 }
 
+/// How long the demo's token files work: one year for every role (a demo
+/// runs for days; an 8-hour administrator token would stop it mid-way). A
+/// token file that no longer authenticates, expired included, is replaced
+/// with a new token at the next `demo` start.
+pub const DEMO_TOKEN_LIFETIME: i64 = 365 * 86_400;
+
 /// The caller of a token file that still authenticates as `spec` says.
 fn existing_token(
     state: &AppState,
@@ -1185,7 +1192,7 @@ fn existing_token(
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     Ok(
-        match auth::authenticate(state.store(), Some(token.trim()))? {
+        match auth::authenticate(state.store(), Some(token.trim()), state.now())? {
             Ok(c)
                 if c.role == spec.role
                     && c.division == spec.division
@@ -1239,6 +1246,11 @@ fn ensure_tokens(
             subject: spec.subject.clone(),
             created_at: now,
             revoked_at: None,
+            expires_at: now.saturating_add(DEMO_TOKEN_LIFETIME),
+            last_used_at: None,
+            prev_hash: None,
+            prev_expires_at: None,
+            rotated_at: None,
         })?;
         tx.set_meta(&meta_key, &id.to_string())?;
         tx.append_audit(&cli_audit(

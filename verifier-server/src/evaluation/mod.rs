@@ -48,7 +48,7 @@ pub struct Data {
 }
 
 /// A rate with its points.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RateScore {
     /// What was counted.
     pub numerator: u64,
@@ -61,7 +61,7 @@ pub struct RateScore {
 }
 
 /// Item 1, issuance rate.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Issuance {
     /// Valid certificates with a signed e-certificate over valid records
     /// collected plus open corrections plus declared uncollected.
@@ -74,7 +74,7 @@ pub struct Issuance {
 }
 
 /// Item 2, annual activation rate.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Activation {
     /// E-certificates of the year checked provably at least once over
     /// e-certificates issued in the year.
@@ -86,7 +86,7 @@ pub struct Activation {
 }
 
 /// One training record as answered.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TrainingView {
     /// Row id.
     pub id: i64,
@@ -101,7 +101,7 @@ pub struct TrainingView {
 }
 
 /// Item 3, training and publicity.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Training {
     /// The widest coverage among records with evidence.
     pub coverage: Option<Coverage>,
@@ -112,7 +112,7 @@ pub struct Training {
 }
 
 /// A listed event (incident or anomaly).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// What kind: incidents `refusal`, `upheld_complaint`; anomalies
     /// `signature_not_verified`, `presentation_not_verified`,
@@ -133,7 +133,7 @@ pub struct Event {
 }
 
 /// Item 4, display and verification.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Display {
     /// Points (10 without incident, else 0).
     pub points: u8,
@@ -142,7 +142,7 @@ pub struct Display {
 }
 
 /// One month's cumulative rates.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct MonthRates {
     /// 1–12.
     pub month: u8,
@@ -153,7 +153,7 @@ pub struct MonthRates {
 }
 
 /// The evaluation of a city or the province.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Score {
     /// Division code (210000 for the province).
     pub division: u32,
@@ -176,7 +176,7 @@ pub struct Score {
 }
 
 /// The year's evaluation.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Evaluation {
     /// The year.
     pub year: i32,

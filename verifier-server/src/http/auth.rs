@@ -29,16 +29,17 @@ impl FromRequestParts<AppState> for Caller {
         let action = format!("{} {}", parts.method, parts.uri.path());
         let state = state.clone();
         blocking(
-            move || match auth::authenticate(state.store(), token.as_deref())? {
+            move || match auth::authenticate(state.store(), token.as_deref(), state.now())? {
                 Ok(caller) => Ok(caller),
                 Err(failure) => {
                     let outcome = match failure {
                         AuthFailure::Missing => "unauthenticated: no token",
                         AuthFailure::Unknown => "unauthenticated: unknown token",
                         AuthFailure::Revoked => "unauthenticated: revoked token",
+                        AuthFailure::Expired => "unauthenticated: expired token",
                     };
                     audit(&state, None, action, "-".into(), outcome);
-                    Err(ApiError::Unauthenticated(failure.message().into()))
+                    Err(ApiError::from(failure))
                 }
             },
         )

@@ -131,7 +131,7 @@ pub async fn post_dashboard(
     let Form(f) = f.map_err(|e| ApiError::BadRequest(format!("form: {}", e.body_text())))?;
     let s = state.clone();
     let token = f.token.trim().to_string();
-    let caller = blocking(move || match auth::authenticate(s.store(), Some(&token))? {
+    let caller = blocking(move || match auth::authenticate(s.store(), Some(&token), s.now())? {
         Ok(caller) => Ok(caller),
         Err(failure) => {
             super::audit::audit(
@@ -141,7 +141,7 @@ pub async fn post_dashboard(
                 "-".into(),
                 "unauthenticated: dashboard sign-in",
             );
-            Err(ApiError::Unauthenticated(failure.message().into()))
+            Err(ApiError::from(failure))
         }
     })
     .await?;

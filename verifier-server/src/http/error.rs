@@ -24,6 +24,11 @@ pub enum ApiError {
     /// No valid bearer token (401).
     #[error("{0}")]
     Unauthenticated(String),
+    /// The bearer token expired, or the secret a rotation replaced is past
+    /// its overlap (401, its own problem type so clients can tell "get a
+    /// new token" from "wrong token").
+    #[error("{0}")]
+    TokenExpired(String),
     /// The token may not do this (403).
     #[error("{0}")]
     Forbidden(String),
@@ -163,7 +168,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated(_) | ApiError::TokenExpired(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -187,6 +192,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => ("/problems/bad-request", "Bad request"),
             ApiError::Unauthenticated(_) => ("/problems/unauthenticated", "Not authenticated"),
+            ApiError::TokenExpired(_) => ("/problems/token-expired", "Token expired"),
             ApiError::Forbidden(_) => ("/problems/forbidden", "Not allowed"),
             ApiError::NotFound(_) => ("/problems/not-found", "Not found"),
             ApiError::MethodNotAllowed(_) => ("/problems/method-not-allowed", "Method not allowed"),
@@ -235,12 +241,25 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"verifier-server\""),
-            );
+            // RFC 6750 §3: an expired token is `invalid_token`.
+            let challenge = if kind == "/problems/token-expired" {
+                "Bearer realm=\"verifier-server\", error=\"invalid_token\", \
+                 error_description=\"the token expired\""
+            } else {
+                "Bearer realm=\"verifier-server\""
+            };
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
+    }
+}
+
+impl From<crate::service::auth::AuthFailure> for ApiError {
+    fn from(f: crate::service::auth::AuthFailure) -> ApiError {
+        match f {
+            crate::service::auth::AuthFailure::Expired => ApiError::TokenExpired(f.message().into()),
+            _ => ApiError::Unauthenticated(f.message().into()),
+        }
     }
 }
 

@@ -53,8 +53,12 @@ pub enum Action {
     ListTokens,
     /// `verifier-server admin revoke-token`.
     RevokeToken,
+    /// `verifier-server admin rotate-token`.
+    RotateToken,
     /// `verifier-server admin rotate-key`.
     RotateKey,
+    /// `verifier-server admin purge` (and the daily purge inside `serve`).
+    Purge,
     /// `verifier-server admin compromise-key`.
     CompromiseKey,
     /// `verifier-server admin evaluate`.
@@ -88,7 +92,9 @@ impl Action {
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
+            Action::RotateToken => "rotate-token",
             Action::RotateKey => "rotate-key",
+            Action::Purge => "purge",
             Action::CompromiseKey => "compromise-key",
             Action::Evaluate => "admin evaluate",
         }

@@ -1,6 +1,11 @@
 //! Administration on a data directory (`verifier-server admin ...`): token
-//! listing and revocation, issuer key rotation and compromise. Each action
-//! is one transaction with its audit row (role `cli`).
+//! listing, rotation and revocation, issuer key rotation and compromise.
+//! Each action is one transaction with its audit row (role `cli`).
+//!
+//! Token rotation gives a token a new secret under the same id (devices
+//! enrolled with it and audit rows naming it stay its own) with a fresh
+//! lifetime; the replaced secret keeps working for the overlap, so the
+//! holder of the token can switch without a moment where neither works.
 //!
 //! Key changes also bump the key generation (`meta`, same transaction) and
 //! announce it in a small file after the commit; a running server reads
@@ -32,7 +37,8 @@ use super::action::{cli_entry, Action};
 use crate::evaluation;
 use crate::service::keys::{self, Keys};
 use crate::service::lists::advance_status;
-use crate::store::{KeyRecord, KeyRole, ListState, Store, Tx};
+use crate::service::auth::{generate_token, hash_token, Role};
+use crate::store::{KeyRecord, KeyRole, ListState, Store, TokenRotation, TokenRow, Tx};
 
 /// How long a retired key may still have signed (covers a running server
 /// that has not yet noticed the rotation), seconds.
@@ -53,6 +59,41 @@ pub struct TokenInfo {
     pub created_at: i64,
     /// Revoked, Unix seconds.
     pub revoked_at: Option<i64>,
+    /// When the current secret expires, Unix seconds.
+    pub expires_at: i64,
+    /// Last accepted request (to the minute), Unix seconds.
+    pub last_used_at: Option<i64>,
+    /// Last rotation, Unix seconds.
+    pub rotated_at: Option<i64>,
+    /// Until when the secret replaced by the last rotation still works.
+    pub previous_until: Option<i64>,
+    /// `active`, `expired` or `revoked`, at the time of listing.
+    pub state: &'static str,
+}
+
+impl TokenInfo {
+    fn of(t: TokenRow, now: i64) -> TokenInfo {
+        let state = if t.revoked_at.is_some() {
+            "revoked"
+        } else if now >= t.expires_at {
+            "expired"
+        } else {
+            "active"
+        };
+        TokenInfo {
+            id: t.id,
+            role: t.role,
+            division: t.division.map(|d| d.code()),
+            subject: t.subject,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            rotated_at: t.rotated_at,
+            previous_until: t.prev_expires_at.filter(|&u| u > now),
+            state,
+        }
+    }
 }
 
 /// Every token, oldest first.
@@ -61,14 +102,7 @@ pub fn list_tokens(store: &dyn Store, now: i64) -> anyhow::Result<Vec<TokenInfo>
     let tokens: Vec<TokenInfo> = tx
         .tokens()?
         .into_iter()
-        .map(|t| TokenInfo {
-            id: t.id,
-            role: t.role,
-            division: t.division.map(|d| d.code()),
-            subject: t.subject,
-            created_at: t.created_at,
-            revoked_at: t.revoked_at,
-        })
+        .map(|t| TokenInfo::of(t, now))
         .collect();
     tx.append_audit(&cli_entry(
         now,
@@ -102,13 +136,85 @@ pub fn revoke_token(store: &dyn Store, id: i64, now: i64) -> anyhow::Result<Toke
         "ok",
     ))?;
     tx.commit()?;
-    Ok(TokenInfo {
-        id: t.id,
-        role: t.role,
-        division: t.division.map(|d| d.code()),
-        subject: t.subject,
-        created_at: t.created_at,
-        revoked_at: t.revoked_at,
+    Ok(TokenInfo::of(t, now))
+}
+
+/// Default overlap of a token rotation: the replaced secret keeps working
+/// this long (seconds), time to put the new one in place.
+pub const TOKEN_ROTATION_OVERLAP: i64 = 7 * 86_400;
+
+/// A rotated token: its new secret (shown once) and its listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotatedToken {
+    /// The new token text.
+    pub token: String,
+    /// The token after the rotation.
+    pub info: TokenInfo,
+}
+
+/// Gives token `id` a new secret valid `lifetime` seconds (default: its
+/// role's); the current secret keeps working `overlap` seconds (at most
+/// until its own expiry), then is refused as expired.
+pub fn rotate_token(
+    store: &dyn Store,
+    id: i64,
+    overlap: i64,
+    lifetime: Option<i64>,
+    now: i64,
+) -> anyhow::Result<RotatedToken> {
+    anyhow::ensure!(overlap >= 0, "the overlap cannot be negative");
+    let mut tx = store.begin()?;
+    let Some(current) = tx.tokens()?.into_iter().find(|t| t.id == id) else {
+        tx.append_audit(&cli_entry(
+            now,
+            Action::RotateToken,
+            format!("token {id}"),
+            "not found",
+        ))?;
+        tx.commit()?;
+        bail!("no token with id {id}");
+    };
+    if current.revoked_at.is_some() {
+        tx.append_audit(&cli_entry(
+            now,
+            Action::RotateToken,
+            format!("token {id}"),
+            "refused: revoked",
+        ))?;
+        tx.commit()?;
+        bail!("token {id} is revoked: create a new token instead");
+    }
+    let lifetime = match lifetime {
+        Some(l) => l,
+        None => Role::parse(&current.role)
+            .with_context(|| format!("token {id} has an unknown role {:?}", current.role))?
+            .default_lifetime(),
+    };
+    anyhow::ensure!(lifetime > 0, "the lifetime must be positive");
+    let token = generate_token();
+    let rotation = TokenRotation {
+        hash: hash_token(&token),
+        expires_at: now.saturating_add(lifetime),
+        prev_expires_at: now.saturating_add(overlap),
+        at: now,
+    };
+    let t = tx
+        .rotate_token(id, &rotation)?
+        .with_context(|| format!("token {id} vanished during the rotation"))?;
+    tx.append_audit(&cli_entry(
+        now,
+        Action::RotateToken,
+        format!("token {id} role={} subject={}", t.role, t.subject),
+        &format!(
+            "ok: expires {}, previous secret until {}",
+            t.expires_at,
+            t.prev_expires_at.unwrap_or(now)
+        ),
+    ))?;
+    tx.commit()?;
+    Ok(RotatedToken {
+        token,
+        info: TokenInfo::of(t, now),
     })
 }
 

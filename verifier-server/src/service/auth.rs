@@ -4,6 +4,13 @@
 //! OS). Only its SHA-256 is stored, so a copy of the database does not give
 //! access. Each token has one role; an agency token is bound to the
 //! division of its agency.
+//!
+//! Every token expires ([`Role::default_lifetime`] unless the command says
+//! otherwise). A rotation gives a token a new secret under the same id (so
+//! devices enrolled with it, and audit rows naming it, stay its own); the
+//! replaced secret keeps working for an overlap, then is refused as expired.
+//! The last accepted use is recorded at most once a
+//! [`LAST_USE_RESOLUTION`] per token, so authentication rarely writes.
 
 use rand_core::{OsRng, RngCore as _};
 use serde::Serialize;
@@ -54,6 +61,28 @@ impl Role {
             "officer" => Some(Role::Officer),
             "holder" => Some(Role::Holder),
             _ => None,
+        }
+    }
+}
+
+/// How precisely the last use of a token is recorded, seconds: a request
+/// writes it only when the stored one is at least this old.
+pub const LAST_USE_RESOLUTION: i64 = 60;
+
+const HOUR: i64 = 3_600;
+const DAY: i64 = 24 * HOUR;
+
+impl Role {
+    /// The lifetime of a new token of this role, seconds: an officer's
+    /// field device 1 year (it works offline for long stretches), a holder
+    /// 30 days, an administrator 8 hours (a working day), agencies and
+    /// auditors 90 days.
+    pub fn default_lifetime(self) -> i64 {
+        match self {
+            Role::Admin => 8 * HOUR,
+            Role::Holder => 30 * DAY,
+            Role::Officer => 365 * DAY,
+            Role::Agency | Role::Auditor => 90 * DAY,
         }
     }
 }
@@ -144,7 +173,8 @@ pub fn generate_token() -> String {
     format!("{TOKEN_PREFIX}{}", hex::encode(bytes.as_ref()))
 }
 
-/// Creates a token; returns its text (shown once) and its row id.
+/// Creates a token with its role's default lifetime; returns its text
+/// (shown once) and its row id.
 pub fn create_token(
     store: &dyn Store,
     role: Role,
@@ -152,7 +182,28 @@ pub fn create_token(
     subject: &str,
     now: i64,
 ) -> Result<(String, i64), StoreError> {
+    create_token_for(
+        store,
+        role,
+        division,
+        subject,
+        now,
+        role.default_lifetime(),
+    )
+}
+
+/// Creates a token valid for `lifetime` seconds from `now`; returns its
+/// text (shown once) and its row id.
+pub fn create_token_for(
+    store: &dyn Store,
+    role: Role,
+    division: Option<DivisionCode>,
+    subject: &str,
+    now: i64,
+    lifetime: i64,
+) -> Result<(String, i64), StoreError> {
     let token = generate_token();
+    let expires_at = now.saturating_add(lifetime);
     let mut tx = store.begin()?;
     let id = tx.insert_token(&TokenRow {
         id: 0,
@@ -162,12 +213,17 @@ pub fn create_token(
         subject: subject.to_string(),
         created_at: now,
         revoked_at: None,
+        expires_at,
+        last_used_at: None,
+        prev_hash: None,
+        prev_expires_at: None,
+        rotated_at: None,
     })?;
     tx.append_audit(&super::action::cli_entry(
         now,
         super::action::Action::CreateToken,
         format!(
-            "token {id} role={} division={} subject={subject}",
+            "token {id} role={} division={} subject={subject} expires={expires_at}",
             role.as_str(),
             division.map_or_else(|| "-".to_string(), |d| d.code().to_string())
         ),
@@ -186,6 +242,9 @@ pub enum AuthFailure {
     Unknown,
     /// Revoked.
     Revoked,
+    /// Past its expiry, or a secret replaced by a rotation whose overlap
+    /// ended.
+    Expired,
 }
 
 impl AuthFailure {
@@ -195,14 +254,19 @@ impl AuthFailure {
             AuthFailure::Missing => "an Authorization: Bearer token is required",
             AuthFailure::Unknown => "the bearer token is not valid",
             AuthFailure::Revoked => "the bearer token has been revoked",
+            AuthFailure::Expired => {
+                "the bearer token has expired; ask the administrator for a new one"
+            }
         }
     }
 }
 
-/// Looks a token up.
+/// Looks a token up at `now`: refused when unknown, revoked or expired;
+/// an accepted use is recorded (see [`LAST_USE_RESOLUTION`]).
 pub fn authenticate(
     store: &dyn Store,
     token: Option<&str>,
+    now: i64,
 ) -> Result<Result<Caller, AuthFailure>, StoreError> {
     let Some(token) = token else {
         return Ok(Err(AuthFailure::Missing));
@@ -210,13 +274,35 @@ pub fn authenticate(
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(Err(AuthFailure::Unknown));
     }
+    let hash = hash_token(token);
     let mut tx = store.begin()?;
-    let row = tx.token_by_hash(&hash_token(token))?;
-    tx.commit()?;
-    Ok(match row {
+    let row = tx.token_by_hash(&hash)?;
+    let verdict = match row {
         None => Err(AuthFailure::Unknown),
         Some(r) if r.revoked_at.is_some() => Err(AuthFailure::Revoked),
-        Some(r) => match Role::parse(&r.role) {
+        Some(r) => {
+            let until = if r.hash == hash {
+                r.expires_at
+            } else {
+                // The secret a rotation replaced.
+                r.prev_expires_at.unwrap_or(i64::MIN).min(r.expires_at)
+            };
+            if now >= until {
+                Err(AuthFailure::Expired)
+            } else {
+                if r.last_used_at
+                    .is_none_or(|t| now.saturating_sub(t) >= LAST_USE_RESOLUTION)
+                {
+                    tx.touch_token(r.id, now)?;
+                }
+                Ok(r)
+            }
+        }
+    };
+    tx.commit()?;
+    Ok(match verdict {
+        Err(e) => Err(e),
+        Ok(r) => match Role::parse(&r.role) {
             None => Err(AuthFailure::Unknown),
             Some(role) => Ok(Caller {
                 token_id: r.id,

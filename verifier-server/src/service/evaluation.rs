@@ -19,7 +19,24 @@ pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
     })
 }
 
-/// Loads and computes a year's evaluation.
+/// Loads and computes a year's evaluation; a year whose check logs were
+/// purged (retention) answers the result stored before the purge.
 pub fn run(tx: &mut dyn Tx, year: i32) -> Result<Evaluation, StoreError> {
+    if let Some(json) = tx.eval_result(year)? {
+        return serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("stored evaluation of {year}: {e}")));
+    }
     Ok(evaluate(&load(tx, year)?, year))
+}
+
+/// Computes a year's evaluation from its records and stores it, so it
+/// survives the purge of those records (see `maintenance::purge`).
+pub fn keep(tx: &mut dyn Tx, year: i32, now: i64) -> Result<(), StoreError> {
+    if tx.eval_result(year)?.is_some() {
+        return Ok(());
+    }
+    let e = evaluate(&load(tx, year)?, year);
+    let json = serde_json::to_string(&e)
+        .map_err(|e| StoreError::Corrupt(format!("encoding the evaluation of {year}: {e}")))?;
+    tx.set_eval_result(year, &json, now)
 }

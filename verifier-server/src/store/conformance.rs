@@ -631,6 +631,11 @@ fn token(n: u8, role: &str) -> TokenRow {
         subject: format!("subject {n}"),
         created_at: 100 + i64::from(n),
         revoked_at: None,
+        expires_at: 10_000 + i64::from(n),
+        last_used_at: None,
+        prev_hash: None,
+        prev_expires_at: None,
+        rotated_at: None,
     }
 }
 
@@ -664,6 +669,37 @@ fn tokens(e: &Engine) {
         Some(500)
     );
     assert_eq!(tx.revoke_token(9999, 600).unwrap(), None);
+    // Last use only moves forward.
+    tx.touch_token(a, 300).unwrap();
+    tx.touch_token(a, 200).unwrap();
+    assert_eq!(tx.token_by_hash(&[1; 32]).unwrap().unwrap().last_used_at, Some(300));
+    // Rotation: a new secret under the same id; the old one is found as
+    // the replaced secret, its overlap capped by its own expiry.
+    let rotation = crate::store::TokenRotation {
+        hash: [3; 32],
+        expires_at: 20_000,
+        prev_expires_at: 50_000,
+        at: 400,
+    };
+    let r = tx.rotate_token(a, &rotation).unwrap().unwrap();
+    assert_eq!(
+        (r.id, r.hash, r.expires_at, r.prev_hash, r.prev_expires_at, r.rotated_at),
+        (a, [3; 32], 20_000, Some([1; 32]), Some(10_001), Some(400))
+    );
+    assert_eq!(tx.token_by_hash(&[1; 32]).unwrap().unwrap().id, a);
+    assert_eq!(tx.token_by_hash(&[3; 32]).unwrap().unwrap().id, a);
+    // A second rotation drops the first secret.
+    let again = crate::store::TokenRotation {
+        hash: [4; 32],
+        prev_expires_at: 700,
+        ..rotation
+    };
+    let r = tx.rotate_token(a, &again).unwrap().unwrap();
+    assert_eq!((r.prev_hash, r.prev_expires_at), (Some([3; 32]), Some(700)));
+    assert_eq!(tx.token_by_hash(&[1; 32]).unwrap(), None);
+    // A revoked token cannot be rotated; an unknown one neither.
+    assert_eq!(tx.rotate_token(b, &rotation).unwrap(), None);
+    assert_eq!(tx.rotate_token(9999, &rotation).unwrap(), None);
     tx.commit().unwrap();
 }
 

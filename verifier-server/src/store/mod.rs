@@ -297,6 +297,31 @@ pub struct TokenRow {
     pub created_at: i64,
     /// Revoked, Unix seconds.
     pub revoked_at: Option<i64>,
+    /// When the current secret stops working, Unix seconds.
+    pub expires_at: i64,
+    /// Last accepted request, Unix seconds (recorded at most once a
+    /// minute per token).
+    pub last_used_at: Option<i64>,
+    /// SHA-256 of the secret the last rotation replaced; it keeps working
+    /// until `prev_expires_at`.
+    pub prev_hash: Option<[u8; 32]>,
+    /// When the replaced secret stops working.
+    pub prev_expires_at: Option<i64>,
+    /// Last rotation, Unix seconds.
+    pub rotated_at: Option<i64>,
+}
+
+/// A token's new secret (`admin rotate-token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRotation {
+    /// SHA-256 of the new secret.
+    pub hash: [u8; 32],
+    /// When the new secret expires.
+    pub expires_at: i64,
+    /// When the replaced secret stops working.
+    pub prev_expires_at: i64,
+    /// When the rotation happened.
+    pub at: i64,
 }
 
 /// One audit entry.
@@ -670,8 +695,19 @@ pub trait HoldersTx {
 pub trait TokensTx {
     /// Adds a token; returns its id.
     fn insert_token(&mut self, token: &TokenRow) -> Result<i64, StoreError>;
-    /// The token with this hash.
+    /// The token whose current or replaced secret has this hash (compare
+    /// [`TokenRow::hash`] to tell which).
     fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError>;
+    /// Records a use of token `id` at `at`.
+    fn touch_token(&mut self, id: i64, at: i64) -> Result<(), StoreError>;
+    /// Gives token `id` a new secret; the current one becomes the replaced
+    /// one (a replaced secret still kept is dropped). The row after the
+    /// change, `None` if there is no such token or it is revoked.
+    fn rotate_token(
+        &mut self,
+        id: i64,
+        rotation: &TokenRotation,
+    ) -> Result<Option<TokenRow>, StoreError>;
     /// Every token, oldest first (hashes included; never show them).
     fn tokens(&mut self) -> Result<Vec<TokenRow>, StoreError>;
     /// Revokes a token at `at` unless already revoked; the row after the
@@ -696,6 +732,8 @@ pub trait DevicesTx {
     fn device_by_kid(&mut self, kid: &Kid) -> Result<Option<DeviceRow>, StoreError>;
     /// The device with this row id (locked like [`DevicesTx::device_by_kid`]).
     fn device(&mut self, id: i64) -> Result<Option<DeviceRow>, StoreError>;
+    /// Every device, by id (not locked).
+    fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError>;
     /// Enrolls a device (its `id`, `next_seq` and `head` are ignored);
     /// returns its id.
     fn insert_device(&mut self, device: &DeviceRow) -> Result<i64, StoreError>;
@@ -732,6 +770,24 @@ pub trait LogsTx {
     /// already stored (idempotent: a batch uploaded twice, or through two
     /// instances, is stored once); how many were new.
     fn insert_log_records(&mut self, records: &[LogRecordRow]) -> Result<usize, StoreError>;
+    /// The retention anchor of a device: the seq and hash of its last
+    /// purged record (its first kept record links to that hash).
+    fn log_anchor(&mut self, device_id: i64) -> Result<Option<(u64, [u8; 32])>, StoreError>;
+    /// Purges at most `limit` of a device's oldest records, only a prefix
+    /// of its chain whose device times are all before `before`, moves its
+    /// anchor to the last one purged, and deletes its batches none of whose
+    /// records remain; how many records went.
+    fn purge_device_logs(
+        &mut self,
+        device_id: i64,
+        before: i64,
+        limit: u32,
+        at: i64,
+    ) -> Result<u64, StoreError>;
+    /// The stored evaluation of a year (JSON), kept when its records go.
+    fn eval_result(&mut self, year: i32) -> Result<Option<String>, StoreError>;
+    /// Stores the evaluation of a year (JSON).
+    fn set_eval_result(&mut self, year: i32, json: &str, at: i64) -> Result<(), StoreError>;
     /// A device's records with seq after `after` (all when `None`), in
     /// order, at most `limit`.
     fn log_records(

@@ -144,7 +144,7 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
     testkit::blocking(|| demo::prepare(dir, &state)).unwrap();
 
     let caller = |file: &str| {
-        testkit::blocking(|| auth::authenticate(state.store(), Some(&token(dir, file))))
+        testkit::blocking(|| auth::authenticate(state.store(), Some(&token(dir, file)), state.now()))
             .unwrap()
             .unwrap_or_else(|e| panic!("{file}: {e:?}"))
     };
@@ -229,10 +229,10 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
     let new = token(dir, "officer-token");
     assert_ne!(new, old);
     assert_eq!(
-        testkit::blocking(|| auth::authenticate(state.store(), Some(&old))).unwrap(),
+        testkit::blocking(|| auth::authenticate(state.store(), Some(&old), state.now())).unwrap(),
         Err(AuthFailure::Revoked)
     );
-    let c = testkit::blocking(|| auth::authenticate(state.store(), Some(&new)))
+    let c = testkit::blocking(|| auth::authenticate(state.store(), Some(&new), state.now()))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -252,7 +252,7 @@ async fn a_directory_with_other_certificates_is_not_seeded() {
     let (admin, _) =
         testkit::blocking(|| auth::create_token(state.store(), Role::Admin, None, "t", T0))
             .unwrap();
-    let caller = testkit::blocking(|| auth::authenticate(state.store(), Some(&admin)))
+    let caller = testkit::blocking(|| auth::authenticate(state.store(), Some(&admin), state.now()))
         .unwrap()
         .unwrap();
     let record = serde_json::to_value(shared::domain::sample_record(CertType::QC)).unwrap();

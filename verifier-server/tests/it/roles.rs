@@ -188,6 +188,11 @@ impl Tokens {
             subject: "former admin".into(),
             created_at: T0 - 100,
             revoked_at: Some(T0 - 10),
+            expires_at: T0 + 86_400,
+            last_used_at: None,
+            prev_hash: None,
+            prev_expires_at: None,
+            rotated_at: None,
         })
         .unwrap();
         tx.commit().unwrap();

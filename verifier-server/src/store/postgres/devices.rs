@@ -47,6 +47,13 @@ impl DevicesTx for PgTx<'_> {
         .transpose()
     }
 
+    fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError> {
+        self.rows(&format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"), &[])?
+            .iter()
+            .map(device_from)
+            .collect()
+    }
+
     fn insert_device(&mut self, d: &DeviceRow) -> Result<i64, StoreError> {
         let r = self.one_row(
             "INSERT INTO devices (kid, alg, public_key, token_id, division, label, enrolled_at,

@@ -241,6 +241,90 @@ impl PgTx<'_> {
 }
 
 impl LogsTx for PgTx<'_> {
+    fn log_anchor(&mut self, device_id: i64) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        self.opt_row(
+            "SELECT last_seq, last_hash FROM log_anchors WHERE device_id = $1",
+            &[&device_id],
+        )?
+        .map(|r| {
+            Ok((
+                u64_of(col(&r, 0)?, "anchor seq")?,
+                hash32(col(&r, 1)?, "anchor hash")?,
+            ))
+        })
+        .transpose()
+    }
+
+    fn purge_device_logs(
+        &mut self,
+        device_id: i64,
+        before: i64,
+        limit: u32,
+        at: i64,
+    ) -> Result<u64, StoreError> {
+        let bound: Option<i64> = col(
+            &self.one_row(
+                "SELECT min(seq) FROM verification_records WHERE device_id = $1 AND at >= $2",
+                &[&device_id, &before],
+            )?,
+            0,
+        )?;
+        let last = self.opt_row(
+            "SELECT seq, hash, n FROM (
+                 SELECT seq, hash, row_number() OVER (ORDER BY seq) AS n
+                 FROM verification_records
+                 WHERE device_id = $1 AND seq < $2 ORDER BY seq LIMIT $3) AS p
+             ORDER BY seq DESC LIMIT 1",
+            &[&device_id, &bound.unwrap_or(i64::MAX), &i64::from(limit)],
+        )?;
+        let Some(last) = last else {
+            return Ok(0);
+        };
+        let last_seq: i64 = col(&last, 0)?;
+        let hash: Vec<u8> = col(&last, 1)?;
+        let n: i64 = col(&last, 2)?;
+        self.conn.batch_execute("SET LOCAL lnec.purge = 'on'")?;
+        self.exec(
+            "DELETE FROM verification_records WHERE device_id = $1 AND seq <= $2",
+            &[&device_id, &last_seq],
+        )?;
+        self.exec(
+            "DELETE FROM verification_batches AS b
+             WHERE b.device_id = $1 AND b.last_seq <= $2
+               AND NOT EXISTS (SELECT 1 FROM verification_records r
+                               WHERE r.device_id = $1 AND r.batch_id = b.id)",
+            &[&device_id, &last_seq],
+        )?;
+        self.conn.batch_execute("SET LOCAL lnec.purge = 'off'")?;
+        self.exec(
+            "INSERT INTO log_anchors (device_id, last_seq, last_hash, purged_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq,
+                 last_hash = excluded.last_hash, purged_at = excluded.purged_at",
+            &[&device_id, &last_seq, &hash, &at],
+        )?;
+        u64_of(n, "purged count")
+    }
+
+    fn eval_result(&mut self, year: i32) -> Result<Option<String>, StoreError> {
+        self.opt_row(
+            "SELECT result_json FROM eval_results WHERE year = $1",
+            &[&year],
+        )?
+        .map(|r| col(&r, 0))
+        .transpose()
+    }
+
+    fn set_eval_result(&mut self, year: i32, json: &str, at: i64) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO eval_results (year, computed_at, result_json) VALUES ($1, $2, $3)
+             ON CONFLICT (year) DO UPDATE SET computed_at = excluded.computed_at,
+                 result_json = excluded.result_json",
+            &[&year, &at, &json],
+        )?;
+        Ok(())
+    }
+
     fn log_hashes(
         &mut self,
         device_id: i64,

@@ -32,6 +32,16 @@ impl DevicesTx for SqliteTx<'_> {
         row.map(device_from).transpose()
     }
 
+    fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"))?;
+        let rows = stmt
+            .query_map([], device_cols)?
+            .collect::<Result<Vec<DeviceCols>, _>>()?;
+        rows.into_iter().map(device_from).collect()
+    }
+
     fn insert_device(&mut self, d: &DeviceRow) -> Result<i64, StoreError> {
         self.exec(
             "INSERT INTO devices (kid, alg, public_key, token_id, division, label, enrolled_at,

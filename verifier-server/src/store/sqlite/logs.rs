@@ -1,6 +1,6 @@
 //! [`LogsTx`] on SQLite: uploaded check-log batches and records (append-only by trigger).
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::SqliteTx;
 use shared::domain::DivisionCode;
@@ -83,6 +83,87 @@ impl LogsTx for SqliteTx<'_> {
             .query_map(params![device_id, after, limit], log_record_cols)?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(log_record_from).collect()
+    }
+
+    fn log_anchor(&mut self, device_id: i64) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .row(
+                "SELECT last_seq, last_hash FROM log_anchors WHERE device_id = ?1",
+                [device_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(seq, hash)| Ok((u64_of(seq, "anchor seq")?, hash32(hash, "anchor hash")?)))
+            .transpose()
+    }
+
+    fn purge_device_logs(
+        &mut self,
+        device_id: i64,
+        before: i64,
+        limit: u32,
+        at: i64,
+    ) -> Result<u64, StoreError> {
+        let bound: Option<i64> = self.row(
+            "SELECT min(seq) FROM verification_records WHERE device_id = ?1 AND at >= ?2",
+            params![device_id, before],
+            |r| r.get(0),
+        )?;
+        let last: Option<(i64, Vec<u8>, i64)> = self
+            .row(
+                "SELECT seq, hash, n FROM (
+                     SELECT seq, hash, row_number() OVER (ORDER BY seq) AS n
+                     FROM verification_records
+                     WHERE device_id = ?1 AND seq < ?2 ORDER BY seq LIMIT ?3)
+                 ORDER BY seq DESC LIMIT 1",
+                params![device_id, bound.unwrap_or(i64::MAX), limit],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((last_seq, hash, n)) = last else {
+            return Ok(0);
+        };
+        self.exec("INSERT INTO purge_gate (open) VALUES (1)", [])?;
+        self.exec(
+            "DELETE FROM verification_records WHERE device_id = ?1 AND seq <= ?2",
+            params![device_id, last_seq],
+        )?;
+        self.exec(
+            "DELETE FROM verification_batches AS b
+             WHERE b.device_id = ?1 AND b.last_seq <= ?2
+               AND NOT EXISTS (SELECT 1 FROM verification_records r
+                               WHERE r.device_id = ?1 AND r.batch_id = b.id)",
+            params![device_id, last_seq],
+        )?;
+        self.exec("DELETE FROM purge_gate", [])?;
+        self.exec(
+            "INSERT INTO log_anchors (device_id, last_seq, last_hash, purged_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq,
+                 last_hash = excluded.last_hash, purged_at = excluded.purged_at",
+            params![device_id, last_seq, hash, at],
+        )?;
+        Ok(u64_of(n, "purged count")?)
+    }
+
+    fn eval_result(&mut self, year: i32) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .row(
+                "SELECT result_json FROM eval_results WHERE year = ?1",
+                [year],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn set_eval_result(&mut self, year: i32, json: &str, at: i64) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO eval_results (year, computed_at, result_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (year) DO UPDATE SET computed_at = excluded.computed_at,
+                 result_json = excluded.result_json",
+            params![year, at, json],
+        )?;
+        Ok(())
     }
 }
 

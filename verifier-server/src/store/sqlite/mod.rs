@@ -34,7 +34,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_evaluation.sql"),
     include_str!("migrations/0007_holder_id_in_rust.sql"),
     include_str!("migrations/0008_lookups.sql"),
+    include_str!("migrations/0009_token_lifetimes.sql"),
+    include_str!("migrations/0010_retention.sql"),
 ];
+
+/// The schema version this program migrates a database to.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// The migration after which the program fills `holder_id` of the versions
 /// already stored.
@@ -138,6 +143,124 @@ impl SqliteStore {
             conn: Mutex::new(conn),
         })
     }
+}
+
+/// Copies the database at `src` to a new file `dst` with SQLite's online
+/// backup API while other connections (a running server) keep writing: the
+/// copy is made in one step inside one read transaction, which in WAL mode
+/// blocks no writer, so it is the database exactly as of one commit.
+/// `dst` must not exist.
+pub fn backup_file(src: &Path, dst: &Path) -> Result<(), StoreError> {
+    use rusqlite::backup::{Backup, StepResult};
+    if dst.exists() {
+        return Err(StoreError::Corrupt(format!(
+            "{} exists already; name a new file",
+            dst.display()
+        )));
+    }
+    let source = Connection::open_with_flags(
+        src,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    source.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mut target = Connection::open(dst)?;
+    {
+        let backup = Backup::new(&source, &mut target)?;
+        let started = std::time::Instant::now();
+        loop {
+            match backup.step(-1)? {
+                StepResult::Done => break,
+                StepResult::More | StepResult::Busy | StepResult::Locked => {
+                    if started.elapsed() > std::time::Duration::from_secs(60) {
+                        return Err(StoreError::Unavailable(
+                            "the database stayed locked for 60 s during the backup".into(),
+                        ));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                _ => {
+                    return Err(StoreError::Unavailable(
+                        "the backup step reported an unknown state".into(),
+                    ))
+                }
+            }
+        }
+    }
+    // One file, no WAL beside it: the copy stands alone.
+    target.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+    target.close().map_err(|(_, e)| StoreError::Db(e))?;
+    std::fs::File::open(dst)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StoreError::Unavailable(format!("syncing {}: {e}", dst.display())))?;
+    Ok(())
+}
+
+/// What [`check_file`] found in a database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileCheck {
+    /// Its schema version (at most [`SCHEMA_VERSION`]).
+    pub schema_version: usize,
+    /// Its audit rows (their ids are 1..=n, none missing).
+    pub audit_rows: u64,
+}
+
+/// Checks a database file before it is used (`admin restore`): SQLite's
+/// `PRAGMA integrity_check`, a schema this program knows (not newer), and
+/// an audit log with no row missing (the ids of an AUTOINCREMENT table
+/// with no deletes are 1..=n). Opens the file without migrating it.
+pub fn check_file(path: &Path) -> Result<FileCheck, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let problems: Vec<String> = {
+        let mut stmt = conn.prepare("PRAGMA integrity_check(20)")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows
+    };
+    if problems != ["ok"] {
+        return Err(StoreError::Corrupt(format!(
+            "integrity check failed: {}",
+            problems.join("; ")
+        )));
+    }
+    let version: Option<i64> = conn
+        .query_row(
+            "SELECT version FROM schema_version",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| StoreError::Corrupt(format!("not a verifier-server database: {e}")))?;
+    let version = usize::try_from(version.unwrap_or(0))
+        .map_err(|_| StoreError::Corrupt("negative schema version".into()))?;
+    if version == 0 {
+        return Err(StoreError::Corrupt(
+            "not a verifier-server database: no schema version".into(),
+        ));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {version} is newer than this program ({SCHEMA_VERSION}): \
+             restore it with the newer program"
+        )));
+    }
+    let (count, max): (i64, i64) = conn.query_row(
+        "SELECT count(*), coalesce(max(id), 0) FROM audit",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if count != max {
+        return Err(StoreError::Corrupt(format!(
+            "the audit log has {count} rows but ids up to {max}: rows were removed"
+        )));
+    }
+    Ok(FileCheck {
+        schema_version: version,
+        audit_rows: u64::try_from(count).unwrap_or(0),
+    })
 }
 
 impl Store for SqliteStore {
