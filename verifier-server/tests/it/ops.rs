@@ -137,3 +137,220 @@ async fn last_use_is_recorded_at_most_once_a_minute() {
     get_from(&s.state, AUDIT, Some(&token)).await;
     assert_eq!(listed(&s, id).last_used_at, Some(first + 60));
 }
+
+// ---------------------------------------------------------------------------
+// Backup and restore (SQLite: the online backup API; PostgreSQL uses
+// pg_dump, see docs/operations.md).
+
+mod backup {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use serde_json::{json, Value};
+    use shared::domain::CertType;
+    use testkit::{records, ChildServer};
+    use verifier_server::maintenance;
+    use verifier_server::Config;
+
+    const BIN: &str = env!("CARGO_BIN_EXE_verifier-server");
+
+    fn sqlite_only() -> bool {
+        if testkit::engine() != testkit::Engine::Sqlite {
+            println!("skipped: the SQLite backup runs on SQLite; PostgreSQL uses pg_dump");
+            return false;
+        }
+        true
+    }
+
+    fn admin(data: &Path, args: &[&str]) -> anyhow::Result<String> {
+        testkit::server_admin_with(Path::new(BIN), data, args)
+    }
+
+    fn push(agent: &ureq::Agent, url: &str, token: &str, records: &[Value]) -> bool {
+        let body = serde_json::to_vec(&json!({ "records": records })).unwrap();
+        agent
+            .post(format!("{url}/api/v1/records"))
+            .header("Authorization", format!("Bearer {token}"))
+            .content_type("application/json")
+            .send(&body[..])
+            .is_ok_and(|r| r.status().as_u16() == 200)
+    }
+
+    fn status_seq(data: &Path) -> u64 {
+        let state = testkit::open_at(data, Config::default());
+        testkit::blocking(|| {
+            let mut tx = state.store().begin().unwrap();
+            tx.status_state().unwrap().unwrap().list.seq
+        })
+    }
+
+    #[test]
+    fn a_backup_under_write_load_restores_every_acknowledged_write() {
+        if !sqlite_only() {
+            return;
+        }
+        const BATCH: usize = 20;
+        let dir = testkit::tempdir();
+        let data = dir.path().join("data");
+        let server = ChildServer::start(Path::new(BIN), "serve", &data, &["--no-purge"]).unwrap();
+        let token = admin(
+            &data,
+            &["create-token", "--role", "agency", "--division", "210100"],
+        )
+        .unwrap();
+
+        // A writer pushes batches and notes when each was acknowledged.
+        let acked: Arc<Mutex<Vec<(Instant, usize)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (acked, stop, url, token) =
+                (acked.clone(), stop.clone(), server.url.clone(), token.clone());
+            std::thread::spawn(move || {
+                let agent = testkit::agent();
+                let mut b = 0;
+                while !stop.load(Ordering::SeqCst) && b < 200 {
+                    if push(&agent, &url, &token, &records::values(b * BATCH, (b + 1) * BATCH)) {
+                        acked.lock().unwrap().push((Instant::now(), b));
+                    }
+                    b += 1;
+                }
+            })
+        };
+        while acked.lock().unwrap().len() < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let file = dir.path().join("backup.db");
+        let started = Instant::now();
+        let out = admin(&data, &["backup", "--to", file.to_str().unwrap()]).unwrap();
+        assert!(out.contains("backed up"), "{out}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stop.store(true, Ordering::SeqCst);
+        writer.join().unwrap();
+        let before: Vec<usize> = acked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(at, _)| *at < started)
+            .map(|(_, b)| *b)
+            .collect();
+        assert!(before.len() >= 5);
+        assert!(
+            acked.lock().unwrap().len() > before.len(),
+            "writes went on during the backup"
+        );
+        drop(server);
+
+        // Restore into a new directory and check every acknowledged write.
+        let restored = dir.path().join("restored");
+        let out = admin(&restored, &["restore", "--from", file.to_str().unwrap()]).unwrap();
+        assert!(out.contains("with no gap"), "{out}");
+        let state = testkit::open_at(&restored, Config::default());
+        testkit::blocking(|| {
+            let mut tx = state.store().begin().unwrap();
+            for b in &before {
+                for i in b * BATCH..(b + 1) * BATCH {
+                    let r = records::record(i);
+                    let t = CertType::from_code(r.cert_type.as_deref().unwrap()).unwrap();
+                    assert!(
+                        tx.certificate(t, &records::number(&r)).unwrap().is_some(),
+                        "record {i} of batch {b} was acknowledged before the backup"
+                    );
+                }
+            }
+        });
+        drop(state);
+        let seq = status_seq(&restored);
+
+        // A server on the copy: the same token works, and the list goes on
+        // from the copy's sequence without a gap.
+        let server = ChildServer::start(Path::new(BIN), "serve", &restored, &["--no-purge"]).unwrap();
+        let agent = testkit::agent();
+        assert!(push(&agent, &server.url, &token, &records::values(9_000, 9_005)));
+        drop(server);
+        assert!(status_seq(&restored) > seq);
+        let state = testkit::open_at(&restored, Config::default());
+        let v = testkit::blocking(|| maintenance::verify(state.store(), &restored)).unwrap();
+        assert!(v.status_seq > seq && v.certificates > 0, "{v:?}");
+    }
+
+    #[test]
+    fn restore_refuses_corrupt_truncated_newer_and_occupied() {
+        if !sqlite_only() {
+            return;
+        }
+        let dir = testkit::tempdir();
+        let data = dir.path().join("data");
+        {
+            let s = testkit::open_at(&data, Config::default());
+            let token = testkit::token(&s, verifier_server::auth::Role::Admin, None, "a", testkit::T0);
+            drop((s, token));
+        }
+        let good = dir.path().join("good.db");
+        admin(&data, &["backup", "--to", good.to_str().unwrap()]).unwrap();
+        assert!(admin(&data, &["backup", "--to", good.to_str().unwrap()])
+            .unwrap_err()
+            .to_string()
+            .contains("exists already"));
+        let keys = maintenance::keys_beside(&good);
+        let bytes = std::fs::read(&good).unwrap();
+
+        let variant = |name: &str, content: &[u8]| {
+            let f = dir.path().join(name);
+            std::fs::write(&f, content).unwrap();
+            f
+        };
+        let truncated = variant("truncated.db", &bytes[..bytes.len() / 2]);
+        let mut flipped = bytes.clone();
+        // The header of every b-tree page after the first.
+        for page in (4096..flipped.len()).step_by(4096) {
+            for b in &mut flipped[page..page + 8] {
+                *b ^= 0x5a;
+            }
+        }
+        let corrupt = variant("corrupt.db", &flipped);
+        let newer = variant("newer.db", &bytes);
+        {
+            let c = rusqlite::Connection::open(&newer).unwrap();
+            c.execute("UPDATE schema_version SET version = version + 1", [])
+                .unwrap();
+        }
+        let not_db = variant("text.db", b"hello, this is not a database at all");
+
+        for (file, expect) in [
+            (&truncated, ""),
+            (&corrupt, ""),
+            (&newer, "newer than this program"),
+            (&not_db, ""),
+        ] {
+            let target = dir.path().join(format!("into-{}", file.file_name().unwrap().to_str().unwrap()));
+            let err = admin(
+                &target,
+                &[
+                    "restore",
+                    "--from",
+                    file.to_str().unwrap(),
+                    "--keys",
+                    keys.to_str().unwrap(),
+                ],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(expect), "{file:?}: {err}");
+            assert!(
+                !target.join("verifier.db").exists() && !target.join("keys").exists(),
+                "nothing half-applied for {file:?}"
+            );
+        }
+        // A directory that holds a database is refused.
+        let err = admin(&data, &["restore", "--from", good.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("already holds a database"), "{err}");
+        // The good copy restores.
+        let target = dir.path().join("fresh");
+        admin(&target, &["restore", "--from", good.to_str().unwrap()]).unwrap();
+        assert!(target.join("verifier.db").is_file());
+    }
+}
