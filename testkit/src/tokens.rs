@@ -40,8 +40,8 @@ pub fn token(
             TEST_TOKEN_LIFETIME,
         )
     })
-        .expect("creating a token")
-        .0
+    .expect("creating a token")
+    .0
 }
 
 /// One token of every role.

@@ -646,7 +646,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
 
 fn backup(a: &BackupArgs) -> anyhow::Result<()> {
     if let Some(url) = &a.data.database {
-        if let verifier_server::store::Engine::Postgres(_) = verifier_server::store::Engine::of(url)? {
+        if let verifier_server::store::Engine::Postgres(_) =
+            verifier_server::store::Engine::of(url)?
+        {
             bail!(
                 "the database is PostgreSQL: back it up with pg_dump -Fc (or pg_basebackup) and \
                  copy {}/keys; see docs/operations.md",
@@ -657,8 +659,14 @@ fn backup(a: &BackupArgs) -> anyhow::Result<()> {
     let r = verifier_server::maintenance::backup(&a.data.data, &a.to, !a.no_keys)?;
     println!("backed up {} bytes to {}", r.bytes, r.database.display());
     match &r.keys {
-        Some(k) => println!("key files (private keys: keep them safe) in {}", k.display()),
-        None => println!("key files not copied: back up {}/keys yourself", a.data.data.display()),
+        Some(k) => println!(
+            "key files (private keys: keep them safe) in {}",
+            k.display()
+        ),
+        None => println!(
+            "key files not copied: back up {}/keys yourself",
+            a.data.data.display()
+        ),
     }
     Ok(())
 }

@@ -131,19 +131,21 @@ pub async fn post_dashboard(
     let Form(f) = f.map_err(|e| ApiError::BadRequest(format!("form: {}", e.body_text())))?;
     let s = state.clone();
     let token = f.token.trim().to_string();
-    let caller = blocking(move || match auth::authenticate(s.store(), Some(&token), s.now())? {
-        Ok(caller) => Ok(caller),
-        Err(failure) => {
-            super::audit::audit(
-                &s,
-                None,
-                action.into(),
-                "-".into(),
-                "unauthenticated: dashboard sign-in",
-            );
-            Err(ApiError::from(failure))
-        }
-    })
+    let caller = blocking(
+        move || match auth::authenticate(s.store(), Some(&token), s.now())? {
+            Ok(caller) => Ok(caller),
+            Err(failure) => {
+                super::audit::audit(
+                    &s,
+                    None,
+                    action.into(),
+                    "-".into(),
+                    "unauthenticated: dashboard sign-in",
+                );
+                Err(ApiError::from(failure))
+            }
+        },
+    )
     .await?;
     let result = dashboard(&state, &caller, action, f.year).await;
     audited(&state, &caller, action, &uri, result).await

@@ -248,7 +248,10 @@ impl IntoResponse for ApiError {
             } else {
                 "Bearer realm=\"verifier-server\""
             };
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -257,7 +260,9 @@ impl IntoResponse for ApiError {
 impl From<crate::service::auth::AuthFailure> for ApiError {
     fn from(f: crate::service::auth::AuthFailure) -> ApiError {
         match f {
-            crate::service::auth::AuthFailure::Expired => ApiError::TokenExpired(f.message().into()),
+            crate::service::auth::AuthFailure::Expired => {
+                ApiError::TokenExpired(f.message().into())
+            }
             _ => ApiError::Unauthenticated(f.message().into()),
         }
     }

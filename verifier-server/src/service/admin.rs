@@ -35,9 +35,9 @@ use shared::wire::Claims;
 
 use super::action::{cli_entry, Action};
 use crate::evaluation;
+use crate::service::auth::{generate_token, hash_token, Role};
 use crate::service::keys::{self, Keys};
 use crate::service::lists::advance_status;
-use crate::service::auth::{generate_token, hash_token, Role};
 use crate::store::{KeyRecord, KeyRole, ListState, Store, TokenRotation, TokenRow, Tx};
 
 /// How long a retired key may still have signed (covers a running server

@@ -182,14 +182,7 @@ pub fn create_token(
     subject: &str,
     now: i64,
 ) -> Result<(String, i64), StoreError> {
-    create_token_for(
-        store,
-        role,
-        division,
-        subject,
-        now,
-        role.default_lifetime(),
-    )
+    create_token_for(store, role, division, subject, now, role.default_lifetime())
 }
 
 /// Creates a token valid for `lifetime` seconds from `now`; returns its

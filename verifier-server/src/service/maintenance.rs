@@ -76,13 +76,19 @@ pub fn verify(store: &dyn Store, data: &Path) -> anyhow::Result<Verified> {
     let live = tx.live_versions()?;
     for v in &live {
         let envelope = Sign1::parse(&v.signed, MAX_CERTIFICATE_LEN).with_context(|| {
-            format!("certificate {} {} v{}: not a COSE_Sign1", v.cert_type, v.number, v.version)
+            format!(
+                "certificate {} {} v{}: not a COSE_Sign1",
+                v.cert_type, v.number, v.version
+            )
         })?;
         let key = envelope
             .kid()
             .and_then(|kid| public.get(&kid))
             .with_context(|| {
-                format!("certificate {} {}: signed by an unknown key", v.cert_type, v.number)
+                format!(
+                    "certificate {} {}: signed by an unknown key",
+                    v.cert_type, v.number
+                )
             })?;
         envelope.verify(key).with_context(|| {
             format!(
@@ -214,7 +220,11 @@ pub fn keys_beside(to: &Path) -> PathBuf {
 pub fn backup(data: &Path, to: &Path, with_keys: bool) -> anyhow::Result<BackupReport> {
     let db = data.join(DB_FILE);
     ensure!(db.is_file(), "{} holds no database", data.display());
-    ensure!(!to.exists(), "{} exists already; name a new file", to.display());
+    ensure!(
+        !to.exists(),
+        "{} exists already; name a new file",
+        to.display()
+    );
     let keys_to = keys_beside(to);
     ensure!(
         !with_keys || !keys_to.exists(),
@@ -232,8 +242,7 @@ pub fn backup(data: &Path, to: &Path, with_keys: bool) -> anyhow::Result<BackupR
     let keys = if with_keys {
         let staged = temp_beside(&keys_to)?;
         copy_keys(&data.join(KEY_DIR), &staged)?;
-        fs::rename(&staged, &keys_to)
-            .with_context(|| format!("renaming {}", staged.display()))?;
+        fs::rename(&staged, &keys_to).with_context(|| format!("renaming {}", staged.display()))?;
         Some(keys_to)
     } else {
         None

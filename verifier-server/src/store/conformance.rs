@@ -672,7 +672,10 @@ fn tokens(e: &Engine) {
     // Last use only moves forward.
     tx.touch_token(a, 300).unwrap();
     tx.touch_token(a, 200).unwrap();
-    assert_eq!(tx.token_by_hash(&[1; 32]).unwrap().unwrap().last_used_at, Some(300));
+    assert_eq!(
+        tx.token_by_hash(&[1; 32]).unwrap().unwrap().last_used_at,
+        Some(300)
+    );
     // Rotation: a new secret under the same id; the old one is found as
     // the replaced secret, its overlap capped by its own expiry.
     let rotation = crate::store::TokenRotation {
@@ -683,7 +686,14 @@ fn tokens(e: &Engine) {
     };
     let r = tx.rotate_token(a, &rotation).unwrap().unwrap();
     assert_eq!(
-        (r.id, r.hash, r.expires_at, r.prev_hash, r.prev_expires_at, r.rotated_at),
+        (
+            r.id,
+            r.hash,
+            r.expires_at,
+            r.prev_hash,
+            r.prev_expires_at,
+            r.rotated_at
+        ),
         (a, [3; 32], 20_000, Some([1; 32]), Some(10_001), Some(400))
     );
     assert_eq!(tx.token_by_hash(&[1; 32]).unwrap().unwrap().id, a);

@@ -144,9 +144,11 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
     testkit::blocking(|| demo::prepare(dir, &state)).unwrap();
 
     let caller = |file: &str| {
-        testkit::blocking(|| auth::authenticate(state.store(), Some(&token(dir, file)), state.now()))
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{file}: {e:?}"))
+        testkit::blocking(|| {
+            auth::authenticate(state.store(), Some(&token(dir, file)), state.now())
+        })
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{file}: {e:?}"))
     };
     assert_eq!(caller("admin-token").role, Role::Admin);
     assert_eq!(caller("auditor-token").role, Role::Auditor);

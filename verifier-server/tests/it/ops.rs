@@ -119,7 +119,9 @@ async fn rotation_overlaps_then_the_old_secret_expires() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("revoked"), "{err}");
-    assert!(testkit::blocking(|| admin::rotate_token(s.state.store(), 9_999, 0, None, now)).is_err());
+    assert!(
+        testkit::blocking(|| admin::rotate_token(s.state.store(), 9_999, 0, None, now)).is_err()
+    );
 }
 
 #[tokio::test]
@@ -205,13 +207,22 @@ mod backup {
         let acked: Arc<Mutex<Vec<(Instant, usize)>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (acked, stop, url, token) =
-                (acked.clone(), stop.clone(), server.url.clone(), token.clone());
+            let (acked, stop, url, token) = (
+                acked.clone(),
+                stop.clone(),
+                server.url.clone(),
+                token.clone(),
+            );
             std::thread::spawn(move || {
                 let agent = testkit::agent();
                 let mut b = 0;
                 while !stop.load(Ordering::SeqCst) && b < 200 {
-                    if push(&agent, &url, &token, &records::values(b * BATCH, (b + 1) * BATCH)) {
+                    if push(
+                        &agent,
+                        &url,
+                        &token,
+                        &records::values(b * BATCH, (b + 1) * BATCH),
+                    ) {
                         acked.lock().unwrap().push((Instant::now(), b));
                     }
                     b += 1;
@@ -265,11 +276,36 @@ mod backup {
 
         // A server on the copy: the same token works, and the list goes on
         // from the copy's sequence without a gap.
-        let server = ChildServer::start(Path::new(BIN), "serve", &restored, &["--no-purge"]).unwrap();
+        let server =
+            ChildServer::start(Path::new(BIN), "serve", &restored, &["--no-purge"]).unwrap();
         let agent = testkit::agent();
-        assert!(push(&agent, &server.url, &token, &records::values(9_000, 9_005)));
+        assert!(push(
+            &agent,
+            &server.url,
+            &token,
+            &records::values(9_000, 9_005)
+        ));
+        // A status change makes the next step of the list.
+        let r = records::record(9_000);
+        let uri = format!(
+            "{}/api/v1/certificates/{}/{}/status",
+            server.url,
+            r.cert_type.as_deref().unwrap(),
+            records::number(&r)
+        );
+        let answer = agent
+            .post(uri)
+            .header("Authorization", format!("Bearer {token}"))
+            .content_type("application/json")
+            .send(&br#"{"status":"suspended"}"#[..])
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
         drop(server);
-        assert!(status_seq(&restored) > seq);
+        assert_eq!(
+            status_seq(&restored),
+            seq + 1,
+            "the list goes on from the copy's"
+        );
         let state = testkit::open_at(&restored, Config::default());
         let v = testkit::blocking(|| maintenance::verify(state.store(), &restored)).unwrap();
         assert!(v.status_seq > seq && v.certificates > 0, "{v:?}");
@@ -284,7 +320,13 @@ mod backup {
         let data = dir.path().join("data");
         {
             let s = testkit::open_at(&data, Config::default());
-            let token = testkit::token(&s, verifier_server::auth::Role::Admin, None, "a", testkit::T0);
+            let token = testkit::token(
+                &s,
+                verifier_server::auth::Role::Admin,
+                None,
+                "a",
+                testkit::T0,
+            );
             drop((s, token));
         }
         let good = dir.path().join("good.db");
@@ -324,7 +366,10 @@ mod backup {
             (&newer, "newer than this program"),
             (&not_db, ""),
         ] {
-            let target = dir.path().join(format!("into-{}", file.file_name().unwrap().to_str().unwrap()));
+            let target = dir.path().join(format!(
+                "into-{}",
+                file.file_name().unwrap().to_str().unwrap()
+            ));
             let err = admin(
                 &target,
                 &[
@@ -352,5 +397,219 @@ mod backup {
         let target = dir.path().join("fresh");
         admin(&target, &["restore", "--from", good.to_str().unwrap()]).unwrap();
         assert!(target.join("verifier.db").is_file());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Retention.
+
+mod retention {
+    use testkit::{TestServer, T0};
+    use verifier_server::maintenance::{self, retention_cutoff};
+
+    const YEAR: i64 = 365 * 86_400;
+
+    #[test]
+    fn the_cutoff_keeps_the_evaluation_year_plus_three() {
+        // 2026-11-30 12:00 CST keeps 2023-01-01 00:00 CST on.
+        let now = 1_796_011_200;
+        assert_eq!(shared::cst::datetime_text(now), "2026-11-30 12:00:00");
+        assert_eq!(
+            shared::cst::datetime_text(retention_cutoff(now, 3)),
+            "2023-01-01 00:00:00"
+        );
+        assert_eq!(
+            shared::cst::datetime_text(retention_cutoff(now, 0)),
+            "2026-01-01 00:00:00"
+        );
+    }
+
+    fn evaluation_json(s: &TestServer, year: i32) -> String {
+        testkit::blocking(|| {
+            let e = verifier_server::admin::evaluate(s.state.store(), year, s.now()).unwrap();
+            serde_json::to_string(&e).unwrap()
+        })
+    }
+
+    fn log_rows(s: &TestServer) -> usize {
+        testkit::blocking(|| {
+            let mut tx = s.state.store().begin().unwrap();
+            let devices = tx.devices().unwrap();
+            devices
+                .iter()
+                .map(|d| tx.log_records(d.id, None, 100_000).unwrap().len())
+                .sum()
+        })
+    }
+
+    #[test]
+    fn a_purge_killed_mid_way_resumes_and_keeps_results_and_chains() {
+        let s = TestServer::new();
+        let dir = s.data().to_path_buf();
+        testkit::blocking(|| verifier_server::demo::prepare(&dir, &s.state)).unwrap();
+        let year = shared::cst::year(T0);
+        let stored = log_rows(&s);
+        assert!(stored > 100, "the demo seeded check logs: {stored}");
+        let before = evaluation_json(&s, year);
+        let heads: Vec<_> = testkit::blocking(|| {
+            let mut tx = s.state.store().begin().unwrap();
+            tx.devices().unwrap()
+        })
+        .into_iter()
+        .map(|d| (d.id, d.next_seq, d.head))
+        .collect();
+
+        // Within the period nothing goes.
+        let r = testkit::blocking(|| maintenance::purge(s.state.store(), 3, T0 + YEAR, |_| {}))
+            .unwrap();
+        assert_eq!((r.records, log_rows(&s)), (0, stored));
+
+        // Four years on: the demo year is past the period. The first run
+        // is killed after its first committed batch (a panic unwinds the
+        // next transaction, which is rolled back like a killed process's).
+        s.clock.set(T0 + 4 * YEAR);
+        let later = s.now();
+        let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            testkit::blocking(|| {
+                maintenance::purge(s.state.store(), 3, later, |_| panic!("killed"))
+            })
+        }));
+        assert!(killed.is_err());
+        let left = log_rows(&s);
+        assert!(left < stored && left > 0, "part done: {left} of {stored}");
+        // What is left still verifies: each chain links to its anchor.
+        testkit::blocking(|| maintenance::verify(s.state.store(), &dir)).unwrap();
+
+        let r =
+            testkit::blocking(|| maintenance::purge(s.state.store(), 3, later, |_| {})).unwrap();
+        assert_eq!(r.records as usize, left, "the second run finishes the work");
+        assert_eq!(log_rows(&s), 0);
+        let v = testkit::blocking(|| maintenance::verify(s.state.store(), &dir)).unwrap();
+        assert_eq!(v.log_records, 0);
+        assert_eq!(v.devices, heads.len());
+        // Heads are untouched, so later uploads chain on as before.
+        let after: Vec<_> = testkit::blocking(|| {
+            let mut tx = s.state.store().begin().unwrap();
+            tx.devices().unwrap()
+        })
+        .into_iter()
+        .map(|d| (d.id, d.next_seq, d.head))
+        .collect();
+        assert_eq!(after, heads);
+        // The year's evaluation is the one computed before the purge.
+        let after = evaluation_json(&s, year);
+        if let Some(i) = after.bytes().zip(before.bytes()).position(|(a, b)| a != b) {
+            let at = |t: &str| {
+                String::from_utf8_lossy(&t.as_bytes()[i.saturating_sub(80)..(i + 80).min(t.len())])
+                    .into_owned()
+            };
+            panic!(
+                "the stored evaluation differs:\n{}\n{}",
+                at(&before),
+                at(&after)
+            );
+        }
+        assert_eq!(after.len(), before.len());
+        // Nothing is left to purge; the run is audited.
+        let r =
+            testkit::blocking(|| maintenance::purge(s.state.store(), 3, later, |_| {})).unwrap();
+        assert_eq!(r.records, 0);
+    }
+
+    #[test]
+    fn records_cannot_be_deleted_outside_a_purge() {
+        let s = TestServer::new();
+        let dir = s.data().to_path_buf();
+        testkit::blocking(|| verifier_server::demo::prepare(&dir, &s.state)).unwrap();
+        if testkit::engine() == testkit::Engine::Sqlite {
+            let c = rusqlite::Connection::open(dir.join("verifier.db")).unwrap();
+            let err = c
+                .execute("DELETE FROM verification_records", [])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("append-only"), "{err}");
+            assert!(c.execute("DELETE FROM verification_batches", []).is_err());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL: pg_dump / pg_restore of a live database, checked and served.
+
+mod pg_backup {
+    use std::path::Path;
+    use std::process::Command;
+
+    use testkit::{ChildServer, Engine, TestServer};
+    use verifier_server::maintenance;
+
+    #[test]
+    fn a_pg_dump_restores_checks_and_serves() {
+        let Engine::Postgres(base) = testkit::engine() else {
+            println!("skipped: {} is not set", testkit::engine::POSTGRES_ENV);
+            return;
+        };
+        let s = TestServer::new();
+        let dir = s.data().to_path_buf();
+        testkit::blocking(|| verifier_server::demo::prepare(&dir, &s.state)).unwrap();
+        let url = testkit::engine().database_for(&dir).unwrap().unwrap();
+        let work = testkit::tempdir();
+        let dump = work.path().join("lnec.dump");
+        let out = Command::new("pg_dump")
+            .args(["-Fc", "-f"])
+            .arg(&dump)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", testkit::describe(&out));
+
+        // A new database from the dump.
+        let name = format!("lnec_r_{}", std::process::id());
+        let mut restored_url = url::Url::parse(&base).unwrap();
+        restored_url.set_path(&format!("/{name}"));
+        let restored_url = restored_url.to_string();
+        testkit::blocking(|| {
+            let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .unwrap();
+            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        });
+        let out = Command::new("pg_restore")
+            .args(["--no-owner", "-d"])
+            .arg(&restored_url)
+            .arg(&dump)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", testkit::describe(&out));
+
+        // A data directory with the key files, checked, then served.
+        let data = work.path().join("data");
+        copy_dir(&dir.join("keys"), &data.join("keys"));
+        let v = testkit::blocking(|| {
+            let store = verifier_server::store::open(&restored_url).unwrap();
+            maintenance::verify(store.as_ref(), &data)
+        })
+        .unwrap();
+        assert!(v.certificates > 0 && v.log_records > 0, "{v:?}");
+        let server = ChildServer::start_on_database("serve", &data, &restored_url).unwrap();
+        let admin = std::fs::read_to_string(dir.join("demo/admin-token")).unwrap();
+        let r = testkit::agent()
+            .get(format!("{}/api/v1/audit?after=0&limit=1", server.url))
+            .header("Authorization", format!("Bearer {}", admin.trim()))
+            .call()
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "the demo's admin token works on the copy"
+        );
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }

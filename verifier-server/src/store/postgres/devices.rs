@@ -48,10 +48,13 @@ impl DevicesTx for PgTx<'_> {
     }
 
     fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError> {
-        self.rows(&format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"), &[])?
-            .iter()
-            .map(device_from)
-            .collect()
+        self.rows(
+            &format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"),
+            &[],
+        )?
+        .iter()
+        .map(device_from)
+        .collect()
     }
 
     fn insert_device(&mut self, d: &DeviceRow) -> Result<i64, StoreError> {

@@ -227,11 +227,7 @@ pub fn check_file(path: &Path) -> Result<FileCheck, StoreError> {
         )));
     }
     let version: Option<i64> = conn
-        .query_row(
-            "SELECT version FROM schema_version",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .optional()
         .map_err(|e| StoreError::Corrupt(format!("not a verifier-server database: {e}")))?;
     let version = usize::try_from(version.unwrap_or(0))

@@ -132,11 +132,7 @@ impl TokensTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn rotate_token(
-        &mut self,
-        id: i64,
-        r: &TokenRotation,
-    ) -> Result<Option<TokenRow>, StoreError> {
+    fn rotate_token(&mut self, id: i64, r: &TokenRotation) -> Result<Option<TokenRow>, StoreError> {
         let n = self.exec(
             "UPDATE tokens SET prev_hash = hash, prev_expires_at = min(?3, expires_at),
                                hash = ?2, expires_at = ?4, rotated_at = ?5
