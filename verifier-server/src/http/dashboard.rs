@@ -117,7 +117,7 @@ pub async fn get_dashboard(
         (status = 200, description = "The dashboard (HTML)", content_type = "text/html"),
         (status = 400, description = "Bad form",
             body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Unknown or revoked token",
+        (status = 401, description = "Unknown, revoked or expired token",
             body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator or auditor",
             body = super::error::Problem, content_type = "application/problem+json"),

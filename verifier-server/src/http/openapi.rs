@@ -94,7 +94,10 @@ fn add_common(op: &mut Operation, layered: bool) {
         ));
     }
     if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
-        common.push(("401", "No valid bearer token"));
+        common.push((
+            "401",
+            "No valid bearer token (unknown, revoked or expired: `/problems/token-expired`)",
+        ));
     }
     if op.request_body.is_some() {
         common.push(("400", "The body is not what the path expects"));
