@@ -143,7 +143,7 @@ impl LogsTx for SqliteTx<'_> {
                  last_hash = excluded.last_hash, purged_at = excluded.purged_at",
             params![device_id, last_seq, hash, at],
         )?;
-        Ok(u64_of(n, "purged count")?)
+        u64_of(n, "purged count")
     }
 
     fn eval_result(&mut self, year: i32) -> Result<Option<String>, StoreError> {
