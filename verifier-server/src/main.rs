@@ -868,6 +868,54 @@ mod tests {
             }))
         ));
         assert!(matches!(
+            parse("admin rotate-token --data d --id 3 --overlap 12h --expires-in 30d")
+                .unwrap()
+                .command,
+            Cmd::Admin(AdminCmd::RotateToken(RotateTokenArgs {
+                id: 3,
+                overlap: 43_200,
+                expires_in: Some(2_592_000),
+                ..
+            }))
+        ));
+        assert!(matches!(
+            parse("admin rotate-token --data d --id 3").unwrap().command,
+            Cmd::Admin(AdminCmd::RotateToken(RotateTokenArgs {
+                overlap: 604_800,
+                expires_in: None,
+                ..
+            }))
+        ));
+        for (text, seconds) in [
+            ("90", 90),
+            ("90s", 90),
+            ("5m", 300),
+            ("8h", 28_800),
+            ("1d", 86_400),
+        ] {
+            assert_eq!(parse_duration(text), Ok(seconds), "{text}");
+        }
+        for bad in ["", "d", "8w", "-1d", "1.5h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            parse("admin backup --data d --to /tmp/b.db --no-keys")
+                .unwrap()
+                .command,
+            Cmd::Admin(AdminCmd::Backup(BackupArgs { no_keys: true, .. }))
+        ));
+        assert!(matches!(
+            parse("admin purge --data d").unwrap().command,
+            Cmd::Admin(AdminCmd::Purge(PurgeArgs {
+                retention_years: 3,
+                ..
+            }))
+        ));
+        assert!(
+            parse("admin restore --from f").is_err(),
+            "restore needs --data"
+        );
+        assert!(matches!(
             parse("admin revoke-token --data d --id 3").unwrap().command,
             Cmd::Admin(AdminCmd::RevokeToken(RevokeTokenArgs { id: 3, .. }))
         ));
