@@ -14,3 +14,4 @@ pub mod keys;
 pub mod lists;
 pub mod logs;
 pub mod lookup;
+pub mod private_fs;
