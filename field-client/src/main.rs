@@ -485,7 +485,11 @@ fn run_lookup(cli: &Cli, dir: &Path, by: LookupBy, value: &str) -> anyhow::Resul
 
 fn dispose(cli: &Cli, dir: &Path, check_id: u64, accepted: bool, note: &str) -> anyhow::Result<u8> {
     let mut db = open(dir)?;
-    db.require_enrollment()?;
+    // The log alone is needed: a decision is recorded even when the lists
+    // failed their checks.
+    if !db.is_enrolled()? {
+        db.require_enrollment()?;
+    }
     let d = serve::record_disposition(&mut db, check_id, accepted, note, device::now()?)?;
     let incident = d.valid_refused_incident;
     if cli.json {
