@@ -865,7 +865,9 @@ fn copy_list_rows(from: &Path, to: &Path, keys: &[&str]) {
     let dst = rusqlite::Connection::open(to.join("client.db")).unwrap();
     for key in keys {
         let v: rusqlite::types::Value = src
-            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .unwrap();
         dst.execute(
             "INSERT INTO state (key, value) VALUES (?1, ?2)
@@ -995,8 +997,11 @@ fn an_older_status_list_restored_into_the_store_is_refused() {
     let old = testkit::tempdir();
     {
         let c = rusqlite::Connection::open(dir.join("client.db")).unwrap();
-        c.execute("VACUUM INTO ?1", [old.path().join("client.db").to_str().unwrap()])
-            .unwrap();
+        c.execute(
+            "VACUUM INTO ?1",
+            [old.path().join("client.db").to_str().unwrap()],
+        )
+        .unwrap();
     }
     let backup = old.path().to_path_buf();
 
@@ -1030,7 +1035,12 @@ fn an_older_status_list_restored_into_the_store_is_refused() {
     // A sync fetches fresh lists; the upload part fails: the server holds
     // check records this restored database lacks (the rollback shows).
     let r = fc(&dir, s.now(), &["sync"]);
-    assert!(r.stdout.contains("upload failed"), "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("upload failed"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
     let (code, v) = verify_text(&dir, s.now(), &qr);
     assert_eq!((code, v["reason"].as_str()), (1, Some("revoked")), "{v}");
 
