@@ -642,9 +642,11 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         let last_sync = inner.db.int("last_sync")?;
         let held = inner.db.lists()?;
         let lists = held.as_ref().ok().and_then(Option::as_ref);
+        let tampered = held.as_ref().err().map(ToString::to_string);
         let newest = lists.map_or(0, |l| l.newest_seen);
         let status = lists.and_then(|l| l.status.as_ref());
         let (age, stale, ttl, max_age) = match status {
+            None if tampered.is_some() => (None, "store_tampered", None, None),
             None => (None, "no_lists", None, None),
             Some((_, m)) => {
                 let age = m.age(now.max(newest));
@@ -669,6 +671,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
             "ttl": ttl,
             "max_age": max_age,
             "stale": stale,
+            "message": tampered,
             "clock_behind_seconds": (newest > now).then_some(newest - now),
             "checks_total": counts.total,
             "checks_pending": counts.total - counts.uploaded,

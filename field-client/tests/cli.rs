@@ -1016,6 +1016,50 @@ fn an_older_status_list_restored_into_the_store_is_refused() {
     // The attack: the old status rows back (the delta dropped).
     copy_list_rows(&backup, &dir, &["status_snapshot", "status_seq"]);
     assert_tampered(&dir, s.now(), &qr);
+    // The scanner page answers the same, and its status says why.
+    {
+        let port = testkit::free_port().unwrap();
+        let mut child = Command::new(BIN)
+            .arg("--data")
+            .arg(&dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("FIELD_CLIENT_NOW", s.now().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            if line.unwrap().contains("scanner at") {
+                break;
+            }
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+        let origin = format!("http://127.0.0.1:{port}");
+        let v: Value = agent
+            .post(&format!("{origin}/api/check"))
+            .header("Origin", &origin)
+            .send_json(json!({"text": qr}))
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        assert_eq!(
+            (v["verdict"].as_str(), v["reason"].as_str()),
+            (Some("cannot_confirm"), Some("store_tampered")),
+            "{v}"
+        );
+        let st: Value = agent
+            .get(&format!("{origin}/api/status"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        assert_eq!(st["stale"], "store_tampered", "{st}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
     let r = fc(&dir, s.now(), &["status"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
 
