@@ -5,14 +5,14 @@
 
 use std::path::Path;
 
-use field_client::db::{Db, Enrollment, SyncData};
+use field_client::db::{Db, Enrollment, StatusWrite, SyncData};
 use shared::cose;
 use shared::crypto::{Alg, SigningKey};
 use shared::domain::validate::{sample_record, validate};
 use shared::domain::CertType;
 use shared::qrtext::{self, Kind};
-use shared::status::{Status, StatusCache, StatusList, StatusSnapshot};
-use shared::trust::{IssuerKey, KeyState, Manifest, TrustList};
+use shared::status::{Status, StatusList, StatusSnapshot};
+use shared::trust::{IssuerKey, KeyState, Manifest, SignedStatus, StatusUpdate, TrustList};
 use shared::wire::Claims;
 
 pub const NOW: i64 = 1_780_279_200; // 2026-06-01T10:00:00+08:00
@@ -49,7 +49,12 @@ pub fn fixture(dir: &Path) -> Vec<String> {
         list.set((x % ENTRIES as u64) as u32 | 1, Status::Revoked)
             .unwrap();
     }
-    let cache = StatusCache::from_snapshot(StatusSnapshot { seq: 7, list });
+    let snapshot = SignedStatus::sign(
+        manifest,
+        &StatusUpdate::Snapshot(StatusSnapshot { seq: 7, list }),
+        &issuer,
+    )
+    .unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let mut db = Db::open(dir).unwrap();
     db.set_enrollment(
@@ -67,7 +72,8 @@ pub fn fixture(dir: &Path) -> Vec<String> {
     db.apply_sync(&SyncData {
         trust_bytes: &trust_bytes,
         trust: &trust,
-        status: &cache,
+        status: StatusWrite::Snapshot(&snapshot),
+        status_seq: 7,
         status_manifest: manifest,
         catalogue: b"{}",
         now: NOW,

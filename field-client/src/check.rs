@@ -7,7 +7,7 @@ use shared::verify::{self, Context, Policy, Reason, StatusData, Verdict, Warning
 use shared::view::FaceView;
 use shared::wire::Claims;
 
-use crate::db::{Db, Lists};
+use crate::db::{Db, Held};
 
 /// The result of one check, as logged.
 #[derive(Debug, Clone)]
@@ -61,12 +61,13 @@ fn cut(text: &str, max: usize) -> String {
     text[..end].to_string()
 }
 
-/// Verifies `text` against `lists` at `now` (no lists: every check is
-/// `cannot_confirm`/`no_status_data` or, without a trust list, logged as
-/// not confirmable), appends the check to the log, and returns the outcome.
-/// The record is durable before this returns.
-pub fn check(db: &mut Db, lists: Option<&Lists>, text: &str, now: i64) -> anyhow::Result<Outcome> {
-    let mut out = evaluate(lists, text, now);
+/// Verifies `text` against the held lists at `now` (no lists: every check
+/// is `cannot_confirm`/`no_status_data`; a store that failed its checks:
+/// `cannot_confirm`/`store_tampered`, never `valid`), appends the check to
+/// the log, and returns the outcome. The record is durable before this
+/// returns.
+pub fn check(db: &mut Db, held: &Held, text: &str, now: i64) -> anyhow::Result<Outcome> {
+    let mut out = evaluate(held, text, now);
     let event = Event::Check(Check {
         verdict: out.verdict,
         reason: out.reason,
@@ -87,7 +88,28 @@ pub fn check(db: &mut Db, lists: Option<&Lists>, text: &str, now: i64) -> anyhow
 }
 
 /// The verdict without logging (the check id is 0).
-pub fn evaluate(lists: Option<&Lists>, text: &str, now: i64) -> Outcome {
+pub fn evaluate(held: &Held, text: &str, now: i64) -> Outcome {
+    let lists = match held {
+        Ok(lists) => lists.as_ref(),
+        Err(tampered) => {
+            return Outcome {
+                check_id: 0,
+                at: now,
+                verdict: Verdict::CannotConfirm,
+                reason: Some(Reason::StoreTampered),
+                detail: Some(tampered.to_string()),
+                warnings: Vec::new(),
+                claims: None,
+                identifier: None,
+                issuer_name: None,
+                data_age_seconds: None,
+                holder: None,
+                status_seq: None,
+                trust_seq: None,
+                view: None,
+            };
+        }
+    };
     let Some(lists) = lists else {
         // Never synced: nothing can be confirmed; still say what it is not.
         let (reason, detail) = if !shared::qrtext::has_known_prefix(text) {

@@ -10,6 +10,8 @@
 //! - [`lookup`]: online lookup by plate, ID or number, logged as kind 2;
 //! - [`card`]: the verdict card;
 //! - [`net`]: the HTTP client;
+//! - [`seal`]: the store seal (pinned root, high-water marks, HMAC);
+//! - [`private_fs`]: owner-only modes of the data directory;
 //! - [`serve`]: `field-client serve`, the scanner page and its local API;
 //! - [`view`]: the result screen's face fields.
 #![forbid(unsafe_code)]
@@ -20,6 +22,8 @@ pub mod db;
 pub mod device;
 pub mod lookup;
 pub mod net;
+pub mod private_fs;
+pub mod seal;
 pub mod serve;
 pub mod sync;
 pub mod view;

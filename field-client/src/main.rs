@@ -243,8 +243,8 @@ fn enroll(
     };
     let e = sync::enroll(server, token, &key, label, root_kid)?;
     let mut db = Db::open(dir)?;
-    if let Some(old) = db.enrollment()? {
-        if old.root != e.root && db.trust_seq()?.is_some() {
+    if let Ok(Some((old, marks))) = db.sealed()? {
+        if old.root != e.root && marks.trust_seq > 0 {
             bail!(
                 "this device already trusts root key {}; the server names {}: refusing to switch trust anchors",
                 old.root.kid(),
@@ -252,7 +252,13 @@ fn enroll(
             );
         }
     }
-    db.set_enrollment(&e, device::now()?)?;
+    if let Some(t) = db.set_enrollment(&e, device::now()?)? {
+        eprintln!(
+            "field-client: the previous store failed its checks ({}): its lists were dropped and root key {} pinned anew 原有数据已作废; run sync",
+            t.0,
+            e.root.kid()
+        );
+    }
     if cli.json {
         println!(
             "{}",
@@ -337,8 +343,15 @@ fn verify(
     stdin: bool,
 ) -> anyhow::Result<u8> {
     let mut db = open(dir)?;
-    let e = db.require_enrollment()?;
-    let lists = db.lists(&e.root)?;
+    if !db.is_enrolled()? {
+        db.require_enrollment()?;
+    }
+    // Verified again from the stored signed bytes; a store that fails its
+    // checks gives `cannot_confirm` / `store_tampered` for every input.
+    let held = db.lists()?;
+    if let Err(t) = &held {
+        eprintln!("field-client: {t}");
+    }
     let mut scans = Vec::new();
     for t in texts {
         scans.push(Scan::Text("text".into(), t.clone()));
@@ -392,7 +405,7 @@ fn verify(
             Scan::Text(label, text) => {
                 let now = device::now()?;
                 // Logged (durably) before anything is printed.
-                let o: Outcome = check::check(&mut db, lists.as_ref(), &text, now)?;
+                let o: Outcome = check::check(&mut db, &held, &text, now)?;
                 if cli.json {
                     println!("{}", o.to_json(&label));
                 } else {
@@ -472,7 +485,11 @@ fn run_lookup(cli: &Cli, dir: &Path, by: LookupBy, value: &str) -> anyhow::Resul
 
 fn dispose(cli: &Cli, dir: &Path, check_id: u64, accepted: bool, note: &str) -> anyhow::Result<u8> {
     let mut db = open(dir)?;
-    db.require_enrollment()?;
+    // The log alone is needed: a decision is recorded even when the lists
+    // failed their checks.
+    if !db.is_enrolled()? {
+        db.require_enrollment()?;
+    }
     let d = serve::record_disposition(&mut db, check_id, accepted, note, device::now()?)?;
     let incident = d.valid_refused_incident;
     if cli.json {
@@ -502,7 +519,7 @@ fn status(cli: &Cli, dir: &Path) -> anyhow::Result<u8> {
     let db = open(dir)?;
     let e = db.require_enrollment()?;
     let now = device::now()?;
-    let lists = db.lists(&e.root)?;
+    let lists = db.lists()?.map_err(anyhow::Error::new)?;
     let counts = db.counts()?;
     let last_sync = db.int("last_sync")?;
     let last_upload = db.int("last_upload")?;

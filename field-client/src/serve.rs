@@ -35,7 +35,7 @@ use shared::verify::Verdict;
 use webassets::{Missing, Site};
 
 use crate::check::{self, Outcome};
-use crate::db::{Db, Lists};
+use crate::db::Db;
 use crate::{device, sync, view};
 
 /// The built page, embedded at compile time (read from disk in debug
@@ -97,9 +97,6 @@ struct SyncState {
 
 struct Inner {
     db: Db,
-    lists: Option<Lists>,
-    /// `last_sync` when `lists` was loaded: a later sync reloads them.
-    lists_sync: Option<Option<i64>>,
     recent: Option<(String, Instant, Value)>,
 }
 
@@ -131,12 +128,7 @@ impl AppState {
         let db = Db::open(&config.dir)?;
         Ok(AppState {
             config: Arc::new(config),
-            inner: Arc::new(Mutex::new(Inner {
-                db,
-                lists: None,
-                lists_sync: None,
-                recent: None,
-            })),
+            inner: Arc::new(Mutex::new(Inner { db, recent: None })),
             sync: Arc::new(Mutex::new(SyncState::default())),
         })
     }
@@ -415,19 +407,6 @@ fn result_json(o: &Outcome, source: &str) -> Value {
     v
 }
 
-impl Inner {
-    /// The lists, reloaded (and re-verified) after a sync.
-    fn current_lists(&mut self) -> anyhow::Result<Option<&Lists>> {
-        let last_sync = self.db.int("last_sync")?;
-        if self.lists_sync != Some(last_sync) {
-            let e = self.db.require_enrollment()?;
-            self.lists = self.db.lists(&e.root)?;
-            self.lists_sync = Some(last_sync);
-        }
-        Ok(self.lists.as_ref())
-    }
-}
-
 fn run_check(state: &AppState, text: &str, source: &str) -> Result<Value, ApiError> {
     let now = device::now()?;
     let mut inner = state.inner()?;
@@ -439,16 +418,18 @@ fn run_check(state: &AppState, text: &str, source: &str) -> Result<Value, ApiErr
         }
     }
     let inner = &mut *inner;
-    if inner.db.enrollment()?.is_none() {
+    if !inner.db.is_enrolled()? {
         return Err(bad(
             StatusCode::CONFLICT,
             "not_enrolled",
             "本设备未注册：请先运行 field-client enroll / this device is not enrolled: run enroll first",
         ));
     }
-    let lists = inner.current_lists()?.cloned();
+    // Verified again from the stored signed bytes for every check; a store
+    // that fails is `cannot_confirm` / `store_tampered`.
+    let held = inner.db.lists()?;
     // Logged durably before the verdict is answered.
-    let o = check::check(&mut inner.db, lists.as_ref(), text, now)?;
+    let o = check::check(&mut inner.db, &held, text, now)?;
     let answer = result_json(&o, source);
     inner.recent = Some((text.to_string(), Instant::now(), answer.clone()));
     Ok(answer)
@@ -646,16 +627,26 @@ pub fn cst_day_start(now: i64) -> i64 {
 async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let v = blocking(move || {
         let now = device::now()?;
-        let mut inner = state.inner()?;
-        let Some(e) = inner.db.enrollment()? else {
-            return Ok(json!({"enrolled": false, "stale": "not_enrolled", "now": now}));
+        let inner = state.inner()?;
+        let e = match inner.db.sealed()? {
+            Ok(Some((e, _))) => e,
+            Ok(None) => {
+                return Ok(json!({"enrolled": false, "stale": "not_enrolled", "now": now}));
+            }
+            Err(t) => {
+                return Ok(json!({"enrolled": true, "stale": "store_tampered",
+                                 "message": t.to_string(), "now": now}));
+            }
         };
         let counts = inner.db.counts()?;
         let last_sync = inner.db.int("last_sync")?;
-        let lists = inner.current_lists()?;
+        let held = inner.db.lists()?;
+        let lists = held.as_ref().ok().and_then(Option::as_ref);
+        let tampered = held.as_ref().err().map(ToString::to_string);
         let newest = lists.map_or(0, |l| l.newest_seen);
         let status = lists.and_then(|l| l.status.as_ref());
         let (age, stale, ttl, max_age) = match status {
+            None if tampered.is_some() => (None, "store_tampered", None, None),
             None => (None, "no_lists", None, None),
             Some((_, m)) => {
                 let age = m.age(now.max(newest));
@@ -680,6 +671,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
             "ttl": ttl,
             "max_age": max_age,
             "stale": stale,
+            "message": tampered,
             "clock_behind_seconds": (newest > now).then_some(newest - now),
             "checks_total": counts.total,
             "checks_pending": counts.total - counts.uploaded,

@@ -16,7 +16,7 @@ use shared::crypto::{PublicKey, SigningKey};
 use shared::status::StatusCache;
 use shared::trust::{SignedStatus, StatusUpdate, TrustList};
 
-use crate::db::{alg_from_name, alg_to_name, Db, Enrollment, SyncData};
+use crate::db::{alg_from_name, alg_to_name, Db, Enrollment, StatusWrite, SyncData, MAX_DELTAS};
 use crate::net::Client;
 
 /// Records per uploaded batch.
@@ -141,9 +141,21 @@ pub fn sync(
     now: i64,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<SyncReport> {
+    // The root key and the high-water marks come from the seal: a store
+    // whose seal fails cannot be repaired by a sync (re-enroll).
     let e = db.require_enrollment()?;
+    let marks = db.marks()?;
     let client = Client::new(server.unwrap_or(&e.server), Some(e.token.clone()));
-    let held = db.lists(&e.root)?;
+    let held = match db.lists()? {
+        Ok(h) => h,
+        Err(t) => {
+            progress(&format!(
+                "local lists refused ({}); fetching fresh ones",
+                t.0
+            ));
+            None
+        }
+    };
 
     progress("trust list: fetching");
     let a = client.get("/api/v1/trust-list")?;
@@ -156,6 +168,13 @@ pub fn sync(
         },
         _ => TrustList::verify(&a.body, &e.root).context("the trust list was refused")?,
     };
+    if trust.seq < marks.trust_seq {
+        bail!(
+            "the trust list offered (seq {}) is older than one this device accepted before (seq {}); refused",
+            trust.seq,
+            marks.trust_seq
+        );
+    }
     progress(&format!(
         "trust list: seq {} verified ({} bytes, {} issuer keys)",
         trust.seq,
@@ -164,13 +183,26 @@ pub fn sync(
     ));
     let trust_bytes = a.body;
 
-    let held_status = held.as_ref().and_then(|h| h.status.clone());
-    let (cache, manifest, step, changes) = match held_status {
+    // A new trust list, a store that failed its checks or a long chain of
+    // deltas: start again from a snapshot (every held status object must
+    // verify under the trust list held with it).
+    let held_status = held
+        .as_ref()
+        .filter(|h| h.trust.seq == trust.seq)
+        .and_then(|h| h.status.clone())
+        .filter(|_| db.delta_count().is_ok_and(|n| n < MAX_DELTAS));
+    let held_seq = held
+        .as_ref()
+        .and_then(|h| h.status.as_ref())
+        .map_or(0, |(c, _)| c.seq())
+        .max(marks.status_seq);
+    let mut received = Vec::new();
+    let (cache, manifest, step, changes, write) = match held_status {
         Some((cache, manifest)) => {
             progress(&format!("status list: deltas since seq {}", cache.seq()));
             let a = client.get(&format!("/api/v1/status-list/deltas?since={}", cache.seq()))?;
             match a.status {
-                204 => (cache, manifest, StatusStep::UpToDate, 0),
+                204 => (cache, manifest, StatusStep::UpToDate, 0, None),
                 200 => {
                     let signed = SignedStatus::verify(&a.body, &trust)
                         .context("the status delta was refused")?;
@@ -183,33 +215,44 @@ pub fn sync(
                     let mut next = cache.clone();
                     next.apply(&delta)
                         .context("the status delta does not apply to the list held")?;
+                    received = a.body;
                     (
                         next,
                         signed.manifest,
                         StatusStep::Delta,
                         delta.changes.len(),
+                        Some(false),
                     )
                 }
                 400 | 410 => {
-                    let (snapshot, m) = fetch_snapshot(&client, &trust, progress)?;
-                    let mut next = cache.clone();
-                    next.replace(snapshot)
-                        .context("the status snapshot is not newer than the list held")?;
-                    (next, m, StatusStep::Snapshot, 0)
+                    let (snapshot, m, bytes) = fetch_snapshot(&client, &trust, held_seq, progress)?;
+                    received = bytes;
+                    (
+                        StatusCache::from_snapshot(snapshot),
+                        m,
+                        StatusStep::Snapshot,
+                        0,
+                        Some(true),
+                    )
                 }
                 s => bail!("fetching the status delta: HTTP {s}: {}", a.text()),
             }
         }
         None => {
-            let (snapshot, m) = fetch_snapshot(&client, &trust, progress)?;
+            let (snapshot, m, bytes) = fetch_snapshot(&client, &trust, held_seq, progress)?;
+            received = bytes;
             (
                 StatusCache::from_snapshot(snapshot),
                 m,
                 StatusStep::Snapshot,
                 0,
+                Some(true),
             )
         }
     };
+    if manifest.issued_at < marks.status_issued_at {
+        bail!("the status list offered is older than one this device accepted before; refused");
+    }
     progress(&format!(
         "status list: seq {} ({} entries) verified",
         cache.seq(),
@@ -225,7 +268,12 @@ pub fn sync(
     db.apply_sync(&SyncData {
         trust_bytes: &trust_bytes,
         trust: &trust,
-        status: &cache,
+        status: match write {
+            Some(true) => StatusWrite::Snapshot(&received),
+            Some(false) => StatusWrite::Delta(&received),
+            None => StatusWrite::Keep,
+        },
+        status_seq: cache.seq(),
         status_manifest: manifest,
         catalogue: &a.body,
         now,
@@ -245,8 +293,13 @@ pub fn sync(
 fn fetch_snapshot(
     client: &Client,
     trust: &TrustList,
+    at_least: u64,
     progress: &mut dyn FnMut(&str),
-) -> anyhow::Result<(shared::status::StatusSnapshot, shared::trust::Manifest)> {
+) -> anyhow::Result<(
+    shared::status::StatusSnapshot,
+    shared::trust::Manifest,
+    Vec<u8>,
+)> {
     progress("status list: fetching snapshot");
     let a = client.get("/api/v1/status-list")?;
     require_ok(&a, "status list")?;
@@ -255,7 +308,13 @@ fn fetch_snapshot(
     let StatusUpdate::Snapshot(snapshot) = signed.update else {
         bail!("the status-list endpoint answered with a delta; refused");
     };
-    Ok((snapshot, signed.manifest))
+    if snapshot.seq < at_least {
+        bail!(
+            "the status snapshot offered (seq {}) is older than the list this device holds or held (seq {at_least}); refused",
+            snapshot.seq
+        );
+    }
+    Ok((snapshot, signed.manifest, a.body))
 }
 
 /// Uploads every record the server does not hold yet, in signed batches.

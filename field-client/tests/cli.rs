@@ -857,3 +857,339 @@ fn lookup_online_is_logged_and_uploaded_offline_needs_a_connection() {
     let logs = fc(&dir, now, &["--json", "logs"]).json();
     assert_eq!(logs.iter().filter(|l| l["kind"] == "lookup").count(), 4);
 }
+
+/// Copies the list rows (and the root key rows) of `from`'s client.db into
+/// `to`'s, as an attacker with file access would with sqlite3.
+fn copy_list_rows(from: &Path, to: &Path, keys: &[&str]) {
+    let src = rusqlite::Connection::open(from.join("client.db")).unwrap();
+    let dst = rusqlite::Connection::open(to.join("client.db")).unwrap();
+    for key in keys {
+        let v: rusqlite::types::Value = src
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        dst.execute(
+            "INSERT INTO state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![key, v],
+        )
+        .unwrap();
+    }
+    dst.execute("DELETE FROM status_delta", []).unwrap();
+    let mut stmt = src.prepare("SELECT seq, bytes FROM status_delta").unwrap();
+    let rows: Vec<(i64, Vec<u8>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (seq, bytes) in rows {
+        dst.execute(
+            "INSERT INTO status_delta (seq, bytes) VALUES (?1, ?2)",
+            rusqlite::params![seq, bytes],
+        )
+        .unwrap();
+    }
+}
+
+fn assert_tampered(dir: &Path, now: i64, qr: &str) {
+    let r = fc(dir, now, &["--json", "verify", "--text", qr]);
+    let v = r.json();
+    assert_eq!(v.len(), 1, "{} {}", r.stdout, r.stderr);
+    assert_eq!(
+        (r.code, v[0]["verdict"].as_str(), v[0]["reason"].as_str()),
+        (3, Some("cannot_confirm"), Some("store_tampered")),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("field-client sync") && r.stderr.contains("re-enroll"),
+        "the officer is told what to do: {}",
+        r.stderr
+    );
+}
+
+/// Issue 12 finding 5: another server's root key and lists copied into
+/// client.db (with sqlite, and with that device's seal too) never make
+/// the client answer `valid` for that server's certificates.
+#[test]
+fn another_servers_root_and_lists_copied_into_the_store_are_refused() {
+    let a = Server::start();
+    let b = Server::start();
+    a.push_samples();
+    b.push_samples();
+    let da = enrolled(&a);
+    let db_ = enrolled(&b);
+    for (s, d) in [(&a, &da), (&b, &db_)] {
+        let r = fc(&data(d), s.now(), &["sync"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let foreign = b.qr(CertType::YSZ);
+    let own = a.qr(CertType::YSZ);
+    let (code, v) = verify_text(&data(&db_), b.now(), &foreign);
+    assert_eq!((code, v["verdict"].as_str()), (0, Some("valid")));
+    let (code, v) = verify_text(&data(&da), a.now(), &foreign);
+    assert_ne!(v["verdict"], "valid", "{v}");
+    assert_ne!(code, 0);
+
+    // The attack: B's root key and lists into A's database.
+    copy_list_rows(
+        &data(&db_),
+        &data(&da),
+        &[
+            "root_alg",
+            "root_key",
+            "trust",
+            "trust_seq",
+            "status_snapshot",
+            "status_seq",
+        ],
+    );
+    assert_tampered(&data(&da), a.now(), &foreign);
+    assert_tampered(&data(&da), a.now(), &own);
+    // ... and B's seal file copied too: it is keyed by B's store.key.
+    std::fs::copy(data(&db_).join("store.seal"), data(&da).join("store.seal")).unwrap();
+    assert_tampered(&data(&da), a.now(), &foreign);
+    // `status` and `sync` refuse with the same message instead of
+    // trusting the swapped root.
+    let r = fc(&data(&da), a.now(), &["sync"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("re-enroll"), "{}", r.stderr);
+    let r = fc(&data(&da), a.now(), &["status"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("altered"), "{}", r.stderr);
+
+    // Re-enrolling with A pins A's root again and drops the foreign lists.
+    let r = fc(
+        &data(&da),
+        a.now(),
+        &["enroll", "--server", &a.url, "--token", &a.officer],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("failed its checks"), "{}", r.stderr);
+    let r = fc(&data(&da), a.now(), &["sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, v) = verify_text(&data(&da), a.now(), &own);
+    assert_eq!((code, v["verdict"].as_str()), (0, Some("valid")), "{v}");
+    let (_, v) = verify_text(&data(&da), a.now(), &foreign);
+    assert_ne!(v["verdict"], "valid", "{v}");
+
+    // Only the root key row swapped (lists left alone): refused too.
+    copy_list_rows(&data(&db_), &data(&da), &["root_alg", "root_key"]);
+    assert_tampered(&data(&da), a.now(), &own);
+}
+
+/// Issue 12 finding 5: an older status list restored into client.db (the
+/// rows, or the whole database file) does not make a revoked certificate
+/// valid; a sync repairs the rows.
+#[test]
+fn an_older_status_list_restored_into_the_store_is_refused() {
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    let r = fc(&dir, s.now(), &["sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let qr = s.qr(CertType::YSZ);
+    assert_eq!(verify_text(&dir, s.now(), &qr).0, 0);
+    // A copy of the whole store before the revocation.
+    let old = testkit::tempdir();
+    {
+        let c = rusqlite::Connection::open(dir.join("client.db")).unwrap();
+        c.execute(
+            "VACUUM INTO ?1",
+            [old.path().join("client.db").to_str().unwrap()],
+        )
+        .unwrap();
+    }
+    let backup = old.path().to_path_buf();
+
+    s.advance(600);
+    s.revoke(CertType::YSZ);
+    let r = fc(&dir, s.now(), &["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()[0]["status_step"], "delta", "{}", r.stdout);
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!((code, v["reason"].as_str()), (1, Some("revoked")), "{v}");
+
+    // The attack: the old status rows back (the delta dropped).
+    copy_list_rows(&backup, &dir, &["status_snapshot", "status_seq"]);
+    assert_tampered(&dir, s.now(), &qr);
+    // The scanner page answers the same, and its status says why.
+    {
+        let port = testkit::free_port().unwrap();
+        let mut child = Command::new(BIN)
+            .arg("--data")
+            .arg(&dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("FIELD_CLIENT_NOW", s.now().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            if line.unwrap().contains("scanner at") {
+                break;
+            }
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+        let origin = format!("http://127.0.0.1:{port}");
+        let v: Value = agent
+            .post(&format!("{origin}/api/check"))
+            .header("Origin", &origin)
+            .send_json(json!({"text": qr}))
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        assert_eq!(
+            (v["verdict"].as_str(), v["reason"].as_str()),
+            (Some("cannot_confirm"), Some("store_tampered")),
+            "{v}"
+        );
+        let st: Value = agent
+            .get(&format!("{origin}/api/status"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        assert_eq!(st["stale"], "store_tampered", "{st}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let r = fc(&dir, s.now(), &["status"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+
+    // A sync repairs the rows (the seal is intact): revoked again.
+    let r = fc(&dir, s.now(), &["sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!((code, v["reason"].as_str()), (1, Some("revoked")), "{v}");
+
+    // The whole old database file put back (WAL and SHM removed).
+    for f in ["client.db-wal", "client.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    std::fs::copy(backup.join("client.db"), dir.join("client.db")).unwrap();
+    assert_tampered(&dir, s.now(), &qr);
+
+    // A sync fetches fresh lists; the upload part fails: the server holds
+    // check records this restored database lacks (the rollback shows).
+    let r = fc(&dir, s.now(), &["sync"]);
+    assert!(
+        r.stdout.contains("upload failed"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    let (code, v) = verify_text(&dir, s.now(), &qr);
+    assert_eq!((code, v["reason"].as_str()), (1, Some("revoked")), "{v}");
+
+    // The seal and its key deleted: not a fresh store, a tampered one.
+    std::fs::remove_file(dir.join("store.seal")).unwrap();
+    std::fs::remove_file(dir.join("store.key")).unwrap();
+    assert_tampered(&dir, s.now(), &qr);
+
+    // The check log is intact and says what was answered.
+    let r = fc(&dir, s.now(), &["--json", "logs"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = r.json();
+    assert!(rows
+        .iter()
+        .any(|v| v["reason"] == "store_tampered" && v["verdict"] == "cannot_confirm"));
+}
+
+/// Issue 12 finding 6: the data directory is 0700 and every file in it
+/// 0600 (database, WAL, SHM, device key, seal, seal key), also after an
+/// older version or a user left them 0755/0644.
+#[test]
+fn data_directory_and_files_are_owner_only_and_tightened_at_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = Server::start();
+    s.push_samples();
+    let d = enrolled(&s);
+    let dir = data(&d);
+    let r = fc(&dir, s.now(), &["sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let qr = s.qr(CertType::QC);
+    assert_eq!(verify_text(&dir, s.now(), &qr).0, 0);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let check_all = || {
+        assert_eq!(mode(&dir), 0o700);
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        for must in [
+            "client.db",
+            "client.db-wal",
+            "client.db-shm",
+            "device.key",
+            "store.key",
+            "store.seal",
+        ] {
+            assert!(names.iter().any(|n| n == must), "{must} in {names:?}");
+        }
+        for n in &names {
+            assert_eq!(mode(&dir.join(n)), 0o600, "{n}");
+        }
+    };
+    // The -wal and -shm files exist while a connection is open: look at
+    // them while `serve` runs and has answered a check.
+    let with_serve = |check: &dyn Fn()| {
+        let port = testkit::free_port().unwrap();
+        let mut child = Command::new(BIN)
+            .arg("--data")
+            .arg(&dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("FIELD_CLIENT_NOW", s.now().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            if line.unwrap().contains("scanner at") {
+                break;
+            }
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+        let origin = format!("http://127.0.0.1:{port}");
+        let mut r = agent
+            .post(&format!("{origin}/api/check"))
+            .header("Origin", &origin)
+            .send_json(json!({"text": qr}))
+            .unwrap();
+        let v: Value = r.body_mut().read_json().unwrap();
+        assert_eq!(v["verdict"], "valid", "{v}");
+        check();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    };
+    with_serve(&check_all);
+    // Loosened by hand: the next command tightens them and says so.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in ["client.db", "client.db-wal", "device.key", "store.seal"] {
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let r = fc(&dir, s.now(), &["--json", "verify", "--text", &qr]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("restricted to its owner"), "{}", r.stderr);
+    let r = fc(&dir, s.now(), &["sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    with_serve(&check_all);
+    // A new data directory under a loose umask-made parent: still 0700.
+    let fresh = testkit::tempdir();
+    let nested = fresh.path().join("a").join("dev");
+    let r = fc(
+        &nested,
+        s.now(),
+        &["enroll", "--server", &s.url, "--token", &s.officer],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(mode(&nested), 0o700);
+    assert_eq!(mode(&nested.join("client.db")), 0o600);
+}

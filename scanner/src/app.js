@@ -259,7 +259,8 @@ const STALE = {
   not_enrolled: '本设备未注册，无法查验：请先运行 field-client enroll / not enrolled',
   no_lists: '尚未同步名单：所有查验均为“无法确认”，请同步 / never synced: sync now',
   older_than_ttl: '名单已超过更新周期，请尽快同步 / lists are older than their refresh period: sync soon',
-  too_old: '名单过旧，查验结果将为“无法确认”，请立即同步 / lists too old: sync now'
+  too_old: '名单过旧，查验结果将为“无法确认”，请立即同步 / lists too old: sync now',
+  store_tampered: '本机名单数据被改动或损坏，查验结果均为“无法确认”：请重新同步，仍不行请重新注册设备 / the local store was altered: sync, re-enroll if that fails'
 }
 
 async function refreshStatus () {

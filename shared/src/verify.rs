@@ -162,6 +162,10 @@ pub enum Reason {
     /// An online lookup found no certificate: possibly one of another
     /// province or system, so never `invalid`.
     NoMatch,
+    /// The verifier's own store of lists failed its integrity checks
+    /// (altered, rolled back or damaged): nothing can be confirmed until it
+    /// is synced again or re-enrolled. Never `valid`, never `invalid`.
+    StoreTampered,
 }
 
 impl Reason {
@@ -187,11 +191,12 @@ impl Reason {
             Reason::StatusDataTooOld => "status_data_too_old",
             Reason::NotCoveredByStatusList => "not_covered_by_status_list",
             Reason::NoMatch => "no_match",
+            Reason::StoreTampered => "store_tampered",
         }
     }
 
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Reason::NotACertificate,
         Reason::UnrecognisedCode,
         Reason::UnknownKey,
@@ -211,6 +216,7 @@ impl Reason {
         Reason::StatusDataTooOld,
         Reason::NotCoveredByStatusList,
         Reason::NoMatch,
+        Reason::StoreTampered,
     ];
 
     /// The reason with this [`Reason::code`].
@@ -225,7 +231,8 @@ impl Reason {
             | Reason::NoStatusData
             | Reason::StatusDataTooOld
             | Reason::NotCoveredByStatusList
-            | Reason::NoMatch => Verdict::CannotConfirm,
+            | Reason::NoMatch
+            | Reason::StoreTampered => Verdict::CannotConfirm,
             _ => Verdict::Invalid,
         }
     }
@@ -254,6 +261,9 @@ impl Reason {
             Reason::StatusDataTooOld => "状态列表过旧，无法确认，请联网同步",
             Reason::NotCoveredByStatusList => "状态列表未覆盖此证照，无法确认，请联网同步",
             Reason::NoMatch => "省平台未查到匹配的证照，无法确认（可能为外省或其他系统的证照）",
+            Reason::StoreTampered => {
+                "本机名单数据被改动或损坏，无法确认；请重新同步，仍不行则重新注册设备"
+            }
         }
     }
 
@@ -288,6 +298,9 @@ impl Reason {
             }
             Reason::NoMatch => {
                 "no matching certificate in the provincial system: cannot confirm (may be another province's)"
+            }
+            Reason::StoreTampered => {
+                "this device's stored lists were altered or damaged: cannot confirm; sync again, re-enroll if that fails"
             }
         }
     }

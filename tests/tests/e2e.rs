@@ -266,3 +266,95 @@ fn a_killed_client_loses_no_shown_verdict() {
         );
     }
 }
+
+/// Every directory under `root` (itself included) is 0700 and every file
+/// 0600; returns the relative paths of the files.
+fn assert_owner_only(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let kind = e.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(e.path());
+            } else if kind.is_file() {
+                let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", e.path().display());
+                files.push(
+                    e.path()
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    files
+}
+
+/// Issue 12 finding 6 with the real binaries: the server's data directory
+/// (database, WAL/SHM, keys, demo files) and the field client's (database,
+/// WAL/SHM, device key, seal) are owner-only after start, and an existing
+/// 0755 directory with 0644 files is tightened at the next start.
+#[test]
+fn data_directories_are_owner_only_and_tightened_at_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let loosen = |p: &Path, mode: u32| {
+        if p.exists() {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    };
+    let dir = testkit::tempdir();
+    let data = dir.path().join("server");
+    // Left by an older version: a 0755 directory holding a 0644 database.
+    std::fs::create_dir(&data).unwrap();
+    loosen(&data, 0o755);
+    let sqlite = std::env::var_os("LNEC_TEST_POSTGRES").is_none();
+    if sqlite {
+        std::fs::write(data.join("verifier.db"), b"").unwrap();
+        loosen(&data.join("verifier.db"), 0o644);
+    }
+    let mut server = Server::demo(&data).unwrap();
+    let device = dir.path().join("device");
+    enroll_and_sync(&server, &device);
+    let samples = read_index(&server);
+    let (code, _) = verify_text(&device, samples[0]["qr_text"].as_str().unwrap());
+    assert!(code.is_some());
+
+    let files = assert_owner_only(&data);
+    if sqlite {
+        for f in ["verifier.db", "verifier.db-wal", "verifier.db-shm"] {
+            assert!(files.iter().any(|x| x == f), "{f} in {files:?}");
+        }
+    }
+    assert!(files.iter().any(|f| f.starts_with("keys/")), "{files:?}");
+    assert!(files.iter().any(|f| f.starts_with("demo/")), "{files:?}");
+    let client = assert_owner_only(&device);
+    // (The client's -wal/-shm exist only while it runs; the field client's
+    // own tests look at them under `serve`.)
+    for f in ["client.db", "device.key", "store.key", "store.seal"] {
+        assert!(client.iter().any(|x| x == f), "{f} in {client:?}");
+    }
+
+    // Loosened while stopped: tightened again at the next start.
+    server.kill().unwrap();
+    loosen(&data, 0o755);
+    loosen(&data.join("keys"), 0o755);
+    loosen(&data.join("demo"), 0o755);
+    for f in &files {
+        loosen(&data.join(f), 0o644);
+    }
+    loosen(&device, 0o755);
+    for f in &client {
+        loosen(&device.join(f), 0o644);
+    }
+    server.restart().unwrap();
+    assert_owner_only(&data);
+    sync(&device);
+    assert_owner_only(&device);
+}

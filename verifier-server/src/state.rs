@@ -17,6 +17,7 @@ use shared::crypto::{Alg, PublicKey};
 use crate::service::keys::{self, Keys};
 use crate::service::lists::{ListConfig, Lists};
 use crate::service::logs::Reverifier;
+use crate::service::private_fs;
 use crate::store::{self, SqliteStore, Store};
 
 /// Runs synchronous (store) work on the blocking pool; a panicked or
@@ -126,8 +127,7 @@ impl AppState {
     pub fn open(data: &Path, alg: Alg, config: Config, clock: Clock) -> anyhow::Result<AppState> {
         create_data_dir(data)?;
         let db = data.join(keys::DB_FILE);
-        let store =
-            SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?;
+        let store = open_sqlite(&db)?;
         let generation = keys::read_generation(data);
         let keys = keys::init_or_load(data, &store, alg, clock())?;
         Ok(AppState::from_parts(
@@ -315,27 +315,60 @@ impl AppState {
 pub fn open_store(data: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
     create_data_dir(data)?;
     match database {
-        Some(url) => store::open(url).with_context(|| match store::Engine::of(url) {
-            // Never print a PostgreSQL URL: it may hold a password.
-            Ok(store::Engine::Postgres(_)) => "opening the PostgreSQL database".to_string(),
-            _ => format!("opening database {url}"),
-        }),
-        None => {
-            let db = data.join(keys::DB_FILE);
-            let store = SqliteStore::open(&db)
-                .with_context(|| format!("opening database {}", db.display()))?;
-            Ok(Arc::new(store))
-        }
+        // A SQLite file named elsewhere gets the same owner-only modes.
+        Some(url) => match sqlite_file(url) {
+            Some(path) => Ok(Arc::new(open_sqlite(path)?)),
+            None => open_url(url),
+        },
+        None => Ok(Arc::new(open_sqlite(&data.join(keys::DB_FILE))?)),
     }
 }
 
-/// Creates the data directory, readable by its owner only (it holds
-/// personal data and token hashes), if it does not exist.
+/// Opens a database that is not a SQLite file (PostgreSQL).
+fn open_url(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    store::open(url).with_context(|| match store::Engine::of(url) {
+        // Never print a PostgreSQL URL: it may hold a password.
+        Ok(store::Engine::Postgres(_)) => "opening the PostgreSQL database".to_string(),
+        _ => format!("opening database {url}"),
+    })
+}
+
+/// The file a `sqlite:PATH` (or plain path) database URL names.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    match store::Engine::of(url) {
+        Ok(store::Engine::Sqlite(path)) if path != ":memory:" => Some(Path::new(path)),
+        _ => None,
+    }
+}
+
+/// Opens the SQLite database at `path`, created 0600 before SQLite opens
+/// it (SQLite gives `-wal` and `-shm` the database file's mode) and
+/// tightened to 0600 with its `-wal`/`-shm`/`-journal` if an older start
+/// left them readable by others.
+fn open_sqlite(path: &Path) -> anyhow::Result<SqliteStore> {
+    private_fs::private_file(path)?;
+    let store =
+        SqliteStore::open(path).with_context(|| format!("opening database {}", path.display()))?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        if side.exists() {
+            private_fs::private_file(&side)?;
+        }
+    }
+    Ok(store)
+}
+
+/// Creates the data directory readable by its owner only (it holds
+/// personal data, token hashes and the signing keys), or tightens an
+/// existing one: the directory and everything in it to 0700 (directories)
+/// and 0600 (files). What was tightened is logged.
 pub fn create_data_dir(data: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data)
-        .with_context(|| format!("creating data directory {}", data.display()))
+    let changed = private_fs::tighten_tree(data)
+        .with_context(|| format!("securing data directory {}", data.display()))?;
+    for path in changed {
+        tracing::warn!(path = %path.display(), "restricted to its owner (was readable by others)");
+    }
+    Ok(())
 }

@@ -1684,7 +1684,7 @@ fn write_samples(state: &AppState, dir: &Path, data: &Dataset) -> anyhow::Result
     tx.commit()?;
 
     for (file, png) in &images {
-        write_file(&dir.join(file), png, 0o644)?;
+        write_file(&dir.join(file), png, 0o600)?;
     }
     let root = state.root_public_key();
     let index = Index {
@@ -1701,10 +1701,10 @@ fn write_samples(state: &AppState, dir: &Path, data: &Dataset) -> anyhow::Result
     write_file(
         &dir.join(HOLDERS_FILE),
         &pretty(&HoldersFile { holders })?,
-        0o644,
+        0o600,
     )?;
     // Last: its presence says the samples are complete.
-    write_file(&dir.join(INDEX_FILE), &pretty(&index)?, 0o644)?;
+    write_file(&dir.join(INDEX_FILE), &pretty(&index)?, 0o600)?;
     Ok(images.len())
 }
 

@@ -224,7 +224,13 @@ pub fn read_generation(data: &Path) -> u64 {
 pub fn announce_generation(data: &Path, generation: u64) -> anyhow::Result<()> {
     let dir = key_dir(data);
     let tmp = dir.join(format!("{GENERATION_FILE}.tmp"));
-    fs::write(&tmp, generation.to_string())
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(generation.to_string().as_bytes()))
         .and_then(|()| fs::rename(&tmp, dir.join(GENERATION_FILE)))
         .with_context(|| format!("writing {}", dir.join(GENERATION_FILE).display()))
 }

@@ -15,3 +15,4 @@ pub mod lists;
 pub mod logs;
 pub mod lookup;
 pub mod maintenance;
+pub mod private_fs;
