@@ -232,12 +232,37 @@ pub fn server_admin(data: &Path, args: &[&str]) -> anyhow::Result<String> {
 
 /// [`server_admin`] with the server binary `bin`.
 pub fn server_admin_with(bin: &Path, data: &Path, args: &[&str]) -> anyhow::Result<String> {
+    admin_command(bin, data, args, crate::engine().server_args(data)?)
+}
+
+/// [`server_admin`] on the database `database` (`--database URL`) instead
+/// of the engine's own choice for `data`: an `admin` command made through
+/// one of several instances that share a database.
+pub fn server_admin_on_database(
+    data: &Path,
+    database: &str,
+    args: &[&str],
+) -> anyhow::Result<String> {
+    admin_command(
+        &binary("verifier-server")?,
+        data,
+        args,
+        vec!["--database".into(), database.into()],
+    )
+}
+
+fn admin_command(
+    bin: &Path,
+    data: &Path,
+    args: &[&str],
+    engine_args: Vec<String>,
+) -> anyhow::Result<String> {
     let out = Command::new(bin)
         .arg("admin")
         .args(args)
         .arg("--data")
         .arg(data)
-        .args(crate::engine().server_args(data)?)
+        .args(engine_args)
         .stdin(Stdio::null())
         .output()
         .context("running verifier-server admin")?;

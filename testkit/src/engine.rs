@@ -37,6 +37,16 @@ pub fn engine() -> Engine {
     }
 }
 
+/// The engines a benchmark compares in one run: SQLite always, then
+/// PostgreSQL when `LNEC_TEST_POSTGRES` names a server.
+pub fn engines() -> Vec<Engine> {
+    let mut all = vec![Engine::Sqlite];
+    if let Engine::Postgres(url) = engine() {
+        all.push(Engine::Postgres(url));
+    }
+    all
+}
+
 /// Serialises `CREATE DATABASE` within this process (two tests creating
 /// databases at once would race on the name check).
 static CREATING: Mutex<()> = Mutex::new(());
@@ -75,6 +85,19 @@ impl Engine {
             None => Vec::new(),
             Some(url) => vec!["--database".into(), url],
         })
+    }
+
+    /// Opens the service state on `data` with this engine (see
+    /// [`open_state`], which uses the engine of the run).
+    pub fn open_state(
+        &self,
+        data: &Path,
+        alg: Alg,
+        config: Config,
+        clock: Clock,
+    ) -> anyhow::Result<AppState> {
+        let database = self.database_for(data)?;
+        off_runtime(|| AppState::open_database(data, database.as_deref(), alg, config, clock))
     }
 }
 
@@ -128,8 +151,7 @@ fn create_database(base: &str, name: &str) -> anyhow::Result<()> {
 /// there) with the engine of this run. Every in-process server of the kit
 /// is opened here.
 pub fn open_state(data: &Path, alg: Alg, config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    let database = engine().database_for(data)?;
-    off_runtime(|| AppState::open_database(data, database.as_deref(), alg, config, clock))
+    engine().open_state(data, alg, config, clock)
 }
 
 /// Runs `f` on a thread of its own: the PostgreSQL client blocks on a

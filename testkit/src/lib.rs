@@ -29,11 +29,11 @@ pub mod tokens;
 pub mod view;
 
 pub use child::{
-    agent, binary, describe, field_client, free_port, json_lines, server_admin, server_admin_with,
-    ChildServer,
+    agent, binary, describe, field_client, free_port, json_lines, server_admin,
+    server_admin_on_database, server_admin_with, ChildServer,
 };
 pub use clock::ManualClock;
-pub use engine::{blocking, engine, open_state, Engine};
+pub use engine::{blocking, engine, engines, open_state, Engine};
 pub use inproc::{get_from, open_at, send_to, Reply, TestServer};
 pub use problem::{assert_problem, assert_problem_type, check_problem, problem_detail};
 pub use socket::SocketServer;

@@ -1,18 +1,32 @@
 //! Two `verifier-server` processes on one PostgreSQL database, each with
 //! its own data directory holding the same key files: status changes made
-//! through both at once get unique, gap-free list sequence numbers and
-//! reach a field device syncing from either; a key rotation made through
-//! one is used by both. Skipped (with a printed line) unless
-//! `LNEC_TEST_POSTGRES` names a PostgreSQL server.
+//! through both at once get unique, gap-free list sequence numbers, one
+//! chain of signed deltas (checked with `shared::status` directly, and by
+//! a field device syncing from either); the same check-log batch uploaded
+//! to both is stored once; a key rotation made through either is used by
+//! both. Skipped (with a printed line) unless `LNEC_TEST_POSTGRES` names a
+//! PostgreSQL server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::Value;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use shared::api::{CertificateView, EnrollResponse, IngestResponse};
+use shared::checklog::{self, ChainHead, Check, Event};
+use shared::cose::Sign1;
 use shared::crypto::{Alg, PublicKey, SigningKey};
-use shared::trust::TrustList;
+use shared::qrtext::{self, Kind};
+use shared::status::{Status, StatusCache};
+use shared::trust::{SignedStatus, StatusUpdate, TrustList};
+use shared::verify::{Verdict, MAX_CERTIFICATE_LEN};
 use testkit::engine::POSTGRES_ENV;
-use testkit::{agent, describe, field_client, json_lines, server_admin, ChildServer, Engine};
+use testkit::{
+    agent, describe, field_client, json_lines, server_admin, server_admin_on_database, ChildServer,
+    Engine,
+};
 
 /// Copies the directory `from` to `to` (files and subdirectories).
 fn copy_dir(from: &Path, to: &Path) {
@@ -61,6 +75,243 @@ fn trust_list(server: &ChildServer) -> Vec<u8> {
         .unwrap();
     assert_eq!(r.status(), 200);
     r.body_mut().read_to_vec().unwrap()
+}
+
+/// `GET path` without a token: the status and the body's bytes.
+fn get_public(server: &ChildServer, path: &str) -> (u16, Vec<u8>) {
+    let mut r = agent().get(format!("{}{path}", server.url)).call().unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_vec().unwrap())
+}
+
+/// `GET path` with a bearer token, answered 200 with JSON.
+fn get_json(server: &ChildServer, token: &str, path: &str) -> Value {
+    let mut r = agent()
+        .get(format!("{}{path}", server.url))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status(), 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The certificate view of a demo sample, read through `server`.
+fn certificate(server: &ChildServer, admin: &str, sample: &Value) -> CertificateView {
+    serde_json::from_value(get_json(
+        server,
+        admin,
+        &format!(
+            "/api/v1/certificates/{}/{}",
+            sample["cert_type"].as_str().unwrap(),
+            sample["number"].as_str().unwrap()
+        ),
+    ))
+    .unwrap()
+}
+
+/// The issuer key id a certificate QR text is signed with, hex.
+fn signer_kid(qr: &str) -> String {
+    let (kind, envelope) = qrtext::decode(qr).unwrap();
+    assert_eq!(kind, Kind::Certificate);
+    Sign1::parse(&envelope, MAX_CERTIFICATE_LEN)
+        .unwrap()
+        .kid()
+        .expect("a kid in the certificate")
+        .to_hex()
+}
+
+/// Checks the status-list delta chain both instances publish, with
+/// `shared::status` directly: `before` is a signed snapshot at `s0`,
+/// `changed` maps each sequence after it to the status index that step
+/// revoked, up to the current sequence `last`. From every sequence in
+/// `s0..last` both instances answer the same signed bytes: a delta, signed
+/// by a listed issuer key, from exactly that sequence to `last`, holding
+/// exactly the revocations of the steps after it; applying the delta from
+/// `s0` to the snapshot gives the current snapshot both serve.
+fn check_delta_chain(
+    servers: [&ChildServer; 2],
+    trust: &TrustList,
+    before: &[u8],
+    changed: &BTreeMap<u64, u32>,
+    last: u64,
+) {
+    let snapshot = |bytes: &[u8]| match SignedStatus::verify(bytes, trust).unwrap().update {
+        StatusUpdate::Snapshot(s) => s,
+        StatusUpdate::Delta(_) => panic!("a delta where a snapshot belongs"),
+    };
+    let s0 = snapshot(before).seq;
+    // Contiguous: one step per change, starting right after the snapshot.
+    let steps: Vec<u64> = changed.keys().copied().collect();
+    assert_eq!(
+        steps,
+        (s0 + 1..=last).collect::<Vec<_>>(),
+        "contiguous steps"
+    );
+
+    let (status, current) = get_public(servers[0], "/api/v1/status-list");
+    assert_eq!(status, 200);
+    assert_eq!(
+        get_public(servers[1], "/api/v1/status-list"),
+        (200, current.clone()),
+        "both instances serve the same signed snapshot"
+    );
+    let current = snapshot(&current);
+    assert_eq!(current.seq, last);
+
+    for since in s0..last {
+        let path = format!("/api/v1/status-list/deltas?since={since}");
+        let (status, bytes) = get_public(servers[0], &path);
+        assert_eq!(status, 200, "delta since {since}");
+        assert_eq!(
+            get_public(servers[1], &path),
+            (200, bytes.clone()),
+            "both instances sign the same delta since {since}"
+        );
+        let delta = match SignedStatus::verify(&bytes, trust).unwrap().update {
+            StatusUpdate::Delta(d) => d,
+            StatusUpdate::Snapshot(_) => panic!("a snapshot where the delta since {since} belongs"),
+        };
+        assert_eq!((delta.from_seq, delta.to_seq), (since, last));
+        let mut expected: Vec<(u32, Status)> = changed
+            .range(since + 1..)
+            .map(|(_, &index)| (index, Status::Revoked))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(delta.changes, expected, "the changes after {since}");
+        if since == s0 {
+            let mut cache = StatusCache::from_snapshot(snapshot(before));
+            cache.apply(&delta).unwrap();
+            assert_eq!(cache.seq(), last);
+            assert_eq!(
+                cache.list(),
+                &current.list,
+                "snapshot + delta = the current snapshot"
+            );
+        }
+    }
+    for server in servers {
+        let (status, _) = get_public(server, &format!("/api/v1/status-list/deltas?since={last}"));
+        assert_eq!(status, 204, "nothing after the current sequence");
+    }
+}
+
+/// Enrols a fresh device key through `server` (officer token).
+fn enroll(server: &ChildServer, officer: &str, device: &SigningKey) -> i64 {
+    let mut r = agent()
+        .post(format!("{}/api/v1/devices", server.url))
+        .header("Authorization", &format!("Bearer {officer}"))
+        .send_json(json!({
+            "alg": "EdDSA",
+            "public_key": URL_SAFE_NO_PAD.encode(device.public_key().to_bytes()),
+        }))
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status(), 201, "{body}");
+    serde_json::from_str::<EnrollResponse>(&body)
+        .unwrap()
+        .device_id
+}
+
+/// Uploads a signed check-log batch through `server`.
+fn upload(server: &ChildServer, officer: &str, batch: &[u8]) -> IngestResponse {
+    let mut r = agent()
+        .post(format!("{}/api/v1/verification-logs", server.url))
+        .header("Authorization", &format!("Bearer {officer}"))
+        .header("Content-Type", "application/cose")
+        .send(batch)
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status(), 200, "upload through {}: {body}", server.url);
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The same check-log batch uploaded through both instances at once, then
+/// again through each: stored once, every record answered either accepted
+/// (by exactly one upload) or as a duplicate.
+fn same_batch_through_both(
+    a: &ChildServer,
+    b: &ChildServer,
+    officer: &str,
+    admin: &str,
+    texts: &[&str],
+) {
+    let device = SigningKey::from_secret_bytes(Alg::EdDSA, &[42; 32]).unwrap();
+    let device_id = enroll(b, officer, &device);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut head = ChainHead::default();
+    let records: Vec<_> = (0..40)
+        .map(|i| {
+            let (sealed, next) = head.append(
+                now + i as i64,
+                Event::Check(Check {
+                    verdict: Verdict::Valid,
+                    reason: None,
+                    scanned: Some(texts[i % texts.len()].to_string()),
+                    cert: None,
+                    status_seq: None,
+                    trust_seq: None,
+                    warnings: Vec::new(),
+                    data_age: Some(60),
+                }),
+            );
+            head = next;
+            sealed
+        })
+        .collect();
+    let refs: Vec<&[u8]> = records.iter().map(|r| r.bytes.as_slice()).collect();
+    let batch = checklog::sign_batch(&refs, &device);
+    let n = records.len() as u64;
+
+    let answers: Vec<IngestResponse> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [a, b]
+            .into_iter()
+            .map(|server| {
+                let batch = &batch;
+                scope.spawn(move || upload(server, officer, batch))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for answer in &answers {
+        assert_eq!(answer.accepted + answer.duplicates, n, "{answer:?}");
+        assert_eq!(answer.next_seq, n, "{answer:?}");
+        assert_eq!(answer.head, hex_of(&head.head), "{answer:?}");
+    }
+    assert_eq!(
+        answers.iter().map(|a| a.accepted).sum::<u64>(),
+        n,
+        "each record accepted once: {answers:?}"
+    );
+    for server in [a, b] {
+        let again = upload(server, officer, &batch);
+        assert_eq!((again.accepted, again.duplicates), (0, n), "{again:?}");
+    }
+    for server in [a, b] {
+        let page = get_json(
+            server,
+            admin,
+            &format!("/api/v1/verification-logs?device_id={device_id}&limit=1000"),
+        );
+        let seqs: Vec<u64> = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            seqs,
+            (0..n).collect::<Vec<_>>(),
+            "stored once, through {}",
+            server.url
+        );
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The root public key from the `root-KID.key` file in `data`'s key
@@ -126,8 +377,25 @@ fn two_instances_share_one_database() {
         );
     }
 
+    // The same check-log batch through both instances is stored once.
+    let texts: Vec<&str> = valid
+        .iter()
+        .map(|s| s["qr_text"].as_str().unwrap())
+        .collect();
+    same_batch_through_both(&a, &b, &officer, &admin, &texts);
+
+    // The signed snapshot before the cancellations, and the status index
+    // of each certificate about to be cancelled.
+    let (status, before) = get_public(&b, "/api/v1/status-list");
+    assert_eq!(status, 200);
+    let indices: Vec<u32> = valid
+        .iter()
+        .map(|s| certificate(&a, &admin, s).status_index)
+        .collect();
+
     // Cancellations through both instances at once: every one gets its own
     // status-list sequence number, and together they leave no gap.
+    let mut changed: BTreeMap<u64, u32> = BTreeMap::new();
     let mut seqs: Vec<u64> = std::thread::scope(|scope| {
         let handles: Vec<_> = valid[..valid.len() - 1]
             .iter()
@@ -140,6 +408,12 @@ fn two_instances_share_one_database() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    for (seq, &index) in seqs.iter().zip(&indices) {
+        assert!(
+            changed.insert(*seq, index).is_none(),
+            "sequence {seq} twice"
+        );
+    }
     seqs.sort_unstable();
     let first = seqs[0];
     let expected: Vec<u64> = (first..first + seqs.len() as u64).collect();
@@ -150,6 +424,13 @@ fn two_instances_share_one_database() {
     assert!(out.status.success(), "sync: {}", describe(&out));
     let last = revoke(&a, &admin, valid.last().unwrap());
     assert_eq!(last, first + seqs.len() as u64, "the next number, no gap");
+    changed.insert(last, *indices.last().unwrap());
+
+    // The chain of signed deltas, checked directly: the same bytes from
+    // both instances, contiguous, each delta exactly the later steps.
+    let root = root_key(&a_dir);
+    let trust = TrustList::verify(&trust_list(&a), &root).unwrap();
+    check_delta_chain([&a, &b], &trust, &before, &changed, last);
 
     // The device syncs from B (signed deltas, applied in a chain the
     // client checks) and sees every cancellation, those made through A
@@ -172,12 +453,50 @@ fn two_instances_share_one_database() {
         .trim()
         .to_string();
     copy_dir(&a_dir, &b_dir);
-    let root = root_key(&a_dir);
+    assert_eq!(root_key(&a_dir), root, "a rotation keeps the root");
     for server in [&a, &b] {
         let list = TrustList::verify(&trust_list(server), &root).unwrap();
         assert!(
             list.keys.iter().any(|k| k.kid().to_hex() == kid),
             "{} serves a trust list without the new key {kid}",
+            server.url
+        );
+    }
+
+    // A second rotation, made through B's data directory on the shared
+    // database; its key files are handed to A. Both list the new key, and
+    // a certificate issued through A afterwards is signed with it.
+    let printed = server_admin_on_database(&b_dir, &database, &["rotate-key"]).unwrap();
+    let kid_b = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("signing key: "))
+        .unwrap_or_else(|| panic!("no new kid in {printed:?}"))
+        .trim()
+        .to_string();
+    assert_ne!(kid_b, kid);
+    copy_dir(&b_dir, &a_dir);
+    for server in [&a, &b] {
+        let list = TrustList::verify(&trust_list(server), &root).unwrap();
+        assert!(
+            list.keys.iter().any(|k| k.kid().to_hex() == kid_b),
+            "{} serves a trust list without the key {kid_b} rotated in through B",
+            server.url
+        );
+    }
+    let record = testkit::records::values(0, 1).remove(0);
+    let mut r = agent()
+        .post(format!("{}/api/v1/records", a.url))
+        .header("Authorization", &format!("Bearer {admin}"))
+        .send_json(json!({ "records": [record] }))
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status(), 200, "{body}");
+    for server in [&a, &b] {
+        let view = certificate(server, &admin, &record);
+        assert_eq!(
+            signer_kid(&view.qr),
+            kid_b,
+            "{} answers a certificate not signed with the key rotated in through B",
             server.url
         );
     }

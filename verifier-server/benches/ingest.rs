@@ -1,6 +1,8 @@
 //! Check-log ingestion throughput (target ≥ 20,000 records/s, durable).
 //!
-//! A file-backed `SqliteStore` (WAL, `synchronous=FULL`), officer devices
+//! On every engine of the run: a file-backed `SqliteStore` (WAL,
+//! `synchronous=FULL`), then PostgreSQL (a fresh database, durable
+//! commits) when `LNEC_TEST_POSTGRES` names a server. Officer devices
 //! uploading signed batches through the router (`POST
 //! /api/v1/verification-logs`, bearer authentication included), each batch
 //! opened (device signature, strict records, chain), its scanned texts
@@ -11,7 +13,11 @@
 //! holder-signed presentation (never cached: each is new), one in ten a
 //! disposition.
 //!
-//! Run: `cargo bench -p verifier-server --bench ingest` (prints figures).
+//! Run: `cargo bench -p verifier-server --bench ingest` (prints figures;
+//! SQLite only), or `scripts/bench-engines` (both engines in one run).
+//! Environment: `INGEST_CASES` (comma-separated `BATCHxDEVICES`, default
+//! `500x1,1000x1,2000x1,500x4,1000x4,2000x4`), `INGEST_RECORDS` (records
+//! per device, default 20000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -31,6 +37,7 @@ use shared::presentation;
 use shared::qrtext::{self, Kind};
 use shared::verify::{Verdict, MAX_CERTIFICATE_LEN};
 use shared::wire::Claims;
+use testkit::Engine;
 use tower::ServiceExt as _;
 use verifier_server::auth::{self, Role};
 use verifier_server::{app, AppState, Config};
@@ -41,7 +48,7 @@ use testkit::T0;
 const CERTS: usize = 900;
 /// One check in this many is a live holder presentation.
 const PRESENT_EVERY: usize = 20;
-/// Records per device per run.
+/// Records per device per run, unless `INGEST_RECORDS` says otherwise.
 const RECORDS_PER_DEVICE: usize = 20_000;
 
 async fn call(
@@ -178,18 +185,26 @@ fn sign(records: &[Sealed], device: &SigningKey) -> Vec<u8> {
     checklog::sign_batch(&refs, device)
 }
 
-async fn run(batch_size: usize, devices: usize) {
+async fn run(engine: &Engine, batch_size: usize, devices: usize, per_device_records: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(dir.path(), Alg::EdDSA, Config::default(), Arc::new(|| T0)).unwrap();
-    let (admin, _) = auth::create_token(state.store(), Role::Admin, None, "bench", T0).unwrap();
+    let state = engine
+        .open_state(dir.path(), Alg::EdDSA, Config::default(), Arc::new(|| T0))
+        .unwrap();
+    // The store is called off the runtime's threads (the PostgreSQL client
+    // blocks on a runtime of its own), as the server does.
+    let token = |role, division| {
+        testkit::blocking(|| auth::create_token(state.store(), role, division, "bench", T0))
+            .unwrap()
+            .0
+    };
+    let admin = token(Role::Admin, None);
     let texts = issue(&state, &admin).await;
     let division = DivisionCode::from_u32(210100).unwrap();
     let mut uploads = Vec::new();
     let mut total_records = 0;
     let mut total_bytes = 0;
     for d in 0..devices {
-        let (officer, _) =
-            auth::create_token(state.store(), Role::Officer, Some(division), "bench", T0).unwrap();
+        let officer = token(Role::Officer, Some(division));
         let device = SigningKey::from_secret_bytes(Alg::EdDSA, &[d as u8 + 1; 32]).unwrap();
         let body = serde_json::to_vec(&json!({
             "alg": "EdDSA",
@@ -206,7 +221,7 @@ async fn run(batch_size: usize, devices: usize) {
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
-        let chain = records(&texts, RECORDS_PER_DEVICE, d * 31);
+        let chain = records(&texts, per_device_records, d * 31);
         for part in chain.chunks(batch_size) {
             let batch = sign(part, &device);
             total_records += part.len();
@@ -248,27 +263,56 @@ async fn run(batch_size: usize, devices: usize) {
         t.await.unwrap();
     }
     let elapsed = start.elapsed().as_secs_f64();
+    testkit::blocking(move || drop(state));
     println!(
-        "{devices} device(s), batches of {batch_size:>5}: {total_records} records ({:.0} bytes each signed) in {elapsed:.2} s: {:>7.0} records/s, {:.1} ms per batch",
+        "{:<8} {devices} device(s), batches of {batch_size:>5}: {total_records} records ({:.0} bytes each signed) in {elapsed:.2} s: {:>7.0} records/s, {:.1} ms per batch",
+        engine.name(),
         total_bytes as f64 / total_records as f64,
         total_records as f64 / elapsed,
         elapsed * 1e3 / batches as f64,
     );
 }
 
+/// `BATCHxDEVICES,…` → (batch size, devices) pairs.
+fn cases(text: &str) -> Vec<(usize, usize)> {
+    text.split(',')
+        .map(|case| {
+            let (batch, devices) = case
+                .trim()
+                .split_once('x')
+                .unwrap_or_else(|| panic!("INGEST_CASES: {case:?} is not BATCHxDEVICES"));
+            (batch.parse().unwrap(), devices.parse().unwrap())
+        })
+        .collect()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
+    // then one small round checks that the benchmark still runs.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let (cases, per_device) = if quick {
+        (vec![(500, 2)], 1_000)
+    } else {
+        (
+            cases(
+                &std::env::var("INGEST_CASES")
+                    .unwrap_or_else(|_| "500x1,1000x1,2000x1,500x4,1000x4,2000x4".into()),
+            ),
+            std::env::var("INGEST_RECORDS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(RECORDS_PER_DEVICE),
+        )
+    };
     println!(
-        "check-log ingestion, durable (WAL, synchronous=FULL), {CERTS} distinct certificates, 1 in {PRESENT_EVERY} a live presentation, {RECORDS_PER_DEVICE} records per device"
+        "check-log ingestion, durable commits, {CERTS} distinct certificates, 1 in {PRESENT_EVERY} a live presentation, {per_device} records per device, {} cores, load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
     );
-    for (batch_size, devices) in [
-        (500, 1),
-        (1_000, 1),
-        (2_000, 1),
-        (500, 4),
-        (1_000, 4),
-        (2_000, 4),
-    ] {
-        run(batch_size, devices).await;
+    for engine in testkit::engines() {
+        for &(batch_size, devices) in &cases {
+            run(&engine, batch_size, devices, per_device).await;
+        }
     }
 }

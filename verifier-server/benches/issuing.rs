@@ -1,15 +1,18 @@
 //! Issuing throughput: distinct realistic records pushed in batches through
-//! `issuing::push` into a file-backed `SqliteStore` (WAL,
-//! `synchronous=FULL`) in a temporary directory, for Ed25519 and SM2.
-//! Prints certificates per second and timing splits (parse + validate,
-//! sign, the rest: store and commit).
+//! `issuing::push`, one durable commit per batch, for Ed25519 and SM2, on
+//! every engine of the run: a file-backed `SqliteStore` (WAL,
+//! `synchronous=FULL`) in a temporary directory, then PostgreSQL (a fresh
+//! database) when `LNEC_TEST_POSTGRES` names a server. Prints certificates
+//! per second and timing splits (parse + validate, sign, the rest: store
+//! and commit).
 //!
-//! `cargo bench -p verifier-server --bench issuing`; environment:
+//! `cargo bench -p verifier-server --bench issuing` (SQLite only), or
+//! `scripts/bench-engines` (both engines in one run); environment:
 //! `ISSUING_N` (records, default 50000), `ISSUING_BATCH` (default 2000),
-//! `ISSUING_SM2_N` (default 10000).
+//! `ISSUING_SM2_N` (default 10000; 0 skips SM2).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use testkit::records;
+use testkit::{records, Engine};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +23,7 @@ use shared::domain::{DivisionCode, RawRecord};
 use shared::wire::Claims;
 use verifier_server::auth::{self, Caller, Role};
 use verifier_server::issuing;
-use verifier_server::{AppState, Config};
+use verifier_server::Config;
 
 // 2026-06-01 10:00 China Standard Time: every sample record is valid.
 use testkit::T0;
@@ -36,9 +39,14 @@ fn per_second(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-fn bench(alg: Alg, n: usize, batch: usize) {
+fn bench(engine: &Engine, alg: Alg, n: usize, batch: usize) {
+    if n == 0 {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(dir.path(), alg, Config::default(), Arc::new(|| T0)).unwrap();
+    let state = engine
+        .open_state(dir.path(), alg, Config::default(), Arc::new(|| T0))
+        .unwrap();
     let division = DivisionCode::from_u32(records::DIVISION).unwrap();
     let (_, token_id) =
         auth::create_token(state.store(), Role::Agency, Some(division), "bench", T0).unwrap();
@@ -116,8 +124,9 @@ fn bench(alg: Alg, n: usize, batch: usize) {
         .unwrap_or(0);
 
     println!(
-        "{alg:?}: {n} records in batches of {batch}: {:.0} certificates/s issued \
+        "{} {alg:?}: {n} records in batches of {batch}: {:.0} certificates/s issued \
          ({:.2} s, slowest batch {:.0} ms); re-push {:.0} records/s",
+        engine.name(),
         per_second(n, t_push),
         t_push.as_secs_f64(),
         slowest.as_secs_f64() * 1e3,
@@ -126,7 +135,7 @@ fn bench(alg: Alg, n: usize, batch: usize) {
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     println!(
         "  per record: {:.1} µs total = parse+validate {:.1} µs, sign {:.1} µs, \
-         store+rest {:.1} µs; database {:.1} MB",
+         store+rest {:.1} µs; SQLite file {:.1} MB",
         us(t_push),
         us(t_validate),
         us(t_sign),
@@ -148,6 +157,15 @@ fn main() {
             env_usize("ISSUING_SM2_N", 10_000),
         )
     };
-    bench(Alg::EdDSA, n, batch);
-    bench(Alg::Sm2Sm3, n_sm2, batch);
+    println!(
+        "issuing, durable commits, batches of {batch}, {} cores, load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    for engine in testkit::engines() {
+        bench(&engine, Alg::EdDSA, n, batch);
+        bench(&engine, Alg::Sm2Sm3, n_sm2, batch);
+    }
 }

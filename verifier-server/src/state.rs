@@ -97,6 +97,8 @@ struct Inner {
     /// The data directory, when opened from one: key changes made by
     /// `admin` commands are picked up from it without a restart.
     data: Option<PathBuf>,
+    /// The generation file in `data`, watched by one `stat` per question.
+    watch: Option<keys::GenerationWatch>,
     /// The key generation the loaded keys belong to.
     generation: AtomicU64,
     lists: Lists,
@@ -181,6 +183,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 keys: RwLock::new(Arc::new(keys)),
+                watch: data.as_deref().map(keys::GenerationWatch::new),
                 data,
                 generation: AtomicU64::new(generation),
                 lists: Lists::default(),
@@ -199,12 +202,12 @@ impl AppState {
 
     /// The signing keys. When the state was opened from a data directory,
     /// a key change committed by an `admin` command (rotation, compromise)
-    /// is noticed here, by one small file read, and the keys are reloaded
-    /// and the list cache invalidated before anything is signed again.
-    /// Call it from blocking code (it may read the store).
+    /// is noticed here, by one `stat` of the generation file, and the keys
+    /// are reloaded and the list cache invalidated before anything is
+    /// signed again. Call it from blocking code (it may read the store).
     pub fn keys(&self) -> Arc<Keys> {
-        if let Some(data) = &self.inner.data {
-            let announced = keys::read_generation(data);
+        if let (Some(data), Some(watch)) = (&self.inner.data, &self.inner.watch) {
+            let announced = watch.announced();
             if announced != self.inner.generation.load(Ordering::SeqCst) {
                 self.reload_keys(data, announced);
             }
@@ -215,14 +218,15 @@ impl AppState {
         }
     }
 
-    /// Whether the loaded keys are the announced ones (one small file
-    /// read, no store access): the list fast path answers from memory only
-    /// then, and otherwise takes the slow path, whose [`AppState::keys`]
-    /// reloads them and invalidates the lists.
+    /// Whether the loaded keys are the announced ones (one `stat` of the
+    /// generation file, no read, no store access): the list fast path
+    /// answers from memory only then, and otherwise takes the slow path,
+    /// whose [`AppState::keys`] reloads them and invalidates the lists.
     pub fn keys_current(&self) -> bool {
-        self.inner.data.as_deref().is_none_or(|data| {
-            keys::read_generation(data) == self.inner.generation.load(Ordering::SeqCst)
-        })
+        self.inner
+            .watch
+            .as_ref()
+            .is_none_or(|watch| watch.announced() == self.inner.generation.load(Ordering::SeqCst))
     }
 
     fn reload_keys(&self, data: &Path, announced: u64) {

@@ -7,7 +7,7 @@
 //! store. [`signed_lists`] are routed outside the request layers (see
 //! `http::app`).
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -51,8 +51,7 @@ pub async fn get_catalogue() -> Response {
 
 /// Whether an `If-None-Match` header value names `etag`: `*`, or the
 /// strong ETag in a list, weak (`W/`) or not; compared as bytes.
-fn matches(if_none_match: &[u8], etag: &str) -> bool {
-    let etag = etag.as_bytes();
+fn matches(if_none_match: &[u8], etag: &[u8]) -> bool {
     if_none_match
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
@@ -60,7 +59,8 @@ fn matches(if_none_match: &[u8], etag: &str) -> bool {
 }
 
 /// A signed list with ETag, caching headers and `If-None-Match` → 304,
-/// from the shared bytes of [`Signed`]: the body is not copied.
+/// from the shared bytes of [`Signed`]: neither the body nor the ETag is
+/// copied (reference-count increments), nothing is read.
 fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
     let not_modified = headers
         .get_all(header::IF_NONE_MATCH)
@@ -72,7 +72,7 @@ fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
         (StatusCode::OK, signed.bytes.clone()).into_response()
     };
     let h = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&signed.etag) {
+    if let Ok(etag) = HeaderValue::from_maybe_shared(signed.etag.clone()) {
         h.insert(header::ETAG, etag);
     }
     h.insert(
@@ -99,8 +99,11 @@ fn signed_response(headers: &HeaderMap, signed: &Signed) -> Response {
     ))]
 pub async fn get_trust_list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    // The request itself, not a `HeaderMap` extractor (which copies every
+    // header): only `If-None-Match` is read.
+    let headers = request.headers();
     // Fast path: from memory on this thread (no blocking-pool hop, no
     // store) while the keys and the list are unchanged.
     // Not on a store shared by several instances: another may have moved
@@ -110,7 +113,7 @@ pub async fn get_trust_list(
             .lists()
             .cached_trust_list(state.list_config(), state.now())
         {
-            return Ok(signed_response(&headers, &signed));
+            return Ok(signed_response(headers, &signed));
         }
     }
     let s = state.clone();
@@ -119,7 +122,7 @@ pub async fn get_trust_list(
             .trust_list(s.store(), &s.keys(), s.list_config(), s.now())?)
     })
     .await?;
-    Ok(signed_response(&headers, &signed))
+    Ok(signed_response(headers, &signed))
 }
 
 /// `GET /api/v1/status-list`.
@@ -133,8 +136,11 @@ pub async fn get_trust_list(
     ))]
 pub async fn get_status_list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    // The request itself, not a `HeaderMap` extractor (which copies every
+    // header): only `If-None-Match` is read.
+    let headers = request.headers();
     // Fast path, as for the trust list.
     // Not on a store shared by several instances: another may have moved
     // the lists (the service re-reads their state there).
@@ -143,7 +149,7 @@ pub async fn get_status_list(
             .lists()
             .cached_status_snapshot(state.list_config(), state.now())
         {
-            return Ok(signed_response(&headers, &signed));
+            return Ok(signed_response(headers, &signed));
         }
     }
     let s = state.clone();
@@ -152,7 +158,7 @@ pub async fn get_status_list(
             .status_snapshot(s.store(), &s.keys(), s.list_config(), s.now())?)
     })
     .await?;
-    Ok(signed_response(&headers, &signed))
+    Ok(signed_response(headers, &signed))
 }
 
 /// Query of the delta endpoint.
@@ -182,8 +188,9 @@ pub struct DeltaQuery {
 pub async fn get_status_deltas(
     State(state): State<AppState>,
     Query(q): Query<DeltaQuery>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let text = q
         .since
         .ok_or_else(|| ApiError::BadRequest("query parameter since is required".into()))?;
@@ -212,7 +219,7 @@ pub async fn get_status_deltas(
         }
     };
     match answer {
-        DeltaAnswer::Delta(signed) => Ok(signed_response(&headers, &signed)),
+        DeltaAnswer::Delta(signed) => Ok(signed_response(headers, &signed)),
         DeltaAnswer::UpToDate => Ok((
             StatusCode::NO_CONTENT,
             [(header::CACHE_CONTROL, "public, max-age=60")],

@@ -192,9 +192,7 @@ impl Batch<'_> {
             let claims = Claims::from_certificate(&job.data, job.status_index, now, None);
             (job.status_index, cose::sign(claims.to_cbor(), issuer, true))
         });
-        for (status_index, bytes) in signed {
-            self.tx.set_signature(status_index, &bytes)?;
-        }
+        self.tx.set_signatures(&signed)?;
         Ok(())
     }
 

@@ -212,10 +212,79 @@ pub const GENERATION_FILE: &str = "generation";
 
 /// The key generation a running server should be at (0 before any change).
 pub fn read_generation(data: &Path) -> u64 {
-    fs::read_to_string(key_dir(data).join(GENERATION_FILE))
+    read_generation_file(&key_dir(data).join(GENERATION_FILE))
+}
+
+fn read_generation_file(path: &Path) -> u64 {
+    fs::read_to_string(path)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// What identifies one version of the generation file: it is replaced by
+/// a rename ([`announce_generation`]), so a new announcement is a new
+/// inode with new times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt as _;
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+/// The announced key generation of one data directory, read cheaply for
+/// the request path: one `stat` of the generation file per question (no
+/// open, no read, no allocation), and the file is read again only when
+/// its inode or times changed. Always as current as [`read_generation`].
+#[derive(Debug)]
+pub struct GenerationWatch {
+    path: PathBuf,
+    seen: std::sync::Mutex<Option<(Stamp, u64)>>,
+}
+
+impl GenerationWatch {
+    /// Watches the generation file of data directory `data`.
+    pub fn new(data: &Path) -> GenerationWatch {
+        GenerationWatch {
+            path: key_dir(data).join(GENERATION_FILE),
+            seen: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The key generation a running server should be at (0 before any
+    /// change), as [`read_generation`] would read it now.
+    pub fn announced(&self) -> u64 {
+        // Metadata first, then the contents: a pair stored below never
+        // holds contents older than its stamp, so a change is never missed.
+        let stamp = fs::metadata(&self.path).ok().map(|m| Stamp::of(&m));
+        if let (Some(stamp), Ok(seen)) = (stamp, self.seen.lock()) {
+            if let Some((seen_stamp, generation)) = *seen {
+                if seen_stamp == stamp {
+                    return generation;
+                }
+            }
+        }
+        let generation = read_generation_file(&self.path);
+        if let (Some(stamp), Ok(mut seen)) = (stamp, self.seen.lock()) {
+            *seen = Some((stamp, generation));
+        }
+        generation
+    }
 }
 
 /// Announces key generation `generation` to running servers (after the
@@ -239,6 +308,19 @@ pub fn announce_generation(data: &Path, generation: u64) -> anyhow::Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_generation_watch_sees_every_announcement() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(key_dir(dir.path())).unwrap();
+        let watch = GenerationWatch::new(dir.path());
+        assert_eq!(watch.announced(), 0, "no file yet");
+        for generation in 1..=20 {
+            announce_generation(dir.path(), generation).unwrap();
+            assert_eq!(watch.announced(), generation);
+            assert_eq!(watch.announced(), generation, "from the stamp");
+        }
+    }
 
     #[test]
     fn placeholder_credit_codes_are_valid_and_distinct() {

@@ -75,15 +75,16 @@ impl ListConfig {
 pub struct Signed {
     /// The COSE_Sign1 (shared, handed to a response body as is).
     pub bytes: Bytes,
-    /// `"…"`: 128 bits of SHA-256 over the bytes, hex.
-    pub etag: String,
+    /// `"…"`: 128 bits of SHA-256 over the bytes, hex (ASCII, shared
+    /// like the body, so a response's ETag header copies nothing).
+    pub etag: Bytes,
 }
 
 impl Signed {
     fn new(bytes: Vec<u8>) -> Signed {
         let digest = Sha256::digest(&bytes);
         Signed {
-            etag: format!("\"{}\"", hex::encode(&digest[..16])),
+            etag: Bytes::from(format!("\"{}\"", hex::encode(&digest[..16]))),
             bytes: Bytes::from(bytes),
         }
     }

@@ -158,7 +158,7 @@ const MAX_CACHED: usize = 65_536;
 #[derive(Default)]
 struct Cache {
     /// ETag of the trust list these results were computed with.
-    etag: String,
+    etag: bytes::Bytes,
     trust: Option<Arc<TrustList>>,
     /// `(SHA-256 of a certificate text, CST day) → result`. Presentations
     /// depend on the exact time and are not cached.

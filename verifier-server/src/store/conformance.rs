@@ -415,6 +415,14 @@ fn certificates_and_versions(e: &Engine) {
             .issued_at,
         5000
     );
+    tx.set_signatures(&[(11, b"s11".to_vec()), (12, b"s12".to_vec())])
+        .unwrap();
+    assert_eq!(
+        tx.version(CertType::YSZ, "A1", 2).unwrap().unwrap().signed,
+        b"s11"
+    );
+    assert!(tx.set_signatures(&[(99, b"sig".to_vec())]).is_err());
+    tx.set_signatures(&[]).unwrap();
     tx.set_signature(12, b"sig").unwrap();
     assert!(tx.set_signature(99, b"sig").is_err());
     assert_eq!(

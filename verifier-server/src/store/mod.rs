@@ -653,6 +653,15 @@ pub trait CertificatesTx {
     /// Stores the signed certificate of the version at `status_index`
     /// (issuing signs a push's versions together, after deciding them).
     fn set_signature(&mut self, status_index: u32, signed: &[u8]) -> Result<(), StoreError>;
+    /// [`CertificatesTx::set_signature`] for many versions at once (an
+    /// engine may store them in one statement); an index without a
+    /// version is an error.
+    fn set_signatures(&mut self, signed: &[(u32, Vec<u8>)]) -> Result<(), StoreError> {
+        for (status_index, bytes) in signed {
+            self.set_signature(*status_index, bytes)?;
+        }
+        Ok(())
+    }
 
     /// Records (or refreshes) a correction-list entry, unresolving it.
     fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError>;

@@ -239,6 +239,29 @@ impl CertificatesTx for PgTx<'_> {
         Ok(())
     }
 
+    /// One statement for the whole push instead of one per version: the
+    /// signatures travel as two arrays.
+    fn set_signatures(&mut self, signed: &[(u32, Vec<u8>)]) -> Result<(), StoreError> {
+        if signed.is_empty() {
+            return Ok(());
+        }
+        let indices: Vec<i64> = signed.iter().map(|(i, _)| i64::from(*i)).collect();
+        let bytes: Vec<&[u8]> = signed.iter().map(|(_, b)| b.as_slice()).collect();
+        let n = self.exec(
+            "UPDATE certificate_versions v SET signed = s.signed
+             FROM unnest($1::BIGINT[], $2::BYTEA[]) AS s(status_index, signed)
+             WHERE v.status_index = s.status_index",
+            &[&indices, &bytes],
+        )?;
+        if n != signed.len() as u64 {
+            return Err(StoreError::Corrupt(format!(
+                "{} signatures for {n} versions",
+                signed.len()
+            )));
+        }
+        Ok(())
+    }
+
     fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO nonconforming (agency, cert_type, number, reasons_json, record_json,

@@ -26,12 +26,12 @@ mod logs;
 mod meta;
 mod tokens;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use ::postgres::types::ToSql;
-use ::postgres::{Config, NoTls, Row};
+use ::postgres::{Config, NoTls, Row, Statement};
 use r2d2::PooledConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
@@ -166,6 +166,7 @@ impl PgStore {
             store: self,
             open: false,
             savepoint: false,
+            statements: HashMap::new(),
         };
         tx.conn.batch_execute("BEGIN")?;
         tx.open = true;
@@ -229,6 +230,7 @@ impl Store for PgStore {
             store: self,
             open: true,
             savepoint: false,
+            statements: HashMap::new(),
         }))
     }
 
@@ -239,6 +241,12 @@ impl Store for PgStore {
 
 /// One PostgreSQL transaction on a pooled connection.
 pub struct PgTx<'a> {
+    /// Statements prepared in this transaction, by SQL text: a statement
+    /// run again (once per record of a push) is executed without being
+    /// parsed and planned again, one round trip instead of two. Dropped
+    /// with the transaction, before the connection goes back to the pool
+    /// (fields drop in order; the client closes them on the server).
+    statements: HashMap<String, Statement>,
     conn: PooledConnection<Manager>,
     store: &'a PgStore,
     open: bool,
@@ -260,20 +268,34 @@ impl Drop for PgTx<'_> {
 type Params<'p> = [&'p (dyn ToSql + Sync)];
 
 impl PgTx<'_> {
+    /// `sql` prepared on this transaction's connection, once.
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.conn.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
     fn exec(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
-        Ok(self.conn.execute(sql, params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.conn.execute(&statement, params)?)
     }
 
     fn rows(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
-        Ok(self.conn.query(sql, params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.conn.query(&statement, params)?)
     }
 
     fn opt_row(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, StoreError> {
-        Ok(self.conn.query_opt(sql, params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.conn.query_opt(&statement, params)?)
     }
 
     fn one_row(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, StoreError> {
-        Ok(self.conn.query_one(sql, params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.conn.query_one(&statement, params)?)
     }
 }
 
