@@ -181,8 +181,12 @@ pub struct CertificateView {
     pub identifier: Option<String>,
     /// When it was signed, Unix seconds.
     pub issued_at: i64,
-    /// The QR text (`LC1:` …).
-    pub qr: String,
+    /// The QR text (`LC1:` …): answered to the province's administrator
+    /// only; agencies never receive it (a city that held its
+    /// certificates' QR texts could invent checks of them, see
+    /// `docs/evaluation.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
 }
 
 /// One entry of the correction list as answered.
@@ -280,6 +284,41 @@ pub struct EnrollResponse {
     pub division: u32,
     /// The root key the device should pin.
     pub root: KeyView,
+}
+
+/// An enrolled officer device as listed by `GET /api/v1/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct DeviceView {
+    /// The device's id.
+    pub device_id: i64,
+    /// The device key's id, hex.
+    pub kid: String,
+    /// `EdDSA` or `SM2-SM3`.
+    pub alg: String,
+    /// The officer's label.
+    pub label: String,
+    /// The officer token it is enrolled under.
+    pub token_id: i64,
+    /// The division the device is bound to.
+    pub division: u32,
+    /// When it was enrolled, Unix seconds.
+    pub enrolled_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// The next record seq the server expects from it.
+    pub next_seq: u64,
+}
+
+/// The devices of one officer token (or every token, for an
+/// administrator), with the enrollment limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct DeviceList {
+    /// Most active (not revoked) devices one officer token may enroll.
+    pub max_active_per_token: u32,
+    /// The devices, by id.
+    pub devices: Vec<DeviceView>,
 }
 
 /// The answer to a check-log upload: `POST /api/v1/verification-logs`.

@@ -16,8 +16,8 @@ use serde::Serialize;
 use shared::domain::{DivisionCode, LIAONING_CITIES};
 
 use data::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
-    EvalRejectedUpload, TrainingRow,
+    ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalDevice,
+    EvalRefusal, EvalRejectedUpload, TrainingRow,
 };
 use score::{Coverage, Rate};
 
@@ -33,8 +33,14 @@ pub struct Data {
     pub certs: Vec<EvalCert>,
     /// Records still on a correction list.
     pub corrections: Vec<EvalCorrection>,
-    /// Check records of the year.
+    /// Check records dated in the year or uploaded in it.
     pub checks: Vec<EvalCheck>,
+    /// Every uploaded batch (bounds record times).
+    pub batches: Vec<EvalBatch>,
+    /// Every enrolled device (devices per token).
+    pub devices: Vec<EvalDevice>,
+    /// The server's status list sequence now, if it has one.
+    pub status_seq: Option<u64>,
     /// Refusals of the year.
     pub refusals: Vec<EvalRefusal>,
     /// Refused uploads of the year.
@@ -83,6 +89,12 @@ pub struct Activation {
     /// Provable checks of the year's e-certificates (each certificate
     /// counts once in the numerator).
     pub provable_checks: u64,
+    /// Of those, live holder presentations.
+    pub live_presentations: u64,
+    /// Static-QR checks of the year's e-certificates by devices of the
+    /// certificate's own city: not evidence the city could not produce
+    /// alone, so not counted (see `docs/evaluation.md`).
+    pub uncorroborated_checks: u64,
 }
 
 /// One training record as answered.
@@ -114,9 +126,12 @@ pub struct Training {
 /// A listed event (incident or anomaly).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Event {
-    /// What kind: incidents `refusal`, `upheld_complaint`; anomalies
-    /// `signature_not_verified`, `presentation_not_verified`,
-    /// `out_of_region`, `unknown_certificate`, `rejected_upload`.
+    /// What kind: incidents `refusal`, `upheld_complaint`; anomalies of
+    /// one record `revoked_device`, `signature_not_verified`,
+    /// `presentation_not_verified`, `presentation_required`,
+    /// `unknown_certificate`, `time_out_of_bounds`; patterns `burst`,
+    /// `off_hours_burst`, `many_devices`; refused requests
+    /// `rejected_upload`, `refused_enrollment`.
     pub kind: String,
     /// When (device time for records, server time otherwise), Unix seconds.
     pub at: i64,
@@ -199,60 +214,242 @@ fn cert_key(t: &str, n: &str) -> String {
     format!("{t}/{n}")
 }
 
-/// Whether a device enrolled in `device` may check certificates of `cert`:
-/// the province's devices everywhere, a city's (or county's) in its city.
-fn in_region(device: DivisionCode, cert: DivisionCode) -> bool {
-    device.is_province() || device.city() == cert.city()
+/// Seconds a device's clock may be off from the server's: a record may be
+/// dated this much after its batch arrived, or before a lower bound.
+pub const CLOCK_SKEW: i64 = 300;
+/// A batch bounds the time of the device's later records only when it
+/// arrived at least this long before the batch carrying them (an upload
+/// session sends a backlog in several batches within minutes).
+pub const SESSION_GAP: i64 = 3_600;
+/// A burst: at least this many checks by one device ...
+pub const BURST_CHECKS: usize = 100;
+/// ... within this many seconds (one check every 6 s); its checks do not count.
+pub const BURST_SECONDS: i64 = 600;
+/// Outside working hours (22:00–06:00 China Standard Time), at least this
+/// many checks by one device ...
+pub const NIGHT_CHECKS: usize = 20;
+/// ... within this many seconds are listed (they still count).
+pub const NIGHT_SECONDS: i64 = 3_600;
+/// A token with more devices than this (ever enrolled) is listed.
+pub const MANY_DEVICES: usize = 3;
+
+/// The kind of evidence a counted check carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Evidence {
+    /// A holder presentation signed by the holder's device within its
+    /// window: counts wherever it was checked.
+    Live,
+    /// A static certificate QR checked by a device of another city or of
+    /// the province: evidence the issuing city cannot produce alone.
+    Independent,
 }
 
-/// The position in `certs` of the certificate a provable check proves, or
-/// why the check does not count.
-fn check_problem(
+/// What a check proves.
+enum Outcome {
+    /// It counts for the certificate at this position.
+    Counts(usize, Evidence),
+    /// A static QR checked by a device of the certificate's own city: not
+    /// an anomaly, but not evidence the city could not produce alone.
+    Uncorroborated(usize),
+    /// It does not count, and why.
+    Anomaly(&'static str, String),
+}
+
+/// The interval the server knows a record was made in, from what it saw
+/// itself: the device's enrollment, the arrival of the device's earlier
+/// batches, the certificate's first signature and the status list the
+/// device had synced (lower); the batch's arrival (upper).
+fn time_bounds(
+    c: &EvalCheck,
+    cert: &EvalCert,
+    prev_arrival: Option<i64>,
+) -> (i64, i64, &'static str) {
+    let mut lower = (c.enrolled_at, "the device's enrollment");
+    for (t, what) in [
+        (prev_arrival, "an earlier batch of the device"),
+        (
+            Some(cert.first_issued_at),
+            "the certificate's first signature",
+        ),
+        (c.status_signed_at, "the status list the device had synced"),
+    ] {
+        if let Some(t) = t.filter(|&t| t > lower.0) {
+            lower = (t, what);
+        }
+    }
+    (lower.0, c.received_at, lower.1)
+}
+
+/// What check `c` proves; `prev_arrival` is the arrival of the device's
+/// last batch that bounds it (see [`SESSION_GAP`]), `status_now` the
+/// server's status list sequence.
+fn check_outcome(
     c: &EvalCheck,
     by_key: &HashMap<String, usize>,
     certs: &[EvalCert],
-) -> Result<usize, (&'static str, String)> {
+    prev_arrival: Option<i64>,
+    status_now: Option<u64>,
+) -> Outcome {
+    if let Some(at) = c.revoked_at {
+        return Outcome::Anomaly(
+            "revoked_device",
+            format!("the device was revoked at {}; none of its checks count", at),
+        );
+    }
     if !c.signature {
-        return Err((
+        return Outcome::Anomaly(
             "signature_not_verified",
             format!(
                 "the province's signature did not verify ({})",
                 c.reason.as_deref().unwrap_or("unreadable")
             ),
-        ));
+        );
     }
     if c.presented && !c.presentation {
-        return Err((
+        return Outcome::Anomaly(
             "presentation_not_verified",
             format!(
                 "the holder's presentation did not verify ({})",
                 c.reason.as_deref().unwrap_or("holder binding")
             ),
-        ));
+        );
+    }
+    if !c.presented && c.reason.as_deref() == Some("presentation_required") {
+        return Outcome::Anomaly(
+            "presentation_required",
+            "a holder-bound certificate shown as a static QR (a copy, not the holder's phone)"
+                .into(),
+        );
     }
     let Some((t, n)) = &c.cert else {
-        return Err(("unknown_certificate", "no certificate derived".into()));
+        return Outcome::Anomaly("unknown_certificate", "no certificate derived".into());
     };
     let Some((pos, cert)) = by_key
         .get(&cert_key(t, n))
         .and_then(|&i| certs.get(i).map(|c| (i, c)))
     else {
-        return Err((
+        return Outcome::Anomaly(
             "unknown_certificate",
             "the certificate is not in the register".into(),
-        ));
+        );
     };
-    if !in_region(c.device_division, cert.division) {
-        return Err((
-            "out_of_region",
-            format!(
-                "device enrolled in {} checked a certificate of {}",
-                c.device_division.code(),
-                cert.division.code()
-            ),
-        ));
+    if let (Some(seq), Some(now)) = (c.status_seq, status_now) {
+        if seq > now {
+            return Outcome::Anomaly(
+                "time_out_of_bounds",
+                format!("the device claims status list {seq}; the server has signed up to {now}"),
+            );
+        }
     }
-    Ok(pos)
+    let (lower, upper, why) = time_bounds(c, cert, prev_arrival);
+    if c.at < lower - CLOCK_SKEW {
+        return Outcome::Anomaly(
+            "time_out_of_bounds",
+            format!(
+                "dated {} ({}), before {why} at {lower}",
+                c.at,
+                shared::cst::datetime_text(c.at)
+            ),
+        );
+    }
+    if c.at > upper + CLOCK_SKEW {
+        return Outcome::Anomaly(
+            "time_out_of_bounds",
+            format!(
+                "dated {} ({}), after its batch arrived at {upper}",
+                c.at,
+                shared::cst::datetime_text(c.at)
+            ),
+        );
+    }
+    if c.presented {
+        return Outcome::Counts(pos, Evidence::Live);
+    }
+    if c.device_division.is_province() || c.device_division.city() != cert.division.city() {
+        Outcome::Counts(pos, Evidence::Independent)
+    } else {
+        Outcome::Uncorroborated(pos)
+    }
+}
+
+/// The arrival of the batch that bounds each batch's records from below:
+/// the device's last batch that arrived at least [`SESSION_GAP`] earlier.
+fn batch_lower_bounds(batches: &[EvalBatch]) -> HashMap<i64, i64> {
+    let mut by_device: HashMap<i64, Vec<&EvalBatch>> = HashMap::new();
+    for b in batches {
+        by_device.entry(b.device_id).or_default().push(b);
+    }
+    let mut out = HashMap::new();
+    for list in by_device.values_mut() {
+        list.sort_by_key(|b| b.id);
+        let mut best: Option<i64> = None;
+        let mut j = 0;
+        for b in list.iter() {
+            // Batches arrive in id order per device; advance over those at
+            // least SESSION_GAP older than this one.
+            while let Some(e) = list.get(j) {
+                if e.id < b.id && e.received_at <= b.received_at - SESSION_GAP {
+                    best = Some(best.map_or(e.received_at, |x: i64| x.max(e.received_at)));
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if let Some(t) = best {
+                out.insert(b.id, t);
+            }
+        }
+    }
+    out
+}
+
+/// China Standard Time hour of `at`.
+fn cst_hour(at: i64) -> i64 {
+    (at + shared::cst::OFFSET_SECONDS).rem_euclid(shared::cst::DAY_SECONDS) / 3_600
+}
+
+/// Runs of at least `min` items within `seconds` in `times` (sorted):
+/// each run as (first index, last index).
+fn runs(times: &[i64], min: usize, seconds: i64) -> Vec<(usize, usize)> {
+    let mut marked = vec![false; times.len()];
+    let mut j = 0;
+    for i in 0..times.len() {
+        if j < i {
+            j = i;
+        }
+        while j < times.len() && times[j] - times[i] < seconds {
+            j += 1;
+        }
+        if j - i >= min {
+            for m in marked.iter_mut().take(j).skip(i) {
+                *m = true;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < marked.len() {
+        if marked[i] {
+            let s = i;
+            while i + 1 < marked.len() && marked[i + 1] {
+                i += 1;
+            }
+            out.push((s, i));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A listed pattern (not one record).
+struct Pattern {
+    kind: &'static str,
+    at: i64,
+    device_id: Option<i64>,
+    division: DivisionCode,
+    /// Issuing divisions of the certificates involved.
+    cert_divisions: Vec<DivisionCode>,
+    detail: String,
 }
 
 /// What the year's checks prove, per certificate: computed once for all
@@ -263,38 +460,175 @@ struct Index {
     /// Per certificate (same positions): its first provable check's time
     /// and how many provable checks it had.
     checked: Vec<Option<(i64, u64)>>,
+    /// Per certificate: how many of its checks of the year were live
+    /// presentations, and how many static checks by its own city's devices
+    /// (not counted).
+    live: Vec<u64>,
+    uncorroborated: Vec<u64>,
     /// The checks that do not count (position in `Data::checks`) and why.
     problems: Vec<(usize, &'static str, String)>,
+    /// Suspicious patterns.
+    patterns: Vec<Pattern>,
 }
 
 impl Index {
-    fn new(data: &Data) -> Index {
+    fn new(data: &Data, year: i32) -> Index {
+        let (start, end) = (month_start(year, 1), month_start(year, 13));
         let by_key: HashMap<String, usize> = data
             .certs
             .iter()
             .enumerate()
             .map(|(i, c)| (cert_key(&c.cert_type, &c.number), i))
             .collect();
-        let mut checked: Vec<Option<(i64, u64)>> = vec![None; data.certs.len()];
-        let mut problems = Vec::new();
+        let bounds = batch_lower_bounds(&data.batches);
+        let mut outcomes: Vec<Outcome> = data
+            .checks
+            .iter()
+            .map(|c| {
+                check_outcome(
+                    c,
+                    &by_key,
+                    &data.certs,
+                    bounds.get(&c.batch_id).copied(),
+                    data.status_seq,
+                )
+            })
+            .collect();
+        let mut patterns = Vec::new();
+        // Bursts by one device: too many checks too fast to be roadside
+        // checks. Their checks do not count; outside working hours a
+        // smaller run is listed only.
+        let mut per_device: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         for (i, c) in data.checks.iter().enumerate() {
-            let pos = match check_problem(c, &by_key, &data.certs) {
-                Ok(pos) => pos,
-                Err((kind, detail)) => {
-                    problems.push((i, kind, detail));
-                    continue;
-                }
+            if c.signature && c.revoked_at.is_none() {
+                per_device.entry(c.device_id).or_default().push(i);
+            }
+        }
+        for (device, mut idx) in per_device {
+            idx.sort_by_key(|&i| data.checks[i].at);
+            let times: Vec<i64> = idx.iter().map(|&i| data.checks[i].at).collect();
+            let division = data.checks[idx[0]].device_division;
+            let divisions = |a: usize, b: usize| -> Vec<DivisionCode> {
+                let mut d: Vec<DivisionCode> = idx[a..=b]
+                    .iter()
+                    .filter_map(|&i| data.checks[i].cert_division)
+                    .collect();
+                d.sort_by_key(|d| d.code());
+                d.dedup();
+                d
             };
-            if let Some(slot) = checked.get_mut(pos) {
-                let e = slot.get_or_insert((c.at, 0));
-                e.0 = e.0.min(c.at);
-                e.1 += 1;
+            for (a, b) in runs(&times, BURST_CHECKS, BURST_SECONDS) {
+                for &i in &idx[a..=b] {
+                    if let Some(o) = outcomes.get_mut(i) {
+                        if matches!(o, Outcome::Counts(..) | Outcome::Uncorroborated(_)) {
+                            *o = Outcome::Anomaly(
+                                "burst",
+                                "part of a burst of checks by one device".into(),
+                            );
+                        }
+                    }
+                }
+                patterns.push(Pattern {
+                    kind: "burst",
+                    at: times[a],
+                    device_id: Some(device),
+                    division,
+                    cert_divisions: divisions(a, b),
+                    detail: format!(
+                        "{} checks by device {device} between {} and {} (at least {BURST_CHECKS} within {BURST_SECONDS} s); none counts",
+                        b - a + 1,
+                        shared::cst::datetime_text(times[a]),
+                        shared::cst::datetime_text(times[b])
+                    ),
+                });
+            }
+            let night: Vec<usize> = (0..times.len())
+                .filter(|&k| {
+                    let h = cst_hour(times[k]);
+                    !(6..22).contains(&h)
+                })
+                .collect();
+            let night_times: Vec<i64> = night.iter().map(|&k| times[k]).collect();
+            for (a, b) in runs(&night_times, NIGHT_CHECKS, NIGHT_SECONDS) {
+                patterns.push(Pattern {
+                    kind: "off_hours_burst",
+                    at: night_times[a],
+                    device_id: Some(device),
+                    division,
+                    cert_divisions: divisions(night[a], night[b]),
+                    detail: format!(
+                        "{} checks by device {device} between {} and {}, outside working hours (22:00–06:00)",
+                        b - a + 1,
+                        shared::cst::datetime_text(night_times[a]),
+                        shared::cst::datetime_text(night_times[b])
+                    ),
+                });
+            }
+        }
+        // Tokens with many devices.
+        let mut per_token: BTreeMap<i64, Vec<&EvalDevice>> = BTreeMap::new();
+        for d in &data.devices {
+            per_token.entry(d.token_id).or_default().push(d);
+        }
+        for (token, ds) in per_token {
+            if ds.len() > MANY_DEVICES {
+                let last = ds.iter().map(|d| d.enrolled_at).max().unwrap_or(0);
+                if last >= start && last < end {
+                    let active = ds.iter().filter(|d| d.revoked_at.is_none()).count();
+                    patterns.push(Pattern {
+                        kind: "many_devices",
+                        at: last,
+                        device_id: None,
+                        division: ds[0].division,
+                        cert_divisions: Vec::new(),
+                        detail: format!(
+                            "officer token {token} has enrolled {} devices ({active} active)",
+                            ds.len()
+                        ),
+                    });
+                }
+            }
+        }
+        let n = data.certs.len();
+        let mut checked: Vec<Option<(i64, u64)>> = vec![None; n];
+        let (mut live, mut uncorroborated) = (vec![0u64; n], vec![0u64; n]);
+        let mut problems = Vec::new();
+        for (i, (c, o)) in data.checks.iter().zip(outcomes).enumerate() {
+            let in_year = c.at >= start && c.at < end;
+            match o {
+                // A burst is listed once, as a pattern.
+                Outcome::Anomaly("burst", _) => {}
+                Outcome::Anomaly(kind, detail) => {
+                    // Listed in the year it was dated in or arrived in.
+                    problems.push((i, kind, detail));
+                }
+                Outcome::Uncorroborated(pos) if in_year => {
+                    if let Some(u) = uncorroborated.get_mut(pos) {
+                        *u += 1;
+                    }
+                }
+                Outcome::Counts(pos, evidence) if in_year => {
+                    if let Some(slot) = checked.get_mut(pos) {
+                        let e = slot.get_or_insert((c.at, 0));
+                        e.0 = e.0.min(c.at);
+                        e.1 += 1;
+                    }
+                    if evidence == Evidence::Live {
+                        if let Some(l) = live.get_mut(pos) {
+                            *l += 1;
+                        }
+                    }
+                }
+                Outcome::Counts(..) | Outcome::Uncorroborated(_) => {}
             }
         }
         Index {
             by_key,
             checked,
+            live,
+            uncorroborated,
             problems,
+            patterns,
         }
     }
 }
@@ -305,8 +639,9 @@ struct Counter<'a, F: Fn(DivisionCode) -> bool> {
     year: i32,
     unit: F,
     index: &'a Index,
-    /// The unit's certificates with what their checks prove.
-    mine: Vec<(&'a EvalCert, Option<(i64, u64)>)>,
+    /// The unit's certificates with what their checks prove (first
+    /// provable check and count, live presentations, uncorroborated).
+    mine: Vec<(&'a EvalCert, Option<(i64, u64)>, u64, u64)>,
 }
 
 impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
@@ -315,8 +650,9 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
             .certs
             .iter()
             .zip(&index.checked)
-            .filter(|(c, _)| unit(c.division))
-            .map(|(c, checked)| (c, *checked))
+            .zip(index.live.iter().zip(&index.uncorroborated))
+            .filter(|((c, _), _)| unit(c.division))
+            .map(|((c, checked), (live, unc))| (c, *checked, *live, *unc))
             .collect();
         Counter {
             data,
@@ -331,7 +667,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
         let n = self
             .mine
             .iter()
-            .filter(|(c, _)| c.status == 0 && c.first_issued_at < cutoff)
+            .filter(|(c, ..)| c.status == 0 && c.first_issued_at < cutoff)
             .count() as u64;
         // A record on a correction list that also has a valid e-certificate
         // of the unit counts once (in both).
@@ -363,22 +699,27 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
         (Rate::new(n, n + open + declared), open, declared)
     }
 
-    fn activation(&self, cutoff: i64) -> (Rate, u64) {
+    /// The activation rate at `cutoff`, the provable checks, the live
+    /// ones among them and the uncorroborated static checks.
+    fn activation(&self, cutoff: i64) -> (Rate, u64, u64, u64) {
         let start = month_start(self.year, 1);
         let (mut issued, mut activated, mut provable) = (0u64, 0u64, 0u64);
-        for (c, checked) in &self.mine {
+        let (mut live, mut unc) = (0u64, 0u64);
+        for (c, checked, l, u) in &self.mine {
             if c.first_issued_at < start || c.first_issued_at >= cutoff {
                 continue;
             }
             issued += 1;
+            unc += u;
             if let Some((first, count)) = checked {
                 if *first < cutoff {
                     activated += 1;
                     provable += count;
+                    live += l;
                 }
             }
         }
-        (Rate::new(activated, issued), provable)
+        (Rate::new(activated, issued), provable, live, unc)
     }
 
     fn training(&self) -> Training {
@@ -479,11 +820,30 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
                 detail: detail.clone(),
             });
         }
+        for p in &self.index.patterns {
+            if !(self.unit)(p.division) && !p.cert_divisions.iter().any(|&d| (self.unit)(d)) {
+                continue;
+            }
+            out.push(Event {
+                kind: p.kind.into(),
+                at: p.at,
+                division: p.division.code(),
+                device_id: p.device_id,
+                seq: None,
+                certificate: None,
+                detail: p.detail.clone(),
+            });
+        }
         for r in &self.data.rejected {
             let division = r.division.unwrap_or(DivisionCode::PROVINCE);
             if (self.unit)(division) {
                 out.push(Event {
-                    kind: "rejected_upload".into(),
+                    kind: if r.action == "POST /api/v1/devices" {
+                        "refused_enrollment"
+                    } else {
+                        "rejected_upload"
+                    }
+                    .into(),
                     at: r.ts,
                     division: division.code(),
                     device_id: None,
@@ -499,7 +859,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
     fn score(&self, division: DivisionCode) -> Score {
         let end = month_start(self.year, 13);
         let (issuance, open, declared) = self.issuance(end);
-        let (activation, provable) = self.activation(end);
+        let (activation, provable, live, uncorroborated) = self.activation(end);
         let training = self.training();
         let incidents = self.incidents();
         let display = Display {
@@ -514,6 +874,8 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
         let activation = Activation {
             rate: rate_score(activation, score::activation_points),
             provable_checks: provable,
+            live_presentations: live,
+            uncorroborated_checks: uncorroborated,
         };
         let monthly = (1..=12u8)
             .map(|m| {
@@ -541,7 +903,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
 
 /// Computes the year's evaluation from its data.
 pub fn evaluate(data: &Data, year: i32) -> Evaluation {
-    let index = Index::new(data);
+    let index = Index::new(data, year);
     let cities = LIAONING_CITIES
         .iter()
         .map(|&city| {

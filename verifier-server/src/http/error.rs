@@ -97,6 +97,8 @@ impl From<DevicesError> for ApiError {
             DevicesError::Invalid(d) => ApiError::Unprocessable(d),
             DevicesError::NoDivision(d) => ApiError::Forbidden(d),
             DevicesError::Conflict(d) => ApiError::Conflict(d),
+            DevicesError::Forbidden(d) => ApiError::Forbidden(d),
+            DevicesError::NotFound(d) => ApiError::NotFound(d),
             DevicesError::Store(e) => ApiError::Internal(e.into()),
         }
     }
