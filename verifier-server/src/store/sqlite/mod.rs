@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_evaluation.sql"),
     include_str!("migrations/0007_holder_id_in_rust.sql"),
     include_str!("migrations/0008_lookups.sql"),
+    include_str!("migrations/0009_evidence.sql"),
 ];
 
 /// The migration after which the program fills `holder_id` of the versions
