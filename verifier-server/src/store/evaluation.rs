@@ -133,16 +133,7 @@ pub struct EvalDevice {
     pub revoked_at: Option<i64>,
 }
 
-/// One evidence attachment of a training record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Evidence {
-    /// File name.
-    pub file_name: String,
-    /// SHA-256 of the file, 64 lowercase hex digits.
-    pub sha256: String,
-    /// What it shows.
-    pub description: String,
-}
+pub use shared::api::Evidence;
 
 /// A training and publicity record.
 #[derive(Debug, Clone, PartialEq, Eq)]
