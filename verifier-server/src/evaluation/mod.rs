@@ -497,8 +497,12 @@ struct Counter<'a, F: Fn(DivisionCode) -> bool> {
     index: &'a Index,
     /// The unit's certificates with what their checks prove (first
     /// provable check and count, live presentations, uncorroborated).
-    mine: Vec<(&'a EvalCert, Option<(i64, u64)>, u64, u64)>,
+    mine: Vec<Mine<'a>>,
 }
+
+/// A unit's certificate: its first provable check and their count, its
+/// live presentations, its uncorroborated static checks.
+type Mine<'a> = (&'a EvalCert, Option<(i64, u64)>, u64, u64);
 
 impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
     fn new(data: &'a Data, year: i32, unit: F, index: &'a Index) -> Self {
