@@ -287,7 +287,7 @@ fn runs(times: &[i64], min: usize, seconds: i64) -> Vec<(usize, usize)> {
     while i < marked.len() {
         if marked[i] {
             let s = i;
-            while i + 1 < marked.len() && marked[i + 1] {
+            while i + 1 < marked.len() && marked[i + 1] && times[i + 1] - times[i] < seconds {
                 i += 1;
             }
             out.push((s, i));
@@ -884,4 +884,129 @@ pub fn to_table(e: &Evaluation) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_mark_every_dense_window() {
+        // 5 within 10 s, then a gap, then 2.
+        let t = [0, 2, 4, 6, 8, 100, 101];
+        assert_eq!(runs(&t, 5, 10), vec![(0, 4)]);
+        assert_eq!(runs(&t, 6, 10), Vec::<(usize, usize)>::new());
+        assert_eq!(runs(&t, 2, 10), vec![(0, 4), (5, 6)]);
+        assert!(runs(&[], 1, 10).is_empty());
+    }
+
+    #[test]
+    fn a_batch_is_bounded_by_the_devices_batches_an_hour_older() {
+        let b = |id, device_id, received_at| EvalBatch {
+            id,
+            device_id,
+            received_at,
+        };
+        let bounds = batch_lower_bounds(&[
+            b(1, 7, 1_000),
+            // The same session: not a bound for each other.
+            b(2, 7, 1_060),
+            // An hour after the first two: both bound it.
+            b(3, 7, 1_060 + SESSION_GAP),
+            // Another device's batches never bound this one's.
+            b(4, 8, 99_999),
+            b(5, 7, 1_060 + 2 * SESSION_GAP),
+        ]);
+        assert_eq!(bounds.get(&1), None);
+        assert_eq!(bounds.get(&2), None);
+        assert_eq!(bounds.get(&3), Some(&1_060));
+        assert_eq!(bounds.get(&4), None);
+        assert_eq!(bounds.get(&5), Some(&(1_060 + SESSION_GAP)));
+    }
+
+    #[test]
+    fn each_bound_refuses_what_falls_outside_it() {
+        let city = DivisionCode::from_u32(210100).unwrap();
+        let other = DivisionCode::from_u32(210200).unwrap();
+        let cert = EvalCert {
+            cert_type: "QC".into(),
+            number: "N1".into(),
+            division: city,
+            status: 0,
+            first_issued_at: 10_000,
+        };
+        let by_key = HashMap::from([(cert_key("QC", "N1"), 0usize)]);
+        let check = |at: i64| EvalCheck {
+            device_id: 1,
+            seq: 0,
+            at,
+            device_division: other,
+            signature: true,
+            presented: false,
+            presentation: false,
+            cert: Some(("QC".into(), "N1".into())),
+            cert_division: Some(city),
+            reason: None,
+            token_id: 1,
+            enrolled_at: 20_000,
+            revoked_at: None,
+            batch_id: 1,
+            received_at: 50_000,
+            status_seq: Some(3),
+            status_signed_at: Some(30_000),
+        };
+        let kind = |c: &EvalCheck, prev: Option<i64>, now: Option<u64>| match check_outcome(
+            c,
+            &by_key,
+            std::slice::from_ref(&cert),
+            prev,
+            now,
+        ) {
+            Outcome::Counts(_, e) => format!("{e:?}"),
+            Outcome::Uncorroborated(_) => "uncorroborated".into(),
+            Outcome::Anomaly(k, _) => k.into(),
+        };
+        // Inside every bound (skew included): another city's device counts.
+        assert_eq!(kind(&check(40_000), None, Some(3)), "Independent");
+        assert_eq!(
+            kind(&check(50_000 + CLOCK_SKEW), None, Some(3)),
+            "Independent"
+        );
+        assert_eq!(
+            kind(&check(30_000 - CLOCK_SKEW), None, Some(3)),
+            "Independent"
+        );
+        // The status list the device synced, its batch's arrival, an earlier
+        // batch, a list the server never signed.
+        for (at, prev, now) in [
+            (30_000 - CLOCK_SKEW - 1, None, Some(3)),
+            (50_000 + CLOCK_SKEW + 1, None, Some(3)),
+            (40_000, Some(45_000), Some(3)),
+            (40_000, None, Some(2)),
+        ] {
+            assert_eq!(kind(&check(at), prev, now), "time_out_of_bounds", "{at}");
+        }
+        // The device's enrollment, then the certificate's signature.
+        let mut c = check(15_000);
+        c.status_signed_at = None;
+        assert_eq!(kind(&c, None, None), "time_out_of_bounds");
+        c.enrolled_at = 0;
+        assert_eq!(kind(&c, None, None), "Independent");
+        c.at = 9_000;
+        assert_eq!(kind(&c, None, None), "time_out_of_bounds");
+        // The city's own device: not counted, not an anomaly; live: counts.
+        let mut own = check(40_000);
+        own.device_division = DivisionCode::from_u32(210102).unwrap();
+        assert_eq!(kind(&own, None, None), "uncorroborated");
+        own.presented = true;
+        own.presentation = true;
+        assert_eq!(kind(&own, None, None), "Live");
+        // A bound certificate's static copy; a revoked device.
+        let mut copy = check(40_000);
+        copy.reason = Some("presentation_required".into());
+        assert_eq!(kind(&copy, None, None), "presentation_required");
+        let mut revoked = check(40_000);
+        revoked.revoked_at = Some(45_000);
+        assert_eq!(kind(&revoked, None, None), "revoked_device");
+    }
 }
