@@ -887,6 +887,7 @@ pub fn to_table(e: &Evaluation) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
