@@ -181,8 +181,12 @@ pub struct CertificateView {
     pub identifier: Option<String>,
     /// When it was signed, Unix seconds.
     pub issued_at: i64,
-    /// The QR text (`LC1:` …).
-    pub qr: String,
+    /// The QR text (`LC1:` …): answered to the province's administrator
+    /// only; agencies never receive it (a city that held its
+    /// certificates' QR texts could invent checks of them, see
+    /// `docs/evaluation.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
 }
 
 /// One entry of the correction list as answered.
@@ -282,6 +286,41 @@ pub struct EnrollResponse {
     pub root: KeyView,
 }
 
+/// An enrolled officer device as listed by `GET /api/v1/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct DeviceView {
+    /// The device's id.
+    pub device_id: i64,
+    /// The device key's id, hex.
+    pub kid: String,
+    /// `EdDSA` or `SM2-SM3`.
+    pub alg: String,
+    /// The officer's label.
+    pub label: String,
+    /// The officer token it is enrolled under.
+    pub token_id: i64,
+    /// The division the device is bound to.
+    pub division: u32,
+    /// When it was enrolled, Unix seconds.
+    pub enrolled_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// The next record seq the server expects from it.
+    pub next_seq: u64,
+}
+
+/// The devices of one officer token (or every token, for an
+/// administrator), with the enrollment limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct DeviceList {
+    /// Most active (not revoked) devices one officer token may enroll.
+    pub max_active_per_token: u32,
+    /// The devices, by id.
+    pub devices: Vec<DeviceView>,
+}
+
 /// The answer to a check-log upload: `POST /api/v1/verification-logs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
@@ -346,4 +385,267 @@ pub struct LookupAnswer {
     pub checked_at: i64,
     /// The certificates found, valid first (at most 10).
     pub results: Vec<LookupResult>,
+}
+
+// The annual evaluation (`GET /api/v1/evaluation`) and the administrator's
+// entries that feed it.
+
+/// How much of its area a city's training and publicity covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    /// Little or none (较少).
+    Little,
+    /// Partial (部分).
+    Partial,
+    /// Full (全面).
+    Full,
+}
+
+impl Coverage {
+    /// From its stored name.
+    pub fn parse(s: &str) -> Option<Coverage> {
+        match s {
+            "little" => Some(Coverage::Little),
+            "partial" => Some(Coverage::Partial),
+            "full" => Some(Coverage::Full),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Little => "little",
+            Coverage::Partial => "partial",
+            Coverage::Full => "full",
+        }
+    }
+}
+
+/// One evidence attachment of a training record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Evidence {
+    /// File name.
+    pub file_name: String,
+    /// SHA-256 of the file, 64 lowercase hex digits.
+    pub sha256: String,
+    /// What it shows.
+    pub description: String,
+}
+
+/// A rate with its points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct RateScore {
+    /// What was counted.
+    pub numerator: u64,
+    /// Out of how many.
+    pub denominator: u64,
+    /// In percent; `null` when the denominator is 0.
+    pub percent: Option<f64>,
+    /// Annex A points.
+    pub points: u8,
+}
+
+/// Item 1, issuance rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Issuance {
+    /// Valid certificates with a signed e-certificate over valid records
+    /// collected plus open corrections plus declared uncollected.
+    #[serde(flatten)]
+    pub rate: RateScore,
+    /// Records still on a correction list (denominator only).
+    pub open_corrections: u64,
+    /// Physical certificates declared not yet collected (denominator only).
+    pub declared_uncollected: u64,
+}
+
+/// Item 2, annual activation rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Activation {
+    /// E-certificates of the year checked provably at least once over
+    /// e-certificates issued in the year.
+    #[serde(flatten)]
+    pub rate: RateScore,
+    /// Provable checks of the year's e-certificates (each certificate
+    /// counts once in the numerator).
+    pub provable_checks: u64,
+    /// Of those, live holder presentations.
+    pub live_presentations: u64,
+    /// Static-QR checks of the year's e-certificates by devices of the
+    /// certificate's own city: not evidence the city could not produce
+    /// alone, so not counted (see `docs/evaluation.md`).
+    pub uncorroborated_checks: u64,
+}
+
+/// One training record as answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct TrainingView {
+    /// Row id.
+    pub id: i64,
+    /// Division it was entered for.
+    pub division: u32,
+    /// Coverage claimed.
+    pub coverage: String,
+    /// What was done.
+    pub description: String,
+    /// Attachments.
+    pub evidence: Vec<Evidence>,
+}
+
+/// Item 3, training and publicity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Training {
+    /// The widest coverage among records with evidence.
+    pub coverage: Option<Coverage>,
+    /// Points (10 / 6 / 0).
+    pub points: u8,
+    /// The records.
+    pub records: Vec<TrainingView>,
+}
+
+/// A listed event (incident or anomaly).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Event {
+    /// What kind: incidents `refusal`, `upheld_complaint`; anomalies of
+    /// one record `revoked_device`, `signature_not_verified`,
+    /// `presentation_not_verified`, `presentation_required`,
+    /// `unknown_certificate`, `time_out_of_bounds`; patterns `burst`,
+    /// `off_hours_burst`, `many_devices`; refused requests
+    /// `rejected_upload`, `refused_enrollment`.
+    pub kind: String,
+    /// When (device time for records, server time otherwise), Unix seconds.
+    pub at: i64,
+    /// The division it is attributed to.
+    pub division: u32,
+    /// The device row id, for records.
+    pub device_id: Option<i64>,
+    /// The record's seq, for records.
+    pub seq: Option<u64>,
+    /// The certificate (`TYPE/number`), when known.
+    pub certificate: Option<String>,
+    /// Details.
+    pub detail: String,
+}
+
+/// Item 4, display and verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Display {
+    /// Points (10 without incident, else 0).
+    pub points: u8,
+    /// Each incident.
+    pub incidents: Vec<Event>,
+}
+
+/// One month's cumulative rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct MonthRates {
+    /// 1–12.
+    pub month: u8,
+    /// Issuance rate at the month's end, percent.
+    pub issuance_percent: Option<f64>,
+    /// Activation rate of the year so far at the month's end, percent.
+    pub activation_percent: Option<f64>,
+}
+
+/// The evaluation of a city or the province.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Score {
+    /// Division code (210000 for the province).
+    pub division: u32,
+    /// Its name.
+    pub name: String,
+    /// Item 1 (40 points).
+    pub issuance: Issuance,
+    /// Item 2 (40 points).
+    pub activation: Activation,
+    /// Item 3 (10 points).
+    pub training: Training,
+    /// Item 4 (10 points).
+    pub display: Display,
+    /// The sum of the four items' points.
+    pub total: u8,
+    /// Checks and uploads that did not count, and why.
+    pub anomalies: Vec<Event>,
+    /// Cumulative rates at each month's end.
+    pub monthly: Vec<MonthRates>,
+}
+
+/// The year's evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Evaluation {
+    /// The year.
+    pub year: i32,
+    /// The 14 cities in code order.
+    pub cities: Vec<Score>,
+    /// The province as a whole.
+    pub province: Score,
+}
+
+/// A training and publicity record as entered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TrainingBody {
+    /// City code (or 210000 for the province).
+    pub division: u32,
+    /// Evaluation year.
+    pub year: i32,
+    /// Coverage.
+    pub coverage: Coverage,
+    /// What was done.
+    pub description: String,
+    /// Attachments (the item scores only records that have one).
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+/// The id of a stored entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Created {
+    /// Row id.
+    pub id: i64,
+}
+
+/// Physical certificates of a type not yet collected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredBody {
+    /// City code.
+    pub division: u32,
+    /// Evaluation year.
+    pub year: i32,
+    /// Type code, e.g. QC.
+    pub cert_type: String,
+    /// How many (replaces any earlier figure).
+    pub count: u64,
+}
+
+/// A refusal complaint as the administrator decided it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintBody {
+    /// The city whose officers the complaint is about.
+    pub division: u32,
+    /// Evaluation year.
+    pub year: i32,
+    /// What happened.
+    pub description: String,
+    /// Whether the administrator upheld it (only upheld ones count).
+    pub upheld: bool,
 }

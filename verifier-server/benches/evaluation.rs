@@ -28,7 +28,8 @@ fn main() {
         .collect();
     let checks: Vec<EvalCheck> = (0..checks_n)
         .map(|i| {
-            // A certificate of the device's city (2 % of devices are of the next city).
+            // A certificate of the device's city (2 % of devices are of the next
+            // city); a quarter are live presentations.
             let c = ((i * 31) % (certs_n / 14)) * 14 + i % 14;
             EvalCheck {
                 device_id: i64::try_from(i % 14).unwrap(),
@@ -41,6 +42,13 @@ fn main() {
                 cert: Some(("QC".into(), format!("N{c:09}"))),
                 cert_division: Some(city(c)),
                 reason: None,
+                token_id: i64::try_from(i % 14).unwrap(),
+                enrolled_at: start - span,
+                revoked_at: None,
+                batch_id: 0,
+                received_at: at(i) + 3_600,
+                status_seq: None,
+                status_signed_at: None,
             }
         })
         .collect();

@@ -55,6 +55,11 @@ enum AdminCmd {
     RotateToken(RotateTokenArgs),
     /// Revokes a token: requests with it are refused at once.
     RevokeToken(RevokeTokenArgs),
+    /// Lists the officer devices (per token with --token).
+    ListDevices(ListDevicesArgs),
+    /// Revokes an officer device: its batches are refused and none of its
+    /// checks counts in the evaluation.
+    RevokeDevice(RevokeDeviceArgs),
     /// Makes a new issuer key the signing key; the old one stays in the
     /// trust list, verify-only, through the overlap window.
     RotateKey(RotateKeyArgs),
@@ -173,6 +178,24 @@ struct RevokeTokenArgs {
 }
 
 #[derive(Debug, Args)]
+struct ListDevicesArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Only this officer token's devices (its id, from list-tokens).
+    #[arg(long, value_name = "N")]
+    token: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+struct RevokeDeviceArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The device's id (from list-devices).
+    #[arg(long, value_name = "N")]
+    id: i64,
+}
+
+#[derive(Debug, Args)]
 struct RotateKeyArgs {
     #[command(flatten)]
     data: DataArg,
@@ -262,6 +285,9 @@ struct ServeArgs {
     /// Do not purge on a schedule (run `admin purge` from cron instead).
     #[arg(long)]
     no_purge: bool,
+    /// Most active devices one officer token may enroll.
+    #[arg(long, value_name = "N")]
+    max_devices_per_token: Option<u32>,
 }
 
 impl ServeArgs {
@@ -286,6 +312,9 @@ impl ServeArgs {
         }
         if let Some(b) = self.rate_burst {
             limits.rate_burst = b;
+        }
+        if let Some(n) = self.max_devices_per_token {
+            limits.max_devices_per_token = n;
         }
         Ok(Config { lists, limits })
     }
@@ -750,6 +779,40 @@ fn main() -> ExitCode {
         }),
         Cmd::Admin(AdminCmd::ListTokens(a)) => list_tokens(&a),
         Cmd::Admin(AdminCmd::RotateToken(a)) => rotate_token(&a),
+        Cmd::Admin(AdminCmd::ListDevices(a)) => open_store(&a.data).and_then(|store| {
+            let list = admin::list_devices(store.as_ref(), a.token, system_clock()())?;
+            println!(
+                "{:>5}  {:>5}  {:>8}  {:<16}  {:>11}  {:>11}  label",
+                "id", "token", "division", "kid", "enrolled", "revoked"
+            );
+            for d in &list {
+                println!(
+                    "{:>5}  {:>5}  {:>8}  {:<16}  {:>11}  {:>11}  {}",
+                    d.device_id,
+                    d.token_id,
+                    d.division,
+                    d.kid,
+                    d.enrolled_at,
+                    d.revoked_at
+                        .map_or_else(|| "-".to_string(), |v| v.to_string()),
+                    d.label
+                );
+            }
+            Ok(())
+        }),
+        Cmd::Admin(AdminCmd::RevokeDevice(a)) => open_store(&a.data).and_then(|store| {
+            let d = verifier_server::service::devices::revoke(
+                store.as_ref(),
+                None,
+                a.id,
+                system_clock()(),
+            )?;
+            println!(
+                "revoked device {} (kid {}, token {})",
+                d.device_id, d.kid, d.token_id
+            );
+            Ok(())
+        }),
         Cmd::Admin(AdminCmd::RevokeToken(a)) => open_store(&a.data).and_then(|store| {
             let t = admin::revoke_token(store.as_ref(), a.id, system_clock()())?;
             println!("revoked token {} ({} {})", t.id, t.role, t.subject);
@@ -915,6 +978,12 @@ mod tests {
             parse("admin restore --from f").is_err(),
             "restore needs --data"
         );
+        assert!(matches!(
+            parse("admin revoke-device --data d --id 4")
+                .unwrap()
+                .command,
+            Cmd::Admin(AdminCmd::RevokeDevice(RevokeDeviceArgs { id: 4, .. }))
+        ));
         assert!(matches!(
             parse("admin revoke-token --data d --id 3").unwrap().command,
             Cmd::Admin(AdminCmd::RevokeToken(RevokeTokenArgs { id: 3, .. }))

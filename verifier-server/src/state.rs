@@ -62,12 +62,14 @@ pub struct Limits {
     pub rate_burst: u32,
     /// Most callers whose rate is tracked at once (bounds memory).
     pub rate_max_keys: usize,
+    /// Most active (not revoked) devices one officer token may enroll.
+    pub max_devices_per_token: u32,
 }
 
 impl Default for Limits {
     /// 8 MiB, 5,000 records, 60 s, 256 requests in flight, 16 KiB
     /// commands; 50 requests a second per caller with bursts of 500, at
-    /// most 100,000 callers tracked.
+    /// most 100,000 callers tracked; 3 active devices per officer token.
     fn default() -> Limits {
         Limits {
             max_body: 8 * 1024 * 1024,
@@ -78,6 +80,7 @@ impl Default for Limits {
             rate_per_second: 50,
             rate_burst: 500,
             rate_max_keys: 100_000,
+            max_devices_per_token: 3,
         }
     }
 }

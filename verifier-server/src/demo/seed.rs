@@ -2,11 +2,14 @@
 //! devices enrolled in several cities upload real signed check logs
 //! (`shared::checklog`) through the same ingestion as the API
 //! ([`logs::ingest`]), with dispositions (one refusal), and the
-//! administrator's training records, declared counts and complaints. One
-//! city (丹东, 210600) tries to inflate its activation: forged QR texts,
-//! the same certificates checked again and again, a device of another
-//! city checking its certificates, and altered and gapped uploads. Those
-//! appear as anomalies and do not count.
+//! administrator's training records, declared counts and complaints. Each
+//! city's certificates are checked on the road by a device of the next
+//! city (static QR checks by another city's device count, see
+//! `docs/evaluation.md`). One city (丹东, 210600) tries to inflate its
+//! activation: forged QR texts, the same certificates checked again and
+//! again, its own device checking the rest of its certificates, and
+//! altered and gapped uploads. Those appear as anomalies or uncorroborated
+//! checks and do not count.
 
 use sha2::{Digest, Sha256};
 use shared::checklog::{self, CertRef, ChainHead, Check, Disposition, Event, Sealed};
@@ -63,6 +66,7 @@ impl Device {
             &key.public_key(),
             "demo patrol",
             now,
+            state.limits().max_devices_per_token,
         )
         .map_err(|e| anyhow::anyhow!("enrolling a demo device: {e}"))?;
         Ok(Device {
@@ -113,11 +117,13 @@ impl Device {
         checklog::sign_batch(&refs, key)
     }
 
-    /// Uploads everything recorded, in batches of 50.
+    /// Uploads everything recorded, in batches of 50, each arriving a
+    /// minute after its last record was made.
     fn upload(&mut self, state: &AppState) -> anyhow::Result<u64> {
         let mut accepted = 0;
         for part in self.records.chunks(50) {
-            let answer = ingest(state, &self.caller, &Self::batch(part, &self.key))
+            let arrival = part.iter().map(|s| s.record.at).max().unwrap_or(0) + 60;
+            let answer = ingest(state, &self.caller, &Self::batch(part, &self.key), arrival)
                 .map_err(|e| anyhow::anyhow!("demo upload refused: {e}"))?;
             accepted += answer.accepted;
         }
@@ -127,7 +133,13 @@ impl Device {
 
     /// Uploads a batch that must be refused, audited as the API would.
     fn upload_refused(&self, state: &AppState, records: &[Sealed]) -> anyhow::Result<()> {
-        let Err(e) = ingest(state, &self.caller, &Self::batch(records, &self.key)) else {
+        let arrival = records.iter().map(|s| s.record.at).max().unwrap_or(0) + 60;
+        let Err(e) = ingest(
+            state,
+            &self.caller,
+            &Self::batch(records, &self.key),
+            arrival,
+        ) else {
             anyhow::bail!("a demo batch meant to be refused was accepted");
         };
         let e = crate::http::error::ApiError::from(e);
@@ -144,11 +156,13 @@ impl Device {
     }
 }
 
-/// Uploads a batch as `POST /api/v1/verification-logs` would.
+/// Uploads a batch as `POST /api/v1/verification-logs` would, arriving at
+/// `arrival` (the demo's device times run on from the seeding).
 fn ingest(
     state: &AppState,
     caller: &Caller,
     batch: &[u8],
+    arrival: i64,
 ) -> Result<shared::api::IngestResponse, logs::LogsError> {
     let trust = state
         .lists()
@@ -165,7 +179,7 @@ fn ingest(
         state.reverifier(),
         (&trust, &root),
         caller,
-        state.now(),
+        arrival,
         batch,
     )
 }
@@ -205,8 +219,14 @@ pub fn seed_year(state: &AppState) -> anyhow::Result<SeedReport> {
         let share = 25 + (i * 37) % 71;
         let checked = texts.len() * share / 100;
         let seed = u8::try_from(i + 1).unwrap_or(1);
-        // A county's officer (districts 02–12).
-        let mut device = Device::new(state, city.code() + 2, seed, now)?;
+        // A county officer of the next city (districts 02–12) checks them
+        // on the road; the inflating city checks its own.
+        let checker = if city.code() == INFLATING_CITY {
+            city
+        } else {
+            LIAONING_CITIES[(i + 1) % LIAONING_CITIES.len()]
+        };
+        let mut device = Device::new(state, checker.code() + 2, seed, now)?;
         report.devices += 1;
         for (k, text) in texts.iter().take(checked).enumerate() {
             let seq = device.check(tick(), text);
@@ -225,12 +245,12 @@ pub fn seed_year(state: &AppState) -> anyhow::Result<SeedReport> {
         report.records += device.upload(state)?;
         if city.code() == INFLATING_CITY {
             report.refused += inflate(state, &mut device, &texts, &mut tick)?;
-            let mut foreign = Device::new(state, 210100, 100, now)?;
-            report.devices += 1;
+            // Its own device "checks" the rest: not evidence it could
+            // not produce alone, so none counts.
             for text in texts.iter().skip(checked) {
-                foreign.check(tick(), text);
+                device.check(tick(), text);
             }
-            report.records += foreign.upload(state)?;
+            report.records += device.upload(state)?;
         }
     }
     entries(state, year, now)?;

@@ -3,6 +3,6 @@
 //! store ([`crate::store::evaluation`]) and re-exported here.
 
 pub use crate::store::evaluation::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
-    EvalRejectedUpload, Evidence, TrainingRow,
+    ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalDevice,
+    EvalRefusal, EvalRejectedUpload, Evidence, TrainingRow,
 };

@@ -12,12 +12,11 @@ pub mod score;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
 use shared::domain::{DivisionCode, LIAONING_CITIES};
 
 use data::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
-    EvalRejectedUpload, TrainingRow,
+    ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalDevice,
+    EvalRefusal, EvalRejectedUpload, TrainingRow,
 };
 use score::{Coverage, Rate};
 
@@ -33,8 +32,14 @@ pub struct Data {
     pub certs: Vec<EvalCert>,
     /// Records still on a correction list.
     pub corrections: Vec<EvalCorrection>,
-    /// Check records of the year.
+    /// Check records dated in the year or uploaded in it.
     pub checks: Vec<EvalCheck>,
+    /// Every uploaded batch (bounds record times).
+    pub batches: Vec<EvalBatch>,
+    /// Every enrolled device (devices per token).
+    pub devices: Vec<EvalDevice>,
+    /// The server's status list sequence now, if it has one.
+    pub status_seq: Option<u64>,
     /// Refusals of the year.
     pub refusals: Vec<EvalRefusal>,
     /// Refused uploads of the year.
@@ -47,144 +52,10 @@ pub struct Data {
     pub complaints: Vec<ComplaintRow>,
 }
 
-/// A rate with its points.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct RateScore {
-    /// What was counted.
-    pub numerator: u64,
-    /// Out of how many.
-    pub denominator: u64,
-    /// In percent; `null` when the denominator is 0.
-    pub percent: Option<f64>,
-    /// Annex A points.
-    pub points: u8,
-}
-
-/// Item 1, issuance rate.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Issuance {
-    /// Valid certificates with a signed e-certificate over valid records
-    /// collected plus open corrections plus declared uncollected.
-    #[serde(flatten)]
-    pub rate: RateScore,
-    /// Records still on a correction list (denominator only).
-    pub open_corrections: u64,
-    /// Physical certificates declared not yet collected (denominator only).
-    pub declared_uncollected: u64,
-}
-
-/// Item 2, annual activation rate.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Activation {
-    /// E-certificates of the year checked provably at least once over
-    /// e-certificates issued in the year.
-    #[serde(flatten)]
-    pub rate: RateScore,
-    /// Provable checks of the year's e-certificates (each certificate
-    /// counts once in the numerator).
-    pub provable_checks: u64,
-}
-
-/// One training record as answered.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct TrainingView {
-    /// Row id.
-    pub id: i64,
-    /// Division it was entered for.
-    pub division: u32,
-    /// Coverage claimed.
-    pub coverage: String,
-    /// What was done.
-    pub description: String,
-    /// Attachments.
-    pub evidence: Vec<data::Evidence>,
-}
-
-/// Item 3, training and publicity.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Training {
-    /// The widest coverage among records with evidence.
-    pub coverage: Option<Coverage>,
-    /// Points (10 / 6 / 0).
-    pub points: u8,
-    /// The records.
-    pub records: Vec<TrainingView>,
-}
-
-/// A listed event (incident or anomaly).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Event {
-    /// What kind: incidents `refusal`, `upheld_complaint`; anomalies
-    /// `signature_not_verified`, `presentation_not_verified`,
-    /// `out_of_region`, `unknown_certificate`, `rejected_upload`.
-    pub kind: String,
-    /// When (device time for records, server time otherwise), Unix seconds.
-    pub at: i64,
-    /// The division it is attributed to.
-    pub division: u32,
-    /// The device row id, for records.
-    pub device_id: Option<i64>,
-    /// The record's seq, for records.
-    pub seq: Option<u64>,
-    /// The certificate (`TYPE/number`), when known.
-    pub certificate: Option<String>,
-    /// Details.
-    pub detail: String,
-}
-
-/// Item 4, display and verification.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Display {
-    /// Points (10 without incident, else 0).
-    pub points: u8,
-    /// Each incident.
-    pub incidents: Vec<Event>,
-}
-
-/// One month's cumulative rates.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct MonthRates {
-    /// 1–12.
-    pub month: u8,
-    /// Issuance rate at the month's end, percent.
-    pub issuance_percent: Option<f64>,
-    /// Activation rate of the year so far at the month's end, percent.
-    pub activation_percent: Option<f64>,
-}
-
-/// The evaluation of a city or the province.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Score {
-    /// Division code (210000 for the province).
-    pub division: u32,
-    /// Its name.
-    pub name: String,
-    /// Item 1 (40 points).
-    pub issuance: Issuance,
-    /// Item 2 (40 points).
-    pub activation: Activation,
-    /// Item 3 (10 points).
-    pub training: Training,
-    /// Item 4 (10 points).
-    pub display: Display,
-    /// The sum of the four items' points.
-    pub total: u8,
-    /// Checks and uploads that did not count, and why.
-    pub anomalies: Vec<Event>,
-    /// Cumulative rates at each month's end.
-    pub monthly: Vec<MonthRates>,
-}
-
-/// The year's evaluation.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Evaluation {
-    /// The year.
-    pub year: i32,
-    /// The 14 cities in code order.
-    pub cities: Vec<Score>,
-    /// The province as a whole.
-    pub province: Score,
-}
+pub use shared::api::{
+    Activation, Display, Evaluation, Event, Issuance, MonthRates, RateScore, Score, Training,
+    TrainingView,
+};
 
 fn rate_score(rate: Rate, points: fn(Rate) -> u8) -> RateScore {
     RateScore {
@@ -199,60 +70,242 @@ fn cert_key(t: &str, n: &str) -> String {
     format!("{t}/{n}")
 }
 
-/// Whether a device enrolled in `device` may check certificates of `cert`:
-/// the province's devices everywhere, a city's (or county's) in its city.
-fn in_region(device: DivisionCode, cert: DivisionCode) -> bool {
-    device.is_province() || device.city() == cert.city()
+/// Seconds a device's clock may be off from the server's: a record may be
+/// dated this much after its batch arrived, or before a lower bound.
+pub const CLOCK_SKEW: i64 = 300;
+/// A batch bounds the time of the device's later records only when it
+/// arrived at least this long before the batch carrying them (an upload
+/// session sends a backlog in several batches within minutes).
+pub const SESSION_GAP: i64 = 3_600;
+/// A burst: at least this many checks by one device ...
+pub const BURST_CHECKS: usize = 100;
+/// ... within this many seconds (one check every 6 s); its checks do not count.
+pub const BURST_SECONDS: i64 = 600;
+/// Outside working hours (22:00–06:00 China Standard Time), at least this
+/// many checks by one device ...
+pub const NIGHT_CHECKS: usize = 20;
+/// ... within this many seconds are listed (they still count).
+pub const NIGHT_SECONDS: i64 = 3_600;
+/// A token with more devices than this (ever enrolled) is listed.
+pub const MANY_DEVICES: usize = 3;
+
+/// The kind of evidence a counted check carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Evidence {
+    /// A holder presentation signed by the holder's device within its
+    /// window: counts wherever it was checked.
+    Live,
+    /// A static certificate QR checked by a device of another city or of
+    /// the province: evidence the issuing city cannot produce alone.
+    Independent,
 }
 
-/// The position in `certs` of the certificate a provable check proves, or
-/// why the check does not count.
-fn check_problem(
+/// What a check proves.
+enum Outcome {
+    /// It counts for the certificate at this position.
+    Counts(usize, Evidence),
+    /// A static QR checked by a device of the certificate's own city: not
+    /// an anomaly, but not evidence the city could not produce alone.
+    Uncorroborated(usize),
+    /// It does not count, and why.
+    Anomaly(&'static str, String),
+}
+
+/// The interval the server knows a record was made in, from what it saw
+/// itself: the device's enrollment, the arrival of the device's earlier
+/// batches, the certificate's first signature and the status list the
+/// device had synced (lower); the batch's arrival (upper).
+fn time_bounds(
+    c: &EvalCheck,
+    cert: &EvalCert,
+    prev_arrival: Option<i64>,
+) -> (i64, i64, &'static str) {
+    let mut lower = (c.enrolled_at, "the device's enrollment");
+    for (t, what) in [
+        (prev_arrival, "an earlier batch of the device"),
+        (
+            Some(cert.first_issued_at),
+            "the certificate's first signature",
+        ),
+        (c.status_signed_at, "the status list the device had synced"),
+    ] {
+        if let Some(t) = t.filter(|&t| t > lower.0) {
+            lower = (t, what);
+        }
+    }
+    (lower.0, c.received_at, lower.1)
+}
+
+/// What check `c` proves; `prev_arrival` is the arrival of the device's
+/// last batch that bounds it (see [`SESSION_GAP`]), `status_now` the
+/// server's status list sequence.
+fn check_outcome(
     c: &EvalCheck,
     by_key: &HashMap<String, usize>,
     certs: &[EvalCert],
-) -> Result<usize, (&'static str, String)> {
+    prev_arrival: Option<i64>,
+    status_now: Option<u64>,
+) -> Outcome {
+    if let Some(at) = c.revoked_at {
+        return Outcome::Anomaly(
+            "revoked_device",
+            format!("the device was revoked at {}; none of its checks count", at),
+        );
+    }
     if !c.signature {
-        return Err((
+        return Outcome::Anomaly(
             "signature_not_verified",
             format!(
                 "the province's signature did not verify ({})",
                 c.reason.as_deref().unwrap_or("unreadable")
             ),
-        ));
+        );
     }
     if c.presented && !c.presentation {
-        return Err((
+        return Outcome::Anomaly(
             "presentation_not_verified",
             format!(
                 "the holder's presentation did not verify ({})",
                 c.reason.as_deref().unwrap_or("holder binding")
             ),
-        ));
+        );
+    }
+    if !c.presented && c.reason.as_deref() == Some("presentation_required") {
+        return Outcome::Anomaly(
+            "presentation_required",
+            "a holder-bound certificate shown as a static QR (a copy, not the holder's phone)"
+                .into(),
+        );
     }
     let Some((t, n)) = &c.cert else {
-        return Err(("unknown_certificate", "no certificate derived".into()));
+        return Outcome::Anomaly("unknown_certificate", "no certificate derived".into());
     };
     let Some((pos, cert)) = by_key
         .get(&cert_key(t, n))
         .and_then(|&i| certs.get(i).map(|c| (i, c)))
     else {
-        return Err((
+        return Outcome::Anomaly(
             "unknown_certificate",
             "the certificate is not in the register".into(),
-        ));
+        );
     };
-    if !in_region(c.device_division, cert.division) {
-        return Err((
-            "out_of_region",
-            format!(
-                "device enrolled in {} checked a certificate of {}",
-                c.device_division.code(),
-                cert.division.code()
-            ),
-        ));
+    if let (Some(seq), Some(now)) = (c.status_seq, status_now) {
+        if seq > now {
+            return Outcome::Anomaly(
+                "time_out_of_bounds",
+                format!("the device claims status list {seq}; the server has signed up to {now}"),
+            );
+        }
     }
-    Ok(pos)
+    let (lower, upper, why) = time_bounds(c, cert, prev_arrival);
+    if c.at < lower - CLOCK_SKEW {
+        return Outcome::Anomaly(
+            "time_out_of_bounds",
+            format!(
+                "dated {} ({}), before {why} at {lower}",
+                c.at,
+                shared::cst::datetime_text(c.at)
+            ),
+        );
+    }
+    if c.at > upper + CLOCK_SKEW {
+        return Outcome::Anomaly(
+            "time_out_of_bounds",
+            format!(
+                "dated {} ({}), after its batch arrived at {upper}",
+                c.at,
+                shared::cst::datetime_text(c.at)
+            ),
+        );
+    }
+    if c.presented {
+        return Outcome::Counts(pos, Evidence::Live);
+    }
+    if c.device_division.is_province() || c.device_division.city() != cert.division.city() {
+        Outcome::Counts(pos, Evidence::Independent)
+    } else {
+        Outcome::Uncorroborated(pos)
+    }
+}
+
+/// The arrival of the batch that bounds each batch's records from below:
+/// the device's last batch that arrived at least [`SESSION_GAP`] earlier.
+fn batch_lower_bounds(batches: &[EvalBatch]) -> HashMap<i64, i64> {
+    let mut by_device: HashMap<i64, Vec<&EvalBatch>> = HashMap::new();
+    for b in batches {
+        by_device.entry(b.device_id).or_default().push(b);
+    }
+    let mut out = HashMap::new();
+    for list in by_device.values_mut() {
+        list.sort_by_key(|b| b.id);
+        let mut best: Option<i64> = None;
+        let mut j = 0;
+        for b in list.iter() {
+            // Batches arrive in id order per device; advance over those at
+            // least SESSION_GAP older than this one.
+            while let Some(e) = list.get(j) {
+                if e.id < b.id && e.received_at <= b.received_at - SESSION_GAP {
+                    best = Some(best.map_or(e.received_at, |x: i64| x.max(e.received_at)));
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if let Some(t) = best {
+                out.insert(b.id, t);
+            }
+        }
+    }
+    out
+}
+
+/// China Standard Time hour of `at`.
+fn cst_hour(at: i64) -> i64 {
+    (at + shared::cst::OFFSET_SECONDS).rem_euclid(shared::cst::DAY_SECONDS) / 3_600
+}
+
+/// Runs of at least `min` items within `seconds` in `times` (sorted):
+/// each run as (first index, last index).
+fn runs(times: &[i64], min: usize, seconds: i64) -> Vec<(usize, usize)> {
+    let mut marked = vec![false; times.len()];
+    let mut j = 0;
+    for i in 0..times.len() {
+        if j < i {
+            j = i;
+        }
+        while j < times.len() && times[j] - times[i] < seconds {
+            j += 1;
+        }
+        if j - i >= min {
+            for m in marked.iter_mut().take(j).skip(i) {
+                *m = true;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < marked.len() {
+        if marked[i] {
+            let s = i;
+            while i + 1 < marked.len() && marked[i + 1] && times[i + 1] - times[i] < seconds {
+                i += 1;
+            }
+            out.push((s, i));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A listed pattern (not one record).
+struct Pattern {
+    kind: &'static str,
+    at: i64,
+    device_id: Option<i64>,
+    division: DivisionCode,
+    /// Issuing divisions of the certificates involved.
+    cert_divisions: Vec<DivisionCode>,
+    detail: String,
 }
 
 /// What the year's checks prove, per certificate: computed once for all
@@ -263,38 +316,175 @@ struct Index {
     /// Per certificate (same positions): its first provable check's time
     /// and how many provable checks it had.
     checked: Vec<Option<(i64, u64)>>,
+    /// Per certificate: how many of its checks of the year were live
+    /// presentations, and how many static checks by its own city's devices
+    /// (not counted).
+    live: Vec<u64>,
+    uncorroborated: Vec<u64>,
     /// The checks that do not count (position in `Data::checks`) and why.
     problems: Vec<(usize, &'static str, String)>,
+    /// Suspicious patterns.
+    patterns: Vec<Pattern>,
 }
 
 impl Index {
-    fn new(data: &Data) -> Index {
+    fn new(data: &Data, year: i32) -> Index {
+        let (start, end) = (month_start(year, 1), month_start(year, 13));
         let by_key: HashMap<String, usize> = data
             .certs
             .iter()
             .enumerate()
             .map(|(i, c)| (cert_key(&c.cert_type, &c.number), i))
             .collect();
-        let mut checked: Vec<Option<(i64, u64)>> = vec![None; data.certs.len()];
-        let mut problems = Vec::new();
+        let bounds = batch_lower_bounds(&data.batches);
+        let mut outcomes: Vec<Outcome> = data
+            .checks
+            .iter()
+            .map(|c| {
+                check_outcome(
+                    c,
+                    &by_key,
+                    &data.certs,
+                    bounds.get(&c.batch_id).copied(),
+                    data.status_seq,
+                )
+            })
+            .collect();
+        let mut patterns = Vec::new();
+        // Bursts by one device: too many checks too fast to be roadside
+        // checks. Their checks do not count; outside working hours a
+        // smaller run is listed only.
+        let mut per_device: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         for (i, c) in data.checks.iter().enumerate() {
-            let pos = match check_problem(c, &by_key, &data.certs) {
-                Ok(pos) => pos,
-                Err((kind, detail)) => {
-                    problems.push((i, kind, detail));
-                    continue;
-                }
+            if c.signature && c.revoked_at.is_none() {
+                per_device.entry(c.device_id).or_default().push(i);
+            }
+        }
+        for (device, mut idx) in per_device {
+            idx.sort_by_key(|&i| data.checks[i].at);
+            let times: Vec<i64> = idx.iter().map(|&i| data.checks[i].at).collect();
+            let division = data.checks[idx[0]].device_division;
+            let divisions = |a: usize, b: usize| -> Vec<DivisionCode> {
+                let mut d: Vec<DivisionCode> = idx[a..=b]
+                    .iter()
+                    .filter_map(|&i| data.checks[i].cert_division)
+                    .collect();
+                d.sort_by_key(|d| d.code());
+                d.dedup();
+                d
             };
-            if let Some(slot) = checked.get_mut(pos) {
-                let e = slot.get_or_insert((c.at, 0));
-                e.0 = e.0.min(c.at);
-                e.1 += 1;
+            for (a, b) in runs(&times, BURST_CHECKS, BURST_SECONDS) {
+                for &i in &idx[a..=b] {
+                    if let Some(o) = outcomes.get_mut(i) {
+                        if matches!(o, Outcome::Counts(..) | Outcome::Uncorroborated(_)) {
+                            *o = Outcome::Anomaly(
+                                "burst",
+                                "part of a burst of checks by one device".into(),
+                            );
+                        }
+                    }
+                }
+                patterns.push(Pattern {
+                    kind: "burst",
+                    at: times[a],
+                    device_id: Some(device),
+                    division,
+                    cert_divisions: divisions(a, b),
+                    detail: format!(
+                        "{} checks by device {device} between {} and {} (at least {BURST_CHECKS} within {BURST_SECONDS} s); none counts",
+                        b - a + 1,
+                        shared::cst::datetime_text(times[a]),
+                        shared::cst::datetime_text(times[b])
+                    ),
+                });
+            }
+            let night: Vec<usize> = (0..times.len())
+                .filter(|&k| {
+                    let h = cst_hour(times[k]);
+                    !(6..22).contains(&h)
+                })
+                .collect();
+            let night_times: Vec<i64> = night.iter().map(|&k| times[k]).collect();
+            for (a, b) in runs(&night_times, NIGHT_CHECKS, NIGHT_SECONDS) {
+                patterns.push(Pattern {
+                    kind: "off_hours_burst",
+                    at: night_times[a],
+                    device_id: Some(device),
+                    division,
+                    cert_divisions: divisions(night[a], night[b]),
+                    detail: format!(
+                        "{} checks by device {device} between {} and {}, outside working hours (22:00–06:00)",
+                        b - a + 1,
+                        shared::cst::datetime_text(night_times[a]),
+                        shared::cst::datetime_text(night_times[b])
+                    ),
+                });
+            }
+        }
+        // Tokens with many devices.
+        let mut per_token: BTreeMap<i64, Vec<&EvalDevice>> = BTreeMap::new();
+        for d in &data.devices {
+            per_token.entry(d.token_id).or_default().push(d);
+        }
+        for (token, ds) in per_token {
+            if ds.len() > MANY_DEVICES {
+                let last = ds.iter().map(|d| d.enrolled_at).max().unwrap_or(0);
+                if last >= start && last < end {
+                    let active = ds.iter().filter(|d| d.revoked_at.is_none()).count();
+                    patterns.push(Pattern {
+                        kind: "many_devices",
+                        at: last,
+                        device_id: None,
+                        division: ds[0].division,
+                        cert_divisions: Vec::new(),
+                        detail: format!(
+                            "officer token {token} has enrolled {} devices ({active} active)",
+                            ds.len()
+                        ),
+                    });
+                }
+            }
+        }
+        let n = data.certs.len();
+        let mut checked: Vec<Option<(i64, u64)>> = vec![None; n];
+        let (mut live, mut uncorroborated) = (vec![0u64; n], vec![0u64; n]);
+        let mut problems = Vec::new();
+        for (i, (c, o)) in data.checks.iter().zip(outcomes).enumerate() {
+            let in_year = c.at >= start && c.at < end;
+            match o {
+                // A burst is listed once, as a pattern.
+                Outcome::Anomaly("burst", _) => {}
+                Outcome::Anomaly(kind, detail) => {
+                    // Listed in the year it was dated in or arrived in.
+                    problems.push((i, kind, detail));
+                }
+                Outcome::Uncorroborated(pos) if in_year => {
+                    if let Some(u) = uncorroborated.get_mut(pos) {
+                        *u += 1;
+                    }
+                }
+                Outcome::Counts(pos, evidence) if in_year => {
+                    if let Some(slot) = checked.get_mut(pos) {
+                        let e = slot.get_or_insert((c.at, 0));
+                        e.0 = e.0.min(c.at);
+                        e.1 += 1;
+                    }
+                    if evidence == Evidence::Live {
+                        if let Some(l) = live.get_mut(pos) {
+                            *l += 1;
+                        }
+                    }
+                }
+                Outcome::Counts(..) | Outcome::Uncorroborated(_) => {}
             }
         }
         Index {
             by_key,
             checked,
+            live,
+            uncorroborated,
             problems,
+            patterns,
         }
     }
 }
@@ -305,9 +495,14 @@ struct Counter<'a, F: Fn(DivisionCode) -> bool> {
     year: i32,
     unit: F,
     index: &'a Index,
-    /// The unit's certificates with what their checks prove.
-    mine: Vec<(&'a EvalCert, Option<(i64, u64)>)>,
+    /// The unit's certificates with what their checks prove (first
+    /// provable check and count, live presentations, uncorroborated).
+    mine: Vec<Mine<'a>>,
 }
+
+/// A unit's certificate: its first provable check and their count, its
+/// live presentations, its uncorroborated static checks.
+type Mine<'a> = (&'a EvalCert, Option<(i64, u64)>, u64, u64);
 
 impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
     fn new(data: &'a Data, year: i32, unit: F, index: &'a Index) -> Self {
@@ -315,8 +510,9 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
             .certs
             .iter()
             .zip(&index.checked)
-            .filter(|(c, _)| unit(c.division))
-            .map(|(c, checked)| (c, *checked))
+            .zip(index.live.iter().zip(&index.uncorroborated))
+            .filter(|((c, _), _)| unit(c.division))
+            .map(|((c, checked), (live, unc))| (c, *checked, *live, *unc))
             .collect();
         Counter {
             data,
@@ -331,7 +527,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
         let n = self
             .mine
             .iter()
-            .filter(|(c, _)| c.status == 0 && c.first_issued_at < cutoff)
+            .filter(|(c, ..)| c.status == 0 && c.first_issued_at < cutoff)
             .count() as u64;
         // A record on a correction list that also has a valid e-certificate
         // of the unit counts once (in both).
@@ -363,22 +559,27 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
         (Rate::new(n, n + open + declared), open, declared)
     }
 
-    fn activation(&self, cutoff: i64) -> (Rate, u64) {
+    /// The activation rate at `cutoff`, the provable checks, the live
+    /// ones among them and the uncorroborated static checks.
+    fn activation(&self, cutoff: i64) -> (Rate, u64, u64, u64) {
         let start = month_start(self.year, 1);
         let (mut issued, mut activated, mut provable) = (0u64, 0u64, 0u64);
-        for (c, checked) in &self.mine {
+        let (mut live, mut unc) = (0u64, 0u64);
+        for (c, checked, l, u) in &self.mine {
             if c.first_issued_at < start || c.first_issued_at >= cutoff {
                 continue;
             }
             issued += 1;
+            unc += u;
             if let Some((first, count)) = checked {
                 if *first < cutoff {
                     activated += 1;
                     provable += count;
+                    live += l;
                 }
             }
         }
-        (Rate::new(activated, issued), provable)
+        (Rate::new(activated, issued), provable, live, unc)
     }
 
     fn training(&self) -> Training {
@@ -479,11 +680,30 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
                 detail: detail.clone(),
             });
         }
+        for p in &self.index.patterns {
+            if !(self.unit)(p.division) && !p.cert_divisions.iter().any(|&d| (self.unit)(d)) {
+                continue;
+            }
+            out.push(Event {
+                kind: p.kind.into(),
+                at: p.at,
+                division: p.division.code(),
+                device_id: p.device_id,
+                seq: None,
+                certificate: None,
+                detail: p.detail.clone(),
+            });
+        }
         for r in &self.data.rejected {
             let division = r.division.unwrap_or(DivisionCode::PROVINCE);
             if (self.unit)(division) {
                 out.push(Event {
-                    kind: "rejected_upload".into(),
+                    kind: if r.action == "POST /api/v1/devices" {
+                        "refused_enrollment"
+                    } else {
+                        "rejected_upload"
+                    }
+                    .into(),
                     at: r.ts,
                     division: division.code(),
                     device_id: None,
@@ -499,7 +719,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
     fn score(&self, division: DivisionCode) -> Score {
         let end = month_start(self.year, 13);
         let (issuance, open, declared) = self.issuance(end);
-        let (activation, provable) = self.activation(end);
+        let (activation, provable, live, uncorroborated) = self.activation(end);
         let training = self.training();
         let incidents = self.incidents();
         let display = Display {
@@ -514,6 +734,8 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
         let activation = Activation {
             rate: rate_score(activation, score::activation_points),
             provable_checks: provable,
+            live_presentations: live,
+            uncorroborated_checks: uncorroborated,
         };
         let monthly = (1..=12u8)
             .map(|m| {
@@ -541,7 +763,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
 
 /// Computes the year's evaluation from its data.
 pub fn evaluate(data: &Data, year: i32) -> Evaluation {
-    let index = Index::new(data);
+    let index = Index::new(data, year);
     let cities = LIAONING_CITIES
         .iter()
         .map(|&city| {
@@ -662,4 +884,130 @@ pub fn to_table(e: &Evaluation) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_mark_every_dense_window() {
+        // 5 within 10 s, then a gap, then 2.
+        let t = [0, 2, 4, 6, 8, 100, 101];
+        assert_eq!(runs(&t, 5, 10), vec![(0, 4)]);
+        assert_eq!(runs(&t, 6, 10), Vec::<(usize, usize)>::new());
+        assert_eq!(runs(&t, 2, 10), vec![(0, 4), (5, 6)]);
+        assert!(runs(&[], 1, 10).is_empty());
+    }
+
+    #[test]
+    fn a_batch_is_bounded_by_the_devices_batches_an_hour_older() {
+        let b = |id, device_id, received_at| EvalBatch {
+            id,
+            device_id,
+            received_at,
+        };
+        let bounds = batch_lower_bounds(&[
+            b(1, 7, 1_000),
+            // The same session: not a bound for each other.
+            b(2, 7, 1_060),
+            // An hour after the first two: both bound it.
+            b(3, 7, 1_060 + SESSION_GAP),
+            // Another device's batches never bound this one's.
+            b(4, 8, 99_999),
+            b(5, 7, 1_060 + 2 * SESSION_GAP),
+        ]);
+        assert_eq!(bounds.get(&1), None);
+        assert_eq!(bounds.get(&2), None);
+        assert_eq!(bounds.get(&3), Some(&1_060));
+        assert_eq!(bounds.get(&4), None);
+        assert_eq!(bounds.get(&5), Some(&(1_060 + SESSION_GAP)));
+    }
+
+    #[test]
+    fn each_bound_refuses_what_falls_outside_it() {
+        let city = DivisionCode::from_u32(210100).unwrap();
+        let other = DivisionCode::from_u32(210200).unwrap();
+        let cert = EvalCert {
+            cert_type: "QC".into(),
+            number: "N1".into(),
+            division: city,
+            status: 0,
+            first_issued_at: 10_000,
+        };
+        let by_key = HashMap::from([(cert_key("QC", "N1"), 0usize)]);
+        let check = |at: i64| EvalCheck {
+            device_id: 1,
+            seq: 0,
+            at,
+            device_division: other,
+            signature: true,
+            presented: false,
+            presentation: false,
+            cert: Some(("QC".into(), "N1".into())),
+            cert_division: Some(city),
+            reason: None,
+            token_id: 1,
+            enrolled_at: 20_000,
+            revoked_at: None,
+            batch_id: 1,
+            received_at: 50_000,
+            status_seq: Some(3),
+            status_signed_at: Some(30_000),
+        };
+        let kind = |c: &EvalCheck, prev: Option<i64>, now: Option<u64>| match check_outcome(
+            c,
+            &by_key,
+            std::slice::from_ref(&cert),
+            prev,
+            now,
+        ) {
+            Outcome::Counts(_, e) => format!("{e:?}"),
+            Outcome::Uncorroborated(_) => "uncorroborated".into(),
+            Outcome::Anomaly(k, _) => k.into(),
+        };
+        // Inside every bound (skew included): another city's device counts.
+        assert_eq!(kind(&check(40_000), None, Some(3)), "Independent");
+        assert_eq!(
+            kind(&check(50_000 + CLOCK_SKEW), None, Some(3)),
+            "Independent"
+        );
+        assert_eq!(
+            kind(&check(30_000 - CLOCK_SKEW), None, Some(3)),
+            "Independent"
+        );
+        // The status list the device synced, its batch's arrival, an earlier
+        // batch, a list the server never signed.
+        for (at, prev, now) in [
+            (30_000 - CLOCK_SKEW - 1, None, Some(3)),
+            (50_000 + CLOCK_SKEW + 1, None, Some(3)),
+            (40_000, Some(45_000), Some(3)),
+            (40_000, None, Some(2)),
+        ] {
+            assert_eq!(kind(&check(at), prev, now), "time_out_of_bounds", "{at}");
+        }
+        // The device's enrollment, then the certificate's signature.
+        let mut c = check(15_000);
+        c.status_signed_at = None;
+        assert_eq!(kind(&c, None, None), "time_out_of_bounds");
+        c.enrolled_at = 0;
+        assert_eq!(kind(&c, None, None), "Independent");
+        c.at = 9_000;
+        assert_eq!(kind(&c, None, None), "time_out_of_bounds");
+        // The city's own device: not counted, not an anomaly; live: counts.
+        let mut own = check(40_000);
+        own.device_division = DivisionCode::from_u32(210102).unwrap();
+        assert_eq!(kind(&own, None, None), "uncorroborated");
+        own.presented = true;
+        own.presentation = true;
+        assert_eq!(kind(&own, None, None), "Live");
+        // A bound certificate's static copy; a revoked device.
+        let mut copy = check(40_000);
+        copy.reason = Some("presentation_required".into());
+        assert_eq!(kind(&copy, None, None), "presentation_required");
+        let mut revoked = check(40_000);
+        revoked.revoked_at = Some(45_000);
+        assert_eq!(kind(&revoked, None, None), "revoked_device");
+    }
 }

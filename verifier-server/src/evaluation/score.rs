@@ -139,38 +139,7 @@ pub fn activation_points(rate: Rate) -> u8 {
     points(rate, &ACTIVATION, (90, 40))
 }
 
-/// How much of its area a city's training and publicity covered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Coverage {
-    /// Little or none (较少).
-    Little,
-    /// Partial (部分).
-    Partial,
-    /// Full (全面).
-    Full,
-}
-
-impl Coverage {
-    /// From its stored name.
-    pub fn parse(s: &str) -> Option<Coverage> {
-        match s {
-            "little" => Some(Coverage::Little),
-            "partial" => Some(Coverage::Partial),
-            "full" => Some(Coverage::Full),
-            _ => None,
-        }
-    }
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Coverage::Little => "little",
-            Coverage::Partial => "partial",
-            Coverage::Full => "full",
-        }
-    }
-}
+pub use shared::api::Coverage;
 
 /// Item 3, training and publicity (宣传培训), out of 10: full coverage with
 /// evidence 10, partial with evidence 6, otherwise 0. `best` is the widest

@@ -7,7 +7,6 @@
 //! agencies overdue with pushes and the open correction lists. No script,
 //! no external resource: it works on a closed network.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::extract::rejection::FormRejection;
@@ -25,7 +24,7 @@ use super::extract::Query;
 use crate::evaluation::{Evaluation, Score};
 use crate::service::action::Action;
 use crate::service::auth::{self, Caller, Role};
-use crate::service::issuing;
+use crate::service::evaluation::Operations;
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -147,50 +146,17 @@ pub async fn post_dashboard(
         },
     )
     .await?;
-    let result = dashboard(&state, &caller, action, f.year).await;
+    let result = dashboard(&state, &caller, f.year).await;
     audited(&state, &caller, action, &uri, result).await
 }
 
-/// Overdue agencies and open correction lists, as shown.
-struct Operations {
-    overdue: Vec<(u32, String, Option<i64>)>,
-    corrections: BTreeMap<u32, usize>,
-}
-
-async fn dashboard(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    year: i32,
-) -> Result<Response, ApiError> {
+async fn dashboard(state: &AppState, caller: &Caller, year: i32) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin, Role::Auditor])?;
     let year = super::evaluation::check_year(Some(year), "form field year")?;
-    let e = super::evaluation::load(state, caller, action, year).await?;
+    let e = super::evaluation::load(state, caller, Action::PostDashboard, year).await?;
     let s = state.clone();
-    let ops = blocking(move || {
-        let now = s.now();
-        let mut tx = s.store().begin()?;
-        let pushes = tx.agency_pushes()?;
-        let authorities = tx.authorities()?;
-        let corrections = tx.eval_open_corrections()?;
-        tx.commit()?;
-        let mut overdue = Vec::new();
-        for a in &authorities {
-            let last = pushes.iter().find(|p| p.division == a.division);
-            if issuing::push_overdue(last.map(|p| p.at), now) {
-                overdue.push((a.division.code(), a.name.clone(), last.map(|p| p.at)));
-            }
-        }
-        let mut per_agency = BTreeMap::new();
-        for c in corrections {
-            *per_agency.entry(c.agency.code()).or_insert(0) += 1;
-        }
-        Ok(Operations {
-            overdue,
-            corrections: per_agency,
-        })
-    })
-    .await?;
+    let ops =
+        blocking(move || Ok(crate::service::evaluation::operations(s.store(), s.now())?)).await?;
     Ok(page(&format!("{year} 年度考核"), &render(&e, &ops)))
 }
 
@@ -300,13 +266,11 @@ fn events(title: &str, id: &str, list: &[&crate::evaluation::Event]) -> String {
     }
     let _ = write!(
         out,
-        "<table id=\"{id}\"><tr><th class=\"l\">division</th><th class=\"l\">kind</th><th>time (UTC)</th>\
+        "<table id=\"{id}\"><tr><th class=\"l\">division</th><th class=\"l\">kind</th><th>time (CST)</th>\
          <th>device/seq</th><th class=\"l\">certificate</th><th class=\"l\">detail</th></tr>"
     );
     for ev in list {
-        let when = time::OffsetDateTime::from_unix_timestamp(ev.at)
-            .map(|t| format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()))
-            .unwrap_or_default();
+        let when = shared::cst::datetime_text(ev.at);
         let _ = write!(
             out,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\

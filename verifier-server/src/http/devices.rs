@@ -1,5 +1,8 @@
-//! `POST /api/v1/devices`: an officer enrolls a field device's key. The
-//! rules are in [`crate::service::devices`].
+//! Officer devices: `POST /api/v1/devices` (an officer enrolls a field
+//! device's key, within the per-token limit), `GET /api/v1/devices` (the
+//! devices per token) and `POST /api/v1/devices/{id}/revoke` (the
+//! administrator revokes one). The rules are in
+//! [`crate::service::devices`].
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -7,12 +10,14 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use shared::api::{EnrollRequest, EnrollResponse};
+use serde::Deserialize;
+use shared::api::{DeviceList, DeviceView, EnrollRequest, EnrollResponse};
 
 use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::devices::{self, Enrolled};
@@ -22,7 +27,9 @@ use utoipa_axum::routes;
 
 /// The enrollment route.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(post_device))
+    OpenApiRouter::new()
+        .routes(routes!(post_device, get_devices))
+        .routes(routes!(post_revoke))
 }
 
 /// `POST /api/v1/devices`: enroll an officer's device key.
@@ -33,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 200, description = "This token had enrolled this key already", body = EnrollResponse),
         (status = 400, description = "Not the expected JSON"),
         (status = 403, description = "Not an officer token, or one without a division"),
-        (status = 409, description = "The key is enrolled under another token, or revoked"),
+        (status = 409, description = "The key is enrolled under another token, or revoked, or the token holds its limit of active devices"),
         (status = 422, description = "Unknown alg, malformed or weak key, bad label; the detail names the field"),
     ),
     security(("bearer" = [])))]
@@ -57,8 +64,18 @@ async fn enroll_request(
     let (key, label) = devices::parse_request(&body)?;
     let s = state.clone();
     let caller = caller.clone();
-    let outcome =
-        blocking(move || Ok(devices::enroll(s.store(), &caller, &key, &label, s.now())?)).await?;
+    let max = state.limits().max_devices_per_token;
+    let outcome = blocking(move || {
+        Ok(devices::enroll(
+            s.store(),
+            &caller,
+            &key,
+            &label,
+            s.now(),
+            max,
+        )?)
+    })
+    .await?;
     let (status, row) = match outcome {
         Enrolled::New(d) => (StatusCode::CREATED, d),
         Enrolled::Again(d) => (StatusCode::OK, d),
@@ -70,4 +87,68 @@ async fn enroll_request(
         root: devices::key_view(&state.root_public_key()),
     };
     Ok((status, Json(answer)).into_response())
+}
+
+/// Query of the device list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DevicesQuery {
+    /// Only this officer token's devices (administrators and auditors).
+    token: Option<i64>,
+}
+
+/// `GET /api/v1/devices[?token=N]`: the devices per officer token.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+    params(DevicesQuery),
+    responses(
+        (status = 200, description = "The devices with the per-token limit", body = DeviceList),
+        (status = 400, description = "Bad query"),
+        (status = 403, description = "Not an officer (own devices), administrator or auditor"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    q: Result<Query<DevicesQuery>, ApiError>,
+) -> Result<Response, ApiError> {
+    let result = async {
+        let Query(q) = q?;
+        let s = state.clone();
+        let c = caller.clone();
+        let max = state.limits().max_devices_per_token;
+        let list =
+            blocking(move || Ok(devices::list(s.store(), &c, s.now(), q.token, max)?)).await?;
+        Ok(Json(list).into_response())
+    }
+    .await;
+    audited(&state, &caller, Action::ListDevices.as_str(), &uri, result).await
+}
+
+/// `POST /api/v1/devices/{id}/revoke`: the administrator revokes a device;
+/// its batches are refused from then on and none of its checks counts.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", tag = "devices",
+    params(("id" = i64, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "Revoked", body = DeviceView),
+        (status = 403, description = "Not the administrator"),
+        (status = 404, description = "No such device"),
+        (status = 409, description = "Revoked already"),
+    ),
+    security(("bearer" = [])))]
+pub async fn post_revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    p: Result<Path<i64>, ApiError>,
+) -> Result<Response, ApiError> {
+    let result = async {
+        require(&caller, &[Role::Admin])?;
+        let Path(id) = p?;
+        let s = state.clone();
+        let c = caller.clone();
+        let view = blocking(move || Ok(devices::revoke(s.store(), Some(&c), id, s.now())?)).await?;
+        Ok(Json(view).into_response())
+    }
+    .await;
+    audited(&state, &caller, Action::RevokeDevice.as_str(), &uri, result).await
 }

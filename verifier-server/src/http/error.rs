@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::service::devices::DevicesError;
+use crate::service::evaluation::EvaluationError;
 use crate::service::holders::HoldersError;
 use crate::service::issuing::ReadError;
 use crate::service::logs::LogsError;
@@ -102,7 +103,18 @@ impl From<DevicesError> for ApiError {
             DevicesError::Invalid(d) => ApiError::Unprocessable(d),
             DevicesError::NoDivision(d) => ApiError::Forbidden(d),
             DevicesError::Conflict(d) => ApiError::Conflict(d),
+            DevicesError::Forbidden(d) => ApiError::Forbidden(d),
+            DevicesError::NotFound(d) => ApiError::NotFound(d),
             DevicesError::Store(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<EvaluationError> for ApiError {
+    fn from(e: EvaluationError) -> ApiError {
+        match e {
+            EvaluationError::Invalid(d) => ApiError::Unprocessable(d),
+            EvaluationError::Store(e) => e.into(),
         }
     }
 }

@@ -21,6 +21,10 @@ pub enum Action {
     ReadAudit,
     /// `POST /api/v1/devices`.
     EnrollDevice,
+    /// `GET /api/v1/devices`.
+    ListDevices,
+    /// `POST /api/v1/devices/{id}/revoke` and `verifier-server admin revoke-device`.
+    RevokeDevice,
     /// `POST /api/v1/verification-logs`.
     UploadLogs,
     /// `GET /api/v1/verification-logs/head`.
@@ -76,6 +80,8 @@ impl Action {
             Action::ReadAgencyPushes => "GET /api/v1/agencies/pushes",
             Action::ReadAudit => "GET /api/v1/audit",
             Action::EnrollDevice => "POST /api/v1/devices",
+            Action::ListDevices => "GET /api/v1/devices",
+            Action::RevokeDevice => "POST /api/v1/devices/{id}/revoke",
             Action::UploadLogs => "POST /api/v1/verification-logs",
             Action::ReadLogHead => "GET /api/v1/verification-logs/head",
             Action::ReadLogs => "GET /api/v1/verification-logs",

@@ -218,6 +218,29 @@ pub fn rotate_token(
     })
 }
 
+/// The officer devices (of `token` only, when given), audited as a
+/// command-line action.
+pub fn list_devices(
+    store: &dyn Store,
+    token: Option<i64>,
+    now: i64,
+) -> anyhow::Result<Vec<shared::api::DeviceView>> {
+    let mut tx = store.begin()?;
+    let list: Vec<shared::api::DeviceView> = tx
+        .devices(token)?
+        .iter()
+        .map(super::devices::device_view)
+        .collect();
+    tx.append_audit(&cli_entry(
+        now,
+        Action::ListDevices,
+        token.map_or_else(|| "every token".to_string(), |t| format!("token {t}")),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(list)
+}
+
 /// What a key change did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyChange {

@@ -4,15 +4,20 @@
 //!
 //! Enrolling the same key again with the same token is idempotent; the same
 //! key under another token is a conflict, so one device's log cannot be
-//! claimed by two officers.
+//! claimed by two officers. One token may hold only a few active devices
+//! (`Limits::max_devices_per_token`): new keys beyond it are refused (and
+//! the refusal, audited, is listed by the evaluation), so a token cannot
+//! mint devices to re-sign the same records. The province's administrator
+//! lists devices per token and revokes them; a revoked device's batches
+//! are refused and none of its checks counts.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use shared::api::{EnrollRequest, KeyView};
+use shared::api::{DeviceList, DeviceView, EnrollRequest, KeyView};
 use shared::crypto::{Alg, PublicKey};
 
 use super::action::Action;
-use super::auth::Caller;
+use super::auth::{Caller, Role};
 use crate::store::{DeviceRow, Store, StoreError};
 
 /// Why an enrollment was refused; nothing was stored.
@@ -27,9 +32,16 @@ pub enum DevicesError {
     /// The officer token is bound to no division.
     #[error("{0}")]
     NoDivision(String),
-    /// The key is another token's, or revoked.
+    /// The key is another token's, or revoked; or the token holds its
+    /// limit of active devices; or the device is revoked already.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such device.
+    #[error("{0}")]
+    NotFound(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -114,6 +126,7 @@ pub fn enroll(
     key: &PublicKey,
     label: &str,
     now: i64,
+    max_active: u32,
 ) -> Result<Enrolled, DevicesError> {
     let division = caller.division.ok_or_else(|| {
         DevicesError::NoDivision("this officer token is not bound to a division".into())
@@ -133,6 +146,17 @@ pub fn enroll(
         }
         Some(d) => Enrolled::Again(d),
         None => {
+            let active = tx
+                .devices(Some(caller.token_id))?
+                .iter()
+                .filter(|d| d.revoked_at.is_none())
+                .count();
+            if active >= max_active as usize {
+                return Err(DevicesError::Conflict(format!(
+                    "public_key: this officer token already has {active} active devices (at most \
+                     {max_active}); ask the province's administrator to revoke one first"
+                )));
+            }
             let mut row = DeviceRow {
                 id: 0,
                 kid,
@@ -163,4 +187,95 @@ pub fn enroll(
     ))?;
     tx.commit()?;
     Ok(outcome)
+}
+
+/// The view of a device.
+pub fn device_view(d: &DeviceRow) -> DeviceView {
+    DeviceView {
+        device_id: d.id,
+        kid: d.kid.to_hex(),
+        alg: alg_api_name(d.alg).into(),
+        label: d.label.clone(),
+        token_id: d.token_id,
+        division: d.division.code(),
+        enrolled_at: d.enrolled_at,
+        revoked_at: d.revoked_at,
+        next_seq: d.next_seq,
+    }
+}
+
+/// The devices an officer token enrolled (an officer sees its own; an
+/// administrator or auditor every token's, or `token`'s), audited in the
+/// same transaction.
+pub fn list(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    token: Option<i64>,
+    max_active: u32,
+) -> Result<DeviceList, DevicesError> {
+    let token = match caller.role {
+        Role::Officer => match token {
+            Some(t) if t != caller.token_id => {
+                return Err(DevicesError::Forbidden(
+                    "an officer token lists only its own devices".into(),
+                ))
+            }
+            _ => Some(caller.token_id),
+        },
+        Role::Admin | Role::Auditor => token,
+        _ => {
+            return Err(DevicesError::Forbidden(
+                "only officers, administrators and auditors list devices".into(),
+            ))
+        }
+    };
+    let mut tx = store.begin()?;
+    let devices: Vec<DeviceView> = tx.devices(token)?.iter().map(device_view).collect();
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::ListDevices,
+        token.map_or_else(|| "every token".to_string(), |t| format!("token {t}")),
+        format!("ok: {} devices", devices.len()),
+    ))?;
+    tx.commit()?;
+    Ok(DeviceList {
+        max_active_per_token: max_active,
+        devices,
+    })
+}
+
+/// Revokes device `id` at `now` for the administrator `caller` (`None`:
+/// the command line), writing the audit row in the same transaction.
+/// From then on its batches are refused and none of its checks counts.
+pub fn revoke(
+    store: &dyn Store,
+    caller: Option<&Caller>,
+    id: i64,
+    now: i64,
+) -> Result<DeviceView, DevicesError> {
+    if caller.is_some_and(|c| c.role != Role::Admin) {
+        return Err(DevicesError::Forbidden(
+            "only the province's administrator revokes devices".into(),
+        ));
+    }
+    let mut tx = store.begin()?;
+    let Some(mut d) = tx.device(id)? else {
+        return Err(DevicesError::NotFound(format!("no device with id {id}")));
+    };
+    if !tx.revoke_device(id, now)? {
+        return Err(DevicesError::Conflict(format!(
+            "device {id} was revoked already"
+        )));
+    }
+    d.revoked_at = Some(now);
+    let target = format!("device {id} kid {} token {}", d.kid, d.token_id);
+    let entry = match caller {
+        Some(c) => Caller::audit_entry(Some(c), now, Action::RevokeDevice, target, "ok"),
+        None => super::action::cli_entry(now, Action::RevokeDevice, target, "ok"),
+    };
+    tx.append_audit(&entry)?;
+    tx.commit()?;
+    Ok(device_view(&d))
 }

@@ -544,7 +544,10 @@ pub fn read_certificate(
         status_index: v.status_index,
         identifier: v.identifier,
         issued_at: v.issued_at,
-        qr: shared::qrtext::encode(shared::qrtext::Kind::Certificate, &v.signed),
+        // Only the province's administrator reads the QR text: an agency
+        // holding its certificates' texts could invent checks of them.
+        qr: (caller.role == Role::Admin)
+            .then(|| shared::qrtext::encode(shared::qrtext::Kind::Certificate, &v.signed)),
     })
 }
 

@@ -159,7 +159,7 @@ pub fn verify(store: &dyn Store, data: &Path) -> anyhow::Result<Verified> {
 /// Each device's stored records link from its anchor (the genesis, or the
 /// last purged record's hash) to its head; (devices, records).
 fn verify_chains(tx: &mut dyn Tx) -> anyhow::Result<(usize, u64)> {
-    let devices = tx.devices()?;
+    let devices = tx.devices(None)?;
     let mut records = 0u64;
     for d in &devices {
         let (mut next, mut prev) = match tx.log_anchor(d.id)? {
@@ -424,7 +424,7 @@ pub fn purge(
     let cutoff_year = shared::cst::year(cutoff);
     let mut years_kept = Vec::new();
     let mut tx = store.begin()?;
-    let devices = tx.devices()?;
+    let devices = tx.devices(None)?;
     // Years that have records before the cutoff: the oldest record's year
     // up to the year before the cutoff.
     let oldest = tx

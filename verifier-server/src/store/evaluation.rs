@@ -55,6 +55,32 @@ pub struct EvalCheck {
     pub cert_division: Option<DivisionCode>,
     /// The first problem short of status (server).
     pub reason: Option<String>,
+    /// The officer token the device is enrolled under.
+    pub token_id: i64,
+    /// When the device was enrolled, Unix seconds (server time).
+    pub enrolled_at: i64,
+    /// When the device was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// The batch that carried the record.
+    pub batch_id: i64,
+    /// When that batch arrived, Unix seconds (server time).
+    pub received_at: i64,
+    /// The status list sequence the device says it had synced.
+    pub status_seq: Option<u64>,
+    /// When the server signed that status list step, if it still holds it.
+    pub status_signed_at: Option<i64>,
+}
+
+/// An uploaded batch as the evaluation sees it (its arrival bounds the
+/// time of the device's later records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalBatch {
+    /// Row id (increasing with arrival).
+    pub id: i64,
+    /// The device.
+    pub device_id: i64,
+    /// When it arrived, Unix seconds (server time).
+    pub received_at: i64,
 }
 
 /// An officer's refusal (disposition with `accepted = false`) and the check
@@ -77,7 +103,7 @@ pub struct EvalRefusal {
     pub note: Option<String>,
 }
 
-/// A refused check-log upload (audited failure).
+/// A refused check-log upload or device enrollment (audited failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvalRejectedUpload {
     /// When, Unix seconds.
@@ -88,18 +114,26 @@ pub struct EvalRejectedUpload {
     pub target: String,
     /// The audit outcome (status and slug).
     pub outcome: String,
+    /// The audited action: a check-log upload or a device enrollment.
+    pub action: String,
 }
 
-/// One evidence attachment of a training record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Evidence {
-    /// File name.
-    pub file_name: String,
-    /// SHA-256 of the file, 64 lowercase hex digits.
-    pub sha256: String,
-    /// What it shows.
-    pub description: String,
+/// An enrolled device as the evaluation sees it (for devices per token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalDevice {
+    /// Row id.
+    pub id: i64,
+    /// The officer token it is enrolled under.
+    pub token_id: i64,
+    /// The token's division at enrollment.
+    pub division: DivisionCode,
+    /// When it was enrolled.
+    pub enrolled_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
 }
+
+pub use shared::api::Evidence;
 
 /// A training and publicity record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,7 +37,7 @@ use shared::status::Status;
 use shared::trust::Authority;
 
 use self::evaluation::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
+    ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, TrainingRow,
 };
 pub use self::postgres::PgStore;
@@ -741,11 +741,15 @@ pub trait DevicesTx {
     fn device_by_kid(&mut self, kid: &Kid) -> Result<Option<DeviceRow>, StoreError>;
     /// The device with this row id (locked like [`DevicesTx::device_by_kid`]).
     fn device(&mut self, id: i64) -> Result<Option<DeviceRow>, StoreError>;
-    /// Every device, by id (not locked).
-    fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError>;
     /// Enrolls a device (its `id`, `next_seq` and `head` are ignored);
     /// returns its id.
     fn insert_device(&mut self, device: &DeviceRow) -> Result<i64, StoreError>;
+    /// Every device enrolled under `token_id` (every device when `None`),
+    /// revoked ones included, by id.
+    fn devices(&mut self, token_id: Option<i64>) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Marks a device revoked at `at` (its batches are refused from then
+    /// on); false when it was revoked already or does not exist.
+    fn revoke_device(&mut self, id: i64, at: i64) -> Result<bool, StoreError>;
     /// Moves a device's chain head after accepted records.
     fn set_device_head(
         &mut self,
@@ -814,8 +818,11 @@ pub trait EvaluationTx {
     fn eval_certificates(&mut self) -> Result<Vec<EvalCert>, StoreError>;
     /// Records still on a correction list.
     fn eval_open_corrections(&mut self) -> Result<Vec<EvalCorrection>, StoreError>;
-    /// Stored check records with device time in `from..to`.
+    /// Stored check records with device time in `from..to` or carried by a
+    /// batch that arrived in `from..to`.
     fn eval_checks(&mut self, from: i64, to: i64) -> Result<Vec<EvalCheck>, StoreError>;
+    /// Every uploaded batch (id, device, arrival), by device and id.
+    fn eval_batches(&mut self) -> Result<Vec<EvalBatch>, StoreError>;
     /// Refusals (dispositions not accepted) with device time in `from..to`.
     fn eval_refusals(&mut self, from: i64, to: i64) -> Result<Vec<EvalRefusal>, StoreError>;
     /// Refused check-log uploads audited in `from..to`.

@@ -198,7 +198,8 @@ async fn evaluation_counts_real_uploads_and_entries() {
     assert_eq!((sy.len(), dl.len(), of("210300").len()), (5, 3, 1));
 
     // Shenyang's officer: two certificates (one twice), a forged text, a
-    // Dalian certificate (out of region) and a refusal of a valid one.
+    // Dalian certificate (another city's: it counts for Dalian) and a
+    // refusal of a valid one.
     let sy_officer = env.token(Role::Officer, Some(210102));
     let a = SigningKey::from_secret_bytes(Alg::EdDSA, &[1; 32]).unwrap();
     env.enroll(&sy_officer, &a).await;
@@ -292,17 +293,22 @@ async fn evaluation_counts_real_uploads_and_entries() {
     assert_eq!(status, StatusCode::OK, "{e}");
     // Hand-computed (see the comments above):
     // [issuance n, d, points, activation n, d, points, training, display, total, anomalies]
+    // The evidence model (docs/evaluation.md): a static QR checked by a
+    // device of the certificate's own city does not count; checked by
+    // another city's device it does (Shenyang's officer checking dl[0]).
     let want = [
-        // Shenyang: 5/5 → 40; 2 of 5 checked = 40 % → 15; full with
-        // evidence 10; the refusal → 0; forged + out of region.
-        (210100, [5, 5, 40, 2, 5, 15, 10, 0, 65, 2]),
-        // Dalian: 3 of 3 + 1 declared = 75 % → 30; 1 of 3 = 33 % → 10;
-        // full without evidence 0; 10; out of region + 2 refused uploads.
-        (210200, [3, 4, 30, 1, 3, 10, 0, 10, 50, 3]),
+        // Shenyang: 5/5 → 40; its own officer's static checks do not
+        // count: 0 of 5 → 0; full with evidence 10; the refusal → 0; the
+        // forged text.
+        (210100, [5, 5, 40, 0, 5, 0, 10, 0, 50, 1]),
+        // Dalian: 3 of 3 + 1 declared = 75 % → 30; dl[0] checked by
+        // Shenyang's officer: 1 of 3 = 33 % → 10; full without evidence
+        // 0; 10; 2 refused uploads.
+        (210200, [3, 4, 30, 1, 3, 10, 0, 10, 50, 2]),
         // Anshan: 1/1 → 40; 0 of 1 → 0; 0; the upheld complaint → 0.
         (210300, [1, 1, 40, 0, 1, 0, 0, 0, 40, 0]),
-        // The province: 9 of 10 = exactly 90 % → 35; 3 of 9 → 10; 10; 0.
-        (210000, [9, 10, 35, 3, 9, 10, 10, 0, 55, 4]),
+        // The province: 9 of 10 = exactly 90 % → 35; 1 of 9 → 0; 10; 0.
+        (210000, [9, 10, 35, 1, 9, 0, 10, 0, 45, 3]),
     ];
     for (code, w) in want {
         let c = city(&e, code);
@@ -346,7 +352,7 @@ async fn evaluation_counts_real_uploads_and_entries() {
     assert!(ct.starts_with("text/csv"), "{ct}");
     let csv = String::from_utf8(body).unwrap();
     assert!(
-        csv.contains("\n210100,沈阳市,5,5,100.00,40,2,5,40.00,15,full,10,1,0,65,2\n"),
+        csv.contains("\n210100,沈阳市,5,5,100.00,40,0,5,0.00,0,full,10,1,0,50,1\n"),
         "{csv}"
     );
     let (_, ct, _) = env

@@ -9,6 +9,7 @@ mod dashboard;
 mod demo;
 mod evaluation;
 mod evaluation_api;
+mod evidence;
 mod holders;
 mod logs;
 mod ops;

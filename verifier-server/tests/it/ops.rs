@@ -434,7 +434,7 @@ mod retention {
     fn log_rows(s: &TestServer) -> usize {
         testkit::blocking(|| {
             let mut tx = s.state.store().begin().unwrap();
-            let devices = tx.devices().unwrap();
+            let devices = tx.devices(None).unwrap();
             devices
                 .iter()
                 .map(|d| tx.log_records(d.id, None, 100_000).unwrap().len())
@@ -453,7 +453,7 @@ mod retention {
         let before = evaluation_json(&s, year);
         let heads: Vec<_> = testkit::blocking(|| {
             let mut tx = s.state.store().begin().unwrap();
-            tx.devices().unwrap()
+            tx.devices(None).unwrap()
         })
         .into_iter()
         .map(|d| (d.id, d.next_seq, d.head))
@@ -490,7 +490,7 @@ mod retention {
         // Heads are untouched, so later uploads chain on as before.
         let after: Vec<_> = testkit::blocking(|| {
             let mut tx = s.state.store().begin().unwrap();
-            tx.devices().unwrap()
+            tx.devices(None).unwrap()
         })
         .into_iter()
         .map(|d| (d.id, d.next_seq, d.head))

@@ -47,16 +47,6 @@ impl DevicesTx for PgTx<'_> {
         .transpose()
     }
 
-    fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError> {
-        self.rows(
-            &format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"),
-            &[],
-        )?
-        .iter()
-        .map(device_from)
-        .collect()
-    }
-
     fn insert_device(&mut self, d: &DeviceRow) -> Result<i64, StoreError> {
         let r = self.one_row(
             "INSERT INTO devices (kid, alg, public_key, token_id, division, label, enrolled_at,
@@ -75,6 +65,27 @@ impl DevicesTx for PgTx<'_> {
             ],
         )?;
         col(&r, 0)
+    }
+
+    fn devices(&mut self, token_id: Option<i64>) -> Result<Vec<DeviceRow>, StoreError> {
+        self.rows(
+            &format!(
+                "SELECT {DEVICE_COLS} FROM devices
+                 WHERE $1::BIGINT IS NULL OR token_id = $1 ORDER BY id"
+            ),
+            &[&token_id],
+        )?
+        .iter()
+        .map(device_from)
+        .collect()
+    }
+
+    fn revoke_device(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &at],
+        )?;
+        Ok(n == 1)
     }
 
     fn set_device_head(

@@ -5,7 +5,7 @@ use ::postgres::Row;
 
 use super::{col, PgTx};
 use crate::store::evaluation::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
+    ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, Evidence, TrainingRow,
 };
 use crate::store::{division_of, u64_of, EvaluationTx, StoreError};
@@ -14,7 +14,9 @@ use crate::store::{division_of, u64_of, EvaluationTx, StoreError};
 /// record, `d`: its device), in [`check_from`] order.
 const EVAL_CHECK_COLS: &str = "r.device_id, r.seq, r.at, d.division, r.srv_signature,
     ltrim(coalesce(r.scanned, ''), ' ' || chr(9) || chr(10) || chr(13)) LIKE 'LP1:%',
-    r.srv_presentation, r.srv_cert_type, r.srv_cert_number, r.srv_division, r.srv_reason";
+    r.srv_presentation, r.srv_cert_type, r.srv_cert_number, r.srv_division, r.srv_reason,
+    d.token_id, d.enrolled_at, d.revoked_at, r.batch_id, b.received_at, r.status_seq,
+    (SELECT s.issued_at FROM status_steps s WHERE s.seq = r.status_seq)";
 
 fn check_from(r: &Row, i: usize) -> Result<EvalCheck, StoreError> {
     let cert_type: Option<String> = col(r, i + 7)?;
@@ -30,6 +32,13 @@ fn check_from(r: &Row, i: usize) -> Result<EvalCheck, StoreError> {
         cert: cert_type.zip(cert_number),
         cert_division: col::<Option<i64>>(r, i + 9)?.map(division_of).transpose()?,
         reason: col(r, i + 10)?,
+        token_id: col(r, i + 11)?,
+        enrolled_at: col(r, i + 12)?,
+        revoked_at: col(r, i + 13)?,
+        batch_id: col::<Option<i64>>(r, i + 14)?.unwrap_or(0),
+        received_at: col::<Option<i64>>(r, i + 15)?.unwrap_or(0),
+        status_seq: col::<Option<i64>>(r, i + 16)?.and_then(|s| u64::try_from(s).ok()),
+        status_signed_at: col(r, i + 17)?,
     })
 }
 
@@ -78,13 +87,33 @@ impl EvaluationTx for PgTx<'_> {
             &format!(
                 "SELECT {EVAL_CHECK_COLS} FROM verification_records r
                  JOIN devices d ON d.id = r.device_id
-                 WHERE r.kind = 0 AND r.at >= $1 AND r.at < $2
+                 LEFT JOIN verification_batches b ON b.id = r.batch_id
+                 WHERE r.kind = 0
+                   AND ((r.at >= $1 AND r.at < $2)
+                        OR r.batch_id IN (SELECT id FROM verification_batches
+                                          WHERE received_at >= $1 AND received_at < $2))
                  ORDER BY r.at, r.device_id, r.seq"
             ),
             &[&from, &to],
         )?
         .iter()
         .map(|r| check_from(r, 0))
+        .collect()
+    }
+
+    fn eval_batches(&mut self) -> Result<Vec<EvalBatch>, StoreError> {
+        self.rows(
+            "SELECT id, device_id, received_at FROM verification_batches ORDER BY device_id, id",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(EvalBatch {
+                id: col(r, 0)?,
+                device_id: col(r, 1)?,
+                received_at: col(r, 2)?,
+            })
+        })
         .collect()
     }
 
@@ -97,6 +126,7 @@ impl EvaluationTx for PgTx<'_> {
                  JOIN devices d ON d.id = q.device_id
                  LEFT JOIN verification_records r
                      ON r.device_id = q.device_id AND r.seq = q.check_seq AND r.kind = 0
+                 LEFT JOIN verification_batches b ON b.id = r.batch_id
                  LEFT JOIN certificates c
                      ON c.cert_type = r.srv_cert_type AND c.number = r.srv_cert_number
                  WHERE q.kind = 1 AND NOT q.accepted AND q.at >= $1 AND q.at < $2
@@ -126,9 +156,10 @@ impl EvaluationTx for PgTx<'_> {
         to: i64,
     ) -> Result<Vec<EvalRejectedUpload>, StoreError> {
         self.rows(
-            "SELECT a.ts, t.division, a.target, a.outcome FROM audit a
+            "SELECT a.ts, t.division, a.target, a.outcome, a.action FROM audit a
              LEFT JOIN tokens t ON t.id = a.token_id
-             WHERE a.action = 'POST /api/v1/verification-logs' AND a.outcome NOT LIKE 'ok%'
+             WHERE a.action IN ('POST /api/v1/verification-logs', 'POST /api/v1/devices')
+               AND a.outcome NOT LIKE 'ok%'
                AND a.ts >= $1 AND a.ts < $2
              ORDER BY a.id",
             &[&from, &to],
@@ -140,6 +171,7 @@ impl EvaluationTx for PgTx<'_> {
                 division: col::<Option<i64>>(r, 1)?.map(division_of).transpose()?,
                 target: col(r, 2)?,
                 outcome: col(r, 3)?,
+                action: col(r, 4)?,
             })
         })
         .collect()

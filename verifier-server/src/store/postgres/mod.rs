@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_lookups.sql"),
     include_str!("migrations/0003_token_lifetimes.sql"),
     include_str!("migrations/0004_retention.sql"),
+    include_str!("migrations/0005_evidence.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

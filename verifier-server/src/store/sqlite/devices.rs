@@ -32,16 +32,6 @@ impl DevicesTx for SqliteTx<'_> {
         row.map(device_from).transpose()
     }
 
-    fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"))?;
-        let rows = stmt
-            .query_map([], device_cols)?
-            .collect::<Result<Vec<DeviceCols>, _>>()?;
-        rows.into_iter().map(device_from).collect()
-    }
-
     fn insert_device(&mut self, d: &DeviceRow) -> Result<i64, StoreError> {
         self.exec(
             "INSERT INTO devices (kid, alg, public_key, token_id, division, label, enrolled_at,
@@ -60,6 +50,24 @@ impl DevicesTx for SqliteTx<'_> {
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    fn devices(&mut self, token_id: Option<i64>) -> Result<Vec<DeviceRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DEVICE_COLS} FROM devices WHERE ?1 IS NULL OR token_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt
+            .query_map([token_id], device_cols)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(device_from).collect()
+    }
+
+    fn revoke_device(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, at],
+        )?;
+        Ok(n == 1)
     }
 
     fn set_device_head(

@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use super::SqliteTx;
 use crate::store::evaluation::{
-    ComplaintRow, DeclaredRow, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
+    ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, Evidence, TrainingRow,
 };
 use crate::store::{division_of, EvaluationTx, StoreError};
@@ -72,13 +72,33 @@ impl EvaluationTx for SqliteTx<'_> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {EVAL_CHECK_COLS} FROM verification_records r
              JOIN devices d ON d.id = r.device_id
-             WHERE r.kind = 0 AND r.at >= ?1 AND r.at < ?2
+             LEFT JOIN verification_batches b ON b.id = r.batch_id
+             WHERE r.kind = 0
+               AND ((r.at >= ?1 AND r.at < ?2)
+                    OR r.batch_id IN (SELECT id FROM verification_batches
+                                      WHERE received_at >= ?1 AND received_at < ?2))
              ORDER BY r.at, r.device_id, r.seq"
         ))?;
         let rows = stmt
             .query_map(params![from, to], eval_check_cols)?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(eval_check_from).collect()
+    }
+
+    fn eval_batches(&mut self) -> Result<Vec<EvalBatch>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, device_id, received_at FROM verification_batches ORDER BY device_id, id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(EvalBatch {
+                    id: r.get(0)?,
+                    device_id: r.get(1)?,
+                    received_at: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     fn eval_refusals(&mut self, from: i64, to: i64) -> Result<Vec<EvalRefusal>, StoreError> {
@@ -89,6 +109,7 @@ impl EvaluationTx for SqliteTx<'_> {
              JOIN devices d ON d.id = q.device_id
              LEFT JOIN verification_records r
                  ON r.device_id = q.device_id AND r.seq = q.check_seq AND r.kind = 0
+             LEFT JOIN verification_batches b ON b.id = r.batch_id
              LEFT JOIN certificates c
                  ON c.cert_type = r.srv_cert_type AND c.number = r.srv_cert_number
              WHERE q.kind = 1 AND q.accepted = 0 AND q.at >= ?1 AND q.at < ?2
@@ -134,9 +155,10 @@ impl EvaluationTx for SqliteTx<'_> {
         to: i64,
     ) -> Result<Vec<EvalRejectedUpload>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT a.ts, t.division, a.target, a.outcome FROM audit a
+            "SELECT a.ts, t.division, a.target, a.outcome, a.action FROM audit a
              LEFT JOIN tokens t ON t.id = a.token_id
-             WHERE a.action = 'POST /api/v1/verification-logs' AND a.outcome NOT LIKE 'ok%'
+             WHERE a.action IN ('POST /api/v1/verification-logs', 'POST /api/v1/devices')
+               AND a.outcome NOT LIKE 'ok%'
                AND a.ts >= ?1 AND a.ts < ?2
              ORDER BY a.id",
         )?;
@@ -147,6 +169,7 @@ impl EvaluationTx for SqliteTx<'_> {
                     r.get::<_, Option<i64>>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -157,6 +180,7 @@ impl EvaluationTx for SqliteTx<'_> {
                     division: c.1.map(division_of).transpose()?,
                     target: c.2,
                     outcome: c.3,
+                    action: c.4,
                 })
             })
             .collect()
@@ -330,9 +354,23 @@ impl EvaluationTx for SqliteTx<'_> {
 /// record, `d`: its device).
 const EVAL_CHECK_COLS: &str = "r.device_id, r.seq, r.at, d.division, r.srv_signature,
     ltrim(coalesce(r.scanned, ''), ' ' || char(9) || char(10) || char(13)) LIKE 'LP1:%',
-    r.srv_presentation, r.srv_cert_type, r.srv_cert_number, r.srv_division, r.srv_reason";
+    r.srv_presentation, r.srv_cert_type, r.srv_cert_number, r.srv_division, r.srv_reason,
+    d.token_id, d.enrolled_at, d.revoked_at, r.batch_id, b.received_at, r.status_seq,
+    (SELECT s.issued_at FROM status_steps s WHERE s.seq = r.status_seq)";
+
+/// The columns that bound a record's time (after [`EvalCheckCols`]).
+type EvalBoundCols = (
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 type EvalCheckCols = (
+    EvalBoundCols,
     i64,
     i64,
     i64,
@@ -352,6 +390,15 @@ fn eval_check_cols(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvalCheckCols> {
 
 fn eval_check_cols_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<EvalCheckCols> {
     Ok((
+        (
+            r.get(i + 11)?,
+            r.get(i + 12)?,
+            r.get(i + 13)?,
+            r.get(i + 14)?,
+            r.get(i + 15)?,
+            r.get(i + 16)?,
+            r.get(i + 17)?,
+        ),
         r.get(i)?,
         r.get(i + 1)?,
         r.get(i + 2)?,
@@ -367,16 +414,24 @@ fn eval_check_cols_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<EvalC
 }
 
 fn eval_check_from(c: EvalCheckCols) -> Result<EvalCheck, StoreError> {
+    let b = c.0;
     Ok(EvalCheck {
-        device_id: c.0,
-        seq: u64::try_from(c.1).map_err(|_| StoreError::Corrupt(format!("seq {}", c.1)))?,
-        at: c.2,
-        device_division: division_of(c.3)?,
-        signature: c.4 == Some(true),
-        presented: c.5,
-        presentation: c.6 == Some(true),
-        cert: c.7.zip(c.8),
-        cert_division: c.9.map(division_of).transpose()?,
-        reason: c.10,
+        device_id: c.1,
+        seq: u64::try_from(c.2).map_err(|_| StoreError::Corrupt(format!("seq {}", c.2)))?,
+        at: c.3,
+        device_division: division_of(c.4)?,
+        signature: c.5 == Some(true),
+        presented: c.6,
+        presentation: c.7 == Some(true),
+        cert: c.8.zip(c.9),
+        cert_division: c.10.map(division_of).transpose()?,
+        reason: c.11,
+        token_id: b.0,
+        enrolled_at: b.1,
+        revoked_at: b.2,
+        batch_id: b.3.unwrap_or(0),
+        received_at: b.4.unwrap_or(0),
+        status_seq: b.5.and_then(|s| u64::try_from(s).ok()),
+        status_signed_at: b.6,
     })
 }

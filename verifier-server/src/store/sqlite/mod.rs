@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_lookups.sql"),
     include_str!("migrations/0009_token_lifetimes.sql"),
     include_str!("migrations/0010_retention.sql"),
+    include_str!("migrations/0011_evidence.sql"),
 ];
 
 /// The schema version this program migrates a database to.
