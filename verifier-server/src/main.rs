@@ -182,6 +182,18 @@ struct ServeArgs {
     /// Requests a caller may send at once above the sustained rate.
     #[arg(long, value_name = "N")]
     rate_burst: Option<u32>,
+    /// Seconds a client may take to send a request's headers (then the
+    /// connection is closed).
+    #[arg(long, value_name = "SECONDS")]
+    header_timeout: Option<u64>,
+    /// Seconds a client may take to send a request's body after its
+    /// headers (then 408 and the connection is closed).
+    #[arg(long, value_name = "SECONDS")]
+    body_timeout: Option<u64>,
+    /// Requests in flight per caller (valid token, or address); 0: no
+    /// limit.
+    #[arg(long, value_name = "N")]
+    max_in_flight_per_caller: Option<usize>,
 }
 
 impl ServeArgs {
@@ -206,6 +218,27 @@ impl ServeArgs {
         }
         if let Some(b) = self.rate_burst {
             limits.rate_burst = b;
+        }
+        for (value, name, field) in [
+            (
+                self.header_timeout,
+                "--header-timeout",
+                &mut limits.header_timeout,
+            ),
+            (
+                self.body_timeout,
+                "--body-timeout",
+                &mut limits.body_timeout,
+            ),
+        ] {
+            match value {
+                Some(0) => bail!("{name} must be at least 1 second"),
+                Some(s) => *field = std::time::Duration::from_secs(s),
+                None => {}
+            }
+        }
+        if let Some(n) = self.max_in_flight_per_caller {
+            limits.max_in_flight_per_caller = n;
         }
         Ok(Config { lists, limits })
     }

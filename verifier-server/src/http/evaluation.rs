@@ -6,14 +6,13 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::domain::{CertType, DivisionCode};
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
@@ -76,7 +75,6 @@ pub fn check_year(year: Option<i32>, what: &str) -> Result<i32, ApiError> {
 pub async fn get_evaluation(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     headers: HeaderMap,
     q: Result<Query<EvaluationQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -85,7 +83,7 @@ pub async fn get_evaluation(
         Ok(q) => evaluation(&state, &caller, action, &headers, q).await,
         Err(e) => Err(e),
     };
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 async fn evaluation(
@@ -263,12 +261,11 @@ pub struct Created {
 pub async fn post_training(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::RecordTraining.as_str();
     let result = training(&state, &caller, action, body).await;
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 /// Checks a training body into a row (without id and time).
@@ -364,12 +361,11 @@ pub struct DeclaredBody {
 pub async fn put_declared(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::RecordDeclared.as_str();
     let result = declared(&state, &caller, action, body).await;
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 /// Checks a declared body into a row.
@@ -465,12 +461,11 @@ pub struct ComplaintBody {
 pub async fn post_complaint(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::RecordComplaint.as_str();
     let result = complaint(&state, &caller, action, body).await;
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 /// Checks a complaint body into a row (without id and time).

@@ -16,12 +16,11 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, Uri};
+use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use shared::qrtext;
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
@@ -62,11 +61,10 @@ fn caller_holder_id(caller: &Caller) -> Result<String, ApiError> {
 pub async fn get_certificates(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderCertificates.as_str();
     let result = list(&state, &caller, action).await;
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 async fn list(
@@ -159,7 +157,6 @@ fn render_error(e: shared::qr::QrError) -> ApiError {
 pub async fn get_qr_png(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderQrPng.as_str();
@@ -175,7 +172,7 @@ pub async fn get_qr_png(
         ))
     }
     .await;
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 /// `GET /api/v1/holder/certificates/{cert_type}/{number}/qr.svg`.
@@ -191,7 +188,6 @@ pub async fn get_qr_png(
 pub async fn get_qr_svg(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderQrSvg.as_str();
@@ -204,7 +200,7 @@ pub async fn get_qr_svg(
         ))
     }
     .await;
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 /// `POST /api/v1/holder/devices`: registers a device key and binds each
@@ -221,12 +217,11 @@ pub async fn get_qr_svg(
 pub async fn post_device(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderBindDevice.as_str();
     let result = register(&state, &caller, action, body).await;
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 async fn register(

@@ -23,14 +23,12 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use shared::crypto::Kid;
 use shared::domain::DivisionCode;
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
@@ -88,11 +86,10 @@ pub struct HeadResponse {
 pub async fn post_logs(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let result = upload(&state, &caller, body).await;
-    audited(&state, &caller, Action::UploadLogs.as_str(), &uri, result).await
+    result
 }
 
 async fn upload(
@@ -156,7 +153,6 @@ fn parse_kid(text: &str) -> Result<Kid, ApiError> {
 pub async fn get_head(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<HeadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = Action::ReadLogHead.as_str();
@@ -164,7 +160,7 @@ pub async fn get_head(
         Ok(q) => read_head(&state, &caller, action, q).await,
         Err(e) => Err(e),
     };
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 async fn read_head(
@@ -337,7 +333,6 @@ fn record_view(r: LogRecordRow) -> RecordView {
 pub async fn get_logs(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<LogsQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = Action::ReadLogs.as_str();
@@ -345,7 +340,7 @@ pub async fn get_logs(
         Ok(q) => read_logs(&state, &caller, action, q).await,
         Err(e) => Err(e),
     };
-    audited(&state, &caller, action, &uri, result).await
+    result
 }
 
 async fn read_logs(

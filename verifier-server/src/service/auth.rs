@@ -197,6 +197,15 @@ impl AuthFailure {
             AuthFailure::Revoked => "the bearer token has been revoked",
         }
     }
+
+    /// The short text of an audit row.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "no token",
+            AuthFailure::Unknown => "unknown token",
+            AuthFailure::Revoked => "revoked token",
+        }
+    }
 }
 
 /// Looks a token up.

@@ -282,17 +282,23 @@ pub fn own_device(
     kid: Kid,
 ) -> Result<DeviceRow, LogsError> {
     match device {
-        None => Err(LogsError::NotYours(format!(
-            "device key {kid} is not enrolled; enroll it with POST /api/v1/devices"
-        ))),
-        Some(d) if d.token_id != caller.token_id => Err(LogsError::NotYours(format!(
-            "device {kid} is enrolled under another officer token"
-        ))),
+        // Another token's device reads as one never enrolled, so that a
+        // refusal does not tell that the key exists.
+        Some(d) if d.token_id != caller.token_id => Err(not_enrolled(kid)),
+        None => Err(not_enrolled(kid)),
         Some(d) if d.revoked_at.is_some() => Err(LogsError::NotYours(format!(
             "device {kid} has been revoked"
         ))),
         Some(d) => Ok(d),
     }
+}
+
+/// The refusal of a device key that is not enrolled under the caller's
+/// token (never enrolled, or another token's).
+pub fn not_enrolled(kid: Kid) -> LogsError {
+    LogsError::NotYours(format!(
+        "device key {kid} is not enrolled under this token; enroll it with POST /api/v1/devices"
+    ))
 }
 
 fn row_of(s: &Sealed, device_id: i64, derived: Option<Derived>) -> LogRecordRow {
