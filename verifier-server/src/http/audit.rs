@@ -275,7 +275,7 @@ pub async fn refusals(
         .and_then(|r| Action::from_route(method.as_str(), r));
     let (caller, outcome) = match &who {
         Some(Who::Caller(c)) => (Some(c), format!("{} {slug}", status.as_u16())),
-        Some(Who::Refused(f)) => (None, format!("{} {slug}: {}", status.as_u16(), f.as_str())),
+        Some(Who::Refused(f)) => (None, format!("{slug}: {}", f.as_str())),
         None => (None, format!("{} {slug}", status.as_u16())),
     };
     let target = match action {
