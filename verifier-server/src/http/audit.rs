@@ -310,6 +310,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_authenticated_route_has_its_action() {
+        let doc = serde_json::to_value(super::super::document()).unwrap();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+                if secured || path == "/admin/dashboard" && method == "post" {
+                    let m = method.to_ascii_uppercase();
+                    assert!(
+                        Action::from_route(&m, path).is_some(),
+                        "{m} {path} has no action"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, Action::ROUTES.len());
+    }
+
+    #[test]
     fn long_paths_are_cut() {
         assert_eq!(truncated("/api/v1/x"), "/api/v1/x");
         let long = format!("/{}", "a".repeat(8000));
