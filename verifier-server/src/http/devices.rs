@@ -40,8 +40,7 @@ pub async fn post_device(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = enroll_request(&state, &caller, body).await;
-    result
+    enroll_request(&state, &caller, body).await
 }
 
 async fn enroll_request(

@@ -79,11 +79,10 @@ pub async fn get_evaluation(
     q: Result<Query<EvaluationQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = Action::ReadEvaluation.as_str();
-    let result = match q.map(|Query(q)| q) {
+    match q.map(|Query(q)| q) {
         Ok(q) => evaluation(&state, &caller, action, &headers, q).await,
         Err(e) => Err(e),
-    };
-    result
+    }
 }
 
 async fn evaluation(
@@ -264,8 +263,7 @@ pub async fn post_training(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::RecordTraining.as_str();
-    let result = training(&state, &caller, action, body).await;
-    result
+    training(&state, &caller, action, body).await
 }
 
 /// Checks a training body into a row (without id and time).
@@ -364,8 +362,7 @@ pub async fn put_declared(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::RecordDeclared.as_str();
-    let result = declared(&state, &caller, action, body).await;
-    result
+    declared(&state, &caller, action, body).await
 }
 
 /// Checks a declared body into a row.
@@ -464,8 +461,7 @@ pub async fn post_complaint(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::RecordComplaint.as_str();
-    let result = complaint(&state, &caller, action, body).await;
-    result
+    complaint(&state, &caller, action, body).await
 }
 
 /// Checks a complaint body into a row (without id and time).

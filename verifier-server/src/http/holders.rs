@@ -63,8 +63,7 @@ pub async fn get_certificates(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderCertificates.as_str();
-    let result = list(&state, &caller, action).await;
-    result
+    list(&state, &caller, action).await
 }
 
 async fn list(
@@ -160,7 +159,7 @@ pub async fn get_qr_png(
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderQrPng.as_str();
-    let result = async {
+    async {
         let text = own_qr(&state, &caller, action, type_text, number).await?;
         let png = blocking(move || {
             shared::qr::render_png(&text, &shared::qr::RenderOptions::default())
@@ -171,8 +170,7 @@ pub async fn get_qr_png(
             ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
         ))
     }
-    .await;
-    result
+    .await
 }
 
 /// `GET /api/v1/holder/certificates/{cert_type}/{number}/qr.svg`.
@@ -191,7 +189,7 @@ pub async fn get_qr_svg(
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderQrSvg.as_str();
-    let result = async {
+    async {
         let text = own_qr(&state, &caller, action, type_text, number).await?;
         let svg = shared::qr::render_svg(&text, &shared::qr::RenderOptions::default())
             .map_err(render_error)?;
@@ -199,8 +197,7 @@ pub async fn get_qr_svg(
             ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
         ))
     }
-    .await;
-    result
+    .await
 }
 
 /// `POST /api/v1/holder/devices`: registers a device key and binds each
@@ -220,8 +217,7 @@ pub async fn post_device(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderBindDevice.as_str();
-    let result = register(&state, &caller, action, body).await;
-    result
+    register(&state, &caller, action, body).await
 }
 
 async fn register(

@@ -46,8 +46,7 @@ pub async fn post_records(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = push_records(&state, &caller, body).await;
-    result
+    push_records(&state, &caller, body).await
 }
 
 async fn push_records(
@@ -117,11 +116,10 @@ pub async fn post_status(
     p: Result<Path<(String, String)>, ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = match p.map(|Path(p)| p) {
+    match p.map(|Path(p)| p) {
         Ok((type_text, number)) => change_status(&state, &caller, type_text, number, body).await,
         Err(e) => Err(e),
-    };
-    result
+    }
 }
 
 async fn change_status(
@@ -193,13 +191,12 @@ pub async fn get_certificate(
     p: Result<Path<(String, String)>, ApiError>,
     q: Result<Query<VersionQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let result = match p.and_then(|Path(p)| Ok((p, q?.0))) {
+    match p.and_then(|Path(p)| Ok((p, q?.0))) {
         Ok(((type_text, number), q)) => {
             read_certificate(&state, &caller, type_text, number, q).await
         }
         Err(e) => Err(e),
-    };
-    result
+    }
 }
 
 async fn read_certificate(
@@ -253,11 +250,10 @@ pub async fn get_nonconforming(
     caller: Caller,
     q: Result<Query<NonconformingQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let result = match q.map(|Query(q)| q) {
+    match q.map(|Query(q)| q) {
         Ok(q) => read_nonconforming(&state, &caller, q).await,
         Err(e) => Err(e),
-    };
-    result
+    }
 }
 
 async fn read_nonconforming(
@@ -287,8 +283,7 @@ pub async fn get_agency_pushes(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let result = read_agency_pushes(&state, &caller).await;
-    result
+    read_agency_pushes(&state, &caller).await
 }
 
 async fn read_agency_pushes(state: &AppState, caller: &Caller) -> Result<Response, ApiError> {

@@ -66,8 +66,7 @@ pub async fn post_logs(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = upload(&state, &caller, body).await;
-    result
+    upload(&state, &caller, body).await
 }
 
 async fn upload(

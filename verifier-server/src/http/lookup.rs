@@ -66,7 +66,7 @@ pub async fn get_lookup(
     caller: Caller,
     q: Result<Query<LookupQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let result = async {
+    async {
         require(&caller, &[Role::Officer])?;
         let Query(q) = q?;
         let (by, value) = lookup::parse_query(q.plate, q.id_number, q.number)?;
@@ -88,6 +88,5 @@ pub async fn get_lookup(
         .await?;
         Ok(Json(answer).into_response())
     }
-    .await;
-    result
+    .await
 }
