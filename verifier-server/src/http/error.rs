@@ -112,6 +112,7 @@ impl From<HoldersError> for ApiError {
             HoldersError::Invalid(d) => ApiError::Unprocessable(d),
             HoldersError::NotAHolder(d) => ApiError::Forbidden(d),
             HoldersError::Conflict(d) => ApiError::Conflict(d),
+            HoldersError::NotFound(d) => ApiError::NotFound(d),
             HoldersError::Store(e) => ApiError::Internal(e.into()),
             HoldersError::Version(e) => ApiError::Internal(e.into()),
             HoldersError::Internal(e) => ApiError::Internal(e),

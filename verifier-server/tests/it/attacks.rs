@@ -149,8 +149,14 @@ fn last_id(rows: &[Value]) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn made_up_tokens_share_their_address_limit() {
+    // A low rate, so that the result does not depend on how fast this
+    // loaded machine sends the flood: at most the burst and 5 a second
+    // pass. Keyed by the presented token, every one of them would.
     let dir = testkit::tempdir();
-    let server = child(dir.path(), &[]);
+    let server = child(
+        dir.path(),
+        &["--rate-per-second", "5", "--rate-burst", "200"],
+    );
     let at = addr(&server);
     let agency = admin_token(&server, &["--role", "agency", "--division", "210100"]);
     let auditor = admin_token(&server, &["--role", "auditor"]);
@@ -169,6 +175,7 @@ async fn made_up_tokens_share_their_address_limit() {
 
     // 1,500 requests, each with a token of its own, from one address,
     // 10 connections at once.
+    let start = Instant::now();
     let mut tasks = Vec::new();
     for lane in 0..10 {
         tasks.push(tokio::spawn(async move {
@@ -193,12 +200,16 @@ async fn made_up_tokens_share_their_address_limit() {
     for t in tasks {
         statuses.extend(t.await.unwrap());
     }
+    let seconds = start.elapsed().as_secs() + 1;
     let refused = statuses.iter().filter(|&&s| s == 429).count();
     let unauthenticated = statuses.iter().filter(|&&s| s == 401).count();
     assert_eq!(refused + unauthenticated, 1500, "{statuses:?}");
-    // The address's burst (500) and a second or two of its rate (50/s)
-    // pass; the rest are refused.
-    assert!(refused >= 800, "{refused} of 1,500 refused");
+    let most_passed = 200 + 5 * seconds as usize;
+    assert!(
+        unauthenticated <= most_passed,
+        "{unauthenticated} of 1,500 passed in {seconds} s: more than the address's {most_passed}"
+    );
+    assert!(refused >= 500, "{refused} of 1,500 refused in {seconds} s");
 
     // The valid token from the same address, the public lists and the
     // health check still answer.
@@ -218,21 +229,31 @@ async fn made_up_tokens_share_their_address_limit() {
         "/api/v1/catalogue",
         "/healthz",
     ] {
-        assert_eq!(
-            send(at, "127.0.0.1", "GET", path, None, None).await.status,
-            200,
-            "{path}"
-        );
+        for _ in 0..3 {
+            assert_eq!(
+                send(at, "127.0.0.1", "GET", path, None, None).await.status,
+                200,
+                "{path}"
+            );
+        }
     }
-    // The 401s were audited one by one up to the address's share of the
-    // minute, never one row per request.
+    // The 401s were audited one by one up to the address's share of each
+    // minute (20), never one row per request.
     let rows = audit_rows(at, &auditor, before).await;
     let refusals = rows
         .iter()
         .filter(|r| r["outcome"] == "unauthenticated: unknown token")
         .count();
-    assert!(refusals <= 20 * 2, "{refusals} refusal rows");
-    assert!(rows.len() < 50, "{} rows", rows.len());
+    let minutes = seconds as usize / 60 + 2;
+    assert!(
+        refusals <= 20 * minutes,
+        "{refusals} refusal rows in {seconds} s"
+    );
+    assert!(
+        rows.len() <= 22 * minutes,
+        "{} rows in {seconds} s",
+        rows.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
