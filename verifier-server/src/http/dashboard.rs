@@ -128,7 +128,6 @@ pub async fn post_dashboard(
     slot: Option<Extension<AuditSlot>>,
     f: Result<Form<DashboardForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let action = Action::PostDashboard.as_str();
     let Form(f) = f.map_err(|e| ApiError::BadRequest(format!("form: {}", e.body_text())))?;
     let s = state.clone();
     let token = f.token.trim().to_string();
@@ -148,7 +147,7 @@ pub async fn post_dashboard(
             return Err(ApiError::Unauthenticated(failure.message().into()));
         }
     };
-    dashboard(&state, &caller, action, f.year).await
+    dashboard(&state, &caller, Action::PostDashboard, f.year).await
 }
 
 /// Overdue agencies and open correction lists, as shown.
@@ -160,7 +159,7 @@ struct Operations {
 async fn dashboard(
     state: &AppState,
     caller: &Caller,
-    action: &'static str,
+    action: Action,
     year: i32,
 ) -> Result<Response, ApiError> {
     require(caller, &[Role::Admin, Role::Auditor])?;

@@ -78,9 +78,8 @@ pub async fn get_evaluation(
     headers: HeaderMap,
     q: Result<Query<EvaluationQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = Action::ReadEvaluation.as_str();
     match q.map(|Query(q)| q) {
-        Ok(q) => evaluation(&state, &caller, action, &headers, q).await,
+        Ok(q) => evaluation(&state, &caller, Action::ReadEvaluation, &headers, q).await,
         Err(e) => Err(e),
     }
 }
@@ -88,7 +87,7 @@ pub async fn get_evaluation(
 async fn evaluation(
     state: &AppState,
     caller: &Caller,
-    action: &'static str,
+    action: Action,
     headers: &HeaderMap,
     q: EvaluationQuery,
 ) -> Result<Response, ApiError> {
@@ -126,27 +125,24 @@ async fn evaluation(
     }
 }
 
-/// Computes a year's evaluation in one transaction with its audit row.
+/// Computes a year's evaluation in one transaction with its audit row
+/// ([`crate::service::evaluation::read`]).
 pub async fn load(
     state: &AppState,
     caller: &Caller,
-    action: &'static str,
+    action: Action,
     year: i32,
 ) -> Result<crate::evaluation::Evaluation, ApiError> {
     let s = state.clone();
     let caller = caller.clone();
     blocking(move || {
-        let mut tx = s.store().begin()?;
-        let e = crate::service::evaluation::run(tx.as_mut(), year)?;
-        tx.append_audit(&Caller::audit_entry(
-            Some(&caller),
+        Ok(crate::service::evaluation::read(
+            s.store(),
+            &caller,
             s.now(),
             action,
-            format!("year={year}"),
-            "ok",
-        ))?;
-        tx.commit()?;
-        Ok(e)
+            year,
+        )?)
     })
     .await
 }

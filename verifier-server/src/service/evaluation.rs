@@ -1,8 +1,10 @@
 //! The annual evaluation read from the store: a year's [`Data`] loaded in
 //! one transaction, then scored by the pure [`crate::evaluation`] rules.
 
+use super::action::Action;
+use super::auth::Caller;
 use crate::evaluation::{evaluate, month_start, Data, Evaluation};
-use crate::store::{StoreError, Tx};
+use crate::store::{Store, StoreError, Tx};
 
 /// Loads a year's data.
 pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
@@ -22,4 +24,26 @@ pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
 /// Loads and computes a year's evaluation.
 pub fn run(tx: &mut dyn Tx, year: i32) -> Result<Evaluation, StoreError> {
     Ok(evaluate(&load(tx, year)?, year))
+}
+
+/// A year's evaluation as `caller` reads it (`action`: the API or the
+/// dashboard), computed in one transaction with the read's audit row.
+pub fn read(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    action: Action,
+    year: i32,
+) -> Result<Evaluation, StoreError> {
+    let mut tx = store.begin()?;
+    let e = run(tx.as_mut(), year)?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        action,
+        format!("year={year}"),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(e)
 }
