@@ -346,6 +346,36 @@ pub struct HeadResponse {
     pub head: String,
 }
 
+/// One audit row as read by `GET /api/v1/audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct AuditView {
+    /// Row id, increasing.
+    pub id: i64,
+    /// Unix seconds.
+    pub ts: i64,
+    /// The token used, if recognised.
+    pub token_id: Option<i64>,
+    /// Its role (`cli` for administration commands).
+    pub role: Option<String>,
+    /// What was attempted.
+    pub action: String,
+    /// Which records.
+    pub target: String,
+    /// How it ended.
+    pub outcome: String,
+}
+
+/// A page of the audit log: `GET /api/v1/audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    /// Rows, oldest first.
+    pub entries: Vec<AuditView>,
+    /// The `after` of the next page.
+    pub next_after: i64,
+}
+
 /// One certificate an online lookup found (`GET /api/v1/lookup`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]

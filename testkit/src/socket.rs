@@ -96,9 +96,20 @@ impl SocketServer {
         SocketServer::new(addr, stop, task, Some(runtime))
     }
 
-    /// Serves `state` on a runtime of its own.
+    /// Serves `state` with [`verifier_server::run`] on a runtime of its
+    /// own.
     pub fn start_blocking(state: AppState) -> SocketServer {
-        SocketServer::start_router_blocking(verifier_server::app(state))
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let (listener, addr) = runtime.block_on(bind());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = runtime.spawn(verifier_server::run(listener, state, async {
+            let _ = stopped.await;
+        }));
+        SocketServer::new(addr, stop, task, Some(runtime))
     }
 
     /// The runtime of a server started with a `_blocking` constructor.

@@ -288,6 +288,18 @@ struct ServeArgs {
     /// Most active devices one officer token may enroll.
     #[arg(long, value_name = "N")]
     max_devices_per_token: Option<u32>,
+    /// Seconds a client may take to send a request's headers (then the
+    /// connection is closed).
+    #[arg(long, value_name = "SECONDS")]
+    header_timeout: Option<u64>,
+    /// Seconds a client may take to send a request's body after its
+    /// headers (then 408 and the connection is closed).
+    #[arg(long, value_name = "SECONDS")]
+    body_timeout: Option<u64>,
+    /// Requests in flight per caller (valid token, or address); 0: no
+    /// limit.
+    #[arg(long, value_name = "N")]
+    max_in_flight_per_caller: Option<usize>,
 }
 
 impl ServeArgs {
@@ -315,6 +327,27 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_devices_per_token {
             limits.max_devices_per_token = n;
+        }
+        for (value, name, field) in [
+            (
+                self.header_timeout,
+                "--header-timeout",
+                &mut limits.header_timeout,
+            ),
+            (
+                self.body_timeout,
+                "--body-timeout",
+                &mut limits.body_timeout,
+            ),
+        ] {
+            match value {
+                Some(0) => bail!("{name} must be at least 1 second"),
+                Some(s) => *field = std::time::Duration::from_secs(s),
+                None => {}
+            }
+        }
+        if let Some(n) = self.max_in_flight_per_caller {
+            limits.max_in_flight_per_caller = n;
         }
         Ok(Config { lists, limits })
     }

@@ -64,12 +64,27 @@ pub struct Limits {
     pub rate_max_keys: usize,
     /// Most active (not revoked) devices one officer token may enroll.
     pub max_devices_per_token: u32,
+    /// Longest a client may take to send a request's headers; the
+    /// connection is closed after it.
+    pub header_timeout: Duration,
+    /// Longest a client may take to send a request's body, from the end of
+    /// its headers (answered 408, connection closed).
+    pub body_timeout: Duration,
+    /// Most requests in flight per caller (valid token, or address); 0
+    /// turns the limit off.
+    pub max_in_flight_per_caller: usize,
+    /// Refused requests audited one row each per client address and
+    /// minute; beyond that they are counted in one row per address and
+    /// minute.
+    pub refusal_rows_per_minute: u32,
 }
 
 impl Default for Limits {
     /// 8 MiB, 5,000 records, 60 s, 256 requests in flight, 16 KiB
     /// commands; 50 requests a second per caller with bursts of 500, at
-    /// most 100,000 callers tracked; 3 active devices per officer token.
+    /// most 100,000 callers tracked; 3 active devices per officer token;
+    /// headers within 10 s, bodies within 30 s, 32 requests in flight per
+    /// caller; 20 refusal rows per address and minute.
     fn default() -> Limits {
         Limits {
             max_body: 8 * 1024 * 1024,
@@ -81,6 +96,10 @@ impl Default for Limits {
             rate_burst: 500,
             rate_max_keys: 100_000,
             max_devices_per_token: 3,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_in_flight_per_caller: 32,
+            refusal_rows_per_minute: 20,
         }
     }
 }

@@ -1,49 +1,50 @@
 //! Who is calling: the [`Caller`] extractor (a bearer token looked up in
-//! the store; a refusal is audited and answered 401) and [`require`], the
+//! the store; a refusal is answered 401 and audited by the audit layer; a
+//! valid token becomes a caller of its own for the limits) and [`require`], the
 //! role check every authenticated handler makes first.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 
-use super::audit::audit;
+use super::audit::{note, Who};
+use super::client::{bearer, KnownTokens};
 use super::error::blocking;
 use super::error::ApiError;
-use crate::service::auth::{self, AuthFailure, Caller, Role};
+use crate::service::auth::{self, hash_token, Caller, Role};
 use crate::state::AppState;
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| rest.trim().to_string())
-            });
-        let action = format!("{} {}", parts.method, parts.uri.path());
+        let token = bearer(&parts.headers).map(str::to_string);
         let state = state.clone();
-        blocking(
-            move || match auth::authenticate(state.store(), token.as_deref(), state.now())? {
-                Ok(caller) => Ok(caller),
-                Err(failure) => {
-                    let outcome = match failure {
-                        AuthFailure::Missing => "unauthenticated: no token",
-                        AuthFailure::Unknown => "unauthenticated: unknown token",
-                        AuthFailure::Revoked => "unauthenticated: revoked token",
-                        AuthFailure::Expired => "unauthenticated: expired token",
-                    };
-                    audit(&state, None, action, "-".into(), outcome);
-                    Err(ApiError::from(failure))
+        let hash = token.as_deref().map(hash_token);
+        let found = blocking(move || {
+            Ok(auth::authenticate(
+                state.store(),
+                token.as_deref(),
+                state.now(),
+            )?)
+        })
+        .await?;
+        match found {
+            Ok(caller) => {
+                if let (Some(hash), Some(known)) =
+                    (hash, parts.extensions.get::<Arc<KnownTokens>>())
+                {
+                    known.remember(hash);
                 }
-            },
-        )
-        .await
+                note(&parts.extensions, Who::Caller(caller.clone()));
+                Ok(caller)
+            }
+            Err(failure) => {
+                note(&parts.extensions, Who::Refused(failure));
+                Err(ApiError::from(failure))
+            }
+        }
     }
 }
 

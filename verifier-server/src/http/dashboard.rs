@@ -11,12 +11,13 @@ use std::fmt::Write as _;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
-use axum::http::{header, Uri};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use axum::Extension;
 use html_escape::encode_text as esc;
 use serde::Deserialize;
 
-use super::audit::audited;
+use super::audit::{AuditSlot, Who};
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
@@ -123,31 +124,29 @@ pub async fn get_dashboard(
     ))]
 pub async fn post_dashboard(
     State(state): State<AppState>,
-    uri: Uri,
+    slot: Option<Extension<AuditSlot>>,
     f: Result<Form<DashboardForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let action = Action::PostDashboard.as_str();
     let Form(f) = f.map_err(|e| ApiError::BadRequest(format!("form: {}", e.body_text())))?;
     let s = state.clone();
     let token = f.token.trim().to_string();
-    let caller = blocking(
-        move || match auth::authenticate(s.store(), Some(&token), s.now())? {
-            Ok(caller) => Ok(caller),
-            Err(failure) => {
-                super::audit::audit(
-                    &s,
-                    None,
-                    action.into(),
-                    "-".into(),
-                    "unauthenticated: dashboard sign-in",
-                );
-                Err(ApiError::from(failure))
-            }
-        },
-    )
-    .await?;
-    let result = dashboard(&state, &caller, f.year).await;
-    audited(&state, &caller, action, &uri, result).await
+    let found = blocking(move || Ok(auth::authenticate(s.store(), Some(&token), s.now())?)).await?;
+    let note = |who: Who| {
+        if let Some(Extension(slot)) = &slot {
+            slot.set(who);
+        }
+    };
+    let caller = match found {
+        Ok(caller) => {
+            note(Who::Caller(caller.clone()));
+            caller
+        }
+        Err(failure) => {
+            note(Who::Refused(failure));
+            return Err(ApiError::from(failure));
+        }
+    };
+    dashboard(&state, &caller, f.year).await
 }
 
 async fn dashboard(state: &AppState, caller: &Caller, year: i32) -> Result<Response, ApiError> {

@@ -7,18 +7,16 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use shared::api::{DeviceList, DeviceView, EnrollRequest, EnrollResponse};
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
 use super::extract::{Path, Query};
-use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::devices::{self, Enrolled};
 use crate::state::AppState;
@@ -47,11 +45,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn post_device(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = enroll_request(&state, &caller, body).await;
-    audited(&state, &caller, Action::EnrollDevice.as_str(), &uri, result).await
+    enroll_request(&state, &caller, body).await
 }
 
 async fn enroll_request(
@@ -108,20 +104,14 @@ pub struct DevicesQuery {
 pub async fn get_devices(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<DevicesQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let Query(q) = q?;
-        let s = state.clone();
-        let c = caller.clone();
-        let max = state.limits().max_devices_per_token;
-        let list =
-            blocking(move || Ok(devices::list(s.store(), &c, s.now(), q.token, max)?)).await?;
-        Ok(Json(list).into_response())
-    }
-    .await;
-    audited(&state, &caller, Action::ListDevices.as_str(), &uri, result).await
+    let Query(q) = q?;
+    let s = state.clone();
+    let max = state.limits().max_devices_per_token;
+    let list =
+        blocking(move || Ok(devices::list(s.store(), &caller, s.now(), q.token, max)?)).await?;
+    Ok(Json(list).into_response())
 }
 
 /// `POST /api/v1/devices/{id}/revoke`: the administrator revokes a device;
@@ -138,17 +128,12 @@ pub async fn get_devices(
 pub async fn post_revoke(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     p: Result<Path<i64>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        require(&caller, &[Role::Admin])?;
-        let Path(id) = p?;
-        let s = state.clone();
-        let c = caller.clone();
-        let view = blocking(move || Ok(devices::revoke(s.store(), Some(&c), id, s.now())?)).await?;
-        Ok(Json(view).into_response())
-    }
-    .await;
-    audited(&state, &caller, Action::RevokeDevice.as_str(), &uri, result).await
+    require(&caller, &[Role::Admin])?;
+    let Path(id) = p?;
+    let s = state.clone();
+    let view =
+        blocking(move || Ok(devices::revoke(s.store(), Some(&caller), id, s.now())?)).await?;
+    Ok(Json(view).into_response())
 }

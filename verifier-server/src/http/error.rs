@@ -45,6 +45,9 @@ pub enum ApiError {
     /// The data asked for is no longer kept (410).
     #[error("{0}")]
     Gone(String),
+    /// The body did not arrive in time (408; the connection is closed).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The body is too large or has too many records (413).
     #[error("{0}")]
     TooLarge(String),
@@ -126,6 +129,7 @@ impl From<HoldersError> for ApiError {
             HoldersError::Invalid(d) => ApiError::Unprocessable(d),
             HoldersError::NotAHolder(d) => ApiError::Forbidden(d),
             HoldersError::Conflict(d) => ApiError::Conflict(d),
+            HoldersError::NotFound(d) => ApiError::NotFound(d),
             HoldersError::Store(e) => ApiError::Internal(e.into()),
             HoldersError::Version(e) => ApiError::Internal(e.into()),
             HoldersError::Internal(e) => ApiError::Internal(e),
@@ -136,7 +140,6 @@ impl From<HoldersError> for ApiError {
 impl From<ReadError> for ApiError {
     fn from(e: ReadError) -> ApiError {
         match e {
-            e @ ReadError::OutsideDivision(..) => ApiError::Forbidden(e.to_string()),
             e @ ReadError::NotFound { .. } => ApiError::NotFound(e.to_string()),
             ReadError::Store(e) => ApiError::Internal(e.into()),
             ReadError::Internal(e) => ApiError::Internal(e),
@@ -155,6 +158,11 @@ impl From<tokio::task::JoinError> for ApiError {
         ApiError::Internal(anyhow::Error::new(e).context("background task failed"))
     }
 }
+
+/// The short name of the problem a response answers (left in its
+/// extensions for the audit layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemSlug(pub &'static str);
 
 /// The problem-details body (RFC 9457), `application/problem+json`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -186,6 +194,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -210,6 +219,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => ("/problems/method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("/problems/conflict", "Conflict"),
             ApiError::Gone(_) => ("/problems/gone", "No longer available"),
+            ApiError::RequestTimeout(_) => ("/problems/request-timeout", "Request timeout"),
             ApiError::TooLarge(_) => ("/problems/too-large", "Request too large"),
             ApiError::Unprocessable(_) => ("/problems/unprocessable", "Cannot process"),
             ApiError::TooManyRequests { .. } => {
@@ -244,6 +254,12 @@ impl IntoResponse for ApiError {
         })
         .unwrap_or_default();
         let mut response = (status, body).into_response();
+        response.extensions_mut().insert(ProblemSlug(self.slug()));
+        if status == StatusCode::REQUEST_TIMEOUT {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -8,14 +8,13 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use shared::api::{ComplaintBody, Created, DeclaredBody, Evaluation, TrainingBody};
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
@@ -90,12 +89,11 @@ pub async fn load(
 pub async fn get_evaluation(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     headers: HeaderMap,
     q: Result<Query<EvaluationQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let result = async {
-        let Query(q) = q?;
+    let Query(q) = q?;
+    {
         require(&caller, &[Role::Admin, Role::Auditor])?;
         let year = check_year(q.year, "query parameter year")?;
         let csv = match q.format.as_deref() {
@@ -128,42 +126,27 @@ pub async fn get_evaluation(
         )
             .into_response())
     }
-    .await;
-    audited(
-        &state,
-        &caller,
-        Action::ReadEvaluation.as_str(),
-        &uri,
-        result,
-    )
-    .await
 }
 
 /// One administrator entry: the body parsed as `B`, handed to the service
-/// function `f` on a blocking thread, answered as `status` with its JSON;
-/// a refusal is audited as `action`.
+/// function `f` on a blocking thread (which audits it), answered as
+/// `status` with its JSON; a refusal is audited by the audit layer.
 async fn entry<B, T>(
     state: AppState,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
-    (action, expected, status): (Action, &'static str, StatusCode),
+    (expected, status): (&'static str, StatusCode),
     f: fn(&dyn crate::store::Store, &Caller, i64, B) -> Result<T, service::EvaluationError>,
 ) -> Result<Response, ApiError>
 where
     B: DeserializeOwned + Send + 'static,
     T: serde::Serialize + Send + 'static,
 {
-    let result = async {
-        require(&caller, &[Role::Admin])?;
-        let b: B = body_json(body, expected)?;
-        let s = state.clone();
-        let c = caller.clone();
-        let out = blocking(move || Ok(f(s.store(), &c, s.now(), b)?)).await?;
-        Ok((status, Json(out)).into_response())
-    }
-    .await;
-    audited(&state, &caller, action.as_str(), &uri, result).await
+    require(&caller, &[Role::Admin])?;
+    let b: B = body_json(body, expected)?;
+    let s = state.clone();
+    let out = blocking(move || Ok(f(s.store(), &caller, s.now(), b)?)).await?;
+    Ok((status, Json(out)).into_response())
 }
 
 fn body_json<T: DeserializeOwned>(
@@ -191,16 +174,13 @@ fn body_json<T: DeserializeOwned>(
 pub async fn post_training(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     entry(
         state,
         caller,
-        uri,
         body,
         (
-            Action::RecordTraining,
             "{\"division\", \"year\", \"coverage\", \"description\", \"evidence\": [{\"file_name\", \"sha256\", \"description\"}]}",
             StatusCode::CREATED,
         ),
@@ -226,16 +206,13 @@ pub async fn post_training(
 pub async fn put_declared(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     entry(
         state,
         caller,
-        uri,
         body,
         (
-            Action::RecordDeclared,
             "{\"division\", \"year\", \"cert_type\", \"count\"}",
             StatusCode::OK,
         ),
@@ -260,16 +237,13 @@ pub async fn put_declared(
 pub async fn post_complaint(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     entry(
         state,
         caller,
-        uri,
         body,
         (
-            Action::RecordComplaint,
             "{\"division\", \"year\", \"description\", \"upheld\"}",
             StatusCode::CREATED,
         ),

@@ -43,9 +43,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
-/// A request body, or a problem: 413 over `limit` bytes, 400 otherwise.
+/// A request body, or a problem: 413 over `limit` bytes, 408 when it did
+/// not arrive in time ([`super::BodyTimeout`]), 400 otherwise.
 pub fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(t) = c.downcast_ref::<super::BodyTimeout>() {
+                return ApiError::RequestTimeout(format!("request body: {t}"));
+            }
+            cause = c.source();
+        }
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!("request body: larger than {limit} bytes"))
         } else {

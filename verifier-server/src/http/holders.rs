@@ -16,12 +16,10 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, Uri};
+use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use shared::qrtext;
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
@@ -29,7 +27,7 @@ use super::extract::parse_type;
 use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::holders::{
-    bind, parse_device_key, views, DeviceKey, DeviceRegistered, HolderCertificates,
+    bind, parse_device_key, DeviceKey, DeviceRegistered, HolderCertificates,
 };
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -62,37 +60,26 @@ fn caller_holder_id(caller: &Caller) -> Result<String, ApiError> {
 pub async fn get_certificates(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let action = Action::HolderCertificates.as_str();
-    let result = list(&state, &caller, action).await;
-    audited(&state, &caller, action, &uri, result).await
+    list(&state, &caller).await
 }
 
-async fn list(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-) -> Result<Response, ApiError> {
+async fn list(state: &AppState, caller: &Caller) -> Result<Response, ApiError> {
     let holder = caller_holder_id(caller)?;
     let s = state.clone();
     let caller = caller.clone();
-    blocking(move || {
-        let mut tx = s.store().begin()?;
-        let certificates = views(tx.as_mut(), &holder)?;
-        tx.append_audit(&Caller::audit_entry(
-            Some(&caller),
+    let certificates = blocking(move || {
+        Ok(crate::service::holders::certificates(
+            s.store(),
+            &caller,
             s.now(),
-            action,
-            format!("holder {holder}: {} certificates", certificates.len()),
-            "ok",
-        ))?;
-        tx.commit()?;
-        Ok(no_store(
-            Json(HolderCertificates { certificates }).into_response(),
-        ))
+            &holder,
+        )?)
     })
-    .await
+    .await?;
+    Ok(no_store(
+        Json(HolderCertificates { certificates }).into_response(),
+    ))
 }
 
 fn no_store(mut r: Response) -> Response {
@@ -108,7 +95,7 @@ fn no_store(mut r: Response) -> Response {
 async fn own_qr(
     state: &AppState,
     caller: &Caller,
-    action: &'static str,
+    action: Action,
     type_text: String,
     number: String,
 ) -> Result<String, ApiError> {
@@ -117,27 +104,15 @@ async fn own_qr(
     let s = state.clone();
     let caller = caller.clone();
     blocking(move || {
-        let mut tx = s.store().begin()?;
-        let found = tx
-            .holder_certificates(&holder)?
-            .into_iter()
-            .find(|v| v.cert_type == cert_type && v.number == number);
-        // Another holder's certificate is answered exactly like a missing
-        // one, so a holder cannot probe which numbers exist.
-        let v = found.ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no certificate {cert_type} {number} among this holder's certificates"
-            ))
-        })?;
-        tx.append_audit(&Caller::audit_entry(
-            Some(&caller),
+        Ok(crate::service::holders::qr_text(
+            s.store(),
+            &caller,
             s.now(),
             action,
-            format!("{cert_type} {number} v{}", v.version),
-            "ok",
-        ))?;
-        tx.commit()?;
-        Ok(qrtext::encode(qrtext::Kind::Certificate, &v.signed))
+            &holder,
+            cert_type,
+            &number,
+        )?)
     })
     .await
 }
@@ -159,11 +134,10 @@ fn render_error(e: shared::qr::QrError) -> ApiError {
 pub async fn get_qr_png(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let action = Action::HolderQrPng.as_str();
-    let result = async {
+    let action = Action::HolderQrPng;
+    async {
         let text = own_qr(&state, &caller, action, type_text, number).await?;
         let png = blocking(move || {
             shared::qr::render_png(&text, &shared::qr::RenderOptions::default())
@@ -174,8 +148,7 @@ pub async fn get_qr_png(
             ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
         ))
     }
-    .await;
-    audited(&state, &caller, action, &uri, result).await
+    .await
 }
 
 /// `GET /api/v1/holder/certificates/{cert_type}/{number}/qr.svg`.
@@ -191,11 +164,10 @@ pub async fn get_qr_png(
 pub async fn get_qr_svg(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     Path((type_text, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let action = Action::HolderQrSvg.as_str();
-    let result = async {
+    let action = Action::HolderQrSvg;
+    async {
         let text = own_qr(&state, &caller, action, type_text, number).await?;
         let svg = shared::qr::render_svg(&text, &shared::qr::RenderOptions::default())
             .map_err(render_error)?;
@@ -203,8 +175,7 @@ pub async fn get_qr_svg(
             ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
         ))
     }
-    .await;
-    audited(&state, &caller, action, &uri, result).await
+    .await
 }
 
 /// `POST /api/v1/holder/devices`: registers a device key and binds each
@@ -221,12 +192,10 @@ pub async fn get_qr_svg(
 pub async fn post_device(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let action = Action::HolderBindDevice.as_str();
-    let result = register(&state, &caller, action, body).await;
-    audited(&state, &caller, action, &uri, result).await
+    register(&state, &caller, action, body).await
 }
 
 async fn register(

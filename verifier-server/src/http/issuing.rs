@@ -5,7 +5,6 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -13,12 +12,10 @@ use shared::api::{AgencyPushList, CertificateView, NonconformingList, PushReques
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
 use utoipa_axum::routes;
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
 use super::extract::{body_bytes, parse_type, Path, Query};
-use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::issuing::{self, ChangeRefusal};
 use crate::state::{AppState, Limits};
@@ -47,11 +44,9 @@ pub fn router(limits: &Limits) -> OpenApiRouter<AppState> {
 pub async fn post_records(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = push_records(&state, &caller, body).await;
-    audited(&state, &caller, Action::PushRecords.as_str(), &uri, result).await
+    push_records(&state, &caller, body).await
 }
 
 async fn push_records(
@@ -108,9 +103,9 @@ async fn push_records(
     request_body(content = StatusRequest, description = "Revoke, suspend or reinstate"),
     responses(
         (status = 200, description = "The status now", body = shared::api::StatusChanged),
-        (status = 403, description = "The role may not change statuses, or the certificate is another division's",
+        (status = 403, description = "The role may not change statuses",
             body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such type or certificate",
+        (status = 404, description = "No such type or certificate, or another division's (answered alike)",
             body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status (e.g. revoked is final)",
             body = super::error::Problem, content_type = "application/problem+json"),
@@ -118,16 +113,13 @@ async fn push_records(
 pub async fn post_status(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     p: Result<Path<(String, String)>, ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let action = Action::ChangeStatus.as_str();
-    let result = match p.map(|Path(p)| p) {
+    match p.map(|Path(p)| p) {
         Ok((type_text, number)) => change_status(&state, &caller, type_text, number, body).await,
         Err(e) => Err(e),
-    };
-    audited(&state, &caller, action, &uri, result).await
+    }
 }
 
 async fn change_status(
@@ -160,10 +152,6 @@ async fn change_status(
         Err(ChangeRefusal::NotFound) => Err(ApiError::NotFound(format!(
             "no certificate {cert_type} {number}"
         ))),
-        Err(ChangeRefusal::Forbidden(d)) => Err(ApiError::Forbidden(format!(
-            "certificate {cert_type} {number} was issued in division {}, outside this agency's",
-            d.code()
-        ))),
         Err(ChangeRefusal::Conflict(current)) => Err(ApiError::Conflict(format!(
             "certificate {cert_type} {number} is {}; {:?} is not allowed from there",
             current.label_en(),
@@ -192,26 +180,23 @@ pub struct VersionQuery {
         (status = 200, description = "The version with its QR text", body = CertificateView),
         (status = 400, description = "A path or query parameter is malformed",
             body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The role may not read certificates, or the certificate is another division's",
+        (status = 403, description = "The role may not read certificates",
             body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such type, certificate or version",
+        (status = 404, description = "No such type, certificate or version, or another division's (answered alike)",
             body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_certificate(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     p: Result<Path<(String, String)>, ApiError>,
     q: Result<Query<VersionQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = Action::ReadCertificate.as_str();
-    let result = match p.and_then(|Path(p)| Ok((p, q?.0))) {
+    match p.and_then(|Path(p)| Ok((p, q?.0))) {
         Ok(((type_text, number), q)) => {
             read_certificate(&state, &caller, type_text, number, q).await
         }
         Err(e) => Err(e),
-    };
-    audited(&state, &caller, action, &uri, result).await
+    }
 }
 
 async fn read_certificate(
@@ -263,15 +248,12 @@ pub struct NonconformingQuery {
 pub async fn get_nonconforming(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<NonconformingQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = Action::ReadNonconforming.as_str();
-    let result = match q.map(|Query(q)| q) {
+    match q.map(|Query(q)| q) {
         Ok(q) => read_nonconforming(&state, &caller, q).await,
         Err(e) => Err(e),
-    };
-    audited(&state, &caller, action, &uri, result).await
+    }
 }
 
 async fn read_nonconforming(
@@ -300,11 +282,8 @@ async fn read_nonconforming(
 pub async fn get_agency_pushes(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let action = Action::ReadAgencyPushes.as_str();
-    let result = read_agency_pushes(&state, &caller).await;
-    audited(&state, &caller, action, &uri, result).await
+    read_agency_pushes(&state, &caller).await
 }
 
 async fn read_agency_pushes(state: &AppState, caller: &Caller) -> Result<Response, ApiError> {

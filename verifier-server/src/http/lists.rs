@@ -22,15 +22,12 @@ use super::extract::Query;
 use crate::service::lists::{DeltaAnswer, Signed};
 use crate::state::AppState;
 
-/// The catalogue's route (inside the request layers).
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_catalogue))
-}
-
-/// The signed lists' routes, which `http::app` places outside the request
-/// layers: no rate limit, timeout, concurrency limit or trace span.
+/// The public lists' routes (the catalogue and the signed lists), which
+/// `http::app` places outside the request layers: no rate limit, timeout,
+/// concurrency limit, audit or trace span.
 pub fn signed_lists() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(get_catalogue))
         .routes(routes!(get_trust_list))
         .routes(routes!(get_status_list))
         .routes(routes!(get_status_deltas))

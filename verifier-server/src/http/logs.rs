@@ -23,19 +23,17 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use shared::api::{HeadResponse, IngestResponse};
 use shared::crypto::Kid;
 use shared::domain::DivisionCode;
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
-use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::logs::{self};
 use crate::state::AppState;
@@ -48,28 +46,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_logs, get_logs))
         .routes(routes!(get_head))
-}
-
-/// The answer to an upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct IngestResponse {
-    /// Records stored by this upload.
-    pub accepted: u64,
-    /// Records of the batch the server held already (a retry).
-    pub duplicates: u64,
-    /// The next sequence number the server expects from the device.
-    pub next_seq: u64,
-    /// Hash of the device's last accepted record, 64 hex digits.
-    pub head: String,
-}
-
-/// A device's chain head as held by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct HeadResponse {
-    /// The next sequence number the server expects.
-    pub next_seq: u64,
-    /// Hash of the last accepted record (64 zeros before the first).
-    pub head: String,
 }
 
 /// `POST /api/v1/verification-logs`: upload a signed batch of check
@@ -88,11 +64,9 @@ pub struct HeadResponse {
 pub async fn post_logs(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = upload(&state, &caller, body).await;
-    audited(&state, &caller, Action::UploadLogs.as_str(), &uri, result).await
+    upload(&state, &caller, body).await
 }
 
 async fn upload(
@@ -149,62 +123,23 @@ fn parse_kid(text: &str) -> Result<Kid, ApiError> {
     responses(
         (status = 200, description = "The device's chain head", body = HeadResponse),
         (status = 400, description = "kid missing or malformed"),
-        (status = 403, description = "Not an officer, or the device is another token's"),
-        (status = 404, description = "No device with this kid"),
+        (status = 403, description = "Not an officer"),
+        (status = 404, description = "No device with this kid under this token (never enrolled, or another token's: answered alike)"),
     ),
     security(("bearer" = [])))]
 pub async fn get_head(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<HeadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = Action::ReadLogHead.as_str();
-    let result = match q.map(|Query(q)| q) {
-        Ok(q) => read_head(&state, &caller, action, q).await,
-        Err(e) => Err(e),
-    };
-    audited(&state, &caller, action, &uri, result).await
-}
-
-async fn read_head(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    q: HeadQuery,
-) -> Result<Response, ApiError> {
-    require(caller, &[Role::Officer])?;
+    require(&caller, &[Role::Officer])?;
+    let Query(q) = q?;
     let text = q
         .kid
         .ok_or_else(|| ApiError::BadRequest("query parameter kid is required".into()))?;
     let kid = parse_kid(&text)?;
-    let s = state.clone();
-    let caller = caller.clone();
-    blocking(move || {
-        let mut tx = s.store().begin()?;
-        let device = match tx.device_by_kid(&kid)? {
-            None => {
-                return Err(ApiError::NotFound(format!(
-                    "no device is enrolled with kid {kid}"
-                )))
-            }
-            d => logs::own_device(d, &caller, kid)?,
-        };
-        tx.append_audit(&Caller::audit_entry(
-            Some(&caller),
-            s.now(),
-            action,
-            format!("device {} kid {kid}", device.id),
-            "ok",
-        ))?;
-        tx.commit()?;
-        Ok(Json(HeadResponse {
-            next_seq: device.next_seq,
-            head: hex::encode(device.head),
-        })
-        .into_response())
-    })
-    .await
+    let head = blocking(move || Ok(logs::head(state.store(), &caller, state.now(), kid)?)).await?;
+    Ok(Json(head).into_response())
 }
 
 /// Query of the record listing.
@@ -337,24 +272,10 @@ fn record_view(r: LogRecordRow) -> RecordView {
 pub async fn get_logs(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<LogsQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let action = Action::ReadLogs.as_str();
-    let result = match q.map(|Query(q)| q) {
-        Ok(q) => read_logs(&state, &caller, action, q).await,
-        Err(e) => Err(e),
-    };
-    audited(&state, &caller, action, &uri, result).await
-}
-
-async fn read_logs(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    q: LogsQuery,
-) -> Result<Response, ApiError> {
-    require(caller, &[Role::Admin, Role::Auditor])?;
+    require(&caller, &[Role::Admin, Role::Auditor])?;
+    let Query(q) = q?;
     let device_id = q
         .device_id
         .ok_or_else(|| ApiError::BadRequest("query parameter device_id is required".into()))?;
@@ -364,45 +285,34 @@ async fn read_logs(
             "query parameter limit: {limit} is not between 1 and {MAX_LIMIT}"
         )));
     }
-    let s = state.clone();
-    let caller = caller.clone();
-    blocking(move || {
-        let mut tx = s.store().begin()?;
-        let device = tx
-            .device(device_id)?
-            .ok_or_else(|| ApiError::NotFound(format!("no device {device_id}")))?;
-        let rows = tx.log_records(device_id, q.after, limit)?;
-        tx.append_audit(&Caller::audit_entry(
-            Some(&caller),
-            s.now(),
-            action,
-            format!(
-                "device {device_id} after {} ({} records)",
-                q.after.map_or_else(|| "-".into(), |a| a.to_string()),
-                rows.len()
-            ),
-            "ok",
-        ))?;
-        tx.commit()?;
-        let next_after = (rows.len() == limit as usize)
-            .then(|| rows.last().map(|r| r.seq))
-            .flatten();
-        Ok(Json(LogsResponse {
-            device: DeviceView {
-                device_id: device.id,
-                kid: device.kid.to_hex(),
-                alg: crate::service::devices::alg_api_name(device.alg).into(),
-                division: device.division.code(),
-                label: device.label,
-                enrolled_at: device.enrolled_at,
-                revoked_at: device.revoked_at,
-                next_seq: device.next_seq,
-                head: hex::encode(device.head),
-            },
-            records: rows.into_iter().map(record_view).collect(),
-            next_after,
-        })
-        .into_response())
+    let (device, rows) = blocking(move || {
+        Ok(logs::records(
+            state.store(),
+            &caller,
+            state.now(),
+            device_id,
+            q.after,
+            limit,
+        )?)
     })
-    .await
+    .await?;
+    let next_after = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.seq))
+        .flatten();
+    Ok(Json(LogsResponse {
+        device: DeviceView {
+            device_id: device.id,
+            kid: device.kid.to_hex(),
+            alg: crate::service::devices::alg_api_name(device.alg).into(),
+            division: device.division.code(),
+            label: device.label,
+            enrolled_at: device.enrolled_at,
+            revoked_at: device.revoked_at,
+            next_seq: device.next_seq,
+            head: hex::encode(device.head),
+        },
+        records: rows.into_iter().map(record_view).collect(),
+        next_after,
+    })
+    .into_response())
 }

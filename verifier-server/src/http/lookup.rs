@@ -5,17 +5,14 @@
 //! minute, 10 at once) and the transaction around the rule.
 
 use axum::extract::State;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use shared::api::LookupAnswer;
 
-use super::audit::audited;
 use super::auth::require;
 use super::error::{blocking, ApiError};
 use super::extract::Query;
-use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::lookup::{self, LookupError};
 use crate::state::AppState;
@@ -67,10 +64,9 @@ impl From<LookupError> for ApiError {
 pub async fn get_lookup(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
     q: Result<Query<LookupQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let result = async {
+    async {
         require(&caller, &[Role::Officer])?;
         let Query(q) = q?;
         let (by, value) = lookup::parse_query(q.plate, q.id_number, q.number)?;
@@ -92,6 +88,5 @@ pub async fn get_lookup(
         .await?;
         Ok(Json(answer).into_response())
     }
-    .await;
-    audited(&state, &caller, Action::Lookup.as_str(), &uri, result).await
+    .await
 }

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod client;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
@@ -28,7 +29,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::Uri;
 use axum::BoxError;
 use axum::{Json, Router};
@@ -46,8 +47,6 @@ use error::ApiError;
 pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(openapi_json))
-        .merge(openapi::router())
-        .merge(lists::router())
         .merge(issuing::router(limits))
         .merge(holders::router())
         .merge(wallet::router())
@@ -60,29 +59,47 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
 }
 
 /// The routers: the one inside the request layers ([`routes()`]) and the
-/// signed lists' ([`lists::signed_lists`]), which [`app`] places outside
-/// them, and the OpenAPI document of exactly their routes.
+/// public lists' and `/healthz` ([`lists::signed_lists`],
+/// [`openapi::router`]), which [`app`] places outside them, and the
+/// OpenAPI document of exactly their routes.
 pub fn router(limits: &Limits) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (layered, layered_doc) = routes(limits).split_for_parts();
-    let (outside, outside_doc) = lists::signed_lists().split_for_parts();
+    let (outside, outside_doc) = lists::signed_lists()
+        .merge(openapi::router())
+        .split_for_parts();
     (layered, outside, openapi::finish(layered_doc, outside_doc))
 }
 
 /// The router with every endpoint and the request limits, serving `state`.
 ///
-/// The signed lists are merged after the layers, so the layers do not wrap
-/// them: they are public, cacheable artifacts answered from memory, and a
+/// The layers, from the outside in: trace; the body deadline
+/// ([`body_deadline`], from the end of the headers); the caller's key
+/// ([`client::identify`]); at most `max_in_flight_per_caller` requests in
+/// flight per caller ([`limits::in_flight`], answered 429 at once, so one
+/// address cannot hold every slot); the request timeout and the global
+/// concurrency limit; the body limit; the per-caller rate limit; the
+/// refusal audit ([`audit::refusals`]); the routes.
+///
+/// The public lists (catalogue, trust list, status list, deltas) and
+/// `/healthz` are merged after the layers, so the layers do not wrap them:
+/// the lists are public, cacheable artifacts answered from memory, and a
 /// tracing span and log line, a rate-limit bucket, a timer and a semaphore
 /// per request cost half their throughput, while a per-address rate limit
-/// refused the thousands of devices a carrier NAT puts behind one address.
-/// Nothing there needs them: no body, no caller, no audit; re-signing is
-/// one request at a time per list (`service::lists`).
+/// refused the thousands of devices a carrier NAT puts behind one address;
+/// `/healthz` must answer whatever load the layers hold. Nothing there
+/// needs them: no body, no caller, no audit; re-signing is one request at a
+/// time per list (`service::lists`).
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
-    let (router, signed_lists, _) = router(&limits);
+    let (router, outside, _) = router(&limits);
+    let known = Arc::new(client::KnownTokens::new(limits.rate_max_keys));
     let router = router
         .fallback(not_found)
-        .method_not_allowed_fallback(limits::method_not_allowed);
+        .method_not_allowed_fallback(limits::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            audit::RefusalAudit::new(state.clone()),
+            audit::refusals,
+        ));
     let router = match limits::RateLimiter::new(&limits) {
         Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
             Arc::new(limiter),
@@ -90,25 +107,75 @@ pub fn app(state: AppState) -> Router {
         )),
         None => router,
     };
+    let router = router.layer(DefaultBodyLimit::max(limits.max_body)).layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(move |e: BoxError| async move {
+                layer_error(e, limits.request_timeout)
+            }))
+            .timeout(limits.request_timeout)
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                limits.max_in_flight,
+            )),
+    );
+    let router = match limits::InFlight::new(limits.max_in_flight_per_caller) {
+        Some(table) => router.layer(axum::middleware::from_fn_with_state(
+            table,
+            limits::in_flight,
+        )),
+        None => router,
+    };
     router
-        .layer(DefaultBodyLimit::max(limits.max_body))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(move |e: BoxError| async move {
-                    layer_error(e, limits.request_timeout)
-                }))
-                .timeout(limits.request_timeout)
-                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                    limits.max_in_flight,
-                )),
-        )
+        .layer(axum::middleware::from_fn_with_state(
+            known,
+            client::identify,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_timeout,
+            body_deadline,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .merge(signed_lists.method_not_allowed_fallback(limits::method_not_allowed))
+        .merge(outside.method_not_allowed_fallback(limits::method_not_allowed))
         .with_state(state)
+}
+
+/// The error of a request body that did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {} s", .0.as_secs())]
+pub struct BodyTimeout(pub Duration);
+
+/// Middleware: the request's body must arrive within `timeout` of its
+/// headers; past it, reading the body fails with [`BodyTimeout`] (answered
+/// 408 by [`extract::body_bytes`], and the connection is closed), however
+/// steadily a slow client trickles bytes.
+pub async fn body_deadline(
+    State(timeout): State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use http_body_util::BodyExt as _;
+    let (parts, body) = req.into_parts();
+    if axum::body::HttpBody::is_end_stream(&body) {
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let frames = futures_util::stream::unfold(Some(body), move |body| async move {
+        let mut body = body?;
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => Some((Ok(frame), Some(body))),
+            Ok(Some(Err(e))) => Some((Err(BoxError::from(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(BoxError::from(BodyTimeout(timeout))), None)),
+        }
+    });
+    let body = axum::body::Body::new(http_body_util::StreamBody::new(frames));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 /// The document of the router's routes, built once.
@@ -143,6 +210,12 @@ fn layer_error(e: BoxError, timeout: Duration) -> ApiError {
 
 /// Serves `state` on `listener` until `shutdown` resolves, then finishes
 /// the requests in flight.
+///
+/// Each connection is served by hyper's HTTP/1 server with a header-read
+/// timeout (`Limits::header_timeout`): a client that has not sent a whole
+/// request head within it is disconnected, so connections that never
+/// finish their headers cannot pile up. The client's address reaches the
+/// handlers as `ConnectInfo` ([`client::client_addr`]).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -151,8 +224,46 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving");
     }
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header_timeout = state.limits().header_timeout;
+    let app = app(state);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(error = %e, "accepting a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(remote));
+            let mut app = app.clone();
+            async move {
+                let req = req.map(axum::body::Body::new);
+                tower::Service::call(&mut app, req).await
+            }
+        });
+        let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %remote, "connection closed");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -158,7 +158,8 @@ pub fn finish(
     doc
 }
 
-/// The service's own route: health.
+/// The service's own route: health (placed outside the request layers by
+/// `http::app`, so that it answers whatever load they hold).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(healthz))
 }

@@ -9,9 +9,9 @@ use crate::store::AuditEntry;
 pub enum Action {
     /// `POST /api/v1/records`.
     PushRecords,
-    /// `POST /api/v1/certificates/{type}/{number}/status`.
+    /// `POST /api/v1/certificates/{cert_type}/{number}/status`.
     ChangeStatus,
-    /// `GET /api/v1/certificates/{type}/{number}`.
+    /// `GET /api/v1/certificates/{cert_type}/{number}`.
     ReadCertificate,
     /// `GET /api/v1/nonconforming`.
     ReadNonconforming,
@@ -35,9 +35,9 @@ pub enum Action {
     Lookup,
     /// `GET /api/v1/holder/certificates`.
     HolderCertificates,
-    /// `GET /api/v1/holder/certificates/{type}/{number}/qr.png`.
+    /// `GET /api/v1/holder/certificates/{cert_type}/{number}/qr.png`.
     HolderQrPng,
-    /// `GET /api/v1/holder/certificates/{type}/{number}/qr.svg`.
+    /// `GET /api/v1/holder/certificates/{cert_type}/{number}/qr.svg`.
     HolderQrSvg,
     /// `POST /api/v1/holder/devices`.
     HolderBindDevice,
@@ -67,6 +67,12 @@ pub enum Action {
     CompromiseKey,
     /// `verifier-server admin evaluate`.
     Evaluate,
+    /// A refused request to a path without an action of its own (an
+    /// unknown path, a public page).
+    OtherRequest,
+    /// The count of one address's refused requests in one minute beyond
+    /// those audited one by one.
+    RefusalsCounted,
 }
 
 impl Action {
@@ -74,8 +80,8 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::PushRecords => "POST /api/v1/records",
-            Action::ChangeStatus => "POST /api/v1/certificates/{type}/{number}/status",
-            Action::ReadCertificate => "GET /api/v1/certificates/{type}/{number}",
+            Action::ChangeStatus => "POST /api/v1/certificates/{cert_type}/{number}/status",
+            Action::ReadCertificate => "GET /api/v1/certificates/{cert_type}/{number}",
             Action::ReadNonconforming => "GET /api/v1/nonconforming",
             Action::ReadAgencyPushes => "GET /api/v1/agencies/pushes",
             Action::ReadAudit => "GET /api/v1/audit",
@@ -87,8 +93,8 @@ impl Action {
             Action::ReadLogs => "GET /api/v1/verification-logs",
             Action::Lookup => "GET /api/v1/lookup",
             Action::HolderCertificates => "GET /api/v1/holder/certificates",
-            Action::HolderQrPng => "GET /api/v1/holder/certificates/{type}/{number}/qr.png",
-            Action::HolderQrSvg => "GET /api/v1/holder/certificates/{type}/{number}/qr.svg",
+            Action::HolderQrPng => "GET /api/v1/holder/certificates/{cert_type}/{number}/qr.png",
+            Action::HolderQrSvg => "GET /api/v1/holder/certificates/{cert_type}/{number}/qr.svg",
             Action::HolderBindDevice => "POST /api/v1/holder/devices",
             Action::ReadEvaluation => "GET /api/v1/evaluation",
             Action::RecordTraining => "POST /api/v1/evaluation/training",
@@ -103,7 +109,43 @@ impl Action {
             Action::Purge => "purge",
             Action::CompromiseKey => "compromise-key",
             Action::Evaluate => "admin evaluate",
+            Action::OtherRequest => "other request",
+            Action::RefusalsCounted => "refused requests counted",
         }
+    }
+
+    /// The actions of HTTP routes.
+    pub const ROUTES: [Action; 20] = [
+        Action::PushRecords,
+        Action::ChangeStatus,
+        Action::ReadCertificate,
+        Action::ReadNonconforming,
+        Action::ReadAgencyPushes,
+        Action::ReadAudit,
+        Action::EnrollDevice,
+        Action::UploadLogs,
+        Action::ReadLogHead,
+        Action::ReadLogs,
+        Action::Lookup,
+        Action::HolderCertificates,
+        Action::HolderQrPng,
+        Action::HolderQrSvg,
+        Action::HolderBindDevice,
+        Action::ReadEvaluation,
+        Action::RecordTraining,
+        Action::RecordDeclared,
+        Action::RecordComplaint,
+        Action::PostDashboard,
+    ];
+
+    /// The action of a route: `method` and the route's path template as
+    /// registered (`/api/v1/certificates/{cert_type}/{number}`).
+    pub fn from_route(method: &str, route: &str) -> Option<Action> {
+        Action::ROUTES.into_iter().find(|a| {
+            a.as_str()
+                .split_once(' ')
+                .is_some_and(|(m, r)| m == method && r == route)
+        })
     }
 }
 

@@ -252,6 +252,16 @@ impl AuthFailure {
             }
         }
     }
+
+    /// The short text of an audit row.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "no token",
+            AuthFailure::Unknown => "unknown token",
+            AuthFailure::Revoked => "revoked token",
+            AuthFailure::Expired => "expired token",
+        }
+    }
 }
 
 /// Looks a token up at `now`: refused when unknown, revoked or expired;

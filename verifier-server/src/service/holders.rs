@@ -18,12 +18,13 @@ use serde::{Deserialize, Serialize};
 use shared::cose::{self, Sign1};
 use shared::crypto::{Alg, PublicKey};
 use shared::domain::catalogue::qualification_class_name;
-use shared::domain::{CertificateData, Face};
+use shared::domain::{CertType, CertificateData, Face};
 use shared::qrtext;
 use shared::status::Status;
 use shared::verify::MAX_CERTIFICATE_LEN;
 use shared::wire::Claims;
 
+use super::action::Action;
 use super::auth::{holder_id, Caller};
 use super::issuing::{new_version, NewVersion, VersionError};
 use super::lists::advance_status;
@@ -44,6 +45,10 @@ pub enum HoldersError {
     /// A certificate cannot be re-issued (at version 999).
     #[error("{0}")]
     Conflict(String),
+    /// Not one of the holder's certificates (missing, or another
+    /// holder's: answered alike).
+    #[error("{0}")]
+    NotFound(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -280,6 +285,61 @@ fn view(tx: &mut dyn Tx, v: &VersionRow) -> Result<HolderCertificate, HoldersErr
         qr: qrtext::encode(qrtext::Kind::Certificate, &v.signed),
         holder_bound: claims.holder_key.is_some(),
     })
+}
+
+/// The holder's current certificates as shown, the read audited in the
+/// same transaction.
+pub fn certificates(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    holder: &str,
+) -> Result<Vec<HolderCertificate>, HoldersError> {
+    let mut tx = store.begin()?;
+    let certificates = views(tx.as_mut(), holder)?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::HolderCertificates,
+        format!("holder {holder}: {} certificates", certificates.len()),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(certificates)
+}
+
+/// The QR text of one of the holder's certificates, the read audited (as
+/// `action`) in the same transaction. Another holder's certificate is
+/// answered exactly like a missing one, so a holder cannot probe which
+/// numbers exist.
+pub fn qr_text(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    action: Action,
+    holder: &str,
+    cert_type: CertType,
+    number: &str,
+) -> Result<String, HoldersError> {
+    let mut tx = store.begin()?;
+    let v = tx
+        .holder_certificates(holder)?
+        .into_iter()
+        .find(|v| v.cert_type == cert_type && v.number == number)
+        .ok_or_else(|| {
+            HoldersError::NotFound(format!(
+                "no certificate {cert_type} {number} among this holder's certificates"
+            ))
+        })?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        action,
+        format!("{cert_type} {number} v{}", v.version),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(qrtext::encode(qrtext::Kind::Certificate, &v.signed))
 }
 
 /// The holder's current certificates as shown.

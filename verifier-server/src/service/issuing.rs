@@ -479,10 +479,9 @@ pub fn new_version(
 /// refusal).
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    /// The certificate is another division's.
-    #[error("certificate {0} {1} is outside this agency's division")]
-    OutsideDivision(CertType, String),
-    /// No such certificate or version.
+    /// No such certificate or version, or one the caller may not see
+    /// (another division's): the two are answered alike, so that a refusal
+    /// does not tell that the certificate exists.
     #[error(
         "no certificate {cert_type} {number}{}",
         version.map(|v| format!(" version {v}")).unwrap_or_default()
@@ -519,8 +518,8 @@ pub fn read_certificate(
             let wanted = version.unwrap_or(c.version);
             tx.version(cert_type, number, wanted)?.map(|v| (c, v))
         }
-        Some(_) => return Err(ReadError::OutsideDivision(cert_type, number.to_string())),
-        None => None,
+        // Another division's certificate reads as a missing one.
+        Some(_) | None => None,
     };
     let (current, v) = found.ok_or_else(|| ReadError::NotFound {
         cert_type,
@@ -763,10 +762,9 @@ pub fn push(
 /// Why a lifecycle change was not made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeRefusal {
-    /// No such certificate.
+    /// No such certificate, or another division's (answered alike, so that
+    /// a refusal does not tell that the certificate exists).
     NotFound,
-    /// Not the caller's division.
-    Forbidden(DivisionCode),
     /// Not allowed from the current status.
     Conflict(Status),
 }
@@ -783,11 +781,8 @@ pub fn change_status(
 ) -> anyhow::Result<Result<StatusChanged, ChangeRefusal>> {
     let mut tx = store.begin()?;
     let refusal = match tx.certificate(cert_type, number)? {
-        None => Err(ChangeRefusal::NotFound),
-        Some(c) if !caller.may_act_for(c.issuer_division) => {
-            Err(ChangeRefusal::Forbidden(c.issuer_division))
-        }
-        Some(c) => Ok(c),
+        Some(c) if caller.may_act_for(c.issuer_division) => Ok(c),
+        Some(_) | None => Err(ChangeRefusal::NotFound),
     };
     let current = match refusal {
         Ok(c) => c,

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use shared::api::IngestResponse;
+use shared::api::{HeadResponse, IngestResponse};
 use shared::checklog::{self, Event, LogError, Sealed};
 use shared::cose::CoseError;
 use shared::crypto::{Kid, PublicKey};
@@ -282,17 +282,85 @@ pub fn own_device(
     kid: Kid,
 ) -> Result<DeviceRow, LogsError> {
     match device {
-        None => Err(LogsError::NotYours(format!(
-            "device key {kid} is not enrolled; enroll it with POST /api/v1/devices"
-        ))),
-        Some(d) if d.token_id != caller.token_id => Err(LogsError::NotYours(format!(
-            "device {kid} is enrolled under another officer token"
-        ))),
+        // Another token's device reads as one never enrolled, so that a
+        // refusal does not tell that the key exists.
+        Some(d) if d.token_id != caller.token_id => Err(not_enrolled(kid)),
+        None => Err(not_enrolled(kid)),
         Some(d) if d.revoked_at.is_some() => Err(LogsError::NotYours(format!(
             "device {kid} has been revoked"
         ))),
         Some(d) => Ok(d),
     }
+}
+
+/// What the server holds of one of the caller's devices, with the read's
+/// audit row in the same transaction. A device never enrolled and another
+/// token's are answered alike ([`LogsError::NotFound`]).
+pub fn head(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    kid: Kid,
+) -> Result<HeadResponse, LogsError> {
+    let mut tx = store.begin()?;
+    let device = match tx.device_by_kid(&kid)? {
+        Some(d) if d.token_id == caller.token_id => d,
+        Some(_) | None => {
+            return Err(LogsError::NotFound(format!(
+                "no device is enrolled with kid {kid} under this token"
+            )))
+        }
+    };
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::ReadLogHead,
+        format!("device {} kid {kid}", device.id),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(HeadResponse {
+        next_seq: device.next_seq,
+        head: hex::encode(device.head),
+    })
+}
+
+/// A device's stored records after `after` (at most `limit`), with the
+/// read's audit row in the same transaction (administrators and auditors).
+pub fn records(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    device_id: i64,
+    after: Option<u64>,
+    limit: u32,
+) -> Result<(DeviceRow, Vec<LogRecordRow>), LogsError> {
+    let mut tx = store.begin()?;
+    let device = tx
+        .device(device_id)?
+        .ok_or_else(|| LogsError::NotFound(format!("no device {device_id}")))?;
+    let rows = tx.log_records(device_id, after, limit)?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::ReadLogs,
+        format!(
+            "device {device_id} after {} ({} records)",
+            after.map_or_else(|| "-".into(), |a| a.to_string()),
+            rows.len()
+        ),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok((device, rows))
+}
+
+/// The refusal of a device key that is not enrolled under the caller's
+/// token (never enrolled, or another token's).
+pub fn not_enrolled(kid: Kid) -> LogsError {
+    LogsError::NotYours(format!(
+        "device key {kid} is not enrolled under this token; enroll it with POST /api/v1/devices"
+    ))
 }
 
 fn row_of(s: &Sealed, device_id: i64, derived: Option<Derived>) -> LogRecordRow {

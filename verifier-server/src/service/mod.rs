@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod admin;
+pub mod audit_log;
 pub mod auth;
 pub mod devices;
 pub mod evaluation;

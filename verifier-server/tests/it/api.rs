@@ -552,12 +552,13 @@ async fn authentication_roles_and_problem_details() {
         "division_not_allowed"
     );
     let n = number(&sample_record(CertType::QC));
+    // Another city's certificate is answered like a missing one.
     let (status, p) = env.set_status(&dalian, CertType::QC, &n, "revoked").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{p}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{p}");
     let (s, h, b) = env
         .get(&format!("/api/v1/certificates/QC/{n}"), Some(&dalian))
         .await;
-    assert_problem(s, &h, &b, StatusCode::FORBIDDEN);
+    assert_problem(s, &h, &b, StatusCode::NOT_FOUND);
 
     // Malformed bodies say where.
     for (bad, needle) in [

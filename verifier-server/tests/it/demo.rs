@@ -173,7 +173,7 @@ async fn tokens_authenticate_with_their_roles_and_a_second_start_changes_nothing
     let dalian = token(dir, "agency-210200-token");
     assert_eq!(
         get(&state, &uri, Some(&dalian)).await.0,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
     let auditor = token(dir, "auditor-token");
     assert_eq!(

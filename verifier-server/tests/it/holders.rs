@@ -205,7 +205,8 @@ async fn a_holder_sees_only_their_own_certificates_and_qr_codes() {
         .get("/api/v1/holder/certificates/XX/1/qr.png", Some(&a))
         .await;
     assert_problem(status, &headers, &body, StatusCode::NOT_FOUND);
-    let outcomes = env.audit_outcomes("GET /api/v1/holder/certificates/{type}/{number}/qr.png");
+    let outcomes =
+        env.audit_outcomes("GET /api/v1/holder/certificates/{cert_type}/{number}/qr.png");
     assert_eq!(outcomes, ["ok", "404 not-found", "404 not-found"]);
     assert_eq!(
         env.audit_outcomes("GET /api/v1/holder/certificates"),
@@ -270,7 +271,7 @@ async fn every_refusal_is_a_problem_and_audited() {
     let denied = env.audit_outcomes("GET /api/v1/nonconforming");
     assert_eq!(denied, ["403 forbidden", "403 forbidden"]);
     assert_eq!(
-        env.audit_outcomes("GET /api/v1/certificates/{type}/{number}"),
+        env.audit_outcomes("GET /api/v1/certificates/{cert_type}/{number}"),
         ["403 forbidden", "403 forbidden"]
     );
     // No token, an unknown one.
