@@ -48,6 +48,8 @@ pub struct RateLimiter {
     per_second: u32,
     max_keys: usize,
     requests: AtomicU64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -73,7 +75,16 @@ impl RateLimiter {
             per_second: per_second.get(),
             max_keys: limits.rate_max_keys.max(1),
             requests: AtomicU64::new(0),
+            trusted_proxies: Vec::new(),
         })
+    }
+
+    /// Keys callers without a token by the address [`client_addr`](super::client_addr::client_addr)
+    /// finds behind these proxies.
+    #[must_use]
+    pub fn behind(mut self, trusted_proxies: &[ipnet::IpNet]) -> RateLimiter {
+        self.trusted_proxies = trusted_proxies.to_vec();
+        self
     }
 
     /// Callers currently tracked.
@@ -123,10 +134,11 @@ pub async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    let ip = super::client_addr::client_addr(peer, req.headers(), &limiter.trusted_proxies);
     match limiter.check(bearer(&req), ip) {
         Ok(()) => next.run(req).await,
         Err(retry_after) => {

@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
+use crate::metrics::SignedList;
 use crate::service::lists::{DeltaAnswer, Signed};
 use crate::state::AppState;
 
@@ -101,6 +102,7 @@ pub async fn get_trust_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state.metrics().signed_list(SignedList::Trust);
     // Fast path: from memory on this thread (no blocking-pool hop, no
     // store) while the keys and the list are unchanged.
     // Not on a store shared by several instances: another may have moved
@@ -135,6 +137,7 @@ pub async fn get_status_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state.metrics().signed_list(SignedList::Status);
     // Fast path, as for the trust list.
     // Not on a store shared by several instances: another may have moved
     // the lists (the service re-reads their state there).
@@ -184,6 +187,7 @@ pub async fn get_status_deltas(
     Query(q): Query<DeltaQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state.metrics().signed_list(SignedList::Deltas);
     let text = q
         .since
         .ok_or_else(|| ApiError::BadRequest("query parameter since is required".into()))?;

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod client_addr;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
@@ -20,7 +21,9 @@ pub mod limits;
 pub mod lists;
 pub mod logs;
 pub mod lookup;
+pub mod metrics;
 pub mod openapi;
+pub mod tls;
 pub mod wallet;
 
 use std::future::Future;
@@ -47,6 +50,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(openapi_json))
         .merge(openapi::router())
+        .merge(metrics::router())
         .merge(lists::router())
         .merge(issuing::router(limits))
         .merge(holders::router())
@@ -85,7 +89,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(limits::method_not_allowed);
     let router = match limits::RateLimiter::new(&limits) {
         Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
-            Arc::new(limiter),
+            Arc::new(limiter.behind(&state.network().trusted_proxies)),
             limits::rate_limit,
         )),
         None => router,
@@ -107,6 +111,10 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .merge(signed_lists.method_not_allowed_fallback(limits::method_not_allowed))
         .with_state(state)
 }
@@ -151,6 +159,28 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving");
     }
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Like [`run`], over TLS with the certificate of `tls` (reloaded on
+/// SIGHUP and when its files change, see [`tls::Reloadable`]).
+pub async fn run_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<tls::Reloadable>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = tls.server_config().map_err(std::io::Error::other)?;
+    let listener = tls::TlsListener::new(listener, config)?;
+    if let Ok(addr) = axum::serve::Listener::local_addr(&listener) {
+        tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving over TLS");
+    }
+    tls.spawn_watch();
+    // `tap_io` only so that the peer address reaches `ConnectInfo`.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

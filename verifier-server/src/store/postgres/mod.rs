@@ -35,7 +35,7 @@ use ::postgres::{Config, NoTls, Row};
 use r2d2::PooledConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{Store, StoreError, Tx};
+use super::{PoolState, Store, StoreError, Tx};
 
 type Manager = PostgresConnectionManager<NoTls>;
 
@@ -232,6 +232,17 @@ impl Store for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    /// The r2d2 pool's state.
+    fn pool_state(&self) -> Option<PoolState> {
+        let pool = self.pool.as_ref()?;
+        let state = pool.state();
+        Some(PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: pool.max_size(),
+        })
     }
 }
 
