@@ -3,6 +3,8 @@
 //! is refused (401, 403, 4xx) or fails (5xx) is audited here, so every
 //! authenticated request leaves exactly one row.
 
+use std::net::IpAddr;
+
 use axum::http::Uri;
 use axum::response::Response;
 
@@ -11,7 +13,8 @@ use crate::service::auth::Caller;
 use crate::state::AppState;
 
 /// Appends an audit row in its own transaction (blocking code); a failure
-/// to write it is logged, not answered.
+/// to write it is logged, not answered. The client address is the
+/// caller's.
 pub fn audit(
     state: &AppState,
     caller: Option<&Caller>,
@@ -19,7 +22,24 @@ pub fn audit(
     target: String,
     outcome: &str,
 ) {
-    let entry = Caller::audit_entry(caller, state.now(), action, target, outcome);
+    audit_from(state, caller, None, action, target, outcome);
+}
+
+/// Like [`audit`], with the client address of a request whose caller is
+/// not known (a refused token): `client`, from
+/// [`client_addr`](super::client_addr::client_addr).
+pub fn audit_from(
+    state: &AppState,
+    caller: Option<&Caller>,
+    client: Option<IpAddr>,
+    action: String,
+    target: String,
+    outcome: &str,
+) {
+    let mut entry = Caller::audit_entry(caller, state.now(), action, target, outcome);
+    if entry.client_addr.is_none() {
+        entry.client_addr = client.map(|a| a.to_string());
+    }
     let result = state.store().begin().and_then(|mut tx| {
         tx.append_audit(&entry)?;
         tx.commit()

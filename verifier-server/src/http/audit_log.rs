@@ -56,6 +56,8 @@ pub struct AuditView {
     pub target: String,
     /// How it ended.
     pub outcome: String,
+    /// The client's address; absent for command-line commands.
+    pub client_addr: Option<String>,
 }
 
 /// A page of the audit log.
@@ -133,6 +135,7 @@ async fn read(
                 action: r.entry.action,
                 target: r.entry.target,
                 outcome: r.entry.outcome,
+                client_addr: r.entry.client_addr,
             })
             .collect();
         Ok(Json(AuditPage {

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-use super::audit::audit;
+use super::audit::audit_from;
 use super::error::blocking;
 use super::error::ApiError;
 use crate::service::auth::{self, AuthFailure, Caller, Role};
@@ -27,17 +27,21 @@ impl FromRequestParts<AppState> for Caller {
                     .then(|| rest.trim().to_string())
             });
         let action = format!("{} {}", parts.method, parts.uri.path());
+        let client = super::client_addr::of_parts(parts, state);
         let state = state.clone();
         blocking(
             move || match auth::authenticate(state.store(), token.as_deref())? {
-                Ok(caller) => Ok(caller),
+                Ok(caller) => Ok(Caller {
+                    client_addr: client,
+                    ..caller
+                }),
                 Err(failure) => {
                     let outcome = match failure {
                         AuthFailure::Missing => "unauthenticated: no token",
                         AuthFailure::Unknown => "unauthenticated: unknown token",
                         AuthFailure::Revoked => "unauthenticated: revoked token",
                     };
-                    audit(&state, None, action, "-".into(), outcome);
+                    audit_from(&state, None, client, action, "-".into(), outcome);
                     Err(ApiError::Unauthenticated(failure.message().into()))
                 }
             },

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::audit::audited;
 use super::auth::require;
+use super::client_addr::ClientAddr;
 use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
@@ -124,6 +125,7 @@ pub async fn get_dashboard(
     ))]
 pub async fn post_dashboard(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     uri: Uri,
     f: Result<Form<DashboardForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
@@ -132,11 +134,15 @@ pub async fn post_dashboard(
     let s = state.clone();
     let token = f.token.trim().to_string();
     let caller = blocking(move || match auth::authenticate(s.store(), Some(&token))? {
-        Ok(caller) => Ok(caller),
+        Ok(caller) => Ok(Caller {
+            client_addr: client,
+            ..caller
+        }),
         Err(failure) => {
-            super::audit::audit(
+            super::audit::audit_from(
                 &s,
                 None,
+                client,
                 action.into(),
                 "-".into(),
                 "unauthenticated: dashboard sign-in",

@@ -314,6 +314,9 @@ pub struct AuditEntry {
     pub target: String,
     /// How it ended, e.g. `ok`, `forbidden`, `unauthenticated`.
     pub outcome: String,
+    /// The client's address (behind a trusted proxy, the client it
+    /// named); `None` for command-line commands.
+    pub client_addr: Option<String>,
 }
 
 /// An audit entry with its position in the log.

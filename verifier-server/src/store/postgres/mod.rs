@@ -44,6 +44,7 @@ type Manager = PostgresConnectionManager<NoTls>;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_lookups.sql"),
+    include_str!("migrations/0003_audit_client_addr.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

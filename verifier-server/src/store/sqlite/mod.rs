@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_evaluation.sql"),
     include_str!("migrations/0007_holder_id_in_rust.sql"),
     include_str!("migrations/0008_lookups.sql"),
+    include_str!("migrations/0009_audit_client_addr.sql"),
 ];
 
 /// The migration after which the program fills `holder_id` of the versions
@@ -299,6 +300,7 @@ mod tests {
         let store = SqliteStore::open_in_memory().unwrap();
         let mut tx = store.begin().unwrap();
         tx.append_audit(&AuditEntry {
+            client_addr: None,
             ts: 1,
             token_id: None,
             role: None,
