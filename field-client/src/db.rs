@@ -53,6 +53,9 @@ pub struct Enrollment {
     pub division: i64,
     /// The pinned root key (trust anchor).
     pub root: PublicKey,
+    /// The CA certificates (PEM) the server's TLS certificate must chain
+    /// to (`enroll --ca-file`); `None`: the web's roots.
+    pub ca_pem: Option<String>,
 }
 
 /// The verified lists a check runs against.
@@ -177,6 +180,12 @@ impl Db {
         Self::put(&tx, "root_alg", alg_name(e.root.alg()))?;
         Self::put(&tx, "root_key", e.root.to_bytes())?;
         Self::put(&tx, "enrolled_at", now)?;
+        match &e.ca_pem {
+            Some(pem) => Self::put(&tx, "ca_pem", pem)?,
+            None => {
+                tx.execute("DELETE FROM state WHERE key = 'ca_pem'", [])?;
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -196,6 +205,7 @@ impl Db {
             kid: self.get("kid")?.context("kid missing")?,
             division: self.get("division")?.unwrap_or(0),
             root: PublicKey::from_bytes(alg, &key).context("stored root key")?,
+            ca_pem: self.get("ca_pem")?,
         }))
     }
 

@@ -334,6 +334,10 @@ struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// PEM file of the CA that signed the server's TLS certificate (only
+    /// it is trusted; default: the web's roots).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// The records: CSV with a header row, or one JSON object per line.
     #[arg(value_name = "FILE")]
     file: PathBuf,
@@ -366,6 +370,7 @@ fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let mut options = ImportOptions::new(&a.server, &a.token, &a.file, format);
     options.batch = a.batch;
     options.retries = a.retries;
+    options.ca_file = a.ca_file.clone();
     let outcome = importer::run(&options)?;
     let s = outcome.summary;
     if a.json {
