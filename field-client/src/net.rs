@@ -134,13 +134,24 @@ impl Client {
 /// A transport error as one clear message; a certificate the client does
 /// not trust says what to do about it.
 fn explain(e: ureq::Error, url: &str, method: &str) -> anyhow::Error {
-    match e {
-        ureq::Error::Rustls(tls) => anyhow::anyhow!(
+    match certificate_error(&e) {
+        Some(tls) => anyhow::anyhow!(
             "{method} {url}: the server's TLS certificate is not trusted ({tls}); \
              if the server uses a private CA, enroll with --ca-file CA.pem"
         ),
-        other => anyhow::Error::new(other).context(format!("{method} {url}")),
+        None => anyhow::Error::new(e).context(format!("{method} {url}")),
     }
+}
+
+/// The rustls refusal of the server's certificate inside a ureq error
+/// (ureq hands it up either directly or inside an I/O error).
+pub fn certificate_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    let tls = match e {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    matches!(tls, rustls::Error::InvalidCertificate(_)).then_some(tls)
 }
 
 fn read(mut response: ureq::http::Response<ureq::Body>, url: &str) -> anyhow::Result<Answer> {

@@ -198,6 +198,17 @@ pub enum ImportError {
     },
 }
 
+/// The rustls refusal of the server's certificate inside a ureq error
+/// (ureq hands it up either directly or inside an I/O error).
+fn certificate_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    let tls = match e {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    matches!(tls, rustls::Error::InvalidCertificate(_)).then_some(tls)
+}
+
 /// The certificates of the CA file `path` (PEM).
 fn read_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, ImportError> {
     let pem = std::fs::read(path).map_err(io(format!("reading the CA file {}", path.display())))?;
@@ -645,14 +656,16 @@ impl Client {
                         status: 0,
                         detail: e.to_string(),
                     },
-                    ureq::Error::Rustls(tls) => PushFailure::Fatal {
-                        status: 0,
-                        detail: format!(
-                            "the server's TLS certificate is not trusted ({tls}); \
-                             if the server uses a private CA, give --ca-file CA.pem"
-                        ),
+                    other => match certificate_error(&other) {
+                        Some(tls) => PushFailure::Fatal {
+                            status: 0,
+                            detail: format!(
+                                "the server's TLS certificate is not trusted ({tls}); \
+                                 if the server uses a private CA, give --ca-file CA.pem"
+                            ),
+                        },
+                        None => PushFailure::Transient(other.to_string()),
                     },
-                    other => PushFailure::Transient(other.to_string()),
                 })
             }
         };

@@ -29,8 +29,8 @@ pub mod tokens;
 pub mod view;
 
 pub use child::{
-    agent, binary, describe, field_client, free_port, json_lines, server_admin, server_admin_with,
-    ChildServer,
+    agent, agent_trusting, binary, describe, field_client, free_port, json_lines, server_admin,
+    server_admin_with, ChildServer,
 };
 pub use clock::ManualClock;
 pub use engine::{blocking, engine, open_state, Engine};

@@ -11,5 +11,6 @@ mod evaluation;
 mod evaluation_api;
 mod holders;
 mod logs;
+mod ops;
 mod roles;
 mod wallet_files;
