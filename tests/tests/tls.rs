@@ -6,6 +6,8 @@
 //! expired certificates are refused by the clients; a mismatched pair at
 //! start exits 2 with one clear line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -41,7 +41,9 @@ fn config() -> Config {
 async fn metrics_for_allowed_addresses_or_the_token_only() {
     let server = TestServer::with(shared::crypto::Alg::EdDSA, config());
     let record = records::record(0);
-    let pushed = server.push(&server.admin, &[record.clone()]).await;
+    let pushed = server
+        .push(&server.admin, std::slice::from_ref(&record))
+        .await;
     assert_eq!(pushed["summary"]["issued"], 1, "{pushed}");
     let number = records::number(&record);
     let cert_type = record.cert_type.clone().unwrap();
@@ -60,7 +62,8 @@ async fn metrics_for_allowed_addresses_or_the_token_only() {
 
     // (peer, headers, allowed)
     let bearer = format!("Bearer {METRICS_TOKEN}");
-    let cases: &[(&str, Vec<(&str, &str)>, bool)] = &[
+    type Headers<'a> = Vec<(&'a str, &'a str)>;
+    let cases: &[(&str, Headers, bool)] = &[
         ("127.0.0.1", vec![], true),
         ("::1", vec![], true),
         ("192.0.2.7", vec![], false),
