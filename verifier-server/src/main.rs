@@ -693,6 +693,18 @@ mod tests {
                 ..
             })
         ));
+        let Cmd::Serve(s) = parse(
+            "serve --data d --tls-cert c.pem --tls-key k.pem --trusted-proxy 10.0.0.0/8 \
+             --trusted-proxy 192.0.2.1 --metrics-allow ::1 --log-format json",
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("not serve")
+        };
+        let network = s.config().unwrap().network;
+        assert_eq!(network.trusted_proxies.len(), 2);
+        assert_eq!(network.metrics_allow, vec!["::1/128".parse().unwrap()]);
         let c = parse("demo --data ./demo-data --listen 127.0.0.1:8080").unwrap();
         assert!(matches!(
             c.command,
@@ -732,6 +744,11 @@ mod tests {
             "serve --data d --alg rsa",
             "admin create-token --data d --role agency --division 110100",
             "serve --data d --role admin",
+            "serve --data d --tls-cert c.pem",
+            "serve --data d --tls-key k.pem",
+            "serve --data d --trusted-proxy nonsense",
+            "serve --data d --metrics-allow 10.0.0.0/33",
+            "serve --data d --log-format xml",
             "frobnicate",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
