@@ -65,6 +65,7 @@ pub fn fixture(dir: &Path) -> Vec<String> {
             kid: "0000000000000000".into(),
             division: 210100,
             root: root.public_key(),
+            ca_pem: None,
         },
         NOW,
     )

@@ -76,6 +76,9 @@ pub struct Enrollment {
     pub division: i64,
     /// The pinned root key (trust anchor).
     pub root: PublicKey,
+    /// The CA certificates (PEM) the server's TLS certificate must chain
+    /// to (`enroll --ca-file`); `None`: the web's roots.
+    pub ca_pem: Option<String>,
 }
 
 /// The verified lists a check runs against.
@@ -348,6 +351,12 @@ impl Db {
             )?;
             tx.execute("DELETE FROM status_delta", [])?;
         }
+        match &e.ca_pem {
+            Some(pem) => Self::put(&tx, "ca_pem", pem)?,
+            None => {
+                tx.execute("DELETE FROM state WHERE key = 'ca_pem'", [])?;
+            }
+        }
         tx.commit()?;
         seal::ensure_key(&self.dir)?;
         seal::write(&self.dir, &seal_of(e, marks.as_ref()))?;
@@ -370,6 +379,7 @@ impl Db {
             kid: self.get("kid")?.context("kid missing")?,
             division: self.get("division")?.unwrap_or(0),
             root: PublicKey::from_bytes(alg, &key).context("stored root key")?,
+            ca_pem: self.get("ca_pem")?,
         }))
     }
 

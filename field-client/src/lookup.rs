@@ -84,7 +84,8 @@ fn verdict_of(s: &str) -> Option<Verdict> {
 /// record (durable) and returns what to show.
 pub fn lookup(db: &mut Db, by: LookupBy, value: &str, now: i64) -> Result<Outcome, LookupError> {
     let e = db.require_enrollment()?;
-    let client = Client::new(&e.server, Some(e.token.clone()));
+    let client = Client::with_ca(&e.server, Some(e.token.clone()), e.ca_pem.as_deref())
+        .map_err(LookupError::Offline)?;
     let a = client
         .get_query("/api/v1/lookup", &[(by.as_str(), value)])
         .map_err(LookupError::Offline)?;

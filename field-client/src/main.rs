@@ -16,7 +16,7 @@ use shared::verify::Verdict;
 
 use field_client::check::{self, Outcome};
 use field_client::db::{alg_from_name, Db};
-use field_client::{card, device, lookup, serve, sync};
+use field_client::{card, device, lookup, net, serve, sync};
 
 /// Exit status: valid.
 const EXIT_VALID: u8 = 0;
@@ -64,6 +64,11 @@ enum Cmd {
         /// A label for the device.
         #[arg(long, default_value = "field-client")]
         label: String,
+        /// PEM file of the CA that signed the server's TLS certificate: it
+        /// is stored and from then on the only CA trusted (default: the
+        /// web's roots).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
     },
     /// Fetch and verify the lists, apply them, upload pending checks.
     Sync {
@@ -160,7 +165,17 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             root_kid,
             alg,
             label,
-        } => enroll(cli, dir, server, token, root_kid.as_deref(), alg, label),
+            ca_file,
+        } => enroll(
+            cli,
+            dir,
+            server,
+            token,
+            root_kid.as_deref(),
+            alg,
+            label,
+            ca_file.as_deref(),
+        ),
         Cmd::Sync { server } => run_sync(cli, dir, server.as_deref()),
         Cmd::Verify { image, text, stdin } => verify(cli, dir, image, text, stdin.is_some()),
         Cmd::Dispose {
@@ -225,6 +240,7 @@ fn open(dir: &Path) -> anyhow::Result<Db> {
     Db::open(dir)
 }
 
+#[allow(clippy::too_many_arguments)] // one per command-line option
 fn enroll(
     cli: &Cli,
     dir: &Path,
@@ -233,7 +249,16 @@ fn enroll(
     root_kid: Option<&str>,
     alg: &str,
     label: &str,
+    ca_file: Option<&Path>,
 ) -> anyhow::Result<u8> {
+    let ca_pem = ca_file
+        .map(|f| {
+            let pem = std::fs::read_to_string(f)
+                .with_context(|| format!("--ca-file {}: cannot read it", f.display()))?;
+            net::parse_ca(pem.as_bytes()).with_context(|| format!("--ca-file {}", f.display()))?;
+            anyhow::Ok(pem)
+        })
+        .transpose()?;
     let alg: Alg =
         alg_from_name(alg).with_context(|| format!("--alg {alg:?}: use EdDSA or SM2-SM3"))?;
     device::create_dir(dir)?;
@@ -241,7 +266,7 @@ fn enroll(
         Some(k) => k,
         None => device::generate(dir, alg)?,
     };
-    let e = sync::enroll(server, token, &key, label, root_kid)?;
+    let e = sync::enroll(server, token, &key, label, root_kid, ca_pem.as_deref())?;
     let mut db = Db::open(dir)?;
     if let Ok(Some((old, marks))) = db.sealed()? {
         if old.root != e.root && marks.trust_seq > 0 {

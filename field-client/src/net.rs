@@ -1,4 +1,6 @@
-//! A small blocking HTTP client over `ureq` for the verifier server.
+//! A small blocking HTTP client over `ureq` for the verifier server. Over
+//! HTTPS it verifies the server's certificate against the web's roots
+//! (webpki-roots), or only against a pinned CA (`enroll --ca-file`).
 
 use std::time::Duration;
 
@@ -35,15 +37,50 @@ pub struct Client {
     token: Option<String>,
 }
 
+/// The certificates of a PEM file (a CA to pin); an error when it holds
+/// none or a broken one.
+pub fn parse_ca(pem: &[u8]) -> anyhow::Result<Vec<ureq::tls::Certificate<'static>>> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.context("the CA file is not valid PEM")? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        anyhow::bail!("the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+    Ok(certs)
+}
+
 impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:8080`), sending `token`
-    /// as bearer when given.
+    /// as bearer when given; HTTPS servers are verified against the web's
+    /// roots.
     pub fn new(base: &str, token: Option<String>) -> Client {
+        Client::build(base, token, ureq::tls::RootCerts::WebPki)
+    }
+
+    /// Like [`Client::new`], trusting only the CA certificates of
+    /// `ca_pem` (PEM) for HTTPS when given.
+    pub fn with_ca(
+        base: &str,
+        token: Option<String>,
+        ca_pem: Option<&str>,
+    ) -> anyhow::Result<Client> {
+        let roots = match ca_pem {
+            Some(pem) => ureq::tls::RootCerts::new_with_certs(&parse_ca(pem.as_bytes())?),
+            None => ureq::tls::RootCerts::WebPki,
+        };
+        Ok(Client::build(base, token, roots))
+    }
+
+    fn build(base: &str, token: Option<String>, roots: ureq::tls::RootCerts) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .proxy(None)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(120)))
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .build()
             .into();
         Client {
@@ -64,7 +101,7 @@ impl Client {
         if let Some(t) = &self.token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        let response = req.call().with_context(|| format!("GET {url}"))?;
+        let response = req.call().map_err(|e| explain(e, &url, "GET"))?;
         read(response, &url)
     }
 
@@ -78,7 +115,7 @@ impl Client {
         if let Some(t) = &self.token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        let response = req.call().with_context(|| format!("GET {url}"))?;
+        let response = req.call().map_err(|e| explain(e, &url, "GET"))?;
         read(response, &url)
     }
 
@@ -89,9 +126,32 @@ impl Client {
         if let Some(t) = &self.token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        let response = req.send(body).with_context(|| format!("POST {url}"))?;
+        let response = req.send(body).map_err(|e| explain(e, &url, "POST"))?;
         read(response, &url)
     }
+}
+
+/// A transport error as one clear message; a certificate the client does
+/// not trust says what to do about it.
+fn explain(e: ureq::Error, url: &str, method: &str) -> anyhow::Error {
+    match certificate_error(&e) {
+        Some(tls) => anyhow::anyhow!(
+            "{method} {url}: the server's TLS certificate is not trusted ({tls}); \
+             if the server uses a private CA, enroll with --ca-file CA.pem"
+        ),
+        None => anyhow::Error::new(e).context(format!("{method} {url}")),
+    }
+}
+
+/// The rustls refusal of the server's certificate inside a ureq error
+/// (ureq hands it up either directly or inside an I/O error).
+pub fn certificate_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    let tls = match e {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    matches!(tls, rustls::Error::InvalidCertificate(_)).then_some(tls)
 }
 
 fn read(mut response: ureq::http::Response<ureq::Body>, url: &str) -> anyhow::Result<Answer> {

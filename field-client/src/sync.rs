@@ -30,8 +30,9 @@ pub fn enroll(
     key: &SigningKey,
     label: &str,
     root_kid: Option<&str>,
+    ca_pem: Option<&str>,
 ) -> anyhow::Result<Enrollment> {
-    let client = Client::new(server, Some(token.to_string()));
+    let client = Client::with_ca(server, Some(token.to_string()), ca_pem)?;
     let body = serde_json::to_vec(&EnrollRequest {
         alg: alg_to_name(key.alg()).into(),
         public_key: URL_SAFE_NO_PAD.encode(key.public_key().to_bytes()),
@@ -83,6 +84,7 @@ pub fn enroll(
         kid: answer.kid.to_ascii_lowercase(),
         division: i64::from(answer.division),
         root,
+        ca_pem: ca_pem.map(str::to_string),
     })
 }
 
@@ -145,7 +147,11 @@ pub fn sync(
     // whose seal fails cannot be repaired by a sync (re-enroll).
     let e = db.require_enrollment()?;
     let marks = db.marks()?;
-    let client = Client::new(server.unwrap_or(&e.server), Some(e.token.clone()));
+    let client = Client::with_ca(
+        server.unwrap_or(&e.server),
+        Some(e.token.clone()),
+        e.ca_pem.as_deref(),
+    )?;
     let held = match db.lists()? {
         Ok(h) => h,
         Err(t) => {

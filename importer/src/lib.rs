@@ -98,6 +98,9 @@ pub struct ImportOptions {
     pub timeout: Duration,
     /// Draw a progress bar on stderr (only if it is a terminal).
     pub progress: bool,
+    /// PEM file of the CA the server's TLS certificate must chain to;
+    /// `None`: the web's roots (webpki-roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ImportOptions {
@@ -114,6 +117,7 @@ impl ImportOptions {
             backoff: Duration::from_secs(1),
             timeout: Duration::from_secs(120),
             progress: true,
+            ca_file: None,
         }
     }
 
@@ -192,6 +196,42 @@ pub enum ImportError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// The rustls refusal of the server's certificate inside a ureq error
+/// (ureq hands it up either directly or inside an I/O error).
+fn certificate_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    let tls = match e {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    matches!(tls, rustls::Error::InvalidCertificate(_)).then_some(tls)
+}
+
+/// The certificates of the CA file `path` (PEM).
+fn read_ca(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, ImportError> {
+    let pem = std::fs::read(path).map_err(io(format!("reading the CA file {}", path.display())))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(ImportError::Usage(format!(
+                    "--ca-file {}: not valid PEM: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(ImportError::Usage(format!(
+            "--ca-file {}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file",
+            path.display()
+        )));
+    }
+    Ok(certs)
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImportError {
@@ -575,8 +615,13 @@ struct Client {
 const MAX_ANSWER: u64 = 64 * 1024 * 1024;
 
 impl Client {
-    fn new(o: &ImportOptions) -> Client {
+    fn new(o: &ImportOptions) -> Result<Client, ImportError> {
+        let roots = match &o.ca_file {
+            Some(path) => ureq::tls::RootCerts::new_with_certs(&read_ca(path)?),
+            None => ureq::tls::RootCerts::WebPki,
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .http_status_as_error(false)
             .timeout_global(Some(o.timeout))
             .timeout_connect(Some(Duration::from_secs(10)))
@@ -586,11 +631,11 @@ impl Client {
             ))
             .build()
             .into();
-        Client {
+        Ok(Client {
             agent,
             url: format!("{}/api/v1/records", o.server),
             auth: format!("Bearer {}", o.token),
-        }
+        })
     }
 
     fn push(&self, body: &[u8]) -> Result<PushResponse, PushFailure> {
@@ -611,7 +656,16 @@ impl Client {
                         status: 0,
                         detail: e.to_string(),
                     },
-                    other => PushFailure::Transient(other.to_string()),
+                    other => match certificate_error(&other) {
+                        Some(tls) => PushFailure::Fatal {
+                            status: 0,
+                            detail: format!(
+                                "the server's TLS certificate is not trusted ({tls}); \
+                                 if the server uses a private CA, give --ca-file CA.pem"
+                            ),
+                        },
+                        None => PushFailure::Transient(other.to_string()),
+                    },
                 })
             }
         };
@@ -728,7 +782,7 @@ pub fn run(o: &ImportOptions) -> Result<ImportOutcome, ImportError> {
     if state.report_len == 0 {
         state.report_len = report.sync()?;
     }
-    let client = Client::new(o);
+    let client = Client::new(o)?;
     let bar = progress_bar(o.progress, file_size);
 
     // Skip what earlier runs had acknowledged.

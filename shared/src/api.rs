@@ -364,6 +364,10 @@ pub struct AuditView {
     pub target: String,
     /// How it ended.
     pub outcome: String,
+    /// The client's address (behind trusted proxies, the one they name);
+    /// absent for command-line commands.
+    #[serde(default)]
+    pub client_addr: Option<String>,
 }
 
 /// A page of the audit log: `GET /api/v1/audit`.

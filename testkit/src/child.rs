@@ -52,6 +52,8 @@ pub struct ChildServer {
     command: &'static str,
     extra: Vec<String>,
     log: PathBuf,
+    /// The agent `/healthz` is polled with (trusting the test CA over TLS).
+    health: ureq::Agent,
 }
 
 impl ChildServer {
@@ -116,9 +118,69 @@ impl ChildServer {
             command,
             extra,
             log,
+            health: agent(),
         };
         server.spawn()?;
         Ok(server)
+    }
+
+    /// Starts `verifier-server serve --tls-cert CERT --tls-key KEY EXTRA...`
+    /// on `data`; `url` is `https://localhost:PORT` and readiness is checked
+    /// with an agent trusting only the CA certificate `ca_pem`.
+    pub fn serve_tls(
+        data: &Path,
+        cert: &Path,
+        key: &Path,
+        ca_pem: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<ChildServer> {
+        let port = free_port()?;
+        let mut args: Vec<String> = vec![
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(crate::engine().server_args(data)?);
+        let mut server = ChildServer {
+            child: None,
+            bin: binary("verifier-server")?,
+            data: data.to_path_buf(),
+            url: format!("https://localhost:{port}"),
+            port,
+            command: "serve",
+            extra: args,
+            log: data.with_extension(format!("{port}.log")),
+            health: agent_trusting(ca_pem)?,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Sends SIGHUP (reload the TLS certificate).
+    pub fn hangup(&self) -> anyhow::Result<()> {
+        let pid = self.pid().context("the server is not running")?;
+        let status = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .context("running kill -HUP")?;
+        if !status.success() {
+            bail!("kill -HUP {pid}: {status}");
+        }
+        Ok(())
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
@@ -146,9 +208,8 @@ impl ChildServer {
 
     fn wait_healthy(&mut self, limit: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
-        let agent = agent();
         loop {
-            if let Ok(r) = agent.get(format!("{}/healthz", self.url)).call() {
+            if let Ok(r) = self.health.get(format!("{}/healthz", self.url)).call() {
                 if r.status() == 200 {
                     return Ok(());
                 }
@@ -222,6 +283,29 @@ pub fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()
+}
+
+/// An agent like [`agent`] that trusts only the CA certificates of
+/// `ca_pem` for HTTPS.
+pub fn agent_trusting(ca_pem: &str) -> anyhow::Result<ureq::Agent> {
+    let certs = ureq::tls::parse_pem(ca_pem.as_bytes())
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("the CA is not PEM")?;
+    Ok(ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build(),
+        )
+        .build()
+        .into())
 }
 
 /// Runs `verifier-server admin ARGS... --data DIR` and returns what it

@@ -29,7 +29,7 @@ pub mod tokens;
 pub mod view;
 
 pub use child::{
-    agent, binary, describe, field_client, free_port, json_lines, server_admin,
+    agent, agent_trusting, binary, describe, field_client, free_port, json_lines, server_admin,
     server_admin_on_database, server_admin_with, ChildServer,
 };
 pub use clock::ManualClock;

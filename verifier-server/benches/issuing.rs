@@ -51,6 +51,7 @@ fn bench(engine: &Engine, alg: Alg, n: usize, batch: usize) {
     let (_, token_id) =
         auth::create_token(state.store(), Role::Agency, Some(division), "bench", T0).unwrap();
     let caller = Caller {
+        client_addr: None,
         token_id,
         role: Role::Agency,
         division: Some(division),

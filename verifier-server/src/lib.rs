@@ -18,10 +18,13 @@
 pub mod demo;
 pub mod evaluation;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod state;
 pub mod store;
 
 pub use http::{app, run};
 pub use service::{admin, auth, issuing, keys, lists, maintenance};
-pub use state::{create_data_dir, open_store, system_clock, AppState, Clock, Config, Limits};
+pub use state::{
+    create_data_dir, open_store, system_clock, AppState, Clock, Config, Limits, Network,
+};

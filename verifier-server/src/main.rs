@@ -13,9 +13,11 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use importer::{Format, ImportOptions};
+use sha2::Digest as _;
 use shared::crypto::Alg;
 use shared::domain::DivisionCode;
 use verifier_server::auth::{self, Role};
+use verifier_server::http::tls;
 use verifier_server::lists::ListConfig;
 use verifier_server::store::{Store, StoreError};
 use verifier_server::{admin, system_clock, AppState, Config};
@@ -24,8 +26,18 @@ use verifier_server::{admin, system_clock, AppState, Config};
 #[derive(Debug, Parser)]
 #[command(name = "verifier-server", version, about)]
 struct Cli {
+    /// Log lines as text, or one JSON object a line (for log collectors).
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Cmd,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +312,36 @@ struct ServeArgs {
     /// limit.
     #[arg(long, value_name = "N")]
     max_in_flight_per_caller: Option<usize>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); reloaded
+    /// on SIGHUP and when the file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A reverse proxy (address or CIDR range) whose X-Forwarded-For names
+    /// the client; repeatable. Without one the peer address is the client.
+    #[arg(long, value_name = "CIDR", value_parser = parse_net)]
+    trusted_proxy: Vec<ipnet::IpNet>,
+    /// Client addresses (address or CIDR range) that may read /metrics;
+    /// repeatable. Default: loopback only.
+    #[arg(long, value_name = "CIDR", value_parser = parse_net)]
+    metrics_allow: Vec<ipnet::IpNet>,
+    /// A bearer token that may read /metrics from any address.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LNEC_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    metrics_token: Option<String>,
+}
+
+/// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an address or CIDR range (e.g. 10.0.0.0/8)"))
 }
 
 impl ServeArgs {
@@ -349,7 +391,25 @@ impl ServeArgs {
         if let Some(n) = self.max_in_flight_per_caller {
             limits.max_in_flight_per_caller = n;
         }
-        Ok(Config { lists, limits })
+        let mut network = verifier_server::Network {
+            trusted_proxies: self.trusted_proxy.clone(),
+            ..verifier_server::Network::default()
+        };
+        if !self.metrics_allow.is_empty() {
+            network.metrics_allow = self.metrics_allow.clone();
+        }
+        if let Some(token) = &self.metrics_token {
+            if token.trim().len() < 16 {
+                bail!("--metrics-token must be at least 16 characters");
+            }
+            network.metrics_token_sha256 =
+                Some(sha2::Sha256::digest(token.trim().as_bytes()).into());
+        }
+        Ok(Config {
+            lists,
+            limits,
+            network,
+        })
     }
 }
 
@@ -442,6 +502,10 @@ struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// PEM file of the CA that signed the server's TLS certificate (only
+    /// it is trusted; default: the web's roots).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// The records: CSV with a header row, or one JSON object per line.
     #[arg(value_name = "FILE")]
     file: PathBuf,
@@ -474,6 +538,7 @@ fn import(a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let mut options = ImportOptions::new(&a.server, &a.token, &a.file, format);
     options.batch = a.batch;
     options.retries = a.retries;
+    options.ca_file = a.ca_file.clone();
     let outcome = importer::run(&options)?;
     let s = outcome.summary;
     if a.json {
@@ -686,7 +751,19 @@ fn schedule_purge(state: &AppState, retention_years: u32) {
     });
 }
 
-async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+/// Exit code of a certificate or key that cannot be used at start.
+const EXIT_BAD_TLS: u8 = 2;
+
+/// The certificate and key of `--tls-cert`/`--tls-key`, loaded and
+/// checked before anything else starts.
+fn load_tls(a: &ServeArgs) -> Result<Option<Arc<tls::Reloadable>>, tls::TlsError> {
+    match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => tls::Reloadable::open(cert, key).map(Some),
+        _ => Ok(None),
+    }
+}
+
+async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result<()> {
     let config = a.config()?;
     let (purge, retention_years) = (!a.no_purge, a.retention_years);
     let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
@@ -701,9 +778,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    verifier_server::run(listener, state, shutdown_signal())
-        .await
-        .context("serving")
+    match tls {
+        Some(tls) => verifier_server::http::run_tls(listener, tls, state, shutdown_signal())
+            .await
+            .context("serving"),
+        None => verifier_server::run(listener, state, shutdown_signal())
+            .await
+            .context("serving"),
+    }
 }
 
 fn backup(a: &BackupArgs) -> anyhow::Result<()> {
@@ -775,7 +857,7 @@ fn purge(a: &PurgeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo(a: ServeArgs) -> anyhow::Result<()> {
+async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result<()> {
     let config = a.config()?;
     let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
     let (state, report) = tokio::task::spawn_blocking(move || {
@@ -790,21 +872,34 @@ async fn demo(a: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    verifier_server::run(listener, state, shutdown_signal())
-        .await
-        .context("serving")
+    match tls {
+        Some(tls) => verifier_server::http::run_tls(listener, tls, state, shutdown_signal())
+            .await
+            .context("serving"),
+        None => verifier_server::run(listener, state, shutdown_signal())
+            .await
+            .context("serving"),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     let result = match cli.command {
         Cmd::Admin(AdminCmd::CreateToken(a)) => create_token(&a).map(|token| {
             println!("{token}");
@@ -886,8 +981,20 @@ fn main() -> ExitCode {
         Cmd::Admin(AdminCmd::Restore(a)) => restore(&a),
         Cmd::Admin(AdminCmd::Verify(a)) => verify(&a),
         Cmd::Admin(AdminCmd::Purge(a)) => purge(&a),
-        Cmd::Serve(a) => runtime().and_then(|rt| rt.block_on(serve(a))),
-        Cmd::Demo(a) => runtime().and_then(|rt| rt.block_on(demo(a))),
+        Cmd::Serve(a) => match load_tls(&a) {
+            Ok(tls) => runtime().and_then(|rt| rt.block_on(serve(a, tls))),
+            Err(e) => {
+                eprintln!("verifier-server: TLS: {e}");
+                return ExitCode::from(EXIT_BAD_TLS);
+            }
+        },
+        Cmd::Demo(a) => match load_tls(&a) {
+            Ok(tls) => runtime().and_then(|rt| rt.block_on(demo(a, tls))),
+            Err(e) => {
+                eprintln!("verifier-server: TLS: {e}");
+                return ExitCode::from(EXIT_BAD_TLS);
+            }
+        },
         Cmd::Import(a) => match import(&a) {
             Ok(code) => return code,
             Err(e) => Err(e),
@@ -936,6 +1043,18 @@ mod tests {
                 ..
             })
         ));
+        let Cmd::Serve(s) = parse(
+            "serve --data d --tls-cert c.pem --tls-key k.pem --trusted-proxy 10.0.0.0/8 \
+             --trusted-proxy 192.0.2.1 --metrics-allow ::1 --log-format json",
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("not serve")
+        };
+        let network = s.config().unwrap().network;
+        assert_eq!(network.trusted_proxies.len(), 2);
+        assert_eq!(network.metrics_allow, vec!["::1/128".parse().unwrap()]);
         let c = parse("demo --data ./demo-data --listen 127.0.0.1:8080").unwrap();
         assert!(matches!(
             c.command,
@@ -1029,6 +1148,11 @@ mod tests {
             "serve --data d --alg rsa",
             "admin create-token --data d --role agency --division 110100",
             "serve --data d --role admin",
+            "serve --data d --tls-cert c.pem",
+            "serve --data d --tls-key k.pem",
+            "serve --data d --trusted-proxy nonsense",
+            "serve --data d --metrics-allow 10.0.0.0/33",
+            "serve --data d --log-format xml",
             "frobnicate",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -111,6 +111,44 @@ pub struct Config {
     pub lists: ListConfig,
     /// Request limits.
     pub limits: Limits,
+    /// Who is a trusted reverse proxy, who may read `/metrics`.
+    pub network: Network,
+}
+
+/// Addresses the server trusts for something: reverse proxies whose
+/// `X-Forwarded-For` is believed, and scrapers of `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// Peers whose `X-Forwarded-For` names the client (`--trusted-proxy`);
+    /// empty: the peer address is the client's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Client addresses that may read `/metrics` (`--metrics-allow`).
+    pub metrics_allow: Vec<ipnet::IpNet>,
+    /// SHA-256 of a bearer token that may read `/metrics` from anywhere
+    /// (`--metrics-token`).
+    pub metrics_token_sha256: Option<[u8; 32]>,
+}
+
+impl Default for Network {
+    /// No trusted proxy; `/metrics` from loopback only, no token.
+    fn default() -> Network {
+        Network {
+            trusted_proxies: Vec::new(),
+            metrics_allow: loopback(),
+            metrics_token_sha256: None,
+        }
+    }
+}
+
+/// 127.0.0.0/8 and ::1.
+pub fn loopback() -> Vec<ipnet::IpNet> {
+    vec![
+        ipnet::IpNet::V4(ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::LOCALHOST, 8)),
+        ipnet::IpNet::V6(ipnet::Ipv6Net::new_assert(
+            std::net::Ipv6Addr::LOCALHOST,
+            128,
+        )),
+    ]
 }
 
 struct Inner {
@@ -128,6 +166,7 @@ struct Inner {
     clock: Clock,
     reverifier: Reverifier,
     lookup: crate::service::lookup::Limiter,
+    metrics: crate::metrics::Metrics,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -213,6 +252,7 @@ impl AppState {
                 clock,
                 reverifier: Reverifier::default(),
                 lookup: crate::service::lookup::Limiter::default(),
+                metrics: crate::metrics::Metrics::default(),
             }),
         }
     }
@@ -316,6 +356,16 @@ impl AppState {
     /// Request limits.
     pub fn limits(&self) -> Limits {
         self.inner.config.limits
+    }
+
+    /// Trusted proxies and `/metrics` access.
+    pub fn network(&self) -> &Network {
+        &self.inner.config.network
+    }
+
+    /// The server's metrics registry.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// Now, Unix seconds.

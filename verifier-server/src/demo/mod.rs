@@ -1165,6 +1165,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
 
 fn cli_audit(now: i64, action: &str, target: String, outcome: &str) -> AuditEntry {
     AuditEntry {
+        client_addr: None,
         ts: now,
         token_id: None,
         role: Some("cli".into()),
@@ -1271,6 +1272,7 @@ fn ensure_tokens(
         callers.insert(
             spec.file.clone(),
             Caller {
+                client_addr: None,
                 token_id: id,
                 role: spec.role,
                 division: spec.division,

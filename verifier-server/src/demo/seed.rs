@@ -54,6 +54,7 @@ impl Device {
         let (_, token_id) =
             auth::create_token(state.store(), Role::Officer, Some(division), &subject, now)?;
         let caller = Caller {
+            client_addr: None,
             token_id,
             role: Role::Officer,
             division: Some(division),
@@ -363,6 +364,7 @@ fn entries(state: &AppState, year: i32, now: i64) -> anyhow::Result<()> {
         })?;
     }
     tx.append_audit(&crate::store::AuditEntry {
+        client_addr: None,
         ts: now,
         token_id: None,
         role: Some("cli".into()),

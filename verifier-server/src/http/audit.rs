@@ -186,6 +186,10 @@ impl RefusalAudit {
                     shared::cst::datetime_text(start + 59)
                 ),
                 outcome: format!("{counted} further refused requests"),
+                client_addr: match origin {
+                    Origin::Addr(a) => Some(a.to_string()),
+                    Origin::Unknown | Origin::Others => None,
+                },
             })
             .collect();
         rows.sort_by(|a, b| a.target.cmp(&b.target));
@@ -282,13 +286,16 @@ pub async fn refusals(
         Some(_) => truncated(&path),
         None => truncated(&format!("{method} {path}")),
     };
-    let entry = Caller::audit_entry(
+    let mut entry = Caller::audit_entry(
         caller,
         audit.state.now(),
         action.unwrap_or(Action::OtherRequest),
         target,
         outcome,
     );
+    if let (None, Origin::Addr(addr)) = (&entry.client_addr, origin) {
+        entry.client_addr = Some(addr.to_string());
+    }
     let state = audit.state.clone();
     let done = tokio::task::spawn_blocking(move || {
         let (write_it, mut rows) = audit.admit(state.now(), origin);

@@ -20,6 +20,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         let token = bearer(&parts.headers).map(str::to_string);
+        let client = super::client_addr::of_parts(parts, state);
         let state = state.clone();
         let hash = token.as_deref().map(hash_token);
         let found = blocking(move || {
@@ -32,6 +33,10 @@ impl FromRequestParts<AppState> for Caller {
         .await?;
         match found {
             Ok(caller) => {
+                let caller = Caller {
+                    client_addr: client,
+                    ..caller
+                };
                 if let (Some(hash), Some(known)) =
                     (hash, parts.extensions.get::<Arc<KnownTokens>>())
                 {

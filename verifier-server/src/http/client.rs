@@ -14,32 +14,30 @@ use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Extensions, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use ipnet::IpNet;
+
 use crate::service::auth::hash_token;
 
-/// The address a request comes from: today the TCP peer of its
-/// connection. Every per-address limit and audit row takes it from here,
-/// so that trusting a proxy's `X-Forwarded-For` is decided in one place.
-pub fn client_addr(extensions: &Extensions, _headers: &HeaderMap) -> Option<IpAddr> {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip())
-}
-
-/// The client's address as an extractor (`None` for in-process callers).
+/// The client's address as [`identify`] found it (behind trusted proxies:
+/// [`super::client_addr::client_addr`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub Option<IpAddr>);
+struct Resolved(Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientAddr, Self::Rejection> {
-        Ok(ClientAddr(client_addr(&parts.extensions, &parts.headers)))
+/// The address a request comes from: what [`identify`] found (the TCP peer,
+/// or the client a trusted proxy names, decided by
+/// [`super::client_addr::client_addr`]), else the TCP peer. Every
+/// per-address limit and refusal row takes it from here.
+pub fn client_addr(extensions: &Extensions, _headers: &HeaderMap) -> Option<IpAddr> {
+    match extensions.get::<Resolved>() {
+        Some(Resolved(addr)) => *addr,
+        None => extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip()),
     }
 }
 
@@ -61,14 +59,18 @@ pub enum CallerKey {
 pub struct KnownTokens {
     hashes: Mutex<HashSet<[u8; 32]>>,
     max: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<IpNet>,
 }
 
 impl KnownTokens {
-    /// An empty set holding at most `max` tokens.
-    pub fn new(max: usize) -> KnownTokens {
+    /// An empty set holding at most `max` tokens, for a server behind
+    /// `trusted_proxies`.
+    pub fn new(max: usize, trusted_proxies: Vec<IpNet>) -> KnownTokens {
         KnownTokens {
             hashes: Mutex::new(HashSet::new()),
             max: max.max(1),
+            trusted_proxies,
         }
     }
 
@@ -112,6 +114,12 @@ pub async fn identify(
     mut req: Request,
     next: Next,
 ) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
+    let resolved = super::client_addr::client_addr(peer, req.headers(), &known.trusted_proxies);
+    req.extensions_mut().insert(Resolved(resolved));
     let key = known.key_of(req.extensions(), req.headers());
     req.extensions_mut().insert(key);
     req.extensions_mut().insert(known);
@@ -150,7 +158,7 @@ mod tests {
 
     #[test]
     fn only_tokens_found_valid_are_callers_of_their_own() {
-        let known = KnownTokens::new(2);
+        let known = KnownTokens::new(2, Vec::new());
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let (e, h) = request(Some("lnv1_made_up"), "192.0.2.1");
         assert_eq!(known.key_of(&e, &h), CallerKey::Addr(ip));

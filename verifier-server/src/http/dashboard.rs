@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::audit::{AuditSlot, Who};
 use super::auth::require;
+use super::client_addr::ClientAddr;
 use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
@@ -125,6 +126,7 @@ pub async fn get_dashboard(
 pub async fn post_dashboard(
     State(state): State<AppState>,
     slot: Option<Extension<AuditSlot>>,
+    ClientAddr(client): ClientAddr,
     f: Result<Form<DashboardForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let Form(f) = f.map_err(|e| ApiError::BadRequest(format!("form: {}", e.body_text())))?;
@@ -138,6 +140,10 @@ pub async fn post_dashboard(
     };
     let caller = match found {
         Ok(caller) => {
+            let caller = Caller {
+                client_addr: client,
+                ..caller
+            };
             note(Who::Caller(caller.clone()));
             caller
         }

@@ -90,6 +90,16 @@ async fn push_records(
         })
     })
     .await?;
+    let sum = &response.summary;
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    state.metrics().push(&[
+        ("issued", n(sum.issued)),
+        ("updated", n(sum.updated)),
+        ("unchanged", n(sum.unchanged)),
+        ("non_conforming", n(sum.non_conforming)),
+        ("refused", n(sum.refused)),
+        ("malformed", n(sum.malformed)),
+    ]);
     Ok(Json(response).into_response())
 }
 

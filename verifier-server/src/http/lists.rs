@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use super::error::blocking;
 use super::error::ApiError;
 use super::extract::Query;
+use crate::metrics::SignedList;
 use crate::service::lists::{DeltaAnswer, Signed};
 use crate::state::AppState;
 
@@ -101,6 +102,7 @@ pub async fn get_trust_list(
     // The request itself, not a `HeaderMap` extractor (which copies every
     // header): only `If-None-Match` is read.
     let headers = request.headers();
+    state.metrics().signed_list(SignedList::Trust);
     // Fast path: from memory on this thread (no blocking-pool hop, no
     // store) while the keys and the list are unchanged.
     // Not on a store shared by several instances: another may have moved
@@ -138,6 +140,7 @@ pub async fn get_status_list(
     // The request itself, not a `HeaderMap` extractor (which copies every
     // header): only `If-None-Match` is read.
     let headers = request.headers();
+    state.metrics().signed_list(SignedList::Status);
     // Fast path, as for the trust list.
     // Not on a store shared by several instances: another may have moved
     // the lists (the service re-reads their state there).
@@ -188,6 +191,7 @@ pub async fn get_status_deltas(
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
+    state.metrics().signed_list(SignedList::Deltas);
     let text = q
         .since
         .ok_or_else(|| ApiError::BadRequest("query parameter since is required".into()))?;

@@ -94,6 +94,7 @@ async fn upload(
         .map_err(ApiError::from)
     })
     .await?;
+    state.metrics().check_records(answer.accepted);
     Ok(Json(answer).into_response())
 }
 

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod audit_log;
 pub mod auth;
 pub mod client;
+pub mod client_addr;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
@@ -21,7 +22,9 @@ pub mod limits;
 pub mod lists;
 pub mod logs;
 pub mod lookup;
+pub mod metrics;
 pub mod openapi;
+pub mod tls;
 pub mod wallet;
 
 use std::future::Future;
@@ -47,6 +50,7 @@ use error::ApiError;
 pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(openapi_json))
+        .merge(metrics::router())
         .merge(issuing::router(limits))
         .merge(holders::router())
         .merge(wallet::router())
@@ -92,7 +96,10 @@ pub fn router(limits: &Limits) -> (Router<AppState>, Router<AppState>, utoipa::o
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
     let (router, outside, _) = router(&limits);
-    let known = Arc::new(client::KnownTokens::new(limits.rate_max_keys));
+    let known = Arc::new(client::KnownTokens::new(
+        limits.rate_max_keys,
+        state.network().trusted_proxies.clone(),
+    ));
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(limits::method_not_allowed)
@@ -138,6 +145,10 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .merge(outside.method_not_allowed_fallback(limits::method_not_allowed))
         .with_state(state)
 }
@@ -224,6 +235,39 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving");
     }
+    serve_connections(listener, state, shutdown).await
+}
+
+/// Like [`run`], over TLS with the certificate of `tls` (reloaded on
+/// SIGHUP and when its files change, see [`tls::Reloadable`]); the same
+/// connection handling, header timeout included, once the handshake (its
+/// own task, [`tls::TlsListener`]) is done.
+pub async fn run_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<tls::Reloadable>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = tls.server_config().map_err(std::io::Error::other)?;
+    let listener = tls::TlsListener::new(listener, config)?;
+    if let Ok(addr) = axum::serve::Listener::local_addr(&listener) {
+        tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving over TLS");
+    }
+    tls.spawn_watch();
+    serve_connections(listener, state, shutdown).await
+}
+
+/// Serves each connection `listener` hands out with hyper's HTTP/1
+/// builder (header-read timeout; the peer address as `ConnectInfo`) until
+/// `shutdown`, then lets the requests in flight finish.
+async fn serve_connections<L>(
+    mut listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
     let header_timeout = state.limits().header_timeout;
     let app = app(state);
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -233,16 +277,9 @@ pub async fn run(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // The listener deals with accept errors itself (axum's `Listener`).
         let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, go on.
-                    tracing::warn!(error = %e, "accepting a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
             () = &mut shutdown => break,
         };
         let app = app.clone();

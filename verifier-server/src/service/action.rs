@@ -165,6 +165,7 @@ impl From<Action> for String {
 /// no token. Every `admin` command writes it in its own transaction.
 pub fn cli_entry(now: i64, action: Action, target: String, outcome: &str) -> AuditEntry {
     AuditEntry {
+        client_addr: None,
         ts: now,
         token_id: None,
         role: Some("cli".into()),

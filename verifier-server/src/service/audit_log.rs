@@ -66,6 +66,7 @@ pub fn page(
             action: r.entry.action,
             target: r.entry.target,
             outcome: r.entry.outcome,
+            client_addr: r.entry.client_addr,
         })
         .collect();
     Ok(AuditPage {

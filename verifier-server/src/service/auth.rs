@@ -98,6 +98,9 @@ pub struct Caller {
     pub division: Option<DivisionCode>,
     /// Who the token was issued to (a holder's ID number or credit code).
     pub subject: String,
+    /// Where the request came from, as the HTTP layer decided it (the
+    /// peer, or the client a trusted proxy named); recorded in audit rows.
+    pub client_addr: Option<std::net::IpAddr>,
 }
 
 impl Caller {
@@ -117,6 +120,7 @@ impl Caller {
             action: action.into(),
             target: target.into(),
             outcome: outcome.into(),
+            client_addr: caller.and_then(|c| c.client_addr).map(|a| a.to_string()),
         }
     }
 
@@ -308,6 +312,7 @@ pub fn authenticate(
         Ok(r) => match Role::parse(&r.role) {
             None => Err(AuthFailure::Unknown),
             Some(role) => Ok(Caller {
+                client_addr: None,
                 token_id: r.id,
                 role,
                 division: r.division,
@@ -323,6 +328,7 @@ mod tests {
 
     fn agency(code: u32) -> Caller {
         Caller {
+            client_addr: None,
             token_id: 1,
             role: Role::Agency,
             division: DivisionCode::from_u32(code).ok(),
@@ -343,6 +349,7 @@ mod tests {
         assert!(!county.may_act_for(d(210100)));
         assert!(agency(210000).may_act_for(d(211400)));
         let auditor = Caller {
+            client_addr: None,
             role: Role::Auditor,
             ..agency(210100)
         };

@@ -723,6 +723,7 @@ fn tokens(e: &Engine) {
 
 fn entry(ts: i64, action: &str, outcome: &str) -> AuditEntry {
     AuditEntry {
+        client_addr: None,
         ts,
         token_id: None,
         role: Some("admin".into()),
@@ -735,12 +736,17 @@ fn entry(ts: i64, action: &str, outcome: &str) -> AuditEntry {
 fn audit_is_append_only(e: &Engine) {
     let mut tx = e.store.begin().unwrap();
     for i in 0..5 {
-        tx.append_audit(&entry(i, "test", "ok")).unwrap();
+        let mut row = entry(i, "test", "ok");
+        // The client address is kept as given, and may be absent.
+        row.client_addr = (i == 4).then(|| "2001:db8::7".to_string());
+        tx.append_audit(&row).unwrap();
     }
     tx.commit().unwrap();
     let mut tx = e.store.begin().unwrap();
     let tail = tx.audit_tail(2).unwrap();
     assert_eq!(tail.iter().map(|e| e.ts).collect::<Vec<_>>(), [4, 3]);
+    assert_eq!(tail[0].client_addr.as_deref(), Some("2001:db8::7"));
+    assert_eq!(tail[1].client_addr, None);
     let first = tx.audit_after(0, 3).unwrap();
     assert_eq!(
         first.iter().map(|r| r.entry.ts).collect::<Vec<_>>(),
@@ -749,6 +755,7 @@ fn audit_is_append_only(e: &Engine) {
     assert!(first.windows(2).all(|w| w[0].id < w[1].id));
     let rest = tx.audit_after(first[2].id, 10).unwrap();
     assert_eq!(rest.iter().map(|r| r.entry.ts).collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(rest[1].entry.client_addr.as_deref(), Some("2001:db8::7"));
     drop(tx);
     assert!((e.raw)("UPDATE audit SET outcome = 'x'").is_err());
     assert!((e.raw)("DELETE FROM audit").is_err());

@@ -339,6 +339,9 @@ pub struct AuditEntry {
     pub target: String,
     /// How it ended, e.g. `ok`, `forbidden`, `unauthenticated`.
     pub outcome: String,
+    /// The client's address (behind a trusted proxy, the client it
+    /// named); `None` for command-line commands.
+    pub client_addr: Option<String>,
 }
 
 /// An audit entry with its position in the log.
@@ -520,6 +523,23 @@ pub trait Store: Send + Sync {
     fn shared(&self) -> bool {
         false
     }
+
+    /// The state of the store's connections, for monitoring; `None` when
+    /// it cannot be told without waiting.
+    fn pool_state(&self) -> Option<PoolState> {
+        None
+    }
+}
+
+/// How many database connections a store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open.
+    pub connections: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most the store opens.
+    pub max: u32,
 }
 
 /// One transaction: every area's operations, plus commit and savepoints.

@@ -794,6 +794,7 @@ async fn serves_over_a_real_socket_and_shuts_down_gracefully() {
 async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
     let env = env();
     let admin = verifier_server::auth::Caller {
+        client_addr: None,
         subject: "admin".into(),
         token_id: 1,
         role: Role::Admin,

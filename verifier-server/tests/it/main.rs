@@ -14,5 +14,6 @@ mod evidence;
 mod holders;
 mod logs;
 mod ops;
+mod ops_net;
 mod roles;
 mod wallet_files;

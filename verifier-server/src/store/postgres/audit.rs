@@ -14,14 +14,15 @@ fn entry_from(r: &Row, i: usize) -> Result<AuditEntry, StoreError> {
         action: col(r, i + 3)?,
         target: col(r, i + 4)?,
         outcome: col(r, i + 5)?,
+        client_addr: col(r, i + 6)?,
     })
 }
 
 impl AuditTx for PgTx<'_> {
     fn append_audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
         self.exec(
-            "INSERT INTO audit (ts, token_id, role, action, target, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit (ts, token_id, role, action, target, outcome, client_addr)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &e.ts,
                 &e.token_id,
@@ -29,6 +30,7 @@ impl AuditTx for PgTx<'_> {
                 &e.action,
                 &e.target,
                 &e.outcome,
+                &e.client_addr,
             ],
         )?;
         Ok(())
@@ -36,7 +38,7 @@ impl AuditTx for PgTx<'_> {
 
     fn audit_tail(&mut self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         self.rows(
-            "SELECT ts, token_id, role, action, target, outcome FROM audit
+            "SELECT ts, token_id, role, action, target, outcome, client_addr FROM audit
              ORDER BY id DESC LIMIT $1",
             &[&i64::from(limit)],
         )?
@@ -47,7 +49,7 @@ impl AuditTx for PgTx<'_> {
 
     fn audit_after(&mut self, after: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
         self.rows(
-            "SELECT id, ts, token_id, role, action, target, outcome FROM audit
+            "SELECT id, ts, token_id, role, action, target, outcome, client_addr FROM audit
              WHERE id > $1 ORDER BY id LIMIT $2",
             &[&after, &i64::from(limit)],
         )?

@@ -35,7 +35,7 @@ use ::postgres::{Config, NoTls, Row, Statement};
 use r2d2::PooledConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{Store, StoreError, Tx};
+use super::{PoolState, Store, StoreError, Tx};
 
 type Manager = PostgresConnectionManager<NoTls>;
 
@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_token_lifetimes.sql"),
     include_str!("migrations/0004_retention.sql"),
     include_str!("migrations/0005_evidence.sql"),
+    include_str!("migrations/0006_audit_client_addr.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.
@@ -237,6 +238,17 @@ impl Store for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    /// The r2d2 pool's state.
+    fn pool_state(&self) -> Option<PoolState> {
+        let pool = self.pool.as_ref()?;
+        let state = pool.state();
+        Some(PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: pool.max_size(),
+        })
     }
 }
 

@@ -8,16 +8,24 @@ use crate::store::{AuditEntry, AuditRow, AuditTx, StoreError};
 impl AuditTx for SqliteTx<'_> {
     fn append_audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
         self.exec(
-            "INSERT INTO audit (ts, token_id, role, action, target, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![e.ts, e.token_id, e.role, e.action, e.target, e.outcome],
+            "INSERT INTO audit (ts, token_id, role, action, target, outcome, client_addr)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                e.ts,
+                e.token_id,
+                e.role,
+                e.action,
+                e.target,
+                e.outcome,
+                e.client_addr
+            ],
         )?;
         Ok(())
     }
 
     fn audit_tail(&mut self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT ts, token_id, role, action, target, outcome FROM audit
+            "SELECT ts, token_id, role, action, target, outcome, client_addr FROM audit
              ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt
@@ -29,6 +37,7 @@ impl AuditTx for SqliteTx<'_> {
                     action: r.get(3)?,
                     target: r.get(4)?,
                     outcome: r.get(5)?,
+                    client_addr: r.get(6)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -37,7 +46,7 @@ impl AuditTx for SqliteTx<'_> {
 
     fn audit_after(&mut self, after: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, ts, token_id, role, action, target, outcome FROM audit
+            "SELECT id, ts, token_id, role, action, target, outcome, client_addr FROM audit
              WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
         let rows = stmt
@@ -51,6 +60,7 @@ impl AuditTx for SqliteTx<'_> {
                         action: r.get(4)?,
                         target: r.get(5)?,
                         outcome: r.get(6)?,
+                        client_addr: r.get(7)?,
                     },
                 })
             })?

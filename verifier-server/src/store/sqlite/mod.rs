@@ -19,8 +19,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    cert_type_of, division_of, holder_id_of, status_of, u32_of, version_of, Store, StoreError, Tx,
-    VersionRow,
+    cert_type_of, division_of, holder_id_of, status_of, u32_of, version_of, PoolState, Store,
+    StoreError, Tx, VersionRow,
 };
 
 /// Migrations, in order; the `schema_version` table records how many ran.
@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_token_lifetimes.sql"),
     include_str!("migrations/0010_retention.sql"),
     include_str!("migrations/0011_evidence.sql"),
+    include_str!("migrations/0012_audit_client_addr.sql"),
 ];
 
 /// The schema version this program migrates a database to.
@@ -270,6 +271,21 @@ impl Store for SqliteStore {
             savepoint: false,
         }))
     }
+
+    /// One connection, idle unless a transaction holds it (looked at
+    /// without waiting).
+    fn pool_state(&self) -> Option<PoolState> {
+        let idle = match self.conn.try_lock() {
+            Ok(_) => 1,
+            Err(std::sync::TryLockError::WouldBlock) => 0,
+            Err(std::sync::TryLockError::Poisoned(_)) => return None,
+        };
+        Some(PoolState {
+            connections: 1,
+            idle,
+            max: 1,
+        })
+    }
 }
 
 struct SqliteTx<'a> {
@@ -404,6 +420,7 @@ mod tests {
         let store = SqliteStore::open_in_memory().unwrap();
         let mut tx = store.begin().unwrap();
         tx.append_audit(&AuditEntry {
+            client_addr: None,
             ts: 1,
             token_id: None,
             role: None,
