@@ -494,7 +494,11 @@ fn two_instances_share_one_database() {
     for server in [&a, &b] {
         let view = certificate(server, &admin, &record);
         assert_eq!(
-            signer_kid(view.qr.as_deref().expect("the administrator receives the QR text")),
+            signer_kid(
+                view.qr
+                    .as_deref()
+                    .expect("the administrator receives the QR text")
+            ),
             kid_b,
             "{} answers a certificate not signed with the key rotated in through B",
             server.url
