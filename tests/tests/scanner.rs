@@ -210,7 +210,11 @@ impl Scanner {
     /// Started with its clock at `clock` (`FIELD_CLIENT_NOW`) when given.
     fn start_at(device: &Path, clock: Option<i64>) -> Scanner {
         let port = free_port().unwrap();
-        let mut cmd = Command::new(binary("field-client").unwrap());
+        // SCANNER_FIELD_CLIENT picks another build (the benchmark runs the
+        // release binary: `cargo build --release -p field-client`).
+        let exe = std::env::var_os("SCANNER_FIELD_CLIENT")
+            .map_or_else(|| binary("field-client").unwrap(), PathBuf::from);
+        let mut cmd = Command::new(exe);
         if let Some(t) = clock {
             cmd.env("FIELD_CLIENT_NOW", t.to_string());
         }
@@ -487,6 +491,86 @@ fn the_officers_scanner() {
     );
     assert_eq!(ui["external"], json!([]), "requests left the device");
 
+    // Online lookup from the page (item 4): by certificate number and by
+    // plate against the real server, a number nobody holds, and a code in
+    // another system's format, which offers the lookup.
+    let ysz = samples
+        .iter()
+        .find(|s| s["cert_type"] == "YSZ" && s["expected"]["verdict"] == "valid")
+        .unwrap();
+    let out = field_client(
+        &device,
+        &[
+            "--json",
+            "verify",
+            "--text",
+            ysz["qr_text"].as_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    let verified: Value = testkit::json_lines(&out).unwrap().remove(0);
+    let plate = verified["face"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "plate")
+        .unwrap_or_else(|| panic!("no plate on the YSZ face: {verified}"))["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lookups = json!([
+        {"name": "number-valid", "by": "number", "value": ysz["number"], "verdict": "valid", "zh": "有效"},
+        {"name": "plate-valid", "by": "plate", "value": plate, "verdict": "valid", "zh": "有效"},
+        {"name": "not-found", "by": "number", "value": "999999999999", "verdict": "cannot_confirm", "zh": "无法确认"},
+    ]);
+    let lk = run_script(
+        &chromium,
+        work,
+        "lookup",
+        json!({
+            "url": scanner.url, "shots": shots, "mode": "lookup",
+            "unrecognised": "https://other-system.example/cert?id=LN-2026-0001",
+            "lookups": lookups,
+        }),
+    );
+    let un = &lk["unrecognised"];
+    assert_eq!(un["verdict"], "cannot_confirm", "{un}");
+    assert_eq!(un["reason"], "unrecognised_code", "{un}");
+    assert_eq!(
+        un["offered"], true,
+        "lookup offered on unrecognised_code: {un}"
+    );
+    assert_eq!(un["focused"], "lookupvalue", "{un}");
+    let mut lookup_ids = Vec::new();
+    for (want, got) in lookups
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(lk["lookups"].as_array().unwrap())
+    {
+        let name = &want["name"];
+        assert_eq!(got["kind"], "lookup", "{name}: {got}");
+        assert_eq!(got["verdict"], want["verdict"], "{name}: {got}");
+        assert_eq!(got["screen"]["verdictZh"], want["zh"], "{name}: {got}");
+        assert_eq!(got["screen"]["resultVisible"], true, "{name}");
+        assert_eq!(got["offered"], false, "{name}");
+        let meta = got["screen"]["meta"].as_str().unwrap();
+        assert!(meta.contains("联网查询"), "{name}: {meta}");
+        if want["verdict"] == "valid" {
+            let face = got["screen"]["face"].as_str().unwrap();
+            assert!(
+                face.contains(plate.as_str()),
+                "{name}: the plate on screen: {face}"
+            );
+            assert!(face.contains("发证机关"), "{name}: {face}");
+        } else {
+            assert_eq!(got["reason"], "no_match", "{name}: {got}");
+        }
+        lookup_ids.push(got["check_id"].as_u64().expect("a lookup record"));
+    }
+    assert_eq!(lk["external"], json!([]), "requests left the device");
+    assert_eq!(lk["dialogs"], json!([]));
+
     // Videos: every demo sample, a distorted photo, a live and a replayed presentation.
     let mut cases = Vec::new();
     for s in &samples {
@@ -665,8 +749,10 @@ fn the_officers_scanner() {
         bench["frame_to_verdict"], bench["first_load"]
     );
 
-    // Eight days later with no sync: the lists are past their maximum age.
+    // Eight days later with no sync: the lists are past their maximum age;
+    // the server is gone too, so the lookup says it needs a connection.
     drop(scanner);
+    drop(server);
     let late = Scanner::start_at(&device, Some(now() + 8 * 86_400));
     let valid = samples
         .iter()
@@ -676,7 +762,21 @@ fn the_officers_scanner() {
         &chromium,
         work,
         "stale",
-        json!({"url": late.url, "shots": shots, "mode": "stale", "text": valid["qr_text"]}),
+        json!({"url": late.url, "shots": shots, "mode": "stale", "text": valid["qr_text"],
+               "lookup": {"by": "number", "value": ysz["number"]}}),
+    );
+    let offline = &stale["lookup"];
+    assert!(
+        offline["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("联网查询需要网络连接"),
+        "offline lookup, Chinese first: {stale}"
+    );
+    assert_eq!(offline["errors"], json!(["offline"]), "{stale}");
+    assert_eq!(
+        offline["shown"], 1,
+        "no result screen for an offline lookup: {stale}"
     );
     assert!(
         stale["banner"].as_str().unwrap().contains("名单过旧"),
@@ -716,6 +816,14 @@ fn the_officers_scanner() {
         shown >= cases.len(),
         "{shown} verdicts compared with the log"
     );
+    // Each lookup shown was logged as kind `lookup` before it was shown;
+    // the offline one was not logged at all.
+    let logged_lookups: Vec<u64> = logged
+        .iter()
+        .filter(|l| l["kind"] == "lookup")
+        .filter_map(|l| l["seq"].as_u64())
+        .collect();
+    assert_eq!(logged_lookups, lookup_ids, "{logged:?}");
 }
 
 fn mean(v: &Value) -> f64 {
