@@ -517,6 +517,10 @@ fn the_officers_scanner() {
         .unwrap_or_else(|| panic!("no plate on the YSZ face: {verified}"))["value"]
         .as_str()
         .unwrap()
+        // The face shows the plate with its colour: `辽A12345（黄色）`.
+        .split('（')
+        .next()
+        .unwrap()
         .to_string();
     let lookups = json!([
         {"name": "number-valid", "by": "number", "value": ysz["number"], "verdict": "valid", "zh": "有效"},
@@ -597,6 +601,7 @@ fn the_officers_scanner() {
     write_y4m(&y4m, &distorted, 2.0, 2.0);
     cases.push(json!({"name": "distorted-photo", "y4m": y4m, "expect": photo_sample["expected"]}));
 
+    let loadavg_at_videos = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut latencies = Vec::new();
     let mut reports = Vec::new();
     for decoder in ["wasm", "rust"] {
@@ -681,8 +686,9 @@ fn the_officers_scanner() {
 
     // The page's decoder and first load (decode mode); the photo sets of
     // `cargo bench -p shared --bench qr_decode`, when present, are read too.
-    // Opt-in (SCANNER_PHOTO_SETS=1): passing the 1280×720 photos into the
-    // page lost the browser in the last runs; to be fixed before it is on.
+    // Opt-in (SCANNER_PHOTO_SETS=1; the sets are made by the bench, about
+    // 10 minutes for the three on this machine): each set is also read by
+    // zxing-cpp (Python, `shared/benches/zxing_decode.py`) in the same run.
     let mut sets = Vec::new();
     let photo_sets = std::env::var_os("SCANNER_PHOTO_SETS").is_some();
     for (name, sub) in [
@@ -702,13 +708,25 @@ fn the_officers_scanner() {
             .filter_map(|l| l.split_once('\t'))
             .map(|(f, t)| json!({"file": f, "text": t}))
             .collect();
-        sets.push(json!({"name": name, "dir": set_dir, "files": files}));
+        let zxing = Command::new("python3")
+            .arg(repo().join("shared/benches/zxing_decode.py"))
+            .arg(&set_dir)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .last()
+                    .and_then(|l| serde_json::from_str::<Value>(l).ok())
+            });
+        sets.push(json!({"name": name, "dir": set_dir, "files": files, "zxing": zxing}));
     }
     let decode = run_script(
         &chromium,
         work,
         "decode",
-        json!({"url": scanner.url, "mode": "decode", "sets": sets}),
+        json!({"url": scanner.url, "mode": "decode", "sets": sets, "batch": 10}),
     );
     assert_eq!(
         decode["external"],
@@ -730,12 +748,19 @@ fn the_officers_scanner() {
         );
     }
     let bench = json!({
+        // The machine is shared: the load average next to every figure.
+        "loadavg_at_videos": loadavg_at_videos.trim(),
+        "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        "field_client": std::env::var("SCANNER_FIELD_CLIENT").unwrap_or_else(|_| "debug build".into()),
         "frame_to_verdict": figures,
         "first_load": decode["first_load"],
-        "photo_sets": decode["sets"].as_array().unwrap().iter().map(|s| json!({
+        "photo_sets": decode["sets"].as_array().unwrap().iter().zip(&sets).map(|(s, set)| json!({
             "name": s["name"], "n": s["n"],
             "wasm_ok": s["wasm"]["ok"], "rust_ok": s["rust"]["ok"],
+            "zxing_cpp_ok": set["zxing"]["ok"],
             "wasm_mean_ms": mean(&s["wasm"]["times"]), "rust_mean_ms": mean(&s["rust"]["times"]),
+            "zxing_cpp_mean_ms": set["zxing"]["mean_ms"],
+            "wasm_errors": s["wasm"]["errors"],
         })).collect::<Vec<_>>(),
         "videos": reports,
     });
