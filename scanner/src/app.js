@@ -524,7 +524,9 @@ async function scanLoop () {
         try {
           const texts = DECODER === 'rust' ? await decodeRust() : await decodeWasm()
           metrics.decodes.push({ ms: performance.now() - t0, found: texts.length })
-          missed = texts.length ? null : sig
+          // Only the page's decoder is deterministic: field-client's
+          // stops at a time limit, so a miss there may read next time.
+          missed = texts.length || DECODER === 'rust' ? null : sig
           if (texts.length) await check(texts[0], 'camera', firstSeen)
         } catch (e) {
           showError(`识别出错 decode error: ${e.message}`)
