@@ -5,40 +5,13 @@
 //! only then show it. Without a connection nothing is logged and the
 //! officer is told that lookup needs one.
 
-use serde::Deserialize;
+use shared::api::LookupAnswer;
 use shared::checklog::{CertRef, Event, Lookup, LookupBy};
 use shared::domain::CertType;
 use shared::verify::{Reason, Verdict};
 
 use crate::db::Db;
 use crate::net::Client;
-use crate::view::FaceView;
-
-/// One certificate in the server's answer.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Found {
-    /// `valid` or `invalid`.
-    pub verdict: String,
-    /// Why not valid.
-    pub reason: Option<String>,
-    /// Status in the provincial system.
-    pub status: String,
-    /// The minimum named fields.
-    pub face: FaceView,
-}
-
-/// The server's answer.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Answer {
-    /// Overall verdict.
-    pub verdict: String,
-    /// Why not valid.
-    pub reason: Option<String>,
-    /// Server time of the lookup.
-    pub checked_at: i64,
-    /// Certificates found.
-    pub results: Vec<Found>,
-}
 
 /// A logged lookup.
 #[derive(Debug, Clone)]
@@ -51,8 +24,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// Why, when not valid.
     pub reason: Option<Reason>,
-    /// The answer.
-    pub answer: Answer,
+    /// The server's answer, as sent (`shared::api`'s wire type).
+    pub answer: LookupAnswer,
 }
 
 /// Why a lookup did not happen.
@@ -80,22 +53,41 @@ fn verdict_of(s: &str) -> Option<Verdict> {
         .find(|v| v.as_str() == s)
 }
 
-/// Looks `value` up by `by` on the enrolled server, appends the lookup
-/// record (durable) and returns what to show.
-pub fn lookup(db: &mut Db, by: LookupBy, value: &str, now: i64) -> Result<Outcome, LookupError> {
-    let e = db.require_enrollment()?;
-    let client = Client::with_ca(&e.server, Some(e.token.clone()), e.ca_pem.as_deref())
-        .map_err(LookupError::Offline)?;
+/// The server's answer to a lookup, read and checked, not yet logged.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// What was searched by.
+    pub by: LookupBy,
+    /// The overall verdict.
+    pub verdict: Verdict,
+    /// Why, when not valid.
+    pub reason: Option<Reason>,
+    /// The server's answer, as sent.
+    pub answer: LookupAnswer,
+}
+
+/// Asks `server` (with the officer's `token`) for `value` by `by`
+/// (`GET /api/v1/lookup`). Touches no local state, so a caller can do it
+/// without holding the device's database.
+pub fn query(
+    server: &str,
+    token: &str,
+    ca_pem: Option<&str>,
+    by: LookupBy,
+    value: &str,
+) -> Result<Answered, LookupError> {
+    let client =
+        Client::with_ca(server, Some(token.to_string()), ca_pem).map_err(LookupError::Offline)?;
     let a = client
         .get_query("/api/v1/lookup", &[(by.as_str(), value)])
         .map_err(LookupError::Offline)?;
     if a.status != 200 {
         return Err(LookupError::Refused {
             status: a.status,
-            detail: a.text(),
+            detail: problem_detail(&a.body).unwrap_or_else(|| a.text()),
         });
     }
-    let answer: Answer = serde_json::from_slice(&a.body)
+    let answer: LookupAnswer = serde_json::from_slice(&a.body)
         .map_err(|err| anyhow::anyhow!("the lookup answer does not parse: {err}"))?;
     let verdict = verdict_of(&answer.verdict)
         .ok_or_else(|| anyhow::anyhow!("unknown verdict {:?}", answer.verdict))?;
@@ -109,7 +101,27 @@ pub fn lookup(db: &mut Db, by: LookupBy, value: &str, now: i64) -> Result<Outcom
         }
         (None, v) => return Err(anyhow::anyhow!("a {} answer without a reason", v.as_str()).into()),
     };
-    let cert = answer.results.first().and_then(|f| {
+    Ok(Answered {
+        by,
+        verdict,
+        reason,
+        answer,
+    })
+}
+
+/// The `detail` of an RFC 9457 problem body, if it is one.
+fn problem_detail(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("detail")
+        .or_else(|| v.get("title"))
+        .and_then(|d| d.as_str())
+        .map(str::to_string)
+}
+
+/// Appends the lookup record of `a` to the durable log (fsynced) and
+/// returns what to show: the answer is shown only after this.
+pub fn record(db: &mut Db, a: Answered, now: i64) -> anyhow::Result<Outcome> {
+    let cert = a.answer.results.first().and_then(|f| {
         Some(CertRef {
             cert_type: CertType::from_code(&f.face.cert_type.code)?,
             number: f.face.number.clone(),
@@ -119,17 +131,25 @@ pub fn lookup(db: &mut Db, by: LookupBy, value: &str, now: i64) -> Result<Outcom
     let sealed = db.append(
         now,
         Event::Lookup(Lookup {
-            verdict,
-            reason,
+            verdict: a.verdict,
+            reason: a.reason,
             cert,
-            by,
+            by: a.by,
         }),
     )?;
     Ok(Outcome {
         check_id: sealed.record.seq,
-        by,
-        verdict,
-        reason,
-        answer,
+        by: a.by,
+        verdict: a.verdict,
+        reason: a.reason,
+        answer: a.answer,
     })
+}
+
+/// Looks `value` up by `by` on the enrolled server, appends the lookup
+/// record (durable) and returns what to show.
+pub fn lookup(db: &mut Db, by: LookupBy, value: &str, now: i64) -> Result<Outcome, LookupError> {
+    let e = db.require_enrollment()?;
+    let answered = query(&e.server, &e.token, e.ca_pem.as_deref(), by, value)?;
+    Ok(record(db, answered, now)?)
 }

@@ -29,13 +29,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::checklog::{Disposition, Event};
+use shared::checklog::{Disposition, Event, LookupBy};
 use shared::qr::{decode_image, DecodeLimits, QrError};
 use shared::verify::Verdict;
 use webassets::{Missing, Site};
 
 use crate::check::{self, Outcome};
 use crate::db::Db;
+use crate::lookup::{self as online, LookupError};
 use crate::{device, sync, view};
 
 /// The built page, embedded at compile time (read from disk in debug
@@ -216,6 +217,7 @@ pub fn app(state: AppState) -> Router {
             post(decode_frame).layer(DefaultBodyLimit::max(MAX_FRAME_BYTES)),
         )
         .route("/api/dispose", post(dispose))
+        .route("/api/lookup", post(lookup_online))
         .route("/api/status", get(status))
         .route("/api/checks", get(todays_checks))
         .route("/api/sync", get(sync_progress).post(start_sync))
@@ -510,6 +512,115 @@ async fn decode_frame(headers: HeaderMap, body: Bytes) -> Result<Json<Value>, Ap
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct LookupRequest {
+    /// `plate`, `id_number` or `number`.
+    by: String,
+    /// What to look for, as the officer typed it.
+    value: String,
+}
+
+/// Longest lookup value, characters (a printed certificate number with its
+/// prefix is about 30).
+pub const MAX_LOOKUP_CHARS: usize = 64;
+
+/// The page's answer for an online lookup: the same shape as a check (so
+/// the same result screen shows it), `kind: "lookup"`, the first
+/// certificate found as the face (the server sends the valid ones first).
+fn lookup_json(o: &online::Outcome) -> Value {
+    let at = o.answer.checked_at;
+    let first = o.answer.results.first();
+    json!({
+        "kind": "lookup",
+        "check_id": o.check_id,
+        "by": o.by.as_str(),
+        "verdict": o.verdict.as_str(),
+        "reason": o.reason.map(|r| r.code()),
+        "reason_zh": o.reason.map(|r| r.message_zh()),
+        "reason_en": o.reason.map(|r| r.message_en()),
+        "status": first.map(|f| f.status.clone()),
+        "found": o.answer.results.len(),
+        "face": first.map(|f| view::ScreenView::of(&f.face, at)),
+        "at": at,
+        "at_cst": view::cst_time(at),
+        "next_step_zh": (o.verdict == Verdict::CannotConfirm)
+            .then_some("未查到该证照：核对输入后重试，或按其他方式（车牌号、身份证号、证号）查询"),
+        "next_step_en": (o.verdict == Verdict::CannotConfirm)
+            .then_some("nothing found: check what was typed, or search by plate, ID number or certificate number instead"),
+        "repeat": false,
+    })
+}
+
+/// Online lookup (§6.5), as `field-client lookup`: asks the server with the
+/// officer's token, logs a record of kind `lookup` (durable) and only then
+/// answers. The database is not held while the server is asked. Offline:
+/// 503 `offline`, nothing logged.
+async fn lookup_online(
+    State(state): State<AppState>,
+    body: Result<Json<LookupRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let req = json_body(body)?;
+    let Some(by) = LookupBy::from_name(&req.by) else {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            "bad_by",
+            "查询方式应为车牌号、身份证号或证号 / search by plate, id_number or number",
+        ));
+    };
+    let value = req.value.trim().to_string();
+    if value.is_empty()
+        || value.chars().count() > MAX_LOOKUP_CHARS
+        || value.chars().any(char::is_control)
+    {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            "bad_value",
+            format!("请输入要查询的号码（不超过 {MAX_LOOKUP_CHARS} 个字符）/ type what to look for (at most {MAX_LOOKUP_CHARS} characters)"),
+        ));
+    }
+    let answer = blocking(move || {
+        let enrollment = state.inner()?.db.enrollment()?;
+        let Some(e) = enrollment else {
+            return Err(bad(
+                StatusCode::CONFLICT,
+                "not_enrolled",
+                "本设备未注册：请先运行 field-client enroll / this device is not enrolled: run enroll first",
+            ));
+        };
+        let answered = match online::query(&e.server, &e.token, e.ca_pem.as_deref(), by, &value) {
+            Ok(a) => a,
+            Err(LookupError::Offline(err)) => {
+                eprintln!("field-client serve: lookup offline: {err:#}");
+                return Err(bad(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "offline",
+                    "联网查询需要网络连接：当前无法连接服务器，未记录查询。请扫码查验，或联网后重试 / lookup needs a connection: the server cannot be reached, nothing was logged",
+                ));
+            }
+            Err(LookupError::Refused { status, detail }) => {
+                let code = StatusCode::from_u16(status)
+                    .ok()
+                    .filter(|s| s.is_client_error() && *s != StatusCode::UNAUTHORIZED && *s != StatusCode::FORBIDDEN)
+                    .unwrap_or(StatusCode::BAD_GATEWAY);
+                return Err(bad(
+                    code,
+                    if status == 429 { "rate_limited" } else { "refused" },
+                    format!("服务器拒绝了查询 / the server refused the lookup ({status}): {detail}"),
+                ));
+            }
+            Err(LookupError::Other(err)) => return Err(ApiError::Internal(err)),
+        };
+        let now = device::now()?;
+        let mut inner = state.inner()?;
+        // Logged durably before the answer is shown.
+        let o = online::record(&mut inner.db, answered, now)?;
+        Ok(lookup_json(&o))
+    })
+    .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DisposeRequest {
     check_id: u64,
     accepted: bool,
@@ -596,7 +707,7 @@ async fn dispose(
         let known = inner
             .db
             .record(req.check_id)?
-            .is_some_and(|r| matches!(r.record.event, Event::Check(_)));
+            .is_some_and(|r| matches!(r.record.event, Event::Check(_) | Event::Lookup(_)));
         if !known {
             return Err(bad(
                 StatusCode::NOT_FOUND,

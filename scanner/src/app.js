@@ -140,14 +140,22 @@ function showResult (res, firstSeen) {
   meta.replaceChildren()
   for (const w of warnings) meta.append(el('div', 'warning', `⚠ ${w}`))
   if (res.holder_presentation) meta.append(el('div', '', '持证人手机动态码 · holder presentation'))
-  meta.append(el('div', '', `数据时效 Data age: ${age(res.data_age_seconds)}`))
+  if (res.kind === 'lookup') {
+    const by = LOOKUP_BY[res.by] || res.by
+    meta.append(el('div', '', `联网查询 Online lookup · 按${by} · 查到 ${res.found} 个 found${res.status ? ` · 系统状态 status: ${res.status}` : ''}`))
+    meta.append(el('div', '', `服务器查询时间 Server time: ${res.at_cst}（北京时间 CST）`))
+  } else {
+    meta.append(el('div', '', `数据时效 Data age: ${age(res.data_age_seconds)}`))
+  }
   meta.append(el('div', '', `查验编号 Check ID: ${res.check_id} · ${res.at_cst || ''}${res.repeat ? ' · 重复扫描，未重复记录 repeat scan, not logged again' : ''}`))
+  // A code in another format is not ours to judge: offer the lookup.
+  $('offerlookup').hidden = res.reason !== 'unrecognised_code'
   $('decide').hidden = false
   $('refuseform').hidden = true
   $('decided').textContent = ''
   box.hidden = false
   const shown = performance.now()
-  metrics.shown.push({ verdict: res.verdict, reason: res.reason || null, check_id: res.check_id, repeat: Boolean(res.repeat), shown, firstSeen })
+  metrics.shown.push({ kind: res.kind || 'check', verdict: res.verdict, reason: res.reason || null, check_id: res.check_id, repeat: Boolean(res.repeat), shown, firstSeen })
   let left = CLEAR_MS / 1000
   $('countdown').textContent = `${left} 秒后清除 clears in ${left} s`
   countdownTimer = setInterval(() => {
@@ -204,6 +212,45 @@ document.addEventListener('keydown', (ev) => {
   } else if (ev.key.length === 1 && wedge.length < 8192) {
     wedge += ev.key
   }
+})
+
+// ---------------------------------------------------------------- online lookup
+
+const LOOKUP_BY = { plate: '车牌号 plate', id_number: '身份证号 ID number', number: '证号 number' }
+
+function lookupMessage (text) {
+  const m = $('lookupmsg')
+  m.textContent = text
+  m.hidden = !text
+}
+
+$('lookupform').addEventListener('submit', async (ev) => {
+  ev.preventDefault()
+  const by = $('lookupby').value
+  const value = $('lookupvalue').value.trim()
+  if (!value) { lookupMessage('请输入要查询的号码 type what to look for'); return }
+  lookupMessage('')
+  showError('')
+  $('lookupgo').disabled = true
+  try {
+    const res = await postJson('/api/lookup', { by, value })
+    metrics.lookups = (metrics.lookups || 0) + 1
+    showResult(res, performance.now())
+    refreshToday()
+  } catch (e) {
+    metrics.lookupErrors = [...(metrics.lookupErrors || []), e.code || 'error']
+    lookupMessage(e.code === 'offline'
+      ? '联网查询需要网络连接：现在连不上服务器，本次未查询、未记录。请扫码查验，或联网后再查。 / Lookup needs a connection: the server cannot be reached; nothing was looked up or logged.'
+      : `查询失败 lookup failed: ${e.message}`)
+  } finally {
+    $('lookupgo').disabled = false
+  }
+})
+
+$('golookup').addEventListener('click', () => {
+  const input = $('lookupvalue')
+  input.scrollIntoView({ block: 'center' })
+  input.focus()
 })
 
 // ---------------------------------------------------------------- decisions
@@ -329,14 +376,25 @@ probe.width = 16
 probe.height = 16
 const probeCtx = probe.getContext('2d', { willReadFrequently: true })
 
+// Each presented camera frame is seen once here (requestVideoFrameCallback):
+// a 16×16 luminance probe of it is kept as the frame's signature, and the
+// scan loop is woken. The loop decodes each new frame at most once and
+// skips a frame identical (by its probe) to one that just failed to
+// decode: the same pixels give the same answer, and on a loaded phone the
+// decoder's time is better spent on the next new frame.
+let frameSerial = 0
+const frameSig = new Uint8Array(256)
+let wake = null
+
 // Whether the frame shows anything but a flat field (instrumentation: the
 // benchmark measures from the first frame that shows a code).
-function frameHasContent (video) {
+function probeFrame (video) {
   probeCtx.drawImage(video, 0, 0, 16, 16)
   const d = probeCtx.getImageData(0, 0, 16, 16).data
   let min = 255; let max = 0
-  for (let i = 0; i < d.length; i += 4) {
+  for (let i = 0, j = 0; i < d.length; i += 4, j += 1) {
     const y = (d[i] * 3 + d[i + 1] * 6 + d[i + 2]) / 10
+    frameSig[j] = y
     if (y < min) min = y
     if (y > max) max = y
   }
@@ -347,14 +405,24 @@ function watchFrames (video) {
   if (!('requestVideoFrameCallback' in video)) return
   const onFrame = (now) => {
     metrics.frames += 1
-    if (frameHasContent(video)) {
+    frameSerial += 1
+    if (probeFrame(video)) {
       if (metrics.contentSince === null) metrics.contentSince = now
     } else {
       metrics.contentSince = null
     }
+    if (wake) { const w = wake; wake = null; w() }
     if (stream) video.requestVideoFrameCallback(onFrame)
   }
   video.requestVideoFrameCallback(onFrame)
+}
+
+// Resolves at the next presented frame (or after `ms` without one).
+function nextFrame (ms) {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => { wake = null; resolve() }, ms)
+    wake = () => { clearTimeout(t); resolve() }
+  })
 }
 
 async function startCamera () {
@@ -412,9 +480,10 @@ function grab (video) {
   const w = video.videoWidth; const h = video.videoHeight
   if (!w || !h) return false
   const scale = Math.min(1, MAX_SIDE / Math.max(w, h))
-  canvas.width = Math.round(w * scale)
-  canvas.height = Math.round(h * scale)
-  ctx.drawImage(video, 0, 0, canvas.width, canvas.height)
+  const cw = Math.round(w * scale); const ch = Math.round(h * scale)
+  // Resizing a canvas reallocates it: only when the camera's size changes.
+  if (canvas.width !== cw || canvas.height !== ch) { canvas.width = cw; canvas.height = ch }
+  ctx.drawImage(video, 0, 0, cw, ch)
   return true
 }
 
@@ -431,24 +500,44 @@ async function decodeRust () {
   return r.texts || []
 }
 
+function sameAs (sig, other) {
+  if (!other) return false
+  for (let i = 0; i < sig.length; i += 1) if (sig[i] !== other[i]) return false
+  return true
+}
+
 async function scanLoop () {
   const video = $('video')
+  const perFrame = 'requestVideoFrameCallback' in video
+  let decoded = -1
+  let missed = null // the probe of the last frame that held no readable code
   while (stream) {
-    if (!inflight && video.readyState >= 2 && grab(video)) {
-      inflight = true
-      const firstSeen = metrics.contentSince ?? performance.now()
-      const t0 = performance.now()
-      try {
-        const texts = DECODER === 'rust' ? await decodeRust() : await decodeWasm()
-        metrics.decodes.push({ ms: performance.now() - t0, found: texts.length })
-        if (texts.length) await check(texts[0], 'camera', firstSeen)
-      } catch (e) {
-        showError(`识别出错 decode error: ${e.message}`)
-      } finally {
-        inflight = false
+    const fresh = !perFrame || frameSerial !== decoded
+    if (fresh && !inflight && video.readyState >= 2) {
+      decoded = frameSerial
+      if (perFrame && sameAs(frameSig, missed)) {
+        metrics.skipped = (metrics.skipped || 0) + 1
+      } else if (grab(video)) {
+        const sig = perFrame ? frameSig.slice() : null
+        inflight = true
+        const firstSeen = metrics.contentSince ?? performance.now()
+        const t0 = performance.now()
+        try {
+          const texts = DECODER === 'rust' ? await decodeRust() : await decodeWasm()
+          metrics.decodes.push({ ms: performance.now() - t0, found: texts.length })
+          // Only the page's decoder is deterministic: field-client's
+          // stops at a time limit, so a miss there may read next time.
+          missed = texts.length || DECODER === 'rust' ? null : sig
+          if (texts.length) await check(texts[0], 'camera', firstSeen)
+        } catch (e) {
+          showError(`识别出错 decode error: ${e.message}`)
+        } finally {
+          inflight = false
+        }
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 15))
+    // Wait for the camera's next frame rather than polling the same one.
+    await (perFrame ? nextFrame(200) : new Promise((resolve) => setTimeout(resolve, 15)))
   }
 }
 
@@ -459,6 +548,7 @@ window.__decodeImage = async (blob) => {
   canvas.width = bmp.width
   canvas.height = bmp.height
   ctx.drawImage(bmp, 0, 0)
+  bmp.close()
   return DECODER === 'rust' ? decodeRust() : decodeWasm()
 }
 

@@ -11,8 +11,15 @@
 //  - "ui": { wedge: { text, name }, hostile, rebindHost } — keyboard wedge,
 //    typed hostile text, bad uploads through the page's origin, the sync
 //    button, the decision buttons and the day's list, a rebound host name;
-//  - "decode": { sets: [{ name, dir, files: [{ file, text }] }] } — the
-//    page's in-browser decoder (zxing-wasm) on photo files, and first load.
+//  - "lookup": { unrecognised, lookups: [{ name, by, value }] } — a code in
+//    another format offers the online lookup; each lookup typed into the
+//    page's form, its result screen read and photographed;
+//  - "stale": { text, lookup? } — lists past their maximum age; with
+//    `lookup` (the server stopped), the page says lookup needs a connection;
+//  - "decode": { sets: [{ name, dir, files: [{ file, text }] }], batch } —
+//    the page's in-browser decoder (zxing-wasm) and field-client's Rust
+//    decoder on photo files (served to the page by the harness, a fresh
+//    page every `batch` photos), and first load.
 // Writes a JSON report to `out`; the Rust test asserts on it.
 import { chromium } from 'playwright-core'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -139,8 +146,12 @@ async function ui () {
     await page.keyboard.press('Enter')
     await page.waitForFunction((n) => window.__scanner.shown.length > n, before, { timeout: 10000 })
     report.wedge = { ...(await page.evaluate(() => window.__scanner.shown.at(-1))), screen: await screenText(page) }
-    await page.keyboard.type(config.wedge.text, { delay: 0 })
-    await page.keyboard.press('Enter')
+    // The repeat is typed in the page in one go (a wedge types a code in
+    // well under a second; keyboard.type over DevTools can take longer than
+    // the 5 s repeat window on a loaded machine).
+    await page.evaluate((text) => {
+      for (const key of [...text, 'Enter']) document.body.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true }))
+    }, config.wedge.text)
     await page.waitForTimeout(500)
     report.repeat_shown = (await page.evaluate(() => window.__scanner.shown.length)) - before
     await page.waitForFunction((n) => document.querySelectorAll('#checks li').length > n, listBefore)
@@ -200,6 +211,57 @@ async function ui () {
   return report
 }
 
+async function lookupMode () {
+  const browser = await launch()
+  const report = { lookups: [] }
+  try {
+    const { page, external, dialogs, consoleErrors } = await newPage(browser)
+    await page.goto(`${config.url}/?camera=0`)
+    await page.waitForSelector('#statusline:not(:empty)')
+    const shownCount = () => page.evaluate(() => window.__scanner.shown.length)
+
+    // Another system's code: cannot confirm, and the lookup is offered.
+    let n = await shownCount()
+    await page.fill('#text', config.unrecognised)
+    await page.click('#typed button[type=submit]')
+    await page.waitForFunction((k) => window.__scanner.shown.length > k, n, { timeout: 10000 })
+    report.unrecognised = {
+      ...(await page.evaluate(() => window.__scanner.shown.at(-1))),
+      screen: await screenText(page),
+      offered: await page.evaluate(() => !document.getElementById('offerlookup').hidden)
+    }
+    if (config.shots) await shoot(page, 'unrecognised-offers-lookup')
+    await page.click('#golookup')
+    report.unrecognised.focused = await page.evaluate(() => document.activeElement && document.activeElement.id)
+
+    for (const l of config.lookups) {
+      n = await shownCount()
+      await page.selectOption('#lookupby', l.by)
+      await page.fill('#lookupvalue', l.value)
+      const t0 = Date.now()
+      await page.click('#lookupgo')
+      await page.waitForFunction((k) => window.__scanner.shown.length > k, n, { timeout: 20000 })
+      const ms = Date.now() - t0
+      report.lookups.push({
+        name: l.name,
+        ...(await page.evaluate(() => window.__scanner.shown.at(-1))),
+        ms,
+        screen: await screenText(page),
+        offered: await page.evaluate(() => !document.getElementById('offerlookup').hidden)
+      })
+      if (config.shots) await shoot(page, `lookup-${l.name}`)
+    }
+    await page.waitForFunction(() => [...document.querySelectorAll('#checks li')].length > 0)
+    report.today = await page.evaluate(() => [...document.querySelectorAll('#checks li')].map((li) => li.innerText))
+    report.external = external
+    report.dialogs = dialogs
+    report.console_errors = consoleErrors
+  } finally {
+    await browser.close()
+  }
+  return report
+}
+
 // Lists too old (the device clock moved past max_age): the banner shows
 // and a genuine certificate is "cannot confirm" with what to do next.
 async function stale () {
@@ -215,22 +277,84 @@ async function stale () {
     const shown = await page.evaluate(() => window.__scanner.shown[0])
     const screen = await screenText(page)
     if (config.shots) await shoot(page, 'stale-cannot-confirm')
-    return { banner, ...shown, screen, external }
+    let lookup = null
+    if (config.lookup) {
+      // The server is gone: the page says lookup needs a connection.
+      await page.selectOption('#lookupby', config.lookup.by)
+      await page.fill('#lookupvalue', config.lookup.value)
+      await page.click('#lookupgo')
+      await page.waitForSelector('#lookupmsg:not([hidden])', { timeout: 30000 })
+      lookup = {
+        message: await page.textContent('#lookupmsg'),
+        errors: await page.evaluate(() => window.__scanner.lookupErrors || []),
+        shown: await page.evaluate(() => window.__scanner.shown.length)
+      }
+      await page.evaluate(() => document.getElementById('lookupmsg').scrollIntoView({ block: 'center' }))
+      if (config.shots) {
+        await page.setViewportSize(PHONE)
+        await page.evaluate(() => document.getElementById('lookupmsg').scrollIntoView({ block: 'center' }))
+        await page.screenshot({ path: join(config.shots, 'lookup-offline-phone.png') })
+        await page.setViewportSize(DESKTOP)
+        await page.evaluate(() => document.getElementById('lookupmsg').scrollIntoView({ block: 'center' }))
+        await page.screenshot({ path: join(config.shots, 'lookup-offline-desktop.png') })
+      }
+    }
+    return { banner, ...shown, screen, external, lookup }
   } finally {
     await browser.close()
   }
 }
 
+// The photo sets. Each photo is served to the page by the harness under
+// BENCH_PREFIX (page.route: never through field-client, nothing leaves the
+// machine) and fetched by the page, rather than passed in through
+// page.evaluate: a 1.9 MB PNG as a JSON array of numbers is a ~7 MB
+// DevTools message per photo, built on both sides, and 120 of them in one
+// page lost the browser. A fresh page every `batch` photos keeps the
+// renderer's memory bounded too.
+const BENCH_PREFIX = '/__bench/photo/'
+
+async function decodeOne (page, url, withRust) {
+  return page.evaluate(async ({ url, withRust }) => {
+    const blob = await (await fetch(url)).blob()
+    let t = performance.now()
+    let texts = []
+    let error = null
+    try { texts = await window.__decodeImage(blob) } catch (e) { error = String(e) }
+    const ms = performance.now() - t
+    if (!withRust) return { texts, ms, rust: [], rustMs: 0, error }
+    // The same file through field-client's Rust decoder.
+    t = performance.now()
+    const r = await fetch('/api/decode', { method: 'POST', headers: { 'content-type': 'image/png' }, body: blob })
+    const rust = r.ok ? (await r.json()).texts : []
+    return { texts, ms, rust, rustMs: performance.now() - t, error }
+  }, { url, withRust })
+}
+
 async function decode () {
-  const browser = await launch()
+  const browser = await launch(['--js-flags=--max-old-space-size=512'])
   const report = { sets: [] }
+  const external = []
   try {
-    const { page, external } = await newPage(browser)
+    const fresh = async () => {
+      const p = await newPage(browser)
+      await p.page.route(`${config.url}${BENCH_PREFIX}**`, async (route) => {
+        const url = new URL(route.request().url())
+        const [dir, file] = decodeURIComponent(url.pathname.slice(BENCH_PREFIX.length)).split('/')
+        const set = config.sets[Number(dir)]
+        if (!set || !set.files.some((f) => f.file === file)) return route.fulfill({ status: 404 })
+        return route.fulfill({ status: 200, contentType: 'image/png', body: await readFile(join(set.dir, file)) })
+      })
+      p.page.on('request', (r) => { if (!r.url().startsWith(config.url) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) external.push(r.url()) })
+      const t = Date.now()
+      await p.page.goto(`${config.url}/?camera=0`)
+      p.gotoMs = Date.now() - t
+      return p
+    }
     // First load: navigation start to the page being interactive and the
     // decoder ready (wasm fetched and compiled), cold cache.
     const t0 = Date.now()
-    await page.goto(`${config.url}/?camera=0`)
-    await page.evaluate(() => window.__decodeImage(new Blob([new Uint8Array(0)])).catch(() => null))
+    let { context, page } = await fresh()
     const ready = await page.evaluate(async () => {
       const c = document.createElement('canvas'); c.width = 8; c.height = 8
       const b = await new Promise((resolve) => c.toBlob(resolve))
@@ -239,31 +363,29 @@ async function decode () {
       return { dom_content_loaded_ms: nav.domContentLoadedEventEnd, load_ms: nav.loadEventEnd, decoder_ready_ms: performance.now(), native: window.__scanner.native }
     })
     report.first_load = { ...ready, wall_ms: Date.now() - t0 }
-    for (const set of config.sets) {
+    const batch = config.batch || 10
+    let onPage = 0
+    for (const [i, set] of config.sets.entries()) {
       let ok = 0; let rustOk = 0
       const times = []; const rustTimes = []
-      const read = []; const rustRead = []
+      const read = []; const rustRead = []; const errors = []
       for (const f of set.files) {
-        const bytes = [...await readFile(join(set.dir, f.file))]
-        const res = await page.evaluate(async ({ bytes, withRust }) => {
-          const blob = new Blob([new Uint8Array(bytes)], { type: 'image/png' })
-          let t = performance.now()
-          const texts = await window.__decodeImage(blob)
-          const ms = performance.now() - t
-          if (!withRust) return { texts, ms, rust: [], rustMs: 0 }
-          // The same file through field-client's Rust decoder.
-          t = performance.now()
-          const r = await fetch('/api/decode', { method: 'POST', headers: { 'content-type': 'image/png' }, body: blob })
-          const rust = r.ok ? (await r.json()).texts : []
-          return { texts, ms, rust, rustMs: performance.now() - t }
-        }, { bytes, withRust: config.rust !== false })
+        if (onPage >= batch) {
+          await context.close();
+          ({ context, page } = await fresh())
+          onPage = 0
+        }
+        onPage += 1
+        const res = await decodeOne(page, `${config.url}${BENCH_PREFIX}${i}/${encodeURIComponent(f.file)}`, config.rust !== false)
         times.push(res.ms)
         rustTimes.push(res.rustMs)
+        if (res.error) errors.push(`${f.file}: ${res.error}`)
         if (res.texts.includes(f.text)) { ok += 1; read.push(f.file) }
         if (res.rust.includes(f.text)) { rustOk += 1; rustRead.push(f.file) }
       }
-      report.sets.push({ name: set.name, n: set.files.length, wasm: { ok, read, times }, rust: { ok: rustOk, read: rustRead, times: rustTimes } })
+      report.sets.push({ name: set.name, n: set.files.length, wasm: { ok, read, times, errors }, rust: { ok: rustOk, read: rustRead, times: rustTimes } })
     }
+    await context.close()
     report.external = external
   } finally {
     await browser.close()
@@ -277,6 +399,8 @@ if (config.mode === 'video') {
   for (const c of config.cases) report.cases.push(await videoCase(c))
 } else if (config.mode === 'ui') {
   report = await ui()
+} else if (config.mode === 'lookup') {
+  report = await lookupMode()
 } else if (config.mode === 'stale') {
   report = await stale()
 } else if (config.mode === 'decode') {
