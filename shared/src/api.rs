@@ -310,6 +310,80 @@ pub struct DeviceView {
     pub next_seq: u64,
 }
 
+/// A stored check-log record as listed by `GET /api/v1/verification-logs`:
+/// the device's claims, then what the server found re-verifying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct LogRecordView {
+    /// The record's place in the device's chain.
+    pub seq: u64,
+    /// Its hash, hex.
+    pub hash: String,
+    /// The previous record's hash, hex.
+    pub prev: String,
+    /// Device time, Unix seconds.
+    pub at: i64,
+    /// `check`, `disposition` or `lookup` (an online lookup: `note` says
+    /// what it searched by).
+    pub kind: String,
+    /// The device's verdict.
+    pub verdict: Option<String>,
+    /// The device's reason.
+    pub reason: Option<String>,
+    /// The certificate type the device read.
+    pub cert_type: Option<String>,
+    /// The certificate number the device read.
+    pub cert_number: Option<String>,
+    /// The version the device read.
+    pub cert_version: Option<u16>,
+    /// The scanned text.
+    pub scanned: Option<String>,
+    /// The status list sequence the device held.
+    pub status_seq: Option<u64>,
+    /// The trust list sequence the device held.
+    pub trust_seq: Option<u64>,
+    /// The device's warnings.
+    pub warnings: Vec<String>,
+    /// Age of the device's lists, seconds.
+    pub data_age: Option<u64>,
+    /// For a disposition: the check it decides.
+    pub check_seq: Option<u64>,
+    /// For a disposition: accepted or refused.
+    pub accepted: Option<bool>,
+    /// Free text (a refusal's reason, what a lookup searched by).
+    pub note: Option<String>,
+    /// Server: the province's signature verified.
+    pub signature_verified: Option<bool>,
+    /// Server: a holder-signed presentation verified.
+    pub presentation_verified: Option<bool>,
+    /// Server: the certificate type found.
+    pub server_cert_type: Option<String>,
+    /// Server: the certificate number found.
+    pub server_cert_number: Option<String>,
+    /// Server: the version found.
+    pub server_cert_version: Option<u16>,
+    /// Server: the certificate's issuing division.
+    pub server_division: Option<u32>,
+    /// Server: the first problem found short of status.
+    pub server_reason: Option<String>,
+    /// The uploaded batch that carried it.
+    pub batch_id: i64,
+}
+
+/// A page of a device's check-log records: `GET /api/v1/verification-logs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct LogsPage {
+    /// The device.
+    pub device: DeviceView,
+    /// The hash of the device's last stored record, hex.
+    pub head: String,
+    /// The records, by seq.
+    pub records: Vec<LogRecordView>,
+    /// The `after` of the next page, when this one is full.
+    pub next_after: Option<u64>,
+}
+
 /// The devices of one officer token (or every token, for an
 /// administrator), with the enrollment limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,8 +25,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use shared::api::{HeadResponse, IngestResponse};
+use serde::Deserialize;
+use shared::api::{HeadResponse, IngestResponse, LogRecordView, LogsPage};
 use shared::crypto::Kid;
 use shared::domain::DivisionCode;
 
@@ -159,69 +159,8 @@ pub const DEFAULT_LIMIT: u32 = 100;
 /// Largest page size of the record listing.
 pub const MAX_LIMIT: u32 = 1_000;
 
-/// A device as listed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeviceView {
-    device_id: i64,
-    kid: String,
-    alg: String,
-    division: u32,
-    label: String,
-    enrolled_at: i64,
-    revoked_at: Option<i64>,
-    next_seq: u64,
-    head: String,
-}
-
-/// A stored record as listed: the device's claims, then the server's.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RecordView {
-    seq: u64,
-    hash: String,
-    prev: String,
-    /// Device time, Unix seconds.
-    at: i64,
-    /// `check`, `disposition` or `lookup` (an online lookup: `note` says
-    /// what it searched by).
-    kind: &'static str,
-    verdict: Option<String>,
-    reason: Option<String>,
-    cert_type: Option<String>,
-    cert_number: Option<String>,
-    cert_version: Option<u16>,
-    scanned: Option<String>,
-    status_seq: Option<u64>,
-    trust_seq: Option<u64>,
-    warnings: Vec<String>,
-    data_age: Option<u64>,
-    check_seq: Option<u64>,
-    accepted: Option<bool>,
-    note: Option<String>,
-    /// Server: the province's signature verified.
-    signature_verified: Option<bool>,
-    /// Server: a holder-signed presentation verified.
-    presentation_verified: Option<bool>,
-    server_cert_type: Option<String>,
-    server_cert_number: Option<String>,
-    server_cert_version: Option<u16>,
-    /// Server: the certificate's issuing division.
-    server_division: Option<u32>,
-    /// Server: the first problem found short of status.
-    server_reason: Option<String>,
-    batch_id: i64,
-}
-
-/// A page of records.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LogsResponse {
-    device: DeviceView,
-    records: Vec<RecordView>,
-    /// The `after` of the next page, when this one is full.
-    next_after: Option<u64>,
-}
-
-fn record_view(r: LogRecordRow) -> RecordView {
-    RecordView {
+fn record_view(r: LogRecordRow) -> LogRecordView {
+    LogRecordView {
         seq: r.seq,
         hash: hex::encode(r.hash),
         prev: hex::encode(r.prev),
@@ -230,7 +169,8 @@ fn record_view(r: LogRecordRow) -> RecordView {
             0 => "check",
             2 => "lookup",
             _ => "disposition",
-        },
+        }
+        .into(),
         verdict: r.verdict,
         reason: r.reason,
         cert_type: r.cert_type,
@@ -264,7 +204,7 @@ fn record_view(r: LogRecordRow) -> RecordView {
 #[utoipa::path(get, path = "/api/v1/verification-logs", tag = "verification logs",
     params(LogsQuery),
     responses(
-        (status = 200, description = "A page of records", body = LogsResponse),
+        (status = 200, description = "A page of records", body = LogsPage),
         (status = 400, description = "device_id missing, or a parameter malformed"),
         (status = 403, description = "Not an administrator or auditor"),
         (status = 404, description = "No such device"),
@@ -300,18 +240,9 @@ pub async fn get_logs(
     let next_after = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| r.seq))
         .flatten();
-    Ok(Json(LogsResponse {
-        device: DeviceView {
-            device_id: device.id,
-            kid: device.kid.to_hex(),
-            alg: crate::service::devices::alg_api_name(device.alg).into(),
-            division: device.division.code(),
-            label: device.label,
-            enrolled_at: device.enrolled_at,
-            revoked_at: device.revoked_at,
-            next_seq: device.next_seq,
-            head: hex::encode(device.head),
-        },
+    Ok(Json(LogsPage {
+        device: crate::service::devices::device_view(&device),
+        head: hex::encode(device.head),
         records: rows.into_iter().map(record_view).collect(),
         next_after,
     })

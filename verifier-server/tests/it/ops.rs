@@ -64,7 +64,7 @@ async fn a_token_expires_after_its_role_lifetime_with_its_own_problem() {
     let (_, _, body) = get_from(&s.state, "/api/v1/audit?after=0&limit=500", Some(&s.admin)).await;
     let audit: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(
-        audit.to_string().contains("unauthenticated: expired token"),
+        audit.to_string().contains("token-expired: expired token"),
         "{audit}"
     );
 }
