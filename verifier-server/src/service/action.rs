@@ -115,7 +115,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 20] = [
+    pub const ROUTES: [Action; 22] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -123,6 +123,8 @@ impl Action {
         Action::ReadAgencyPushes,
         Action::ReadAudit,
         Action::EnrollDevice,
+        Action::ListDevices,
+        Action::RevokeDevice,
         Action::UploadLogs,
         Action::ReadLogHead,
         Action::ReadLogs,
