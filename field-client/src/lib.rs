@@ -22,7 +22,7 @@ pub mod db;
 pub mod device;
 pub mod lookup;
 pub mod net;
-pub mod private_fs;
+pub use ownerfs as private_fs;
 pub mod seal;
 pub mod serve;
 pub mod sync;

@@ -16,4 +16,4 @@ pub mod lists;
 pub mod logs;
 pub mod lookup;
 pub mod maintenance;
-pub mod private_fs;
+pub use ownerfs as private_fs;

@@ -1,12 +1,15 @@
-//! Owner-only file modes of the data directory (`--data DIR`): the
-//! directory 0700, every file in it 0600 (database, WAL/SHM, keys, the
-//! generation file, demo files),
+//! Owner-only file modes: a data directory 0700, every file in it 0600,
 //! created that way or tightened at start (explicit modes through
-//! `PermissionsExt`, never the process umask).
+//! `PermissionsExt`, never the process umask). Used by `verifier-server`
+//! (`--data DIR`: database, WAL/SHM, keys, the generation file, demo
+//! files) and `field-client` (`DIR`: `client.db`, the device key, the
+//! seal); one crate because `shared` does no I/O.
 //!
 //! SQLite creates `-wal` and `-shm` with the mode of the database file, so
 //! the database is created 0600 *before* SQLite opens it; files left behind
 //! by an older version (0644) are tightened when the directory is opened.
+
+#![forbid(unsafe_code)]
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
