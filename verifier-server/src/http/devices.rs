@@ -120,6 +120,8 @@ pub async fn get_devices(
     params(("id" = i64, Path, description = "The device's id")),
     responses(
         (status = 200, description = "Revoked", body = DeviceView),
+        (status = 400, description = "The id is not a device id (a 64-bit integer)",
+            body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the administrator"),
         (status = 404, description = "No such device"),
         (status = 409, description = "Revoked already"),
