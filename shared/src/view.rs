@@ -12,7 +12,6 @@ use time::Date;
 use crate::domain::catalogue::qualification_class_name;
 use crate::domain::{render_number, CertType, DivisionCode, Face};
 use crate::trust::TrustList;
-use crate::verify::CST_OFFSET_SECONDS;
 use crate::wire::Claims;
 
 /// A code with its name.
@@ -113,13 +112,6 @@ impl FaceWarning {
     }
 }
 
-/// The China Standard Time date of a Unix time.
-pub fn cst_date(unix: i64) -> Date {
-    let day = (unix + CST_OFFSET_SECONDS).div_euclid(86_400);
-    let julian = i32::try_from(day + 2_440_588).unwrap_or(2_440_588);
-    Date::from_julian_day(julian).unwrap_or(Date::MIN)
-}
-
 /// The name of the authority for `division`: the trust list's entry, else
 /// the standard name for the province or a city, else a county bureau of
 /// its city (whose own name is not tabulated). The flag says whether it
@@ -180,7 +172,7 @@ impl FaceView {
     /// Builds the view of `claims` at `now` (Unix seconds), naming the
     /// authority from `trust`.
     pub fn build(claims: &Claims, trust: Option<&TrustList>, now: i64) -> FaceView {
-        let today = cst_date(now);
+        let today = crate::cst::date(now);
         let t: CertType = claims.cert_type;
         let (issuer_name, issuer_from_trust_list) = authority_name(claims.issuer_division, trust);
         let mut lines = Vec::new();
@@ -361,8 +353,8 @@ mod tests {
     #[test]
     fn cst_dates_turn_at_midnight_beijing() {
         // 2026-06-01T00:00:00+08:00 = 1780243200.
-        assert_eq!(cst_date(1_780_243_200).to_string(), "2026-06-01");
-        assert_eq!(cst_date(1_780_243_199).to_string(), "2026-05-31");
+        assert_eq!(crate::cst::date(1_780_243_200).to_string(), "2026-06-01");
+        assert_eq!(crate::cst::date(1_780_243_199).to_string(), "2026-05-31");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use shared::domain::{IdNumber, PlateNumber};
 use shared::status::Status;
 use shared::trust::{Manifest, TrustList};
 use shared::verify::{Reason, Verdict, MAX_CERTIFICATE_LEN};
-use shared::view::{cst_date, mask_id, FaceView};
+use shared::view::{mask_id, FaceView};
 use shared::wire::Claims;
 
 use super::action::Action;
@@ -151,7 +151,7 @@ fn status_name(s: Status) -> &'static str {
 /// The verdict on one certificate version at `now`: its status, then its
 /// validity dates (China Standard Time days).
 pub fn judge(status: Status, claims: &Claims, now: i64) -> Option<Reason> {
-    let today = cst_date(now);
+    let today = shared::cst::date(now);
     match status {
         Status::Revoked => Some(Reason::Revoked),
         Status::Suspended => Some(Reason::Suspended),
