@@ -24,17 +24,7 @@ impl CertificatesTx for SqliteTx<'_> {
                         issued_at
                  FROM certificates WHERE cert_type = ?1 AND number = ?2",
                 [cert_type.code(), number],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                },
+                |r| CertCols::try_from(r),
             )
             .optional()?;
         row.map(certificate_from).transpose()
@@ -76,18 +66,7 @@ impl CertificatesTx for SqliteTx<'_> {
                  FROM certificate_versions
                  WHERE cert_type = ?1 AND number = ?2 AND version = ?3",
                 params![cert_type.code(), number, version],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
-                },
+                |r| Cols::try_from(r),
             )
             .optional()?;
         row.map(|c| {
@@ -282,18 +261,7 @@ impl CertificatesTx for SqliteTx<'_> {
         let rows = stmt
             .query_map(
                 params![agency.map(DivisionCode::code), i64::from(open_only)],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
-                },
+                |r| NcCols::try_from(r),
             )?
             .collect::<Result<Vec<NcCols>, _>>()?;
         rows.into_iter().map(nonconforming_from).collect()

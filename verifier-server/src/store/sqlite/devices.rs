@@ -105,19 +105,7 @@ type DeviceCols = (
 );
 
 fn device_cols(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceCols> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-    ))
+    DeviceCols::try_from(r)
 }
 
 fn device_from(c: DeviceCols) -> Result<DeviceRow, StoreError> {

@@ -327,21 +327,7 @@ impl SqliteTx<'_> {
         );
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt
-            .query_map(params, |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                ))
-            })?
+            .query_map(params, |r| Cols::try_from(r))?
             .collect::<Result<Vec<Cols>, _>>()?;
         rows.into_iter()
             .map(|c| {

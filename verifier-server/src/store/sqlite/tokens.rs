@@ -27,20 +27,7 @@ type Cols = (
 );
 
 fn cols(r: &rusqlite::Row<'_>) -> rusqlite::Result<Cols> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-    ))
+    Cols::try_from(r)
 }
 
 fn hash_of(v: &[u8], id: i64) -> Result<[u8; 32], StoreError> {
