@@ -319,6 +319,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
