@@ -427,11 +427,7 @@ pub fn purge(
     let devices = tx.devices(None)?;
     // Years that have records before the cutoff: the oldest record's year
     // up to the year before the cutoff.
-    let oldest = tx
-        .eval_checks(i64::MIN / 2, cutoff)?
-        .iter()
-        .map(|c| c.at)
-        .min();
+    let oldest = tx.eval_oldest_check(cutoff)?;
     if let Some(oldest) = oldest {
         for year in shared::cst::year(oldest)..cutoff_year {
             super::evaluation::keep(tx.as_mut(), year, now)?;

@@ -913,6 +913,11 @@ fn devices_and_logs(e: &Engine) {
     assert!(checks[0].presented && checks[0].signature && !checks[0].presentation);
     assert_eq!(checks[0].cert, Some(("YSZ".into(), "A1".into())));
     assert_eq!(tx.eval_checks(nov, nov + 1).unwrap().len(), 1);
+    assert_eq!(
+        tx.eval_oldest_check(nov + 10).unwrap(),
+        checks.iter().map(|c| c.at).min()
+    );
+    assert_eq!(tx.eval_oldest_check(i64::MIN / 2).unwrap(), None);
     let refusals = tx.eval_refusals(0, i64::MAX).unwrap();
     assert_eq!(refusals.len(), 1);
     assert_eq!(refusals[0].note.as_deref(), Some("拒绝"));

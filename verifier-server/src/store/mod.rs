@@ -841,6 +841,10 @@ pub trait EvaluationTx {
     /// Stored check records with device time in `from..to` or carried by a
     /// batch that arrived in `from..to`.
     fn eval_checks(&mut self, from: i64, to: i64) -> Result<Vec<EvalCheck>, StoreError>;
+    /// The earliest device time of the check records that
+    /// [`eval_checks`](Self::eval_checks)`(-∞, to)` would read, without
+    /// reading them (the purge asks it to find the oldest year it drops).
+    fn eval_oldest_check(&mut self, to: i64) -> Result<Option<i64>, StoreError>;
     /// Every uploaded batch (id, device, arrival), by device and id.
     fn eval_batches(&mut self) -> Result<Vec<EvalBatch>, StoreError>;
     /// Refusals (dispositions not accepted) with device time in `from..to`.

@@ -101,6 +101,20 @@ impl EvaluationTx for PgTx<'_> {
         .collect()
     }
 
+    fn eval_oldest_check(&mut self, to: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .one_row(
+                "SELECT MIN(r.at) FROM verification_records r
+                 JOIN devices d ON d.id = r.device_id
+                 WHERE r.kind = 0
+                   AND (r.at < $1
+                        OR r.batch_id IN (SELECT id FROM verification_batches
+                                          WHERE received_at < $1))",
+                &[&to],
+            )?
+            .try_get(0)?)
+    }
+
     fn eval_batches(&mut self) -> Result<Vec<EvalBatch>, StoreError> {
         self.rows(
             "SELECT id, device_id, received_at FROM verification_batches ORDER BY device_id, id",

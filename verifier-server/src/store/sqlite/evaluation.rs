@@ -85,6 +85,18 @@ impl EvaluationTx for SqliteTx<'_> {
         rows.into_iter().map(eval_check_from).collect()
     }
 
+    fn eval_oldest_check(&mut self, to: i64) -> Result<Option<i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT MIN(r.at) FROM verification_records r
+             JOIN devices d ON d.id = r.device_id
+             WHERE r.kind = 0
+               AND (r.at < ?1
+                    OR r.batch_id IN (SELECT id FROM verification_batches
+                                      WHERE received_at < ?1))",
+        )?;
+        Ok(stmt.query_row(params![to], |r| r.get(0))?)
+    }
+
     fn eval_batches(&mut self) -> Result<Vec<EvalBatch>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, device_id, received_at FROM verification_batches ORDER BY device_id, id",
