@@ -279,19 +279,20 @@ impl Batch<'_> {
         let existing = self.tx.certificate(cert_type, &number)?;
         if let Some(current) = &existing {
             // The record may name the caller's division while the
-            // certificate belongs to another one.
+            // certificate belongs to another one. The refusal does not
+            // name that division: an agency learns nothing about another
+            // city's certificates beyond "not yours".
             if !self.caller.may_act_for(current.issuer_division) {
                 let own = self.caller.agency_division().code();
-                let theirs = current.issuer_division.code();
                 result.reasons = Some(reason(
                     "number",
                     "division_not_allowed",
                     format!(
-                        "证照 {cert_type} {number} 由行政区划 {theirs} 签发，不属于本机构（{own}）"
+                        "证照 {cert_type} {number} 不属于本机构（{own}）管辖，不能由本机构推送"
                     ),
                     format!(
-                        "number: certificate {cert_type} {number} was issued in division {theirs}, \
-                         outside this agency's division {own}"
+                        "number: certificate {cert_type} {number} is outside this agency's \
+                         division {own} and cannot be pushed by it"
                     ),
                 ));
                 return Ok(result);

@@ -551,6 +551,13 @@ async fn authentication_roles_and_problem_details() {
         answer["results"][0]["reasons"][0]["rule"],
         "division_not_allowed"
     );
+    // The refusal says "not yours" without naming whose it is.
+    let refusal = answer["results"][0]["reasons"][0].to_string();
+    assert!(
+        !refusal.contains("210100") && !refusal.contains("沈阳"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("210200"), "{refusal}");
     let n = number(&sample_record(CertType::QC));
     // Another city's certificate is answered like a missing one.
     let (status, p) = env.set_status(&dalian, CertType::QC, &n, "revoked").await;
