@@ -271,6 +271,30 @@ fn tls_end_to_end_with_pinned_ca_and_reload() {
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
+
+    // Files replaced without a signal (a certificate renewal tool that
+    // does not know the server): the watch picks them up within its
+    // interval (5 s), without a restart.
+    let (cert5, key5) = valid_leaf(&ca1);
+    write(dir.path(), "server.pem", &cert5);
+    write(dir.path(), "server.key", &key5);
+    let start = Instant::now();
+    while health(&server.url, &ca1.pem) != Ok(200) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a certificate replaced on disk was not picked up without SIGHUP: {}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        health(&server.url, &ca2.pem).is_err(),
+        "the replaced CA still accepted"
+    );
+    assert!(
+        server.running() && server.pid() == pid,
+        "the server restarted"
+    );
 }
 
 #[test]
