@@ -376,13 +376,19 @@ mod tests {
         // end of Wednesday, i.e. Thursday 00:00 CST.
         assert_eq!(
             c.deadline_after(at(date!(2026 - 06 - 01), 23), 2),
-            (crate::cst::day_start(date!(2026 - 06 - 04)), Basis::Published)
+            (
+                crate::cst::day_start(date!(2026 - 06 - 04)),
+                Basis::Published
+            )
         );
         // Ending Friday 2026-06-19... is the Dragon Boat holiday: Jun 19–21
         // rest, so Thursday Jun 18 → Mon 22, Tue 23 → due Wed 24 00:00.
         assert_eq!(
             c.deadline_after(at(date!(2026 - 06 - 18), 10), 2),
-            (crate::cst::day_start(date!(2026 - 06 - 24)), Basis::Published)
+            (
+                crate::cst::day_start(date!(2026 - 06 - 24)),
+                Basis::Published
+            )
         );
     }
 

@@ -2071,7 +2071,11 @@ mod tests {
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
             .count();
-        assert_eq!(rows.len(), data_lines, "a row of the shipped file does not parse");
+        assert_eq!(
+            rows.len(),
+            data_lines,
+            "a row of the shipped file does not parse"
+        );
         let current: Vec<_> = rows.iter().filter(|r| r.current).collect();
         // The province, 14 cities, 100 county-level divisions.
         assert_eq!(current.len(), 115);
@@ -2084,7 +2088,9 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), rows.len(), "duplicate code");
-        assert!(rows.iter().all(|r| r.code / 10_000 == 21 && !r.name.is_empty()));
+        assert!(rows
+            .iter()
+            .all(|r| r.code / 10_000 == 21 && !r.name.is_empty()));
         // ID number prefixes.
         for (code, ok) in [
             (210102, true),
@@ -2410,7 +2416,11 @@ mod tests {
         assert_eq!(rule(Vin::parse("LFWSRXPJ6LA12361O")), "vin.character");
         assert_eq!(rule(Vin::parse("LFWSRXPJ6LA12361Q")), "vin.character");
         // Position 9 check digit (GB 16735 / ISO 3779).
-        for good in ["WDBEA30D3HA391172", "1M8GDM9AXKP042788", "LSGKB54H3RT021568"] {
+        for good in [
+            "WDBEA30D3HA391172",
+            "1M8GDM9AXKP042788",
+            "LSGKB54H3RT021568",
+        ] {
             assert_eq!(rule(Vin::parse(good)), "ok", "{good}");
         }
         assert_eq!(rule(Vin::parse("LFWSRXPJ7LA123617")), "vin.check_digit");

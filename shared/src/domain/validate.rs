@@ -1661,10 +1661,16 @@ mod tests {
     fn the_pushing_agency_decides_the_plate_city() {
         let raw = sample_record(CertType::YSZ); // 辽A, issued in 沈阳
         let dalian = DivisionCode::from_u32(210200).ok();
-        let got = validate_pushed(&raw, TODAY, dalian).err().unwrap_or_default();
+        let got = validate_pushed(&raw, TODAY, dalian)
+            .err()
+            .unwrap_or_default();
         let rules: Vec<&str> = got.iter().map(|n| n.rule.as_str()).collect();
         assert_eq!(rules, ["plate.city_mismatch"]);
-        assert!(got[0].message_zh.contains("大连市（辽B）"), "{}", got[0].message_zh);
+        assert!(
+            got[0].message_zh.contains("大连市（辽B）"),
+            "{}",
+            got[0].message_zh
+        );
         // A county agency of 沈阳, and the province, accept 辽A.
         for agency in [210106, 210000] {
             let d = DivisionCode::from_u32(agency).ok();

@@ -29,10 +29,10 @@ use crate::service::lists::advance_status;
 use crate::store::{
     AgencyPush, CertificateRow, NonconformingRow, OutageRow, Store, Tx, VersionRow,
 };
-use shared::calendar::WorkingCalendar;
 use shared::api::{
     AgencyPushList, AgencyPushView, CertificateView, NonconformingList, NonconformingView,
 };
+use shared::calendar::WorkingCalendar;
 
 /// Working days after its last push within which an agency pushes again
 /// (§5.3: re-push within two working days).

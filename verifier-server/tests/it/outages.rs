@@ -93,8 +93,14 @@ async fn report_list_and_deadline() {
         tx.audit_tail(20).unwrap()
     });
     let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
-    assert!(actions.contains(&"POST /api/v1/agency/outages"), "{actions:?}");
-    assert!(actions.contains(&"GET /api/v1/agency/outages"), "{actions:?}");
+    assert!(
+        actions.contains(&"POST /api/v1/agency/outages"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"GET /api/v1/agency/outages"),
+        "{actions:?}"
+    );
     assert!(audit
         .iter()
         .any(|e| e.target == format!("outage {first} division {SHENYANG} 2026-05-28T09:00:00+08:00 to 2026-05-29T18:00:00+08:00")));

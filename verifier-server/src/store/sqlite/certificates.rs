@@ -314,17 +314,19 @@ impl CertificatesTx for SqliteTx<'_> {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(id, d, from, until, reason, repush_deadline, reported_at)| {
-                Ok(OutageRow {
-                    id,
-                    division: division_of(d)?,
-                    from,
-                    until,
-                    reason,
-                    repush_deadline,
-                    reported_at,
-                })
-            })
+            .map(
+                |(id, d, from, until, reason, repush_deadline, reported_at)| {
+                    Ok(OutageRow {
+                        id,
+                        division: division_of(d)?,
+                        from,
+                        until,
+                        reason,
+                        repush_deadline,
+                        reported_at,
+                    })
+                },
+            )
             .collect()
     }
 
