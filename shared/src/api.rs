@@ -246,6 +246,55 @@ pub struct AgencyPushList {
     pub agencies: Vec<AgencyPushView>,
 }
 
+/// An agency's outage report (§5.3): `POST /api/v1/agency/outages`. Times
+/// are RFC 3339, e.g. `2026-06-01T08:00:00+08:00`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OutageRequest {
+    /// Start of the fault.
+    pub from: String,
+    /// End of the fault (after `from`, not in the future).
+    pub until: String,
+    /// What failed (1 to 500 characters).
+    pub reason: String,
+}
+
+/// An outage report as answered; times RFC 3339 in China Standard Time
+/// (`+08:00`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct OutageView {
+    /// The report's id.
+    pub id: i64,
+    /// The reporting agency's division code.
+    pub division: u32,
+    /// Start of the fault.
+    pub from: String,
+    /// End of the fault.
+    pub until: String,
+    /// What failed.
+    pub reason: String,
+    /// When the re-push is due: the end of the second working day after
+    /// the day the fault ended (public holidays and adjusted working days
+    /// counted).
+    pub repush_deadline: String,
+    /// How the working days were known: `published` (the State Council's
+    /// arrangement), `statutory_only` (statutory holidays only, no adjusted
+    /// working days) or `weekdays_only` (a year the calendar lacks).
+    pub calendar_basis: crate::calendar::Basis,
+    /// When it was reported.
+    pub reported_at: String,
+}
+
+/// An agency's outage reports: `GET /api/v1/agency/outages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct OutageList {
+    /// Oldest fault first.
+    pub outages: Vec<OutageView>,
+}
+
 /// The body of a device enrollment: `POST /api/v1/devices`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]

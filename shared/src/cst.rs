@@ -5,7 +5,7 @@
 //! day are all local days; this is the one place that turns Unix seconds
 //! into them and back. Nothing here reads the clock: `now` is an argument.
 
-use time::{Date, Month, OffsetDateTime, Weekday};
+use time::{Date, Month, OffsetDateTime};
 
 /// China Standard Time's offset from UTC, seconds.
 pub const OFFSET_SECONDS: i64 = 8 * 3600;
@@ -33,6 +33,27 @@ pub fn datetime_text(at: i64) -> String {
         ),
         Err(_) => at.to_string(),
     }
+}
+
+/// RFC 3339 in China Standard Time at Unix time `at`, e.g.
+/// `2026-06-01T08:00:00+08:00` (the Unix seconds as digits outside the
+/// calendar's range).
+pub fn rfc3339(at: i64) -> String {
+    let offset = time::UtcOffset::from_whole_seconds(OFFSET_SECONDS as i32);
+    match (OffsetDateTime::from_unix_timestamp(at), offset) {
+        (Ok(t), Ok(o)) => t
+            .to_offset(o)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| at.to_string()),
+        _ => at.to_string(),
+    }
+}
+
+/// Unix seconds of an RFC 3339 time (any offset; `+08:00` is China
+/// Standard Time). Fractions of a second are dropped.
+pub fn parse_rfc3339(s: &str) -> Result<i64, time::error::Parse> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(OffsetDateTime::unix_timestamp)
 }
 
 /// The China Standard Time year at Unix time `at`.
@@ -66,27 +87,6 @@ pub fn month_start(year: i32, month: u8) -> i64 {
         .map_or(0, day_start)
 }
 
-/// Whether `day` is a working day: Monday to Friday. Public holidays and
-/// their make-up working days are not known, so a holiday counts as a
-/// working day.
-pub fn is_working_day(day: Date) -> bool {
-    !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday)
-}
-
-/// Unix seconds of 00:00 China Standard Time on the day after the
-/// `working_days`-th working day following the local day of `at`.
-pub fn after_working_days(at: i64, working_days: u32) -> i64 {
-    let mut day = date(at);
-    let mut counted = 0;
-    while counted < working_days {
-        day = day.next_day().unwrap_or(day);
-        if is_working_day(day) {
-            counted += 1;
-        }
-    }
-    day_start(day.next_day().unwrap_or(day))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,21 +112,5 @@ mod tests {
         assert_eq!(month_start(2026, 13), month_start(2027, 1));
         assert_eq!(month_start(2026, 0), 0);
         assert_eq!(month_start(2026, 14), month_start(2027, 1));
-    }
-
-    #[test]
-    fn working_days_skip_weekends() {
-        // Monday → due at the start of Thursday.
-        assert_eq!(
-            after_working_days(JUNE_1 + 3600, 2),
-            JUNE_1 + 3 * DAY_SECONDS
-        );
-        // Friday 2026-06-05 → Monday, Tuesday → due Wednesday 06-10.
-        let friday = JUNE_1 + 4 * DAY_SECONDS;
-        assert_eq!(
-            after_working_days(friday, 2),
-            day_start(date!(2026 - 06 - 10))
-        );
-        assert!(!is_working_day(date!(2026 - 06 - 06)));
     }
 }

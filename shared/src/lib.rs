@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod calendar;
 pub mod cbor;
 pub mod checklog;
 pub mod cose;

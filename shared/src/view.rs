@@ -113,22 +113,14 @@ impl FaceWarning {
 }
 
 /// The name of the authority for `division`: the trust list's entry, else
-/// the standard name for the province or a city, else a county bureau of
-/// its city (whose own name is not tabulated). The flag says whether it
-/// came from the trust list.
+/// the standard name of the province's, a city's or a county's own bureau
+/// (a county bureau is named as itself, from the shipped GB/T 2260 table).
+/// The flag says whether it came from the trust list.
 pub fn authority_name(division: DivisionCode, trust: Option<&TrustList>) -> (String, bool) {
     if let Some(a) = trust.and_then(|t| t.authority(division)) {
         return (a.name.clone(), true);
     }
-    let name = if division.is_county() {
-        format!(
-            "{}所辖县区交通运输主管部门（{division}）",
-            division.name_zh()
-        )
-    } else {
-        division.authority_name_zh()
-    };
-    (name, false)
+    (division.authority_name_zh(), false)
 }
 
 fn line(key: &str, zh: &str, en: &str, value: impl Into<String>) -> Line {
@@ -393,8 +385,10 @@ mod tests {
         let county = DivisionCode::from_u32(210_112).unwrap();
         let (name, from_list) = authority_name(county, None);
         assert!(!from_list);
-        assert!(name.contains("县区") && name.contains("210112"), "{name}");
+        assert_eq!(name, "沈阳市浑南区交通运输局");
         assert_ne!(name, county.city().authority_name_zh());
+        let county = DivisionCode::from_u32(210_123).unwrap();
+        assert_eq!(authority_name(county, None).0, "康平县交通运输局");
     }
 
     #[test]

@@ -335,6 +335,11 @@ struct ServeArgs {
         hide_env_values = true
     )]
     metrics_token: Option<String>,
+    /// The working-day calendar (public holidays and adjusted working days)
+    /// for push and re-push deadlines, a JSON file in the format of
+    /// `shared/data/calendar-cn.json`; the shipped one (2026–2027) by default.
+    #[arg(long, value_name = "FILE")]
+    calendar: Option<PathBuf>,
 }
 
 /// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
@@ -405,10 +410,21 @@ impl ServeArgs {
             network.metrics_token_sha256 =
                 Some(sha2::Sha256::digest(token.trim().as_bytes()).into());
         }
+        let calendar = match &self.calendar {
+            None => shared::calendar::WorkingCalendar::shipped()
+                .context("the shipped working-day calendar")?,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --calendar {}", path.display()))?;
+                shared::calendar::WorkingCalendar::from_json(&text)
+                    .with_context(|| format!("--calendar {}", path.display()))?
+            }
+        };
         Ok(Config {
             lists,
             limits,
             network,
+            calendar: std::sync::Arc::new(calendar),
         })
     }
 }

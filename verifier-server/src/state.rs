@@ -113,6 +113,9 @@ pub struct Config {
     pub limits: Limits,
     /// Who is a trusted reverse proxy, who may read `/metrics`.
     pub network: Network,
+    /// The working-day calendar of push and re-push deadlines
+    /// (`--calendar FILE`; the shipped one by default).
+    pub calendar: std::sync::Arc<shared::calendar::WorkingCalendar>,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -356,6 +359,11 @@ impl AppState {
     /// Request limits.
     pub fn limits(&self) -> Limits {
         self.inner.config.limits
+    }
+
+    /// The working-day calendar of push and re-push deadlines.
+    pub fn calendar(&self) -> &shared::calendar::WorkingCalendar {
+        &self.inner.config.calendar
     }
 
     /// Trusted proxies and `/metrics` access.

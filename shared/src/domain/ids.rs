@@ -132,7 +132,7 @@ impl IdKind {
     /// The expected format, in English (used by [`ParseError::BadFormat`]).
     pub fn format_en(self) -> &'static str {
         match self {
-            IdKind::PlateColour => "a JT/T 697.7 colour code (0-5 or 9) or its name",
+            IdKind::PlateColour => "a JT/T 697.7 colour code (0-6 or 9) or its name",
             IdKind::Division => "6 digits",
             IdKind::CertIdentifier => {
                 "1.2.156.3005.2.{type code}.{issuer code}.{serial}.{version}.{check}"
@@ -151,7 +151,7 @@ impl IdKind {
     /// The expected format, in Chinese (used by [`ParseError::BadFormat`]).
     pub fn format_zh(self) -> &'static str {
         match self {
-            IdKind::PlateColour => "JT/T 697.7 颜色代码（0–5 或 9）或颜色名称",
+            IdKind::PlateColour => "JT/T 697.7 颜色代码（0–6 或 9）或颜色名称",
             IdKind::Division => "6 位数字",
             IdKind::CertIdentifier => "1.2.156.3005.2.类型代码.颁发机构代码.流水号.版本号.校验位",
             IdKind::ScopeCode => "1–3 位数字的 JT/T 415 代码",
@@ -933,6 +933,17 @@ impl PlateNumber {
         self.0.chars().count() == 8
     }
 
+    /// Whether this is a large-vehicle new-energy plate (5 digits, then the
+    /// energy mark last); a small one has the mark third.
+    pub fn is_large_new_energy(&self) -> bool {
+        self.is_new_energy() && self.0.chars().nth(2).is_some_and(|c| c.is_ascii_digit())
+    }
+
+    /// The last character, e.g. 挂, 学 or 警 on such plates.
+    pub fn last_char(&self) -> char {
+        self.0.chars().last().unwrap_or(' ')
+    }
+
     /// The province abbreviation, e.g. `辽`.
     pub fn province(&self) -> char {
         self.0.chars().next().unwrap_or(' ')
@@ -964,21 +975,27 @@ pub enum PlateColour {
     Black,
     /// 4: white (白色).
     White,
-    /// 5: green (绿色), new-energy plates.
+    /// 5: green (绿色): the gradient green (渐变绿) of small new-energy
+    /// plates (GA 36-2018).
     Green,
+    /// 6: yellow-green (黄绿双拼色) of large new-energy plates (GA 36-2018).
+    /// The code is this project's until the current JT/T 697.7 table is at
+    /// hand (see `docs/decisions.md`).
+    YellowGreen,
     /// 9: other (其他).
     Other,
 }
 
 impl PlateColour {
     /// All colours in code order.
-    pub const ALL: [PlateColour; 7] = [
+    pub const ALL: [PlateColour; 8] = [
         PlateColour::NotPlated,
         PlateColour::Blue,
         PlateColour::Yellow,
         PlateColour::Black,
         PlateColour::White,
         PlateColour::Green,
+        PlateColour::YellowGreen,
         PlateColour::Other,
     ];
 
@@ -993,7 +1010,8 @@ impl PlateColour {
             })
     }
 
-    /// Parses the code digit (`"2"`) or the Chinese name (`"黄色"` or `"黄"`).
+    /// Parses the code digit (`"2"`) or the Chinese name (`"黄色"` or `"黄"`;
+    /// also `"渐变绿"` and `"黄绿"`, the GA 36 names of the new-energy plates).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let kind = IdKind::PlateColour;
         if s.is_empty() {
@@ -1003,9 +1021,17 @@ impl PlateColour {
             let code: u64 = s.parse().map_err(|_| ParseError::BadFormat { kind })?;
             return Self::from_code(code);
         }
-        PlateColour::ALL
-            .into_iter()
-            .find(|c| c.label_zh() == s || c.label_zh().trim_end_matches('色') == s)
+        let alias = match s {
+            "渐变绿" | "渐变绿色" => Some(PlateColour::Green),
+            "黄绿" | "黄绿色" | "黄绿双拼" => Some(PlateColour::YellowGreen),
+            _ => None,
+        };
+        alias
+            .or_else(|| {
+                PlateColour::ALL
+                    .into_iter()
+                    .find(|c| c.label_zh() == s || c.label_zh().trim_end_matches('色') == s)
+            })
             .ok_or(ParseError::BadFormat { kind })
     }
 
@@ -1018,6 +1044,7 @@ impl PlateColour {
             PlateColour::Black => 3,
             PlateColour::White => 4,
             PlateColour::Green => 5,
+            PlateColour::YellowGreen => 6,
             PlateColour::Other => 9,
         }
     }
@@ -1031,6 +1058,7 @@ impl PlateColour {
             PlateColour::Black => "黑色",
             PlateColour::White => "白色",
             PlateColour::Green => "绿色",
+            PlateColour::YellowGreen => "黄绿双拼色",
             PlateColour::Other => "其他",
         }
     }
@@ -1078,13 +1106,77 @@ const CITY_TABLE: [(u32, &str, &str, &str); 14] = [
     (211400, "葫芦岛市", "辽P", "葫"),
 ];
 
+/// The shipped GB/T 2260 table of Liaoning (`shared/data/gbt2260-liaoning.csv`):
+/// the province, its 14 cities and its county-level divisions, plus a few
+/// abolished county codes that still begin older ID numbers. Data, not code:
+/// update the file when the Ministry of Civil Affairs publishes a change.
+const LIAONING_TABLE: &str = include_str!("../../data/gbt2260-liaoning.csv");
+
+/// One row of [`LIAONING_TABLE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DivisionRow {
+    /// The 6-digit code.
+    pub code: u32,
+    /// The official name, e.g. 铁西区.
+    pub name: &'static str,
+    /// Whether the code is in force (`false`: abolished, kept for ID numbers).
+    pub current: bool,
+}
+
+/// Every row of the shipped Liaoning division table, in file order. A row
+/// that does not parse is a defect of the shipped file, caught by the tests
+/// (`division_table_is_complete`); it is skipped here.
+pub fn liaoning_divisions() -> &'static [DivisionRow] {
+    static ROWS: std::sync::OnceLock<Vec<DivisionRow>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(|| {
+        LIAONING_TABLE
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut parts = l.split(',');
+                let code = parts.next()?.parse().ok()?;
+                let name = parts.next()?;
+                let current = match parts.next()? {
+                    "current" => true,
+                    "abolished" => false,
+                    _ => return None,
+                };
+                Some(DivisionRow {
+                    code,
+                    name,
+                    current,
+                })
+            })
+            .collect()
+    })
+}
+
+fn division_row(code: u32) -> Option<&'static DivisionRow> {
+    liaoning_divisions().iter().find(|r| r.code == code)
+}
+
+/// Whether `code` may begin a citizen ID number: any province's code must
+/// be a province-level code (GB/T 2260); a Liaoning one must be a real
+/// county-level code of the shipped table, current or abolished (an ID
+/// number keeps the code of its first registration).
+pub fn id_prefix_is_real(code: u32) -> bool {
+    if !PROVINCE_PREFIXES.contains(&(code / 10_000)) {
+        return false;
+    }
+    if code / 10_000 != 21 {
+        return true;
+    }
+    code % 100 != 0 && division_row(code).is_some()
+}
+
 /// A Liaoning administrative division code (行政区划代码, GB/T 2260).
 ///
-/// Accepts only the province (210000), its 14 cities (210100 … 211400)
-/// and county-level codes under those cities: any `21ccxx` with `cc` in
-/// 01–14 and `xx` in 01–99. County names are not tabulated here, so a
-/// county code is accepted if its city exists, and [`DivisionCode::name_zh`]
-/// gives the city's name for it.
+/// Accepts only codes in force in the shipped table
+/// (`shared/data/gbt2260-liaoning.csv`): the province (210000), its 14
+/// cities (210100 … 211400) and their county-level divisions. A county
+/// has its own name ([`DivisionCode::name_zh`]), and its transport bureau
+/// is named as itself ([`DivisionCode::authority_name_zh`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct DivisionCode(u32);
@@ -1111,18 +1203,15 @@ impl DivisionCode {
     /// Liaoning province, 210000.
     pub const PROVINCE: DivisionCode = DivisionCode(210000);
 
-    /// Checks that `code` is Liaoning's, one of its cities, or a county
-    /// under one of its cities.
+    /// Checks that `code` is Liaoning's, one of its cities, or one of their
+    /// county-level divisions in force.
     pub fn from_u32(code: u32) -> Result<Self, ParseError> {
-        let province = code / 10_000;
-        let city = (code / 100) % 100;
-        if province == 21 && (code == 210000 || (1..=14).contains(&city)) {
-            Ok(DivisionCode(code))
-        } else {
-            Err(ParseError::UnknownDivision {
+        match division_row(code) {
+            Some(row) if row.current => Ok(DivisionCode(code)),
+            _ => Err(ParseError::UnknownDivision {
                 kind: IdKind::Division,
                 code,
-            })
+            }),
         }
     }
 
@@ -1163,20 +1252,52 @@ impl DivisionCode {
         }
     }
 
+    /// The counties in force under this city (empty for a county or the
+    /// province), in code order.
+    pub fn counties(self) -> Vec<DivisionCode> {
+        if !self.is_city() {
+            return Vec::new();
+        }
+        liaoning_divisions()
+            .iter()
+            .filter(|r| r.current && r.code % 100 != 0 && r.code / 100 * 100 == self.0)
+            .map(|r| DivisionCode(r.code))
+            .collect()
+    }
+
     fn city_row(self) -> Option<&'static (u32, &'static str, &'static str, &'static str)> {
         let city = self.city().0;
         CITY_TABLE.iter().find(|row| row.0 == city)
     }
 
-    /// Chinese name: 辽宁省, or the city's name (also for a county, whose
-    /// own name is not tabulated), e.g. 沈阳市.
+    /// Chinese name: 辽宁省, a city's (沈阳市) or a county's own (铁西区).
     pub fn name_zh(self) -> &'static str {
-        self.city_row().map_or("辽宁省", |row| row.1)
+        match division_row(self.0) {
+            Some(row) => row.name,
+            None => self.city_row().map_or("辽宁省", |row| row.1),
+        }
+    }
+
+    /// Full Chinese name: a district with its city (沈阳市铁西区), since
+    /// district names repeat across cities; otherwise [`Self::name_zh`].
+    pub fn full_name_zh(self) -> String {
+        let own = self.name_zh();
+        if self.is_county() && own.ends_with('区') {
+            format!("{}{own}", self.city().name_zh())
+        } else {
+            own.to_owned()
+        }
     }
 
     /// Plate prefix of the city (辽A … 辽P); `None` for the province.
     pub fn plate_prefix(self) -> Option<&'static str> {
         self.city_row().map(|row| row.2)
+    }
+
+    /// The city's plate letter (A for 沈阳, GA 36 发牌机关代号); `None` for
+    /// the province.
+    pub fn plate_letter(self) -> Option<char> {
+        self.plate_prefix().and_then(|p| p.chars().nth(1))
     }
 
     /// The city abbreviation used in printed certificate numbers, e.g. 沈 in
@@ -1187,12 +1308,13 @@ impl DivisionCode {
     }
 
     /// The transport authority for this division: 辽宁省交通运输厅 for the
-    /// province, otherwise the city's 交通运输局 (also for a county).
+    /// province, a city's or a county's own 交通运输局 (沈阳市交通运输局,
+    /// 沈阳市铁西区交通运输局, 康平县交通运输局).
     pub fn authority_name_zh(self) -> String {
         if self.is_province() {
             "辽宁省交通运输厅".to_owned()
         } else {
-            format!("{}交通运输局", self.name_zh())
+            format!("{}交通运输局", self.full_name_zh())
         }
     }
 }
@@ -1712,9 +1834,12 @@ impl From<Tonnage> for String {
 // ---------------------------------------------------------------------------
 
 /// A vehicle identification number (车辆识别代号, GB 16735 / ISO 3779):
-/// 17 characters from `A-H J-N P R-Z 0-9` (no I, O, Q). Lower-case input
-/// is normalised to upper case. The position-9 check digit is not
-/// enforced.
+/// 17 characters from `A-H J-N P R-Z 0-9` (no I, O, Q) with the check
+/// character at position 9: each character is transliterated (digits as
+/// themselves, A–H 1–8, J–N 1–5, P 7, R 9, S–Z 2–9), weighted by
+/// 8 7 6 5 4 3 2 10 0 9 8 7 6 5 4 3 2, and the sum mod 11 is the check
+/// (`X` for 10), as GB 16735 (Annex, after ISO 3779) requires for vehicles
+/// made in China. Lower-case input is normalised to upper case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Vin(String);
@@ -1736,7 +1861,34 @@ impl Vin {
             }
             text.push(u);
         }
+        let expected = Self::check_char_for(&text).ok_or(ParseError::BadFormat { kind })?;
+        let found = text.chars().nth(8).unwrap_or(' ');
+        if expected != found {
+            return Err(ParseError::BadCheckDigit {
+                kind,
+                expected,
+                found,
+            });
+        }
         Ok(Vin(text))
+    }
+
+    /// The position-9 check character for 17 VIN characters (the 9th is
+    /// ignored), or `None` if `vin` is not 17 VIN characters. Useful to
+    /// make test data.
+    pub fn check_char_for(vin: &str) -> Option<char> {
+        const WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2];
+        if vin.chars().count() != 17 {
+            return None;
+        }
+        let sum = vin
+            .chars()
+            .zip(WEIGHTS)
+            .try_fold(0u32, |acc, (c, w)| Some(acc + vin_value(c)? * w))?;
+        match sum % 11 {
+            10 => Some('X'),
+            d => char::from_digit(d, 10),
+        }
     }
 
     /// The normalised 17 characters.
@@ -1746,6 +1898,19 @@ impl Vin {
 }
 
 string_id!(Vin);
+
+/// The GB 16735 / ISO 3779 transliteration of one VIN character.
+fn vin_value(c: char) -> Option<u32> {
+    match c {
+        '0'..='9' => c.to_digit(10),
+        'A'..='H' => Some(c as u32 - 'A' as u32 + 1),
+        'J'..='N' => Some(c as u32 - 'J' as u32 + 1),
+        'P' => Some(7),
+        'R' => Some(9),
+        'S'..='Z' => Some(c as u32 - 'S' as u32 + 2),
+        _ => None,
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -1877,10 +2042,10 @@ mod tests {
 
     #[test]
     fn plate_colours() {
-        for (code, want) in [(0, "ok"), (1, "ok"), (5, "ok"), (9, "ok")] {
+        for (code, want) in [(0, "ok"), (1, "ok"), (5, "ok"), (6, "ok"), (9, "ok")] {
             assert_eq!(rule(PlateColour::from_code(code)), want);
         }
-        for code in [6, 7, 8, 10, 255, u64::MAX] {
+        for code in [7, 8, 10, 255, u64::MAX] {
             assert_eq!(
                 rule(PlateColour::from_code(code)),
                 "plate_colour.unknown_code"
@@ -1892,9 +2057,60 @@ mod tests {
             assert_eq!(PlateColour::parse(c.label_zh()), Ok(c));
         }
         assert_eq!(PlateColour::parse("黄"), Ok(PlateColour::Yellow));
+        assert_eq!(PlateColour::parse("渐变绿"), Ok(PlateColour::Green));
+        assert_eq!(PlateColour::parse("黄绿"), Ok(PlateColour::YellowGreen));
         assert_eq!(rule(PlateColour::parse("紫色")), "plate_colour.format");
         assert_eq!(rule(PlateColour::parse("7")), "plate_colour.unknown_code");
         assert_eq!(rule(PlateColour::parse("")), "plate_colour.empty");
+    }
+
+    #[test]
+    fn division_table_is_complete() {
+        let rows = liaoning_divisions();
+        let data_lines = LIAONING_TABLE
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(
+            rows.len(),
+            data_lines,
+            "a row of the shipped file does not parse"
+        );
+        let current: Vec<_> = rows.iter().filter(|r| r.current).collect();
+        // The province, 14 cities, 100 county-level divisions.
+        assert_eq!(current.len(), 115);
+        assert_eq!(current.iter().filter(|r| r.code % 100 != 0).count(), 100);
+        for city in LIAONING_CITIES {
+            assert!(!city.counties().is_empty(), "{city}");
+            assert_eq!(DivisionCode::from_u32(city.code()), Ok(city));
+        }
+        let mut codes: Vec<u32> = rows.iter().map(|r| r.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), rows.len(), "duplicate code");
+        assert!(rows
+            .iter()
+            .all(|r| r.code / 10_000 == 21 && !r.name.is_empty()));
+        // ID number prefixes.
+        for (code, ok) in [
+            (210102, true),
+            (211481, true),
+            (210282, true), // 普兰店市, abolished 2015: older ID numbers
+            (210199, false),
+            (210100, false),
+            (210101, false),
+            (110105, true),
+            (220102, true),
+            (990102, false),
+        ] {
+            assert_eq!(id_prefix_is_real(code), ok, "{code}");
+        }
+        let d = DivisionCode::from_u32(210106).unwrap_or(DivisionCode::PROVINCE);
+        assert_eq!(d.name_zh(), "铁西区");
+        assert_eq!(d.authority_name_zh(), "沈阳市铁西区交通运输局");
+        let d = DivisionCode::from_u32(210181).unwrap_or(DivisionCode::PROVINCE);
+        assert_eq!(d.authority_name_zh(), "新民市交通运输局");
+        assert_eq!(d.plate_letter(), Some('A'));
     }
 
     #[test]
@@ -1905,7 +2121,11 @@ mod tests {
             (211400, "ok"),
             (210102, "ok"),
             (211481, "ok"),
-            (210199, "ok"),
+            (210123, "ok"),
+            (210199, "division.unknown_division"),
+            (210101, "division.unknown_division"),
+            (210122, "division.unknown_division"),
+            (210107, "division.unknown_division"),
             (210001, "division.unknown_division"),
             (211500, "division.unknown_division"),
             (211501, "division.unknown_division"),
@@ -1956,7 +2176,9 @@ mod tests {
         let county = DivisionCode::from_u32(210211).unwrap_or_else(|e| panic!("{e}"));
         assert!(county.is_county());
         assert_eq!(county.city().code(), 210200);
-        assert_eq!(county.name_zh(), "大连市");
+        assert_eq!(county.name_zh(), "甘井子区");
+        assert_eq!(county.city().name_zh(), "大连市");
+        assert_eq!(county.authority_name_zh(), "大连市甘井子区交通运输局");
         assert_eq!(county.plate_prefix(), Some("辽B"));
         assert_eq!(county.to_string(), "210211");
     }
@@ -2193,6 +2415,18 @@ mod tests {
         assert_eq!(rule(Vin::parse("LFWSRXPJ6LA12361")), "vin.length");
         assert_eq!(rule(Vin::parse("LFWSRXPJ6LA12361O")), "vin.character");
         assert_eq!(rule(Vin::parse("LFWSRXPJ6LA12361Q")), "vin.character");
+        // Position 9 check digit (GB 16735 / ISO 3779).
+        for good in [
+            "WDBEA30D3HA391172",
+            "1M8GDM9AXKP042788",
+            "LSGKB54H3RT021568",
+        ] {
+            assert_eq!(rule(Vin::parse(good)), "ok", "{good}");
+        }
+        assert_eq!(rule(Vin::parse("LFWSRXPJ7LA123617")), "vin.check_digit");
+        assert_eq!(rule(Vin::parse("1M8GDM9A1KP042788")), "vin.check_digit");
+        assert_eq!(Vin::check_char_for("1M8GDM9A_KP042788"), None);
+        assert_eq!(Vin::check_char_for("1M8GDM9A0KP042788"), Some('X'));
 
         let table: &[(&str, &str)] = &[
             ("20230329", "ok"),

@@ -21,7 +21,19 @@
 //! - sex agrees with the ID number (`sex.mismatch_id_number`);
 //! - seats 1–99; a YSZ has seats or tonnage (`capacity.missing`);
 //! - version 1–999; free text within its length limit (`text.length`);
-//! - the GB/T 36904 identifier builds.
+//! - the GB/T 36904 identifier builds;
+//! - an ID number's first six digits are a real GB/T 2260 code: a province
+//!   code anywhere, a county of the shipped Liaoning table for 21xxxx
+//!   (`id_number.unknown_division`); issuing divisions are codes in force
+//!   (`division.unknown_division`);
+//! - the holder's minimum age on the issue date ([`minimum_age`],
+//!   `id_number.under_minimum_age`) and the longest validity of the type
+//!   ([`max_validity_years`], `valid_until.too_long`);
+//! - a vehicle certificate's plate is a 辽 plate (`plate.other_province`)
+//!   of the pushing agency's city (`plate.city_mismatch`, see
+//!   [`validate_pushed`]); the plate colour fits the plate, new-energy
+//!   plates included (`plate_colour.mismatch_plate`); the VIN's check digit
+//!   (`vin.check_digit`).
 //!
 //! Values are trimmed of surrounding white space first; a blank value counts
 //! as missing. Fields the type does not have are ignored, as are unknown
@@ -573,10 +585,85 @@ fn not_future(d: Date, today: Date) -> Result<Date, ParseError> {
     }
 }
 
-/// Checks a pushed record against every rule (see the module docs) and
-/// returns the typed certificate, or every problem found: it never stops at
-/// the first. `today` is the date used for "not in the future" checks.
+/// Checks a record against every rule (see the module docs) when the
+/// pushing agency is not known: the plate's city is checked against the
+/// record's own issuing division. See [`validate_pushed`].
 pub fn validate(raw: &RawRecord, today: Date) -> Result<CertificateData, Vec<Nonconformance>> {
+    validate_pushed(raw, today, None)
+}
+
+/// Minimum age of the holder on the issue date, per person certificate
+/// type and qualification class. A driving licence needs 18 (《机动车驾驶证
+/// 申领和使用规定》, 公安部令第162号, art. 14, small cars); the rules below
+/// add the driving experience they require before the qualification:
+/// - WYJ: 3 years' driving (《网络预约出租汽车经营服务管理暂行办法》 art. 14) → 21;
+/// - XYJ and QC class 6 (taxi): licence held 1 year (《出租汽车驾驶员从业资格
+///   管理规定》 art. 10) → 19;
+/// - QC class 1 (passenger): licence held 1 year (《道路运输从业人员管理规定》
+///   art. 8) → 19;
+/// - every other QC class: 18 (the licence, or full age for loading managers
+///   and escorts, 《民法典》 art. 17).
+pub fn minimum_age(cert_type: CertType, qualification_classes: &[u8]) -> Option<u8> {
+    match cert_type {
+        CertType::WYJ => Some(21),
+        CertType::XYJ => Some(19),
+        CertType::QC => Some(
+            qualification_classes
+                .iter()
+                .map(|c| if matches!(c, 1 | 6) { 19 } else { 18 })
+                .max()
+                .unwrap_or(18),
+        ),
+        _ => None,
+    }
+}
+
+/// Longest validity in years per certificate type, where a rule sets one:
+/// - QC: 6 years (《道路运输从业人员管理规定》: 从业资格证件有效期为6年);
+/// - WYJ, XYJ: 6 years (《出租汽车驾驶员从业资格管理规定》 and the ride-hailing
+///   driver card that follows it);
+/// - JYXK, WXHW: 4 years for passenger and freight operating permits
+///   (`shared/spec/domain-data.md`, operating permits; dangerous goods are
+///   freight).
+///
+/// The other types have no limit here (their term is set by the licensing
+/// decision); 长期 is refused where a limit exists.
+pub fn max_validity_years(cert_type: CertType) -> Option<u8> {
+    match cert_type {
+        CertType::QC | CertType::WYJ | CertType::XYJ => Some(6),
+        CertType::JYXK | CertType::WXHW => Some(4),
+        _ => None,
+    }
+}
+
+/// `d` plus `years` years (29 February becomes 28 February).
+fn plus_years(d: Date, years: u8) -> Date {
+    let y = d.year() + i32::from(years);
+    d.replace_year(y)
+        .or_else(|_| d.replace_day(28).and_then(|d| d.replace_year(y)))
+        .unwrap_or(d)
+}
+
+/// Whole years from `birth` to `on`.
+fn age_on(birth: Date, on: Date) -> i32 {
+    let mut age = on.year() - birth.year();
+    if (on.month() as u8, on.day()) < (birth.month() as u8, birth.day()) {
+        age -= 1;
+    }
+    age
+}
+
+/// Checks a record pushed by an agency against every rule (see the module
+/// docs) and returns the typed certificate, or every problem found: it
+/// never stops at the first. `today` is the date used for "not in the
+/// future" checks; `agency` is the pushing agency's division (its city
+/// decides the plate letter a vehicle may carry), `None` when unknown or
+/// province-wide (then the record's issuing division decides).
+pub fn validate_pushed(
+    raw: &RawRecord,
+    today: Date,
+    agency: Option<DivisionCode>,
+) -> Result<CertificateData, Vec<Nonconformance>> {
     let mut c = Checker {
         raw,
         entry: None,
@@ -741,6 +828,68 @@ pub fn validate(raw: &RawRecord, today: Date) -> Result<CertificateData, Vec<Non
         );
     }
 
+    if let Some(id) = &id_number {
+        let prefix = id.division_prefix();
+        if !super::ids::id_prefix_is_real(prefix) {
+            c.parse_error(
+                "id_number",
+                None,
+                &ParseError::UnknownDivision {
+                    kind: IdKind::IdNumber,
+                    code: prefix,
+                },
+            );
+        }
+    }
+    if let (Some(t), Some(id), Some(issued)) = (cert_type, &id_number, issue_date) {
+        let classes = qualification_classes.as_deref().unwrap_or_default();
+        if let Some(min) = minimum_age(t, classes) {
+            let birth = id.birth_date();
+            if age_on(birth, issued) < i32::from(min) {
+                c.push(
+                    "id_number",
+                    "id_number.under_minimum_age",
+                    format!(
+                        "持证人发证时未满 {min} 周岁（身份证号码出生日期 {birth}，发证日期 {issued}），\
+                         不符合{}的年龄条件",
+                        t.name_zh()
+                    ),
+                    format!(
+                        "id_number: the holder, born {birth}, was under {min} on the issue date {issued}"
+                    ),
+                );
+            }
+        }
+    }
+    if let (Some(t), Some(from), Some(until)) = (cert_type, valid_from, valid_until) {
+        if let Some(years) = max_validity_years(t) {
+            let latest = plus_years(from, years);
+            let too_long = until.is_none_or(|u| u > latest);
+            if too_long {
+                let (until_zh, until_en) = date_text(until);
+                c.push(
+                    "valid_until",
+                    "valid_until.too_long",
+                    format!(
+                        "有效期过长：{}有效期最长 {years} 年（{from} 起至多到 {latest}），实为至{until_zh}",
+                        t.name_zh()
+                    ),
+                    format!(
+                        "valid_until: a {t} is valid for at most {years} years ({from} to {latest}), found {until_en}"
+                    ),
+                );
+            }
+        }
+    }
+    if cert_type.is_some_and(|t| t.family() == Family::Vehicle) {
+        if let Some(p) = &plate {
+            check_plate_city(&mut c, p, agency, issuer_division);
+        }
+    }
+    if let (Some(p), Some(colour)) = (&plate, plate_colour) {
+        check_plate_colour(&mut c, p, colour);
+    }
+
     let Some(cert_type) = cert_type else {
         return Err(c.problems);
     };
@@ -862,6 +1011,110 @@ pub fn validate(raw: &RawRecord, today: Date) -> Result<CertificateData, Vec<Non
         return Err(c.problems);
     }
     Ok(data)
+}
+
+/// A Liaoning vehicle certificate needs a 辽 plate whose letter (GA 36
+/// 发牌机关代号: 辽A 沈阳 … 辽P 葫芦岛) is the city of the pushing agency, or
+/// of the record's issuing division when the agency is province-wide.
+fn check_plate_city(
+    c: &mut Checker<'_>,
+    plate: &PlateNumber,
+    agency: Option<DivisionCode>,
+    issuer: Option<DivisionCode>,
+) {
+    let p = plate.as_str();
+    if plate.province() != '辽' {
+        c.push(
+            "plate",
+            "plate.other_province",
+            format!("车牌号码 {p} 不是辽宁省号牌：辽宁省核发的车辆证照只能对应“辽”字号牌"),
+            format!("plate: {p} is not a Liaoning plate; a Liaoning vehicle certificate needs a 辽 plate"),
+        );
+        return;
+    }
+    let city = [agency, issuer]
+        .into_iter()
+        .flatten()
+        .find(|d| !d.is_province())
+        .map(DivisionCode::city);
+    let Some(city) = city else { return };
+    let Some(letter) = city.plate_letter() else {
+        return;
+    };
+    if plate.city_letter() != letter {
+        let found = plate.city_letter();
+        let owner = super::ids::LIAONING_CITIES
+            .iter()
+            .find(|d| d.plate_letter() == Some(found))
+            .map_or("无此发牌机关", |d| d.name_zh());
+        c.push(
+            "plate",
+            "plate.city_mismatch",
+            format!(
+                "车牌号码 {p} 的发牌机关代号“辽{found}”（{owner}）与发证机关所在地{}（辽{letter}）不符",
+                city.name_zh()
+            ),
+            format!(
+                "plate: {p} is registered under 辽{found}, not in the issuing city {} (辽{letter})",
+                city.code()
+            ),
+        );
+    }
+}
+
+/// The plate colour agrees with the plate (GA 36-2018): small new-energy
+/// plates are gradient green, large ones yellow-green; 7-character plates
+/// are never green; 挂 and 学 plates are yellow, 警 plates white and only
+/// they; a plate number means the vehicle is plated.
+fn check_plate_colour(c: &mut Checker<'_>, plate: &PlateNumber, colour: PlateColour) {
+    let expected: Option<PlateColour> = if plate.is_large_new_energy() {
+        Some(PlateColour::YellowGreen)
+    } else if plate.is_new_energy() {
+        Some(PlateColour::Green)
+    } else {
+        match plate.last_char() {
+            '挂' | '学' => Some(PlateColour::Yellow),
+            '警' => Some(PlateColour::White),
+            _ => None,
+        }
+    };
+    let ok = match expected {
+        Some(e) => colour == e,
+        None => !matches!(
+            colour,
+            PlateColour::Green
+                | PlateColour::YellowGreen
+                | PlateColour::White
+                | PlateColour::NotPlated
+        ),
+    };
+    if !ok {
+        let p = plate.as_str();
+        let (want_zh, want_en) = match expected {
+            Some(e) => (
+                format!("应为{}（{}）", e.label_zh(), e.code()),
+                format!("should be {} ({})", e.label_zh(), e.code()),
+            ),
+            None => (
+                "应为蓝色、黄色、黑色或其他，绿色和黄绿双拼色仅用于 8 位新能源号牌".to_owned(),
+                "should be blue, yellow, black or other; green and yellow-green are for 8-character new-energy plates".to_owned(),
+            ),
+        };
+        c.push(
+            "plate_colour",
+            "plate_colour.mismatch_plate",
+            format!(
+                "车牌颜色{}（{}）与车牌号码 {p} 不符：{want_zh}",
+                colour.label_zh(),
+                colour.code()
+            ),
+            format!(
+                "plate_colour: {} ({}) does not fit plate {p}: {want_en}",
+                colour.label_zh(),
+                colour.code()
+            ),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1156,7 +1409,7 @@ pub fn largest_realistic_record(cert_type: CertType) -> RawRecord {
         },
         CertType::WYY => RawRecord {
             owner: t("辽宁省大连市易行网络预约出租汽车服务有限公司"),
-            plate: t("辽B12345D"),
+            plate: t("辽BF98765"),
             plate_colour: t("5"),
             vehicle_type: t("小型普通客车"),
             seats: t("7"),
@@ -1284,8 +1537,14 @@ mod tests {
             row("wxhw ok", WXHW, |_| {}, &[]),
             row("fsx ok", FSX, |_| {}, &[]),
             row("wyjy ok", WYJY, |_| {}, &[]),
-            row("long-term, county issuer, lower case, padding, version", JYXK, |r| {
+            row("long-term, county issuer, lower case, padding, version", WYJY, |r| {
                 r.valid_until = t("长期");
+                r.issuer_division = t(" 210106 ");
+                r.issuer_name = None;
+                r.cert_type = t("wyjy");
+                r.version = t("12");
+            }, &[]),
+            row("county issuer, lower case, padding, version", JYXK, |r| {
                 r.issuer_division = t(" 210106 ");
                 r.issuer_name = None;
                 r.cert_type = t("jyxk");
@@ -1348,6 +1607,42 @@ mod tests {
             row("vehicle class", WYJ, |r| r.vehicle_classes = t("C1A4"), &[("vehicle_classes", "vehicle_classes.unknown_code")]),
             row("vehicle classes with separators", XYJ, |r| r.vehicle_classes = t("A1,A2"), &[("vehicle_classes", "vehicle_classes.character")]),
             row("name too long", QC, |r| r.name = t(&"王".repeat(51)), &[("name", "text.length")]),
+            // R3 rules of issue 15.
+            row("long-term where the type has a limit", JYXK, |r| r.valid_until = t("长期"), &[("valid_until", "valid_until.too_long")]),
+            row("qualification valid over 6 years", QC, |r| r.valid_until = t("20290519"), &[("valid_until", "valid_until.too_long")]),
+            row("qualification valid exactly 6 years", QC, |r| r.valid_until = t("20290518"), &[]),
+            row("permit valid over 4 years", WXHW, |r| r.valid_until = t("20991231"), &[("valid_until", "valid_until.too_long")]),
+            row("plate of another province", YSZ, |r| r.plate = t("吉A5K823"), &[("plate", "plate.other_province")]),
+            row("plate of another Liaoning city", YSZ, |r| r.plate = t("辽B5K823"), &[("plate", "plate.city_mismatch")]),
+            row("plate letter of no city", WYY, |r| r.plate = t("辽ZD12345"), &[("plate", "plate.city_mismatch")]),
+            row("county issuer, plate of its city", YSZ, |r| { r.issuer_division = t("210181"); r.issuer_name = None; }, &[]),
+            row("plates are not checked on person certificates", QC, |r| r.plate = t("吉A5K823"), &[]),
+            row("small new-energy plate, gradient green by name", WYY, |r| r.plate_colour = t("渐变绿"), &[]),
+            row("small new-energy plate in yellow", WYY, |r| r.plate_colour = t("2"), &[("plate_colour", "plate_colour.mismatch_plate")]),
+            row("small new-energy plate in yellow-green", WYY, |r| r.plate_colour = t("6"), &[("plate_colour", "plate_colour.mismatch_plate")]),
+            row("large new-energy plate in yellow-green", YSZ, |r| { r.plate = t("辽A12345D"); r.plate_colour = t("黄绿"); }, &[]),
+            row("large new-energy plate in green", YSZ, |r| { r.plate = t("辽A12345F"); r.plate_colour = t("5"); }, &[("plate_colour", "plate_colour.mismatch_plate")]),
+            row("ordinary plate in green", YSZ, |r| r.plate_colour = t("5"), &[("plate_colour", "plate_colour.mismatch_plate")]),
+            row("ordinary plate not plated", YSZ, |r| r.plate_colour = t("0"), &[("plate_colour", "plate_colour.mismatch_plate")]),
+            row("trailer plate in blue", YSZ, |r| { r.plate = t("辽A3G25挂"); r.plate_colour = t("1"); }, &[("plate_colour", "plate_colour.mismatch_plate")]),
+            row("trailer plate in yellow", YSZ, |r| r.plate = t("辽A3G25挂"), &[]),
+            row("white plate without 警", YSZ, |r| r.plate_colour = t("4"), &[("plate_colour", "plate_colour.mismatch_plate")]),
+            row("vin check digit", YSZ, |r| r.vin = t("LFWSRXPJ7LA123617"), &[("vin", "vin.check_digit")]),
+            row("vin check digit X", WYY, |r| r.vin = t("1M8GDM9AXKP042788"), &[]),
+            row("ride-hailing driver under 21", WYJ, |r| {
+                r.id_number = t("210203200501011521"); r.number = t("210203200501011521");
+            }, &[("id_number", "id_number.under_minimum_age")]),
+            row("freight driver at 18", QC, |r| {
+                r.id_number = t("210102200406010035"); r.number = t("210102200406010035");
+                r.first_issue = t("20230518");
+            }, &[]),
+            row("passenger driver at 18", QC, |r| {
+                r.id_number = t("210102200406010035"); r.number = t("210102200406010035");
+                r.first_issue = t("20230518"); r.qualification_classes = l(&["1", "2"]);
+            }, &[("id_number", "id_number.under_minimum_age")]),
+            row("id number of no Liaoning county", XYJ, |r| r.id_number = t("210199197809230619"), &[("id_number", "id_number.unknown_division")]),
+            row("id number of an abolished county", XYJ, |r| r.id_number = t("210122198001010016"), &[]),
+            row("issuer county that does not exist", WYY, |r| r.issuer_division = t("210107"), &[("issuer_division", "division.unknown_division")]),
             row("inspection date impossible", YSZ, |r| r.inspection_valid_until = t("20260931"), &[("inspection_valid_until", "date.impossible_date")]),
         ];
         assert!(rows.len() >= 25);
@@ -1360,6 +1655,27 @@ mod tests {
         let mut raw = sample_record(WYJY);
         raw.number = Some(long_serial);
         assert_eq!(problems(&raw), set(&[("number", "cert_number.length")]));
+    }
+
+    #[test]
+    fn the_pushing_agency_decides_the_plate_city() {
+        let raw = sample_record(CertType::YSZ); // 辽A, issued in 沈阳
+        let dalian = DivisionCode::from_u32(210200).ok();
+        let got = validate_pushed(&raw, TODAY, dalian)
+            .err()
+            .unwrap_or_default();
+        let rules: Vec<&str> = got.iter().map(|n| n.rule.as_str()).collect();
+        assert_eq!(rules, ["plate.city_mismatch"]);
+        assert!(
+            got[0].message_zh.contains("大连市（辽B）"),
+            "{}",
+            got[0].message_zh
+        );
+        // A county agency of 沈阳, and the province, accept 辽A.
+        for agency in [210106, 210000] {
+            let d = DivisionCode::from_u32(agency).ok();
+            assert!(validate_pushed(&raw, TODAY, d).is_ok(), "{agency}");
+        }
     }
 
     #[test]

@@ -250,9 +250,13 @@ fn city_short(city: DivisionCode) -> &'static str {
     city.name_zh().trim_end_matches('市')
 }
 
-/// A county-level code under `city` (its districts are numbered 02–12).
+/// A real county-level code under `city`, from the shipped GB/T 2260 table.
 fn county(rng: &mut Rng, city: DivisionCode) -> u32 {
-    city.code() + rng.range(2, 12)
+    let counties = city.counties();
+    if counties.is_empty() {
+        return city.code();
+    }
+    counties[rng.below(counties.len())].code()
 }
 
 fn address(rng: &mut Rng, city: DivisionCode) -> String {
@@ -731,8 +735,14 @@ fn permit_record(
         economic_type: text("有限责任公司"),
         business_scope: list(&scope),
         operating_area: (cert_type == CertType::WYJY).then(|| city.name_zh().to_owned()),
-        ..base(cert_type, &number, city, issued, 6)?
+        // Operating permits run 4 years where the rule says so (R3).
+        ..base(cert_type, &number, city, issued, permit_years(cert_type))?
     })
+}
+
+/// The validity of a demo permit: the type's longest, else 6 years.
+fn permit_years(cert_type: CertType) -> i32 {
+    shared::domain::validate::max_validity_years(cert_type).map_or(6, i32::from)
 }
 
 /// A change an agency would push for `r`: a new address (变更), an

@@ -160,8 +160,14 @@ async fn dashboard(state: &AppState, caller: &Caller, year: i32) -> Result<Respo
     let year = super::evaluation::check_year(Some(year), "form field year")?;
     let e = super::evaluation::load(state, caller, Action::PostDashboard, year).await?;
     let s = state.clone();
-    let ops =
-        blocking(move || Ok(crate::service::evaluation::operations(s.store(), s.now())?)).await?;
+    let ops = blocking(move || {
+        Ok(crate::service::evaluation::operations(
+            s.store(),
+            s.calendar(),
+            s.now(),
+        )?)
+    })
+    .await?;
     Ok(page(&format!("{year} 年度考核"), &render(&e, &ops)))
 }
 

@@ -300,6 +300,14 @@ async fn read_agency_pushes(state: &AppState, caller: &Caller) -> Result<Respons
     require(caller, &[Role::Admin, Role::Auditor, Role::Agency])?;
     let s = state.clone();
     let caller = caller.clone();
-    let list = blocking(move || Ok(issuing::agency_pushes(s.store(), &caller, s.now())?)).await?;
+    let list = blocking(move || {
+        Ok(issuing::agency_pushes(
+            s.store(),
+            s.calendar(),
+            &caller,
+            s.now(),
+        )?)
+    })
+    .await?;
     Ok(Json(list).into_response())
 }

@@ -24,6 +24,7 @@ pub mod logs;
 pub mod lookup;
 pub mod metrics;
 pub mod openapi;
+pub mod outages;
 pub mod tls;
 pub mod wallet;
 
@@ -52,6 +53,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
         .merge(metrics::router())
         .merge(issuing::router(limits))
+        .merge(outages::router())
         .merge(holders::router())
         .merge(wallet::router())
         .merge(audit_log::router())

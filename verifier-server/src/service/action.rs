@@ -51,6 +51,10 @@ pub enum Action {
     RecordComplaint,
     /// `POST /admin/dashboard`.
     PostDashboard,
+    /// `POST /api/v1/agency/outages`.
+    ReportOutage,
+    /// `GET /api/v1/agency/outages`.
+    ListOutages,
     /// `verifier-server admin create-token`.
     CreateToken,
     /// `verifier-server admin list-tokens`.
@@ -101,6 +105,8 @@ impl Action {
             Action::RecordDeclared => "PUT /api/v1/evaluation/declared",
             Action::RecordComplaint => "POST /api/v1/evaluation/complaints",
             Action::PostDashboard => "POST /admin/dashboard",
+            Action::ReportOutage => "POST /api/v1/agency/outages",
+            Action::ListOutages => "GET /api/v1/agency/outages",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
@@ -115,7 +121,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 22] = [
+    pub const ROUTES: [Action; 24] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -138,6 +144,8 @@ impl Action {
         Action::RecordDeclared,
         Action::RecordComplaint,
         Action::PostDashboard,
+        Action::ReportOutage,
+        Action::ListOutages,
     ];
 
     /// The action of a route: `method` and the route's path template as

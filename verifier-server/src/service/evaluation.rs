@@ -315,16 +315,22 @@ pub struct Operations {
 
 /// The agencies overdue with pushes at `now` and the open correction
 /// lists (read in one transaction; the evaluation's read is audited).
-pub fn operations(store: &dyn Store, now: i64) -> Result<Operations, StoreError> {
+pub fn operations(
+    store: &dyn Store,
+    calendar: &shared::calendar::WorkingCalendar,
+    now: i64,
+) -> Result<Operations, StoreError> {
     let mut tx = store.begin()?;
     let pushes = tx.agency_pushes()?;
+    let outages = tx.outages(None)?;
     let authorities = tx.authorities()?;
     let corrections = tx.eval_open_corrections()?;
     tx.commit()?;
     let mut overdue = Vec::new();
     for a in &authorities {
         let last = pushes.iter().find(|p| p.division == a.division);
-        if issuing::push_overdue(last.map(|p| p.at), now) {
+        let outage = issuing::outage_deadline(&outages, a.division);
+        if issuing::push_overdue(calendar, last.map(|p| p.at), outage, now) {
             overdue.push((a.division.code(), a.name.clone(), last.map(|p| p.at)));
         }
     }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 pub use shared::api::{Outcome, PushResponse, RecordResult, StatusChange, StatusChanged, Summary};
 use shared::cose;
-use shared::domain::validate::validate;
+use shared::domain::validate::validate_pushed;
 use shared::domain::{CertType, CertificateData, DivisionCode, Nonconformance, RawRecord, Uscc};
 use shared::status::Status;
 use shared::wire::Claims;
@@ -26,30 +26,52 @@ use super::action::Action;
 use crate::service::auth::{Caller, Role};
 use crate::service::keys::Keys;
 use crate::service::lists::advance_status;
-use crate::store::{AgencyPush, CertificateRow, NonconformingRow, Store, Tx, VersionRow};
+use crate::store::{
+    AgencyPush, CertificateRow, NonconformingRow, OutageRow, Store, Tx, VersionRow,
+};
 use shared::api::{
     AgencyPushList, AgencyPushView, CertificateView, NonconformingList, NonconformingView,
 };
+use shared::calendar::WorkingCalendar;
 
 /// Working days after its last push within which an agency pushes again
 /// (§5.3: re-push within two working days).
 pub const PUSH_WORKING_DAYS: u32 = 2;
 
-/// When an agency whose last push was at `last` becomes overdue: the start
-/// (00:00 China Standard Time) of the day after the second working day
-/// following the day of the push. Working days are Monday to Friday;
-/// public holidays and their make-up working days are not known to the
-/// server yet, so a holiday counts as a working day (the agency is shown
-/// overdue early, never late).
-pub fn push_due_by(last: i64) -> i64 {
-    shared::cst::after_working_days(last, PUSH_WORKING_DAYS)
+/// When an agency becomes overdue (R4, §5.3): the start (00:00 China
+/// Standard Time) of the day after the second working day following the
+/// day of its last push (`last`), counted on the working-day `calendar`
+/// (public holidays and adjusted working days); an outage it reported
+/// moves this to the outage's re-push deadline when that is later.
+/// `None`: never pushed and no outage, overdue at once.
+pub fn push_due_by(
+    calendar: &WorkingCalendar,
+    last: Option<i64>,
+    outage_deadline: Option<i64>,
+) -> Option<i64> {
+    let by_push = last.map(|at| calendar.deadline_after(at, PUSH_WORKING_DAYS).0);
+    by_push.max(outage_deadline)
 }
 
-/// Whether an agency whose last push was at `last` (`None`: never) is
-/// overdue at `now`: the one statement of the rule (R4), used by the
-/// push-state endpoint and the dashboard.
-pub fn push_overdue(last: Option<i64>, now: i64) -> bool {
-    last.map(push_due_by).is_none_or(|due| now >= due)
+/// Whether an agency is overdue at `now` (see [`push_due_by`]): the one
+/// statement of the rule, used by the push-state endpoint and the
+/// dashboard.
+pub fn push_overdue(
+    calendar: &WorkingCalendar,
+    last: Option<i64>,
+    outage_deadline: Option<i64>,
+    now: i64,
+) -> bool {
+    push_due_by(calendar, last, outage_deadline).is_none_or(|due| now >= due)
+}
+
+/// The latest re-push deadline among an agency's outage reports.
+pub fn outage_deadline(outages: &[OutageRow], division: DivisionCode) -> Option<i64> {
+    outages
+        .iter()
+        .filter(|o| o.division == division)
+        .map(|o| o.repush_deadline)
+        .max()
 }
 
 fn reason(field: &str, rule: &str, zh: String, en: String) -> Vec<Nonconformance> {
@@ -99,7 +121,13 @@ struct Prepared {
     validated: Result<(CertificateData, String), Vec<Nonconformance>>,
 }
 
-fn prepare(value: serde_json::Value, today: Date) -> anyhow::Result<Prepared> {
+/// `agency` is the pushing agency's division (its city decides the plate
+/// letter of a vehicle); `None` for an administrator.
+fn prepare(
+    value: serde_json::Value,
+    today: Date,
+    agency: Option<DivisionCode>,
+) -> anyhow::Result<Prepared> {
     let raw: RawRecord = match serde_json::from_value(value) {
         Ok(raw) => raw,
         Err(e) => {
@@ -111,7 +139,7 @@ fn prepare(value: serde_json::Value, today: Date) -> anyhow::Result<Prepared> {
         }
     };
     let record_json = serde_json::to_string(&raw).context("encoding a record")?;
-    let validated = match validate(&raw, today) {
+    let validated = match validate_pushed(&raw, today, agency) {
         Ok(mut data) => {
             data.version = 1;
             let json = serde_json::to_string(&data).context("encoding certificate data")?;
@@ -596,11 +624,13 @@ pub fn nonconforming(
 /// sees its own); audited in the same transaction.
 pub fn agency_pushes(
     store: &dyn Store,
+    calendar: &WorkingCalendar,
     caller: &Caller,
     now: i64,
 ) -> Result<AgencyPushList, ReadError> {
     let mut tx = store.begin()?;
     let pushes = tx.agency_pushes()?;
+    let outages = tx.outages(None)?;
     let authorities = tx.authorities()?;
     let mut divisions: Vec<_> = authorities.iter().map(|a| a.division).collect();
     divisions.extend(pushes.iter().map(|p| p.division));
@@ -612,17 +642,22 @@ pub fn agency_pushes(
     let agencies: Vec<AgencyPushView> = divisions
         .into_iter()
         .map(|division| {
-            let last = pushes.iter().find(|p| p.division == division);
+            let last = pushes.iter().find(|p| p.division == division).map(|p| p.at);
+            let records = pushes
+                .iter()
+                .find(|p| p.division == division)
+                .map(|p| p.records);
+            let outage = outage_deadline(&outages, division);
             AgencyPushView {
                 division: division.code(),
                 name: authorities
                     .iter()
                     .find(|a| a.division == division)
                     .map_or_else(|| division.authority_name_zh(), |a| a.name.clone()),
-                last_push_at: last.map(|p| p.at),
-                last_push_records: last.map(|p| p.records),
-                due_by: last.map(|p| push_due_by(p.at)),
-                overdue: push_overdue(last.map(|p| p.at), now),
+                last_push_at: last,
+                last_push_records: records,
+                due_by: push_due_by(calendar, last, outage),
+                overdue: push_overdue(calendar, last, outage, now),
             }
         })
         .collect();
@@ -695,7 +730,8 @@ pub fn push(
     let total = records.len();
     // Parsing, encoding and validation are pure: spread them over the cores
     // before the store work, which is sequential.
-    let prepared = parallel_map(records, |value| prepare(value, today));
+    let agency = caller.division;
+    let prepared = parallel_map(records, |value| prepare(value, today, agency));
     let mut results = Vec::with_capacity(total);
     let mut summary = Summary::default();
     for (index, prepared) in prepared.into_iter().enumerate() {
@@ -851,10 +887,33 @@ mod tests {
             (cst(2026, 6, 5, 18), cst(2026, 6, 10, 0)), // Fri -> end of Tue
             (cst(2026, 6, 6, 12), cst(2026, 6, 10, 0)), // Sat -> end of Tue
             (cst(2026, 6, 7, 12), cst(2026, 6, 10, 0)), // Sun -> end of Tue
+            // Dragon Boat Festival, Fri 19 – Sun 21 June: Thu 18 -> Mon 22, Tue 23.
+            (cst(2026, 6, 18, 9), cst(2026, 6, 24, 0)),
+            // National Day: Wed 30 Sep -> Oct 1–7 rest -> Thu 8, Fri 9.
+            (cst(2026, 9, 30, 9), cst(2026, 10, 10, 0)),
+            // Fri 9 Oct -> Sat 10 Oct is worked (调休) -> Mon 12.
+            (cst(2026, 10, 9, 9), cst(2026, 10, 13, 0)),
         ];
+        let calendar = WorkingCalendar::shipped().unwrap_or_else(|e| panic!("{e}"));
         for (push, due) in cases {
-            assert_eq!(push_due_by(push), due, "push at {push}");
+            assert_eq!(
+                push_due_by(&calendar, Some(push), None),
+                Some(due),
+                "push at {push}"
+            );
         }
+        // An outage's later deadline wins; an earlier one does not.
+        let push = cst(2026, 6, 1, 10);
+        let later = cst(2026, 6, 12, 0);
+        assert_eq!(push_due_by(&calendar, Some(push), Some(later)), Some(later));
+        assert_eq!(
+            push_due_by(&calendar, Some(push), Some(cst(2026, 6, 2, 0))),
+            Some(cst(2026, 6, 4, 0))
+        );
+        // Never pushed: overdue at once, unless an outage gives time.
+        assert!(push_overdue(&calendar, None, None, push));
+        assert!(!push_overdue(&calendar, None, Some(later), push));
+        assert!(push_overdue(&calendar, None, Some(later), later));
         // 23:59 CST on Monday is 15:59 UTC: still Monday's push.
         assert_eq!(
             shared::cst::date(cst(2026, 6, 1, 23) + 3599).weekday(),

@@ -40,6 +40,7 @@ const CASES: &[Case] = &[
     ("holders", holders),
     ("lookups", lookups),
     ("nonconforming_and_pushes", nonconforming_and_pushes),
+    ("outages", outages),
     ("tokens", tokens),
     ("audit_is_append_only", audit_is_append_only),
     ("devices_and_logs", devices_and_logs),
@@ -628,6 +629,45 @@ fn nonconforming_and_pushes(e: &Engine) {
         ]
     );
     tx.commit().unwrap();
+}
+
+fn outages(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let row = |d: u32, from: i64, until: i64| OutageRow {
+        id: 0,
+        division: division(d),
+        from,
+        until,
+        reason: "前置机故障".into(),
+        repush_deadline: until + 86_400,
+        reported_at: until + 10,
+    };
+    let a = tx.insert_outage(&row(210100, 200, 300)).unwrap();
+    let b = tx.insert_outage(&row(210200, 100, 150)).unwrap();
+    let c = tx.insert_outage(&row(210100, 100, 150)).unwrap();
+    assert!(a != b && b != c && a != c);
+    let all = tx.outages(None).unwrap();
+    let order: Vec<i64> = all.iter().map(|o| o.id).collect();
+    assert_eq!(order, vec![c, a, b]);
+    assert_eq!(
+        all[1],
+        OutageRow {
+            id: a,
+            ..row(210100, 200, 300)
+        }
+    );
+    let own: Vec<i64> = tx
+        .outages(Some(division(210100)))
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(own, vec![c, a]);
+    assert!(tx.outages(Some(division(210300))).unwrap().is_empty());
+    tx.commit().unwrap();
+    // The schema refuses a period that ends before it starts.
+    let mut tx = e.store.begin().unwrap();
+    assert!(tx.insert_outage(&row(210100, 500, 400)).is_err());
 }
 
 fn token(n: u8, role: &str) -> TokenRow {

@@ -364,6 +364,25 @@ pub struct AgencyPush {
     pub records: u64,
 }
 
+/// An agency's outage report (§5.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutageRow {
+    /// Assigned by the store (ignored on insert).
+    pub id: i64,
+    /// The reporting agency's division.
+    pub division: DivisionCode,
+    /// Start of the fault, Unix seconds.
+    pub from: i64,
+    /// End of the fault, Unix seconds (after `from`).
+    pub until: i64,
+    /// The agency's description of the fault.
+    pub reason: String,
+    /// When the re-push is due, Unix seconds.
+    pub repush_deadline: i64,
+    /// When the report was made, Unix seconds.
+    pub reported_at: i64,
+}
+
 /// Row counts, for monitoring and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
@@ -703,6 +722,12 @@ pub trait CertificatesTx {
     fn record_push(&mut self, push: &AgencyPush) -> Result<(), StoreError>;
     /// Every agency's last push, by division.
     fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError>;
+
+    /// Stores an outage report; returns its id.
+    fn insert_outage(&mut self, outage: &OutageRow) -> Result<i64, StoreError>;
+    /// The outage reports of `division` (every division's for `None`), by
+    /// division, then fault start, then id.
+    fn outages(&mut self, division: Option<DivisionCode>) -> Result<Vec<OutageRow>, StoreError>;
 }
 
 /// Holders: their certificates and their registered device keys.

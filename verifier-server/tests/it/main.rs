@@ -15,5 +15,6 @@ mod holders;
 mod logs;
 mod ops;
 mod ops_net;
+mod outages;
 mod roles;
 mod wallet_files;

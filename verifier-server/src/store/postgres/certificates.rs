@@ -10,7 +10,7 @@ use shared::status::Status;
 use super::{col, PgTx};
 use crate::store::{
     cert_type_of, division_of, i64_of, status_of, u32_of, u64_of, version_of, AgencyPush,
-    CertificateRow, CertificatesTx, NonconformingRow, StoreError, VersionRow,
+    CertificateRow, CertificatesTx, NonconformingRow, OutageRow, StoreError, VersionRow,
 };
 
 /// The columns of a version, in [`version_from`] order (`v`: the version).
@@ -332,6 +332,46 @@ impl CertificatesTx for PgTx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    fn insert_outage(&mut self, o: &OutageRow) -> Result<i64, StoreError> {
+        let r = self.one_row(
+            "INSERT INTO agency_outages
+                 (division, fault_from, fault_until, reason, repush_deadline, reported_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &i64::from(o.division.code()),
+                &o.from,
+                &o.until,
+                &o.reason,
+                &o.repush_deadline,
+                &o.reported_at,
+            ],
+        )?;
+        col(&r, 0)
+    }
+
+    fn outages(&mut self, division: Option<DivisionCode>) -> Result<Vec<OutageRow>, StoreError> {
+        let d: Option<i64> = division.map(|d| i64::from(d.code()));
+        self.rows(
+            "SELECT id, division, fault_from, fault_until, reason, repush_deadline, reported_at
+             FROM agency_outages WHERE $1::BIGINT IS NULL OR division = $1
+             ORDER BY division, fault_from, id",
+            &[&d],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(OutageRow {
+                id: col(r, 0)?,
+                division: division_of(col(r, 1)?)?,
+                from: col(r, 2)?,
+                until: col(r, 3)?,
+                reason: col(r, 4)?,
+                repush_deadline: col(r, 5)?,
+                reported_at: col(r, 6)?,
+            })
+        })
+        .collect()
     }
 
     fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError> {

@@ -9,7 +9,7 @@ use shared::status::Status;
 
 use crate::store::{
     cert_type_of, division_of, i64_of, status_of, u32_of, u64_of, version_of, AgencyPush,
-    CertificateRow, CertificatesTx, NonconformingRow, StoreError, VersionRow,
+    CertificateRow, CertificatesTx, NonconformingRow, OutageRow, StoreError, VersionRow,
 };
 
 impl CertificatesTx for SqliteTx<'_> {
@@ -275,6 +275,59 @@ impl CertificatesTx for SqliteTx<'_> {
             params![p.division.code(), p.at, i64_of(p.records, "record count")?],
         )?;
         Ok(())
+    }
+
+    fn insert_outage(&mut self, o: &OutageRow) -> Result<i64, StoreError> {
+        self.exec(
+            "INSERT INTO agency_outages
+                 (division, fault_from, fault_until, reason, repush_deadline, reported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                o.division.code(),
+                o.from,
+                o.until,
+                o.reason,
+                o.repush_deadline,
+                o.reported_at
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn outages(&mut self, division: Option<DivisionCode>) -> Result<Vec<OutageRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, division, fault_from, fault_until, reason, repush_deadline, reported_at
+             FROM agency_outages WHERE ?1 IS NULL OR division = ?1
+             ORDER BY division, fault_from, id",
+        )?;
+        let rows = stmt
+            .query_map([division.map(DivisionCode::code)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(
+                |(id, d, from, until, reason, repush_deadline, reported_at)| {
+                    Ok(OutageRow {
+                        id,
+                        division: division_of(d)?,
+                        from,
+                        until,
+                        reason,
+                        repush_deadline,
+                        reported_at,
+                    })
+                },
+            )
+            .collect()
     }
 
     fn agency_pushes(&mut self) -> Result<Vec<AgencyPush>, StoreError> {
