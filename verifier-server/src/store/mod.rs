@@ -1015,7 +1015,8 @@ pub trait ForwardTx {
     /// Provinces with queued records not yet in a batch.
     fn forward_pending_provinces(&mut self) -> Result<Vec<u32>, StoreError>;
     /// Up to `limit` queued records for `province` not yet in a batch, by
-    /// device and seq.
+    /// device and seq; records of a revoked device are held back (none of
+    /// its checks counts, docs/evaluation.md).
     fn forward_unbatched(
         &mut self,
         province: u32,

@@ -261,7 +261,10 @@ async fn a_forwarded_check_counts_once_at_the_issuer_and_never_at_the_sender() {
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
     let again: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(again["batch"], sent[0].id.as_str());
-    assert_eq!((&again["accepted"], &again["duplicates"]), (&json!(0), &json!(4)));
+    assert_eq!(
+        (&again["accepted"], &again["duplicates"]),
+        (&json!(0), &json!(4))
+    );
     // So is the same record in a new batch (another id).
     let mut copy = shared::forward::parse(&sent[0].bytes).unwrap().batch;
     copy.id = [9; 16];
@@ -317,14 +320,8 @@ async fn forged_and_misaddressed_batches_are_refused_with_their_reason() {
     let mut forged = good.sign(&key(7));
     // The forger names the sender's root kid; the signature is its own.
     let honest = good.sign(&root);
-    let at = honest
-        .windows(8)
-        .position(|w| w == root.kid().0)
-        .unwrap();
-    let fake_at = forged
-        .windows(8)
-        .position(|w| w == key(7).kid().0)
-        .unwrap();
+    let at = honest.windows(8).position(|w| w == root.kid().0).unwrap();
+    let fake_at = forged.windows(8).position(|w| w == key(7).kid().0).unwrap();
     forged[fake_at..fake_at + 8].copy_from_slice(&honest[at..at + 8]);
     let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
         (
@@ -391,7 +388,11 @@ async fn an_unreachable_peer_is_retried_with_back_off_and_uploads_go_on() {
     let p = pass(&sender).await;
     assert_eq!((p.made, p.delivered, p.failed), (1, 0, 1), "{p:?}");
     assert_eq!(
-        batches(&sender).iter().find(|x| x.id == b.id).unwrap().attempts,
+        batches(&sender)
+            .iter()
+            .find(|x| x.id == b.id)
+            .unwrap()
+            .attempts,
         1
     );
     // After the back-off both batches are tried again; each waits twice

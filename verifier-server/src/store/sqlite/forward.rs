@@ -88,9 +88,13 @@ impl ForwardTx for SqliteTx<'_> {
         limit: u32,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT device_id, seq, province, division, not_before, received_at, record
-             FROM forward_outbox WHERE batch IS NULL AND province = ?1
-             ORDER BY device_id, seq LIMIT ?2",
+            "SELECT o.device_id, o.seq, o.province, o.division, o.not_before, o.received_at,
+                    o.record
+             FROM forward_outbox o
+             WHERE o.batch IS NULL AND o.province = ?1
+               AND NOT EXISTS (SELECT 1 FROM devices d
+                               WHERE d.id = o.device_id AND d.revoked_at IS NOT NULL)
+             ORDER BY o.device_id, o.seq LIMIT ?2",
         )?;
         let rows = stmt
             .query_map(params![province, limit], |r| {
