@@ -458,6 +458,21 @@ pub struct IngestResponse {
     pub head: String,
 }
 
+/// The answer to a forwarded batch from another province:
+/// `POST /api/v1/peer/check-logs` (issue 14 item 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct ForwardAnswer {
+    /// The batch id, 32 hex digits.
+    pub batch: String,
+    /// The sending province's code.
+    pub from: u32,
+    /// Records stored by this delivery.
+    pub accepted: u64,
+    /// Records already held (a re-send, or carried by an earlier batch).
+    pub duplicates: u64,
+}
+
 /// A device's chain head as held by the server:
 /// `GET /api/v1/verification-logs/head`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ pub mod cose;
 pub mod crypto;
 pub mod cst;
 pub mod domain;
+pub mod forward;
 pub mod presentation;
 #[cfg(feature = "imaging")]
 pub mod qr;

@@ -17,6 +17,7 @@
 
 pub mod demo;
 pub mod evaluation;
+pub mod forwarder;
 pub mod http;
 pub mod metrics;
 pub mod service;

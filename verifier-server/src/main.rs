@@ -340,6 +340,14 @@ struct ServeArgs {
     /// `shared/data/calendar-cn.json`; the shipped one (2026–2027) by default.
     #[arg(long, value_name = "FILE")]
     calendar: Option<PathBuf>,
+    /// The other provinces' servers this one forwards check records of
+    /// their certificates to and accepts theirs from (JSON: this province's
+    /// code, and per peer its division code, name, base URL and root keys;
+    /// format in docs/operations.md "Cross-province forwarding"). Without
+    /// it the server is Liaoning's, with no peers: checks of other
+    /// provinces' certificates wait in the outbox.
+    #[arg(long, value_name = "FILE")]
+    peers: Option<PathBuf>,
 }
 
 /// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
@@ -350,6 +358,18 @@ fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
 }
 
 impl ServeArgs {
+    /// The `--peers` file, read and checked.
+    fn peers(&self) -> anyhow::Result<Option<verifier_server::service::peers::PeerProvinces>> {
+        let Some(path) = &self.peers else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --peers {}", path.display()))?;
+        verifier_server::service::peers::PeerProvinces::from_json(&text)
+            .with_context(|| format!("--peers {}", path.display()))
+            .map(Some)
+    }
+
     fn config(&self) -> anyhow::Result<Config> {
         let mut lists = ListConfig::default();
         if let Some(t) = self.list_ttl {
@@ -781,6 +801,7 @@ fn load_tls(a: &ServeArgs) -> Result<Option<Arc<tls::Reloadable>>, tls::TlsError
 
 async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result<()> {
     let config = a.config()?;
+    let peers = a.peers()?;
     let (purge, retention_years) = (!a.no_purge, a.retention_years);
     let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
     let state = tokio::task::spawn_blocking(move || {
@@ -788,9 +809,13 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
     })
     .await
     .context("opening the data directory")??;
+    if let Some(peers) = peers {
+        state.set_peers(peers);
+    }
     if purge {
         schedule_purge(&state, retention_years);
     }
+    verifier_server::forwarder::spawn(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -875,6 +900,7 @@ fn purge(a: &PurgeArgs) -> anyhow::Result<()> {
 
 async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result<()> {
     let config = a.config()?;
+    let peers = a.peers()?;
     let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
     let (state, report) = tokio::task::spawn_blocking(move || {
         let state =
@@ -885,6 +911,10 @@ async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result
     .await
     .context("opening the data directory")??;
     eprintln!("{report}");
+    if let Some(peers) = peers {
+        state.set_peers(peers);
+    }
+    verifier_server::forwarder::spawn(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

@@ -17,6 +17,7 @@ use shared::crypto::{Alg, PublicKey};
 use crate::service::keys::{self, Keys};
 use crate::service::lists::{ListConfig, Lists};
 use crate::service::logs::Reverifier;
+use crate::service::peers::PeerProvinces;
 use crate::service::private_fs;
 use crate::store::{self, SqliteStore, Store};
 
@@ -170,6 +171,8 @@ struct Inner {
     reverifier: Reverifier,
     lookup: crate::service::lookup::Limiter,
     metrics: crate::metrics::Metrics,
+    /// The other provinces (forwarding); replaced whole by `set_peers`.
+    peers: RwLock<Arc<PeerProvinces>>,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -256,6 +259,7 @@ impl AppState {
                 reverifier: Reverifier::default(),
                 lookup: crate::service::lookup::Limiter::default(),
                 metrics: crate::metrics::Metrics::default(),
+                peers: RwLock::new(Arc::new(PeerProvinces::default())),
             }),
         }
     }
@@ -384,6 +388,27 @@ impl AppState {
     /// The re-verification of uploaded check records, with its cache.
     pub fn reverifier(&self) -> &Reverifier {
         &self.inner.reverifier
+    }
+
+    /// This server's province and the peer provinces it forwards check
+    /// records to and accepts them from (Liaoning and none until
+    /// [`AppState::set_peers`]).
+    pub fn peers(&self) -> Arc<PeerProvinces> {
+        match self.inner.peers.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the peer provinces: from `serve --peers FILE` at start, and
+    /// (after the national issuer list is merged) from every verified
+    /// national list.
+    pub fn set_peers(&self, peers: PeerProvinces) {
+        let mut slot = match self.inner.peers.write() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(peers);
     }
 
     /// The per-token limiter of online lookups.

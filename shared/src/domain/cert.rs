@@ -152,23 +152,13 @@ impl CertType {
     }
 
     /// The certificate-type code of the GB/T 36904 identifier: the defining
-    /// body's unified social credit code plus a 3-digit sequence.
-    ///
-    /// The Ministry of Transport's code `11100000000013338W` appears in
-    /// published identifiers; the sequences below are placeholders to be
-    /// replaced by the official registry values (see `docs/wire-format.md`).
+    /// body's unified social credit code plus a 3-digit sequence, from the
+    /// registry file (`shared/registry.json`, placeholders until the
+    /// official values are given; see [`super::registry`]). Empty if the
+    /// shipped file were broken, so identifiers fail to build (its test
+    /// keeps that from shipping).
     pub fn identifier_type_code(self) -> &'static str {
-        match self {
-            CertType::QC => "11100000000013338W001",
-            CertType::WYJ => "11100000000013338W002",
-            CertType::XYJ => "11100000000013338W003",
-            CertType::YSZ => "11100000000013338W004",
-            CertType::WYY => "11100000000013338W005",
-            CertType::JYXK => "11100000000013338W006",
-            CertType::WXHW => "11100000000013338W007",
-            CertType::FSX => "11100000000013338W008",
-            CertType::WYJY => "11100000000013338W009",
-        }
+        super::registry::Registry::shipped().map_or("", |r| r.type_code(self))
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod catalogue;
 pub mod cert;
 pub mod ids;
+pub mod registry;
 pub mod validate;
 
 pub use catalogue::{render_number, CatalogueEntry, FieldFormat, FieldSpec};
@@ -16,4 +17,5 @@ pub use ids::{
     parse_date, CertIdentifier, DivisionCode, IdKind, IdNumber, ParseError, PlateColour,
     PlateNumber, ScopeCode, Tonnage, Uscc, Vin, LIAONING_CITIES,
 };
+pub use registry::{Registry, RegistryError};
 pub use validate::{largest_realistic_record, sample_record, Nonconformance, RawRecord};

@@ -528,7 +528,7 @@ fn base(
         cert_type: text(cert_type.code()),
         number: text(number),
         issuer_division: text(city.code().to_string()),
-        issuer_uscc: text(crate::service::keys::placeholder_uscc(city)?.as_str()),
+        issuer_uscc: text(crate::service::keys::authority_uscc(city)?.as_str()),
         issuer_name: text(city.authority_name_zh()),
         issue_date: text(ymd(issued)),
         valid_from: text(ymd(issued)),

@@ -179,6 +179,7 @@ fn ingest(
         state.store(),
         state.reverifier(),
         (&trust, &root),
+        state.peers().own(),
         caller,
         arrival,
         batch,

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::service::devices::DevicesError;
 use crate::service::evaluation::EvaluationError;
+use crate::service::forward::ForwardRefusal;
 use crate::service::holders::HoldersError;
 use crate::service::issuing::ReadError;
 use crate::service::logs::LogsError;
@@ -70,6 +71,20 @@ pub enum ApiError {
     /// A fault on our side (500); the cause is logged, not shown.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
+    /// A refusal with a problem type of its own (`/problems/<slug>`), for
+    /// reasons a client must tell apart (e.g. a forwarded batch from an
+    /// unknown province vs. one signed by the wrong key).
+    #[error("{detail}")]
+    Typed {
+        /// The HTTP status (4xx).
+        status: StatusCode,
+        /// The problem type, `/problems/<slug>`.
+        kind: &'static str,
+        /// Its title.
+        title: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 impl From<StoreError> for ApiError {
@@ -95,6 +110,58 @@ impl From<LogsError> for ApiError {
             LogsError::Invalid(d) => ApiError::Unprocessable(d),
             LogsError::Store(e) => ApiError::Internal(e.into()),
             LogsError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ForwardRefusal> for ApiError {
+    fn from(e: ForwardRefusal) -> ApiError {
+        let typed = |status, kind, title, detail| ApiError::Typed {
+            status,
+            kind,
+            title,
+            detail,
+        };
+        match e {
+            ForwardRefusal::Malformed(d) => ApiError::BadRequest(d),
+            ForwardRefusal::UnknownProvince(d) => typed(
+                StatusCode::FORBIDDEN,
+                "/problems/unknown-province",
+                "Unknown province",
+                d,
+            ),
+            ForwardRefusal::WrongKey(d) => typed(
+                StatusCode::FORBIDDEN,
+                "/problems/wrong-key",
+                "Not the province's root key",
+                d,
+            ),
+            ForwardRefusal::BadSignature(d) => typed(
+                StatusCode::FORBIDDEN,
+                "/problems/bad-signature",
+                "Signature does not verify",
+                d,
+            ),
+            ForwardRefusal::WrongDestination(d) => typed(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "/problems/wrong-province",
+                "Addressed to another province",
+                d,
+            ),
+            ForwardRefusal::BadRecord(d) => typed(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "/problems/bad-record",
+                "Malformed record",
+                d,
+            ),
+            ForwardRefusal::NotOurCertificate(d) => typed(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "/problems/not-our-certificate",
+                "Not this province's certificate",
+                d,
+            ),
+            ForwardRefusal::Store(e) => e.into(),
+            ForwardRefusal::Internal(e) => ApiError::Internal(e),
         }
     }
 }
@@ -200,6 +267,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Typed { status, .. } => *status,
         }
     }
 
@@ -227,6 +295,7 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("/problems/internal", "Internal error"),
+            ApiError::Typed { kind, title, .. } => (kind, title),
         }
     }
 }

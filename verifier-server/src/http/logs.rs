@@ -87,6 +87,7 @@ async fn upload(
             s.store(),
             s.reverifier(),
             (&trust, &root),
+            s.peers().own(),
             &caller,
             s.now(),
             &body,

@@ -16,6 +16,7 @@ pub mod devices;
 pub mod error;
 pub mod evaluation;
 pub mod extract;
+pub mod forward;
 pub mod holders;
 pub mod issuing;
 pub mod limits;
@@ -59,6 +60,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(audit_log::router())
         .merge(devices::router())
         .merge(logs::router())
+        .merge(forward::router())
         .merge(lookup::router())
         .merge(evaluation::router())
         .merge(dashboard::router())

@@ -29,6 +29,8 @@ pub enum Action {
     UploadLogs,
     /// `GET /api/v1/verification-logs/head`.
     ReadLogHead,
+    /// `POST /api/v1/peer/check-logs`: a batch forwarded by another province.
+    ReceiveForwarded,
     /// `GET /api/v1/verification-logs`.
     ReadLogs,
     /// `GET /api/v1/lookup`.
@@ -94,6 +96,7 @@ impl Action {
             Action::RevokeDevice => "POST /api/v1/devices/{id}/revoke",
             Action::UploadLogs => "POST /api/v1/verification-logs",
             Action::ReadLogHead => "GET /api/v1/verification-logs/head",
+            Action::ReceiveForwarded => "POST /api/v1/peer/check-logs",
             Action::ReadLogs => "GET /api/v1/verification-logs",
             Action::Lookup => "GET /api/v1/lookup",
             Action::HolderCertificates => "GET /api/v1/holder/certificates",
@@ -121,7 +124,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 24] = [
+    pub const ROUTES: [Action; 25] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -133,6 +136,7 @@ impl Action {
         Action::RevokeDevice,
         Action::UploadLogs,
         Action::ReadLogHead,
+        Action::ReceiveForwarded,
         Action::ReadLogs,
         Action::Lookup,
         Action::HolderCertificates,

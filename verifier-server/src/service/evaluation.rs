@@ -35,7 +35,13 @@ pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
     Ok(Data {
         certs: tx.eval_certificates()?,
         corrections: tx.eval_open_corrections()?,
-        checks: tx.eval_checks(from, to)?,
+        checks: {
+            // Local checks, then checks forwarded by other provinces of
+            // this province's certificates (same evidence rules).
+            let mut checks = tx.eval_checks(from, to)?;
+            checks.extend(super::forward::eval_checks(&tx.peer_checks(from, to)?));
+            checks
+        },
         batches: tx.eval_batches()?,
         devices: tx
             .devices(None)?

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use rand_core::OsRng;
 use shared::crypto::{Alg, SigningKey};
-use shared::domain::{DivisionCode, Uscc, LIAONING_CITIES};
+use shared::domain::{DivisionCode, Registry, Uscc, LIAONING_CITIES};
 use shared::status::StatusDelta;
 use shared::status::StatusList;
 use shared::trust::Authority;
@@ -35,25 +35,26 @@ pub struct Keys {
     pub issuer: SigningKey,
 }
 
-/// A placeholder unified social credit code for the authority of
-/// `division`: `11` (an organ of state), the 6-digit division code,
-/// `LNPH0000` + `0` and the GB 32100 check character. The real codes are
-/// not published; see `docs/decisions.md`.
-pub fn placeholder_uscc(division: DivisionCode) -> anyhow::Result<Uscc> {
-    let body = format!("11{:06}LNPH00000", division.code());
-    let check =
-        Uscc::check_char_for(&body).with_context(|| format!("no check character for {body}"))?;
-    Uscc::parse(&format!("{body}{check}")).context("placeholder credit code")
+/// The unified social credit code of the issuing authority of `division`
+/// from the registry file (`shared/registry.json`; placeholders until the
+/// official codes are given, see `docs/decisions.md`).
+pub fn authority_uscc(division: DivisionCode) -> anyhow::Result<Uscc> {
+    let registry = Registry::shipped().map_err(|e| anyhow::anyhow!("{e}"))?;
+    registry
+        .authority_uscc(division)
+        .cloned()
+        .with_context(|| format!("the registry names no credit code for {}", division.code()))
 }
 
-/// The province and its 14 cities, with placeholder credit codes.
+/// The province and its 14 cities, with their credit codes from the
+/// registry file; stored at first start and published in the trust list.
 pub fn default_authorities() -> anyhow::Result<Vec<Authority>> {
     std::iter::once(DivisionCode::PROVINCE)
         .chain(LIAONING_CITIES)
         .map(|division| {
             Ok(Authority {
                 division,
-                uscc: placeholder_uscc(division)?,
+                uscc: authority_uscc(division)?,
                 name: division.authority_name_zh(),
             })
         })

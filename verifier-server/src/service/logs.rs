@@ -29,6 +29,7 @@ use shared::checklog::{self, Event, LogError, Sealed};
 use shared::cose::CoseError;
 use shared::crypto::{Kid, PublicKey};
 use shared::domain::{CertType, DivisionCode};
+use shared::forward::ProvinceCode;
 use shared::qrtext;
 use shared::trust::TrustList;
 use shared::verify::{self, Context, Policy, Reason};
@@ -448,11 +449,15 @@ fn row_of(s: &Sealed, device_id: i64, derived: Option<Derived>) -> LogRecordRow 
 /// documentation); stores nothing unless every check passes.
 ///
 /// `trust` is the server's signed trust list now and `root` the key it is
-/// signed with: the scanned texts are re-verified against them.
+/// signed with: the scanned texts are re-verified against them. A check
+/// whose text claims an issuer outside `own` (this server's province) and
+/// does not verify here is queued for forwarding to that province
+/// (`service::forward`).
 pub fn ingest(
     store: &dyn Store,
     reverifier: &Reverifier,
     (trust, root): (&Signed, &PublicKey),
+    own: ProvinceCode,
     caller: &Caller,
     now: i64,
     batch: &[u8],
@@ -546,6 +551,18 @@ pub fn ingest(
             }
             row.batch_id = batch_id;
             tx.insert_log_record(&row)?;
+            // A check of another province's certificate (its signature
+            // cannot verify here): queued for its issuer, left out of
+            // this province's evaluation.
+            if row.kind == 0 && row.srv_signature == Some(false) {
+                if let Some(p) = row
+                    .scanned
+                    .as_deref()
+                    .and_then(|t| super::forward::foreign_province(t, own))
+                {
+                    tx.queue_forward(&super::forward::outbox_row(&device, s, p, now))?;
+                }
+            }
         }
         head = nl.hash;
         tx.set_device_head(device.id, nl.record.seq + 1, &head)?;

@@ -45,6 +45,7 @@ const CASES: &[Case] = &[
     ("audit_is_append_only", audit_is_append_only),
     ("devices_and_logs", devices_and_logs),
     ("evaluation", evaluation),
+    ("forwarding", forwarding),
     ("rollback_on_drop", rollback_on_drop),
     ("savepoints", savepoints),
     ("concurrent_sequences", concurrent_sequences),
@@ -1057,6 +1058,98 @@ fn evaluation(e: &Engine) {
         (rejected[0].ts, rejected[0].outcome.as_str()),
         (77, "409 conflict")
     );
+    tx.commit().unwrap();
+}
+
+fn peer_check(seq: u64, at: i64) -> PeerCheckRow {
+    PeerCheckRow {
+        province: 220_000,
+        device: 7,
+        seq,
+        batch: "ab".repeat(16),
+        division: 220_100,
+        not_before: 100,
+        sent_received_at: at + 10,
+        received_at: at + 20,
+        at,
+        scanned: Some("LC1:X".into()),
+        srv_signature: true,
+        srv_presentation: false,
+        presented: false,
+        srv_cert_type: Some("YSZ".into()),
+        srv_cert_number: Some("210100165715".into()),
+        srv_division: Some(division(210100)),
+        srv_reason: None,
+    }
+}
+
+fn forwarding(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let outbox = |device_id: i64, seq: u64, province: u32| OutboxRow {
+        device_id,
+        seq,
+        province,
+        division: 210102,
+        not_before: 100,
+        received_at: 200,
+        record: vec![seq as u8; 3],
+    };
+    for (d, s, p) in [
+        (1, 0, 220_000),
+        (1, 1, 220_000),
+        (2, 0, 230_000),
+        (1, 0, 220_000),
+    ] {
+        tx.queue_forward(&outbox(d, s, p)).unwrap();
+    }
+    assert_eq!(
+        tx.forward_pending_provinces().unwrap(),
+        vec![220_000, 230_000]
+    );
+    let rows = tx.forward_unbatched(220_000, 10).unwrap();
+    assert_eq!(rows, vec![outbox(1, 0, 220_000), outbox(1, 1, 220_000)]);
+    assert_eq!(tx.forward_unbatched(220_000, 1).unwrap().len(), 1);
+    let batch = ForwardBatchRow {
+        id: "01".repeat(16),
+        province: 220_000,
+        created_at: 300,
+        bytes: vec![1, 2, 3],
+        records: 2,
+        attempts: 0,
+        next_attempt_at: 300,
+        last_error: None,
+        sent_at: None,
+    };
+    tx.insert_forward_batch(&batch, &[(1, 0), (1, 1)]).unwrap();
+    assert!(tx.forward_unbatched(220_000, 10).unwrap().is_empty());
+    assert_eq!(tx.forward_pending_provinces().unwrap(), vec![230_000]);
+    assert_eq!(tx.forward_due(299).unwrap(), None);
+    assert_eq!(tx.forward_due(300).unwrap(), Some(batch.clone()));
+    tx.forward_attempted(&batch.id, None, Some("refused"), 400)
+        .unwrap();
+    assert_eq!(tx.forward_due(399).unwrap(), None);
+    let failed = tx.forward_due(400).unwrap().unwrap();
+    assert_eq!(
+        (failed.attempts, failed.last_error.as_deref()),
+        (1, Some("refused"))
+    );
+    tx.forward_attempted(&batch.id, Some(410), None, 400)
+        .unwrap();
+    assert_eq!(tx.forward_due(i64::MAX).unwrap(), None);
+    assert_eq!(tx.forward_batches().unwrap()[0].sent_at, Some(410));
+
+    // Receiver: a batch and a record are stored once.
+    assert!(tx.insert_peer_batch(220_000, &batch.id, 500, b"x").unwrap());
+    assert!(!tx.insert_peer_batch(220_000, &batch.id, 501, b"x").unwrap());
+    assert!(tx.insert_peer_batch(230_000, &batch.id, 501, b"x").unwrap());
+    assert!(tx.insert_peer_check(&peer_check(0, 1_000)).unwrap());
+    assert!(!tx.insert_peer_check(&peer_check(0, 1_000)).unwrap());
+    assert!(tx.insert_peer_check(&peer_check(1, 5_000)).unwrap());
+    assert_eq!(
+        tx.peer_checks(0, 2_000).unwrap(),
+        vec![peer_check(0, 1_000)]
+    );
+    assert_eq!(tx.peer_checks(0, 10_000).unwrap().len(), 2);
     tx.commit().unwrap();
 }
 

@@ -47,8 +47,8 @@ pub use self::sqlite::SqliteStore;
 /// [`Tx`] on a `dyn Tx` needs the trait that declares it in scope.
 pub mod prelude {
     pub use super::{
-        AuditTx, CertificatesTx, DevicesTx, EvaluationTx, HoldersTx, KeysTx, ListsTx, LogsTx,
-        MetaTx, Store, TokensTx, Tx,
+        AuditTx, CertificatesTx, DevicesTx, EvaluationTx, ForwardTx, HoldersTx, KeysTx, ListsTx,
+        LogsTx, MetaTx, Store, TokensTx, Tx,
     };
 }
 
@@ -574,6 +574,7 @@ pub trait Tx:
     + DevicesTx
     + LogsTx
     + EvaluationTx
+    + ForwardTx
 {
     /// Makes every change durable.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -950,4 +951,136 @@ pub(crate) fn alg_of(name: &str, what: &str) -> Result<Alg, StoreError> {
 pub(crate) fn uscc_of(s: &str) -> Result<shared::domain::Uscc, StoreError> {
     shared::domain::Uscc::parse(s)
         .map_err(|e| StoreError::Corrupt(format!("authority credit code: {e}")))
+}
+
+/// A check record queued for the province that issued its certificate
+/// (sender side of cross-province forwarding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// The device that made it.
+    pub device_id: i64,
+    /// Its seq.
+    pub seq: u64,
+    /// The issuing province's code.
+    pub province: u32,
+    /// The device's enrollment division.
+    pub division: u32,
+    /// Lower bound of its time (the device's enrollment).
+    pub not_before: i64,
+    /// When its batch arrived here.
+    pub received_at: i64,
+    /// The device's record bytes.
+    pub record: Vec<u8>,
+}
+
+/// A signed batch for another province, as stored until it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardBatchRow {
+    /// The batch id (32 hex digits).
+    pub id: String,
+    /// The receiving province.
+    pub province: u32,
+    /// When it was made.
+    pub created_at: i64,
+    /// The signed bytes, sent as they are on every attempt.
+    pub bytes: Vec<u8>,
+    /// How many records it carries.
+    pub records: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Not tried again before this time.
+    pub next_attempt_at: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the receiver acknowledged it.
+    pub sent_at: Option<i64>,
+}
+
+/// A check record received from another province, with what this server
+/// derived from its scanned text (receiver side).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCheckRow {
+    /// The sending province.
+    pub province: u32,
+    /// The device's id at the sender.
+    pub device: u64,
+    /// The record's seq.
+    pub seq: u64,
+    /// The batch id that first carried it.
+    pub batch: String,
+    /// The device's enrollment division at the sender.
+    pub division: u32,
+    /// The sender's lower bound of its time.
+    pub not_before: i64,
+    /// When the sender received it.
+    pub sent_received_at: i64,
+    /// When it arrived here.
+    pub received_at: i64,
+    /// Device time.
+    pub at: i64,
+    /// The scanned text.
+    pub scanned: Option<String>,
+    /// This server verified the certificate's signature.
+    pub srv_signature: bool,
+    /// The holder's presentation verified.
+    pub srv_presentation: bool,
+    /// The text was a presentation.
+    pub presented: bool,
+    /// Server-derived type code.
+    pub srv_cert_type: Option<String>,
+    /// Server-derived number.
+    pub srv_cert_number: Option<String>,
+    /// Server-derived issuing division.
+    pub srv_division: Option<DivisionCode>,
+    /// The first problem short of status.
+    pub srv_reason: Option<String>,
+}
+
+/// Cross-province forwarding: the sender's outbox and batches, the
+/// receiver's stored batches and records.
+pub trait ForwardTx {
+    /// Queues a record for `row.province`; a record already queued is kept.
+    fn queue_forward(&mut self, row: &OutboxRow) -> Result<(), StoreError>;
+    /// Provinces with queued records not yet in a batch.
+    fn forward_pending_provinces(&mut self) -> Result<Vec<u32>, StoreError>;
+    /// Up to `limit` queued records for `province` not yet in a batch, by
+    /// device and seq; records of a revoked device are held back (none of
+    /// its checks counts, docs/evaluation.md).
+    fn forward_unbatched(
+        &mut self,
+        province: u32,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Stores a new batch and marks its records as in it.
+    fn insert_forward_batch(
+        &mut self,
+        batch: &ForwardBatchRow,
+        records: &[(i64, u64)],
+    ) -> Result<(), StoreError>;
+    /// The undelivered batch due soonest at `now` (next attempt not after it).
+    fn forward_due(&mut self, now: i64) -> Result<Option<ForwardBatchRow>, StoreError>;
+    /// Records an attempt: delivered at `sent_at`, or failed with `error`
+    /// and not tried again before `next_attempt_at`.
+    fn forward_attempted(
+        &mut self,
+        id: &str,
+        sent_at: Option<i64>,
+        error: Option<&str>,
+        next_attempt_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Every batch made, oldest first (for monitoring and tests).
+    fn forward_batches(&mut self) -> Result<Vec<ForwardBatchRow>, StoreError>;
+    /// Stores a received batch's bytes; false when that province's batch
+    /// id was stored before.
+    fn insert_peer_batch(
+        &mut self,
+        province: u32,
+        id: &str,
+        received_at: i64,
+        bytes: &[u8],
+    ) -> Result<bool, StoreError>;
+    /// Stores a received record; false when it was stored before.
+    fn insert_peer_check(&mut self, row: &PeerCheckRow) -> Result<bool, StoreError>;
+    /// Received records dated in `[from, to)` or received in it.
+    fn peer_checks(&mut self, from: i64, to: i64) -> Result<Vec<PeerCheckRow>, StoreError>;
 }

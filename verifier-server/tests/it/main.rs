@@ -11,6 +11,7 @@ mod demo;
 mod evaluation;
 mod evaluation_api;
 mod evidence;
+mod forward;
 mod holders;
 mod logs;
 mod ops;

@@ -19,6 +19,7 @@ mod audit;
 mod certificates;
 mod devices;
 mod evaluation;
+mod forward;
 mod holders;
 mod keys;
 mod lists;
@@ -49,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_evidence.sql"),
     include_str!("migrations/0006_audit_client_addr.sql"),
     include_str!("migrations/0007_agency_outages.sql"),
+    include_str!("migrations/0008_forwarding.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

@@ -74,6 +74,8 @@ impl EvaluationTx for SqliteTx<'_> {
              JOIN devices d ON d.id = r.device_id
              LEFT JOIN verification_batches b ON b.id = r.batch_id
              WHERE r.kind = 0
+               AND NOT EXISTS (SELECT 1 FROM forward_outbox o
+                               WHERE o.device_id = r.device_id AND o.seq = r.seq)
                AND ((r.at >= ?1 AND r.at < ?2)
                     OR r.batch_id IN (SELECT id FROM verification_batches
                                       WHERE received_at >= ?1 AND received_at < ?2))

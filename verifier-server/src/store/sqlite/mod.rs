@@ -6,6 +6,7 @@ mod audit;
 mod certificates;
 mod devices;
 mod evaluation;
+mod forward;
 mod holders;
 mod keys;
 mod lists;
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_evidence.sql"),
     include_str!("migrations/0012_audit_client_addr.sql"),
     include_str!("migrations/0013_agency_outages.sql"),
+    include_str!("migrations/0014_forwarding.sql"),
 ];
 
 /// The schema version this program migrates a database to.
