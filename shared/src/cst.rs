@@ -35,6 +35,22 @@ pub fn datetime_text(at: i64) -> String {
     }
 }
 
+/// RFC 3339 in China Standard Time at Unix time `at`, e.g.
+/// `2026-03-01T08:00:00+08:00` (the Unix seconds as digits outside the
+/// calendar's range).
+pub fn rfc3339(at: i64) -> String {
+    match OffsetDateTime::from_unix_timestamp(at.saturating_add(OFFSET_SECONDS)) {
+        Ok(t) => format!(
+            "{}T{:02}:{:02}:{:02}+08:00",
+            t.date(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => at.to_string(),
+    }
+}
+
 /// The China Standard Time year at Unix time `at`.
 pub fn year(at: i64) -> i32 {
     date(at).year()

@@ -51,6 +51,24 @@ pub enum Action {
     RecordComplaint,
     /// `POST /admin/dashboard`.
     PostDashboard,
+    /// `POST /api/v1/evaluation/evidence`.
+    UploadEvidence,
+    /// `GET /api/v1/evaluation/evidence/{sha256}`.
+    ReadEvidence,
+    /// `GET /admin/dashboard/view`.
+    ViewDashboard,
+    /// `GET /admin/dashboard/export`.
+    ExportDashboard,
+    /// `GET /admin/dashboard/agency/{division}`.
+    ViewAgency,
+    /// `POST /admin/dashboard/training`.
+    DashboardTraining,
+    /// `POST /admin/dashboard/declared`.
+    DashboardDeclared,
+    /// `POST /admin/dashboard/complaints`.
+    DashboardComplaint,
+    /// `GET /admin/dashboard/evidence/{sha256}`.
+    DashboardEvidence,
     /// `verifier-server admin create-token`.
     CreateToken,
     /// `verifier-server admin list-tokens`.
@@ -101,6 +119,15 @@ impl Action {
             Action::RecordDeclared => "PUT /api/v1/evaluation/declared",
             Action::RecordComplaint => "POST /api/v1/evaluation/complaints",
             Action::PostDashboard => "POST /admin/dashboard",
+            Action::UploadEvidence => "POST /api/v1/evaluation/evidence",
+            Action::ReadEvidence => "GET /api/v1/evaluation/evidence/{sha256}",
+            Action::ViewDashboard => "GET /admin/dashboard/view",
+            Action::ExportDashboard => "GET /admin/dashboard/export",
+            Action::ViewAgency => "GET /admin/dashboard/agency/{division}",
+            Action::DashboardTraining => "POST /admin/dashboard/training",
+            Action::DashboardDeclared => "POST /admin/dashboard/declared",
+            Action::DashboardComplaint => "POST /admin/dashboard/complaints",
+            Action::DashboardEvidence => "GET /admin/dashboard/evidence/{sha256}",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
@@ -115,7 +142,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 22] = [
+    pub const ROUTES: [Action; 31] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -138,6 +165,15 @@ impl Action {
         Action::RecordDeclared,
         Action::RecordComplaint,
         Action::PostDashboard,
+        Action::UploadEvidence,
+        Action::ReadEvidence,
+        Action::ViewDashboard,
+        Action::ExportDashboard,
+        Action::ViewAgency,
+        Action::DashboardTraining,
+        Action::DashboardDeclared,
+        Action::DashboardComplaint,
+        Action::DashboardEvidence,
     ];
 
     /// The action of a route: `method` and the route's path template as
