@@ -457,6 +457,7 @@ pub fn read_evidence(
     store: &dyn Store,
     caller: &Caller,
     now: i64,
+    action: Action,
     sha256: &str,
 ) -> Result<EvidenceFile, EvaluationError> {
     let sha = sha256.trim().to_ascii_lowercase();
@@ -464,7 +465,7 @@ pub fn read_evidence(
         return Err(EvaluationError::Invalid("sha256: not 64 hex digits".into()));
     }
     let target = format!("sha256 {sha}");
-    let found = store_entry(store, caller, now, Action::ReadEvidence, target, |tx| {
+    let found = store_entry(store, caller, now, action, target, |tx| {
         tx.evidence_file(&sha)
     })?;
     found.ok_or_else(|| EvaluationError::NotFound(format!("no evidence file with sha256 {sha}")))
@@ -591,4 +592,23 @@ pub fn agency(
         overdue: issuing::push_overdue(last_push, now),
         corrections,
     })
+}
+
+/// Writes one audit row for `caller` (a sign-in to the dashboard).
+pub fn note(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    action: Action,
+    target: &str,
+) -> Result<(), StoreError> {
+    let mut tx = store.begin()?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        action,
+        target.to_string(),
+        "ok",
+    ))?;
+    tx.commit()
 }
