@@ -168,7 +168,7 @@ fn page(title: &str, header_right: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>{t}</title><style>{STYLE}</style></head>\
+         <meta name=\"referrer\" content=\"same-origin\"><title>{t}</title><style>{STYLE}</style></head>\
          <body><header><h1>辽宁省道路运输电子证照 · 年度考核</h1>{header_right}</header><main>{body}</main></body></html>",
         t = esc(title)
     );
@@ -181,6 +181,7 @@ fn page(title: &str, header_right: &str, body: &str) -> Response {
                  frame-ancestors 'none'; base-uri 'none'",
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "same-origin"),
         ],
         Html(html),
     )
@@ -296,7 +297,9 @@ async fn signed_in(
 }
 
 /// A form posted from elsewhere is refused: browsers send `Origin` with
-/// every POST; when present it must be this host.
+/// every POST; when present it must be this host. (The pages' referrer
+/// policy is `same-origin`: under `no-referrer` Chromium sends `Origin:
+/// null` and every form would be refused.)
 fn same_origin(headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
@@ -1163,8 +1166,11 @@ fn reasons_zh(json: &str) -> String {
 fn csv_answer(name: &str, head: &[&str], rows: Vec<Vec<String>>) -> Result<Response, ApiError> {
     let mut w = csv::Writer::from_writer(shared::spreadsheet::UTF8_BOM.as_bytes().to_vec());
     let io = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("writing CSV: {e}"));
-    w.write_record(head.iter().map(|h| shared::spreadsheet::cell(h).into_owned()))
-        .map_err(io)?;
+    w.write_record(
+        head.iter()
+            .map(|h| shared::spreadsheet::cell(h).into_owned()),
+    )
+    .map_err(io)?;
     for r in rows {
         w.write_record(r.iter().map(|c| shared::spreadsheet::cell(c).into_owned()))
             .map_err(io)?;
