@@ -849,11 +849,13 @@ fn of_type(data: &Data, t: &str) -> Data {
 
 /// The score of one unit, by the same rules as [`evaluate`]: the province,
 /// a city (with its counties) or one county (issuing division), of every
-/// type or of one certificate type.
+/// type or of one certificate type; with `only_itself`, a city without its
+/// counties (the city's own issuing division, 市本级).
 pub fn evaluate_unit(
     data: &Data,
     year: i32,
     unit: DivisionCode,
+    only_itself: bool,
     cert_type: Option<shared::domain::CertType>,
 ) -> Score {
     let filtered;
@@ -866,7 +868,9 @@ pub fn evaluate_unit(
     };
     let index = Index::new(data, year);
     let in_unit = move |d: DivisionCode| {
-        if unit.is_province() {
+        if only_itself {
+            d == unit
+        } else if unit.is_province() {
             true
         } else if unit.is_city() {
             !d.is_province() && d.city() == unit

@@ -520,17 +520,23 @@ pub fn drill(
     ))?;
     tx.commit()?;
     let t = scope.cert_type;
-    let score = evaluate_unit(&data, year, scope.division, t);
+    let score = evaluate_unit(&data, year, scope.division, false, t);
+    // A city's own division among its parts is the city without its counties.
     let parts = parts_of(&data, scope.division)
         .into_iter()
-        .map(|d| evaluate_unit(&data, year, d, t))
+        .map(|d| evaluate_unit(&data, year, d, d == scope.division, t))
         .collect();
     let by_type = if t.is_some() {
         Vec::new()
     } else {
         CertType::ALL
             .iter()
-            .map(|&ct| (ct, evaluate_unit(&data, year, scope.division, Some(ct))))
+            .map(|&ct| {
+                (
+                    ct,
+                    evaluate_unit(&data, year, scope.division, false, Some(ct)),
+                )
+            })
             .collect()
     };
     Ok(Drill {

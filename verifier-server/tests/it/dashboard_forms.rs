@@ -154,6 +154,10 @@ async fn dashboard_drills_down_exports_and_takes_entries() {
     // Certificates of three cities, and one non-conforming Shenyang record.
     let records: Vec<_> = CertType::ALL.into_iter().map(sample_record).collect();
     server.push(&admin, &records).await;
+    // The Shenyang QC re-issued by a county: the city has two issuing divisions.
+    let mut county = sample_record(CertType::QC);
+    county.issuer_division = Some("210102".into());
+    server.push(&admin, &[county]).await;
     let mut bad = sample_record(CertType::QC);
     bad.number = Some("210102198503122435".into());
     bad.id_number = Some("210102198503122435".into());
@@ -189,12 +193,38 @@ async fn dashboard_drills_down_exports_and_takes_entries() {
         .split("class=\"drill\" href=\"")
         .nth(1)
         .map(|s| s.split('"').next().unwrap().replace("&amp;", "&"));
-    // A county when the samples name one, else the city's own agency.
-    if let Some(county) = county {
-        let page = dash.page(&county).await;
-        assert!(page.contains("区县"), "{page}");
-        assert!(page.contains("（发证机关）"), "{page}");
-    }
+    let county = county.expect("a county link");
+    assert!(county.contains("division=210102"), "{county}");
+    let page = dash.page(&county).await;
+    assert!(page.contains("区县 210102"), "{page}");
+    assert!(page.contains("（发证机关）"), "{page}");
+    // The city's own division and its county add up to the city.
+    let (_, _, csv) = dash
+        .send(
+            Method::GET,
+            "/admin/dashboard/export?what=parts&year=2026&division=210100",
+            &[],
+            Vec::new(),
+        )
+        .await;
+    let text = String::from_utf8(csv).unwrap();
+    let issued: Vec<(String, u64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_string(), cells[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        issued,
+        [
+            ("210100".to_string(), 4),
+            ("210102".to_string(), 1),
+            ("210100".to_string(), 5)
+        ],
+        "{text}"
+    );
     let page = dash.page("/admin/dashboard/agency/210100?year=2026").await;
     assert!(page.contains("待纠正数据（不规范数据，1 条）"), "{page}");
     assert!(page.contains("210102198503122435"), "{page}");
