@@ -21,6 +21,9 @@ fn png() -> Vec<u8> {
     v
 }
 
+/// A multipart part: name, (file name, content type) for a file, bytes.
+type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
 struct Dash {
     server: TestServer,
     cookie: String,
@@ -76,7 +79,7 @@ impl Dash {
 
     async fn training(
         &self,
-        parts: &[(&str, Option<(&str, &str)>, &[u8])],
+        parts: &[Part<'_>],
     ) -> (StatusCode, String) {
         let boundary = "----dashboundary7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
