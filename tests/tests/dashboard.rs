@@ -94,29 +94,43 @@ fn dashboard_in_chromium_at_phone_and_desktop_width() {
             assert!(text.contains(needed), "{width}: {needed} not in {text}");
         }
         assert!(!text.contains("UTC"), "{width}");
-        assert!(
-            r["overflow"].as_i64().unwrap() <= 0,
-            "{}",
-            what("overflow")
-        );
+        assert!(r["overflow"].as_i64().unwrap() <= 0, "{}", what("overflow"));
         // The drill-down.
-        assert!(r["city_unit"].as_str().unwrap().contains("沈阳市"), "{}", what("city_unit"));
+        assert!(
+            r["city_unit"].as_str().unwrap().contains("沈阳市"),
+            "{}",
+            what("city_unit")
+        );
         assert!(
             r["county_unit"].as_str().unwrap().contains(COUNTY),
             "{}",
             what("county_unit")
         );
-        assert!(r["county_crumbs"].as_str().unwrap().contains("辽宁省"), "{}", what("county_crumbs"));
-        assert!(r["agency_text"].as_str().unwrap().contains("待纠正数据"), "{}", what("agency_text"));
+        assert!(
+            r["county_crumbs"].as_str().unwrap().contains("辽宁省"),
+            "{}",
+            what("county_crumbs")
+        );
+        assert!(
+            r["agency_text"].as_str().unwrap().contains("待纠正数据"),
+            "{}",
+            what("agency_text")
+        );
         // The CSV's bytes.
         let csv = base64::engine::general_purpose::STANDARD
             .decode(r["csv_base64"].as_str().unwrap())
             .unwrap();
         assert!(csv.starts_with(b"\xef\xbb\xbf"), "{width}: no BOM");
         let csv = String::from_utf8(csv).unwrap();
-        assert!(csv.contains("'=cmd|' /C calc'!A0 拒认投诉"), "{width}: {csv}");
+        assert!(
+            csv.contains("'=cmd|' /C calc'!A0 拒认投诉"),
+            "{width}: {csv}"
+        );
         assert!(!csv.contains(",=cmd"), "{width}: {csv}");
-        assert!(csv.contains("投诉成立") && csv.contains("+08:00"), "{width}: {csv}");
+        assert!(
+            csv.contains("投诉成立") && csv.contains("+08:00"),
+            "{width}: {csv}"
+        );
         assert!(r["csv_name"].as_str().unwrap().ends_with(".csv"));
         // The evidence file back, byte for byte.
         assert_eq!(r["download_sha256"], r["upload_sha256"], "{width}");
@@ -147,7 +161,10 @@ fn dashboard_in_chromium_at_phone_and_desktop_width() {
     assert!(
         records
             .iter()
-            .filter(|t| t["description"].as_str().unwrap().starts_with("全市执法人员培训"))
+            .filter(|t| t["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("全市执法人员培训"))
             .count()
             == 2,
         "{sy}"
@@ -159,5 +176,10 @@ fn dashboard_in_chromium_at_phone_and_desktop_width() {
         .filter(|i| i["kind"] == "upheld_complaint")
         .count();
     assert_eq!(complaints, 2, "{sy}");
-    assert!(city(210200)["issuance"]["declared_uncollected"].as_u64().unwrap() >= 5);
+    assert!(
+        city(210200)["issuance"]["declared_uncollected"]
+            .as_u64()
+            .unwrap()
+            >= 5
+    );
 }
