@@ -58,7 +58,13 @@ try {
     visit()
     r.agency_name = await page.locator('#agency-name').innerText()
     r.agency_text = await page.locator('main').innerText()
+    r.agency_overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     await shot('agency')
+    // The city's own agency, with its open correction list.
+    await page.goto(`${env.DASH_URL}/admin/dashboard/agency/${env.CITY}?year=${env.YEAR}`)
+    r.city_agency_text = await page.locator('main').innerText()
+    r.city_agency_overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    await shot('city-agency')
 
     // A complaint whose text a spreadsheet would run, then its export.
     await page.goto(`${env.DASH_URL}/admin/dashboard/view?year=${env.YEAR}&division=${env.CITY}`)

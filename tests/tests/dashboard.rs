@@ -112,7 +112,28 @@ fn dashboard_in_chromium_at_phone_and_desktop_width() {
             what("county_crumbs")
         );
         assert!(
-            r["agency_text"].as_str().unwrap().contains("待纠正数据"),
+            r["agency_overflow"].as_i64().unwrap() <= 0,
+            "{}",
+            what("agency_overflow")
+        );
+        assert!(
+            r["city_agency_overflow"].as_i64().unwrap() <= 0,
+            "{}",
+            what("city_agency_overflow")
+        );
+        assert!(
+            r["agency_text"]
+                .as_str()
+                .unwrap()
+                .contains("沈阳市交通运输局推送"),
+            "{}",
+            what("agency_text")
+        );
+        assert!(
+            r["city_agency_text"]
+                .as_str()
+                .unwrap()
+                .contains("待纠正数据"),
             "{}",
             what("agency_text")
         );

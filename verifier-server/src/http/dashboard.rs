@@ -1092,31 +1092,45 @@ pub async fn get_agency(
         )?)
     })
     .await?;
-    let name = a
-        .authority
-        .as_ref()
-        .map_or_else(|| division.authority_name_zh(), |x| x.name.clone());
+    let name = a.authority.as_ref().map_or_else(
+        || format!("{}（未登记为发证机关）", division_name(division)),
+        |x| x.name.clone(),
+    );
     let mut out = String::new();
-    let back = if division.is_province() {
-        DivisionCode::PROVINCE
-    } else {
-        division
+    let state_row = match (&a.authority, division.is_county()) {
+        // A county without an agency of its own: its records come from
+        // the city's agency.
+        (None, true) => format!(
+            "<tr><th class=\"l\">推送状态</th><td class=\"l w\" id=\"push-state\">本区县没有登记的发证机关，其数据由\
+             <a href=\"/admin/dashboard/agency/{city:06}?year={year}\">{}</a>推送</td></tr>",
+            esc(&division.city().authority_name_zh()),
+            city = division.city().code()
+        ),
+        _ => format!(
+            "<tr><th class=\"l\">最后推送（北京时间）</th><td class=\"l\">{}</td></tr>\
+             <tr><th class=\"l\">推送状态</th><td class=\"l w\" id=\"push-state\">{}</td></tr>",
+            a.last_push
+                .map_or_else(|| "从未推送".into(), shared::cst::datetime_text),
+            if a.overdue {
+                "<span class=\"zero\">逾期（超过两个工作日未推送）</span>"
+            } else {
+                "正常"
+            }
+        ),
     };
     let _ = write!(
         out,
         "<section><h2 id=\"agency-name\">{}</h2><nav class=\"crumbs\"><a href=\"{}\">返回 {}</a></nav>\
-         <table id=\"agency\"><tr><th class=\"l\">行政区划</th><td class=\"l\">{:06} {}</td></tr>\
-         <tr><th class=\"l\">统一社会信用代码</th><td class=\"l\">{}</td></tr>\
-         <tr><th class=\"l\">最后推送（北京时间）</th><td class=\"l\">{}</td></tr>\
-         <tr><th class=\"l\">推送状态</th><td class=\"l\" id=\"push-state\">{}</td></tr></table></section>",
+         <div class=\"scroll\"><table id=\"agency\"><tr><th class=\"l\">行政区划</th><td class=\"l w\">{:06} {}</td></tr>\
+         <tr><th class=\"l\">统一社会信用代码</th><td class=\"l w\">{}</td></tr>{state_row}</table></div></section>",
         esc(&name),
-        attr(&view_link(year, back, None)),
-        esc(&division_name(back)),
+        attr(&view_link(year, division, None)),
+        esc(&division_name(division)),
         division.code(),
         esc(&division_name(division)),
-        a.authority.as_ref().map_or_else(|| "未登记".into(), |x| esc(x.uscc.as_str()).into_owned()),
-        a.last_push.map_or_else(|| "从未推送".into(), shared::cst::datetime_text),
-        if a.overdue { "<span class=\"zero\">逾期（超过两个工作日未推送）</span>" } else { "正常" },
+        a.authority
+            .as_ref()
+            .map_or_else(|| "未登记".into(), |x| esc(x.uscc.as_str()).into_owned()),
     );
     let _ = write!(
         out,

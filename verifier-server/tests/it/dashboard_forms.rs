@@ -77,10 +77,7 @@ impl Dash {
         )
     }
 
-    async fn training(
-        &self,
-        parts: &[Part<'_>],
-    ) -> (StatusCode, String) {
+    async fn training(&self, parts: &[Part<'_>]) -> (StatusCode, String) {
         let boundary = "----dashboundary7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
         for (name, file, data) in parts {
