@@ -696,6 +696,10 @@ pub struct Event {
     pub kind: String,
     /// When (device time for records, server time otherwise), Unix seconds.
     pub at: i64,
+    /// `at` as RFC 3339 in China Standard Time (`…+08:00`); empty in
+    /// evaluations stored before it was added until they are answered.
+    #[serde(default)]
+    pub at_cst: String,
     /// The division it is attributed to.
     pub division: u32,
     /// The device row id, for records.
@@ -782,6 +786,19 @@ pub struct TrainingBody {
     /// Attachments (the item scores only records that have one).
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+}
+
+/// A stored training evidence file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct EvidenceStored {
+    /// SHA-256 of the bytes, 64 lowercase hex digits (name it in a
+    /// training record's `evidence[].sha256`).
+    pub sha256: String,
+    /// The type its content shows.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
 }
 
 /// The id of a stored entry.

@@ -629,6 +629,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
             out.push(Event {
                 kind: "refusal".into(),
                 at: r.at,
+                at_cst: shared::cst::rfc3339(r.at),
                 division: r.device_division.code(),
                 device_id: Some(r.device_id),
                 seq: Some(r.seq),
@@ -648,6 +649,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
                 out.push(Event {
                     kind: "upheld_complaint".into(),
                     at: c.entered_at,
+                    at_cst: shared::cst::rfc3339(c.entered_at),
                     division: c.division.code(),
                     device_id: None,
                     seq: None,
@@ -673,6 +675,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
             out.push(Event {
                 kind: (*kind).into(),
                 at: c.at,
+                at_cst: shared::cst::rfc3339(c.at),
                 division: c.device_division.code(),
                 device_id: Some(c.device_id),
                 seq: Some(c.seq),
@@ -687,6 +690,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
             out.push(Event {
                 kind: p.kind.into(),
                 at: p.at,
+                at_cst: shared::cst::rfc3339(p.at),
                 division: p.division.code(),
                 device_id: p.device_id,
                 seq: None,
@@ -705,6 +709,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
                     }
                     .into(),
                     at: r.ts,
+                    at_cst: shared::cst::rfc3339(r.ts),
                     division: division.code(),
                     device_id: None,
                     seq: None,
@@ -783,6 +788,121 @@ pub fn evaluate(data: &Data, year: i32) -> Evaluation {
         cities,
         province,
     }
+}
+
+/// Fills `Event::at_cst` where it is empty (evaluations stored before the
+/// field was added).
+pub fn fill_times(e: &mut Evaluation) {
+    for s in e.cities.iter_mut().chain(std::iter::once(&mut e.province)) {
+        for ev in s.display.incidents.iter_mut().chain(s.anomalies.iter_mut()) {
+            if ev.at_cst.is_empty() {
+                ev.at_cst = shared::cst::rfc3339(ev.at);
+            }
+        }
+    }
+}
+
+/// The data of one certificate type: its certificates, correction-list
+/// records, checks, refusals and declared counts; the rest as is, without
+/// refused uploads (they name no type).
+fn of_type(data: &Data, t: &str) -> Data {
+    let is = |c: &Option<(String, String)>| c.as_ref().is_some_and(|(ct, _)| ct == t);
+    Data {
+        certs: data
+            .certs
+            .iter()
+            .filter(|c| c.cert_type == t)
+            .cloned()
+            .collect(),
+        corrections: data
+            .corrections
+            .iter()
+            .filter(|c| c.cert_type == t)
+            .cloned()
+            .collect(),
+        checks: data
+            .checks
+            .iter()
+            .filter(|c| is(&c.cert))
+            .cloned()
+            .collect(),
+        batches: data.batches.clone(),
+        devices: data.devices.clone(),
+        status_seq: data.status_seq,
+        refusals: data
+            .refusals
+            .iter()
+            .filter(|r| r.check.as_ref().is_some_and(|c| is(&c.cert)))
+            .cloned()
+            .collect(),
+        rejected: Vec::new(),
+        training: data.training.clone(),
+        declared: data
+            .declared
+            .iter()
+            .filter(|d| d.cert_type == t)
+            .cloned()
+            .collect(),
+        complaints: data.complaints.clone(),
+    }
+}
+
+/// The score of one unit, by the same rules as [`evaluate`]: the province,
+/// a city (with its counties) or one county (issuing division), of every
+/// type or of one certificate type; with `only_itself`, a city without its
+/// counties (the city's own issuing division, 市本级).
+pub fn evaluate_unit(
+    data: &Data,
+    year: i32,
+    unit: DivisionCode,
+    only_itself: bool,
+    cert_type: Option<shared::domain::CertType>,
+) -> Score {
+    let filtered;
+    let data = match cert_type {
+        Some(t) => {
+            filtered = of_type(data, t.code());
+            &filtered
+        }
+        None => data,
+    };
+    let index = Index::new(data, year);
+    let in_unit = move |d: DivisionCode| {
+        if only_itself {
+            d == unit
+        } else if unit.is_province() {
+            true
+        } else if unit.is_city() {
+            !d.is_province() && d.city() == unit
+        } else {
+            d == unit
+        }
+    };
+    Counter::new(data, year, in_unit, &index).score(unit)
+}
+
+/// The parts a unit drills down into: the 14 cities of the province; the
+/// issuing divisions (the city itself and its counties) of a city's
+/// certificates and correction-list records; nothing below a county.
+pub fn parts_of(data: &Data, unit: DivisionCode) -> Vec<DivisionCode> {
+    if unit.is_province() {
+        return LIAONING_CITIES.to_vec();
+    }
+    if unit.is_county() {
+        return Vec::new();
+    }
+    let mut seen: std::collections::BTreeSet<u32> = data
+        .certs
+        .iter()
+        .map(|c| c.division)
+        .chain(data.corrections.iter().map(|c| c.agency))
+        .filter(|d| !d.is_province() && d.city() == unit)
+        .map(DivisionCode::code)
+        .collect();
+    seen.insert(unit.code());
+    seen.into_iter()
+        .filter_map(|c| DivisionCode::from_u32(c).ok())
+        .collect()
 }
 
 /// The CSV header.

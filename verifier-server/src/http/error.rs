@@ -184,6 +184,8 @@ impl From<EvaluationError> for ApiError {
     fn from(e: EvaluationError) -> ApiError {
         match e {
             EvaluationError::Invalid(d) => ApiError::Unprocessable(d),
+            EvaluationError::TooLarge(d) => ApiError::TooLarge(d),
+            EvaluationError::NotFound(d) => ApiError::NotFound(d),
             EvaluationError::Store(e) => e.into(),
         }
     }

@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use shared::api::{ComplaintBody, Created, DeclaredBody, Evaluation, TrainingBody};
+use shared::api::{ComplaintBody, Created, DeclaredBody, Evaluation, EvidenceStored, TrainingBody};
 
 use super::auth::require;
 use super::error::blocking;
 use super::error::ApiError;
-use super::extract::Query;
+use super::extract::{Path, Query};
 use crate::evaluation::YEARS;
 use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
@@ -34,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_training))
         .routes(routes!(put_declared))
         .routes(routes!(post_complaint))
+        .routes(routes!(post_evidence))
+        .routes(routes!(get_evidence))
 }
 
 /// Most bytes of an entry's body.
@@ -250,4 +252,103 @@ pub async fn post_complaint(
         |store, caller, now, b: ComplaintBody| service::record_complaint(store, caller, now, &b),
     )
     .await
+}
+
+/// `POST /api/v1/evaluation/evidence`: stores a training evidence file
+/// (the body; PDF, PNG or JPEG by its content, at most 5 MiB) and answers
+/// its SHA-256, which a training record then names.
+#[utoipa::path(post, path = "/api/v1/evaluation/evidence", tag = "evaluation",
+    security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file (PDF, PNG or JPEG)"),
+    responses(
+        (status = 201, description = "Stored (or already stored)", body = EvidenceStored),
+        (status = 403, description = "Not an administrator",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 5 MiB",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty, not a PDF, PNG or JPEG, or not the declared type",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn post_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(&caller, &[Role::Admin])?;
+    let body = super::extract::body_bytes(body, service::MAX_EVIDENCE_BYTES)?;
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let s = state.clone();
+    let out = blocking(move || {
+        let file = service::evidence_file(declared.as_deref(), body.to_vec(), s.now())?;
+        Ok(service::store_evidence(s.store(), &caller, s.now(), file)?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// A stored evidence file as a download: its checked type, `nosniff`,
+/// an attachment named by its hash, and the hash in `Digest`-style
+/// `X-Content-SHA256`.
+pub fn evidence_response(file: crate::store::evaluation::EvidenceFile) -> Response {
+    let ext = match file.content_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        _ => "jpg",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, file.content_type.clone()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}.{ext}\"", file.sha256),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            (header::CACHE_CONTROL, "private, no-store".into()),
+            (
+                header::HeaderName::from_static("x-content-sha256"),
+                file.sha256.clone(),
+            ),
+        ],
+        file.data,
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/evaluation/evidence/{sha256}`: a stored evidence file.
+#[utoipa::path(get, path = "/api/v1/evaluation/evidence/{sha256}", tag = "evaluation",
+    security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "The file's SHA-256, 64 hex digits")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 403, description = "Not an administrator or auditor",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such file",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not 64 hex digits",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    p: Result<Path<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    require(&caller, &[Role::Admin, Role::Auditor])?;
+    let Path(sha256) = p?;
+    let s = state.clone();
+    let file = blocking(move || {
+        Ok(service::read_evidence(
+            s.store(),
+            &caller,
+            s.now(),
+            Action::ReadEvidence,
+            &sha256,
+        )?)
+    })
+    .await?;
+    Ok(evidence_response(file))
 }

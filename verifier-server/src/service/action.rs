@@ -57,6 +57,24 @@ pub enum Action {
     ReportOutage,
     /// `GET /api/v1/agency/outages`.
     ListOutages,
+    /// `POST /api/v1/evaluation/evidence`.
+    UploadEvidence,
+    /// `GET /api/v1/evaluation/evidence/{sha256}`.
+    ReadEvidence,
+    /// `GET /admin/dashboard/view`.
+    ViewDashboard,
+    /// `GET /admin/dashboard/export`.
+    ExportDashboard,
+    /// `GET /admin/dashboard/agency/{division}`.
+    ViewAgency,
+    /// `POST /admin/dashboard/training`.
+    DashboardTraining,
+    /// `POST /admin/dashboard/declared`.
+    DashboardDeclared,
+    /// `POST /admin/dashboard/complaints`.
+    DashboardComplaint,
+    /// `GET /admin/dashboard/evidence/{sha256}`.
+    DashboardEvidence,
     /// `verifier-server admin create-token`.
     CreateToken,
     /// `verifier-server admin list-tokens`.
@@ -110,6 +128,15 @@ impl Action {
             Action::PostDashboard => "POST /admin/dashboard",
             Action::ReportOutage => "POST /api/v1/agency/outages",
             Action::ListOutages => "GET /api/v1/agency/outages",
+            Action::UploadEvidence => "POST /api/v1/evaluation/evidence",
+            Action::ReadEvidence => "GET /api/v1/evaluation/evidence/{sha256}",
+            Action::ViewDashboard => "GET /admin/dashboard/view",
+            Action::ExportDashboard => "GET /admin/dashboard/export",
+            Action::ViewAgency => "GET /admin/dashboard/agency/{division}",
+            Action::DashboardTraining => "POST /admin/dashboard/training",
+            Action::DashboardDeclared => "POST /admin/dashboard/declared",
+            Action::DashboardComplaint => "POST /admin/dashboard/complaints",
+            Action::DashboardEvidence => "GET /admin/dashboard/evidence/{sha256}",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
@@ -124,7 +151,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 25] = [
+    pub const ROUTES: [Action; 34] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -150,6 +177,15 @@ impl Action {
         Action::PostDashboard,
         Action::ReportOutage,
         Action::ListOutages,
+        Action::UploadEvidence,
+        Action::ReadEvidence,
+        Action::ViewDashboard,
+        Action::ExportDashboard,
+        Action::ViewAgency,
+        Action::DashboardTraining,
+        Action::DashboardDeclared,
+        Action::DashboardComplaint,
+        Action::DashboardEvidence,
     ];
 
     /// The action of a route: `method` and the route's path template as

@@ -15,6 +15,7 @@ use super::auth::Caller;
 use super::issuing;
 use crate::evaluation::data::{ComplaintRow, DeclaredRow, EvalDevice, Evidence, TrainingRow};
 use crate::evaluation::{evaluate, month_start, Data, Evaluation, YEARS};
+use crate::store::evaluation::EvidenceFile;
 use crate::store::{Store, StoreError, Tx};
 
 /// Why an entry was refused; nothing was stored.
@@ -24,6 +25,12 @@ pub enum EvaluationError {
     /// A field is out of range; the message names it.
     #[error("{0}")]
     Invalid(String),
+    /// An evidence file is larger than [`MAX_EVIDENCE_BYTES`].
+    #[error("{0}")]
+    TooLarge(String),
+    /// No such evidence file.
+    #[error("{0}")]
+    NotFound(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -67,8 +74,10 @@ pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
 /// purged (retention) answers the result stored before the purge.
 pub fn run(tx: &mut dyn Tx, year: i32) -> Result<Evaluation, StoreError> {
     if let Some(json) = tx.eval_result(year)? {
-        return serde_json::from_str(&json)
-            .map_err(|e| StoreError::Corrupt(format!("stored evaluation of {year}: {e}")));
+        let mut e: Evaluation = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("stored evaluation of {year}: {e}")))?;
+        crate::evaluation::fill_times(&mut e);
+        return Ok(e);
     }
     Ok(evaluate(&load(tx, year)?, year))
 }
@@ -348,4 +357,278 @@ pub fn operations(
         overdue,
         corrections: per_agency,
     })
+}
+
+/// Most bytes of one evidence file.
+pub const MAX_EVIDENCE_BYTES: usize = 5 * 1024 * 1024;
+
+/// The evidence files accepted, by the type their bytes show: PDF, PNG,
+/// JPEG.
+pub const EVIDENCE_TYPES: [&str; 3] = ["application/pdf", "image/png", "image/jpeg"];
+
+/// Checks an evidence file: not empty, at most [`MAX_EVIDENCE_BYTES`], a
+/// PDF, PNG or JPEG by its bytes (`infer`), and, when the sender declared
+/// a type other than `application/octet-stream`, that type; hashes it.
+pub fn evidence_file(
+    declared: Option<&str>,
+    data: Vec<u8>,
+    now: i64,
+) -> Result<EvidenceFile, EvaluationError> {
+    use sha2::Digest as _;
+    if data.is_empty() {
+        return Err(EvaluationError::Invalid("evidence file: empty".into()));
+    }
+    if data.len() > MAX_EVIDENCE_BYTES {
+        return Err(EvaluationError::TooLarge(format!(
+            "evidence file: {} bytes; at most {MAX_EVIDENCE_BYTES}",
+            data.len()
+        )));
+    }
+    let found = infer::get(&data)
+        .map(|t| t.mime_type())
+        .filter(|t| EVIDENCE_TYPES.contains(t))
+        .ok_or_else(|| {
+            EvaluationError::Invalid(
+                "evidence file: not a PDF, PNG or JPEG file (by its content)".into(),
+            )
+        })?;
+    if let Some(d) = declared {
+        let d = d
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !d.is_empty() && d != "application/octet-stream" && d != found {
+            return Err(EvaluationError::Invalid(format!(
+                "evidence file: declared as {d} but its content is {found}"
+            )));
+        }
+    }
+    Ok(EvidenceFile {
+        sha256: hex::encode(sha2::Sha256::digest(&data)),
+        content_type: found.into(),
+        data,
+        uploaded_at: now,
+    })
+}
+
+/// Stores a checked evidence file with its audit row; answers its hash,
+/// type and size (storing the same bytes again changes nothing).
+pub fn store_evidence(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    file: EvidenceFile,
+) -> Result<shared::api::EvidenceStored, EvaluationError> {
+    let answer = shared::api::EvidenceStored {
+        sha256: file.sha256.clone(),
+        content_type: file.content_type.clone(),
+        size: file.data.len() as u64,
+    };
+    let target = format!("sha256 {} {} bytes", file.sha256, file.data.len());
+    store_entry(store, caller, now, Action::UploadEvidence, target, |tx| {
+        tx.put_evidence_file(&file).map(|_| ())
+    })?;
+    Ok(answer)
+}
+
+/// Records a training entry together with evidence files uploaded with it
+/// (each already checked by [`evidence_file`]; the body names them by
+/// hash), in one transaction with its audit row.
+pub fn record_training_with_files(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    b: TrainingBody,
+    files: Vec<EvidenceFile>,
+) -> Result<Created, EvaluationError> {
+    let row = training_row(b)?;
+    let target = format!(
+        "division {} year {} {} ({} attachments, {} files)",
+        row.division.code(),
+        row.year,
+        row.coverage,
+        row.evidence.len(),
+        files.len()
+    );
+    let id = store_entry(store, caller, now, Action::RecordTraining, target, |tx| {
+        for f in &files {
+            tx.put_evidence_file(f)?;
+        }
+        tx.insert_training(&TrainingRow {
+            entered_at: now,
+            ..row
+        })
+    })?;
+    Ok(Created { id })
+}
+
+/// An evidence file by its hash, read with its audit row.
+pub fn read_evidence(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    action: Action,
+    sha256: &str,
+) -> Result<EvidenceFile, EvaluationError> {
+    let sha = sha256.trim().to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(EvaluationError::Invalid("sha256: not 64 hex digits".into()));
+    }
+    let target = format!("sha256 {sha}");
+    let found = store_entry(store, caller, now, action, target, |tx| {
+        tx.evidence_file(&sha)
+    })?;
+    found.ok_or_else(|| EvaluationError::NotFound(format!("no evidence file with sha256 {sha}")))
+}
+
+/// Which part of the province a drill-down shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    /// The province, a city or a county.
+    pub division: DivisionCode,
+    /// One certificate type only.
+    pub cert_type: Option<CertType>,
+}
+
+/// A drill-down: the scope's score and its parts' (cities of the
+/// province, issuing divisions of a city), and the scope by type.
+#[derive(Debug, Clone)]
+pub struct Drill {
+    /// The year.
+    pub year: i32,
+    /// The scope's own score.
+    pub score: shared::api::Score,
+    /// Each part's score, by division.
+    pub parts: Vec<shared::api::Score>,
+    /// The scope's score per certificate type (empty when the scope is one type).
+    pub by_type: Vec<(CertType, shared::api::Score)>,
+}
+
+/// Computes a drill-down of a year from the records (not a stored
+/// evaluation), in one transaction with its audit row.
+pub fn drill(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    action: Action,
+    year: i32,
+    scope: Scope,
+) -> Result<Drill, StoreError> {
+    use crate::evaluation::{evaluate_unit, parts_of};
+    let mut tx = store.begin()?;
+    let data = load(tx.as_mut(), year)?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        action,
+        format!(
+            "year={year} division={} type={}",
+            scope.division.code(),
+            scope.cert_type.map_or("all", CertType::code)
+        ),
+        "ok",
+    ))?;
+    tx.commit()?;
+    let t = scope.cert_type;
+    let score = evaluate_unit(&data, year, scope.division, false, t);
+    // A city's own division among its parts is the city without its counties.
+    let parts = parts_of(&data, scope.division)
+        .into_iter()
+        .map(|d| evaluate_unit(&data, year, d, d == scope.division, t))
+        .collect();
+    let by_type = if t.is_some() {
+        Vec::new()
+    } else {
+        CertType::ALL
+            .iter()
+            .map(|&ct| {
+                (
+                    ct,
+                    evaluate_unit(&data, year, scope.division, false, Some(ct)),
+                )
+            })
+            .collect()
+    };
+    Ok(Drill {
+        year,
+        score,
+        parts,
+        by_type,
+    })
+}
+
+/// An agency as the dashboard shows it: its push state and its open
+/// correction list.
+#[derive(Debug, Clone)]
+pub struct AgencyView {
+    /// The authority (name, division, USCC), if registered.
+    pub authority: Option<shared::trust::Authority>,
+    /// The agency's division.
+    pub division: DivisionCode,
+    /// Its last push, Unix seconds.
+    pub last_push: Option<i64>,
+    /// Overdue with pushes at `now` (R4).
+    pub overdue: bool,
+    /// Its open correction list.
+    pub corrections: Vec<crate::store::NonconformingRow>,
+}
+
+/// One agency's push state and open correction list (read in one
+/// transaction with its audit row).
+pub fn agency(
+    store: &dyn Store,
+    calendar: &shared::calendar::WorkingCalendar,
+    caller: &Caller,
+    now: i64,
+    action: Action,
+    division: DivisionCode,
+) -> Result<AgencyView, StoreError> {
+    let mut tx = store.begin()?;
+    let authority = tx
+        .authorities()?
+        .into_iter()
+        .find(|a| a.division == division);
+    let last_push = tx
+        .agency_pushes()?
+        .into_iter()
+        .find(|p| p.division == division)
+        .map(|p| p.at);
+    let outage = issuing::outage_deadline(&tx.outages(Some(division))?, division);
+    let corrections = tx.nonconforming(Some(division), true)?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        action,
+        format!("agency {}", division.code()),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(AgencyView {
+        authority,
+        division,
+        last_push,
+        overdue: issuing::push_overdue(calendar, last_push, outage, now),
+        corrections,
+    })
+}
+
+/// Writes one audit row for `caller` (a sign-in to the dashboard).
+pub fn note(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    action: Action,
+    target: &str,
+) -> Result<(), StoreError> {
+    let mut tx = store.begin()?;
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        action,
+        target.to_string(),
+        "ok",
+    ))?;
+    tx.commit()
 }

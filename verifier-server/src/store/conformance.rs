@@ -15,7 +15,7 @@ use shared::domain::{CertType, DivisionCode, Uscc};
 use shared::status::Status;
 use shared::trust::Authority;
 
-use super::evaluation::{ComplaintRow, DeclaredRow, Evidence, TrainingRow};
+use super::evaluation::{ComplaintRow, DeclaredRow, Evidence, EvidenceFile, TrainingRow};
 use super::*;
 
 /// An engine under test: a store, a second store on the same database (a
@@ -1058,6 +1058,22 @@ fn evaluation(e: &Engine) {
         (rejected[0].ts, rejected[0].outcome.as_str()),
         (77, "409 conflict")
     );
+    // Evidence files: stored once per hash, the bytes back unchanged.
+    let file = EvidenceFile {
+        sha256: "ab".repeat(32),
+        content_type: "application/pdf".into(),
+        data: vec![0, 1, 2, 0xff, b'%'],
+        uploaded_at: 12,
+    };
+    assert!(tx.put_evidence_file(&file).unwrap());
+    assert!(!tx
+        .put_evidence_file(&EvidenceFile {
+            uploaded_at: 13,
+            ..file.clone()
+        })
+        .unwrap());
+    assert_eq!(tx.evidence_file(&file.sha256).unwrap(), Some(file));
+    assert_eq!(tx.evidence_file(&"cd".repeat(32)).unwrap(), None);
     tx.commit().unwrap();
 }
 

@@ -183,3 +183,16 @@ pub struct ComplaintRow {
     /// Entered, Unix seconds.
     pub entered_at: i64,
 }
+
+/// A training evidence file, addressed by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceFile {
+    /// SHA-256 of `data`, 64 lowercase hex digits.
+    pub sha256: String,
+    /// The checked content type (`application/pdf`, `image/png`, ...).
+    pub content_type: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// First uploaded, Unix seconds.
+    pub uploaded_at: i64,
+}

@@ -38,7 +38,7 @@ use shared::trust::Authority;
 
 use self::evaluation::{
     ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
-    EvalRejectedUpload, TrainingRow,
+    EvalRejectedUpload, EvidenceFile, TrainingRow,
 };
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
@@ -893,6 +893,11 @@ pub trait EvaluationTx {
     fn insert_complaint(&mut self, row: &ComplaintRow) -> Result<i64, StoreError>;
     /// The complaints of a year, by id.
     fn complaints(&mut self, year: i32) -> Result<Vec<ComplaintRow>, StoreError>;
+    /// Stores an evidence file unless one with its hash is already stored;
+    /// whether it was new.
+    fn put_evidence_file(&mut self, file: &EvidenceFile) -> Result<bool, StoreError>;
+    /// An evidence file by its SHA-256.
+    fn evidence_file(&mut self, sha256: &str) -> Result<Option<EvidenceFile>, StoreError>;
 }
 
 // Conversions between stored integers and typed values, shared by the

@@ -7,6 +7,7 @@
 mod api;
 mod attacks;
 mod dashboard;
+mod dashboard_forms;
 mod demo;
 mod evaluation;
 mod evaluation_api;

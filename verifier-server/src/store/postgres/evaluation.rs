@@ -6,7 +6,7 @@ use ::postgres::Row;
 use super::{col, PgTx};
 use crate::store::evaluation::{
     ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
-    EvalRejectedUpload, Evidence, TrainingRow,
+    EvalRejectedUpload, Evidence, EvidenceFile, TrainingRow,
 };
 use crate::store::{division_of, u64_of, EvaluationTx, StoreError};
 
@@ -333,5 +333,37 @@ impl EvaluationTx for PgTx<'_> {
             })
         })
         .collect()
+    }
+
+    fn put_evidence_file(&mut self, file: &EvidenceFile) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "INSERT INTO eval_evidence_files (sha256, content_type, size, data, uploaded_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+            &[
+                &file.sha256,
+                &file.content_type,
+                &i64::try_from(file.data.len()).unwrap_or(i64::MAX),
+                &file.data,
+                &file.uploaded_at,
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn evidence_file(&mut self, sha256: &str) -> Result<Option<EvidenceFile>, StoreError> {
+        self.opt_row(
+            "SELECT sha256, content_type, data, uploaded_at FROM eval_evidence_files
+             WHERE sha256 = $1",
+            &[&sha256],
+        )?
+        .map(|r| {
+            Ok(EvidenceFile {
+                sha256: col(&r, 0)?,
+                content_type: col(&r, 1)?,
+                data: col(&r, 2)?,
+                uploaded_at: col(&r, 3)?,
+            })
+        })
+        .transpose()
     }
 }

@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_audit_client_addr.sql"),
     include_str!("migrations/0007_agency_outages.sql"),
     include_str!("migrations/0008_forwarding.sql"),
+    include_str!("migrations/0009_evidence_files.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

@@ -1,11 +1,11 @@
 //! [`EvaluationTx`] on SQLite: what the annual evaluation reads, and the facts administrators enter.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::SqliteTx;
 use crate::store::evaluation::{
     ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
-    EvalRejectedUpload, Evidence, TrainingRow,
+    EvalRejectedUpload, Evidence, EvidenceFile, TrainingRow,
 };
 use crate::store::{division_of, EvaluationTx, StoreError};
 
@@ -361,6 +361,39 @@ impl EvaluationTx for SqliteTx<'_> {
                 })
             })
             .collect()
+    }
+
+    fn put_evidence_file(&mut self, file: &EvidenceFile) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "INSERT INTO eval_evidence_files (sha256, content_type, size, data, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sha256) DO NOTHING",
+            params![
+                file.sha256,
+                file.content_type,
+                i64::try_from(file.data.len()).unwrap_or(i64::MAX),
+                file.data,
+                file.uploaded_at
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn evidence_file(&mut self, sha256: &str) -> Result<Option<EvidenceFile>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT sha256, content_type, data, uploaded_at FROM eval_evidence_files
+                 WHERE sha256 = ?1",
+            )?
+            .query_row([sha256], |r| {
+                Ok(EvidenceFile {
+                    sha256: r.get(0)?,
+                    content_type: r.get(1)?,
+                    data: r.get(2)?,
+                    uploaded_at: r.get(3)?,
+                })
+            })
+            .optional()?)
     }
 }
 

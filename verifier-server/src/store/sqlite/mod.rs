@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_audit_client_addr.sql"),
     include_str!("migrations/0013_agency_outages.sql"),
     include_str!("migrations/0014_forwarding.sql"),
+    include_str!("migrations/0015_evidence_files.sql"),
 ];
 
 /// The schema version this program migrates a database to.
