@@ -453,11 +453,11 @@ fn year_of(state: &AppState, year: Option<i32>) -> Result<i32, ApiError> {
     }
 }
 
-/// The name a unit is shown by: 辽宁省, the city, or the county as its
-/// city and code (county names are not tabulated).
+/// The name a unit is shown by: 辽宁省, the city, or the county with its
+/// city (沈阳市和平区), from the GB/T 2260 table in `shared`.
 pub fn division_name(d: DivisionCode) -> String {
     if d.is_county() {
-        format!("{}（区县 {:06}）", d.city().name_zh(), d.code())
+        format!("{}{}", d.city().name_zh(), d.name_zh())
     } else {
         d.name_zh().to_string()
     }

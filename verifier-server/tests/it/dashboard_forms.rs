@@ -196,7 +196,7 @@ async fn dashboard_drills_down_exports_and_takes_entries() {
     let county = county.expect("a county link");
     assert!(county.contains("division=210102"), "{county}");
     let page = dash.page(&county).await;
-    assert!(page.contains("区县 210102"), "{page}");
+    assert!(page.contains("沈阳市和平区"), "{page}");
     assert!(page.contains("（发证机关）"), "{page}");
     // The city's own division and its county add up to the city.
     let (_, _, csv) = dash
