@@ -17,6 +17,7 @@ pub mod cbor;
 pub mod checklog;
 pub mod cose;
 pub mod crypto;
+pub mod csvexport;
 pub mod cst;
 pub mod domain;
 pub mod presentation;

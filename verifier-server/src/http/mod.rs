@@ -25,6 +25,7 @@ pub mod lookup;
 pub mod metrics;
 pub mod openapi;
 pub mod tls;
+pub mod uploads;
 pub mod wallet;
 
 use std::future::Future;
@@ -52,6 +53,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
         .merge(metrics::router())
         .merge(issuing::router(limits))
+        .merge(uploads::router())
         .merge(holders::router())
         .merge(wallet::router())
         .merge(audit_log::router())

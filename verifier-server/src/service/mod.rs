@@ -16,4 +16,5 @@ pub mod lists;
 pub mod logs;
 pub mod lookup;
 pub mod maintenance;
+pub mod uploads;
 pub use ownerfs as private_fs;

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_retention.sql"),
     include_str!("migrations/0011_evidence.sql"),
     include_str!("migrations/0012_audit_client_addr.sql"),
+    include_str!("migrations/0013_status_decisions_uploads.sql"),
 ];
 
 /// The schema version this program migrates a database to.
