@@ -6,6 +6,7 @@
 //! service on the blocking pool ([`error::blocking`]) and answer;
 //! a refusal is audited here ([`audit`]), a success by its service.
 
+pub mod agency;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
@@ -56,6 +57,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(uploads::router())
         .merge(holders::router())
         .merge(wallet::router())
+        .merge(agency::router())
         .merge(audit_log::router())
         .merge(devices::router())
         .merge(logs::router())
