@@ -383,10 +383,28 @@ fn not_utf8(field: Option<&str>, bytes: &[u8]) -> LineError {
     }
 }
 
+/// Whether `text` is a plain signed number such as `-5` or `+1.5`, which
+/// a spreadsheet reads as a number, not a formula.
+fn plain_number(text: &str) -> bool {
+    let digits = text.trim_start_matches(['+', '-']);
+    digits.len() + 1 == text.len()
+        && !digits.is_empty()
+        && digits.split_once('.').map_or_else(
+            || digits.bytes().all(|b| b.is_ascii_digit()),
+            |(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            },
+        )
+}
+
 /// Refuses a text a spreadsheet would run as a formula
-/// ([`shared::csvexport::is_formula`]; cells are trimmed first).
+/// ([`shared::csvexport::is_formula`], but not a plain signed number such
+/// as `-5`; cells are trimmed first). Exports neutralise every such cell
+/// anyway ([`shared::csvexport`]).
 fn check_formula(field: &str, text: &str) -> Result<(), LineError> {
-    if shared::csvexport::is_formula(text) {
+    if shared::csvexport::is_formula(text) && !plain_number(text) {
         return Err(LineError::Formula {
             field: field.to_string(),
             first: text.chars().next().unwrap_or('='),
@@ -1204,6 +1222,48 @@ mod tests {
         // The records deserialise as RawRecord with the list intact.
         let raw: RawRecord = serde_json::from_value(got[0].1.clone().unwrap()).unwrap();
         assert_eq!(raw.business_scope.unwrap(), ["021", "022"]);
+    }
+
+    #[test]
+    fn formula_cells_are_refused_with_their_line_and_field_but_plain_numbers_pass() {
+        let text = "cert_type,number,name\n\
+                    QC,1,=cmd|' /C calc'!A0\n\
+                    QC,2,@SUM(A1)\n\
+                    QC,-5,\n\
+                    QC,+1.5,ok\n\
+                    QC,-2+3,\n";
+        let got = items(Format::Csv, text).unwrap();
+        let errors: Vec<_> = got.iter().map(|g| g.1.as_ref().err().cloned()).collect();
+        assert!(errors[0].as_ref().unwrap().contains("field name"), "{errors:?}");
+        assert!(errors[1].as_ref().unwrap().contains("field name"), "{errors:?}");
+        assert_eq!(errors[2], None);
+        assert_eq!(errors[3], None);
+        assert!(errors[4].as_ref().unwrap().contains("field number"), "{errors:?}");
+        let jsonl = "{\"name\": \"+cmd\"}\n{\"business_scope\": [\"011\", \"=1\"]}\n";
+        let got = items(Format::Jsonl, jsonl).unwrap();
+        assert!(got.iter().all(|g| g.1.is_err()), "{got:?}");
+        let e = LineError::Formula {
+            field: "name".into(),
+            first: '=',
+        };
+        assert!(e.message_zh(7).contains("第 7 行字段 name（姓名）"), "{}", e.message_zh(7));
+    }
+
+    #[test]
+    fn a_gbk_file_is_named_as_such_and_a_missing_header_is_said() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("cert_type,name\nQC,王建国\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gbk.csv");
+        std::fs::write(&path, &gbk).unwrap();
+        let mut input = open_input(&path, Format::Csv).unwrap();
+        let item = next_input(&mut input).unwrap().unwrap();
+        let e = item.record.unwrap_err();
+        assert!(matches!(e, LineError::NotUtf8 { gbk: true, .. }), "{e:?}");
+        assert!(e.message_zh(2).contains("GBK"), "{}", e.message_zh(2));
+        let Err(ImportError::Input(e)) = items(Format::Csv, "QC,210102198503122434\n") else {
+            panic!("accepted a file without a header")
+        };
+        assert!(e.contains("header row is missing"), "{e}");
     }
 
     #[test]
