@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod child;
 pub mod clock;
 pub mod engine;
