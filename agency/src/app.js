@@ -407,7 +407,7 @@ function renderUpload (box, report) {
       }
     }
   }, '下载逐条报告（CSV）')
-  box.replaceChildren(
+  box.replaceChildren(...[
     el('dl', { id: 'upload-summary', class: 'facts', 'data-id': String(report.id), 'data-complete': String(report.complete) },
       el('dt', {}, '文件'), el('dd', {}, report.file_name),
       el('dt', {}, '读取记录'), el('dd', { 'data-count': 'records' }, String(report.records)),
@@ -423,7 +423,7 @@ function renderUpload (box, report) {
         el('tbody', {}, rows)))
       : null,
     report.rows_truncated ? el('p', { class: 'muted' }, '仅显示前 1000 条，完整内容见 CSV 报告。') : null
-  )
+  ].filter(Boolean))
 }
 
 // ---- status changes and history ---------------------------------------------

@@ -362,8 +362,15 @@ impl LineError {
         match self {
             LineError::NotUtf8 { field, gbk } => format!(
                 "第 {line} 行{}不是 UTF-8 编码的文本{}",
-                field.as_deref().map(|f| format!("字段 {}", label(f))).unwrap_or_default(),
-                if *gbk { "（看来是 GBK/GB18030 编码：请另存为 UTF-8 编码的 CSV 后重新上传）" } else { "" }
+                field
+                    .as_deref()
+                    .map(|f| format!("字段 {}", label(f)))
+                    .unwrap_or_default(),
+                if *gbk {
+                    "（看来是 GBK/GB18030 编码：请另存为 UTF-8 编码的 CSV 后重新上传）"
+                } else {
+                    ""
+                }
             ),
             LineError::Formula { field, first } => format!(
                 "第 {line} 行字段 {}以“{first}”开头，可能被电子表格当作公式执行，已拒收该行",
@@ -592,7 +599,11 @@ fn csv_columns(header: &csv::ByteRecord) -> Result<Vec<(String, bool)>, String> 
                 format!(
                     "header column {}: not UTF-8{}",
                     i + 1,
-                    if gbk { " (it reads as GBK/GB18030: save the file as UTF-8)" } else { "" }
+                    if gbk {
+                        " (it reads as GBK/GB18030: save the file as UTF-8)"
+                    } else {
+                        ""
+                    }
                 )
             })?
             .trim_start_matches('\u{feff}')
@@ -1234,11 +1245,20 @@ mod tests {
                     QC,-2+3,\n";
         let got = items(Format::Csv, text).unwrap();
         let errors: Vec<_> = got.iter().map(|g| g.1.as_ref().err().cloned()).collect();
-        assert!(errors[0].as_ref().unwrap().contains("field name"), "{errors:?}");
-        assert!(errors[1].as_ref().unwrap().contains("field name"), "{errors:?}");
+        assert!(
+            errors[0].as_ref().unwrap().contains("field name"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].as_ref().unwrap().contains("field name"),
+            "{errors:?}"
+        );
         assert_eq!(errors[2], None);
         assert_eq!(errors[3], None);
-        assert!(errors[4].as_ref().unwrap().contains("field number"), "{errors:?}");
+        assert!(
+            errors[4].as_ref().unwrap().contains("field number"),
+            "{errors:?}"
+        );
         let jsonl = "{\"name\": \"+cmd\"}\n{\"business_scope\": [\"011\", \"=1\"]}\n";
         let got = items(Format::Jsonl, jsonl).unwrap();
         assert!(got.iter().all(|g| g.1.is_err()), "{got:?}");
@@ -1246,7 +1266,11 @@ mod tests {
             field: "name".into(),
             first: '=',
         };
-        assert!(e.message_zh(7).contains("第 7 行字段 name（姓名）"), "{}", e.message_zh(7));
+        assert!(
+            e.message_zh(7).contains("第 7 行字段 name（姓名）"),
+            "{}",
+            e.message_zh(7)
+        );
     }
 
     #[test]

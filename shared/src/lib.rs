@@ -17,8 +17,8 @@ pub mod cbor;
 pub mod checklog;
 pub mod cose;
 pub mod crypto;
-pub mod csvexport;
 pub mod cst;
+pub mod csvexport;
 pub mod domain;
 pub mod presentation;
 #[cfg(feature = "imaging")]

@@ -114,7 +114,11 @@ fn the_agency_console() {
         serde_json::to_vec_pretty(&report).unwrap(),
     );
     assert_eq!(report["console"], json!([]), "console errors: {report}");
-    assert_eq!(report["external"], json!([]), "requests to another origin: {report}");
+    assert_eq!(
+        report["external"],
+        json!([]),
+        "requests to another origin: {report}"
+    );
 
     for (run, (bad_number, n, minus)) in report["runs"].as_array().unwrap().iter().zip(&expected) {
         let name = run["name"].as_str().unwrap();
@@ -124,27 +128,70 @@ fn the_agency_console() {
         assert_eq!(push.len(), 1, "{name}: {run}");
         assert_eq!(push[0]["division"], "210100", "{name}");
         assert_eq!(push[0]["overdue"], "false", "{name}");
-        assert!(push[0]["last"].as_str().unwrap().starts_with(&today_cst()[..4]), "{name}: {run}");
+        assert!(
+            push[0]["last"]
+                .as_str()
+                .unwrap()
+                .starts_with(&today_cst()[..4]),
+            "{name}: {run}"
+        );
         assert!(run["who"].as_str().unwrap().contains("210100"), "{name}");
 
         // The correction: field-level reason in Chinese, the form's field
         // marked, the entry gone after the re-push.
-        let before: Vec<&str> = run["before"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let before: Vec<&str> = run["before"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert!(before.contains(&bad_number.as_str()), "{name}: {run}");
         let reasons = run["reasons"].as_array().unwrap();
-        assert!(reasons.iter().any(|r| r["field"] == "plate" && r["text"].as_str().unwrap().contains("车牌号码")), "{name}: {reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r["field"] == "plate" && r["text"].as_str().unwrap().contains("车牌号码")),
+            "{name}: {reasons:?}"
+        );
         assert_eq!(run["invalid"], json!(["plate"]), "{name}");
-        let after: Vec<&str> = run["after"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        assert!(!after.contains(&bad_number.as_str()), "{name}: still listed: {run}");
-        assert!(run["done"].as_str().unwrap().contains("已签发"), "{name}: {}", run["done"]);
+        let after: Vec<&str> = run["after"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            !after.contains(&bad_number.as_str()),
+            "{name}: still listed: {run}"
+        );
+        assert!(
+            run["done"].as_str().unwrap().contains("已签发"),
+            "{name}: {}",
+            run["done"]
+        );
 
         // The upload: the bar moved through several values to 100.
-        let progress: Vec<f64> = run["progress"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).collect();
-        let between: Vec<f64> = progress.iter().copied().filter(|v| *v > 0.0 && *v < 100.0).collect();
+        let progress: Vec<f64> = run["progress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap())
+            .collect();
+        let between: Vec<f64> = progress
+            .iter()
+            .copied()
+            .filter(|v| *v > 0.0 && *v < 100.0)
+            .collect();
         let mut distinct = between.clone();
         distinct.dedup();
-        assert!(distinct.len() >= 3, "{name}: the bar did not move in steps: {progress:?}");
-        assert!(between.windows(2).all(|w| w[0] <= w[1]), "{name}: went back: {progress:?}");
+        assert!(
+            distinct.len() >= 3,
+            "{name}: the bar did not move in steps: {progress:?}"
+        );
+        assert!(
+            between.windows(2).all(|w| w[0] <= w[1]),
+            "{name}: went back: {progress:?}"
+        );
         assert_eq!(progress.last(), Some(&100.0), "{name}: {progress:?}");
         let up = &run["upload"];
         assert_eq!(up["complete"], "true", "{name}: {up}");
@@ -153,38 +200,83 @@ fn the_agency_console() {
         assert_eq!(up["malformed"], "1", "{name}: {up}");
         let rows = up["rows"].as_array().unwrap();
         assert_eq!(rows.len(), 2, "{name}: {up}");
-        assert!(rows.iter().any(|r| r["text"].as_str().unwrap().contains("字段 name（姓名）")), "{name}: {rows:?}");
+        assert!(
+            rows.iter()
+                .any(|r| r["text"].as_str().unwrap().contains("字段 name（姓名）")),
+            "{name}: {rows:?}"
+        );
 
         // The report's bytes.
-        assert!(run["download"]["name"].as_str().unwrap().ends_with(".csv"), "{name}");
+        assert!(
+            run["download"]["name"].as_str().unwrap().ends_with(".csv"),
+            "{name}"
+        );
         let bytes = std::fs::read(run["download"]["path"].as_str().unwrap()).unwrap();
-        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "{name}: no UTF-8 byte-order mark");
+        assert!(
+            bytes.starts_with(b"\xEF\xBB\xBF"),
+            "{name}: no UTF-8 byte-order mark"
+        );
         let text = std::str::from_utf8(&bytes[3..]).unwrap();
         let mut reader = csv_reader(text);
         let records: Vec<Vec<String>> = reader
             .records()
             .map(|r| r.unwrap().iter().map(String::from).collect())
             .collect();
-        assert_eq!(records.iter().filter(|r| r[3] == "issued").count(), *n, "{name}");
-        assert!(records.iter().any(|r| r[2] == format!("'{minus}")), "{name}: the '-' number is not neutralised");
+        assert_eq!(
+            records.iter().filter(|r| r[3] == "issued").count(),
+            *n,
+            "{name}"
+        );
+        assert!(
+            records.iter().any(|r| r[2] == format!("'{minus}")),
+            "{name}: the '-' number is not neutralised"
+        );
         for r in &records {
             for cell in r {
-                assert!(!shared::csvexport::is_formula(cell), "{name}: formula cell {r:?}");
+                assert!(
+                    !shared::csvexport::is_formula(cell),
+                    "{name}: formula cell {r:?}"
+                );
             }
         }
 
         // The status change and its history.
         assert_eq!(run["date"], today_cst(), "{name}");
-        assert!(run["typeOptions"].as_array().unwrap().iter().any(|t| t == "道路运输证"), "{name}");
-        assert!(run["statusDone"].as_str().unwrap().contains("暂停"), "{name}: {run}");
+        assert!(
+            run["typeOptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "道路运输证"),
+            "{name}"
+        );
+        assert!(
+            run["statusDone"].as_str().unwrap().contains("暂停"),
+            "{name}: {run}"
+        );
         let history = run["history"].as_array().unwrap();
         assert_eq!(history.len(), 1, "{name}: {history:?}");
         assert_eq!(history[0]["to"], "suspended", "{name}");
-        assert!(history[0]["reason"].as_str().unwrap().starts_with("年审逾期未审验"), "{name}");
+        assert!(
+            history[0]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("年审逾期未审验"),
+            "{name}"
+        );
         assert_eq!(history[0]["date"], today_cst(), "{name}");
-        assert!(history[0]["doc"].as_str().unwrap().starts_with("沈交运暂〔2026〕"), "{name}");
+        assert!(
+            history[0]["doc"]
+                .as_str()
+                .unwrap()
+                .starts_with("沈交运暂〔2026〕"),
+            "{name}"
+        );
         assert_eq!(run["historyStatus"], "暂停", "{name}");
-        assert_eq!(run["overflow"], false, "{name}: the page is wider than the screen");
+        assert_eq!(
+            run["overflow"], false,
+            "{name}: the page is wider than the screen"
+        );
         assert!(run["shots"].as_array().unwrap().len() >= 7, "{name}");
     }
 }

@@ -103,7 +103,10 @@ pub(super) fn respond<A: webassets::RustEmbed>(site: &Site, req: &Request) -> Re
     match site.respond::<A>(path, req.headers()) {
         Ok(response) => response,
         Err(Missing::NotBuilt) => {
-            tracing::warn!(site = site.source, "front-end not built into this binary (scripts/build-web)");
+            tracing::warn!(
+                site = site.source,
+                "front-end not built into this binary (scripts/build-web)"
+            );
             site.not_built_page()
         }
         Err(Missing::NotFound(p)) => {

@@ -887,7 +887,11 @@ impl Decision {
                 let parsed = Date::parse(&d, &format).map_err(|_| {
                     format!("effective_date: {d:?} is not a date YYYY-MM-DD (生效日期格式应为 YYYY-MM-DD)")
                 })?;
-                Some(parsed.format(&format).map_err(|e| format!("effective_date: {e}"))?)
+                Some(
+                    parsed
+                        .format(&format)
+                        .map_err(|e| format!("effective_date: {e}"))?,
+                )
             }
         };
         Ok(Decision {

@@ -192,9 +192,8 @@ pub fn upload(
         UploadError::Unreadable(format!("文件第 1 行（表头）无法使用 (header row): {e}"))
     })?;
     let mut got = Collected {
-        csv: shared::csvexport::Export::new(Vec::new(), REPORT_HEADER).map_err(|e| {
-            UploadError::Internal(anyhow::Error::new(e).context("report CSV"))
-        })?,
+        csv: shared::csvexport::Export::new(Vec::new(), REPORT_HEADER)
+            .map_err(|e| UploadError::Internal(anyhow::Error::new(e).context("report CSV")))?,
         rows: Vec::new(),
         truncated: false,
         summary: shared::api::Summary::default(),
@@ -236,8 +235,7 @@ pub fn upload(
                 chunk.clear();
                 break;
             }
-            if let Some(why) = push_chunk(store, keys, caller, now, upload, &mut chunk, &mut got)?
-            {
+            if let Some(why) = push_chunk(store, keys, caller, now, upload, &mut chunk, &mut got)? {
                 stopped = Some(why);
                 break;
             }
@@ -249,6 +247,9 @@ pub fn upload(
         }
     }
     let bytes = records_bytes(&records);
+    // Unreadable lines are reported when read, records when their chunk
+    // is pushed: answer them in the file's order.
+    got.rows.sort_by_key(|r| r.line);
     let csv = got
         .csv
         .into_inner()
@@ -342,7 +343,18 @@ fn push_chunk(
         let id = r.identifier.as_deref().unwrap_or("");
         let reasons = r.reasons.clone().unwrap_or_default();
         if reasons.is_empty() {
-            got.csv_row([&l, t, n, outcome_name(r.result), &version, "", "", "", "", id])?;
+            got.csv_row([
+                &l,
+                t,
+                n,
+                outcome_name(r.result),
+                &version,
+                "",
+                "",
+                "",
+                "",
+                id,
+            ])?;
         }
         for reason in &reasons {
             got.csv_row([

@@ -633,8 +633,8 @@ fn nonconforming_and_pushes(e: &Engine) {
 
 fn status_changes_and_uploads(e: &Engine) {
     let mut tx = e.store.begin().unwrap();
-    let change = |n: &str, from: Status, to: Status, at: i64, reason: Option<&str>| {
-        StatusChangeRow {
+    let change =
+        |n: &str, from: Status, to: Status, at: i64, reason: Option<&str>| StatusChangeRow {
             cert_type: CertType::QC,
             number: n.into(),
             version: 2,
@@ -645,8 +645,7 @@ fn status_changes_and_uploads(e: &Engine) {
             reason: reason.map(String::from),
             effective_date: reason.map(|_| "2026-06-02".to_string()),
             document_number: reason.map(|_| "沈交运〔2026〕7号".to_string()),
-        }
-    };
+        };
     let a = change("C1", Status::Valid, Status::Suspended, 10, Some("年审逾期"));
     let b = change("C1", Status::Suspended, Status::Revoked, 20, None);
     let other = change("C2", Status::Valid, Status::Revoked, 15, Some("x"));

@@ -93,7 +93,10 @@ async fn status_changes_keep_their_decision_and_the_history_shows_them() {
             json!({"status": "suspended", "document_number": "a\u{7}b"}),
             "control",
         ),
-        (json!({"status": "suspended", "reasons": "typo"}), "unknown field"),
+        (
+            json!({"status": "suspended", "reasons": "typo"}),
+            "unknown field",
+        ),
     ] {
         let (status, headers, bytes) = env.post_json(&uri, Some(&shenyang), &body).await;
         let p = assert_problem(status, &headers, &bytes, StatusCode::BAD_REQUEST);
@@ -101,9 +104,19 @@ async fn status_changes_keep_their_decision_and_the_history_shows_them() {
     }
 
     let steps = [
-        ("suspended", "年审逾期未审验", "2026-06-02", "沈交运暂〔2026〕7号"),
+        (
+            "suspended",
+            "年审逾期未审验",
+            "2026-06-02",
+            "沈交运暂〔2026〕7号",
+        ),
         ("valid", "已补审验", "2026-06-09", "沈交运复〔2026〕3号"),
-        ("revoked", "业户申请注销", "2026-06-15", "沈交运注〔2026〕21号"),
+        (
+            "revoked",
+            "业户申请注销",
+            "2026-06-15",
+            "沈交运注〔2026〕21号",
+        ),
     ];
     for (to, reason, date, doc) in steps {
         let (status, v) = env
@@ -119,7 +132,11 @@ async fn status_changes_keep_their_decision_and_the_history_shows_them() {
     }
     // Revoked is final: refused, and not recorded.
     let (status, _) = env
-        .status(&shenyang, &uri, json!({"status": "valid", "reason": "again"}))
+        .status(
+            &shenyang,
+            &uri,
+            json!({"status": "valid", "reason": "again"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 
@@ -139,7 +156,10 @@ async fn status_changes_keep_their_decision_and_the_history_shows_them() {
         assert_eq!(c["effective_date"], date, "{c}");
         assert_eq!(c["document_number"], doc, "{c}");
         assert_eq!(c["version"], 1, "{c}");
-        assert!(c["actor"].as_str().unwrap().starts_with("agency 210100 #"), "{c}");
+        assert!(
+            c["actor"].as_str().unwrap().starts_with("agency 210100 #"),
+            "{c}"
+        );
         from = to;
     }
     // The administrator reads it too; another city's agency and other
@@ -147,12 +167,18 @@ async fn status_changes_keep_their_decision_and_the_history_shows_them() {
     env.get_json(&format!("/api/v1/certificates/QC/{n}/history"), &env.admin)
         .await;
     let (status, headers, body) = env
-        .get(&format!("/api/v1/certificates/QC/{n}/history"), Some(&dalian))
+        .get(
+            &format!("/api/v1/certificates/QC/{n}/history"),
+            Some(&dalian),
+        )
         .await;
     assert_problem(status, &headers, &body, StatusCode::NOT_FOUND);
     let auditor = env.token(Role::Auditor, None, "auditor");
     let (status, headers, body) = env
-        .get(&format!("/api/v1/certificates/QC/{n}/history"), Some(&auditor))
+        .get(
+            &format!("/api/v1/certificates/QC/{n}/history"),
+            Some(&auditor),
+        )
         .await;
     assert_problem(status, &headers, &body, StatusCode::FORBIDDEN);
     // A change without a decision is still accepted (older clients).
@@ -209,7 +235,10 @@ async fn an_upload_is_pushed_in_chunks_and_reported_per_record() {
     assert_eq!(f["reasons"][0]["field"], "name", "{f}");
     assert_eq!(f["reasons"][0]["rule"], "cell.formula", "{f}");
     let zh = f["reasons"][0]["message_zh"].as_str().unwrap();
-    assert!(zh.contains(&format!("第 {formula_line} 行字段 name（姓名）")), "{zh}");
+    assert!(
+        zh.contains(&format!("第 {formula_line} 行字段 name（姓名）")),
+        "{zh}"
+    );
 
     // The report: byte-order mark, a row per record, the '-' number
     // neutralised, the formula text nowhere.
@@ -243,7 +272,11 @@ async fn an_upload_is_pushed_in_chunks_and_reported_per_record() {
 
     // The same file as JSON lines again: everything unchanged.
     let (status, body) = env
-        .upload(&shenyang, "format=jsonl&name=x", jsonl(&rs[..100]).into_bytes())
+        .upload(
+            &shenyang,
+            "format=jsonl&name=x",
+            jsonl(&rs[..100]).into_bytes(),
+        )
         .await;
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -261,7 +294,13 @@ async fn a_gbk_line_stops_the_upload_and_keeps_what_came_before() {
     let (gbk, _, _) = encoding_rs::GBK.encode(gbk_csv.lines().nth(1).unwrap());
     bytes.extend_from_slice(&gbk);
     bytes.push(b'\n');
-    bytes.extend_from_slice(csv_file(&records(601, 1)).lines().nth(1).unwrap().as_bytes());
+    bytes.extend_from_slice(
+        csv_file(&records(601, 1))
+            .lines()
+            .nth(1)
+            .unwrap()
+            .as_bytes(),
+    );
     let (status, body) = env.upload(&shenyang, "name=mixed.csv", bytes).await;
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -284,7 +323,11 @@ async fn a_gbk_line_stops_the_upload_and_keeps_what_came_before() {
             Some(&shenyang),
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a record after the GBK line was read");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a record after the GBK line was read"
+    );
 }
 
 #[tokio::test]
@@ -317,8 +360,18 @@ async fn unreadable_files_are_refused_with_a_clear_problem() {
             "GBK",
         ),
         // Neither a .csv nor a .jsonl name, and no format.
-        ("name=a.xlsx", b"x".to_vec(), StatusCode::BAD_REQUEST, ".csv"),
-        ("format=xml", b"x".to_vec(), StatusCode::BAD_REQUEST, "format"),
+        (
+            "name=a.xlsx",
+            b"x".to_vec(),
+            StatusCode::BAD_REQUEST,
+            ".csv",
+        ),
+        (
+            "format=xml",
+            b"x".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "format",
+        ),
         // Larger than the limit: 413 before anything is read.
         (
             "name=big.csv",
@@ -351,23 +404,33 @@ async fn unreadable_files_are_refused_with_a_clear_problem() {
         .collect();
     let req = axum::http::Request::post("/api/v1/uploads?name=stream.csv")
         .header(header::AUTHORIZATION, format!("Bearer {shenyang}"))
-        .body(axum::body::Body::from_stream(futures_util::stream::iter(chunks)))
+        .body(axum::body::Body::from_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .unwrap();
     let (status, _, body) = env.send(req).await;
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["complete"], false, "{v}");
-    assert!(v["stopped"].as_str().unwrap().contains("超过上传上限"), "{v}");
+    assert!(
+        v["stopped"].as_str().unwrap().contains("超过上传上限"),
+        "{v}"
+    );
     let issued = v["summary"]["issued"].as_u64().unwrap();
     assert!((100..400).contains(&issued), "{v}");
     let stored = number(&rs[usize::try_from(issued).unwrap() - 1]);
-    let t = rs[usize::try_from(issued).unwrap() - 1].cert_type.clone().unwrap();
+    let t = rs[usize::try_from(issued).unwrap() - 1]
+        .cert_type
+        .clone()
+        .unwrap();
     env.get_json(&format!("/api/v1/certificates/{t}/{stored}"), &shenyang)
         .await;
 
     // Roles: an officer or auditor may not upload.
     let officer = env.token(Role::Officer, Some(210100), "officer");
-    let (status, _) = env.upload(&officer, "name=a.csv", b"number\n".to_vec()).await;
+    let (status, _) = env
+        .upload(&officer, "name=a.csv", b"number\n".to_vec())
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 

@@ -10,8 +10,8 @@ use shared::status::Status;
 use super::{col, PgTx};
 use crate::store::{
     cert_type_of, division_of, i64_of, status_of, u32_of, u64_of, version_of, AgencyPush,
-    CertificateRow, CertificatesTx, NonconformingRow, StatusChangeRow, StoreError,
-    UploadReportRow, UploadsTx, VersionRow,
+    CertificateRow, CertificatesTx, NonconformingRow, StatusChangeRow, StoreError, UploadReportRow,
+    UploadsTx, VersionRow,
 };
 
 /// The columns of a version, in [`version_from`] order (`v`: the version).

@@ -9,8 +9,8 @@ use shared::status::Status;
 
 use crate::store::{
     cert_type_of, division_of, i64_of, status_of, u32_of, u64_of, version_of, AgencyPush,
-    CertificateRow, CertificatesTx, NonconformingRow, StatusChangeRow, StoreError,
-    UploadReportRow, UploadsTx, VersionRow,
+    CertificateRow, CertificatesTx, NonconformingRow, StatusChangeRow, StoreError, UploadReportRow,
+    UploadsTx, VersionRow,
 };
 
 impl CertificatesTx for SqliteTx<'_> {
@@ -294,7 +294,16 @@ impl CertificatesTx for SqliteTx<'_> {
         cert_type: CertType,
         number: &str,
     ) -> Result<Vec<StatusChangeRow>, StoreError> {
-        type Cols = (i64, i64, i64, i64, String, Option<String>, Option<String>, Option<String>);
+        type Cols = (
+            i64,
+            i64,
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
         let mut stmt = self.conn.prepare_cached(
             "SELECT version, from_status, to_status, at, actor, reason, effective_date,
                  document_number
