@@ -486,6 +486,14 @@ async function statusScreen () {
   show(el('h2', {}, '证照状态'), form, history)
 }
 
+/** `agency 210100 #3` as 发证机关 210100（令牌 #3）. */
+function actorZh (actor) {
+  const m = /^(\w+)(?: (\d{6}))? #(\d+)$/.exec(actor)
+  if (!m) return actor
+  const role = { agency: '发证机关', admin: '省级管理员', cli: '命令行' }[m[1]] || m[1]
+  return `${role}${m[2] ? ' ' + m[2] : ''}（令牌 #${m[3]}）`
+}
+
 function renderHistory (box, h) {
   box.replaceChildren(el('section', { class: 'card', id: 'history-card', 'data-status': h.status },
     el('h3', {}, `${typeName(h.cert_type)} ${h.number}`),
@@ -505,7 +513,7 @@ function renderHistory (box, h) {
           el('td', { class: 'reason' }, c.reason || '—'),
           el('td', { class: 'date' }, c.effective_date || '—'),
           el('td', { class: 'doc' }, c.document_number || '—'),
-          el('td', {}, c.actor))))))
+          el('td', {}, actorZh(c.actor)))))))
       : el('p', { class: 'muted' }, '没有状态变更记录。')
   ))
 }
