@@ -76,7 +76,7 @@ async fn status_changes_keep_their_decision_and_the_history_shows_them() {
     let dalian = env.token(Role::Agency, Some(210200), "dalian");
     let qc = sample_record(CertType::QC);
     let n = number(&qc);
-    env.push(&shenyang, &[qc.clone()]).await;
+    env.push(&shenyang, std::slice::from_ref(&qc)).await;
     let uri = format!("/api/v1/certificates/QC/{n}/status");
 
     // Malformed decisions are refused before anything changes.
@@ -183,7 +183,7 @@ async fn status_changes_keep_their_decision_and_the_history_shows_them() {
     assert_problem(status, &headers, &body, StatusCode::FORBIDDEN);
     // A change without a decision is still accepted (older clients).
     let wyj = sample_record(CertType::WYJ);
-    env.push(&env.admin, &[wyj.clone()]).await;
+    env.push(&env.admin, std::slice::from_ref(&wyj)).await;
     let (status, v) = env
         .status(
             &env.admin,
