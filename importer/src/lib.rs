@@ -33,7 +33,10 @@
 //! signed (non-conforming, refused, malformed) with its line number and,
 //! per reason, the field, the rule and the messages. It is truncated to
 //! the length recorded in the state on resume, so a batch pushed twice is
-//! reported once.
+//! reported once. It is written by `shared::csvexport`: a UTF-8
+//! byte-order mark first (Excel shows Chinese garbled without it) and any
+//! cell a spreadsheet could run as a formula (`=`, `+`, `-`, `@`)
+//! prefixed with `'`.
 
 #![forbid(unsafe_code)]
 
@@ -306,81 +309,231 @@ impl ImportState {
     }
 }
 
-/// One input record: its line, where it ends, and its fields or why it
-/// cannot be read.
-struct Item {
-    line: u64,
-    end: u64,
-    record: Result<Map<String, Value>, String>,
+/// Why one line (or CSV row) of an input cannot be read as a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineError {
+    /// The bytes are not UTF-8 text; `field` names the CSV column.
+    #[error("{}not UTF-8 text{}", field_prefix(.field), if *.gbk { " (it reads as GBK/GB18030: save the file as UTF-8)" } else { "" })]
+    NotUtf8 {
+        /// The column, for CSV.
+        field: Option<String>,
+        /// Whether the bytes read as GBK/GB18030 (a file saved by a
+        /// Chinese-locale spreadsheet).
+        gbk: bool,
+    },
+    /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`
+    /// first): refused, so that no export or spreadsheet ever runs it.
+    #[error("field {field}: starts with {first:?}, which a spreadsheet runs as a formula")]
+    Formula {
+        /// The field.
+        field: String,
+        /// Its first character.
+        first: char,
+    },
+    /// Anything else (not JSON, not an object, wrong number of fields).
+    #[error("{0}")]
+    Malformed(String),
 }
 
-/// Reads records from the input file.
-enum Input {
+fn field_prefix(field: &Option<String>) -> String {
+    field
+        .as_ref()
+        .map(|f| format!("column {f}: "))
+        .unwrap_or_default()
+}
+
+impl LineError {
+    /// The field it names, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            LineError::NotUtf8 { field, .. } => field.as_deref(),
+            LineError::Formula { field, .. } => Some(field),
+            LineError::Malformed(_) => None,
+        }
+    }
+
+    /// A Chinese message naming the line and field.
+    pub fn message_zh(&self, line: u64) -> String {
+        let label = |f: &str| {
+            shared::domain::catalogue::field_label(f)
+                .map_or_else(|| f.to_string(), |(zh, _)| format!("{f}（{zh}）"))
+        };
+        match self {
+            LineError::NotUtf8 { field, gbk } => format!(
+                "第 {line} 行{}不是 UTF-8 编码的文本{}",
+                field
+                    .as_deref()
+                    .map(|f| format!("字段 {}", label(f)))
+                    .unwrap_or_default(),
+                if *gbk {
+                    "（看来是 GBK/GB18030 编码：请另存为 UTF-8 编码的 CSV 后重新上传）"
+                } else {
+                    ""
+                }
+            ),
+            LineError::Formula { field, first } => format!(
+                "第 {line} 行字段 {}以“{first}”开头，可能被电子表格当作公式执行，已拒收该行",
+                label(field)
+            ),
+            LineError::Malformed(why) => format!("第 {line} 行无法读取为证照记录：{why}"),
+        }
+    }
+}
+
+fn not_utf8(field: Option<&str>, bytes: &[u8]) -> LineError {
+    LineError::NotUtf8 {
+        field: field.map(str::to_string),
+        gbk: encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .is_some(),
+    }
+}
+
+/// Whether `text` is a plain signed number such as `-5` or `+1.5`, which
+/// a spreadsheet reads as a number, not a formula.
+fn plain_number(text: &str) -> bool {
+    let digits = text.trim_start_matches(['+', '-']);
+    digits.len() + 1 == text.len()
+        && !digits.is_empty()
+        && digits.split_once('.').map_or_else(
+            || digits.bytes().all(|b| b.is_ascii_digit()),
+            |(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            },
+        )
+}
+
+/// Refuses a text a spreadsheet would run as a formula
+/// ([`shared::csvexport::is_formula`], but not a plain signed number such
+/// as `-5`; cells are trimmed first). Exports neutralise every such cell
+/// anyway ([`shared::csvexport`]).
+fn check_formula(field: &str, text: &str) -> Result<(), LineError> {
+    if shared::csvexport::is_formula(text) && !plain_number(text) {
+        return Err(LineError::Formula {
+            field: field.to_string(),
+            first: text.chars().next().unwrap_or('='),
+        });
+    }
+    Ok(())
+}
+
+/// Every string of a JSON record checked by [`check_formula`].
+fn check_record(map: &Map<String, Value>) -> Result<(), LineError> {
+    for (key, value) in map {
+        match value {
+            Value::String(s) => check_formula(key, s.trim())?,
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::String(s) = item {
+                        check_formula(key, s.trim())?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One input record: the line it starts on, the byte after it, and its
+/// fields or why it cannot be read.
+#[derive(Debug)]
+pub struct Item {
+    /// The line (1-based; for CSV the row's first line).
+    pub line: u64,
+    /// The input's byte offset after it.
+    pub end: u64,
+    /// The record's fields, or why the line is not a record.
+    pub record: Result<Map<String, Value>, LineError>,
+}
+
+/// Reads records from CSV or JSON lines (see the crate docs for both
+/// formats), one [`Item`] at a time; used by the importer and by the
+/// server's upload endpoint alike.
+pub struct Records<R: std::io::Read> {
+    input: Input<R>,
+}
+
+enum Input<R: std::io::Read> {
     Csv {
-        reader: csv::Reader<File>,
+        reader: csv::Reader<R>,
         columns: Vec<(String, bool)>,
     },
     Jsonl {
-        reader: BufReader<File>,
+        reader: BufReader<R>,
         line: u64,
         pos: u64,
     },
 }
 
-impl Input {
-    fn open(path: &Path, format: Format) -> Result<Input, ImportError> {
-        let file = File::open(path).map_err(io(format!("opening {}", path.display())))?;
-        match format {
-            Format::Jsonl => Ok(Input::Jsonl {
-                reader: BufReader::with_capacity(1 << 16, file),
+impl<R: std::io::Read> Records<R> {
+    /// Records of `format` from `input`. For CSV the header row is read
+    /// and checked now: an unknown, repeated or non-UTF-8 column, or an
+    /// empty header, is an error (a misspelt column would lose that field
+    /// from every record).
+    pub fn new(input: R, format: Format) -> Result<Records<R>, String> {
+        let input = match format {
+            Format::Jsonl => Input::Jsonl {
+                reader: BufReader::with_capacity(1 << 16, input),
                 line: 0,
                 pos: 0,
-            }),
+            },
             Format::Csv => {
                 let mut reader = csv::ReaderBuilder::new()
                     .flexible(true)
                     .has_headers(true)
-                    .from_reader(file);
-                let header = reader.byte_headers().map_err(|e| {
-                    ImportError::Input(format!("{}: header row: {e}", path.display()))
-                })?;
-                let columns = csv_columns(header)
-                    .map_err(|e| ImportError::Input(format!("{}: {e}", path.display())))?;
-                Ok(Input::Csv { reader, columns })
+                    .from_reader(input);
+                let header = reader
+                    .byte_headers()
+                    .map_err(|e| format!("header row: {e}"))?;
+                let columns = csv_columns(header)?;
+                Input::Csv { reader, columns }
             }
+        };
+        Ok(Records { input })
+    }
+
+    /// The input (e.g. to ask how much was read).
+    pub fn get_ref(&self) -> &R {
+        match &self.input {
+            Input::Csv { reader, .. } => reader.get_ref(),
+            Input::Jsonl { reader, .. } => reader.get_ref(),
         }
     }
 
-    fn next(&mut self) -> Result<Option<Item>, ImportError> {
-        match self {
+    /// The next record, `None` at the end; an error only when the input
+    /// itself fails (a line that is not a record is an [`Item`] with its
+    /// [`LineError`]).
+    pub fn next_item(&mut self) -> std::io::Result<Option<Item>> {
+        match &mut self.input {
             Input::Jsonl { reader, line, pos } => loop {
                 let mut buf = Vec::new();
-                let n = reader
-                    .read_until(b'\n', &mut buf)
-                    .map_err(io("reading the input"))?;
+                let n = reader.read_until(b'\n', &mut buf)?;
                 if n == 0 {
                     return Ok(None);
                 }
                 *line += 1;
                 *pos += n as u64;
-                let text = match std::str::from_utf8(&buf) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        return Ok(Some(Item {
-                            line: *line,
-                            end: *pos,
-                            record: Err(format!("not UTF-8 text: {e}")),
-                        }))
-                    }
+                let Ok(text) = std::str::from_utf8(&buf) else {
+                    return Ok(Some(Item {
+                        line: *line,
+                        end: *pos,
+                        record: Err(not_utf8(None, &buf)),
+                    }));
                 };
                 let text = text.trim_start_matches('\u{feff}').trim();
                 if text.is_empty() {
                     continue;
                 }
                 let record = match serde_json::from_str::<Value>(text) {
-                    Ok(Value::Object(map)) => Ok(map),
-                    Ok(_) => Err("expected a JSON object of record fields".to_string()),
-                    Err(e) => Err(format!("not JSON: {e}")),
+                    Ok(Value::Object(map)) => check_record(&map).map(|()| map),
+                    Ok(_) => Err(LineError::Malformed(
+                        "expected a JSON object of record fields".to_string(),
+                    )),
+                    Err(e) => Err(LineError::Malformed(format!("not JSON: {e}"))),
                 };
                 return Ok(Some(Item {
                     line: *line,
@@ -398,13 +551,13 @@ impl Input {
                         let (line, end) = e
                             .position()
                             .map_or((0, reader.position().byte()), |p| (p.line(), p.byte()));
-                        if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                            return Err(ImportError::Input(format!("reading the input: {e}")));
+                        if let csv::ErrorKind::Io(_) = e.kind() {
+                            return Err(std::io::Error::other(e.to_string()));
                         }
                         return Ok(Some(Item {
                             line,
                             end,
-                            record: Err(format!("unreadable CSV row: {e}")),
+                            record: Err(LineError::Malformed(format!("unreadable CSV row: {e}"))),
                         }));
                     }
                 };
@@ -423,18 +576,48 @@ impl Input {
     }
 }
 
+/// The importer's input file.
+type FileRecords = Records<File>;
+
+fn open_input(path: &Path, format: Format) -> Result<FileRecords, ImportError> {
+    let file = File::open(path).map_err(io(format!("opening {}", path.display())))?;
+    Records::new(file, format).map_err(|e| ImportError::Input(format!("{}: {e}", path.display())))
+}
+
+fn next_input(input: &mut FileRecords) -> Result<Option<Item>, ImportError> {
+    input.next_item().map_err(io("reading the input"))
+}
+
 /// The header's columns, each with whether it is a list field.
 fn csv_columns(header: &csv::ByteRecord) -> Result<Vec<(String, bool)>, String> {
     let template = RawRecord::default();
     let mut columns: Vec<(String, bool)> = Vec::new();
     for (i, cell) in header.iter().enumerate() {
         let name = std::str::from_utf8(cell)
-            .map_err(|_| format!("header column {}: not UTF-8", i + 1))?
+            .map_err(|_| {
+                let gbk = matches!(not_utf8(None, cell), LineError::NotUtf8 { gbk: true, .. });
+                format!(
+                    "header column {}: not UTF-8{}",
+                    i + 1,
+                    if gbk {
+                        " (it reads as GBK/GB18030: save the file as UTF-8)"
+                    } else {
+                        ""
+                    }
+                )
+            })?
             .trim_start_matches('\u{feff}')
             .trim();
         let list = match template.get(name) {
             Some(RawValue::List(_)) => true,
             Some(RawValue::Text(_)) => false,
+            None if i == 0 && shared::domain::CertType::from_code(name).is_some() => {
+                return Err(format!(
+                    "the first line starts with the certificate type {name:?}, not a column \
+                     name: the header row is missing (首行应为表头，列名为: {})",
+                    RawRecord::KEYS.join(", ")
+                ))
+            }
             None => {
                 return Err(format!(
                     "header column {} {name:?} is not a record field; columns are: {}",
@@ -458,22 +641,23 @@ fn csv_columns(header: &csv::ByteRecord) -> Result<Vec<(String, bool)>, String> 
 fn csv_record(
     columns: &[(String, bool)],
     row: &csv::ByteRecord,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, LineError> {
     if row.len() != columns.len() {
-        return Err(format!(
+        return Err(LineError::Malformed(format!(
             "{} fields, the header has {}",
             row.len(),
             columns.len()
-        ));
+        )));
     }
     let mut map = Map::new();
     for ((name, list), cell) in columns.iter().zip(row.iter()) {
         let text = std::str::from_utf8(cell)
-            .map_err(|_| format!("column {name}: not UTF-8 text"))?
+            .map_err(|_| not_utf8(Some(name), cell))?
             .trim();
         if text.is_empty() {
             continue;
         }
+        check_formula(name, text)?;
         let value = if *list {
             Value::Array(
                 text.split(CSV_LIST_SEPARATOR)
@@ -510,9 +694,21 @@ fn fingerprint(path: &Path) -> Result<(u64, String), ImportError> {
 
 /// The report of records not signed, appended per acknowledged batch.
 struct Report {
-    writer: csv::Writer<File>,
+    writer: shared::csvexport::Export<File>,
     path: PathBuf,
 }
+
+/// The report's columns.
+const REPORT_HEADER: [&str; 8] = [
+    "line",
+    "cert_type",
+    "number",
+    "result",
+    "field",
+    "rule",
+    "message_zh",
+    "message_en",
+];
 
 /// One row of the report.
 struct ReportRow<'a> {
@@ -538,21 +734,14 @@ impl Report {
             .map_err(io(what.clone()))?;
         file.set_len(len).map_err(io(what.clone()))?;
         file.seek(std::io::SeekFrom::End(0)).map_err(io(what))?;
-        let mut writer = csv::Writer::from_writer(file);
-        if len == 0 {
-            writer
-                .write_record([
-                    "line",
-                    "cert_type",
-                    "number",
-                    "result",
-                    "field",
-                    "rule",
-                    "message_zh",
-                    "message_en",
-                ])
-                .map_err(|e| ImportError::Input(format!("writing the report: {e}")))?;
-        }
+        // A new report starts with the byte-order mark and the header
+        // (shared::csvexport); a resumed one goes on after them.
+        let writer = if len == 0 {
+            shared::csvexport::Export::new(file, REPORT_HEADER)
+                .map_err(|e| ImportError::Input(format!("writing the report: {e}")))?
+        } else {
+            shared::csvexport::Export::append(file)
+        };
         Ok(Report {
             writer,
             path: path.to_path_buf(),
@@ -562,7 +751,7 @@ impl Report {
     fn write(&mut self, r: &ReportRow<'_>) -> Result<(), ImportError> {
         let line = r.line.to_string();
         self.writer
-            .write_record([
+            .row([
                 line.as_str(),
                 r.cert_type,
                 r.number,
@@ -702,7 +891,7 @@ struct Batch {
     /// Their lines.
     lines: Vec<u64>,
     /// Lines that could not be read, with why.
-    malformed: Vec<(u64, String)>,
+    malformed: Vec<(u64, LineError)>,
     /// Items consumed (records and malformed lines).
     items: u64,
     /// The line and byte after the last item.
@@ -777,7 +966,7 @@ pub fn run(o: &ImportOptions) -> Result<ImportOutcome, ImportError> {
         });
     }
     // Validate the input before touching the report or the server.
-    let mut input = Input::open(&o.file, o.format)?;
+    let mut input = open_input(&o.file, o.format)?;
     let mut report = Report::open(&report_path, state.report_len)?;
     if state.report_len == 0 {
         state.report_len = report.sync()?;
@@ -788,7 +977,7 @@ pub fn run(o: &ImportOptions) -> Result<ImportOutcome, ImportError> {
     // Skip what earlier runs had acknowledged.
     let mut skipped = 0u64;
     while skipped < state.records_done {
-        match input.next()? {
+        match next_input(&mut input)? {
             Some(item) => {
                 skipped += 1;
                 bar.set_position(item.end);
@@ -810,7 +999,9 @@ pub fn run(o: &ImportOptions) -> Result<ImportOutcome, ImportError> {
             ..Batch::default()
         };
         while batch.records.len() < o.batch {
-            let Some(item) = input.next()? else { break };
+            let Some(item) = next_input(&mut input)? else {
+                break;
+            };
             batch.items += 1;
             batch.next_line = item.line + 1;
             batch.end = item.end;
@@ -887,9 +1078,9 @@ pub fn run(o: &ImportOptions) -> Result<ImportOutcome, ImportError> {
                 cert_type: "",
                 number: "",
                 result: "malformed",
-                field: "",
+                field: why.field().unwrap_or(""),
                 rule: "line.malformed",
-                message_zh: &format!("第 {line} 行无法读取为证照记录：{why}"),
+                message_zh: &why.message_zh(*line),
                 message_en: &format!("line {line}: {why}"),
             })?;
         }
@@ -1011,10 +1202,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in");
         std::fs::write(&path, text).unwrap();
-        let mut input = Input::open(&path, format)?;
+        let mut input = open_input(&path, format)?;
         let mut out = Vec::new();
-        while let Some(item) = input.next()? {
-            out.push((item.line, item.record.map(Value::Object)));
+        while let Some(item) = next_input(&mut input)? {
+            out.push((
+                item.line,
+                item.record.map(Value::Object).map_err(|e| e.to_string()),
+            ));
         }
         Ok(out)
     }
@@ -1039,6 +1233,61 @@ mod tests {
         // The records deserialise as RawRecord with the list intact.
         let raw: RawRecord = serde_json::from_value(got[0].1.clone().unwrap()).unwrap();
         assert_eq!(raw.business_scope.unwrap(), ["021", "022"]);
+    }
+
+    #[test]
+    fn formula_cells_are_refused_with_their_line_and_field_but_plain_numbers_pass() {
+        let text = "cert_type,number,name\n\
+                    QC,1,=cmd|' /C calc'!A0\n\
+                    QC,2,@SUM(A1)\n\
+                    QC,-5,\n\
+                    QC,+1.5,ok\n\
+                    QC,-2+3,\n";
+        let got = items(Format::Csv, text).unwrap();
+        let errors: Vec<_> = got.iter().map(|g| g.1.as_ref().err().cloned()).collect();
+        assert!(
+            errors[0].as_ref().unwrap().contains("field name"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].as_ref().unwrap().contains("field name"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[2], None);
+        assert_eq!(errors[3], None);
+        assert!(
+            errors[4].as_ref().unwrap().contains("field number"),
+            "{errors:?}"
+        );
+        let jsonl = "{\"name\": \"+cmd\"}\n{\"business_scope\": [\"011\", \"=1\"]}\n";
+        let got = items(Format::Jsonl, jsonl).unwrap();
+        assert!(got.iter().all(|g| g.1.is_err()), "{got:?}");
+        let e = LineError::Formula {
+            field: "name".into(),
+            first: '=',
+        };
+        assert!(
+            e.message_zh(7).contains("第 7 行字段 name（姓名）"),
+            "{}",
+            e.message_zh(7)
+        );
+    }
+
+    #[test]
+    fn a_gbk_file_is_named_as_such_and_a_missing_header_is_said() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("cert_type,name\nQC,王建国\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gbk.csv");
+        std::fs::write(&path, &gbk).unwrap();
+        let mut input = open_input(&path, Format::Csv).unwrap();
+        let item = next_input(&mut input).unwrap().unwrap();
+        let e = item.record.unwrap_err();
+        assert!(matches!(e, LineError::NotUtf8 { gbk: true, .. }), "{e:?}");
+        assert!(e.message_zh(2).contains("GBK"), "{}", e.message_zh(2));
+        let Err(ImportError::Input(e)) = items(Format::Csv, "QC,210102198503122434\n") else {
+            panic!("accepted a file without a header")
+        };
+        assert!(e.contains("header row is missing"), "{e}");
     }
 
     #[test]
@@ -1103,9 +1352,9 @@ mod tests {
     fn sample_files_hold_the_nine_types_and_five_nonconforming_records() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
         let read = |name: &str, format: Format| -> Vec<RawRecord> {
-            let mut input = Input::open(&dir.join(name), format).unwrap();
+            let mut input = open_input(&dir.join(name), format).unwrap();
             let mut out = Vec::new();
-            while let Some(item) = input.next().unwrap() {
+            while let Some(item) = next_input(&mut input).unwrap() {
                 out.push(serde_json::from_value(Value::Object(item.record.unwrap())).unwrap());
             }
             out

@@ -38,6 +38,7 @@ fn both_sample_files_import_once_and_report_what_was_not_signed() {
         assert_eq!(out.records, 14, "{name}");
         assert!(!out.already_complete);
         let report = std::fs::read_to_string(o.report_path()).unwrap();
+        assert!(report.starts_with('\u{feff}'), "{name}: no byte-order mark");
         let rows = report.lines().skip(1).filter(|l| !l.is_empty()).count();
         assert!(rows >= 5, "{name}: a row per reason of the five: {report}");
         assert!(report.contains("non_conforming"), "{report}");

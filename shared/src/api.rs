@@ -135,13 +135,136 @@ impl StatusChange {
 }
 
 /// The body of a lifecycle change:
-/// `POST /api/v1/certificates/{type}/{number}/status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/v1/certificates/{type}/{number}/status`. The decision's
+/// reason, effective date and document number are kept with the change
+/// and shown in the certificate's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "schema", schema(as = StatusBody))]
+#[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// The new status.
     pub status: StatusChange,
+    /// Why (事由), at most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The date the decision takes effect, `YYYY-MM-DD` (China Standard
+    /// Time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_date: Option<String>,
+    /// The decision document's number (文书编号), at most 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<String>,
+}
+
+impl StatusRequest {
+    /// A change without a recorded decision.
+    pub fn to(status: StatusChange) -> StatusRequest {
+        StatusRequest {
+            status,
+            reason: None,
+            effective_date: None,
+            document_number: None,
+        }
+    }
+}
+
+/// One lifecycle change in a certificate's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct StatusChangeView {
+    /// When, Unix seconds.
+    pub at: i64,
+    /// The version changed.
+    pub version: u16,
+    /// Its status before.
+    pub from: Status,
+    /// Its status after.
+    pub to: Status,
+    /// Who (role, division, token id).
+    pub actor: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// The date the decision takes effect, `YYYY-MM-DD`.
+    pub effective_date: Option<String>,
+    /// The decision document's number.
+    pub document_number: Option<String>,
+}
+
+/// One version in a certificate's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct VersionEntry {
+    /// The version.
+    pub version: u16,
+    /// Its status now.
+    pub status: Status,
+    /// When it was issued, Unix seconds.
+    pub issued_at: i64,
+}
+
+/// A certificate's history as answered by
+/// `GET /api/v1/certificates/{type}/{number}/history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct CertificateHistory {
+    /// Type.
+    pub cert_type: CertType,
+    /// Number.
+    pub number: String,
+    /// The current version.
+    pub current_version: u16,
+    /// The current version's status.
+    pub status: Status,
+    /// Every version, oldest first.
+    pub versions: Vec<VersionEntry>,
+    /// Every lifecycle change, oldest first.
+    pub changes: Vec<StatusChangeView>,
+}
+
+/// One record of an uploaded file that was not signed, as answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct UploadRow {
+    /// The file's line where the record starts.
+    pub line: u64,
+    /// Type as uploaded.
+    pub cert_type: Option<String>,
+    /// Number as uploaded.
+    pub number: Option<String>,
+    /// The outcome.
+    pub result: Outcome,
+    /// Field-level reasons.
+    pub reasons: Vec<Nonconformance>,
+}
+
+/// The answer to an upload (`POST /api/v1/uploads`): what was stored, and
+/// where and why reading stopped if it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct UploadReport {
+    /// The stored report's id: `GET /api/v1/uploads/{id}/report.csv`.
+    pub id: i64,
+    /// The file's name as uploaded.
+    pub file_name: String,
+    /// `csv` or `jsonl`.
+    pub format: String,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Records read (lines that could not be read as records included).
+    pub records: u64,
+    /// Counts per outcome; `malformed` includes unreadable lines.
+    pub summary: Summary,
+    /// Whether the whole file was read.
+    pub complete: bool,
+    /// Why reading stopped before the end (Chinese), naming the line:
+    /// everything before it is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// The records not signed, at most 1,000 (the CSV report has all).
+    pub rows: Vec<UploadRow>,
+    /// More records were not signed than `rows` holds.
+    pub rows_truncated: bool,
 }
 
 /// The outcome of a lifecycle change.

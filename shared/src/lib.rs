@@ -19,6 +19,7 @@ pub mod checklog;
 pub mod cose;
 pub mod crypto;
 pub mod cst;
+pub mod csvexport;
 pub mod domain;
 pub mod forward;
 pub mod presentation;

@@ -118,6 +118,34 @@ pub fn values(from: usize, to: usize) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `records` as a collection CSV file (the importer's and the upload's
+/// format): a header of every `RawRecord` key, list items joined by `;`.
+pub fn csv(records: &[RawRecord]) -> String {
+    use shared::domain::validate::RawValue;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(RawRecord::KEYS);
+    for r in records {
+        let row: Vec<String> = RawRecord::KEYS
+            .iter()
+            .map(|k| match r.get(k) {
+                Some(RawValue::Text(t)) => t.unwrap_or_default().to_string(),
+                Some(RawValue::List(l)) => l.map(|l| l.join(";")).unwrap_or_default(),
+                None => String::new(),
+            })
+            .collect();
+        let _ = w.write_record(&row);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// `records` as JSON lines.
+pub fn jsonl(records: &[RawRecord]) -> String {
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,28 +55,8 @@ fn repo() -> PathBuf {
 }
 
 fn prerequisites() -> PathBuf {
-    let chromium = PathBuf::from(
-        std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
-    );
-    assert!(
-        chromium.is_file(),
-        "{} is missing: the scanner test needs headless Chromium \
-         (`apt-get install -y chromium fonts-noto-cjk`, or set CHROMIUM)",
-        chromium.display()
-    );
-    let dir = repo().join("scanner");
-    for needed in [
-        "../node_modules/playwright-core/package.json",
-        "dist/index.html",
-        "dist/zxing_reader.wasm",
-    ] {
-        assert!(
-            dir.join(needed).is_file(),
-            "{} is missing: build the front-ends with scripts/build-web (npm ci + esbuild)",
-            dir.join(needed).display()
-        );
-    }
-    chromium
+    testkit::browser::front_end("scanner", &["zxing_reader.wasm"]);
+    testkit::browser::chromium()
 }
 
 /// A Y4M video (4:2:0, grey chroma): `blank` seconds of flat grey, then
@@ -268,30 +248,14 @@ impl Drop for Scanner {
     }
 }
 
-fn run_script(chromium: &Path, work: &Path, name: &str, config: Value) -> Value {
-    let cfg = work.join(format!("{name}.json"));
-    let out = work.join(format!("{name}-report.json"));
-    let mut config = config;
-    config["chromium"] = json!(chromium);
-    config["out"] = json!(out);
-    std::fs::write(&cfg, serde_json::to_vec(&config).unwrap()).unwrap();
-    let output = Command::new("node")
-        .arg(repo().join("scanner/test/e2e.mjs"))
-        .arg(&cfg)
-        .current_dir(repo().join("scanner"))
-        .output()
-        .expect("running node (install Node.js 18+)");
-    assert!(
-        output.status.success(),
-        "e2e.mjs {name}: {}",
-        describe(&output)
-    );
-    let bytes = std::fs::read(&out).unwrap();
+fn run_script(_chromium: &Path, work: &Path, name: &str, config: Value) -> Value {
+    let report =
+        testkit::browser::run_script(&repo().join("scanner/test/e2e.mjs"), work, name, &config);
     let _ = std::fs::write(
-        repo().join(format!("target/screenshots/scanner/{name}-report.json")),
-        &bytes,
+        testkit::browser::screenshots("scanner").join(format!("{name}-report.json")),
+        serde_json::to_vec(&report).unwrap(),
     );
-    serde_json::from_slice(&bytes).unwrap()
+    report
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -44,28 +44,8 @@ fn wallet_dir() -> PathBuf {
 /// Fails, saying how to install them, when the browser or the wallet's
 /// build is missing: this test never skips.
 fn prerequisites() -> PathBuf {
-    let chromium = PathBuf::from(
-        std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
-    );
-    assert!(
-        chromium.is_file(),
-        "{} is missing: the wallet test needs headless Chromium; run .ci/run or \
-         `apt-get install -y chromium` (or set CHROMIUM=/path/to/chromium)",
-        chromium.display()
-    );
-    let dir = wallet_dir();
-    for needed in [
-        dir.join("../node_modules/playwright-core/package.json"),
-        dir.join("dist/index.html"),
-    ] {
-        assert!(
-            needed.is_file(),
-            "{} is missing: build the front-ends with scripts/build-web (npm ci + esbuild), \
-             as scripts/test does",
-            needed.display()
-        );
-    }
-    chromium
+    testkit::browser::front_end("wallet", &[]);
+    testkit::browser::chromium()
 }
 
 /// The officer's device: the real `field-client`, enrolled against the

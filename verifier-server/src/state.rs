@@ -56,6 +56,9 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Largest body of a small command such as a status change, bytes.
     pub max_command_body: usize,
+    /// Largest file uploaded for bulk collection (`POST /api/v1/uploads`),
+    /// bytes; larger files go through `verifier-server import`.
+    pub max_upload: usize,
     /// Sustained requests a second per caller (bearer token, or IP address
     /// without one); 0 turns the rate limit off.
     pub rate_per_second: u32,
@@ -82,7 +85,7 @@ pub struct Limits {
 
 impl Default for Limits {
     /// 8 MiB, 5,000 records, 60 s, 256 requests in flight, 16 KiB
-    /// commands; 50 requests a second per caller with bursts of 500, at
+    /// commands, 32 MiB uploads; 50 requests a second per caller with bursts of 500, at
     /// most 100,000 callers tracked; 3 active devices per officer token;
     /// headers within 10 s, bodies within 30 s, 32 requests in flight per
     /// caller; 20 refusal rows per address and minute.
@@ -93,6 +96,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             max_in_flight: 256,
             max_command_body: 16 * 1024,
+            max_upload: 32 * 1024 * 1024,
             rate_per_second: 50,
             rate_burst: 500,
             rate_max_keys: 100_000,

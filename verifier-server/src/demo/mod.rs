@@ -1401,7 +1401,14 @@ fn seed(
                 _ => continue,
             };
             let done = state.write(|store, _, now| {
-                issuing::change_status(store, caller, now, p.cert_type, &p.number, change)
+                issuing::change_status(
+                    store,
+                    caller,
+                    now,
+                    p.cert_type,
+                    &p.number,
+                    &shared::api::StatusRequest::to(change),
+                )
             });
             if let Err(refused) = done? {
                 bail!(

@@ -949,14 +949,17 @@ fn csv_row(s: &Score) -> Vec<String> {
     ]
 }
 
-/// The evaluation as CSV: a header, one row per city, the province last.
+/// The evaluation as CSV ([`shared::csvexport`]: UTF-8 byte-order mark,
+/// formula cells neutralised): a header, one row per city, the province
+/// last.
 pub fn to_csv(e: &Evaluation) -> anyhow::Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(CSV_HEADER)?;
-    for s in e.cities.iter().chain(std::iter::once(&e.province)) {
-        w.write_record(csv_row(s))?;
-    }
-    Ok(String::from_utf8(w.into_inner()?)?)
+    let rows = e
+        .cities
+        .iter()
+        .chain(std::iter::once(&e.province))
+        .map(csv_row);
+    let bytes = shared::csvexport::to_bytes(CSV_HEADER.map(String::from), rows)?;
+    Ok(String::from_utf8(bytes)?)
 }
 
 /// The evaluation as a plain-text table (`admin evaluate`).

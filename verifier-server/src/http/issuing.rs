@@ -8,7 +8,10 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use shared::api::{AgencyPushList, CertificateView, NonconformingList, PushRequest, StatusRequest};
+use shared::api::{
+    AgencyPushList, CertificateHistory, CertificateView, NonconformingList, PushRequest,
+    StatusRequest,
+};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
 use utoipa_axum::routes;
 
@@ -28,6 +31,7 @@ pub fn router(limits: &Limits) -> OpenApiRouter<AppState> {
         .routes(routes!(get_nonconforming))
         .routes(routes!(get_agency_pushes))
         .routes(routes!(get_certificate))
+        .routes(routes!(get_history))
         .routes(routes!(post_status).map(|m| m.layer(command)))
 }
 
@@ -144,15 +148,17 @@ async fn change_status(
     let body = body_bytes(body, state.limits().max_command_body)?;
     let change: StatusRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
-            "request body: expected {{\"status\": \"revoked\" | \"suspended\" | \"valid\"}}: {e}"
+            "request body: expected {{\"status\": \"revoked\" | \"suspended\" | \"valid\", \
+             \"reason\", \"effective_date\": \"YYYY-MM-DD\", \"document_number\"}}: {e}"
         ))
     })?;
     let s = state.clone();
     let n = number.clone();
     let caller = caller.clone();
+    let wanted = change.status;
     let outcome = blocking(move || {
         let changed = s.write(|store, _, now| {
-            issuing::change_status(store, &caller, now, cert_type, &n, change.status)
+            issuing::change_status(store, &caller, now, cert_type, &n, &change)
         });
         Ok(changed?)
     })
@@ -165,9 +171,49 @@ async fn change_status(
         Err(ChangeRefusal::Conflict(current)) => Err(ApiError::Conflict(format!(
             "certificate {cert_type} {number} is {}; {:?} is not allowed from there",
             current.label_en(),
-            change.status
+            wanted
         ))),
+        Err(ChangeRefusal::Invalid(why)) => Err(ApiError::BadRequest(why)),
     }
+}
+
+/// `GET /api/v1/certificates/{type}/{number}/history`: every version and
+/// every lifecycle change with its decision (reason, effective date,
+/// document number).
+#[utoipa::path(get, path = "/api/v1/certificates/{cert_type}/{number}/history", tag = "issuing",
+    security(("bearer" = [])),
+    params(
+        ("cert_type" = String, Path, description = "Type code, e.g. QC (any case)"),
+        ("number" = String, Path, description = "Certificate number"),
+    ),
+    responses(
+        (status = 200, description = "The certificate's versions and status changes, oldest first",
+            body = CertificateHistory),
+        (status = 403, description = "The role may not read certificates (admin or agency only)",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such type or certificate, or another division's (answered alike)",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    p: Result<Path<(String, String)>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (type_text, number) = p.map(|Path(p)| p)?;
+    require(&caller, &[Role::Admin, Role::Agency])?;
+    let cert_type = parse_type(&type_text)?;
+    let s = state.clone();
+    let history = blocking(move || {
+        Ok(issuing::history(
+            s.store(),
+            &caller,
+            s.now(),
+            cert_type,
+            &number,
+        )?)
+    })
+    .await?;
+    Ok(Json(history).into_response())
 }
 
 /// Query of the certificate endpoint.

@@ -6,6 +6,7 @@
 //! service on the blocking pool ([`error::blocking`]) and answer;
 //! a refusal is audited here ([`audit`]), a success by its service.
 
+pub mod agency;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod outages;
 pub mod tls;
+pub mod uploads;
 pub mod wallet;
 
 use std::future::Future;
@@ -55,8 +57,10 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(issuing::router(limits))
         .merge(outages::router())
+        .merge(uploads::router())
         .merge(holders::router())
         .merge(wallet::router())
+        .merge(agency::router())
         .merge(audit_log::router())
         .merge(devices::router())
         .merge(logs::router())

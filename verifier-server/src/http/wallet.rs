@@ -88,21 +88,30 @@ pub async fn serve_index(req: Request) -> Response {
         (status = 503, description = "The wallet has not been built (scripts/build-web): an HTML page; or the request timed out: a problem", content((String = "text/html"), (super::error::Problem = "application/problem+json"))),
     ))]
 pub async fn serve_file(req: Request) -> Response {
+    respond::<Assets>(&SITE, &req)
+}
+
+/// The file of an embedded front-end (`A`, served as `site`) that `req`
+/// asks for: the wallet's and the agency console's one way of answering.
+pub(super) fn respond<A: webassets::RustEmbed>(site: &Site, req: &Request) -> Response {
     let path = req
         .uri()
         .path()
-        .strip_prefix(PREFIX)
+        .strip_prefix(site.prefix)
         .and_then(|p| p.strip_prefix('/'))
         .unwrap_or("");
-    match SITE.respond::<Assets>(path, req.headers()) {
+    match site.respond::<A>(path, req.headers()) {
         Ok(response) => response,
         Err(Missing::NotBuilt) => {
-            tracing::warn!("the wallet is not built into this binary (scripts/build-web)");
-            SITE.not_built_page()
+            tracing::warn!(
+                site = site.source,
+                "front-end not built into this binary (scripts/build-web)"
+            );
+            site.not_built_page()
         }
         Err(Missing::NotFound(p)) => {
-            ApiError::NotFound(format!("no file {p} in the wallet")).into_response()
+            ApiError::NotFound(format!("no file {p} in {}", site.source)).into_response()
         }
-        Err(_) => ApiError::NotFound("no such file in the wallet".into()).into_response(),
+        Err(_) => ApiError::NotFound(format!("no such file in {}", site.source)).into_response(),
     }
 }

@@ -13,6 +13,12 @@ pub enum Action {
     ChangeStatus,
     /// `GET /api/v1/certificates/{cert_type}/{number}`.
     ReadCertificate,
+    /// `GET /api/v1/certificates/{cert_type}/{number}/history`.
+    ReadHistory,
+    /// `POST /api/v1/uploads`.
+    UploadRecords,
+    /// `GET /api/v1/uploads/{id}/report.csv`.
+    ReadUploadReport,
     /// `GET /api/v1/nonconforming`.
     ReadNonconforming,
     /// `GET /api/v1/agencies/pushes`.
@@ -106,6 +112,9 @@ impl Action {
             Action::PushRecords => "POST /api/v1/records",
             Action::ChangeStatus => "POST /api/v1/certificates/{cert_type}/{number}/status",
             Action::ReadCertificate => "GET /api/v1/certificates/{cert_type}/{number}",
+            Action::ReadHistory => "GET /api/v1/certificates/{cert_type}/{number}/history",
+            Action::UploadRecords => "POST /api/v1/uploads",
+            Action::ReadUploadReport => "GET /api/v1/uploads/{id}/report.csv",
             Action::ReadNonconforming => "GET /api/v1/nonconforming",
             Action::ReadAgencyPushes => "GET /api/v1/agencies/pushes",
             Action::ReadAudit => "GET /api/v1/audit",
@@ -151,10 +160,13 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 34] = [
+    pub const ROUTES: [Action; 37] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
+        Action::ReadHistory,
+        Action::UploadRecords,
+        Action::ReadUploadReport,
         Action::ReadNonconforming,
         Action::ReadAgencyPushes,
         Action::ReadAudit,

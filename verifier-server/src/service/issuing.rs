@@ -27,10 +27,11 @@ use crate::service::auth::{Caller, Role};
 use crate::service::keys::Keys;
 use crate::service::lists::advance_status;
 use crate::store::{
-    AgencyPush, CertificateRow, NonconformingRow, OutageRow, Store, Tx, VersionRow,
+    AgencyPush, CertificateRow, NonconformingRow, OutageRow, StatusChangeRow, Store, Tx, VersionRow,
 };
 use shared::api::{
-    AgencyPushList, AgencyPushView, CertificateView, NonconformingList, NonconformingView,
+    AgencyPushList, AgencyPushView, CertificateHistory, CertificateView, NonconformingList,
+    NonconformingView, StatusChangeView, VersionEntry,
 };
 use shared::calendar::WorkingCalendar;
 
@@ -672,6 +673,70 @@ pub fn agency_pushes(
     Ok(AgencyPushList { agencies })
 }
 
+/// A certificate's history: every version and every lifecycle change with
+/// its decision, for an agency of its division or an administrator;
+/// audited in the same transaction.
+pub fn history(
+    store: &dyn Store,
+    caller: &Caller,
+    now: i64,
+    cert_type: CertType,
+    number: &str,
+) -> Result<CertificateHistory, ReadError> {
+    let mut tx = store.begin()?;
+    let current = match tx.certificate(cert_type, number)? {
+        Some(c) if caller.may_act_for(c.issuer_division) => c,
+        // Another division's certificate reads as a missing one.
+        Some(_) | None => {
+            return Err(ReadError::NotFound {
+                cert_type,
+                number: number.to_string(),
+                version: None,
+            })
+        }
+    };
+    let mut versions = Vec::with_capacity(usize::from(current.version));
+    for v in 1..=current.version {
+        if let Some(row) = tx.version(cert_type, number, v)? {
+            versions.push(VersionEntry {
+                version: row.version,
+                status: row.status,
+                issued_at: row.issued_at,
+            });
+        }
+    }
+    let changes = tx
+        .status_changes(cert_type, number)?
+        .into_iter()
+        .map(|c| StatusChangeView {
+            at: c.at,
+            version: c.version,
+            from: c.from,
+            to: c.to,
+            actor: c.actor,
+            reason: c.reason,
+            effective_date: c.effective_date,
+            document_number: c.document_number,
+        })
+        .collect();
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::ReadHistory,
+        format!("{cert_type} {number}"),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(CertificateHistory {
+        cert_type,
+        number: number.to_string(),
+        current_version: current.version,
+        status: current.status,
+        versions,
+        changes,
+    })
+}
+
 /// Why a push was not processed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -804,18 +869,103 @@ pub enum ChangeRefusal {
     NotFound,
     /// Not allowed from the current status.
     Conflict(Status),
+    /// The decision's reason, date or document number is malformed.
+    Invalid(String),
 }
 
-/// Changes the status of a certificate's current version, with its audit
-/// row, in one transaction.
+/// Most characters of a change's reason.
+pub const MAX_REASON_CHARS: usize = 200;
+/// Most characters of a decision document's number.
+pub const MAX_DOCUMENT_CHARS: usize = 64;
+
+/// A lifecycle change's decision, checked: trimmed texts within their
+/// lengths and without control characters, a real calendar date.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    /// Why.
+    pub reason: Option<String>,
+    /// When it takes effect, `YYYY-MM-DD`.
+    pub effective_date: Option<String>,
+    /// The document's number.
+    pub document_number: Option<String>,
+}
+
+impl Decision {
+    /// The decision carried by a status request, or why it is malformed
+    /// (field name first, English, then Chinese).
+    pub fn parse(req: &shared::api::StatusRequest) -> Result<Decision, String> {
+        fn text(
+            field: &str,
+            zh: &str,
+            value: &Option<String>,
+            max: usize,
+        ) -> Result<Option<String>, String> {
+            let Some(v) = trimmed(value) else {
+                return Ok(None);
+            };
+            if v.chars().count() > max {
+                return Err(format!(
+                    "{field}: at most {max} characters ({zh}最多 {max} 个字符)"
+                ));
+            }
+            if v.chars().any(char::is_control) {
+                return Err(format!(
+                    "{field}: control characters are not allowed ({zh}含有控制字符)"
+                ));
+            }
+            Ok(Some(v))
+        }
+        let date = match trimmed(&req.effective_date) {
+            None => None,
+            Some(d) => {
+                let format = time::macros::format_description!("[year]-[month]-[day]");
+                let parsed = Date::parse(&d, &format).map_err(|_| {
+                    format!("effective_date: {d:?} is not a date YYYY-MM-DD (生效日期格式应为 YYYY-MM-DD)")
+                })?;
+                Some(
+                    parsed
+                        .format(&format)
+                        .map_err(|e| format!("effective_date: {e}"))?,
+                )
+            }
+        };
+        Ok(Decision {
+            reason: text("reason", "事由", &req.reason, MAX_REASON_CHARS)?,
+            effective_date: date,
+            document_number: text(
+                "document_number",
+                "文书编号",
+                &req.document_number,
+                MAX_DOCUMENT_CHARS,
+            )?,
+        })
+    }
+}
+
+/// Who did it, as a status change records it: role, division, token id.
+fn actor(caller: &Caller) -> String {
+    match caller.division {
+        Some(d) => format!("{} {} #{}", caller.role.as_str(), d.code(), caller.token_id),
+        None => format!("{} #{}", caller.role.as_str(), caller.token_id),
+    }
+}
+
+/// Changes the status of a certificate's current version, with its
+/// decision (kept in the certificate's history) and its audit row, in one
+/// transaction.
 pub fn change_status(
     store: &dyn Store,
     caller: &Caller,
     now: i64,
     cert_type: CertType,
     number: &str,
-    change: StatusChange,
+    request: &shared::api::StatusRequest,
 ) -> anyhow::Result<Result<StatusChanged, ChangeRefusal>> {
+    let change = request.status;
+    let decision = match Decision::parse(request) {
+        Ok(d) => d,
+        Err(why) => return Ok(Err(ChangeRefusal::Invalid(why))),
+    };
     let mut tx = store.begin()?;
     let refusal = match tx.certificate(cert_type, number)? {
         Some(c) if caller.may_act_for(c.issuer_division) => Ok(c),
@@ -840,6 +990,18 @@ pub fn change_status(
             return Ok(Err(ChangeRefusal::Conflict(current.status)));
         }
         tx.set_version_status(current.status_index, wanted)?;
+        tx.insert_status_change(&StatusChangeRow {
+            cert_type,
+            number: number.to_string(),
+            version: current.version,
+            from: current.status,
+            to: wanted,
+            at: now,
+            actor: actor(caller),
+            reason: decision.reason.clone(),
+            effective_date: decision.effective_date.clone(),
+            document_number: decision.document_number.clone(),
+        })?;
         advance_status(
             tx.as_mut(),
             &mut state,

@@ -19,4 +19,5 @@ pub mod lookup;
 pub mod maintenance;
 pub mod outages;
 pub mod peers;
+pub mod uploads;
 pub use ownerfs as private_fs;

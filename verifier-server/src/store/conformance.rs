@@ -41,6 +41,7 @@ const CASES: &[Case] = &[
     ("lookups", lookups),
     ("nonconforming_and_pushes", nonconforming_and_pushes),
     ("outages", outages),
+    ("status_changes_and_uploads", status_changes_and_uploads),
     ("tokens", tokens),
     ("audit_is_append_only", audit_is_append_only),
     ("devices_and_logs", devices_and_logs),
@@ -669,6 +670,52 @@ fn outages(e: &Engine) {
     // The schema refuses a period that ends before it starts.
     let mut tx = e.store.begin().unwrap();
     assert!(tx.insert_outage(&row(210100, 500, 400)).is_err());
+}
+
+fn status_changes_and_uploads(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let change =
+        |n: &str, from: Status, to: Status, at: i64, reason: Option<&str>| StatusChangeRow {
+            cert_type: CertType::QC,
+            number: n.into(),
+            version: 2,
+            from,
+            to,
+            at,
+            actor: "agency 210100 #3".into(),
+            reason: reason.map(String::from),
+            effective_date: reason.map(|_| "2026-06-02".to_string()),
+            document_number: reason.map(|_| "沈交运〔2026〕7号".to_string()),
+        };
+    let a = change("C1", Status::Valid, Status::Suspended, 10, Some("年审逾期"));
+    let b = change("C1", Status::Suspended, Status::Revoked, 20, None);
+    let other = change("C2", Status::Valid, Status::Revoked, 15, Some("x"));
+    for c in [&a, &other, &b] {
+        tx.insert_status_change(c).unwrap();
+    }
+    assert_eq!(tx.status_changes(CertType::QC, "C1").unwrap(), vec![a, b]);
+    assert!(tx.status_changes(CertType::YSZ, "C1").unwrap().is_empty());
+    let report = |agency: Option<u32>| UploadReportRow {
+        id: 0,
+        agency: agency.map(division),
+        received_at: 30,
+        file_name: "记录.csv".into(),
+        summary_json: "{}".into(),
+        csv: b"\xEF\xBB\xBFline\n".to_vec(),
+    };
+    let first = tx.insert_upload_report(&report(Some(210100))).unwrap();
+    let second = tx.insert_upload_report(&report(None)).unwrap();
+    assert!(second > first);
+    assert_eq!(
+        tx.upload_report(first).unwrap(),
+        Some(UploadReportRow {
+            id: first,
+            ..report(Some(210100))
+        })
+    );
+    assert_eq!(tx.upload_report(second).unwrap().unwrap().agency, None);
+    assert_eq!(tx.upload_report(second + 1).unwrap(), None);
+    tx.commit().unwrap();
 }
 
 fn token(n: u8, role: &str) -> TokenRow {

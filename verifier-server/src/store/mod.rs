@@ -353,6 +353,57 @@ pub struct AuditRow {
     pub entry: AuditEntry,
 }
 
+/// A lifecycle change as recorded (issue 15): which version went from
+/// which status to which, when and by whom, and the decision behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChangeRow {
+    /// Type.
+    pub cert_type: CertType,
+    /// Number.
+    pub number: String,
+    /// The version changed (the current one then).
+    pub version: u16,
+    /// Its status before.
+    pub from: Status,
+    /// Its status after.
+    pub to: Status,
+    /// When, Unix seconds.
+    pub at: i64,
+    /// Who: the caller's role, division and token id, as in audit rows.
+    pub actor: String,
+    /// Why (事由).
+    pub reason: Option<String>,
+    /// The date the decision takes effect, `YYYY-MM-DD`.
+    pub effective_date: Option<String>,
+    /// The decision document's number (文书编号).
+    pub document_number: Option<String>,
+}
+
+/// An upload's stored report (`POST /api/v1/uploads`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadReportRow {
+    /// Its id (ignored on insert).
+    pub id: i64,
+    /// The uploading agency's division; `None` for an administrator.
+    pub agency: Option<DivisionCode>,
+    /// When it was received, Unix seconds.
+    pub received_at: i64,
+    /// The file's name as uploaded.
+    pub file_name: String,
+    /// The answer (`shared::api::UploadReport`) as JSON.
+    pub summary_json: String,
+    /// The per-record report, CSV (`shared::csvexport`).
+    pub csv: Vec<u8>,
+}
+
+/// Uploaded files' reports.
+pub trait UploadsTx {
+    /// Stores a report; its id.
+    fn insert_upload_report(&mut self, row: &UploadReportRow) -> Result<i64, StoreError>;
+    /// A stored report.
+    fn upload_report(&mut self, id: i64) -> Result<Option<UploadReportRow>, StoreError>;
+}
+
 /// An agency's last acknowledged push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgencyPush {
@@ -575,6 +626,7 @@ pub trait Tx:
     + LogsTx
     + EvaluationTx
     + ForwardTx
+    + UploadsTx
 {
     /// Makes every change durable.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -718,6 +770,15 @@ pub trait CertificatesTx {
         agency: Option<DivisionCode>,
         open_only: bool,
     ) -> Result<Vec<NonconformingRow>, StoreError>;
+
+    /// Records a lifecycle change with its decision.
+    fn insert_status_change(&mut self, row: &StatusChangeRow) -> Result<(), StoreError>;
+    /// A certificate's lifecycle changes, oldest first.
+    fn status_changes(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+    ) -> Result<Vec<StatusChangeRow>, StoreError>;
 
     /// Records an agency's acknowledged push.
     fn record_push(&mut self, push: &AgencyPush) -> Result<(), StoreError>;

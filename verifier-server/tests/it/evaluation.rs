@@ -302,6 +302,10 @@ fn csv_has_a_row_per_city_and_the_province() {
     let t = table();
     let e = evaluate(&data(&t, &[], &[]), 2026);
     let csv = verifier_server::evaluation::to_csv(&e).unwrap();
+    // Excel reads it as UTF-8 only with the byte-order mark.
+    let csv = csv
+        .strip_prefix('\u{feff}')
+        .expect("a UTF-8 byte-order mark");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 16);
     assert!(lines[0].starts_with("division,name,issuance_numerator"));

@@ -350,6 +350,10 @@ async fn evaluation_counts_real_uploads_and_entries() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(ct.starts_with("text/csv"), "{ct}");
+    assert!(
+        body.starts_with(shared::csvexport::BOM),
+        "no byte-order mark"
+    );
     let csv = String::from_utf8(body).unwrap();
     assert!(
         csv.contains("\n210100,沈阳市,5,5,100.00,40,0,5,0.00,0,full,10,1,0,50,1\n"),

@@ -4,6 +4,7 @@
 //! real binary are `tests/crash.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agency;
 mod api;
 mod attacks;
 mod dashboard;

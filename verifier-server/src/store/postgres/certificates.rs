@@ -10,7 +10,8 @@ use shared::status::Status;
 use super::{col, PgTx};
 use crate::store::{
     cert_type_of, division_of, i64_of, status_of, u32_of, u64_of, version_of, AgencyPush,
-    CertificateRow, CertificatesTx, NonconformingRow, OutageRow, StoreError, VersionRow,
+    CertificateRow, CertificatesTx, NonconformingRow, OutageRow, StatusChangeRow, StoreError,
+    UploadReportRow, UploadsTx, VersionRow,
 };
 
 /// The columns of a version, in [`version_from`] order (`v`: the version).
@@ -320,6 +321,56 @@ impl CertificatesTx for PgTx<'_> {
         .collect()
     }
 
+    fn insert_status_change(&mut self, c: &StatusChangeRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO status_changes (cert_type, number, version, from_status, to_status, at,
+                 actor, reason, effective_date, document_number)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &c.cert_type.code(),
+                &c.number,
+                &i64::from(c.version),
+                &i64::from(c.from.bits()),
+                &i64::from(c.to.bits()),
+                &c.at,
+                &c.actor,
+                &c.reason,
+                &c.effective_date,
+                &c.document_number,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn status_changes(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+    ) -> Result<Vec<StatusChangeRow>, StoreError> {
+        self.rows(
+            "SELECT version, from_status, to_status, at, actor, reason, effective_date,
+                 document_number
+             FROM status_changes WHERE cert_type = $1 AND number = $2 ORDER BY id",
+            &[&cert_type.code(), &number],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(StatusChangeRow {
+                cert_type,
+                number: number.to_string(),
+                version: version_of(col(r, 0)?)?,
+                from: status_of(col(r, 1)?)?,
+                to: status_of(col(r, 2)?)?,
+                at: col(r, 3)?,
+                actor: col(r, 4)?,
+                reason: col(r, 5)?,
+                effective_date: col(r, 6)?,
+                document_number: col(r, 7)?,
+            })
+        })
+        .collect()
+    }
+
     fn record_push(&mut self, p: &AgencyPush) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO agency_pushes (division, last_push_at, records) VALUES ($1, $2, $3)
@@ -388,5 +439,41 @@ impl CertificatesTx for PgTx<'_> {
             })
         })
         .collect()
+    }
+}
+
+impl UploadsTx for PgTx<'_> {
+    fn insert_upload_report(&mut self, r: &UploadReportRow) -> Result<i64, StoreError> {
+        let row = self.one_row(
+            "INSERT INTO upload_reports (agency, received_at, file_name, summary_json, csv)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                &r.agency.map(|d| i64::from(d.code())),
+                &r.received_at,
+                &r.file_name,
+                &r.summary_json,
+                &r.csv,
+            ],
+        )?;
+        col(&row, 0)
+    }
+
+    fn upload_report(&mut self, id: i64) -> Result<Option<UploadReportRow>, StoreError> {
+        let Some(r) = self.opt_row(
+            "SELECT agency, received_at, file_name, summary_json, csv
+             FROM upload_reports WHERE id = $1",
+            &[&id],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(UploadReportRow {
+            id,
+            agency: col::<Option<i64>>(&r, 0)?.map(division_of).transpose()?,
+            received_at: col(&r, 1)?,
+            file_name: col(&r, 2)?,
+            summary_json: col(&r, 3)?,
+            csv: col(&r, 4)?,
+        }))
     }
 }

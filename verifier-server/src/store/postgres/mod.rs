@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_agency_outages.sql"),
     include_str!("migrations/0008_forwarding.sql"),
     include_str!("migrations/0009_evidence_files.sql"),
+    include_str!("migrations/0010_status_decisions_uploads.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

@@ -9,7 +9,8 @@ use shared::status::Status;
 
 use crate::store::{
     cert_type_of, division_of, i64_of, status_of, u32_of, u64_of, version_of, AgencyPush,
-    CertificateRow, CertificatesTx, NonconformingRow, OutageRow, StoreError, VersionRow,
+    CertificateRow, CertificatesTx, NonconformingRow, OutageRow, StatusChangeRow, StoreError,
+    UploadReportRow, UploadsTx, VersionRow,
 };
 
 impl CertificatesTx for SqliteTx<'_> {
@@ -267,6 +268,79 @@ impl CertificatesTx for SqliteTx<'_> {
         rows.into_iter().map(nonconforming_from).collect()
     }
 
+    fn insert_status_change(&mut self, c: &StatusChangeRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO status_changes (cert_type, number, version, from_status, to_status, at,
+                 actor, reason, effective_date, document_number)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                c.cert_type.code(),
+                c.number,
+                c.version,
+                c.from.bits(),
+                c.to.bits(),
+                c.at,
+                c.actor,
+                c.reason,
+                c.effective_date,
+                c.document_number
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn status_changes(
+        &mut self,
+        cert_type: CertType,
+        number: &str,
+    ) -> Result<Vec<StatusChangeRow>, StoreError> {
+        type Cols = (
+            i64,
+            i64,
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT version, from_status, to_status, at, actor, reason, effective_date,
+                 document_number
+             FROM status_changes WHERE cert_type = ?1 AND number = ?2 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![cert_type.code(), number], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?
+            .collect::<Result<Vec<Cols>, _>>()?;
+        rows.into_iter()
+            .map(|c| {
+                Ok(StatusChangeRow {
+                    cert_type,
+                    number: number.to_string(),
+                    version: version_of(c.0)?,
+                    from: status_of(c.1)?,
+                    to: status_of(c.2)?,
+                    at: c.3,
+                    actor: c.4,
+                    reason: c.5,
+                    effective_date: c.6,
+                    document_number: c.7,
+                })
+            })
+            .collect()
+    }
+
     fn record_push(&mut self, p: &AgencyPush) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO agency_pushes (division, last_push_at, records) VALUES (?1, ?2, ?3)
@@ -383,4 +457,45 @@ fn nonconforming_from(c: NcCols) -> Result<NonconformingRow, StoreError> {
         last_seen: c.6,
         resolved_at: c.7,
     })
+}
+
+impl UploadsTx for SqliteTx<'_> {
+    fn insert_upload_report(&mut self, r: &UploadReportRow) -> Result<i64, StoreError> {
+        self.exec(
+            "INSERT INTO upload_reports (agency, received_at, file_name, summary_json, csv)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                r.agency.map(DivisionCode::code),
+                r.received_at,
+                r.file_name,
+                r.summary_json,
+                r.csv
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn upload_report(&mut self, id: i64) -> Result<Option<UploadReportRow>, StoreError> {
+        type Cols = (Option<i64>, i64, String, String, Vec<u8>);
+        let found: Option<Cols> = self
+            .row(
+                "SELECT agency, received_at, file_name, summary_json, csv
+                 FROM upload_reports WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        found
+            .map(|c| {
+                Ok(UploadReportRow {
+                    id,
+                    agency: c.0.map(division_of).transpose()?,
+                    received_at: c.1,
+                    file_name: c.2,
+                    summary_json: c.3,
+                    csv: c.4,
+                })
+            })
+            .transpose()
+    }
 }

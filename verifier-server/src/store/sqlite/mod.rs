@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_agency_outages.sql"),
     include_str!("migrations/0014_forwarding.sql"),
     include_str!("migrations/0015_evidence_files.sql"),
+    include_str!("migrations/0016_status_decisions_uploads.sql"),
 ];
 
 /// The schema version this program migrates a database to.
