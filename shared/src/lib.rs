@@ -19,6 +19,7 @@ pub mod cose;
 pub mod crypto;
 pub mod cst;
 pub mod domain;
+pub mod national;
 pub mod presentation;
 #[cfg(feature = "imaging")]
 pub mod qr;

@@ -1206,3 +1206,194 @@ fn identifier_is_derived_from_claims_and_the_authority() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// National issuer list vectors (shared/testdata/national.json)
+
+use shared::national::{NationalError, NationalList, Province};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct NationalVector {
+    name: String,
+    description: String,
+    /// The pinned national root: algorithm and public key.
+    root_alg: String,
+    root_public_key_hex: String,
+    /// The sequence already held, if any (rollback checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_seq: Option<u64>,
+    /// The signed list (COSE_Sign1).
+    signed_hex: String,
+    /// `ok`, or the refusal: `forged`, `rollback`, `malformed`, `envelope`.
+    expect: String,
+    /// For `ok`: the provinces' division codes in order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    provinces: Vec<u32>,
+}
+
+fn national_sample(seq: u64, with_jilin: bool) -> NationalList {
+    let province = |code: u32, root: &SigningKey| Province {
+        division: shared::domain::DivisionCode::from_u32_national(code).unwrap(),
+        name: format!(
+            "{}交通运输厅",
+            shared::domain::province_name_zh(code).unwrap()
+        ),
+        root: root.public_key(),
+        cert_types: CertType::ALL.to_vec(),
+        not_before: unix("2025-01-01T00:00:00+08:00"),
+        not_after: None,
+        trust_list_url: format!("https://{code}.lists.example/api/v1/trust-list"),
+        status_list_url: format!("https://{code}.lists.example/api/v1/status-list"),
+    };
+    let mut provinces = vec![province(210000, &key(Alg::EdDSA, 0x21))];
+    if with_jilin {
+        provinces.push(province(220000, &key(Alg::Sm2Sm3, 0x22)));
+    }
+    NationalList {
+        seq,
+        issued_at: unix("2026-06-01T08:00:00+08:00"),
+        next_update: unix("2026-06-08T08:00:00+08:00"),
+        provider: "交通运输部".to_string(),
+        provinces,
+    }
+}
+
+fn generate_national() -> Vec<NationalVector> {
+    let mut out = Vec::new();
+    for alg in [Alg::EdDSA, Alg::Sm2Sm3] {
+        let root = key(alg, 0x30);
+        let n = alg.name().to_ascii_lowercase().replace('-', "");
+        let vector = |name: String,
+                      description: &str,
+                      held: Option<u64>,
+                      signed: Vec<u8>,
+                      expect: &str,
+                      provinces: Vec<u32>| NationalVector {
+            name,
+            description: description.to_string(),
+            root_alg: alg.name().to_string(),
+            root_public_key_hex: hex::encode(root.public_key().to_bytes()),
+            held_seq: held,
+            signed_hex: hex::encode(signed),
+            expect: expect.to_string(),
+            provinces,
+        };
+        out.push(vector(
+            format!("national_ok_{n}"),
+            "a national list naming Liaoning and Jilin",
+            None,
+            national_sample(2, true).sign(&root),
+            "ok",
+            vec![210000, 220000],
+        ));
+        out.push(vector(
+            format!("national_newer_{n}"),
+            "a newer list without Jilin accepted over sequence 2",
+            Some(2),
+            national_sample(3, false).sign(&root),
+            "ok",
+            vec![210000],
+        ));
+        out.push(vector(
+            format!("national_rollback_{n}"),
+            "sequence 1 offered to a verifier holding sequence 2",
+            Some(2),
+            national_sample(1, true).sign(&root),
+            "rollback",
+            Vec::new(),
+        ));
+        out.push(vector(
+            format!("national_other_root_{n}"),
+            "signed by a key that is not the national root",
+            None,
+            national_sample(2, true).sign(&key(alg, 0x31)),
+            "forged",
+            Vec::new(),
+        ));
+        let mut altered = national_sample(2, true).sign(&root);
+        let at = altered.windows(7).position(|w| w == b"220000.").unwrap();
+        altered[at + 1] = b'3';
+        out.push(vector(
+            format!("national_altered_{n}"),
+            "a province's URL altered after signing",
+            None,
+            altered,
+            "forged",
+            Vec::new(),
+        ));
+        let mut trailing = national_sample(2, true).sign(&root);
+        trailing.push(0);
+        out.push(vector(
+            format!("national_trailing_{n}"),
+            "a byte after the COSE_Sign1",
+            None,
+            trailing,
+            "envelope",
+            Vec::new(),
+        ));
+        let mut city = national_sample(2, true);
+        city.provinces[1].division =
+            shared::domain::DivisionCode::from_u32_national(220100).unwrap();
+        out.push(vector(
+            format!("national_city_entry_{n}"),
+            "a city code where a province-level code belongs",
+            None,
+            city.sign(&root),
+            "malformed",
+            Vec::new(),
+        ));
+    }
+    out
+}
+
+fn run_national(v: &NationalVector) -> (String, Vec<u32>) {
+    let alg = Alg::from_name(&v.root_alg).unwrap();
+    let root = PublicKey::from_bytes(alg, &hex::decode(&v.root_public_key_hex).unwrap()).unwrap();
+    let signed = hex::decode(&v.signed_hex).unwrap();
+    let result = match v.held_seq {
+        Some(seq) => {
+            let mut held = national_sample(seq, true);
+            held.seq = seq;
+            held.verify_update(&signed, &root)
+        }
+        None => NationalList::verify(&signed, &root),
+    };
+    match result {
+        Ok(list) => (
+            "ok".to_string(),
+            list.provinces.iter().map(|p| p.division.code()).collect(),
+        ),
+        Err(NationalError::Forged(_)) => ("forged".to_string(), Vec::new()),
+        Err(NationalError::Rollback { .. }) => ("rollback".to_string(), Vec::new()),
+        Err(NationalError::Malformed(_)) => ("malformed".to_string(), Vec::new()),
+        Err(NationalError::Envelope(_)) => ("envelope".to_string(), Vec::new()),
+        Err(other) => (format!("unexpected: {other}"), Vec::new()),
+    }
+}
+
+fn national_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/national.json")
+}
+
+#[test]
+fn national_vectors_are_current_and_give_expected_results() {
+    let generated = generate_national();
+    if std::env::var_os("REGENERATE_VECTORS").is_some() {
+        let json = serde_json::to_string_pretty(&generated).unwrap();
+        std::fs::write(national_path(), json + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(national_path()).expect("shared/testdata/national.json");
+    let on_disk: Vec<NationalVector> = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        on_disk, generated,
+        "shared/testdata/national.json is out of date: run REGENERATE_VECTORS=1 cargo test -p shared --test vectors"
+    );
+    for v in &on_disk {
+        assert_eq!(
+            run_national(v),
+            (v.expect.clone(), v.provinces.clone()),
+            "{}",
+            v.name
+        );
+    }
+}
