@@ -151,6 +151,7 @@ pub fn evaluate(held: &Held, text: &str, now: i64) -> Outcome {
         now,
         newest_seen: lists.newest_seen,
         policy: Policy::default(),
+        national: None,
     };
     let status_seq = lists.status.as_ref().map(|(c, _)| c.seq());
     let trust_seq = Some(lists.trust.seq);

@@ -67,6 +67,11 @@ pub struct FaceView {
     pub issuer_name: String,
     /// Whether `issuer_name` comes from the trust list.
     pub issuer_from_trust_list: bool,
+    /// The issuing province (互认互通): its province-level code and GB/T
+    /// 2260 name, e.g. `220000` 吉林省. Absent in answers of servers that
+    /// predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuing_province: Option<Named>,
     /// First day of validity.
     pub valid_from: Date,
     /// Last day of validity; `None` is long-term (长期).
@@ -272,7 +277,15 @@ impl FaceView {
                 }
             }
         }
+        let province = claims.issuer_division.province_code();
+        let issuing_province = Some(Named {
+            code: province.to_string(),
+            name: crate::domain::province_name_zh(province)
+                .unwrap_or("外省")
+                .to_string(),
+        });
         FaceView {
+            issuing_province,
             cert_type: Named {
                 code: t.code().into(),
                 name: t.name_zh().into(),

@@ -897,6 +897,7 @@ fn run(v: &Vector) -> (String, String) {
         now,
         newest_seen: v.newest_seen.as_deref().map_or(0, unix),
         policy: Policy::default(),
+        national: None,
     };
     match verify::verify(&v.qr_text, &ctx) {
         Ok(ok) => {
@@ -1394,6 +1395,210 @@ fn national_vectors_are_current_and_give_expected_results() {
             (v.expect.clone(), v.provinces.clone()),
             "{}",
             v.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mutual recognition: another province's certificate, verified offline
+
+struct Province2 {
+    trust: TrustList,
+    status: (StatusCache, Manifest),
+}
+
+fn province_lists(issuer: &SigningKey, revoked: Option<u32>, status_issued_at: i64) -> Province2 {
+    let mut list = StatusList::new(131_072).unwrap();
+    if let Some(i) = revoked {
+        list.set(i, Status::Revoked).unwrap();
+    }
+    Province2 {
+        trust: TrustList {
+            seq: 1,
+            manifest: Manifest {
+                issued_at: unix(NOW) - 3600,
+                ttl: 2 * 86_400,
+                max_age: 7 * 86_400,
+            },
+            keys: vec![IssuerKey {
+                public_key: issuer.public_key(),
+                not_before: unix(KEY_FROM),
+                not_after: None,
+                state: KeyState::Active,
+            }],
+            authorities: Vec::new(),
+        },
+        status: (
+            StatusCache::from_snapshot(StatusSnapshot { seq: 1, list }),
+            Manifest {
+                issued_at: status_issued_at,
+                ttl: 2 * 86_400,
+                max_age: 7 * 86_400,
+            },
+        ),
+    }
+}
+
+#[test]
+fn mutual_recognition_table() {
+    use shared::domain::DivisionCode;
+    use verify::{National, ProvinceData};
+    let liaoning_issuer = issuer(Alg::EdDSA);
+    let jilin_issuer = key(Alg::Sm2Sm3, 0x52);
+    let mut jilin_claims = claims_for(CertType::YSZ, 7);
+    jilin_claims.issuer_division = DivisionCode::from_u32_national(220102).unwrap();
+    let jilin_cert = qrtext::encode(
+        Kind::Certificate,
+        &sign_claims(&jilin_claims, &jilin_issuer),
+    );
+    let forged_by_liaoning_key = qrtext::encode(
+        Kind::Certificate,
+        &sign_claims(&jilin_claims, &liaoning_issuer),
+    );
+    let liaoning_cert = qrtext::encode(
+        Kind::Certificate,
+        &sign_claims(&claims_for(CertType::YSZ, 7), &liaoning_issuer),
+    );
+    let fresh = unix(NOW) - 3600;
+    let liaoning = province_lists(&liaoning_issuer, None, fresh);
+    let jilin_ok = province_lists(&jilin_issuer, None, fresh);
+    // Jilin's list revokes index 7: Liaoning's certificate at index 7 must
+    // not be touched by it.
+    let jilin_revoked = province_lists(&jilin_issuer, Some(7), fresh);
+    let jilin_stale = province_lists(&jilin_issuer, None, unix(NOW) - 8 * 86_400);
+    let both = national_sample(2, true);
+    let without_jilin = national_sample(3, false);
+    let mut ysz_not_allowed = national_sample(2, true);
+    ysz_not_allowed.provinces[1].cert_types = vec![CertType::QC];
+
+    struct Case<'a> {
+        name: &'a str,
+        text: &'a str,
+        national: Option<&'a shared::national::NationalList>,
+        jilin: Option<&'a Province2>,
+        expect: (&'a str, &'a str),
+    }
+    let cases = [
+        Case {
+            name: "jilin valid",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_ok),
+            expect: ("valid", "ok"),
+        },
+        Case {
+            name: "jilin revoked by jilin",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_revoked),
+            expect: ("invalid", "revoked"),
+        },
+        Case {
+            name: "liaoning untouched by jilin's revocation",
+            text: &liaoning_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_revoked),
+            expect: ("valid", "ok"),
+        },
+        Case {
+            name: "jilin removed from the national list",
+            text: &jilin_cert,
+            national: Some(&without_jilin),
+            jilin: Some(&jilin_ok),
+            expect: ("cannot_confirm", "unknown_province"),
+        },
+        Case {
+            name: "no national list held",
+            text: &jilin_cert,
+            national: None,
+            jilin: None,
+            expect: ("cannot_confirm", "unknown_province"),
+        },
+        Case {
+            name: "jilin listed but no lists held",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: None,
+            expect: ("cannot_confirm", "no_province_data"),
+        },
+        Case {
+            name: "type not allowed for jilin",
+            text: &jilin_cert,
+            national: Some(&ysz_not_allowed),
+            jilin: Some(&jilin_ok),
+            expect: ("invalid", "type_not_allowed_for_province"),
+        },
+        Case {
+            name: "jilin claims signed by a liaoning key",
+            text: &forged_by_liaoning_key,
+            national: Some(&both),
+            jilin: Some(&jilin_ok),
+            expect: ("invalid", "unknown_key"),
+        },
+        Case {
+            name: "jilin status stale, liaoning fresh",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_stale),
+            expect: ("cannot_confirm", "status_data_too_old"),
+        },
+    ];
+    for case in cases {
+        let data: Vec<ProvinceData<'_>> = case
+            .jilin
+            .map(|j| ProvinceData {
+                province: 220000,
+                trust: &j.trust,
+                status: Some(StatusData {
+                    cache: &j.status.0,
+                    manifest: j.status.1,
+                }),
+            })
+            .into_iter()
+            .collect();
+        let ctx = Context {
+            trust: &liaoning.trust,
+            status: Some(StatusData {
+                cache: &liaoning.status.0,
+                manifest: liaoning.status.1,
+            }),
+            now: unix(NOW),
+            newest_seen: 0,
+            policy: Policy::default(),
+            national: case.national.map(|list| National {
+                own_province: 210000,
+                list,
+                provinces: &data,
+            }),
+        };
+        let got = match verify::verify(case.text, &ctx) {
+            Ok(v) => {
+                let p = v.province().expect("the province is named");
+                let want = if case.text == jilin_cert {
+                    (220000, "吉林省", true)
+                } else {
+                    (210000, "辽宁省", false)
+                };
+                assert_eq!((p.code, p.name.as_str(), p.foreign), want, "{}", case.name);
+                ("valid".to_string(), "ok".to_string())
+            }
+            Err(r) => {
+                if case.text == jilin_cert {
+                    assert_eq!(
+                        r.province.as_ref().map(|p| p.code),
+                        Some(220000),
+                        "{}",
+                        case.name
+                    );
+                }
+                (r.verdict.as_str().to_string(), r.reason.code().to_string())
+            }
+        };
+        assert_eq!(
+            (got.0.as_str(), got.1.as_str()),
+            case.expect,
+            "{}",
+            case.name
         );
     }
 }
