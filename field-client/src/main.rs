@@ -288,7 +288,8 @@ fn enroll(
         println!(
             "{}",
             json!({"device_id": e.device_id, "kid": e.kid, "division": e.division,
-                   "root_kid": e.root.kid().to_hex(), "server": e.server})
+                   "root_kid": e.root.kid().to_hex(), "server": e.server,
+                   "national_root_kid": e.national_root.as_ref().map(|k| k.kid().to_hex())})
         );
     } else {
         println!(
@@ -298,6 +299,9 @@ fn enroll(
             e.division,
             e.root.kid()
         );
+        if let Some(n) = &e.national_root {
+            println!("national root key {} pinned (mutual recognition).", n.kid());
+        }
     }
     Ok(EXIT_VALID)
 }
@@ -320,6 +324,18 @@ fn run_sync(cli: &Cli, dir: &Path, server: Option<&str>) -> anyhow::Result<u8> {
                 u.accepted, u.duplicates, u.pending
             ),
             Err(e) => println!("upload failed (lists were applied): {e}"),
+        }
+        if let Some(n) = &report.national {
+            println!(
+                "national list seq {}: lists of provinces {:?} held{}",
+                n.seq,
+                n.provinces,
+                if n.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", failed: {:?}", n.failed)
+                }
+            );
         }
     }
     Ok(if report.upload.is_ok() {

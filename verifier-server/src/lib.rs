@@ -19,6 +19,7 @@ pub mod demo;
 pub mod evaluation;
 pub mod http;
 pub mod metrics;
+pub mod national;
 pub mod service;
 pub mod state;
 pub mod store;

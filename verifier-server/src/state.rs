@@ -113,6 +113,8 @@ pub struct Config {
     pub limits: Limits,
     /// Who is a trusted reverse proxy, who may read `/metrics`.
     pub network: Network,
+    /// Mutual recognition: the national root and list to mirror.
+    pub national: Option<crate::national::NationalConfig>,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -167,6 +169,7 @@ struct Inner {
     reverifier: Reverifier,
     lookup: crate::service::lookup::Limiter,
     metrics: crate::metrics::Metrics,
+    national: crate::national::Mirror,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -248,6 +251,7 @@ impl AppState {
                 data,
                 generation: AtomicU64::new(generation),
                 lists: Lists::default(),
+                national: crate::national::Mirror::new(config.national.clone()),
                 config,
                 clock,
                 reverifier: Reverifier::default(),
@@ -255,6 +259,11 @@ impl AppState {
                 metrics: crate::metrics::Metrics::default(),
             }),
         }
+    }
+
+    /// The mirror of the national list and the other provinces' lists.
+    pub fn national(&self) -> &crate::national::Mirror {
+        &self.inner.national
     }
 
     /// The store.
