@@ -1011,6 +1011,7 @@ async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result
     .await
     .context("opening the data directory")??;
     eprintln!("{report}");
+    schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
