@@ -13,6 +13,7 @@ mod evaluation_api;
 mod evidence;
 mod holders;
 mod logs;
+mod national;
 mod ops;
 mod ops_net;
 mod roles;
