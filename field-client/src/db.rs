@@ -1028,4 +1028,137 @@ mod tests {
             .unwrap();
         assert!(db.verify_chain().is_err());
     }
+
+    #[test]
+    fn national_lists_are_verified_at_every_load_and_tampering_is_detected() {
+        use shared::crypto::SigningKey;
+        use shared::domain::{CertType, DivisionCode};
+        use shared::national::Province;
+        use shared::status::{StatusList, StatusSnapshot};
+        use shared::trust::{IssuerKey, KeyState};
+
+        let key = |seed: u8| SigningKey::from_secret_bytes(Alg::EdDSA, &[seed; 32]).unwrap();
+        let (root, issuer, national_root, jilin_root, jilin_issuer) =
+            (key(1), key(2), key(3), key(4), key(5));
+        let now = 1_780_000_000;
+        let m = Manifest {
+            issued_at: now - 60,
+            ttl: 86_400,
+            max_age: 7 * 86_400,
+        };
+        let lists = |root: &SigningKey, issuer: &SigningKey| {
+            let trust = TrustList {
+                seq: 1,
+                manifest: m,
+                keys: vec![IssuerKey {
+                    public_key: issuer.public_key(),
+                    not_before: 0,
+                    not_after: None,
+                    state: KeyState::Active,
+                }],
+                authorities: Vec::new(),
+            };
+            let status = SignedStatus::sign(
+                m,
+                &StatusUpdate::Snapshot(StatusSnapshot {
+                    seq: 1,
+                    list: StatusList::new(131_072).unwrap(),
+                }),
+                issuer,
+            )
+            .unwrap();
+            (trust.sign(root), trust, status)
+        };
+        let (trust_bytes, trust, status) = lists(&root, &issuer);
+        let (jilin_trust, _, jilin_status) = lists(&jilin_root, &jilin_issuer);
+        let province = |code: u32, root: &SigningKey| Province {
+            division: DivisionCode::from_u32_national(code).unwrap(),
+            name: code.to_string(),
+            root: root.public_key(),
+            cert_types: CertType::ALL.to_vec(),
+            not_before: 0,
+            not_after: None,
+            trust_list_url: "https://example.invalid/t".into(),
+            status_list_url: "https://example.invalid/s".into(),
+        };
+        let national = |seq: u64| NationalList {
+            seq,
+            issued_at: now - 60,
+            next_update: now + 86_400,
+            provider: "test".into(),
+            provinces: vec![province(210000, &root), province(220000, &jilin_root)],
+        };
+        let (list, older) = (national(2), national(1));
+        let (list_bytes, older_bytes) = (list.sign(&national_root), older.sign(&national_root));
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let e = Enrollment {
+            server: "http://127.0.0.1:9".into(),
+            token: "t".into(),
+            device_id: 1,
+            kid: "00".repeat(8),
+            division: 210100,
+            root: root.public_key(),
+            ca_pem: None,
+            national_root: Some(national_root.public_key()),
+        };
+        db.set_enrollment(&e, now).unwrap();
+        db.apply_sync(&SyncData {
+            trust_bytes: &trust_bytes,
+            trust: &trust,
+            status: StatusWrite::Snapshot(&status),
+            status_seq: 1,
+            status_manifest: m,
+            catalogue: b"{}",
+            now,
+            national: Some(NationalWrite {
+                bytes: &list_bytes,
+                list: &list,
+                provinces: vec![(220000, jilin_trust.clone(), jilin_status.clone())],
+            }),
+        })
+        .unwrap();
+        let held = db.lists().unwrap().unwrap().unwrap();
+        let n = held.national.expect("the national part is held");
+        assert_eq!((n.own_province, n.list.seq), (210000, 2));
+        assert_eq!(n.provinces.len(), 1);
+        assert_eq!(n.provinces[0].province, 220000);
+        assert_eq!(db.marks().unwrap().national_seq, 2);
+
+        let set_national = |db: &Db, bytes: &[u8]| {
+            db.conn
+                .execute(
+                    "UPDATE state SET value = ?1 WHERE key = 'national'",
+                    [bytes],
+                )
+                .unwrap();
+        };
+        // An older national list restored into the store.
+        set_national(&db, &older_bytes);
+        assert!(db.lists().unwrap().is_err(), "older national list accepted");
+        set_national(&db, &list_bytes);
+        assert!(db.lists().unwrap().is_ok());
+        // Jilin's trust list replaced by one its named root did not sign.
+        let (impostor, _, _) = lists(&key(9), &jilin_issuer);
+        db.conn
+            .execute("UPDATE province_lists SET trust = ?1", [&impostor])
+            .unwrap();
+        assert!(db.lists().unwrap().is_err(), "unnamed root accepted");
+        db.conn
+            .execute("UPDATE province_lists SET trust = ?1", [&jilin_trust])
+            .unwrap();
+        assert!(db.lists().unwrap().is_ok());
+        // Another national root swapped into the rows: the seal disagrees.
+        db.conn
+            .execute(
+                "UPDATE state SET value = ?1 WHERE key = 'national_root_key'",
+                [key(8).public_key().to_bytes()],
+            )
+            .unwrap();
+        assert!(
+            db.lists().unwrap().is_err(),
+            "swapped national root accepted"
+        );
+    }
 }

@@ -224,7 +224,9 @@ mod tests {
         let mut with = body();
         with.national_root = Some("EdDSA:00".into());
         with.national_seq = 2;
-        assert!(serde_json::to_string(&with).unwrap().contains("national_seq"));
+        assert!(serde_json::to_string(&with)
+            .unwrap()
+            .contains("national_seq"));
     }
 
     #[test]
