@@ -850,11 +850,21 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
     }
 }
 
-/// Fetches the national list and the other provinces' lists now and then
-/// every `--national-refresh` seconds, on the blocking pool.
+/// Fetches the national list and the other provinces' lists now, then
+/// every `--national-refresh` seconds and on demand at SIGHUP (e.g. after
+/// a province announced a cancellation), on the blocking pool.
 fn schedule_national(state: &AppState) {
     let Some(every) = state.national().config().map(|c| c.refresh) else {
         return;
+    };
+    // Registered before serving, so a SIGHUP never finds the default
+    // action (termination).
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGHUP refresh of the national list");
+            None
+        }
     };
     let state = state.clone();
     tokio::spawn(async move {
@@ -872,7 +882,15 @@ fn schedule_national(state: &AppState) {
                 }
                 Err(e) => tracing::error!(error = %e, "national refresh task failed"),
             }
-            tokio::time::sleep(every).await;
+            match hangups.as_mut() {
+                Some(h) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        _ = h.recv() => tracing::info!("SIGHUP: refreshing the national list"),
+                    }
+                }
+                None => tokio::time::sleep(every).await,
+            }
         }
     });
 }
