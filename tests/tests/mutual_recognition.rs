@@ -302,6 +302,33 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
     // The officer enrolls with Liaoning's server and syncs from it only.
     let device = dir.path().join("device");
     let token = liaoning.demo_file("officer-token").unwrap();
+    let national_kid =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&national_root).unwrap()).unwrap()
+            ["kid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    // A national root other than the one checked out of band: refused,
+    // nothing stored.
+    let out = field_client(
+        &device,
+        &[
+            "enroll",
+            "--server",
+            &liaoning.url,
+            "--token",
+            &token,
+            "--national-root-kid",
+            "0000000000000000",
+        ],
+    )
+    .unwrap();
+    assert!(!out.status.success(), "a wrong national root was pinned");
+    assert!(
+        describe(&out).contains("national root key mismatch"),
+        "{}",
+        describe(&out)
+    );
     let out = field_client(
         &device,
         &[
@@ -311,6 +338,8 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
             &liaoning.url,
             "--token",
             &token,
+            "--national-root-kid",
+            &national_kid,
         ],
     )
     .unwrap();
