@@ -66,6 +66,7 @@ pub fn fixture(dir: &Path) -> Vec<String> {
             division: 210100,
             root: root.public_key(),
             ca_pem: None,
+            national_root: None,
         },
         NOW,
     )
@@ -78,6 +79,7 @@ pub fn fixture(dir: &Path) -> Vec<String> {
         status_manifest: manifest,
         catalogue: b"{}",
         now: NOW,
+        national: None,
     })
     .unwrap();
     CertType::ALL

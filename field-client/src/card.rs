@@ -68,6 +68,19 @@ pub fn render(o: &Outcome, input: &str) -> String {
             );
         }
     }
+    if let Some(p) = &o.province {
+        let _ = writeln!(
+            s,
+            " 签发省份 Issuing province: {} ({}){}",
+            p.name,
+            p.code,
+            if p.foreign {
+                " 外省证照 / another province's certificate"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(v) = &o.view {
         render_face(&mut s, v, o.identifier.as_deref());
     }

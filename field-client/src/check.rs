@@ -3,7 +3,10 @@
 
 use serde_json::{json, Value};
 use shared::checklog::{CertRef, Check, Event, MAX_SCANNED};
-use shared::verify::{self, Context, Policy, Reason, StatusData, Verdict, Warning};
+use shared::verify::{
+    self, Context, IssuingProvince, National, Policy, ProvinceData, Reason, StatusData, Verdict,
+    Warning,
+};
 use shared::view::FaceView;
 use shared::wire::Claims;
 
@@ -40,6 +43,9 @@ pub struct Outcome {
     pub trust_seq: Option<u64>,
     /// The claims as named fields (see [`crate::view`]), when read.
     pub view: Option<FaceView>,
+    /// The issuing province (mutual recognition), when a national list is
+    /// held and the certificate names one.
+    pub province: Option<IssuingProvince>,
 }
 
 /// The stable code of a warning (`status_older_than_ttl`, ...).
@@ -107,6 +113,7 @@ pub fn evaluate(held: &Held, text: &str, now: i64) -> Outcome {
                 status_seq: None,
                 trust_seq: None,
                 view: None,
+                province: None,
             };
         }
     };
@@ -140,7 +147,29 @@ pub fn evaluate(held: &Held, text: &str, now: i64) -> Outcome {
             status_seq: None,
             trust_seq: None,
             view: None,
+            province: None,
         };
+    };
+    let province_data: Vec<ProvinceData<'_>> = lists
+        .national
+        .iter()
+        .flat_map(|n| n.provinces.iter())
+        .map(|p| ProvinceData {
+            province: p.province,
+            trust: &p.trust,
+            status: Some(StatusData {
+                cache: &p.status.0,
+                manifest: p.status.1,
+            }),
+        })
+        .collect();
+    // The trust list that names a certificate's authority: its province's.
+    let trust_of = |c: &Claims| {
+        lists
+            .national
+            .as_ref()
+            .and_then(|n| n.province(c.issuer_division.province_code()))
+            .map_or(&lists.trust, |p| &p.trust)
     };
     let ctx = Context {
         trust: &lists.trust,
@@ -151,12 +180,17 @@ pub fn evaluate(held: &Held, text: &str, now: i64) -> Outcome {
         now,
         newest_seen: lists.newest_seen,
         policy: Policy::default(),
+        national: lists.national.as_ref().map(|n| National {
+            own_province: n.own_province,
+            list: &n.list,
+            provinces: &province_data,
+        }),
     };
     let status_seq = lists.status.as_ref().map(|(c, _)| c.seq());
     let trust_seq = Some(lists.trust.seq);
     match verify::verify(text, &ctx) {
         Ok(v) => {
-            let view = crate::view::face_view(v.claims(), Some(&lists.trust), now);
+            let view = crate::view::face_view(v.claims(), Some(trust_of(v.claims())), now);
             Outcome {
                 check_id: 0,
                 at: now,
@@ -172,20 +206,21 @@ pub fn evaluate(held: &Held, text: &str, now: i64) -> Outcome {
                 status_seq,
                 trust_seq,
                 view: Some(view),
+                province: v.province().cloned(),
             }
         }
         Err(r) => {
             let claims = r.claims.map(|c| *c);
             let authority = claims
                 .as_ref()
-                .and_then(|c| lists.trust.authority(c.issuer_division));
+                .and_then(|c| trust_of(c).authority(c.issuer_division));
             let identifier = match (&claims, authority) {
                 (Some(c), Some(a)) => c.identifier(&a.uscc).ok().map(|i| i.as_str().to_string()),
                 _ => None,
             };
             let view = claims
                 .as_ref()
-                .map(|c| crate::view::face_view(c, Some(&lists.trust), now));
+                .map(|c| crate::view::face_view(c, Some(trust_of(c)), now));
             let issuer_name = view.as_ref().map(|v| v.issuer_name.clone());
             Outcome {
                 check_id: 0,
@@ -202,6 +237,7 @@ pub fn evaluate(held: &Held, text: &str, now: i64) -> Outcome {
                 status_seq,
                 trust_seq,
                 view,
+                province: r.province,
             }
         }
     }
@@ -241,6 +277,7 @@ impl Outcome {
             "data_age_seconds": self.data_age_seconds,
             "status_seq": self.status_seq,
             "trust_seq": self.trust_seq,
+            "issuing_province": self.province,
         })
     }
 }

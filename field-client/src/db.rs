@@ -25,6 +25,7 @@ use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 use sha2::{Digest as _, Sha256};
 use shared::checklog::{ChainHead, Event, Record, Sealed, GENESIS};
 use shared::crypto::{Alg, PublicKey};
+use shared::national::NationalList;
 use shared::status::StatusCache;
 use shared::trust::{Manifest, SignedStatus, StatusUpdate, TrustList};
 
@@ -47,6 +48,11 @@ CREATE TABLE IF NOT EXISTS state (
 CREATE TABLE IF NOT EXISTS status_delta (
     seq   INTEGER PRIMARY KEY,
     bytes BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS province_lists (
+    province INTEGER PRIMARY KEY,
+    trust    BLOB NOT NULL,
+    status   BLOB NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS log (
     seq      INTEGER PRIMARY KEY,
@@ -79,6 +85,60 @@ pub struct Enrollment {
     /// The CA certificates (PEM) the server's TLS certificate must chain
     /// to (`enroll --ca-file`); `None`: the web's roots.
     pub ca_pem: Option<String>,
+    /// The pinned national root (mutual recognition), when the server named
+    /// one at enrollment.
+    pub national_root: Option<PublicKey>,
+}
+
+impl Enrollment {
+    /// The province-level code of the officer's division (e.g. 210000).
+    pub fn own_province(&self) -> u32 {
+        u32::try_from(self.division).map_or(210_000, |d| d / 10_000 * 10_000)
+    }
+}
+
+/// Another province's verified lists.
+#[derive(Debug, Clone)]
+pub struct ProvinceHeld {
+    /// Province-level code, e.g. 220000.
+    pub province: u32,
+    /// Its trust list, verified with the root the national list names.
+    pub trust: TrustList,
+    /// Its status snapshot and that snapshot's manifest.
+    pub status: (StatusCache, Manifest),
+}
+
+/// What mutual recognition holds: the national list and the other
+/// provinces' lists.
+#[derive(Debug, Clone)]
+pub struct NationalHeld {
+    /// The officer's own province.
+    pub own_province: u32,
+    /// The verified national list.
+    pub list: NationalList,
+    /// The other provinces' verified lists (only provinces it names).
+    pub provinces: Vec<ProvinceHeld>,
+}
+
+impl NationalHeld {
+    /// The lists of a province, if held.
+    pub fn province(&self, code: u32) -> Option<&ProvinceHeld> {
+        self.provinces.iter().find(|p| p.province == code)
+    }
+}
+
+/// A province's stored signed lists: code, trust list, status snapshot.
+pub type ProvinceRow = (u32, Vec<u8>, Vec<u8>);
+
+/// The national part of a sync, verified.
+#[derive(Debug)]
+pub struct NationalWrite<'a> {
+    /// The signed national list.
+    pub bytes: &'a [u8],
+    /// It, verified.
+    pub list: &'a NationalList,
+    /// Each other province's signed trust list and status snapshot.
+    pub provinces: Vec<ProvinceRow>,
 }
 
 /// The verified lists a check runs against.
@@ -90,6 +150,8 @@ pub struct Lists {
     pub status: Option<(StatusCache, Manifest)>,
     /// The newest `issued_at` of any signed list accepted so far.
     pub newest_seen: i64,
+    /// Mutual recognition, when a national list is held.
+    pub national: Option<NationalHeld>,
 }
 
 /// What the store holds for a verdict: nothing yet (`Ok(None)`), verified
@@ -123,6 +185,9 @@ pub struct SyncData<'a> {
     pub status_manifest: Manifest,
     /// The catalogue JSON.
     pub catalogue: &'a [u8],
+    /// The national list and the other provinces' lists (`None`: keep what
+    /// is held).
+    pub national: Option<NationalWrite<'a>>,
     /// When the sync finished (device clock).
     pub now: i64,
 }
@@ -187,6 +252,8 @@ struct Raw {
     trust: Option<Vec<u8>>,
     snapshot: Option<Vec<u8>>,
     deltas: Vec<Vec<u8>>,
+    national: Option<Vec<u8>>,
+    provinces: Vec<(i64, Vec<u8>, Vec<u8>)>,
 }
 
 fn seal_of(e: &Enrollment, marks: Option<&SealBody>) -> SealBody {
@@ -201,11 +268,71 @@ fn seal_of(e: &Enrollment, marks: Option<&SealBody>) -> SealBody {
         status_seq: marks.map_or(0, |m| m.status_seq),
         status_issued_at: marks.map_or(i64::MIN, |m| m.status_issued_at),
         newest_seen: marks.map_or(0, |m| m.newest_seen),
+        national_root: e
+            .national_root
+            .as_ref()
+            .map(|k| format!("{}:{}", alg_name(k.alg()), hex::encode(k.to_bytes()))),
+        national_seq: marks.map_or(0, |m| m.national_seq),
     }
 }
 
+/// Verifies the stored national list and provinces' lists under the sealed
+/// national root; a stored province the list no longer names is ignored.
+fn verify_national(
+    e: &Enrollment,
+    seal: &SealBody,
+    raw: &Raw,
+    newest: &mut i64,
+) -> Result<Option<NationalHeld>, Tampered> {
+    let (Some(root), Some(bytes)) = (&e.national_root, &raw.national) else {
+        if seal.national_seq > 0 {
+            return Err(Tampered::new("the national list was removed"));
+        }
+        return Ok(None);
+    };
+    let list = NationalList::verify(bytes, root)
+        .map_err(|err| Tampered::new(format!("the stored national list: {err}")))?;
+    if list.seq < seal.national_seq {
+        return Err(Tampered::new(format!(
+            "the stored national list (seq {}) is older than one accepted before (seq {})",
+            list.seq, seal.national_seq
+        )));
+    }
+    *newest = (*newest).max(list.issued_at);
+    let mut provinces = Vec::new();
+    for (code, trust_bytes, status_bytes) in &raw.provinces {
+        let Some(entry) = u32::try_from(*code).ok().and_then(|c| list.province(c)) else {
+            continue;
+        };
+        let trust = entry
+            .verify_trust_list(trust_bytes)
+            .map_err(|err| Tampered::new(format!("stored lists of province {code}: {err}")))?;
+        let signed = SignedStatus::verify(status_bytes, &trust)
+            .map_err(|err| Tampered::new(format!("stored status of province {code}: {err}")))?;
+        let StatusUpdate::Snapshot(snapshot) = signed.update else {
+            return Err(Tampered::new(format!(
+                "stored status of province {code} is a delta"
+            )));
+        };
+        *newest = (*newest)
+            .max(trust.manifest.issued_at)
+            .max(signed.manifest.issued_at);
+        provinces.push(ProvinceHeld {
+            province: entry.division.code(),
+            trust,
+            status: (StatusCache::from_snapshot(snapshot), signed.manifest),
+        });
+    }
+    Ok(Some(NationalHeld {
+        own_province: e.own_province(),
+        list,
+        provinces,
+    }))
+}
+
 /// Verifies the stored lists under the sealed root and high-water marks.
-fn verify_raw(root: &PublicKey, seal: &SealBody, raw: &Raw) -> Held {
+fn verify_raw(e: &Enrollment, seal: &SealBody, raw: &Raw) -> Held {
+    let root = &e.root;
     let Some(trust_bytes) = &raw.trust else {
         if seal.trust_seq > 0 || raw.snapshot.is_some() || !raw.deltas.is_empty() {
             return Err(Tampered::new("the trust list was removed"));
@@ -269,10 +396,12 @@ fn verify_raw(root: &PublicKey, seal: &SealBody, raw: &Raw) -> Held {
             Some((cache, manifest))
         }
     };
+    let national = verify_national(e, seal, raw, &mut newest)?;
     Ok(Some(Lists {
         trust,
         status,
         newest_seen: newest,
+        national,
     }))
 }
 
@@ -331,7 +460,14 @@ impl Db {
     /// failed its checks.
     pub fn set_enrollment(&mut self, e: &Enrollment, now: i64) -> anyhow::Result<Option<Tampered>> {
         let (marks, tampered) = match self.sealed()? {
-            Ok(Some((old, marks))) if old.root == e.root => (Some(marks), None),
+            Ok(Some((old, mut marks))) if old.root == e.root => {
+                if old.national_root != e.national_root {
+                    // Another national root: what the old one signed is
+                    // dropped below, and so is its high-water mark.
+                    marks.national_seq = 0;
+                }
+                (Some(marks), None)
+            }
             Ok(_) => (None, None),
             Err(t) => (None, Some(t)),
         };
@@ -344,12 +480,28 @@ impl Db {
         Self::put(&tx, "root_alg", alg_name(e.root.alg()))?;
         Self::put(&tx, "root_key", e.root.to_bytes())?;
         Self::put(&tx, "enrolled_at", now)?;
+        match &e.national_root {
+            Some(k) => {
+                Self::put(&tx, "national_root_alg", alg_name(k.alg()))?;
+                Self::put(&tx, "national_root_key", k.to_bytes())?;
+            }
+            None => {
+                tx.execute(
+                    "DELETE FROM state WHERE key IN ('national_root_alg', 'national_root_key')",
+                    [],
+                )?;
+            }
+        }
         if marks.is_none() {
             tx.execute(
                 "DELETE FROM state WHERE key IN ('trust', 'trust_seq', 'status_snapshot', 'status_seq', 'newest_seen')",
                 [],
             )?;
             tx.execute("DELETE FROM status_delta", [])?;
+        }
+        if marks.as_ref().is_none_or(|m| m.national_seq == 0) || e.national_root.is_none() {
+            tx.execute("DELETE FROM state WHERE key = 'national'", [])?;
+            tx.execute("DELETE FROM province_lists", [])?;
         }
         match &e.ca_pem {
             Some(pem) => Self::put(&tx, "ca_pem", pem)?,
@@ -380,6 +532,19 @@ impl Db {
             division: self.get("division")?.unwrap_or(0),
             root: PublicKey::from_bytes(alg, &key).context("stored root key")?,
             ca_pem: self.get("ca_pem")?,
+            national_root: match (
+                self.get::<String>("national_root_alg")?,
+                self.get::<Vec<u8>>("national_root_key")?,
+            ) {
+                (Some(alg), Some(key)) => Some(
+                    PublicKey::from_bytes(
+                        alg_from_name(&alg).context("stored national root algorithm unknown")?,
+                        &key,
+                    )
+                    .context("stored national root key")?,
+                ),
+                _ => None,
+            },
         }))
     }
 
@@ -450,6 +615,17 @@ impl Db {
         Ok(self.get::<i64>("trust_seq")?.map(|s| s as u64))
     }
 
+    /// The other provinces' signed lists as stored (province, trust list,
+    /// status snapshot), unverified.
+    pub fn province_rows(&self) -> anyhow::Result<Vec<ProvinceRow>> {
+        Ok(self
+            .raw()?
+            .provinces
+            .into_iter()
+            .filter_map(|(c, t, s)| u32::try_from(c).ok().map(|c| (c, t, s)))
+            .collect())
+    }
+
     /// Status deltas held since the snapshot.
     pub fn delta_count(&self) -> anyhow::Result<usize> {
         let n: i64 = self
@@ -465,10 +641,18 @@ impl Db {
         let deltas = stmt
             .query_map([], |r| r.get::<_, Vec<u8>>(0))?
             .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT province, trust, status FROM province_lists ORDER BY province",
+        )?;
+        let provinces = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Raw {
             trust: self.get("trust")?,
             snapshot: self.get("status_snapshot")?,
             deltas,
+            national: self.get("national")?,
+            provinces,
         })
     }
 
@@ -495,9 +679,18 @@ impl Db {
                 None => h.update(0u64.to_be_bytes()),
             }
         }
-        for d in &raw.deltas {
+        for d in raw
+            .deltas
+            .iter()
+            .chain(raw.national.iter())
+            .chain(raw.provinces.iter().flat_map(|(_, t, s)| [t, s]))
+        {
             h.update((d.len() as u64 + 1).to_be_bytes());
             h.update(d);
+        }
+        h.update((raw.national.is_some() as u64).to_be_bytes());
+        for (code, _, _) in &raw.provinces {
+            h.update(code.to_be_bytes());
         }
         let digest: [u8; 32] = h.finalize().into();
         if let Some((seen, lists)) = &*self.memo.borrow() {
@@ -505,7 +698,7 @@ impl Db {
                 return Ok(Ok(Some(lists.clone())));
             }
         }
-        let held = verify_raw(&e.root, &marks, &raw);
+        let held = verify_raw(&e, &marks, &raw);
         if let Ok(Some(lists)) = &held {
             self.memo.replace(Some((digest, lists.clone())));
         }
@@ -541,6 +734,16 @@ impl Db {
         }
         Self::put(&tx, "status_seq", d.status_seq as i64)?;
         Self::put(&tx, "catalogue", d.catalogue)?;
+        if let Some(n) = &d.national {
+            Self::put(&tx, "national", n.bytes)?;
+            tx.execute("DELETE FROM province_lists", [])?;
+            for (code, trust, status) in &n.provinces {
+                tx.execute(
+                    "INSERT INTO province_lists (province, trust, status) VALUES (?1, ?2, ?3)",
+                    params![i64::from(*code), trust, status],
+                )?;
+            }
+        }
         Self::put(&tx, "last_sync", d.now)?;
         tx.commit()?;
         let raised = SealBody {
@@ -550,7 +753,11 @@ impl Db {
             newest_seen: marks
                 .newest_seen
                 .max(d.trust.manifest.issued_at)
-                .max(d.status_manifest.issued_at),
+                .max(d.status_manifest.issued_at)
+                .max(d.national.as_ref().map_or(0, |n| n.list.issued_at)),
+            national_seq: marks
+                .national_seq
+                .max(d.national.as_ref().map_or(0, |n| n.list.seq)),
             ..seal_of(&e, Some(&marks))
         };
         seal::write(&self.dir, &raised)?;
@@ -820,5 +1027,138 @@ mod tests {
             .execute("DELETE FROM log WHERE seq = 1", [])
             .unwrap();
         assert!(db.verify_chain().is_err());
+    }
+
+    #[test]
+    fn national_lists_are_verified_at_every_load_and_tampering_is_detected() {
+        use shared::crypto::SigningKey;
+        use shared::domain::{CertType, DivisionCode};
+        use shared::national::Province;
+        use shared::status::{StatusList, StatusSnapshot};
+        use shared::trust::{IssuerKey, KeyState};
+
+        let key = |seed: u8| SigningKey::from_secret_bytes(Alg::EdDSA, &[seed; 32]).unwrap();
+        let (root, issuer, national_root, jilin_root, jilin_issuer) =
+            (key(1), key(2), key(3), key(4), key(5));
+        let now = 1_780_000_000;
+        let m = Manifest {
+            issued_at: now - 60,
+            ttl: 86_400,
+            max_age: 7 * 86_400,
+        };
+        let lists = |root: &SigningKey, issuer: &SigningKey| {
+            let trust = TrustList {
+                seq: 1,
+                manifest: m,
+                keys: vec![IssuerKey {
+                    public_key: issuer.public_key(),
+                    not_before: 0,
+                    not_after: None,
+                    state: KeyState::Active,
+                }],
+                authorities: Vec::new(),
+            };
+            let status = SignedStatus::sign(
+                m,
+                &StatusUpdate::Snapshot(StatusSnapshot {
+                    seq: 1,
+                    list: StatusList::new(131_072).unwrap(),
+                }),
+                issuer,
+            )
+            .unwrap();
+            (trust.sign(root), trust, status)
+        };
+        let (trust_bytes, trust, status) = lists(&root, &issuer);
+        let (jilin_trust, _, jilin_status) = lists(&jilin_root, &jilin_issuer);
+        let province = |code: u32, root: &SigningKey| Province {
+            division: DivisionCode::from_u32_national(code).unwrap(),
+            name: code.to_string(),
+            root: root.public_key(),
+            cert_types: CertType::ALL.to_vec(),
+            not_before: 0,
+            not_after: None,
+            trust_list_url: "https://example.invalid/t".into(),
+            status_list_url: "https://example.invalid/s".into(),
+        };
+        let national = |seq: u64| NationalList {
+            seq,
+            issued_at: now - 60,
+            next_update: now + 86_400,
+            provider: "test".into(),
+            provinces: vec![province(210000, &root), province(220000, &jilin_root)],
+        };
+        let (list, older) = (national(2), national(1));
+        let (list_bytes, older_bytes) = (list.sign(&national_root), older.sign(&national_root));
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let e = Enrollment {
+            server: "http://127.0.0.1:9".into(),
+            token: "t".into(),
+            device_id: 1,
+            kid: "00".repeat(8),
+            division: 210100,
+            root: root.public_key(),
+            ca_pem: None,
+            national_root: Some(national_root.public_key()),
+        };
+        db.set_enrollment(&e, now).unwrap();
+        db.apply_sync(&SyncData {
+            trust_bytes: &trust_bytes,
+            trust: &trust,
+            status: StatusWrite::Snapshot(&status),
+            status_seq: 1,
+            status_manifest: m,
+            catalogue: b"{}",
+            now,
+            national: Some(NationalWrite {
+                bytes: &list_bytes,
+                list: &list,
+                provinces: vec![(220000, jilin_trust.clone(), jilin_status.clone())],
+            }),
+        })
+        .unwrap();
+        let held = db.lists().unwrap().unwrap().unwrap();
+        let n = held.national.expect("the national part is held");
+        assert_eq!((n.own_province, n.list.seq), (210000, 2));
+        assert_eq!(n.provinces.len(), 1);
+        assert_eq!(n.provinces[0].province, 220000);
+        assert_eq!(db.marks().unwrap().national_seq, 2);
+
+        let set_national = |db: &Db, bytes: &[u8]| {
+            db.conn
+                .execute(
+                    "UPDATE state SET value = ?1 WHERE key = 'national'",
+                    [bytes],
+                )
+                .unwrap();
+        };
+        // An older national list restored into the store.
+        set_national(&db, &older_bytes);
+        assert!(db.lists().unwrap().is_err(), "older national list accepted");
+        set_national(&db, &list_bytes);
+        assert!(db.lists().unwrap().is_ok());
+        // Jilin's trust list replaced by one its named root did not sign.
+        let (impostor, _, _) = lists(&key(9), &jilin_issuer);
+        db.conn
+            .execute("UPDATE province_lists SET trust = ?1", [&impostor])
+            .unwrap();
+        assert!(db.lists().unwrap().is_err(), "unnamed root accepted");
+        db.conn
+            .execute("UPDATE province_lists SET trust = ?1", [&jilin_trust])
+            .unwrap();
+        assert!(db.lists().unwrap().is_ok());
+        // Another national root swapped into the rows: the seal disagrees.
+        db.conn
+            .execute(
+                "UPDATE state SET value = ?1 WHERE key = 'national_root_key'",
+                [key(8).public_key().to_bytes()],
+            )
+            .unwrap();
+        assert!(
+            db.lists().unwrap().is_err(),
+            "swapped national root accepted"
+        );
     }
 }

@@ -58,6 +58,10 @@ enum Cmd {
         /// Expected root key id (16 hex), checked out of band.
         #[arg(long, value_name = "HEX")]
         root_kid: Option<String>,
+        /// Expected national root key id (16 hex), checked out of band
+        /// (mutual recognition).
+        #[arg(long, value_name = "HEX")]
+        national_root_kid: Option<String>,
         /// Device key algorithm: EdDSA or SM2-SM3.
         #[arg(long, default_value = "EdDSA")]
         alg: String,
@@ -163,6 +167,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             server,
             token,
             root_kid,
+            national_root_kid,
             alg,
             label,
             ca_file,
@@ -171,7 +176,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             dir,
             server,
             token,
-            root_kid.as_deref(),
+            (root_kid.as_deref(), national_root_kid.as_deref()),
             alg,
             label,
             ca_file.as_deref(),
@@ -246,7 +251,7 @@ fn enroll(
     dir: &Path,
     server: &str,
     token: &str,
-    root_kid: Option<&str>,
+    (root_kid, national_root_kid): (Option<&str>, Option<&str>),
     alg: &str,
     label: &str,
     ca_file: Option<&Path>,
@@ -267,6 +272,19 @@ fn enroll(
         None => device::generate(dir, alg)?,
     };
     let e = sync::enroll(server, token, &key, label, root_kid, ca_pem.as_deref())?;
+    if let Some(expected) = national_root_kid {
+        match &e.national_root {
+            Some(k) if k.kid().to_hex().eq_ignore_ascii_case(expected.trim()) => {}
+            Some(k) => bail!(
+                "national root key mismatch: the server's national root key is {} but --national-root-kid says {}; refusing to trust it",
+                k.kid(),
+                expected.trim()
+            ),
+            None => bail!(
+                "--national-root-kid was given but the server names no national root key (mutual recognition not configured there)"
+            ),
+        }
+    }
     let mut db = Db::open(dir)?;
     if let Ok(Some((old, marks))) = db.sealed()? {
         if old.root != e.root && marks.trust_seq > 0 {
@@ -288,7 +306,8 @@ fn enroll(
         println!(
             "{}",
             json!({"device_id": e.device_id, "kid": e.kid, "division": e.division,
-                   "root_kid": e.root.kid().to_hex(), "server": e.server})
+                   "root_kid": e.root.kid().to_hex(), "server": e.server,
+                   "national_root_kid": e.national_root.as_ref().map(|k| k.kid().to_hex())})
         );
     } else {
         println!(
@@ -298,6 +317,9 @@ fn enroll(
             e.division,
             e.root.kid()
         );
+        if let Some(n) = &e.national_root {
+            println!("national root key {} pinned (mutual recognition).", n.kid());
+        }
     }
     Ok(EXIT_VALID)
 }
@@ -320,6 +342,18 @@ fn run_sync(cli: &Cli, dir: &Path, server: Option<&str>) -> anyhow::Result<u8> {
                 u.accepted, u.duplicates, u.pending
             ),
             Err(e) => println!("upload failed (lists were applied): {e}"),
+        }
+        if let Some(n) = &report.national {
+            println!(
+                "national list seq {}: lists of provinces {:?} held{}",
+                n.seq,
+                n.provinces,
+                if n.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", failed: {:?}", n.failed)
+                }
+            );
         }
     }
     Ok(if report.upload.is_ok() {

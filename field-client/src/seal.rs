@@ -62,6 +62,17 @@ pub struct SealBody {
     pub status_issued_at: i64,
     /// Newest `issued_at` of any signed list accepted.
     pub newest_seen: i64,
+    /// The pinned national root (mutual recognition), `ALG:hex`; absent
+    /// from seals written before it (and the MAC'd JSON stays the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub national_root: Option<String>,
+    /// Highest national list sequence accepted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub national_seq: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize)]
@@ -199,7 +210,23 @@ mod tests {
             status_seq: 9,
             status_issued_at: 100,
             newest_seen: 100,
+            national_root: None,
+            national_seq: 0,
         }
+    }
+
+    #[test]
+    fn a_seal_without_a_national_root_is_the_json_older_versions_sealed() {
+        // Seals written before mutual recognition must keep verifying: the
+        // MAC'd JSON of a body without a national root has no new key.
+        let json = serde_json::to_string(&body()).unwrap();
+        assert!(!json.contains("national"), "{json}");
+        let mut with = body();
+        with.national_root = Some("EdDSA:00".into());
+        with.national_seq = 2;
+        assert!(serde_json::to_string(&with)
+            .unwrap()
+            .contains("national_seq"));
     }
 
     #[test]

@@ -16,8 +16,12 @@ use shared::crypto::{PublicKey, SigningKey};
 use shared::status::StatusCache;
 use shared::trust::{SignedStatus, StatusUpdate, TrustList};
 
-use crate::db::{alg_from_name, alg_to_name, Db, Enrollment, StatusWrite, SyncData, MAX_DELTAS};
+use crate::db::{
+    alg_from_name, alg_to_name, Db, Enrollment, NationalWrite, ProvinceRow, StatusWrite, SyncData,
+    MAX_DELTAS,
+};
 use crate::net::Client;
+use shared::national::NationalList;
 
 /// Records per uploaded batch.
 pub const BATCH: usize = 500;
@@ -77,7 +81,27 @@ pub fn enroll(
             );
         }
     }
+    let national_root = match &answer.national_root {
+        Some(view) => {
+            let alg = alg_from_name(&view.alg)
+                .with_context(|| format!("national root algorithm {:?} unknown", view.alg))?;
+            let bytes = URL_SAFE_NO_PAD
+                .decode(view.public_key.trim_end_matches('='))
+                .context("national root public_key is not base64url")?;
+            let key = PublicKey::from_bytes(alg, &bytes).context("national root public key")?;
+            if !key.kid().to_hex().eq_ignore_ascii_case(&view.kid) {
+                bail!(
+                    "the server's national root key hashes to kid {} but it says {}",
+                    key.kid(),
+                    view.kid
+                );
+            }
+            Some(key)
+        }
+        None => None,
+    };
     Ok(Enrollment {
+        national_root,
         server: server.trim_end_matches('/').to_string(),
         token: token.to_string(),
         device_id: answer.device_id,
@@ -114,6 +138,20 @@ pub struct SyncReport {
     /// Upload result (records accepted, duplicates, still pending), or the
     /// error that stopped it.
     pub upload: Result<UploadReport, String>,
+    /// Mutual recognition: what the national part of the sync did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub national: Option<NationalReport>,
+}
+
+/// What a sync did about the national list and the other provinces.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NationalReport {
+    /// The national list sequence now held.
+    pub seq: u64,
+    /// Provinces whose lists are now held.
+    pub provinces: Vec<u32>,
+    /// Provinces listed whose lists could not be brought in, with why.
+    pub failed: Vec<(u32, String)>,
 }
 
 /// What an upload did.
@@ -271,7 +309,35 @@ pub fn sync(
     serde_json::from_slice::<serde_json::Value>(&a.body)
         .context("the catalogue is not JSON; refused")?;
 
+    let national = match (
+        &e.national_root,
+        national_sync(
+            &client,
+            &e,
+            held.as_ref(),
+            &marks,
+            &db.province_rows()?,
+            progress,
+        )?,
+    ) {
+        (Some(_), Some(n)) => Some(n),
+        _ => None,
+    };
+    let national_report = national
+        .as_ref()
+        .map(|(list, _, provinces, failed)| NationalReport {
+            seq: list.seq,
+            provinces: provinces.iter().map(|(c, _, _)| *c).collect(),
+            failed: failed.clone(),
+        });
     db.apply_sync(&SyncData {
+        national: national
+            .as_ref()
+            .map(|(list, bytes, provinces, _)| NationalWrite {
+                bytes,
+                list,
+                provinces: provinces.clone(),
+            }),
         trust_bytes: &trust_bytes,
         trust: &trust,
         status: match write {
@@ -293,7 +359,122 @@ pub fn sync(
         status_step: step,
         status_changes: changes,
         upload,
+        national: national_report,
     })
+}
+
+/// The verified national list, its bytes, each other province's signed
+/// trust list and status snapshot, and the provinces that failed.
+type NationalSync = (
+    NationalList,
+    Vec<u8>,
+    Vec<(u32, Vec<u8>, Vec<u8>)>,
+    Vec<(u32, String)>,
+);
+
+/// Fetches the national list from the own server and, for every province it
+/// names but the own, that province's lists as the own server mirrors them.
+/// A forged or rolled-back national list fails the whole sync (nothing is
+/// written); a province whose lists fail keeps its previous lists when they
+/// still verify under the new national list, else has none (its
+/// certificates are then `cannot_confirm`). `None` when no national root is
+/// pinned or the server has no national list.
+fn national_sync(
+    client: &Client,
+    e: &Enrollment,
+    held: Option<&crate::db::Lists>,
+    marks: &crate::seal::SealBody,
+    stored: &[ProvinceRow],
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Option<NationalSync>> {
+    let Some(root) = &e.national_root else {
+        return Ok(None);
+    };
+    progress("national list: fetching");
+    let a = client.get("/api/v1/national-list")?;
+    if a.status == 404 {
+        progress("national list: the server holds none");
+        return Ok(None);
+    }
+    require_ok(&a, "national list")?;
+    let held_national = held.and_then(|h| h.national.as_ref());
+    let list = match held_national {
+        Some(h) => h.list.verify_update(&a.body, root),
+        None => NationalList::verify(&a.body, root),
+    }
+    .context("the national list was refused")?;
+    if list.seq < marks.national_seq {
+        bail!(
+            "the national list offered (seq {}) is older than one this device accepted before (seq {}); refused",
+            list.seq,
+            marks.national_seq
+        );
+    }
+    progress(&format!(
+        "national list: seq {} verified ({} provinces)",
+        list.seq,
+        list.provinces.len()
+    ));
+    let own = e.own_province();
+    let mut provinces = Vec::new();
+    let mut failed = Vec::new();
+    for p in &list.provinces {
+        let code = p.division.code();
+        if code == own {
+            continue;
+        }
+        let previous = held_national.and_then(|h| h.province(code));
+        match fetch_province(client, p, previous) {
+            Ok((trust, status)) => {
+                progress(&format!("province {code}: lists verified"));
+                provinces.push((code, trust, status));
+            }
+            Err(err) => {
+                progress(&format!("province {code}: {err:#}"));
+                failed.push((code, format!("{err:#}")));
+                if let Some(row) = stored
+                    .iter()
+                    .find(|(c, t, _)| *c == code && p.verify_trust_list(t).is_ok())
+                {
+                    provinces.push(row.clone());
+                }
+            }
+        }
+    }
+    Ok(Some((list, a.body, provinces, failed)))
+}
+
+fn fetch_province(
+    client: &Client,
+    p: &shared::national::Province,
+    previous: Option<&crate::db::ProvinceHeld>,
+) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let code = p.division.code();
+    let a = client.get(&format!("/api/v1/provinces/{code}/trust-list"))?;
+    require_ok(&a, "province trust list")?;
+    let trust = p.verify_trust_list(&a.body)?;
+    if let Some(prev) = previous {
+        if trust.seq < prev.trust.seq {
+            bail!(
+                "trust list seq {} below the held {}: refused",
+                trust.seq,
+                prev.trust.seq
+            );
+        }
+    }
+    let s = client.get(&format!("/api/v1/provinces/{code}/status-list"))?;
+    require_ok(&s, "province status list")?;
+    let signed = SignedStatus::verify(&s.body, &trust).context("status list refused")?;
+    let StatusUpdate::Snapshot(snapshot) = signed.update else {
+        bail!("a delta where a status snapshot was expected");
+    };
+    if let Some(prev) = previous {
+        if snapshot.seq < prev.status.0.seq() || signed.manifest.issued_at < prev.status.1.issued_at
+        {
+            bail!("status list older than the one held: refused");
+        }
+    }
+    Ok((a.body, s.body))
 }
 
 fn fetch_snapshot(

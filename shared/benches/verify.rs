@@ -82,6 +82,7 @@ fn run_verify(f: &Fixture) -> bool {
         now: NOW,
         newest_seen: NOW - 60,
         policy: Policy::default(),
+        national: None,
     };
     verify(black_box(&f.text), &ctx).is_ok()
 }

@@ -456,6 +456,11 @@ pub struct EnrollResponse {
     pub division: u32,
     /// The root key the device should pin.
     pub root: KeyView,
+    /// The national root key the device should pin beside it (mutual
+    /// recognition), when the server is configured with one. Absent from
+    /// servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub national_root: Option<KeyView>,
 }
 
 /// An enrolled officer device as listed by `GET /api/v1/devices`.

@@ -22,6 +22,7 @@ pub mod cst;
 pub mod csvexport;
 pub mod domain;
 pub mod forward;
+pub mod national;
 pub mod presentation;
 #[cfg(feature = "imaging")]
 pub mod qr;

@@ -282,7 +282,7 @@ impl TrustList {
             let division = u32::try_from(as_u64(a.required(1, "division")?, "division")?)
                 .map_err(|_| bad("division", "out of range"))
                 .and_then(|d| {
-                    DivisionCode::from_u32(d).map_err(|e| bad("division", e.to_string()))
+                    DivisionCode::from_u32_national(d).map_err(|e| bad("division", e.to_string()))
                 })?;
             let uscc = Uscc::parse(&as_text(a.required(2, "uscc")?, "uscc")?)
                 .map_err(|e| bad("uscc", e.to_string()))?;

@@ -20,6 +20,18 @@
 //! 5. status from the cached list: stale data, no data, or an index the list
 //!    does not cover give `cannot_confirm`, never `invalid`.
 //!
+//! Mutual recognition (互认互通): when the context carries a [`National`]
+//! part (the verified national issuer list and the other provinces' lists
+//! mirrored by the device's own server), a certificate whose issuing
+//! division lies in another province is checked against that province's
+//! trust list and status list instead of the own ones: a province the
+//! national list does not name is `cannot_confirm` / `unknown_province`, a
+//! listed province whose lists this device does not hold is
+//! `cannot_confirm` / `no_province_data`, a type the national list does not
+//! allow for it is `invalid` / `type_not_allowed_for_province`; status
+//! staleness is judged with that province's own status list. Nothing of
+//! another province is consulted for the own province's certificates.
+//!
 //! A device clock earlier than the newest signed list already seen is
 //! reported as a warning, and validity dates and data ages are then judged at
 //! the newest trusted time instead of the device clock (so setting the clock
@@ -30,6 +42,8 @@ use sha2::{Digest, Sha256};
 
 use crate::cose::{CoseError, Sign1};
 use crate::crypto::{Alg, Kid};
+use crate::domain::DivisionCode;
+use crate::national::NationalList;
 use crate::presentation::Presentation;
 use crate::qrtext::{self, Kind};
 use crate::status::{Status, StatusCache};
@@ -88,6 +102,44 @@ pub struct Context<'a> {
     pub newest_seen: i64,
     /// Settings.
     pub policy: Policy,
+    /// Mutual recognition: the national list and the other provinces'
+    /// lists; `None` verifies the own province's certificates only (as
+    /// before the national list existed).
+    pub national: Option<National<'a>>,
+}
+
+/// What a verifier holds for mutual recognition.
+#[derive(Debug, Clone, Copy)]
+pub struct National<'a> {
+    /// The verifier's own province (e.g. 210000): its certificates are
+    /// checked against [`Context::trust`] and [`Context::status`] only.
+    pub own_province: u32,
+    /// The verified national issuer list.
+    pub list: &'a NationalList,
+    /// The other provinces' verified lists.
+    pub provinces: &'a [ProvinceData<'a>],
+}
+
+/// Another province's lists, verified against the national list.
+#[derive(Debug, Clone, Copy)]
+pub struct ProvinceData<'a> {
+    /// The province-level code, e.g. 220000.
+    pub province: u32,
+    /// Its trust list (signed by the root the national list names).
+    pub trust: &'a TrustList,
+    /// Its status list, if one has been loaded.
+    pub status: Option<StatusData<'a>>,
+}
+
+/// The province that issued a certificate, as the card names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuingProvince {
+    /// Province-level code, e.g. 220000.
+    pub code: u32,
+    /// GB/T 2260 name, e.g. 吉林省.
+    pub name: String,
+    /// Whether it is another province than the verifier's own.
+    pub foreign: bool,
 }
 
 /// The verdict a person sees.
@@ -166,6 +218,15 @@ pub enum Reason {
     /// (altered, rolled back or damaged): nothing can be confirmed until it
     /// is synced again or re-enrolled. Never `valid`, never `invalid`.
     StoreTampered,
+    /// Issued in a province the national issuer list does not name (never
+    /// named, or removed): nothing here can confirm it.
+    UnknownProvince,
+    /// Issued in a province the national list names, but this device holds
+    /// none of its lists yet.
+    NoProvinceData,
+    /// A certificate type the national list does not allow that province
+    /// to issue.
+    TypeNotAllowedForProvince,
 }
 
 impl Reason {
@@ -192,11 +253,14 @@ impl Reason {
             Reason::NotCoveredByStatusList => "not_covered_by_status_list",
             Reason::NoMatch => "no_match",
             Reason::StoreTampered => "store_tampered",
+            Reason::UnknownProvince => "unknown_province",
+            Reason::NoProvinceData => "no_province_data",
+            Reason::TypeNotAllowedForProvince => "type_not_allowed_for_province",
         }
     }
 
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 23] = [
         Reason::NotACertificate,
         Reason::UnrecognisedCode,
         Reason::UnknownKey,
@@ -217,6 +281,9 @@ impl Reason {
         Reason::NotCoveredByStatusList,
         Reason::NoMatch,
         Reason::StoreTampered,
+        Reason::UnknownProvince,
+        Reason::NoProvinceData,
+        Reason::TypeNotAllowedForProvince,
     ];
 
     /// The reason with this [`Reason::code`].
@@ -232,7 +299,9 @@ impl Reason {
             | Reason::StatusDataTooOld
             | Reason::NotCoveredByStatusList
             | Reason::NoMatch
-            | Reason::StoreTampered => Verdict::CannotConfirm,
+            | Reason::StoreTampered
+            | Reason::UnknownProvince
+            | Reason::NoProvinceData => Verdict::CannotConfirm,
             _ => Verdict::Invalid,
         }
     }
@@ -264,6 +333,11 @@ impl Reason {
             Reason::StoreTampered => {
                 "本机名单数据被改动或损坏，无法确认；请重新同步，仍不行则重新注册设备"
             }
+            Reason::UnknownProvince => {
+                "签发省份不在全国签发方列表中（未加入或已移除），无法确认；请联网向签发省份查询"
+            }
+            Reason::NoProvinceData => "本机尚无签发省份的信任列表，无法确认，请联网同步",
+            Reason::TypeNotAllowedForProvince => "全国签发方列表不允许该省份签发此类证照",
         }
     }
 
@@ -302,6 +376,15 @@ impl Reason {
             Reason::StoreTampered => {
                 "this device's stored lists were altered or damaged: cannot confirm; sync again, re-enroll if that fails"
             }
+            Reason::UnknownProvince => {
+                "issuing province not in the national issuer list (never joined or removed): cannot confirm; ask the issuing province online"
+            }
+            Reason::NoProvinceData => {
+                "no trust list of the issuing province on this device: cannot confirm, sync when online"
+            }
+            Reason::TypeNotAllowedForProvince => {
+                "the national issuer list does not allow this province to issue this type"
+            }
         }
     }
 }
@@ -320,6 +403,11 @@ pub enum Warning {
     TrustListOlderThanTtl {
         /// Age in seconds.
         age_seconds: i64,
+    },
+    /// The national issuer list is past its next-update time.
+    NationalListPastNextUpdate {
+        /// Seconds past it.
+        overdue_seconds: i64,
     },
     /// The device clock is earlier than a signed list already accepted.
     ClockBehindNewestList {
@@ -342,6 +430,12 @@ impl Warning {
                 format!(
                     "信任列表已 {} 小时未更新，请尽快联网同步",
                     age_seconds / 3600
+                )
+            }
+            Warning::NationalListPastNextUpdate { overdue_seconds } => {
+                format!(
+                    "全国签发方列表已过更新时间 {} 小时，请尽快联网同步",
+                    overdue_seconds / 3600
                 )
             }
             Warning::ClockBehindNewestList { behind_seconds } => {
@@ -376,6 +470,7 @@ pub struct VerifiedCertificate {
     status_seq: u64,
     data_age_seconds: i64,
     warnings: Vec<Warning>,
+    province: Option<IssuingProvince>,
 }
 
 impl VerifiedCertificate {
@@ -427,6 +522,10 @@ impl VerifiedCertificate {
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
+    /// The issuing province, when the context carried the national list.
+    pub fn province(&self) -> Option<&IssuingProvince> {
+        self.province.as_ref()
+    }
 }
 
 /// A certificate that was not accepted.
@@ -446,12 +545,16 @@ pub struct Rejection {
     pub warnings: Vec<Warning>,
     /// Age of the status data, when there is any.
     pub data_age_seconds: Option<i64>,
+    /// The province the certificate names, when the context carried the
+    /// national list and the claims could be read.
+    pub province: Option<IssuingProvince>,
 }
 
 struct Checker {
     warnings: Vec<Warning>,
     claims: Option<Box<Claims>>,
     data_age: Option<i64>,
+    province: Option<IssuingProvince>,
 }
 
 impl Checker {
@@ -463,6 +566,7 @@ impl Checker {
             claims: self.claims.take(),
             warnings: std::mem::take(&mut self.warnings),
             data_age_seconds: self.data_age,
+            province: self.province.take(),
         }
     }
 }
@@ -479,11 +583,21 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
         warnings: Vec::new(),
         claims: None,
         data_age: None,
+        province: None,
     };
     // The newest trusted time: the device clock must not be behind it.
     let mut newest = ctx.newest_seen.max(ctx.trust.manifest.issued_at);
     if let Some(s) = ctx.status {
         newest = newest.max(s.manifest.issued_at);
+    }
+    if let Some(n) = ctx.national {
+        newest = newest.max(n.list.issued_at);
+        for p in n.provinces {
+            newest = newest.max(p.trust.manifest.issued_at);
+            if let Some(s) = p.status {
+                newest = newest.max(s.manifest.issued_at);
+            }
+        }
     }
     if ctx.now + ctx.policy.clock_skew < newest {
         c.warnings.push(Warning::ClockBehindNewestList {
@@ -518,10 +632,60 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
     let kid = sign1
         .kid()
         .ok_or_else(|| c.reject(Reason::NotACertificate, "certificate has no kid"))?;
-    let key = ctx.trust.key(&kid).ok_or_else(|| {
+    // Whose lists: the province the claims name (read before the signature
+    // is checked only to choose the lists; nothing else is taken from them).
+    let own = ctx
+        .national
+        .map_or(DivisionCode::PROVINCE.code(), |n| n.own_province);
+    let named = Claims::from_cbor(sign1.payload())
+        .ok()
+        .map(|cl| cl.issuer_division.province_code());
+    let province_of = |code: u32, foreign: bool| IssuingProvince {
+        code,
+        name: crate::domain::province_name_zh(code)
+            .unwrap_or("外省")
+            .to_string(),
+        foreign,
+    };
+    let (trust, status, entry) = match named {
+        Some(p) if p != own => {
+            c.province = Some(province_of(p, true));
+            let Some(n) = ctx.national else {
+                return Err(c.reject(
+                    Reason::UnknownProvince,
+                    format!("issued in province {p}; this verifier holds no national list"),
+                ));
+            };
+            let Some(entry) = n.list.province(p) else {
+                return Err(c.reject(
+                    Reason::UnknownProvince,
+                    format!("province {p} not in national list seq {}", n.list.seq),
+                ));
+            };
+            let Some(data) = n.provinces.iter().find(|d| d.province == p) else {
+                return Err(c.reject(
+                    Reason::NoProvinceData,
+                    format!("no trust list of province {p} held"),
+                ));
+            };
+            if judged_at > n.list.next_update {
+                c.warnings.push(Warning::NationalListPastNextUpdate {
+                    overdue_seconds: judged_at - n.list.next_update,
+                });
+            }
+            (data.trust, data.status, Some(entry))
+        }
+        _ => {
+            if ctx.national.is_some() {
+                c.province = Some(province_of(own, false));
+            }
+            (ctx.trust, ctx.status, None)
+        }
+    };
+    let key = trust.key(&kid).ok_or_else(|| {
         c.reject(
             Reason::UnknownKey,
-            format!("kid {kid} not in trust list seq {}", ctx.trust.seq),
+            format!("kid {kid} not in trust list seq {}", trust.seq),
         )
     })?;
     if key.public_key.alg() != sign1.alg() {
@@ -549,12 +713,33 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
             format!("signed claims malformed: {e}"),
         )
     })?;
-    let authority = ctx.trust.authority(claims.issuer_division);
+    let authority = trust.authority(claims.issuer_division);
     let identifier = authority
         .and_then(|a| claims.identifier(&a.uscc).ok())
         .map(|i| i.as_str().to_string());
-    let (issuer_name, _) = crate::view::authority_name(claims.issuer_division, Some(ctx.trust));
+    let (issuer_name, _) = crate::view::authority_name(claims.issuer_division, Some(trust));
     c.claims = Some(Box::new(claims.clone()));
+    if let Some(entry) = entry {
+        if !entry.allows(claims.cert_type) {
+            return Err(c.reject(
+                Reason::TypeNotAllowedForProvince,
+                format!(
+                    "province {} may not issue {}",
+                    entry.division,
+                    claims.cert_type.code()
+                ),
+            ));
+        }
+        if !entry.covers(claims.issued_at) {
+            return Err(c.reject(
+                Reason::KeyNotValidAtIssue,
+                format!(
+                    "issued at {}, outside province {}'s period in the national list",
+                    claims.issued_at, entry.division
+                ),
+            ));
+        }
+    }
     if !key.covers(claims.issued_at) {
         return Err(c.reject(
             Reason::KeyNotValidAtIssue,
@@ -619,15 +804,15 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
     // Trust list freshness.
     // Ages are judged at the trusted time too: a clock set back must not
     // make old lists look fresh.
-    let trust_age = ctx.trust.manifest.age(judged_at);
-    if trust_age > i64::try_from(ctx.trust.manifest.ttl).unwrap_or(i64::MAX) {
+    let trust_age = trust.manifest.age(judged_at);
+    if trust_age > i64::try_from(trust.manifest.ttl).unwrap_or(i64::MAX) {
         c.warnings.push(Warning::TrustListOlderThanTtl {
             age_seconds: trust_age,
         });
     }
 
     // Status.
-    let Some(status) = ctx.status else {
+    let Some(status) = status else {
         return Err(c.reject(Reason::NoStatusData, "no status list cached"));
     };
     let age = status.manifest.age(judged_at);
@@ -672,6 +857,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
             status_seq: status.cache.seq(),
             data_age_seconds: age,
             warnings: std::mem::take(&mut c.warnings),
+            province: c.province.take(),
             claims,
         }),
     }

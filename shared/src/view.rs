@@ -67,6 +67,11 @@ pub struct FaceView {
     pub issuer_name: String,
     /// Whether `issuer_name` comes from the trust list.
     pub issuer_from_trust_list: bool,
+    /// The issuing province (互认互通): its province-level code and GB/T
+    /// 2260 name, e.g. `220000` 吉林省. Absent in answers of servers that
+    /// predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuing_province: Option<Named>,
     /// First day of validity.
     pub valid_from: Date,
     /// Last day of validity; `None` is long-term (长期).
@@ -264,14 +269,28 @@ impl FaceView {
                 }
             }
         }
+        let province = claims.issuer_division.province_code();
+        let issuing_province = Some(Named {
+            code: province.to_string(),
+            name: crate::domain::province_name_zh(province)
+                .unwrap_or("外省")
+                .to_string(),
+        });
         FaceView {
+            issuing_province,
             cert_type: Named {
                 code: t.code().into(),
                 name: t.name_zh().into(),
             },
             type_name_en: t.name_en().into(),
             number: claims.number.clone(),
-            number_printed: render_number(t, &claims.number, claims.issuer_division),
+            // Liaoning's printed templates (辽交运管…字…号) are Liaoning's;
+            // another province's number is shown as carried.
+            number_printed: if claims.issuer_division.is_liaoning() {
+                render_number(t, &claims.number, claims.issuer_division)
+            } else {
+                claims.number.clone()
+            },
             version: claims.version,
             issuer_division: claims.issuer_division,
             issuer_name,
@@ -364,6 +383,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn another_provinces_certificate_names_its_province_not_liaonings() {
+        let mut c = claims(CertType::YSZ);
+        c.issuer_division = DivisionCode::from_u32_national(220102).unwrap();
+        let v = FaceView::build(&c, None, 1_780_243_200);
+        let p = v.issuing_province.unwrap();
+        assert_eq!((p.code.as_str(), p.name.as_str()), ("220000", "吉林省"));
+        assert_eq!(v.number_printed, c.number);
+        assert!(!v.number_printed.contains('辽'));
+        assert!(
+            v.issuer_name.contains("吉林省") && !v.issuer_name.contains("辽"),
+            "{}",
+            v.issuer_name
+        );
+        let own = FaceView::build(&claims(CertType::YSZ), None, 1_780_243_200);
+        assert_eq!(own.issuing_province.unwrap().name, "辽宁省");
     }
 
     #[test]

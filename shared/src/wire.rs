@@ -302,7 +302,7 @@ impl Claims {
         )?;
         let division =
             u32::try_from(division).map_err(|_| bad("issuer_division", "out of range"))?;
-        let issuer_division = domain("issuer_division", DivisionCode::from_u32(division))?;
+        let issuer_division = domain("issuer_division", DivisionCode::from_u32_national(division))?;
         let issued_at = cbor::as_i64(m.required(key::ISSUED_AT, "issued_at")?, "issued_at")?;
         let valid_from = date_from_days(m.required(key::VALID_FROM, "valid_from")?, "valid_from")?;
         let valid_until = m

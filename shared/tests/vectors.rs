@@ -897,6 +897,7 @@ fn run(v: &Vector) -> (String, String) {
         now,
         newest_seen: v.newest_seen.as_deref().map_or(0, unix),
         policy: Policy::default(),
+        national: None,
     };
     match verify::verify(&v.qr_text, &ctx) {
         Ok(ok) => {
@@ -1203,6 +1204,401 @@ fn identifier_is_derived_from_claims_and_the_authority() {
             back.identifier(&data.issuer.uscc).unwrap(),
             data.identifier().unwrap(),
             "{t}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// National issuer list vectors (shared/testdata/national.json)
+
+use shared::national::{NationalError, NationalList, Province};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct NationalVector {
+    name: String,
+    description: String,
+    /// The pinned national root: algorithm and public key.
+    root_alg: String,
+    root_public_key_hex: String,
+    /// The sequence already held, if any (rollback checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_seq: Option<u64>,
+    /// The signed list (COSE_Sign1).
+    signed_hex: String,
+    /// `ok`, or the refusal: `forged`, `rollback`, `malformed`, `envelope`.
+    expect: String,
+    /// For `ok`: the provinces' division codes in order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    provinces: Vec<u32>,
+}
+
+fn national_sample(seq: u64, with_jilin: bool) -> NationalList {
+    let province = |code: u32, root: &SigningKey| Province {
+        division: shared::domain::DivisionCode::from_u32_national(code).unwrap(),
+        name: format!(
+            "{}交通运输厅",
+            shared::domain::province_name_zh(code).unwrap()
+        ),
+        root: root.public_key(),
+        cert_types: CertType::ALL.to_vec(),
+        not_before: unix("2025-01-01T00:00:00+08:00"),
+        not_after: None,
+        trust_list_url: format!("https://{code}.lists.example/api/v1/trust-list"),
+        status_list_url: format!("https://{code}.lists.example/api/v1/status-list"),
+    };
+    let mut provinces = vec![province(210000, &key(Alg::EdDSA, 0x21))];
+    if with_jilin {
+        provinces.push(province(220000, &key(Alg::Sm2Sm3, 0x22)));
+    }
+    NationalList {
+        seq,
+        issued_at: unix("2026-06-01T08:00:00+08:00"),
+        next_update: unix("2026-06-08T08:00:00+08:00"),
+        provider: "交通运输部".to_string(),
+        provinces,
+    }
+}
+
+fn generate_national() -> Vec<NationalVector> {
+    let mut out = Vec::new();
+    for alg in [Alg::EdDSA, Alg::Sm2Sm3] {
+        let root = key(alg, 0x30);
+        let n = alg.name().to_ascii_lowercase().replace('-', "");
+        let vector = |name: String,
+                      description: &str,
+                      held: Option<u64>,
+                      signed: Vec<u8>,
+                      expect: &str,
+                      provinces: Vec<u32>| NationalVector {
+            name,
+            description: description.to_string(),
+            root_alg: alg.name().to_string(),
+            root_public_key_hex: hex::encode(root.public_key().to_bytes()),
+            held_seq: held,
+            signed_hex: hex::encode(signed),
+            expect: expect.to_string(),
+            provinces,
+        };
+        out.push(vector(
+            format!("national_ok_{n}"),
+            "a national list naming Liaoning and Jilin",
+            None,
+            national_sample(2, true).sign(&root),
+            "ok",
+            vec![210000, 220000],
+        ));
+        out.push(vector(
+            format!("national_newer_{n}"),
+            "a newer list without Jilin accepted over sequence 2",
+            Some(2),
+            national_sample(3, false).sign(&root),
+            "ok",
+            vec![210000],
+        ));
+        out.push(vector(
+            format!("national_rollback_{n}"),
+            "sequence 1 offered to a verifier holding sequence 2",
+            Some(2),
+            national_sample(1, true).sign(&root),
+            "rollback",
+            Vec::new(),
+        ));
+        out.push(vector(
+            format!("national_other_root_{n}"),
+            "signed by a key that is not the national root",
+            None,
+            national_sample(2, true).sign(&key(alg, 0x31)),
+            "forged",
+            Vec::new(),
+        ));
+        let mut altered = national_sample(2, true).sign(&root);
+        let at = altered.windows(7).position(|w| w == b"220000.").unwrap();
+        altered[at + 1] = b'3';
+        out.push(vector(
+            format!("national_altered_{n}"),
+            "a province's URL altered after signing",
+            None,
+            altered,
+            "forged",
+            Vec::new(),
+        ));
+        let mut trailing = national_sample(2, true).sign(&root);
+        trailing.push(0);
+        out.push(vector(
+            format!("national_trailing_{n}"),
+            "a byte after the COSE_Sign1",
+            None,
+            trailing,
+            "envelope",
+            Vec::new(),
+        ));
+        let mut city = national_sample(2, true);
+        city.provinces[1].division =
+            shared::domain::DivisionCode::from_u32_national(220100).unwrap();
+        out.push(vector(
+            format!("national_city_entry_{n}"),
+            "a city code where a province-level code belongs",
+            None,
+            city.sign(&root),
+            "malformed",
+            Vec::new(),
+        ));
+    }
+    out
+}
+
+fn run_national(v: &NationalVector) -> (String, Vec<u32>) {
+    let alg = Alg::from_name(&v.root_alg).unwrap();
+    let root = PublicKey::from_bytes(alg, &hex::decode(&v.root_public_key_hex).unwrap()).unwrap();
+    let signed = hex::decode(&v.signed_hex).unwrap();
+    let result = match v.held_seq {
+        Some(seq) => {
+            let mut held = national_sample(seq, true);
+            held.seq = seq;
+            held.verify_update(&signed, &root)
+        }
+        None => NationalList::verify(&signed, &root),
+    };
+    match result {
+        Ok(list) => (
+            "ok".to_string(),
+            list.provinces.iter().map(|p| p.division.code()).collect(),
+        ),
+        Err(NationalError::Forged(_)) => ("forged".to_string(), Vec::new()),
+        Err(NationalError::Rollback { .. }) => ("rollback".to_string(), Vec::new()),
+        Err(NationalError::Malformed(_)) => ("malformed".to_string(), Vec::new()),
+        Err(NationalError::Envelope(_)) => ("envelope".to_string(), Vec::new()),
+        Err(other) => (format!("unexpected: {other}"), Vec::new()),
+    }
+}
+
+fn national_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/national.json")
+}
+
+#[test]
+fn national_vectors_are_current_and_give_expected_results() {
+    let generated = generate_national();
+    if std::env::var_os("REGENERATE_VECTORS").is_some() {
+        let json = serde_json::to_string_pretty(&generated).unwrap();
+        std::fs::write(national_path(), json + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(national_path()).expect("shared/testdata/national.json");
+    let on_disk: Vec<NationalVector> = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        on_disk, generated,
+        "shared/testdata/national.json is out of date: run REGENERATE_VECTORS=1 cargo test -p shared --test vectors"
+    );
+    for v in &on_disk {
+        assert_eq!(
+            run_national(v),
+            (v.expect.clone(), v.provinces.clone()),
+            "{}",
+            v.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mutual recognition: another province's certificate, verified offline
+
+struct Province2 {
+    trust: TrustList,
+    status: (StatusCache, Manifest),
+}
+
+fn province_lists(issuer: &SigningKey, revoked: Option<u32>, status_issued_at: i64) -> Province2 {
+    let mut list = StatusList::new(131_072).unwrap();
+    if let Some(i) = revoked {
+        list.set(i, Status::Revoked).unwrap();
+    }
+    Province2 {
+        trust: TrustList {
+            seq: 1,
+            manifest: Manifest {
+                issued_at: unix(NOW) - 3600,
+                ttl: 2 * 86_400,
+                max_age: 7 * 86_400,
+            },
+            keys: vec![IssuerKey {
+                public_key: issuer.public_key(),
+                not_before: unix(KEY_FROM),
+                not_after: None,
+                state: KeyState::Active,
+            }],
+            authorities: Vec::new(),
+        },
+        status: (
+            StatusCache::from_snapshot(StatusSnapshot { seq: 1, list }),
+            Manifest {
+                issued_at: status_issued_at,
+                ttl: 2 * 86_400,
+                max_age: 7 * 86_400,
+            },
+        ),
+    }
+}
+
+#[test]
+fn mutual_recognition_table() {
+    use shared::domain::DivisionCode;
+    use verify::{National, ProvinceData};
+    let liaoning_issuer = issuer(Alg::EdDSA);
+    let jilin_issuer = key(Alg::Sm2Sm3, 0x52);
+    let mut jilin_claims = claims_for(CertType::YSZ, 7);
+    jilin_claims.issuer_division = DivisionCode::from_u32_national(220102).unwrap();
+    let jilin_cert = qrtext::encode(
+        Kind::Certificate,
+        &sign_claims(&jilin_claims, &jilin_issuer),
+    );
+    let forged_by_liaoning_key = qrtext::encode(
+        Kind::Certificate,
+        &sign_claims(&jilin_claims, &liaoning_issuer),
+    );
+    let liaoning_cert = qrtext::encode(
+        Kind::Certificate,
+        &sign_claims(&claims_for(CertType::YSZ, 7), &liaoning_issuer),
+    );
+    let fresh = unix(NOW) - 3600;
+    let liaoning = province_lists(&liaoning_issuer, None, fresh);
+    let jilin_ok = province_lists(&jilin_issuer, None, fresh);
+    // Jilin's list revokes index 7: Liaoning's certificate at index 7 must
+    // not be touched by it.
+    let jilin_revoked = province_lists(&jilin_issuer, Some(7), fresh);
+    let jilin_stale = province_lists(&jilin_issuer, None, unix(NOW) - 8 * 86_400);
+    let both = national_sample(2, true);
+    let without_jilin = national_sample(3, false);
+    let mut ysz_not_allowed = national_sample(2, true);
+    ysz_not_allowed.provinces[1].cert_types = vec![CertType::QC];
+
+    struct Case<'a> {
+        name: &'a str,
+        text: &'a str,
+        national: Option<&'a shared::national::NationalList>,
+        jilin: Option<&'a Province2>,
+        expect: (&'a str, &'a str),
+    }
+    let cases = [
+        Case {
+            name: "jilin valid",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_ok),
+            expect: ("valid", "ok"),
+        },
+        Case {
+            name: "jilin revoked by jilin",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_revoked),
+            expect: ("invalid", "revoked"),
+        },
+        Case {
+            name: "liaoning untouched by jilin's revocation",
+            text: &liaoning_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_revoked),
+            expect: ("valid", "ok"),
+        },
+        Case {
+            name: "jilin removed from the national list",
+            text: &jilin_cert,
+            national: Some(&without_jilin),
+            jilin: Some(&jilin_ok),
+            expect: ("cannot_confirm", "unknown_province"),
+        },
+        Case {
+            name: "no national list held",
+            text: &jilin_cert,
+            national: None,
+            jilin: None,
+            expect: ("cannot_confirm", "unknown_province"),
+        },
+        Case {
+            name: "jilin listed but no lists held",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: None,
+            expect: ("cannot_confirm", "no_province_data"),
+        },
+        Case {
+            name: "type not allowed for jilin",
+            text: &jilin_cert,
+            national: Some(&ysz_not_allowed),
+            jilin: Some(&jilin_ok),
+            expect: ("invalid", "type_not_allowed_for_province"),
+        },
+        Case {
+            name: "jilin claims signed by a liaoning key",
+            text: &forged_by_liaoning_key,
+            national: Some(&both),
+            jilin: Some(&jilin_ok),
+            expect: ("invalid", "unknown_key"),
+        },
+        Case {
+            name: "jilin status stale, liaoning fresh",
+            text: &jilin_cert,
+            national: Some(&both),
+            jilin: Some(&jilin_stale),
+            expect: ("cannot_confirm", "status_data_too_old"),
+        },
+    ];
+    for case in cases {
+        let data: Vec<ProvinceData<'_>> = case
+            .jilin
+            .map(|j| ProvinceData {
+                province: 220000,
+                trust: &j.trust,
+                status: Some(StatusData {
+                    cache: &j.status.0,
+                    manifest: j.status.1,
+                }),
+            })
+            .into_iter()
+            .collect();
+        let ctx = Context {
+            trust: &liaoning.trust,
+            status: Some(StatusData {
+                cache: &liaoning.status.0,
+                manifest: liaoning.status.1,
+            }),
+            now: unix(NOW),
+            newest_seen: 0,
+            policy: Policy::default(),
+            national: case.national.map(|list| National {
+                own_province: 210000,
+                list,
+                provinces: &data,
+            }),
+        };
+        let got = match verify::verify(case.text, &ctx) {
+            Ok(v) => {
+                let p = v.province().expect("the province is named");
+                let want = if case.text == jilin_cert {
+                    (220000, "吉林省", true)
+                } else {
+                    (210000, "辽宁省", false)
+                };
+                assert_eq!((p.code, p.name.as_str(), p.foreign), want, "{}", case.name);
+                ("valid".to_string(), "ok".to_string())
+            }
+            Err(r) => {
+                if case.text == jilin_cert {
+                    assert_eq!(
+                        r.province.as_ref().map(|p| p.code),
+                        Some(220000),
+                        "{}",
+                        case.name
+                    );
+                }
+                (r.verdict.as_str().to_string(), r.reason.code().to_string())
+            }
+        };
+        assert_eq!(
+            (got.0.as_str(), got.1.as_str()),
+            case.expect,
+            "{}",
+            case.name
         );
     }
 }

@@ -49,6 +49,7 @@ impl Verifier {
                 now,
                 newest_seen: 0,
                 policy: Policy::default(),
+                national: None,
             },
         )
     }

@@ -20,6 +20,7 @@ pub mod evaluation;
 pub mod forwarder;
 pub mod http;
 pub mod metrics;
+pub mod national;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -93,6 +93,44 @@ enum AdminCmd {
     /// Purges check logs and batch evidence past the retention period,
     /// keeping each year's evaluation and the chain anchors.
     Purge(PurgeArgs),
+    /// Mutual recognition: the national root key and the national issuer
+    /// list (see docs/operations.md).
+    #[command(subcommand)]
+    National(NationalCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum NationalCmd {
+    /// Creates the national root key in DIR (national-root.key, 0600, and
+    /// national-root.pub.json); refuses to replace one.
+    Keygen {
+        /// Directory for the key (created 0700).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Algorithm.
+        #[arg(long, value_enum, default_value = "ed25519")]
+        alg: AlgArg,
+    },
+    /// Signs the national issuer list from a provinces file (JSON) with the
+    /// root key in DIR and writes it to --out (sequence: --seq, else one
+    /// above the list already at --out).
+    Sign {
+        /// Directory of the national root key.
+        #[arg(long, value_name = "DIR")]
+        key_dir: PathBuf,
+        /// The provinces file (JSON).
+        #[arg(long, value_name = "FILE")]
+        provinces: PathBuf,
+        /// The sequence number (must exceed the list at --out).
+        #[arg(long, value_name = "N")]
+        seq: Option<u64>,
+        /// Where to write the signed list.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Prints this province's root key as the provinces file wants it
+    /// (JSON: alg, public_key, kid).
+    ShowRoot(DataArg),
 }
 
 #[derive(Debug, Args)]
@@ -348,6 +386,19 @@ struct ServeArgs {
     /// provinces' certificates wait in the outbox.
     #[arg(long, value_name = "FILE")]
     peers: Option<PathBuf>,
+    /// Mutual recognition: the national root's public key (JSON, as
+    /// `admin national keygen` writes it); with --national-list.
+    #[arg(long, value_name = "FILE", requires = "national_list")]
+    national_root: Option<PathBuf>,
+    /// Where the signed national issuer list is: a file or an http(s) URL;
+    /// it and the other provinces' lists it names are fetched, verified and
+    /// served to this server's devices.
+    #[arg(long, value_name = "FILE|URL", requires = "national_root")]
+    national_list: Option<String>,
+    /// Seconds between fetches of the national list and the other
+    /// provinces' lists.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    national_refresh: u64,
 }
 
 /// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
@@ -440,11 +491,21 @@ impl ServeArgs {
                     .with_context(|| format!("--calendar {}", path.display()))?
             }
         };
+        let national = match (&self.national_root, &self.national_list) {
+            (Some(root), Some(source)) => Some(verifier_server::national::NationalConfig {
+                root: verifier_server::national::read_public_key(root)?,
+                source: source.clone(),
+                own_province: shared::domain::DivisionCode::PROVINCE.code(),
+                refresh: std::time::Duration::from_secs(self.national_refresh.max(1)),
+            }),
+            _ => None,
+        };
         Ok(Config {
             lists,
             limits,
             network,
             calendar: std::sync::Arc::new(calendar),
+            national,
         })
     }
 }
@@ -816,6 +877,7 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
         schedule_purge(&state, retention_years);
     }
     verifier_server::forwarder::spawn(&state);
+    schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -827,6 +889,104 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
             .await
             .context("serving"),
     }
+}
+
+/// Fetches the national list and the other provinces' lists now, then
+/// every `--national-refresh` seconds and on demand at SIGHUP (e.g. after
+/// a province announced a cancellation), on the blocking pool.
+fn schedule_national(state: &AppState) {
+    let Some(every) = state.national().config().map(|c| c.refresh) else {
+        return;
+    };
+    // Registered before serving, so a SIGHUP never finds the default
+    // action (termination).
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGHUP refresh of the national list");
+            None
+        }
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let s = state.clone();
+            match tokio::task::spawn_blocking(move || s.national().refresh()).await {
+                Ok(Ok(r)) => tracing::info!(
+                    seq = r.seq,
+                    provinces = ?r.provinces,
+                    failed = r.failed.len(),
+                    "national list mirrored"
+                ),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), "national list not refreshed")
+                }
+                Err(e) => tracing::error!(error = %e, "national refresh task failed"),
+            }
+            match hangups.as_mut() {
+                Some(h) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        _ = h.recv() => tracing::info!("SIGHUP: refreshing the national list"),
+                    }
+                }
+                None => tokio::time::sleep(every).await,
+            }
+        }
+    });
+}
+
+fn national(cmd: NationalCmd) -> anyhow::Result<()> {
+    use verifier_server::national as n;
+    match cmd {
+        NationalCmd::Keygen { dir, alg } => {
+            let key = n::keygen(&dir, Alg::from(alg))?;
+            println!("{}", serde_json::to_string_pretty(&n::key_view(&key))?);
+            eprintln!(
+                "national root key {} created in {}; keep {} offline",
+                key.kid(),
+                dir.display(),
+                n::ROOT_KEY_FILE
+            );
+        }
+        NationalCmd::Sign {
+            key_dir,
+            provinces,
+            seq,
+            out,
+        } => {
+            let text = std::fs::read_to_string(&provinces)
+                .with_context(|| format!("reading {}", provinces.display()))?;
+            let file: n::ProvincesFile = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a provinces file", provinces.display()))?;
+            let list = n::sign(&key_dir, &file, seq, &out, system_clock()())?;
+            println!(
+                "national list seq {} signed: {} provinces ({}), written to {}",
+                list.seq,
+                list.provinces.len(),
+                list.provinces
+                    .iter()
+                    .map(|p| p.division.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                out.display()
+            );
+        }
+        NationalCmd::ShowRoot(data) => {
+            let store = open_store(&data)?;
+            let keys = verifier_server::service::keys::init_or_load(
+                &data.data,
+                store.as_ref(),
+                Alg::EdDSA,
+                system_clock()(),
+            )?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&n::key_view(&keys.root.public_key()))?
+            );
+        }
+    }
+    Ok(())
 }
 
 fn backup(a: &BackupArgs) -> anyhow::Result<()> {
@@ -915,6 +1075,7 @@ async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result
         state.set_peers(peers);
     }
     verifier_server::forwarder::spawn(&state);
+    schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -952,6 +1113,7 @@ fn main() -> ExitCode {
             eprintln!("store this token now: it is shown only once");
         }),
         Cmd::Admin(AdminCmd::ListTokens(a)) => list_tokens(&a),
+        Cmd::Admin(AdminCmd::National(cmd)) => national(cmd),
         Cmd::Admin(AdminCmd::RotateToken(a)) => rotate_token(&a),
         Cmd::Admin(AdminCmd::ListDevices(a)) => open_store(&a.data).and_then(|store| {
             let list = admin::list_devices(store.as_ref(), a.token, system_clock()())?;

@@ -121,6 +121,8 @@ pub struct Config {
     /// The working-day calendar of push and re-push deadlines
     /// (`--calendar FILE`; the shipped one by default).
     pub calendar: std::sync::Arc<shared::calendar::WorkingCalendar>,
+    /// Mutual recognition: the national root and list to mirror.
+    pub national: Option<crate::national::NationalConfig>,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -177,6 +179,7 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     /// The other provinces (forwarding); replaced whole by `set_peers`.
     peers: RwLock<Arc<PeerProvinces>>,
+    national: crate::national::Mirror,
 }
 
 /// The shared state of the handlers; cheap to clone.
@@ -258,6 +261,7 @@ impl AppState {
                 data,
                 generation: AtomicU64::new(generation),
                 lists: Lists::default(),
+                national: crate::national::Mirror::new(config.national.clone()),
                 config,
                 clock,
                 reverifier: Reverifier::default(),
@@ -266,6 +270,11 @@ impl AppState {
                 peers: RwLock::new(Arc::new(PeerProvinces::default())),
             }),
         }
+    }
+
+    /// The mirror of the national list and the other provinces' lists.
+    pub fn national(&self) -> &crate::national::Mirror {
+        &self.inner.national
     }
 
     /// The store.

@@ -33,6 +33,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         now: 1_780_000_100,
         newest_seen: 0,
         policy: Policy::default(),
+        national: None,
     };
     let _ = verify(text, &ctx);
 });

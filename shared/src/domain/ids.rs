@@ -1215,6 +1215,36 @@ impl DivisionCode {
         }
     }
 
+    /// Any province's code (mutual recognition, 互认互通): 6 digits whose
+    /// first two are a province-level code of GB/T 2260. Used where another
+    /// province's signed data is read (its certificates' claims, its trust
+    /// list); Liaoning's own records keep [`DivisionCode::from_u32`].
+    pub fn from_u32_national(code: u32) -> Result<Self, ParseError> {
+        if Self::from_u32(code).is_ok()
+            || ((100_000..1_000_000).contains(&code)
+                && PROVINCE_PREFIXES.contains(&(code / 10_000))
+                && code / 10_000 != 21)
+        {
+            Ok(DivisionCode(code))
+        } else {
+            Err(ParseError::UnknownDivision {
+                kind: IdKind::Division,
+                code,
+            })
+        }
+    }
+
+    /// The province-level code this division belongs to, e.g. 220000 for
+    /// 220100.
+    pub fn province_code(self) -> u32 {
+        self.0 / 10_000 * 10_000
+    }
+
+    /// Whether this is one of Liaoning's codes.
+    pub fn is_liaoning(self) -> bool {
+        self.province_code() == Self::PROVINCE.0
+    }
+
     /// Parses 6 digits.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let kind = IdKind::Division;
@@ -1228,9 +1258,10 @@ impl DivisionCode {
         self.0
     }
 
-    /// Whether this is the province itself.
+    /// Whether this is a province itself (Liaoning's 210000, or another
+    /// province's code read from its signed data).
     pub fn is_province(self) -> bool {
-        self == Self::PROVINCE
+        self.0 % 10_000 == 0
     }
 
     /// Whether this is one of the 14 cities.
@@ -1272,6 +1303,9 @@ impl DivisionCode {
 
     /// Chinese name: 辽宁省, a city's (沈阳市) or a county's own (铁西区).
     pub fn name_zh(self) -> &'static str {
+        if !self.is_liaoning() {
+            return province_name_zh(self.province_code()).unwrap_or("外省");
+        }
         match division_row(self.0) {
             Some(row) => row.name,
             None => self.city_row().map_or("辽宁省", |row| row.1),
@@ -1311,12 +1345,61 @@ impl DivisionCode {
     /// province, a city's or a county's own 交通运输局 (沈阳市交通运输局,
     /// 沈阳市铁西区交通运输局, 康平县交通运输局).
     pub fn authority_name_zh(self) -> String {
+        if !self.is_liaoning() {
+            return format!("{}交通运输主管部门（{self}）", self.name_zh());
+        }
         if self.is_province() {
             "辽宁省交通运输厅".to_owned()
         } else {
             format!("{}交通运输局", self.full_name_zh())
         }
     }
+}
+
+/// Province-level names of GB/T 2260, by code.
+const PROVINCE_NAMES: [(u32, &str); 34] = [
+    (110000, "北京市"),
+    (120000, "天津市"),
+    (130000, "河北省"),
+    (140000, "山西省"),
+    (150000, "内蒙古自治区"),
+    (210000, "辽宁省"),
+    (220000, "吉林省"),
+    (230000, "黑龙江省"),
+    (310000, "上海市"),
+    (320000, "江苏省"),
+    (330000, "浙江省"),
+    (340000, "安徽省"),
+    (350000, "福建省"),
+    (360000, "江西省"),
+    (370000, "山东省"),
+    (410000, "河南省"),
+    (420000, "湖北省"),
+    (430000, "湖南省"),
+    (440000, "广东省"),
+    (450000, "广西壮族自治区"),
+    (460000, "海南省"),
+    (500000, "重庆市"),
+    (510000, "四川省"),
+    (520000, "贵州省"),
+    (530000, "云南省"),
+    (540000, "西藏自治区"),
+    (610000, "陕西省"),
+    (620000, "甘肃省"),
+    (630000, "青海省"),
+    (640000, "宁夏回族自治区"),
+    (650000, "新疆维吾尔自治区"),
+    (710000, "台湾省"),
+    (810000, "香港特别行政区"),
+    (820000, "澳门特别行政区"),
+];
+
+/// The GB/T 2260 name of a province-level code (e.g. 220000 → 吉林省).
+pub fn province_name_zh(province: u32) -> Option<&'static str> {
+    PROVINCE_NAMES
+        .iter()
+        .find(|(code, _)| *code == province)
+        .map(|(_, name)| *name)
 }
 
 impl fmt::Display for DivisionCode {

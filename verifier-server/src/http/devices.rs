@@ -81,6 +81,10 @@ async fn enroll_request(
         kid: row.kid.to_hex(),
         division: row.division.code(),
         root: devices::key_view(&state.root_public_key()),
+        national_root: state
+            .national()
+            .config()
+            .map(|c| devices::key_view(&c.root)),
     };
     Ok((status, Json(answer)).into_response())
 }

@@ -32,6 +32,102 @@ pub fn signed_lists() -> OpenApiRouter<AppState> {
         .routes(routes!(get_trust_list))
         .routes(routes!(get_status_list))
         .routes(routes!(get_status_deltas))
+        .routes(routes!(get_national_list))
+        .routes(routes!(get_province_trust_list))
+        .routes(routes!(get_province_status_list))
+}
+
+/// The mirrored copy, or 404 when mutual recognition is not configured or
+/// nothing verified is held yet.
+fn mirrored(state: &AppState) -> Result<std::sync::Arc<crate::national::Mirrored>, ApiError> {
+    state.national().held().ok_or_else(|| {
+        ApiError::NotFound("no national issuer list is held (mutual recognition not configured, or not fetched yet)".into())
+    })
+}
+
+/// A mirrored signed object with a strong ETag (SHA-256 of its bytes).
+fn mirrored_response(headers: &HeaderMap, bytes: &bytes::Bytes) -> Response {
+    use sha2::Digest as _;
+    let etag = format!("\"{}\"", hex::encode(sha2::Sha256::digest(bytes)));
+    let signed = Signed {
+        bytes: bytes.clone(),
+        etag: bytes::Bytes::from(etag),
+    };
+    signed_response(headers, &signed)
+}
+
+/// `GET /api/v1/national-list`: the national issuer list, as mirrored.
+#[utoipa::path(get, path = "/api/v1/national-list", tag = "lists",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The national issuer list signed by the national root (COSE_Sign1), verified by this server",
+            body = super::openapi::SignedListDoc, content_type = "application/cose"),
+        (status = 304, description = "The copy held is current"),
+        (status = 404, description = "Mutual recognition not configured, or no list fetched yet"),
+    ))]
+pub async fn get_national_list(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let held = mirrored(&state)?;
+    Ok(mirrored_response(request.headers(), &held.national))
+}
+
+/// A province code in a path.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ProvincePath {
+    /// Province-level division code, e.g. 220000.
+    division: u32,
+}
+
+fn province_copy(
+    state: &AppState,
+    division: u32,
+) -> Result<crate::national::ProvinceCopy, ApiError> {
+    let held = mirrored(state)?;
+    held.provinces.get(&division).cloned().ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "province {division} is not mirrored here (not in the national list, this server's own, or not fetched yet)"
+        ))
+    })
+}
+
+/// `GET /api/v1/provinces/{division}/trust-list`: another province's trust
+/// list, as mirrored.
+#[utoipa::path(get, path = "/api/v1/provinces/{division}/trust-list", tag = "lists",
+    params(ProvincePath, ("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The province's trust list signed by the root the national list names (COSE_Sign1)",
+            body = super::openapi::SignedListDoc, content_type = "application/cose"),
+        (status = 304, description = "The copy held is current"),
+        (status = 404, description = "Not a mirrored province"),
+    ))]
+pub async fn get_province_trust_list(
+    State(state): State<AppState>,
+    super::extract::Path(ProvincePath { division }): super::extract::Path<ProvincePath>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let copy = province_copy(&state, division)?;
+    Ok(mirrored_response(request.headers(), &copy.trust))
+}
+
+/// `GET /api/v1/provinces/{division}/status-list`: another province's
+/// status snapshot, as mirrored.
+#[utoipa::path(get, path = "/api/v1/provinces/{division}/status-list", tag = "lists",
+    params(ProvincePath, ("If-None-Match" = Option<String>, Header, description = "ETag of the copy held")),
+    responses(
+        (status = 200, description = "The province's status snapshot signed by one of its issuer keys (COSE_Sign1)",
+            body = super::openapi::SignedListDoc, content_type = "application/cose"),
+        (status = 304, description = "The copy held is current"),
+        (status = 404, description = "Not a mirrored province"),
+    ))]
+pub async fn get_province_status_list(
+    State(state): State<AppState>,
+    super::extract::Path(ProvincePath { division }): super::extract::Path<ProvincePath>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let copy = province_copy(&state, division)?;
+    Ok(mirrored_response(request.headers(), &copy.status))
 }
 
 /// `GET /api/v1/catalogue`: the R1 catalogue.

@@ -121,6 +121,7 @@ pub fn derive(text: &str, at: i64, trust: &TrustList) -> Derived {
         now: at,
         newest_seen: 0,
         policy: Policy::default(),
+        national: None,
     };
     let presented = is_presentation(text);
     let cert_of = |c: &shared::wire::Claims| DerivedCert {

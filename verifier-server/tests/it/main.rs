@@ -16,6 +16,7 @@ mod evidence;
 mod forward;
 mod holders;
 mod logs;
+mod national;
 mod ops;
 mod ops_net;
 mod outages;

@@ -745,12 +745,15 @@ async fn router_refusals_are_problem_details() {
 
 /// The routes answered outside the request layers (`http::app`): the
 /// signed lists, the catalogue and the health check.
-const SIGNED_LISTS: [&str; 5] = [
+const SIGNED_LISTS: [&str; 8] = [
     "/api/v1/trust-list",
     "/api/v1/status-list",
     "/api/v1/status-list/deltas",
     "/api/v1/catalogue",
     "/healthz",
+    "/api/v1/national-list",
+    "/api/v1/provinces/{division}/trust-list",
+    "/api/v1/provinces/{division}/status-list",
 ];
 
 #[tokio::test]
