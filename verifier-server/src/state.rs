@@ -113,6 +113,8 @@ pub struct Config {
     pub limits: Limits,
     /// Who is a trusted reverse proxy, who may read `/metrics`.
     pub network: Network,
+    /// The audience applications' assertions name (`serve --audience`).
+    pub audience: crate::service::apps::Audience,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -356,6 +358,11 @@ impl AppState {
     /// Request limits.
     pub fn limits(&self) -> Limits {
         self.inner.config.limits
+    }
+
+    /// The audience applications' assertions must name.
+    pub fn audience(&self) -> &crate::service::apps::Audience {
+        &self.inner.config.audience
     }
 
     /// Trusted proxies and `/metrics` access.

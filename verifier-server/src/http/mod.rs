@@ -6,11 +6,13 @@
 //! service on the blocking pool ([`error::blocking`]) and answer;
 //! a refusal is audited here ([`audit`]), a success by its service.
 
+pub mod apps;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
 pub mod client;
 pub mod client_addr;
+pub mod consent;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
@@ -60,6 +62,8 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(lookup::router())
         .merge(evaluation::router())
         .merge(dashboard::router())
+        .merge(apps::router())
+        .merge(consent::router())
 }
 
 /// The routers: the one inside the request layers ([`routes()`]) and the

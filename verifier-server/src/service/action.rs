@@ -51,6 +51,42 @@ pub enum Action {
     RecordComplaint,
     /// `POST /admin/dashboard`.
     PostDashboard,
+    /// `POST /api/v1/applications`.
+    RegisterApplication,
+    /// `GET /api/v1/applications`.
+    ListApplications,
+    /// `POST /api/v1/applications/{client_id}/keys`.
+    AddApplicationKey,
+    /// `POST /api/v1/applications/{client_id}/keys/{kid}/revoke`.
+    RevokeApplicationKey,
+    /// `POST /api/v1/applications/{client_id}/revoke`.
+    RevokeApplication,
+    /// `POST /api/v1/oauth/token` (public: the client assertion is the
+    /// credential).
+    IssueApplicationToken,
+    /// `POST /api/v1/holder/sign-in` (public: the identity provider's
+    /// assertion is the credential).
+    HolderSignIn,
+    /// `GET /api/v1/app/registration`.
+    ReadOwnApplication,
+    /// `POST /api/v1/holder/grants`.
+    HolderGrant,
+    /// `GET /api/v1/holder/grants`.
+    HolderGrants,
+    /// `POST /api/v1/holder/grants/{id}/revoke`.
+    HolderRevokeGrant,
+    /// `POST /api/v1/agency/authorisations`.
+    AgencyAuthorise,
+    /// `GET /api/v1/agency/authorisations`.
+    AgencyAuthorisations,
+    /// `POST /api/v1/agency/authorisations/{id}/revoke`.
+    AgencyRevokeAuthorisation,
+    /// `GET /api/v1/app/grants`.
+    AppGrants,
+    /// `GET /api/v1/app/certificates/{cert_type}/{number}`.
+    AppCertificate,
+    /// `POST /api/v1/app/verify`.
+    AppVerify,
     /// `verifier-server admin create-token`.
     CreateToken,
     /// `verifier-server admin list-tokens`.
@@ -101,6 +137,25 @@ impl Action {
             Action::RecordDeclared => "PUT /api/v1/evaluation/declared",
             Action::RecordComplaint => "POST /api/v1/evaluation/complaints",
             Action::PostDashboard => "POST /admin/dashboard",
+            Action::RegisterApplication => "POST /api/v1/applications",
+            Action::ListApplications => "GET /api/v1/applications",
+            Action::AddApplicationKey => "POST /api/v1/applications/{client_id}/keys",
+            Action::RevokeApplicationKey => {
+                "POST /api/v1/applications/{client_id}/keys/{kid}/revoke"
+            }
+            Action::RevokeApplication => "POST /api/v1/applications/{client_id}/revoke",
+            Action::IssueApplicationToken => "POST /api/v1/oauth/token",
+            Action::HolderSignIn => "POST /api/v1/holder/sign-in",
+            Action::ReadOwnApplication => "GET /api/v1/app/registration",
+            Action::HolderGrant => "POST /api/v1/holder/grants",
+            Action::HolderGrants => "GET /api/v1/holder/grants",
+            Action::HolderRevokeGrant => "POST /api/v1/holder/grants/{id}/revoke",
+            Action::AgencyAuthorise => "POST /api/v1/agency/authorisations",
+            Action::AgencyAuthorisations => "GET /api/v1/agency/authorisations",
+            Action::AgencyRevokeAuthorisation => "POST /api/v1/agency/authorisations/{id}/revoke",
+            Action::AppGrants => "GET /api/v1/app/grants",
+            Action::AppCertificate => "GET /api/v1/app/certificates/{cert_type}/{number}",
+            Action::AppVerify => "POST /api/v1/app/verify",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
@@ -115,7 +170,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 22] = [
+    pub const ROUTES: [Action; 39] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -138,6 +193,32 @@ impl Action {
         Action::RecordDeclared,
         Action::RecordComplaint,
         Action::PostDashboard,
+        Action::RegisterApplication,
+        Action::ListApplications,
+        Action::AddApplicationKey,
+        Action::RevokeApplicationKey,
+        Action::RevokeApplication,
+        Action::IssueApplicationToken,
+        Action::HolderSignIn,
+        Action::ReadOwnApplication,
+        Action::HolderGrant,
+        Action::HolderGrants,
+        Action::HolderRevokeGrant,
+        Action::AgencyAuthorise,
+        Action::AgencyAuthorisations,
+        Action::AgencyRevokeAuthorisation,
+        Action::AppGrants,
+        Action::AppCertificate,
+        Action::AppVerify,
+    ];
+
+    /// The routes without a bearer token whose refusals are audited with
+    /// their own action: the credential is in the body (a signed
+    /// assertion), or the page is a form.
+    pub const PUBLIC_ROUTES: [Action; 3] = [
+        Action::PostDashboard,
+        Action::IssueApplicationToken,
+        Action::HolderSignIn,
     ];
 
     /// The action of a route: `method` and the route's path template as

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod apps;
 mod attacks;
+mod consent;
 mod dashboard;
 mod demo;
 mod evaluation;

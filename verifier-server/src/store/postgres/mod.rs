@@ -15,6 +15,7 @@
 //! [`StoreError::Unavailable`]: nothing was committed, a retry may succeed;
 //! the pool tests connections on checkout and opens new ones.
 
+mod apps;
 mod audit;
 mod certificates;
 mod devices;
@@ -48,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_retention.sql"),
     include_str!("migrations/0005_evidence.sql"),
     include_str!("migrations/0006_audit_client_addr.sql"),
+    include_str!("migrations/0007_applications.sql"),
+    include_str!("migrations/0008_grants.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

@@ -2,6 +2,7 @@
 //! `synchronous=FULL`, foreign keys on), migrations from `migrations/*.sql`
 //! run at open. One file per area trait implements it for `SqliteTx`.
 
+mod apps;
 mod audit;
 mod certificates;
 mod devices;
@@ -38,6 +39,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_retention.sql"),
     include_str!("migrations/0011_evidence.sql"),
     include_str!("migrations/0012_audit_client_addr.sql"),
+    include_str!("migrations/0013_applications.sql"),
+    include_str!("migrations/0014_grants.sql"),
 ];
 
 /// The schema version this program migrates a database to.
