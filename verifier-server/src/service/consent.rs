@@ -406,7 +406,7 @@ fn allowed_fields(
     let fields = face
         .lines
         .iter()
-        .filter(|l| app.fields.iter().any(|f| *f == l.key))
+        .filter(|l| app.fields.contains(&l.key))
         .map(|l| shared::api::apps::SharedField {
             key: l.key.clone(),
             label_zh: l.label_zh.clone(),
