@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod apps;
+
 use crate::domain::{CertType, Nonconformance};
 use crate::status::Status;
 

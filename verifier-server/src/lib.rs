@@ -26,7 +26,7 @@ pub mod state;
 pub mod store;
 
 pub use http::{app, run};
-pub use service::{admin, auth, issuing, keys, lists, maintenance};
+pub use service::{admin, apps, auth, issuing, keys, lists, maintenance};
 pub use state::{
     create_data_dir, open_store, system_clock, AppState, Clock, Config, Limits, Network,
 };

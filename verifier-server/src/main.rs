@@ -53,6 +53,111 @@ enum Cmd {
     /// Pushes the records of a CSV or JSON-lines file to a server in
     /// batches (first full collection); resumes after an interruption.
     Import(ImportArgs),
+    /// The simulated 运证通 (and any registered application's side):
+    /// make a key, register it, sign a holder in, get an access token.
+    #[command(subcommand)]
+    Yzt(YztCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum YztCmd {
+    /// Makes a new Ed25519 key file (PKCS#8 PEM, 0600); prints its JWK.
+    Keygen(YztKey),
+    /// Registers the key's application (an identity provider) with an
+    /// administrator token; prints the registration.
+    Register(YztRegister),
+    /// Signs "the holder with ID number (or credit code) X signed in" and
+    /// exchanges it for a holder token; prints it.
+    SignIn(YztSignIn),
+    /// Prints a signed identity assertion only.
+    Assertion(YztSignIn),
+    /// Gets an application access token (RFC 7523 private_key_jwt).
+    Token(YztServer),
+}
+
+#[derive(Debug, Args)]
+struct YztKey {
+    /// The key file.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The client id the key signs as.
+    #[arg(long, default_value = "yzt")]
+    client_id: String,
+    /// The key's kid.
+    #[arg(long, default_value = "yzt-1")]
+    kid: String,
+}
+
+#[derive(Debug, Args)]
+struct YztServer {
+    #[command(flatten)]
+    key: YztKey,
+    /// Base URL of the server.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The audience the server expects (`serve --audience`).
+    #[arg(long, default_value = "lnec-verifier-server")]
+    audience: String,
+}
+
+#[derive(Debug, Args)]
+struct YztRegister {
+    #[command(flatten)]
+    server: YztServer,
+    /// The administrator's bearer token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "VERIFIER_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: String,
+    /// Register an ordinary application, not an identity provider.
+    #[arg(long)]
+    not_identity_provider: bool,
+}
+
+#[derive(Debug, Args)]
+struct YztSignIn {
+    #[command(flatten)]
+    server: YztServer,
+    /// The holder's ID number or unified social credit code.
+    #[arg(long, value_name = "ID")]
+    holder: String,
+}
+
+fn yzt(cmd: &YztCmd) -> anyhow::Result<()> {
+    use verifier_server::demo::yzt::{self, Signer};
+    let load = |k: &YztKey| Signer::load(&k.key, &k.client_id, &k.kid);
+    let out = match cmd {
+        YztCmd::Keygen(k) => yzt::keygen(&k.key, &k.client_id, &k.kid)?,
+        YztCmd::Register(a) => yzt::register(
+            &a.server.server,
+            &a.admin_token,
+            &load(&a.server.key)?,
+            !a.not_identity_provider,
+        )?,
+        YztCmd::SignIn(a) => {
+            let mut v = yzt::sign_in(
+                &a.server.server,
+                &load(&a.server.key)?,
+                &a.holder,
+                &a.server.audience,
+            )?;
+            v["wallet"] = format!("{}/wallet/", a.server.server.trim_end_matches('/')).into();
+            v
+        }
+        YztCmd::Assertion(a) => {
+            println!(
+                "{}",
+                yzt::assertion(&load(&a.server.key)?, &a.holder, &a.server.audience)?
+            );
+            return Ok(());
+        }
+        YztCmd::Token(a) => yzt::app_token(&a.server, &load(&a.key)?, &a.audience)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -399,6 +504,11 @@ struct ServeArgs {
     /// provinces' lists.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     national_refresh: u64,
+    /// The audience (`aud`) registered applications' assertions must name:
+    /// by convention this server's public base URL; a client assertion may
+    /// also name AUDIENCE/api/v1/oauth/token.
+    #[arg(long, value_name = "AUDIENCE", default_value = "lnec-verifier-server")]
+    audience: String,
 }
 
 /// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
@@ -506,6 +616,7 @@ impl ServeArgs {
             network,
             calendar: std::sync::Arc::new(calendar),
             national,
+            audience: verifier_server::apps::Audience(self.audience.trim().to_string()),
         })
     }
 }
@@ -1203,6 +1314,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_BAD_TLS);
             }
         },
+        Cmd::Yzt(c) => yzt(&c),
         Cmd::Import(a) => match import(&a) {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -123,6 +123,8 @@ pub struct Config {
     pub calendar: std::sync::Arc<shared::calendar::WorkingCalendar>,
     /// Mutual recognition: the national root and list to mirror.
     pub national: Option<crate::national::NationalConfig>,
+    /// The audience applications' assertions name (`serve --audience`).
+    pub audience: crate::service::apps::Audience,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -381,6 +383,11 @@ impl AppState {
     /// The working-day calendar of push and re-push deadlines.
     pub fn calendar(&self) -> &shared::calendar::WorkingCalendar {
         &self.inner.config.calendar
+    }
+
+    /// The audience applications' assertions must name.
+    pub fn audience(&self) -> &crate::service::apps::Audience {
+        &self.inner.config.audience
     }
 
     /// Trusted proxies and `/metrics` access.

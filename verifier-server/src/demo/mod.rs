@@ -27,6 +27,7 @@
 //! fresh directory gets the same records; keys and tokens are random.
 
 pub mod seed;
+pub mod yzt;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

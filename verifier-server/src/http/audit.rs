@@ -323,13 +323,11 @@ mod tests {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
-                // The dashboard's form and peer provinces' batches (signed,
-                // no bearer token) are audited too.
-                let unsecured_audited = (path == "/admin/dashboard"
-                    || path == "/api/v1/peer/check-logs")
-                    && method == "post";
-                if secured || unsecured_audited {
-                    let m = method.to_ascii_uppercase();
+                let m = method.to_ascii_uppercase();
+                let public = Action::PUBLIC_ROUTES
+                    .iter()
+                    .any(|a| a.as_str() == format!("{m} {path}"));
+                if secured || public {
                     assert!(
                         Action::from_route(&m, path).is_some(),
                         "{m} {path} has no action"

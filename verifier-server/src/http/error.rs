@@ -64,6 +64,10 @@ pub enum ApiError {
         /// Seconds until a request will be accepted again.
         retry_after: u64,
     },
+    /// A signed assertion was refused (401): its own problem type per
+    /// reason (`/problems/assertion-expired`, `…-replayed`, …).
+    #[error("{1}")]
+    Assertion(crate::service::apps::AssertionFault, String),
     /// The service cannot answer now, e.g. the request took too long; the
     /// client may retry (503).
     #[error("{0}")]
@@ -206,6 +210,21 @@ impl From<HoldersError> for ApiError {
     }
 }
 
+impl From<crate::service::apps::AppsError> for ApiError {
+    fn from(e: crate::service::apps::AppsError) -> ApiError {
+        use crate::service::apps::AppsError;
+        match e {
+            AppsError::Malformed(d) => ApiError::BadRequest(d),
+            AppsError::Invalid(d) => ApiError::Unprocessable(d),
+            AppsError::Forbidden(d) => ApiError::Forbidden(d),
+            AppsError::NotFound(d) => ApiError::NotFound(d),
+            AppsError::Conflict(d) => ApiError::Conflict(d),
+            AppsError::Assertion(f, d) => ApiError::Assertion(f, d),
+            AppsError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<ReadError> for ApiError {
     fn from(e: ReadError) -> ApiError {
         match e {
@@ -257,7 +276,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated(_) | ApiError::TokenExpired(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated(_) | ApiError::TokenExpired(_) | ApiError::Assertion(..) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -295,6 +316,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => {
                 ("/problems/too-many-requests", "Too many requests")
             }
+            ApiError::Assertion(f, _) => (f.problem_type(), "Assertion refused"),
             ApiError::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("/problems/internal", "Internal error"),
             ApiError::Typed { kind, title, .. } => (kind, title),

@@ -7,11 +7,13 @@
 //! a refusal is audited here ([`audit`]), a success by its service.
 
 pub mod agency;
+pub mod apps;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
 pub mod client;
 pub mod client_addr;
+pub mod consent;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
@@ -68,6 +70,8 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(lookup::router())
         .merge(evaluation::router())
         .merge(dashboard::router())
+        .merge(apps::router())
+        .merge(consent::router())
 }
 
 /// The routers: the one inside the request layers ([`routes()`]) and the

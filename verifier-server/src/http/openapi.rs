@@ -45,6 +45,7 @@ use crate::state::AppState;
         (name = "verification logs", description = "Officer devices' signed check logs"),
         (name = "lookup", description = "Online lookup by plate, ID number or certificate number (officers)"),
         (name = "evaluation", description = "The annual evaluation of the cities and the province (R11, R12)"),
+        (name = "applications", description = "Registered applications: registration and keys (administrator), OAuth 2.0 tokens by private_key_jwt, holder sign-in through 运证通"),
     )
 )]
 pub struct ApiDoc;

@@ -81,6 +81,42 @@ pub enum Action {
     DashboardComplaint,
     /// `GET /admin/dashboard/evidence/{sha256}`.
     DashboardEvidence,
+    /// `POST /api/v1/applications`.
+    RegisterApplication,
+    /// `GET /api/v1/applications`.
+    ListApplications,
+    /// `POST /api/v1/applications/{client_id}/keys`.
+    AddApplicationKey,
+    /// `POST /api/v1/applications/{client_id}/keys/{kid}/revoke`.
+    RevokeApplicationKey,
+    /// `POST /api/v1/applications/{client_id}/revoke`.
+    RevokeApplication,
+    /// `POST /api/v1/oauth/token` (public: the client assertion is the
+    /// credential).
+    IssueApplicationToken,
+    /// `POST /api/v1/holder/sign-in` (public: the identity provider's
+    /// assertion is the credential).
+    HolderSignIn,
+    /// `GET /api/v1/app/registration`.
+    ReadOwnApplication,
+    /// `POST /api/v1/holder/grants`.
+    HolderGrant,
+    /// `GET /api/v1/holder/grants`.
+    HolderGrants,
+    /// `POST /api/v1/holder/grants/{id}/revoke`.
+    HolderRevokeGrant,
+    /// `POST /api/v1/agency/authorisations`.
+    AgencyAuthorise,
+    /// `GET /api/v1/agency/authorisations`.
+    AgencyAuthorisations,
+    /// `POST /api/v1/agency/authorisations/{id}/revoke`.
+    AgencyRevokeAuthorisation,
+    /// `GET /api/v1/app/grants`.
+    AppGrants,
+    /// `GET /api/v1/app/certificates/{cert_type}/{number}`.
+    AppCertificate,
+    /// `POST /api/v1/app/verify`.
+    AppVerify,
     /// `verifier-server admin create-token`.
     CreateToken,
     /// `verifier-server admin list-tokens`.
@@ -146,6 +182,25 @@ impl Action {
             Action::DashboardDeclared => "POST /admin/dashboard/declared",
             Action::DashboardComplaint => "POST /admin/dashboard/complaints",
             Action::DashboardEvidence => "GET /admin/dashboard/evidence/{sha256}",
+            Action::RegisterApplication => "POST /api/v1/applications",
+            Action::ListApplications => "GET /api/v1/applications",
+            Action::AddApplicationKey => "POST /api/v1/applications/{client_id}/keys",
+            Action::RevokeApplicationKey => {
+                "POST /api/v1/applications/{client_id}/keys/{kid}/revoke"
+            }
+            Action::RevokeApplication => "POST /api/v1/applications/{client_id}/revoke",
+            Action::IssueApplicationToken => "POST /api/v1/oauth/token",
+            Action::HolderSignIn => "POST /api/v1/holder/sign-in",
+            Action::ReadOwnApplication => "GET /api/v1/app/registration",
+            Action::HolderGrant => "POST /api/v1/holder/grants",
+            Action::HolderGrants => "GET /api/v1/holder/grants",
+            Action::HolderRevokeGrant => "POST /api/v1/holder/grants/{id}/revoke",
+            Action::AgencyAuthorise => "POST /api/v1/agency/authorisations",
+            Action::AgencyAuthorisations => "GET /api/v1/agency/authorisations",
+            Action::AgencyRevokeAuthorisation => "POST /api/v1/agency/authorisations/{id}/revoke",
+            Action::AppGrants => "GET /api/v1/app/grants",
+            Action::AppCertificate => "GET /api/v1/app/certificates/{cert_type}/{number}",
+            Action::AppVerify => "POST /api/v1/app/verify",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
@@ -160,7 +215,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 37] = [
+    pub const ROUTES: [Action; 54] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -198,6 +253,33 @@ impl Action {
         Action::DashboardDeclared,
         Action::DashboardComplaint,
         Action::DashboardEvidence,
+        Action::RegisterApplication,
+        Action::ListApplications,
+        Action::AddApplicationKey,
+        Action::RevokeApplicationKey,
+        Action::RevokeApplication,
+        Action::IssueApplicationToken,
+        Action::HolderSignIn,
+        Action::ReadOwnApplication,
+        Action::HolderGrant,
+        Action::HolderGrants,
+        Action::HolderRevokeGrant,
+        Action::AgencyAuthorise,
+        Action::AgencyAuthorisations,
+        Action::AgencyRevokeAuthorisation,
+        Action::AppGrants,
+        Action::AppCertificate,
+        Action::AppVerify,
+    ];
+
+    /// The routes without a bearer token whose refusals are audited with
+    /// their own action: the credential is in the body (a signed
+    /// assertion), or the page is a form.
+    pub const PUBLIC_ROUTES: [Action; 4] = [
+        Action::PostDashboard,
+        Action::ReceiveForwarded,
+        Action::IssueApplicationToken,
+        Action::HolderSignIn,
     ];
 
     /// The action of a route: `method` and the route's path template as

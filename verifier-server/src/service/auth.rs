@@ -38,6 +38,9 @@ pub enum Role {
     /// A certificate holder (the token's subject is their ID number or
     /// unified social credit code): sees and binds their own certificates.
     Holder,
+    /// A registered application (issue 13): the token's subject is its
+    /// client id; what it may see is its registration and the grants.
+    Application,
 }
 
 impl Role {
@@ -49,6 +52,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Officer => "officer",
             Role::Holder => "holder",
+            Role::Application => "application",
         }
     }
 
@@ -60,6 +64,7 @@ impl Role {
             "auditor" => Some(Role::Auditor),
             "officer" => Some(Role::Officer),
             "holder" => Some(Role::Holder),
+            "application" => Some(Role::Application),
             _ => None,
         }
     }
@@ -76,9 +81,10 @@ impl Role {
     /// The lifetime of a new token of this role, seconds: an officer's
     /// field device 1 year (it works offline for long stretches), a holder
     /// 30 days, an administrator 8 hours (a working day), agencies and
-    /// auditors 90 days.
+    /// auditors 90 days, an application's access token 10 minutes.
     pub fn default_lifetime(self) -> i64 {
         match self {
+            Role::Application => super::apps::APPLICATION_TOKEN_LIFETIME,
             Role::Admin => 8 * HOUR,
             Role::Holder => 30 * DAY,
             Role::Officer => 365 * DAY,

@@ -191,7 +191,7 @@ impl Reverifier {
 
     /// The server's current trust list, prepared for re-verification
     /// (re-read when its ETag changes, which also empties the cache).
-    fn trust(&self, signed: &Signed, root: &PublicKey) -> anyhow::Result<Arc<TrustList>> {
+    pub fn trust(&self, signed: &Signed, root: &PublicKey) -> anyhow::Result<Arc<TrustList>> {
         let mut cache = self.lock()?;
         if let Some(trust) = cache.trust.as_ref().filter(|_| cache.etag == signed.etag) {
             return Ok(trust.clone());

@@ -139,7 +139,8 @@ pub fn parse_query(
     Ok((by, value))
 }
 
-fn status_name(s: Status) -> &'static str {
+/// The API name of a status.
+pub fn status_name(s: Status) -> &'static str {
     match s {
         Status::Valid => "valid",
         Status::Revoked => "revoked",

@@ -5,8 +5,10 @@
 
 pub mod action;
 pub mod admin;
+pub mod apps;
 pub mod audit_log;
 pub mod auth;
+pub mod consent;
 pub mod devices;
 pub mod evaluation;
 pub mod forward;

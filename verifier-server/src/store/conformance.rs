@@ -47,6 +47,7 @@ const CASES: &[Case] = &[
     ("devices_and_logs", devices_and_logs),
     ("evaluation", evaluation),
     ("forwarding", forwarding),
+    ("applications_and_grants", applications_and_grants),
     ("rollback_on_drop", rollback_on_drop),
     ("savepoints", savepoints),
     ("concurrent_sequences", concurrent_sequences),
@@ -1323,4 +1324,124 @@ fn concurrent_sequences(e: &Engine) {
         steps,
         ((start.list.seq + 1)..=end.list.seq).collect::<Vec<_>>()
     );
+}
+
+fn applications_and_grants(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    let app = ApplicationRow {
+        id: 0,
+        client_id: "platform".into(),
+        name: "平台".into(),
+        purpose: "核验".into(),
+        cert_types: vec!["QC".into(), "WYJ".into()],
+        fields: vec!["name".into()],
+        callback_url: None,
+        identity_provider: true,
+        created_at: 10,
+        revoked_at: None,
+    };
+    let id = tx.insert_application(&app).unwrap().unwrap();
+    assert_eq!(
+        tx.insert_application(&app).unwrap(),
+        None,
+        "client_id is unique"
+    );
+    let stored = tx.application_by_client_id("platform").unwrap().unwrap();
+    assert_eq!(stored, ApplicationRow { id, ..app.clone() });
+    assert_eq!(tx.applications().unwrap().len(), 1);
+    let key = AppKeyRow {
+        application_id: id,
+        kid: "k1".into(),
+        jwk: "{}".into(),
+        added_at: 10,
+        expires_at: None,
+        revoked_at: None,
+    };
+    assert!(tx.insert_app_key(&key).unwrap());
+    assert!(
+        !tx.insert_app_key(&key).unwrap(),
+        "kid is unique per application"
+    );
+    assert!(tx.set_app_key_expiry(id, "k1", 99).unwrap());
+    assert!(tx.revoke_app_key(id, "k1", 50).unwrap());
+    assert!(!tx.revoke_app_key(id, "k1", 51).unwrap());
+    let keys = tx.app_keys(id).unwrap();
+    assert_eq!(
+        (keys[0].expires_at, keys[0].revoked_at),
+        (Some(99), Some(50))
+    );
+    assert!(tx.use_assertion_id("platform", "j1", 100, 10).unwrap());
+    assert!(
+        !tx.use_assertion_id("platform", "j1", 100, 20).unwrap(),
+        "replay"
+    );
+    assert!(tx.use_assertion_id("other", "j1", 100, 20).unwrap());
+    // Expired identifiers are forgotten.
+    assert!(tx.use_assertion_id("platform", "j1", 300, 200).unwrap());
+
+    let grant = GrantRow {
+        id: 0,
+        application_id: id,
+        holder_id: Some("210102198503122434".into()),
+        division: None,
+        purpose: "核验".into(),
+        valid_from: 10,
+        valid_until: 1_000,
+        created_at: 10,
+        created_by: 1,
+        revoked_at: None,
+        items: vec![
+            GrantItem {
+                cert_type: "QC".into(),
+                number: Some("210102198503122434".into()),
+            },
+            GrantItem {
+                cert_type: "WYJ".into(),
+                number: Some("1".into()),
+            },
+        ],
+    };
+    let g1 = tx.insert_grant(&grant).unwrap();
+    let g2 = tx
+        .insert_grant(&GrantRow {
+            holder_id: None,
+            division: Some(division(210100)),
+            items: vec![GrantItem {
+                cert_type: "QC".into(),
+                number: None,
+            }],
+            ..grant.clone()
+        })
+        .unwrap();
+    let got = tx.grant(g1).unwrap().unwrap();
+    assert_eq!(
+        got,
+        GrantRow {
+            id: g1,
+            ..grant.clone()
+        }
+    );
+    assert_eq!(
+        tx.grants(GrantsOf::Holder("210102198503122434"))
+            .unwrap()
+            .len(),
+        1
+    );
+    let by_division = tx.grants(GrantsOf::Division(division(210100))).unwrap();
+    assert_eq!(by_division.len(), 1);
+    assert_eq!(by_division[0].id, g2);
+    assert_eq!(by_division[0].items[0].number, None);
+    assert_eq!(tx.grants(GrantsOf::Application(id)).unwrap().len(), 2);
+    assert!(tx.revoke_grant(g1, 500).unwrap());
+    assert!(!tx.revoke_grant(g1, 501).unwrap());
+    assert_eq!(tx.grant(g1).unwrap().unwrap().revoked_at, Some(500));
+    assert!(tx.revoke_application(id, 600).unwrap());
+    assert!(!tx.revoke_application(id, 601).unwrap());
+    tx.commit().unwrap();
+    // A grant names either a holder or a division, never both or neither.
+    assert!((e.raw)(&format!(
+        "INSERT INTO grants (application_id, holder_id, division, purpose, valid_from, \
+         valid_until, created_at, created_by) VALUES ({id}, NULL, NULL, 'x', 0, 1, 0, 1)"
+    ))
+    .is_err());
 }

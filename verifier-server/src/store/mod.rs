@@ -22,6 +22,7 @@
 //! Callers name the area traits to call their methods on a `dyn Tx`:
 //! `use crate::store::prelude::*;`.
 
+pub mod apps;
 pub mod evaluation;
 pub mod postgres;
 pub mod sqlite;
@@ -36,6 +37,7 @@ use shared::domain::{CertType, DivisionCode};
 use shared::status::Status;
 use shared::trust::Authority;
 
+pub use self::apps::{AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf};
 use self::evaluation::{
     ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, EvidenceFile, TrainingRow,
@@ -47,8 +49,8 @@ pub use self::sqlite::SqliteStore;
 /// [`Tx`] on a `dyn Tx` needs the trait that declares it in scope.
 pub mod prelude {
     pub use super::{
-        AuditTx, CertificatesTx, DevicesTx, EvaluationTx, ForwardTx, HoldersTx, KeysTx, ListsTx,
-        LogsTx, MetaTx, Store, TokensTx, Tx,
+        AppsTx, AuditTx, CertificatesTx, DevicesTx, EvaluationTx, ForwardTx, HoldersTx, KeysTx,
+        ListsTx, LogsTx, MetaTx, Store, TokensTx, Tx,
     };
 }
 
@@ -627,6 +629,7 @@ pub trait Tx:
     + EvaluationTx
     + ForwardTx
     + UploadsTx
+    + AppsTx
 {
     /// Makes every change durable.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

@@ -6,7 +6,9 @@
 
 mod agency;
 mod api;
+mod apps;
 mod attacks;
+mod consent;
 mod dashboard;
 mod dashboard_forms;
 mod demo;

@@ -15,6 +15,7 @@
 //! [`StoreError::Unavailable`]: nothing was committed, a retry may succeed;
 //! the pool tests connections on checkout and opens new ones.
 
+mod apps;
 mod audit;
 mod certificates;
 mod devices;
@@ -53,6 +54,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_forwarding.sql"),
     include_str!("migrations/0009_evidence_files.sql"),
     include_str!("migrations/0010_status_decisions_uploads.sql"),
+    include_str!("migrations/0011_applications.sql"),
+    include_str!("migrations/0012_grants.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

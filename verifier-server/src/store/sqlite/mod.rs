@@ -2,6 +2,7 @@
 //! `synchronous=FULL`, foreign keys on), migrations from `migrations/*.sql`
 //! run at open. One file per area trait implements it for `SqliteTx`.
 
+mod apps;
 mod audit;
 mod certificates;
 mod devices;
@@ -43,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_forwarding.sql"),
     include_str!("migrations/0015_evidence_files.sql"),
     include_str!("migrations/0016_status_decisions_uploads.sql"),
+    include_str!("migrations/0017_applications.sql"),
+    include_str!("migrations/0018_grants.sql"),
 ];
 
 /// The schema version this program migrates a database to.
