@@ -336,7 +336,22 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, Action::ROUTES.len());
+        let mut seen = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                seen.push(format!("{} {path}", method.to_ascii_uppercase()));
+            }
+        }
+        let missing: Vec<&str> = Action::ROUTES
+            .iter()
+            .map(|a| a.as_str())
+            .filter(|r| !seen.iter().any(|s| s == r))
+            .collect();
+        assert_eq!(
+            checked,
+            Action::ROUTES.len(),
+            "routes not in the document or not audited: {missing:?}"
+        );
     }
 
     #[test]

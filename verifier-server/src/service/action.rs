@@ -272,11 +272,19 @@ impl Action {
         Action::AppVerify,
     ];
 
-    /// The routes without a bearer token whose refusals are audited with
-    /// their own action: the credential is in the body (a signed
-    /// assertion), or the page is a form.
-    pub const PUBLIC_ROUTES: [Action; 4] = [
+    /// The routes without a bearer token whose requests and refusals are
+    /// audited with their own action: the credential is in the body (a
+    /// signed assertion, a peer province's signed batch), in the sign-in
+    /// form, or in the dashboard's cookie.
+    pub const PUBLIC_ROUTES: [Action; 11] = [
         Action::PostDashboard,
+        Action::ViewDashboard,
+        Action::ExportDashboard,
+        Action::ViewAgency,
+        Action::DashboardTraining,
+        Action::DashboardDeclared,
+        Action::DashboardComplaint,
+        Action::DashboardEvidence,
         Action::ReceiveForwarded,
         Action::IssueApplicationToken,
         Action::HolderSignIn,
