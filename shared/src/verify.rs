@@ -599,9 +599,9 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
             }
         }
     }
-    if ctx.now + ctx.policy.clock_skew < newest {
+    if ctx.now.saturating_add(ctx.policy.clock_skew) < newest {
         c.warnings.push(Warning::ClockBehindNewestList {
-            behind_seconds: newest - ctx.now,
+            behind_seconds: newest.saturating_sub(ctx.now),
         });
     }
     let judged_at = ctx.now.max(newest);
@@ -756,8 +756,12 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
             p.verify_holder(holder_key)
                 .map_err(|e| c.reject(Reason::HolderSignatureInvalid, e.to_string()))?;
             let start = p.slot_start();
-            let earliest = start - ctx.policy.clock_skew;
-            let latest = start + ctx.policy.presentation_window + ctx.policy.clock_skew;
+            // Saturating: the slot is the presenter's claim, and a slot at
+            // the end of time must be refused, not overflow.
+            let earliest = start.saturating_sub(ctx.policy.clock_skew);
+            let latest = start
+                .saturating_add(ctx.policy.presentation_window)
+                .saturating_add(ctx.policy.clock_skew);
             if ctx.now < earliest || ctx.now > latest {
                 return Err(c.reject(
                     Reason::PresentationOutsideWindow,

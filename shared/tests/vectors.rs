@@ -1602,3 +1602,41 @@ fn mutual_recognition_table() {
         );
     }
 }
+
+/// A presentation claiming a slot at either end of time (the presenter
+/// chooses the slot) is refused as outside the window: the window
+/// arithmetic saturates instead of overflowing (a debug build panicked).
+#[test]
+fn presentations_from_the_ends_of_time_are_refused() {
+    let h = holder();
+    for signed_at in [i64::MAX, i64::MAX - 29, 0, i64::MIN] {
+        let c = Claims::from_certificate(
+            &record(CertType::YSZ),
+            7,
+            unix(ISSUED),
+            Some(h.public_key()),
+        );
+        let cert = sign_claims(&c, &issuer(Alg::EdDSA));
+        let mut b = plain(
+            "end_of_time",
+            "a presentation for a slot at the end of time",
+            &c,
+            Alg::EdDSA,
+            "valid",
+            "invalid",
+            "presentation_outside_window",
+        );
+        b.kind = Kind::Presentation;
+        b.envelope = presentation::present(&cert, &h, signed_at);
+        b.certificate = cert;
+        let v = b.build();
+        assert_eq!(
+            run(&v),
+            (
+                "invalid".to_string(),
+                "presentation_outside_window".to_string()
+            ),
+            "signed at {signed_at}"
+        );
+    }
+}
