@@ -152,6 +152,14 @@ fn is_presentation(text: &str) -> bool {
         .starts_with(qrtext::PRESENTATION_PREFIX)
 }
 
+/// How far a record's device time may run ahead of the server's clock. A
+/// record further ahead comes from a device whose clock is wrong (a year
+/// 9999 after a reset): it is refused with its seq, rather than stored
+/// under a time no evaluation or retention period will ever reach (and, on
+/// PostgreSQL, in a monthly partition of its own). Device times in the
+/// past are stored as they are, however old (a clock reset to 1970).
+pub const MAX_AHEAD_SECONDS: i64 = 31 * shared::cst::DAY_SECONDS;
+
 /// Most cached results before the cache is emptied.
 const MAX_CACHED: usize = 65_536;
 
@@ -474,6 +482,18 @@ pub fn ingest(
         .iter()
         .filter(|s| s.record.seq >= device.next_seq)
         .collect();
+    let latest = now.saturating_add(MAX_AHEAD_SECONDS);
+    if let Some(s) = candidates.iter().find(|s| s.record.at > latest) {
+        return Err(LogsError::Invalid(format!(
+            "record seq {}: device time {} (China Standard Time) is more than {} days after \
+             the server's clock ({}): the device's clock is wrong; nothing from this batch \
+             was stored",
+            s.record.seq,
+            shared::cst::datetime_text(s.record.at),
+            MAX_AHEAD_SECONDS / shared::cst::DAY_SECONDS,
+            shared::cst::datetime_text(now),
+        )));
+    }
     let mut derived = reverifier
         .derive_all(trust, root, &candidates)
         .map_err(LogsError::Internal)?
@@ -539,13 +559,30 @@ pub fn ingest(
     if let (Some(n0), Some(nl)) = (new.first(), new.last()) {
         let batch_id =
             tx.insert_log_batch(device.id, now, (n0.record.seq, nl.record.seq), batch)?;
-        for s in new {
-            let mut row = row_of(s, device.id, by_seq.remove(&s.record.seq).flatten());
-            if row.kind == 0 && row.srv_signature.is_none() {
-                row.srv_signature = Some(false);
-            }
-            row.batch_id = batch_id;
-            tx.insert_log_record(&row)?;
+        let rows: Vec<LogRecordRow> = new
+            .iter()
+            .map(|s| {
+                let mut row = row_of(s, device.id, by_seq.remove(&s.record.seq).flatten());
+                if row.kind == 0 && row.srv_signature.is_none() {
+                    row.srv_signature = Some(false);
+                }
+                row.batch_id = batch_id;
+                row
+            })
+            .collect();
+        // One bulk insert (PostgreSQL: one COPY and one INSERT … SELECT)
+        // instead of a statement per record. The device row is locked and
+        // its head checked above, so every record is new: one already
+        // stored means the store and the head disagree, and nothing of the
+        // batch is kept.
+        let stored = tx.insert_log_records(&rows)?;
+        if stored != rows.len() {
+            return Err(LogsError::Internal(anyhow::anyhow!(
+                "device {}: {} of {} new records were already stored below its head",
+                device.id,
+                rows.len() - stored,
+                rows.len()
+            )));
         }
         head = nl.hash;
         tx.set_device_head(device.id, nl.record.seq + 1, &head)?;

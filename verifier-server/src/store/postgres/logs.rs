@@ -57,6 +57,14 @@ const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Err(_) => UtcOffset::UTC,
 };
 
+/// The end of the `verification_records_early` partition (migration 7):
+/// 2020-01-01 00:00 China Standard Time. Every device time before it (a
+/// clock reset to 1970) is stored there, so no record creates a monthly
+/// partition before the system existed; the service refuses device times
+/// far ahead of its clock (`service::logs::MAX_AHEAD_SECONDS`), so none
+/// creates one far in the future either.
+pub(super) const EARLY_END: i64 = 1_577_808_000;
+
 /// The month holding `at` as (name suffix, start, end), Unix seconds.
 fn month_of(at: i64) -> Result<(String, i64, i64), StoreError> {
     let out = || StoreError::Corrupt(format!("device time {at} out of range"));
@@ -196,7 +204,7 @@ impl PgTx<'_> {
         ats: impl IntoIterator<Item = i64>,
     ) -> Result<(), StoreError> {
         let mut months = Vec::new();
-        for at in ats {
+        for at in ats.into_iter().filter(|at| *at >= EARLY_END) {
             let m = month_of(at)?;
             if !months.iter().any(|(_, s, _)| *s == m.1) {
                 months.push(m);
@@ -386,10 +394,12 @@ impl LogsTx for PgTx<'_> {
             return Ok(0);
         }
         self.ensure_partitions(records.iter().map(|r| r.at))?;
+        // DELETE, not TRUNCATE: truncating gives the table a new file and
+        // writes the catalog on every batch.
         self.conn.batch_execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS verification_records_in
                  (LIKE verification_records) ON COMMIT DELETE ROWS;
-             TRUNCATE verification_records_in",
+             DELETE FROM verification_records_in",
         )?;
         let sink = self.conn.copy_in(&format!(
             "COPY verification_records_in ({LOG_COLS}) FROM STDIN (FORMAT binary)"
