@@ -152,14 +152,6 @@ fn is_presentation(text: &str) -> bool {
         .starts_with(qrtext::PRESENTATION_PREFIX)
 }
 
-/// How far a record's device time may run ahead of the server's clock. A
-/// record further ahead comes from a device whose clock is wrong (a year
-/// 9999 after a reset): it is refused with its seq, rather than stored
-/// under a time no evaluation or retention period will ever reach (and, on
-/// PostgreSQL, in a monthly partition of its own). Device times in the
-/// past are stored as they are, however old (a clock reset to 1970).
-pub const MAX_AHEAD_SECONDS: i64 = 31 * shared::cst::DAY_SECONDS;
-
 /// Most cached results before the cache is emptied.
 const MAX_CACHED: usize = 65_536;
 
@@ -482,18 +474,6 @@ pub fn ingest(
         .iter()
         .filter(|s| s.record.seq >= device.next_seq)
         .collect();
-    let latest = now.saturating_add(MAX_AHEAD_SECONDS);
-    if let Some(s) = candidates.iter().find(|s| s.record.at > latest) {
-        return Err(LogsError::Invalid(format!(
-            "record seq {}: device time {} (China Standard Time) is more than {} days after \
-             the server's clock ({}): the device's clock is wrong; nothing from this batch \
-             was stored",
-            s.record.seq,
-            shared::cst::datetime_text(s.record.at),
-            MAX_AHEAD_SECONDS / shared::cst::DAY_SECONDS,
-            shared::cst::datetime_text(now),
-        )));
-    }
     let mut derived = reverifier
         .derive_all(trust, root, &candidates)
         .map_err(LogsError::Internal)?

@@ -439,8 +439,8 @@ fn certificates_and_versions(e: &Engine) {
 fn certificates_in_bulk(e: &Engine) {
     let mut tx = e.store.begin().unwrap();
     assert_eq!(tx.current_of(&[]).unwrap(), Vec::new());
-    let c1 = version("C1", 1, 20, r#"{"n":1}"#, "{}");
-    let d1 = version("D1", 1, 21, r#"{"n":2}"#, "{}");
+    let c1 = version("C1", 1, 9020, r#"{"n":1}"#, "{}");
+    let d1 = version("D1", 1, 9021, r#"{"n":2}"#, "{}");
     let mut d1 = d1;
     d1.identifier = None;
     tx.insert_versions(&[c1.clone(), d1.clone()]).unwrap();
@@ -464,10 +464,10 @@ fn certificates_in_bulk(e: &Engine) {
     );
     // A new version of C1 in bulk: the old one superseded, the pointer
     // moved.
-    let c2 = version("C1", 2, 22, r#"{"n":3}"#, "{}");
+    let c2 = version("C1", 2, 9022, r#"{"n":3}"#, "{}");
     tx.insert_versions(std::slice::from_ref(&c2)).unwrap();
     tx.put_certificates(&[current(&c2)]).unwrap();
-    tx.set_version_statuses(&[(20, Status::Superseded), (21, Status::Suspended)])
+    tx.set_version_statuses(&[(9020, Status::Superseded), (9021, Status::Suspended)])
         .unwrap();
     tx.set_version_statuses(&[]).unwrap();
     assert_eq!(
@@ -503,7 +503,7 @@ fn certificates_in_bulk(e: &Engine) {
     let mut tx = e.store.begin().unwrap();
     for number in ["E1", "E2", "E3"] {
         tx.upsert_nonconforming(&NonconformingRow {
-            agency: division(210100),
+            agency: division(210200),
             cert_type: "YSZ".into(),
             number: number.into(),
             reasons_json: "[]".into(),

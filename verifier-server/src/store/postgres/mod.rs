@@ -48,7 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_retention.sql"),
     include_str!("migrations/0005_evidence.sql"),
     include_str!("migrations/0006_audit_client_addr.sql"),
-    include_str!("migrations/0007_early_partition.sql"),
+    include_str!("migrations/0007_default_partition.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.
