@@ -787,17 +787,9 @@ async fn absurd_device_times_are_stored_without_a_partition_of_their_own() {
     let before = partitions(&env);
     let mut head = ChainHead::default();
 
-    // A clock reset to 1970 (and before it), one at year 9999, and the
-    // extremes: stored as the device signed them, in one batch.
-    let times = [
-        0,
-        -86_400 * 400,
-        253_402_300_799,
-        T0,
-        i64::MAX,
-        i64::MIN,
-        T0 + 1,
-    ];
+    // A clock reset to 1970 (and before it) and one at year 9999: stored as
+    // the device signed them, in one batch.
+    let times = [0, -86_400 * 400, 253_402_300_799, T0, T0 + 1];
     let mut records = Vec::new();
     for at in times {
         let (sealed, next) = head.append(at, check(Verdict::Valid, Some("LC1:NOTREAL")));
