@@ -496,7 +496,7 @@ fn certificates_in_bulk(e: &Engine) {
     {
         // A version already stored: refused, as one row.
         let mut tx = e.store.begin().unwrap();
-        assert!(tx.insert_versions(&[c2.clone()]).is_err());
+        assert!(tx.insert_versions(std::slice::from_ref(&c2)).is_err());
     }
 
     // Correction-list entries resolved in bulk.
