@@ -288,6 +288,10 @@ fn cases(text: &str) -> Vec<(usize, usize)> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // A refused request logs why (a 500 says only that it was logged).
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::ERROR)
+        .try_init();
     // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
     // then one small round checks that the benchmark still runs.
     let quick = !std::env::args().any(|a| a == "--bench");

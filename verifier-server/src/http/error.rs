@@ -112,7 +112,8 @@ impl From<LogsError> for ApiError {
             LogsError::NotFound(d) => ApiError::NotFound(d),
             LogsError::Conflict(d) => ApiError::Conflict(d),
             LogsError::Invalid(d) => ApiError::Unprocessable(d),
-            LogsError::Store(e) => ApiError::Internal(e.into()),
+            // A lost database or a deadlock is 503 (retry), as elsewhere.
+            LogsError::Store(e) => e.into(),
             LogsError::Internal(e) => ApiError::Internal(e),
         }
     }

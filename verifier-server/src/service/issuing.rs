@@ -192,12 +192,18 @@ fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> V
     })
 }
 
-/// A certificate decided in the sequential pass and signed after it.
-struct ToSign {
-    data: CertificateData,
-    status_index: u32,
+/// What a push knows of a certificate: as read at the start of the push,
+/// then as the push's own new versions left it (a record pushed twice in
+/// one push sees the first one's version).
+struct Current {
+    row: CertificateRow,
+    data_json: String,
+    identifier: Option<String>,
 }
 
+/// The store work of a push, decided record by record against one bulk
+/// read of the certificates it names and written in bulk at the end (one
+/// statement per table on PostgreSQL instead of several per record).
 struct Batch<'a> {
     tx: Box<dyn Tx + 'a>,
     keys: &'a Keys,
@@ -206,22 +212,74 @@ struct Batch<'a> {
     authorities: HashMap<DivisionCode, Uscc>,
     next_index: u32,
     changes: Vec<(u32, Status)>,
-    /// Versions stored with an empty signature, signed in parallel at the
-    /// end of the push (same transaction).
-    to_sign: Vec<ToSign>,
+    /// The certificates named by the push's conforming records.
+    current: HashMap<(CertType, String), Current>,
+    /// The new versions decided, in order, still unsigned, with the data
+    /// their claims are made of.
+    versions: Vec<(VersionRow, CertificateData)>,
+    /// Position in `versions` by status index.
+    pending: HashMap<u32, usize>,
+    /// The current-version rows to write (the last version of each).
+    certificates: HashMap<(CertType, String), CertificateRow>,
+    /// Stored versions superseded by this push.
+    superseded: Vec<(u32, Status)>,
+    /// Correction-list entries to resolve: (type code, number).
+    resolves: Vec<(&'static str, String)>,
 }
 
 impl Batch<'_> {
-    /// Signs every version decided in this push, on every core, and stores
-    /// the signatures.
-    fn sign_all(&mut self) -> anyhow::Result<()> {
-        let jobs = std::mem::take(&mut self.to_sign);
+    /// Reads the certificates the conforming records name, in one go.
+    fn load(&mut self, prepared: &[anyhow::Result<Prepared>]) -> anyhow::Result<()> {
+        let mut keys: Vec<(CertType, &str)> = prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .filter_map(|p| p.validated.as_ref().ok())
+            .map(|(data, _)| (data.cert_type, data.number.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for (row, version) in self.tx.current_of(&keys)? {
+            self.current.insert(
+                (row.cert_type, row.number.clone()),
+                Current {
+                    row,
+                    data_json: version.data_json,
+                    identifier: version.identifier,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Signs every version decided in this push, on every core, then
+    /// writes the push's certificates, versions, superseded versions and
+    /// resolved correction-list entries, each in one bulk call.
+    fn write_all(&mut self) -> anyhow::Result<()> {
+        let jobs = std::mem::take(&mut self.versions);
         let (now, issuer) = (self.now, &self.keys.issuer);
-        let signed = parallel_map(jobs, |job| {
-            let claims = Claims::from_certificate(&job.data, job.status_index, now, None);
-            (job.status_index, cose::sign(claims.to_cbor(), issuer, true))
+        let versions: Vec<VersionRow> = parallel_map(jobs, |(mut row, data)| {
+            let claims = Claims::from_certificate(&data, row.status_index, now, None);
+            row.signed = cose::sign(claims.to_cbor(), issuer, true);
+            row
         });
-        self.tx.set_signatures(&signed)?;
+        let certificates: Vec<CertificateRow> = std::mem::take(&mut self.certificates)
+            .into_values()
+            .collect();
+        self.tx.put_certificates(&certificates)?;
+        self.tx.insert_versions(&versions)?;
+        self.tx.set_version_statuses(&self.superseded)?;
+        self.flush_resolves()?;
+        Ok(())
+    }
+
+    /// Resolves the correction-list entries collected so far.
+    fn flush_resolves(&mut self) -> anyhow::Result<()> {
+        if self.resolves.is_empty() {
+            return Ok(());
+        }
+        let resolves = std::mem::take(&mut self.resolves);
+        let keys: Vec<(&str, &str)> = resolves.iter().map(|(t, n)| (*t, n.as_str())).collect();
+        self.tx.resolve_nonconforming_many(&keys, self.now)?;
         Ok(())
     }
 
@@ -285,6 +343,8 @@ impl Batch<'_> {
         let (mut data, data_json) = match validated {
             Ok(ok) => ok,
             Err(reasons) => {
+                // Entries are resolved and recorded in the push's order.
+                self.flush_resolves()?;
                 self.tx.upsert_nonconforming(&NonconformingRow {
                     agency: self.caller.correction_list_for(record_division),
                     cert_type: type_text.unwrap_or_default(),
@@ -304,14 +364,15 @@ impl Batch<'_> {
         // whatever version the agency's system numbers it.
         let cert_type = data.cert_type;
         let number = data.number.clone();
+        let key = (cert_type, number.clone());
 
-        let existing = self.tx.certificate(cert_type, &number)?;
-        if let Some(current) = &existing {
+        let existing = self.current.get(&key);
+        if let Some(current) = existing {
             // The record may name the caller's division while the
             // certificate belongs to another one. The refusal does not
             // name that division: an agency learns nothing about another
             // city's certificates beyond "not yours".
-            if !self.caller.may_act_for(current.issuer_division) {
+            if !self.caller.may_act_for(current.row.issuer_division) {
                 let own = self.caller.agency_division().code();
                 result.reasons = Some(reason(
                     "number",
@@ -327,23 +388,18 @@ impl Batch<'_> {
                 return Ok(result);
             }
         }
-        let (outcome, version, inherited) = match &existing {
-            None => (Outcome::Issued, 1, Status::Valid),
+        let (outcome, version, inherited, previous) = match existing {
+            None => (Outcome::Issued, 1, Status::Valid, None),
             Some(current) => {
-                let row = self
-                    .tx
-                    .version(cert_type, &number, current.version)?
-                    .with_context(|| {
-                        format!("{cert_type} {number} v{} is missing", current.version)
-                    })?;
-                if row.data_json == data_json {
+                let row = &current.row;
+                if current.data_json == data_json {
                     result.result = Outcome::Unchanged;
-                    result.version = Some(current.version);
-                    result.identifier = row.identifier;
-                    self.resolve(cert_type, &raw, &number)?;
+                    result.version = Some(row.version);
+                    result.identifier = current.identifier.clone();
+                    self.resolve(cert_type, &raw, &number);
                     return Ok(result);
                 }
-                if current.status == Status::Revoked {
+                if row.status == Status::Revoked {
                     result.reasons = Some(reason(
                         "number",
                         "certificate_revoked",
@@ -354,7 +410,7 @@ impl Batch<'_> {
                     ));
                     return Ok(result);
                 }
-                if current.version >= 999 {
+                if row.version >= 999 {
                     result.reasons = Some(reason(
                         "version",
                         "version.exhausted",
@@ -364,18 +420,22 @@ impl Batch<'_> {
                     return Ok(result);
                 }
                 // A suspended certificate stays suspended in its new version.
-                let inherited = if current.status == Status::Suspended {
+                let inherited = if row.status == Status::Suspended {
                     Status::Suspended
                 } else {
                     Status::Valid
                 };
-                (Outcome::Updated, current.version + 1, inherited)
+                (
+                    Outcome::Updated,
+                    row.version + 1,
+                    inherited,
+                    Some(row.status_index),
+                )
             }
         };
         data.version = version;
         let identifier = identifier(&data, &self.authorities);
-        let status_index = new_version(
-            self.tx.as_mut(),
+        let planned = plan_version(
             &mut self.next_index,
             self.now,
             NewVersion {
@@ -385,38 +445,49 @@ impl Batch<'_> {
                 status: inherited,
                 issuer_division: data.issuer.division,
                 record_json,
-                data_json,
+                data_json: data_json.clone(),
                 identifier: identifier.clone(),
-                previous: existing.as_ref().map(|old| old.status_index),
+                previous,
             },
-            // Signed with the rest of the push in `sign_all`.
-            |_| Vec::new(),
+            // Signed with the rest of the push in `write_all`.
+            Vec::new(),
             &mut self.changes,
         )?;
-        self.resolve(cert_type, &raw, &number)?;
-        self.to_sign.push(ToSign { data, status_index });
+        if let Some(old) = planned.supersedes {
+            match self.pending.get(&old) {
+                // A version decided earlier in this push: not stored yet.
+                Some(&i) => self.versions[i].0.status = Status::Superseded,
+                None => self.superseded.push((old, Status::Superseded)),
+            }
+        }
+        self.pending
+            .insert(planned.version.status_index, self.versions.len());
+        self.versions.push((planned.version, data));
+        self.certificates
+            .insert(key.clone(), planned.certificate.clone());
+        self.current.insert(
+            key,
+            Current {
+                row: planned.certificate,
+                data_json,
+                identifier: identifier.clone(),
+            },
+        );
+        self.resolve(cert_type, &raw, &number);
         result.result = outcome;
         result.version = Some(version);
         result.identifier = identifier;
         Ok(result)
     }
 
-    /// A conforming push resolves the record's correction-list entries.
-    fn resolve(
-        &mut self,
-        cert_type: CertType,
-        raw: &RawRecord,
-        number: &str,
-    ) -> anyhow::Result<()> {
+    /// A conforming push resolves the record's correction-list entries
+    /// (collected, resolved in bulk).
+    fn resolve(&mut self, cert_type: CertType, raw: &RawRecord, number: &str) {
         let pushed = trimmed(&raw.number).unwrap_or_default();
-        let numbers: &[&str] = if pushed == number {
-            &[number]
-        } else {
-            &[number, pushed.as_str()]
-        };
-        self.tx
-            .resolve_nonconforming(cert_type.code(), numbers, self.now)?;
-        Ok(())
+        self.resolves.push((cert_type.code(), number.to_string()));
+        if pushed != number {
+            self.resolves.push((cert_type.code(), pushed));
+        }
     }
 }
 
@@ -454,12 +525,73 @@ pub enum VersionError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Issues a new version: allocates the next status index, stores the
-/// version signed by `sign(index)` and points the certificate at it, and
-/// supersedes the version it replaces. The list changes it makes (a
-/// non-valid start, the superseded version) are appended to `changes` for
-/// the caller's one `advance_status`. The one way a version is written:
-/// pushes and holder binding both come here.
+/// A new version as [`plan_version`] decided it, not yet stored.
+#[derive(Debug)]
+pub struct PlannedVersion {
+    /// The certificate's new current-version row.
+    pub certificate: CertificateRow,
+    /// The version row.
+    pub version: VersionRow,
+    /// The status index of the version it supersedes.
+    pub supersedes: Option<u32>,
+}
+
+/// Decides a new version: allocates the next status index and makes the
+/// certificate and version rows (the version signed by `signed`); the list
+/// changes it makes (a non-valid start, the superseded version) are
+/// appended to `changes` for the caller's one `advance_status`. The one
+/// place a version is decided: [`new_version`] (holder binding) stores one
+/// at once, a push stores all of its own in bulk.
+pub fn plan_version(
+    next_index: &mut u32,
+    now: i64,
+    v: NewVersion<'_>,
+    signed: Vec<u8>,
+    changes: &mut Vec<(u32, Status)>,
+) -> Result<PlannedVersion, VersionError> {
+    let status_index = *next_index;
+    if status_index as usize >= shared::status::StatusList::MAX_LEN {
+        return Err(VersionError::ListFull);
+    }
+    *next_index += 1;
+    let certificate = CertificateRow {
+        cert_type: v.cert_type,
+        number: v.number.to_string(),
+        version: v.version,
+        status: v.status,
+        status_index,
+        issuer_division: v.issuer_division,
+        issued_at: now,
+    };
+    let version = VersionRow {
+        cert_type: v.cert_type,
+        number: v.number.to_string(),
+        version: v.version,
+        status_index,
+        status: v.status,
+        record_json: v.record_json,
+        data_json: v.data_json,
+        signed,
+        identifier: v.identifier,
+        issued_at: now,
+        issuer_division: v.issuer_division,
+    };
+    if v.status != Status::Valid {
+        changes.push((status_index, v.status));
+    }
+    if let Some(old) = v.previous {
+        changes.push((old, Status::Superseded));
+    }
+    Ok(PlannedVersion {
+        certificate,
+        version,
+        supersedes: v.previous,
+    })
+}
+
+/// Issues a new version now: [`plan_version`] with the version signed by
+/// `sign(index)`, stored, the certificate pointed at it and the version it
+/// replaces superseded. Returns the new status index.
 pub fn new_version(
     tx: &mut dyn Tx,
     next_index: &mut u32,
@@ -469,38 +601,11 @@ pub fn new_version(
     changes: &mut Vec<(u32, Status)>,
 ) -> Result<u32, VersionError> {
     let status_index = *next_index;
-    if status_index as usize >= shared::status::StatusList::MAX_LEN {
-        return Err(VersionError::ListFull);
-    }
-    *next_index += 1;
-    tx.put_certificate(&CertificateRow {
-        cert_type: v.cert_type,
-        number: v.number.to_string(),
-        version: v.version,
-        status: v.status,
-        status_index,
-        issuer_division: v.issuer_division,
-        issued_at: now,
-    })?;
-    tx.insert_version(&VersionRow {
-        cert_type: v.cert_type,
-        number: v.number.to_string(),
-        version: v.version,
-        status_index,
-        status: v.status,
-        record_json: v.record_json,
-        data_json: v.data_json,
-        signed: sign(status_index),
-        identifier: v.identifier,
-        issued_at: now,
-        issuer_division: v.issuer_division,
-    })?;
-    if v.status != Status::Valid {
-        changes.push((status_index, v.status));
-    }
-    if let Some(old) = v.previous {
+    let planned = plan_version(next_index, now, v, sign(status_index), changes)?;
+    tx.put_certificate(&planned.certificate)?;
+    tx.insert_version(&planned.version)?;
+    if let Some(old) = planned.supersedes {
         tx.set_version_status(old, Status::Superseded)?;
-        changes.push((old, Status::Superseded));
     }
     Ok(status_index)
 }
@@ -790,13 +895,19 @@ pub fn push(
         authorities,
         next_index: state.next_index,
         changes: Vec::new(),
-        to_sign: Vec::new(),
+        current: HashMap::new(),
+        versions: Vec::new(),
+        pending: HashMap::new(),
+        certificates: HashMap::new(),
+        superseded: Vec::new(),
+        resolves: Vec::new(),
     };
     let total = records.len();
     // Parsing, encoding and validation are pure: spread them over the cores
     // before the store work, which is sequential.
     let agency = caller.division;
     let prepared = parallel_map(records, |value| prepare(value, today, agency));
+    batch.load(&prepared)?;
     let mut results = Vec::with_capacity(total);
     let mut summary = Summary::default();
     for (index, prepared) in prepared.into_iter().enumerate() {
@@ -810,7 +921,7 @@ pub fn push(
         summary.add(r.result);
         results.push(r);
     }
-    batch.sign_all()?;
+    batch.write_all()?;
     if deadline.is_some_and(|d| std::time::Instant::now() > d) {
         return Err(PushError::Deadline {
             processed: total,

@@ -545,16 +545,35 @@ pub fn ingest(
     if let (Some(n0), Some(nl)) = (new.first(), new.last()) {
         let batch_id =
             tx.insert_log_batch(device.id, now, (n0.record.seq, nl.record.seq), batch)?;
-        for s in new {
-            let mut row = row_of(s, device.id, by_seq.remove(&s.record.seq).flatten());
-            if row.kind == 0 && row.srv_signature.is_none() {
-                row.srv_signature = Some(false);
-            }
-            row.batch_id = batch_id;
-            tx.insert_log_record(&row)?;
-            // A check of another province's certificate (its signature
-            // cannot verify here): queued for its issuer, left out of
-            // this province's evaluation.
+        let rows: Vec<LogRecordRow> = new
+            .iter()
+            .map(|s| {
+                let mut row = row_of(s, device.id, by_seq.remove(&s.record.seq).flatten());
+                if row.kind == 0 && row.srv_signature.is_none() {
+                    row.srv_signature = Some(false);
+                }
+                row.batch_id = batch_id;
+                row
+            })
+            .collect();
+        // One bulk insert (PostgreSQL: one COPY and one INSERT … SELECT)
+        // instead of a statement per record. The device row is locked and
+        // its head checked above, so every record is new: one already
+        // stored means the store and the head disagree, and nothing of the
+        // batch is kept.
+        let stored = tx.insert_log_records(&rows)?;
+        if stored != rows.len() {
+            return Err(LogsError::Internal(anyhow::anyhow!(
+                "device {}: {} of {} new records were already stored below its head",
+                device.id,
+                rows.len() - stored,
+                rows.len()
+            )));
+        }
+        // A check of another province's certificate (its signature cannot
+        // verify here): queued for its issuer in the same transaction, left
+        // out of this province's evaluation.
+        for (s, row) in new.iter().zip(&rows) {
             if row.kind == 0 && row.srv_signature == Some(false) {
                 if let Some(p) = row
                     .scanned

@@ -37,6 +37,7 @@ const CASES: &[Case] = &[
     ("keys_and_authorities", keys_and_authorities),
     ("lists", lists),
     ("certificates_and_versions", certificates_and_versions),
+    ("certificates_in_bulk", certificates_in_bulk),
     ("holders", holders),
     ("lookups", lookups),
     ("nonconforming_and_pushes", nonconforming_and_pushes),
@@ -435,6 +436,108 @@ fn certificates_and_versions(e: &Engine) {
     );
     let c = tx.counts().unwrap();
     assert_eq!((c.certificates, c.versions), (2, 3));
+    tx.commit().unwrap();
+}
+
+/// The bulk forms a push uses: equal to their one-row forms.
+fn certificates_in_bulk(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.current_of(&[]).unwrap(), Vec::new());
+    let c1 = version("C1", 1, 9020, r#"{"n":1}"#, "{}");
+    let d1 = version("D1", 1, 9021, r#"{"n":2}"#, "{}");
+    let mut d1 = d1;
+    d1.identifier = None;
+    tx.insert_versions(&[c1.clone(), d1.clone()]).unwrap();
+    tx.insert_versions(&[]).unwrap();
+    tx.put_certificates(&[current(&c1), current(&d1)]).unwrap();
+    tx.put_certificates(&[]).unwrap();
+    tx.commit().unwrap();
+
+    let mut tx = e.store.begin().unwrap();
+    let mut found = tx
+        .current_of(&[
+            (CertType::YSZ, "C1"),
+            (CertType::YSZ, "D1"),
+            (CertType::YSZ, "none"),
+        ])
+        .unwrap();
+    found.sort_by_key(|(c, _)| c.status_index);
+    assert_eq!(
+        found,
+        vec![(current(&c1), c1.clone()), (current(&d1), d1.clone())]
+    );
+    // A new version of C1 in bulk: the old one superseded, the pointer
+    // moved.
+    let c2 = version("C1", 2, 9022, r#"{"n":3}"#, "{}");
+    tx.insert_versions(std::slice::from_ref(&c2)).unwrap();
+    tx.put_certificates(&[current(&c2)]).unwrap();
+    tx.set_version_statuses(&[(9020, Status::Superseded), (9021, Status::Suspended)])
+        .unwrap();
+    tx.set_version_statuses(&[]).unwrap();
+    assert_eq!(
+        tx.certificate(CertType::YSZ, "C1").unwrap(),
+        Some(current(&c2))
+    );
+    assert_eq!(
+        tx.version(CertType::YSZ, "C1", 1)
+            .unwrap()
+            .map(|v| v.status),
+        Some(Status::Superseded)
+    );
+    assert_eq!(
+        tx.certificate(CertType::YSZ, "D1")
+            .unwrap()
+            .map(|c| c.status),
+        Some(Status::Suspended)
+    );
+    let found = tx.current_of(&[(CertType::YSZ, "C1")]).unwrap();
+    assert_eq!(found, vec![(current(&c2), c2.clone())]);
+    tx.commit().unwrap();
+    {
+        let mut tx = e.store.begin().unwrap();
+        assert!(tx.set_version_statuses(&[(999, Status::Revoked)]).is_err());
+    }
+    {
+        // A version already stored: refused, as one row.
+        let mut tx = e.store.begin().unwrap();
+        assert!(tx.insert_versions(std::slice::from_ref(&c2)).is_err());
+    }
+
+    // Correction-list entries resolved in bulk.
+    let mut tx = e.store.begin().unwrap();
+    for number in ["E1", "E2", "E3"] {
+        tx.upsert_nonconforming(&NonconformingRow {
+            agency: division(210200),
+            cert_type: "YSZ".into(),
+            number: number.into(),
+            reasons_json: "[]".into(),
+            record_json: "{}".into(),
+            first_seen: 7000,
+            last_seen: 7000,
+            resolved_at: None,
+        })
+        .unwrap();
+    }
+    assert_eq!(
+        tx.resolve_nonconforming_many(&[("YSZ", "E1"), ("YSZ", "E3"), ("QC", "E2")], 7100)
+            .unwrap(),
+        2
+    );
+    assert_eq!(tx.resolve_nonconforming_many(&[], 7100).unwrap(), 0);
+    let open: Vec<String> = tx
+        .nonconforming(None, true)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.number.starts_with('E'))
+        .map(|r| r.number)
+        .collect();
+    assert_eq!(open, ["E2"]);
+    // Later cases count the open entries: none of these stays open.
+    assert_eq!(
+        tx.resolve_nonconforming_many(&[("YSZ", "E2"), ("YSZ", "E2")], 7200)
+            .unwrap(),
+        1
+    );
     tx.commit().unwrap();
 }
 

@@ -758,6 +758,57 @@ pub trait CertificatesTx {
         Ok(())
     }
 
+    /// The current versions of many certificates at once (read and locked
+    /// like [`CertificatesTx::certificate`]): each certificate found, with
+    /// its current version's row; keys not stored are left out, in no
+    /// particular order. A push decides all its records against one such
+    /// read (an engine may answer it with one statement).
+    fn current_of(
+        &mut self,
+        keys: &[(CertType, &str)],
+    ) -> Result<Vec<(CertificateRow, VersionRow)>, StoreError> {
+        let mut found = Vec::new();
+        for (cert_type, number) in keys {
+            if let Some(c) = self.certificate(*cert_type, number)? {
+                let v = self
+                    .version(c.cert_type, &c.number, c.version)?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "{} {} v{} is missing",
+                            c.cert_type, c.number, c.version
+                        ))
+                    })?;
+                found.push((c, v));
+            }
+        }
+        Ok(found)
+    }
+    /// [`CertificatesTx::put_certificate`] for many rows (at most one per
+    /// type and number; an engine may store them in one statement).
+    fn put_certificates(&mut self, rows: &[CertificateRow]) -> Result<(), StoreError> {
+        for row in rows {
+            self.put_certificate(row)?;
+        }
+        Ok(())
+    }
+    /// [`CertificatesTx::insert_version`] for many rows (an engine may
+    /// store them in one statement).
+    fn insert_versions(&mut self, rows: &[VersionRow]) -> Result<(), StoreError> {
+        for row in rows {
+            self.insert_version(row)?;
+        }
+        Ok(())
+    }
+    /// [`CertificatesTx::set_version_status`] for many status indices, at
+    /// most one change per index (an engine may change them in one
+    /// statement); an index without a version is an error.
+    fn set_version_statuses(&mut self, changes: &[(u32, Status)]) -> Result<(), StoreError> {
+        for (status_index, status) in changes {
+            self.set_version_status(*status_index, *status)?;
+        }
+        Ok(())
+    }
+
     /// Records (or refreshes) a correction-list entry, unresolving it.
     fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError>;
     /// Resolves the open entries for a type and number; how many.
@@ -767,6 +818,19 @@ pub trait CertificatesTx {
         numbers: &[&str],
         at: i64,
     ) -> Result<usize, StoreError>;
+    /// [`CertificatesTx::resolve_nonconforming`] for many (type, number)
+    /// pairs at once; how many entries were resolved.
+    fn resolve_nonconforming_many(
+        &mut self,
+        keys: &[(&str, &str)],
+        at: i64,
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (cert_type, number) in keys {
+            n += self.resolve_nonconforming(cert_type, &[number], at)?;
+        }
+        Ok(n)
+    }
     /// The correction list, of one agency or all, open entries only or all.
     fn nonconforming(
         &mut self,

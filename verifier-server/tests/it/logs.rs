@@ -753,3 +753,63 @@ fn url_escape(s: &str) -> String {
         })
         .collect()
 }
+
+/// The check-log partitions of the server's PostgreSQL database (none on
+/// SQLite, which has no partitions).
+fn partitions(env: &Env) -> Vec<String> {
+    let Some(url) = testkit::engine().database_for(env.data()).unwrap() else {
+        return Vec::new();
+    };
+    testkit::blocking(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let mut names: Vec<String> = client
+            .query(
+                "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'verification_records'::regclass",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        names.sort();
+        names
+    })
+}
+
+#[tokio::test]
+async fn absurd_device_times_are_stored_without_a_partition_of_their_own() {
+    let env = env();
+    let officer = env.token(Role::Officer, Some(210100));
+    let device = key(9);
+    let (_, enrolled) = env.enroll(&officer, &device).await;
+    let device_id = enrolled["device_id"].as_i64().unwrap();
+    let before = partitions(&env);
+    let mut head = ChainHead::default();
+
+    // A clock reset to 1970 (and before it) and one at year 9999: stored as
+    // the device signed them, in one batch.
+    let times = [0, -86_400 * 400, 253_402_300_799, T0, T0 + 1];
+    let mut records = Vec::new();
+    for at in times {
+        let (sealed, next) = head.append(at, check(Verdict::Valid, Some("LC1:NOTREAL")));
+        head = next;
+        records.push(sealed);
+    }
+    let (status, v) = env.upload(&officer, sign(&records, &device)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["accepted"], times.len());
+    let stored = env.records(device_id).await;
+    let ats: Vec<i64> = stored.iter().map(|r| r["at"].as_i64().unwrap()).collect();
+    assert_eq!(ats, times);
+
+    // PostgreSQL: no partition was made for any absurd month (T0's month
+    // may be new: it is a real one).
+    let after = partitions(&env);
+    let made: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert!(
+        made.iter()
+            .all(|p| p.as_str() == "verification_records_2026_06"),
+        "partitions made: {made:?}"
+    );
+}

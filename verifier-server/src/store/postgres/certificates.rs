@@ -263,6 +263,173 @@ impl CertificatesTx for PgTx<'_> {
         Ok(())
     }
 
+    /// One statement: the keys travel as two arrays; the certificates
+    /// found are locked (`FOR UPDATE OF c`) like [`Self::certificate`].
+    fn current_of(
+        &mut self,
+        keys: &[(CertType, &str)],
+    ) -> Result<Vec<(CertificateRow, VersionRow)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let types: Vec<&str> = keys.iter().map(|(t, _)| t.code()).collect();
+        let numbers: Vec<&str> = keys.iter().map(|(_, n)| *n).collect();
+        self.rows(
+            &format!(
+                "SELECT {VERSION_COLS}, c.version, c.status, c.status_index, c.issuer_division,
+                        c.issued_at
+                 FROM unnest($1::TEXT[], $2::TEXT[]) AS k(cert_type, number)
+                 JOIN certificates c ON c.cert_type = k.cert_type AND c.number = k.number
+                 JOIN certificate_versions v ON v.cert_type = c.cert_type
+                                            AND v.number = c.number AND v.version = c.version
+                 FOR UPDATE OF c"
+            ),
+            &[&types, &numbers],
+        )?
+        .iter()
+        .map(|r| {
+            let v = version_from(r)?;
+            let c = CertificateRow {
+                cert_type: v.cert_type,
+                number: v.number.clone(),
+                version: version_of(col(r, 11)?)?,
+                status: status_of(col(r, 12)?)?,
+                status_index: u32_of(col(r, 13)?, "status index")?,
+                issuer_division: division_of(col(r, 14)?)?,
+                issued_at: col(r, 15)?,
+            };
+            Ok((c, v))
+        })
+        .collect()
+    }
+
+    /// One `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE`.
+    fn put_certificates(&mut self, rows: &[CertificateRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let types: Vec<&str> = rows.iter().map(|c| c.cert_type.code()).collect();
+        let numbers: Vec<&str> = rows.iter().map(|c| c.number.as_str()).collect();
+        let versions: Vec<i64> = rows.iter().map(|c| i64::from(c.version)).collect();
+        let statuses: Vec<i64> = rows.iter().map(|c| bits(c.status)).collect();
+        let indices: Vec<i64> = rows.iter().map(|c| i64::from(c.status_index)).collect();
+        let divisions: Vec<i64> = rows
+            .iter()
+            .map(|c| i64::from(c.issuer_division.code()))
+            .collect();
+        let issued: Vec<i64> = rows.iter().map(|c| c.issued_at).collect();
+        self.exec(
+            "INSERT INTO certificates (cert_type, number, version, status, status_index,
+                                       issuer_division, issued_at)
+             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[],
+                                  $5::BIGINT[], $6::BIGINT[], $7::BIGINT[])
+             ON CONFLICT (cert_type, number) DO UPDATE SET
+                 version = excluded.version, status = excluded.status,
+                 status_index = excluded.status_index,
+                 issuer_division = excluded.issuer_division, issued_at = excluded.issued_at",
+            &[
+                &types, &numbers, &versions, &statuses, &indices, &divisions, &issued,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One `INSERT … SELECT FROM unnest(…)`: the columns travel as arrays.
+    fn insert_versions(&mut self, rows: &[VersionRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let types: Vec<&str> = rows.iter().map(|v| v.cert_type.code()).collect();
+        let numbers: Vec<&str> = rows.iter().map(|v| v.number.as_str()).collect();
+        let versions: Vec<i64> = rows.iter().map(|v| i64::from(v.version)).collect();
+        let indices: Vec<i64> = rows.iter().map(|v| i64::from(v.status_index)).collect();
+        let statuses: Vec<i64> = rows.iter().map(|v| bits(v.status)).collect();
+        let records: Vec<&str> = rows.iter().map(|v| v.record_json.as_str()).collect();
+        let data: Vec<&str> = rows.iter().map(|v| v.data_json.as_str()).collect();
+        let signed: Vec<&[u8]> = rows.iter().map(|v| v.signed.as_slice()).collect();
+        let identifiers: Vec<Option<&str>> = rows.iter().map(|v| v.identifier.as_deref()).collect();
+        let issued: Vec<i64> = rows.iter().map(|v| v.issued_at).collect();
+        let divisions: Vec<i64> = rows
+            .iter()
+            .map(|v| i64::from(v.issuer_division.code()))
+            .collect();
+        let holders: Vec<Option<String>> = rows.iter().map(VersionRow::holder_id).collect();
+        self.exec(
+            "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
+                 record_json, data_json, signed, identifier, issued_at, issuer_division,
+                 holder_id)
+             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[],
+                                  $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::BYTEA[], $9::TEXT[],
+                                  $10::BIGINT[], $11::BIGINT[], $12::TEXT[])",
+            &[
+                &types,
+                &numbers,
+                &versions,
+                &indices,
+                &statuses,
+                &records,
+                &data,
+                &signed,
+                &identifiers,
+                &issued,
+                &divisions,
+                &holders,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Two statements for all the changes (versions, then the certificates
+    /// still pointing at those indices).
+    fn set_version_statuses(&mut self, changes: &[(u32, Status)]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let indices: Vec<i64> = changes.iter().map(|(i, _)| i64::from(*i)).collect();
+        let statuses: Vec<i64> = changes.iter().map(|(_, s)| bits(*s)).collect();
+        let n = self.exec(
+            "UPDATE certificate_versions v SET status = s.status
+             FROM unnest($1::BIGINT[], $2::BIGINT[]) AS s(status_index, status)
+             WHERE v.status_index = s.status_index",
+            &[&indices, &statuses],
+        )?;
+        self.exec(
+            "UPDATE certificates c SET status = s.status
+             FROM unnest($1::BIGINT[], $2::BIGINT[]) AS s(status_index, status)
+             WHERE c.status_index = s.status_index",
+            &[&indices, &statuses],
+        )?;
+        let mut distinct = indices.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if n != distinct.len() as u64 {
+            return Err(StoreError::Corrupt(format!(
+                "{} status indices name {n} versions",
+                distinct.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn resolve_nonconforming_many(
+        &mut self,
+        keys: &[(&str, &str)],
+        at: i64,
+    ) -> Result<usize, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let types: Vec<&str> = keys.iter().map(|(t, _)| *t).collect();
+        let numbers: Vec<&str> = keys.iter().map(|(_, n)| *n).collect();
+        let n = self.exec(
+            "UPDATE nonconforming n SET resolved_at = $3
+             FROM unnest($1::TEXT[], $2::TEXT[]) AS k(cert_type, number)
+             WHERE n.cert_type = k.cert_type AND n.number = k.number AND n.resolved_at IS NULL",
+            &[&types, &numbers, &at],
+        )?;
+        usize::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} rows resolved")))
+    }
+
     fn upsert_nonconforming(&mut self, row: &NonconformingRow) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO nonconforming (agency, cert_type, number, reasons_json, record_json,

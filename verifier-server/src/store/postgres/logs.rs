@@ -57,6 +57,24 @@ const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Err(_) => UtcOffset::UTC,
 };
 
+/// How far before and after the machine's clock a device time gets a
+/// monthly partition of its own (made on demand); a record outside that
+/// window (a device clock reset to 1970 or running at year 9999) is stored
+/// in the default partition `verification_records_default` (migration 7),
+/// so no absurd device time creates a partition. A month whose partition
+/// is made later (a clock some months ahead, then the months arrive) takes
+/// its rows out of the default partition first.
+const WINDOW_BEFORE: i64 = 400 * 86_400;
+const WINDOW_AFTER: i64 = 62 * 86_400;
+
+/// Whether `at` gets a monthly partition (see [`WINDOW_BEFORE`]).
+fn in_window(at: i64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    at >= now.saturating_sub(WINDOW_BEFORE) && at < now.saturating_add(WINDOW_AFTER)
+}
+
 /// The month holding `at` as (name suffix, start, end), Unix seconds.
 fn month_of(at: i64) -> Result<(String, i64, i64), StoreError> {
     let out = || StoreError::Corrupt(format!("device time {at} out of range"));
@@ -196,7 +214,7 @@ impl PgTx<'_> {
         ats: impl IntoIterator<Item = i64>,
     ) -> Result<(), StoreError> {
         let mut months = Vec::new();
-        for at in ats {
+        for at in ats.into_iter().filter(|at| in_window(*at)) {
             let m = month_of(at)?;
             if !months.iter().any(|(_, s, _)| *s == m.1) {
                 months.push(m);
@@ -222,9 +240,22 @@ impl PgTx<'_> {
                 self.exec("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])?;
                 if !exists(self)? {
                     // The name and bounds are computed here, never input.
+                    // Rows of this month stored in the default partition
+                    // while it was out of the window move to the new one
+                    // (PostgreSQL refuses the partition otherwise); the
+                    // append-only trigger lets a purge transaction delete.
                     self.conn.batch_execute(&format!(
-                        "CREATE TABLE {name} PARTITION OF verification_records
-                         FOR VALUES FROM ({start}) TO ({end})"
+                        "CREATE TEMPORARY TABLE verification_records_moved ON COMMIT DROP AS
+                             SELECT * FROM verification_records_default
+                             WHERE at >= {start} AND at < {end};
+                         SET LOCAL lnec.purge = 'on';
+                         DELETE FROM verification_records_default
+                             WHERE at >= {start} AND at < {end};
+                         SET LOCAL lnec.purge = 'off';
+                         CREATE TABLE {name} PARTITION OF verification_records
+                             FOR VALUES FROM ({start}) TO ({end});
+                         INSERT INTO verification_records SELECT * FROM verification_records_moved;
+                         DROP TABLE verification_records_moved"
                     ))?;
                     // Known only once committed.
                     continue;
@@ -386,10 +417,12 @@ impl LogsTx for PgTx<'_> {
             return Ok(0);
         }
         self.ensure_partitions(records.iter().map(|r| r.at))?;
+        // DELETE, not TRUNCATE: truncating gives the table a new file and
+        // writes the catalog on every batch.
         self.conn.batch_execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS verification_records_in
                  (LIKE verification_records) ON COMMIT DELETE ROWS;
-             TRUNCATE verification_records_in",
+             DELETE FROM verification_records_in",
         )?;
         let sink = self.conn.copy_in(&format!(
             "COPY verification_records_in ({LOG_COLS}) FROM STDIN (FORMAT binary)"

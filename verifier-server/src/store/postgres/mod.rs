@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_status_decisions_uploads.sql"),
     include_str!("migrations/0011_applications.sql"),
     include_str!("migrations/0012_grants.sql"),
+    include_str!("migrations/0013_default_partition.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.
