@@ -177,7 +177,7 @@ function route () {
   if (!token) return signInScreen()
   const tab = (location.hash || '#push').slice(1)
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.tab === tab)
-  const screens = { push: pushScreen, corrections: correctionsScreen, upload: uploadScreen, status: statusScreen }
+  const screens = { push: pushScreen, corrections: correctionsScreen, upload: uploadScreen, status: statusScreen, outages: outagesScreen }
   const screen = screens[tab] || pushScreen
   screen().catch((e) => {
     if (e instanceof ApiError && e.status === 401) {
@@ -516,6 +516,76 @@ function renderHistory (box, h) {
           el('td', {}, actorZh(c.actor)))))))
       : el('p', { class: 'muted' }, '没有状态变更记录。')
   ))
+}
+
+// ---- outage reports (§5.3) ---------------------------------------------------
+
+const BASIS_ZH = {
+  published: '按国务院公布的放假安排计算',
+  statutory_only: '该年调休安排尚未公布，仅按法定节假日计算',
+  weekdays_only: '日历未收录该年，仅按周一至周五计算'
+}
+
+/** `2026-06-01T10:00:00+08:00` (already China Standard Time) as `2026-06-01 10:00`. */
+function fmtRfc3339 (s) {
+  return s ? `${s.slice(0, 10)} ${s.slice(11, 16)}` : '—'
+}
+
+async function outagesScreen () {
+  show(el('p', {}, '正在读取故障报告…'))
+  const list = await api('/api/v1/agency/outages')
+  const from = el('input', { id: 'outage-from', name: 'from', type: 'datetime-local', required: '' })
+  const until = el('input', { id: 'outage-until', name: 'until', type: 'datetime-local', required: '' })
+  const reason = el('input', { id: 'outage-reason', name: 'reason', maxlength: '500', placeholder: '如 前置机数据库故障' })
+  const result = el('div', { id: 'outage-result', role: 'status' })
+  const form = el('form', {
+    id: 'outage-form',
+    class: 'card',
+    onsubmit: async (ev) => {
+      ev.preventDefault()
+      if (!from.value || !until.value || !reason.value.trim()) {
+        result.replaceChildren(el('p', { class: 'error' }, '请填写故障开始时间、结束时间和故障原因。'))
+        return
+      }
+      result.textContent = '正在提交…'
+      try {
+        // The inputs are read as China Standard Time, whatever the browser's zone.
+        const cst = (v) => `${v.length === 16 ? v + ':00' : v}+08:00`
+        const made = await api('/api/v1/agency/outages', {
+          method: 'POST',
+          body: { from: cst(from.value), until: cst(until.value), reason: reason.value.trim() }
+        })
+        await outagesScreen()
+        $('#outage-result').replaceChildren(el('p', { id: 'outage-done', class: 'ok-text' },
+          `已登记。补推截止：${fmtRfc3339(made.repush_deadline)}（${BASIS_ZH[made.calendar_basis] || made.calendar_basis}）。`))
+      } catch (e) {
+        result.replaceChildren(el('p', { class: 'error' }, explain(e)))
+      }
+    }
+  },
+  el('h3', {}, '报告系统故障'),
+  el('p', { class: 'muted' }, '因系统故障未能按时推送的，故障排除后两个工作日内补推（§5.3）。时间按北京时间填写。'),
+  el('div', { class: 'fields' },
+    el('div', { class: 'field' }, el('label', { for: 'outage-from' }, '故障开始'), from),
+    el('div', { class: 'field' }, el('label', { for: 'outage-until' }, '故障结束'), until),
+    el('div', { class: 'field' }, el('label', { for: 'outage-reason' }, '故障原因'), reason)),
+  el('div', { class: 'actions' }, el('button', { id: 'outage-submit', type: 'submit' }, '提交')),
+  result)
+  const rows = list.outages
+  show(
+    el('h2', {}, '故障报告'),
+    form,
+    rows.length
+      ? el('div', { class: 'table-wrap' }, el('table', { id: 'outages' },
+        el('thead', {}, el('tr', {}, el('th', {}, '故障开始'), el('th', {}, '故障结束'), el('th', {}, '原因'), el('th', {}, '补推截止'), el('th', {}, '计算依据'))),
+        el('tbody', {}, rows.map((o) => el('tr', { 'data-id': String(o.id) },
+          el('td', {}, fmtRfc3339(o.from)),
+          el('td', {}, fmtRfc3339(o.until)),
+          el('td', { class: 'reason' }, o.reason),
+          el('td', { class: 'deadline' }, fmtRfc3339(o.repush_deadline)),
+          el('td', { class: 'basis' }, BASIS_ZH[o.calendar_basis] || o.calendar_basis))))))
+      : el('p', { id: 'outages-empty', class: 'muted' }, '尚未报告故障。')
+  )
 }
 
 // ---- start -------------------------------------------------------------------

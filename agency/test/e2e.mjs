@@ -5,7 +5,8 @@
 //
 // CONFIG: { url, chromium, out, shots, token, runs: [{ name, viewport,
 //   correct: { type, number, field, value }, upload: { file },
-//   status: { type, number, reason, doc } }] }
+//   status: { type, number, reason, doc },
+//   outage: { from, until, reason } }] }
 // For each run (a fresh browser context at that viewport): sign in, read
 // the push state, correct a record and see it leave the list, upload a
 // file with the upload throttled and record the progress bar's values,
@@ -154,6 +155,23 @@ try {
     })))
     out.historyStatus = await page.textContent('#history-status')
     out.shots.push(await shot(page, run, 'status'))
+
+    // Report an outage: it is listed with its re-push deadline.
+    await page.click('#nav a[data-tab="outages"]')
+    await page.waitForSelector('#outage-form')
+    await page.fill('#outage-from', run.outage.from)
+    await page.fill('#outage-until', run.outage.until)
+    await page.fill('#outage-reason', run.outage.reason)
+    await page.click('#outage-submit')
+    await page.waitForSelector('#outage-done', { timeout: 20000 })
+    out.outageDone = await page.textContent('#outage-done')
+    out.outages = await page.$$eval('#outages tbody tr', (rs) => rs.map((r) => ({
+      reason: r.querySelector('.reason').textContent,
+      deadline: r.querySelector('.deadline').textContent,
+      basis: r.querySelector('.basis').textContent,
+      text: r.textContent
+    })))
+    out.shots.push(await shot(page, run, 'outages'))
     out.overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)
     report.runs.push(out)
     await context.close()

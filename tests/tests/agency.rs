@@ -40,6 +40,22 @@ fn today_cst() -> String {
     )
 }
 
+/// The outage each run reports (China Standard Time, as typed into the
+/// form's date-time inputs), and the re-push deadline the console must show:
+/// a Monday fault is due by the end of Wednesday; a fault ending the day
+/// before the 2026 National Day holiday (1–7 October) is due by the end of
+/// 9 October.
+fn outage(i: usize) -> Value {
+    [
+        json!({ "from": "2026-06-01T09:00", "until": "2026-06-01T17:30",
+                "reason": "前置机数据库故障（phone）" }),
+        json!({ "from": "2026-09-30T08:00", "until": "2026-09-30T20:00",
+                "reason": "省市专线中断（desktop）" }),
+    ][i]
+        .clone()
+}
+const OUTAGE_DEADLINES: [&str; 2] = ["2026-06-04 00:00", "2026-10-10 00:00"];
+
 #[test]
 fn the_agency_console() {
     browser::chromium();
@@ -95,6 +111,7 @@ fn the_agency_console() {
             "status": { "type": "QC", "number": number(&cert),
                         "reason": format!("年审逾期未审验（{name}）"),
                         "doc": format!("沈交运暂〔2026〕{}号", 7 + i) },
+            "outage": outage(i),
         }));
         expected.push((number(&bad), n, format!("-2101{i}")));
     }
@@ -120,8 +137,31 @@ fn the_agency_console() {
         "requests to another origin: {report}"
     );
 
-    for (run, (bad_number, n, minus)) in report["runs"].as_array().unwrap().iter().zip(&expected) {
+    for (i, (run, (bad_number, n, minus))) in report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&expected)
+        .enumerate()
+    {
         let name = run["name"].as_str().unwrap();
+        // The outage report: listed with its re-push deadline, two working
+        // days after the day the fault ended (the National Day holiday
+        // skipped), and the earlier run's report still there.
+        let outages = run["outages"].as_array().unwrap();
+        assert_eq!(outages.len(), i + 1, "{name}: {run}");
+        let (reason, deadline) = (outage(i)["reason"].clone(), OUTAGE_DEADLINES[i]);
+        let row = outages.iter().find(|o| o["reason"] == reason).unwrap();
+        assert_eq!(row["deadline"], deadline, "{name}: {row}");
+        assert!(
+            row["basis"].as_str().unwrap().contains("国务院公布"),
+            "{name}: {row}"
+        );
+        assert!(
+            run["outageDone"].as_str().unwrap().contains(deadline),
+            "{name}: {}",
+            run["outageDone"]
+        );
         // The push state: this agency only, pushed just now, not overdue,
         // times in China Standard Time.
         let push = run["push"].as_array().unwrap();
