@@ -27,7 +27,6 @@ pub mod presentation;
 #[cfg(feature = "imaging")]
 pub mod qr;
 pub mod qrtext;
-pub mod spreadsheet;
 pub mod status;
 pub mod trust;
 pub mod verify;

@@ -18,7 +18,7 @@
 //! - `GET …/agency/{division}`: an agency's push state and open
 //!   correction list with reasons;
 //! - `GET …/export?what=&year=&division=&type=`: the same tables as CSV
-//!   (UTF-8 BOM, formula cells escaped by [`shared::spreadsheet::cell`]);
+//!   (UTF-8 BOM, formula cells escaped by [`shared::csvexport`]);
 //! - `POST …/training` (multipart, with evidence files), `…/declared`,
 //!   `…/complaints`: the administrator's entries, by the evaluation
 //!   service's rules;
@@ -1177,21 +1177,10 @@ fn reasons_zh(json: &str) -> String {
     )
 }
 
-/// A CSV answer: the UTF-8 BOM, then the rows, each cell escaped.
+/// A CSV answer: the UTF-8 BOM, then the rows, each cell escaped (the one
+/// export writer, `shared::csvexport`).
 fn csv_answer(name: &str, head: &[&str], rows: Vec<Vec<String>>) -> Result<Response, ApiError> {
-    let mut w = csv::Writer::from_writer(shared::spreadsheet::UTF8_BOM.as_bytes().to_vec());
-    let io = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("writing CSV: {e}"));
-    w.write_record(
-        head.iter()
-            .map(|h| shared::spreadsheet::cell(h).into_owned()),
-    )
-    .map_err(io)?;
-    for r in rows {
-        w.write_record(r.iter().map(|c| shared::spreadsheet::cell(c).into_owned()))
-            .map_err(io)?;
-    }
-    let body = w
-        .into_inner()
+    let body = shared::csvexport::to_bytes(head.iter().map(|h| h.to_string()), rows)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
     Ok((
         [

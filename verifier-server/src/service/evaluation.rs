@@ -118,12 +118,12 @@ pub fn read(
 
 fn city(code: u32, what: &str) -> Result<DivisionCode, EvaluationError> {
     let d = DivisionCode::from_u32(code)
-        .map_err(|e| EvaluationError::Invalid(format!("{what}: {e}")))?;
+        .map_err(|e| EvaluationError::Invalid(format!("行政区划代码有误（{what}: {e}）")))?;
     if d.is_city() || d.is_province() {
         Ok(d)
     } else {
         Err(EvaluationError::Invalid(format!(
-            "{what}: {code} is a county; enter a city (or 210000 for the province)"
+            "{code} 是区县代码，请填写市（或全省 210000）（{what}: {code} is a county; enter a city (or 210000 for the province)）"
         )))
     }
 }
@@ -133,9 +133,9 @@ fn year(y: i32) -> Result<i32, EvaluationError> {
         Ok(y)
     } else {
         Err(EvaluationError::Invalid(format!(
-            "year: {y} is not between {} and {}",
-            YEARS.start(),
-            YEARS.end()
+            "年度须在 {start} 至 {end} 之间（year: {y} is not between {start} and {end}）",
+            start = YEARS.start(),
+            end = YEARS.end()
         )))
     }
 }
@@ -143,8 +143,13 @@ fn year(y: i32) -> Result<i32, EvaluationError> {
 fn text(s: &str, what: &str, max: usize) -> Result<String, EvaluationError> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > max {
+        let label = if what.ends_with("file_name") {
+            "文件名"
+        } else {
+            "说明"
+        };
         return Err(EvaluationError::Invalid(format!(
-            "{what}: must be 1 to {max} characters"
+            "{label}须为 1 至 {max} 个字符（{what}: must be 1 to {max} characters）"
         )));
     }
     Ok(t.to_string())
@@ -160,7 +165,8 @@ pub fn training_row(b: TrainingBody) -> Result<TrainingRow, EvaluationError> {
         let sha = e.sha256.trim().to_ascii_lowercase();
         if sha.len() != 64 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Err(EvaluationError::Invalid(format!(
-                "evidence[{i}].sha256: not 64 hex digits"
+                "第 {n} 个证明材料的 SHA-256 不是 64 位十六进制数（evidence[{i}].sha256: not 64 hex digits）",
+                n = i + 1
             )));
         }
         evidence.push(Evidence {
@@ -185,18 +191,21 @@ pub fn declared_row(b: &DeclaredBody) -> Result<DeclaredRow, EvaluationError> {
     let division = city(b.division, "division")?;
     if division.is_province() {
         return Err(EvaluationError::Invalid(
-            "division: declare per city, not for the province".into(),
+            "请按市填报，不能填报全省（division: declare per city, not for the province）".into(),
         ));
     }
     let year = year(b.year)?;
     let cert_type =
         CertType::from_code(&b.cert_type.trim().to_ascii_uppercase()).ok_or_else(|| {
-            EvaluationError::Invalid(format!("cert_type: {:?} is not a type code", b.cert_type))
+            EvaluationError::Invalid(format!(
+                "证照类型代码有误（cert_type: {:?} is not a type code）",
+                b.cert_type
+            ))
         })?;
     if b.count > 10_000_000 {
         return Err(EvaluationError::Invalid(format!(
-            "count: {} is more than 10000000",
-            b.count
+            "数量 {count} 超过 10000000（count: {count} is more than 10000000）",
+            count = b.count
         )));
     }
     Ok(DeclaredRow {
@@ -376,12 +385,14 @@ pub fn evidence_file(
 ) -> Result<EvidenceFile, EvaluationError> {
     use sha2::Digest as _;
     if data.is_empty() {
-        return Err(EvaluationError::Invalid("evidence file: empty".into()));
+        return Err(EvaluationError::Invalid(
+            "证明材料为空文件（evidence file: empty）".into(),
+        ));
     }
     if data.len() > MAX_EVIDENCE_BYTES {
         return Err(EvaluationError::TooLarge(format!(
-            "evidence file: {} bytes; at most {MAX_EVIDENCE_BYTES}",
-            data.len()
+            "证明材料过大：{len} 字节，最多 {MAX_EVIDENCE_BYTES} 字节（evidence file: {len} bytes; at most {MAX_EVIDENCE_BYTES}）",
+            len = data.len()
         )));
     }
     let found = infer::get(&data)
@@ -389,7 +400,7 @@ pub fn evidence_file(
         .filter(|t| EVIDENCE_TYPES.contains(t))
         .ok_or_else(|| {
             EvaluationError::Invalid(
-                "evidence file: not a PDF, PNG or JPEG file (by its content)".into(),
+                "证明材料须为 PDF、PNG 或 JPEG 文件（evidence file: not a PDF, PNG or JPEG file (by its content)）".into(),
             )
         })?;
     if let Some(d) = declared {
@@ -401,7 +412,7 @@ pub fn evidence_file(
             .to_ascii_lowercase();
         if !d.is_empty() && d != "application/octet-stream" && d != found {
             return Err(EvaluationError::Invalid(format!(
-                "evidence file: declared as {d} but its content is {found}"
+                "证明材料声明为 {d}，但内容是 {found}（evidence file: declared as {d} but its content is {found}）"
             )));
         }
     }
@@ -474,7 +485,9 @@ pub fn read_evidence(
 ) -> Result<EvidenceFile, EvaluationError> {
     let sha = sha256.trim().to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err(EvaluationError::Invalid("sha256: not 64 hex digits".into()));
+        return Err(EvaluationError::Invalid(
+            "SHA-256 不是 64 位十六进制数（sha256: not 64 hex digits）".into(),
+        ));
     }
     let target = format!("sha256 {sha}");
     let found = store_entry(store, caller, now, action, target, |tx| {
