@@ -1112,7 +1112,7 @@ const CITY_TABLE: [(u32, &str, &str, &str); 14] = [
 /// update the file when the Ministry of Civil Affairs publishes a change.
 const LIAONING_TABLE: &str = include_str!("../../data/gbt2260-liaoning.csv");
 
-/// One row of [`LIAONING_TABLE`].
+/// One row of the shipped Liaoning GB/T 2260 table (`shared/data/gbt2260-liaoning.csv`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DivisionRow {
     /// The 6-digit code.

@@ -1,6 +1,6 @@
 //! The agency console (`/agency/`, issue 15): the built web app
 //! (`agency/dist`, made by `scripts/build-web`) embedded in the binary and
-//! served by [`webassets`] like the wallet ([`super::wallet::respond`]).
+//! served by [`webassets`] like the wallet (`wallet::respond`).
 //!
 //! The console is a client of the JSON API only (push state, correction
 //! list, record push, upload and its report, status changes and history),
