@@ -100,6 +100,7 @@ fn province_copy(
         (status = 200, description = "The province's trust list signed by the root the national list names (COSE_Sign1)",
             body = super::openapi::SignedListDoc, content_type = "application/cose"),
         (status = 304, description = "The copy held is current"),
+        (status = 400, description = "The division is not a division code (an unsigned integer)"),
         (status = 404, description = "Not a mirrored province"),
     ))]
 pub async fn get_province_trust_list(
@@ -119,6 +120,7 @@ pub async fn get_province_trust_list(
         (status = 200, description = "The province's status snapshot signed by one of its issuer keys (COSE_Sign1)",
             body = super::openapi::SignedListDoc, content_type = "application/cose"),
         (status = 304, description = "The copy held is current"),
+        (status = 400, description = "The division is not a division code (an unsigned integer)"),
         (status = 404, description = "Not a mirrored province"),
     ))]
 pub async fn get_province_status_list(
