@@ -41,8 +41,7 @@ use crate::store::{AppKeyRow, ApplicationRow, Store, StoreError, TokenRow, Tx};
 pub const ASSERTION_MAX_LIFETIME: i64 = 300;
 /// Clock difference tolerated between the signer and the server, seconds.
 pub const CLOCK_SKEW: i64 = 30;
-/// Lifetime of an application's access token, seconds.
-pub const APPLICATION_TOKEN_LIFETIME: i64 = 600;
+pub use super::auth::APPLICATION_TOKEN_LIFETIME;
 /// Lifetime of a holder token from a sign-in, seconds.
 pub const SIGNED_IN_HOLDER_LIFETIME: i64 = 3_600;
 /// Default overlap of a key rotation, seconds (7 days).

@@ -70,6 +70,11 @@ impl Role {
     }
 }
 
+/// Lifetime of an application's access token (client credentials,
+/// `service::apps`), seconds: short, since the application can fetch
+/// another at any time with its signed assertion.
+pub const APPLICATION_TOKEN_LIFETIME: i64 = 600;
+
 /// How precisely the last use of a token is recorded, seconds: a request
 /// writes it only when the stored one is at least this old.
 pub const LAST_USE_RESOLUTION: i64 = 60;
@@ -84,7 +89,7 @@ impl Role {
     /// auditors 90 days, an application's access token 10 minutes.
     pub fn default_lifetime(self) -> i64 {
         match self {
-            Role::Application => super::apps::APPLICATION_TOKEN_LIFETIME,
+            Role::Application => APPLICATION_TOKEN_LIFETIME,
             Role::Admin => 8 * HOUR,
             Role::Holder => 30 * DAY,
             Role::Officer => 365 * DAY,
