@@ -425,7 +425,7 @@ impl ParseError {
             } => format!("check digit should be {expected}, found {found}"),
             ParseError::UnknownDivision { kind, code } => match kind {
                 IdKind::IdNumber => format!("unknown division code {code:06}"),
-                _ => format!("{code:06} is not a Liaoning division code"),
+                _ => format!("{code:06} is not a Liaoning division code in force (GB/T 2260)"),
             },
             ParseError::UnknownProvince { found, .. } => {
                 format!("unknown province abbreviation '{found}'")
@@ -466,8 +466,8 @@ impl ParseError {
                 expected, found, ..
             } => format!("校验位错误：应为 {expected}，实为 {found}"),
             ParseError::UnknownDivision { kind, code } => match kind {
-                IdKind::IdNumber => format!("行政区划代码 {code:06} 不存在"),
-                _ => format!("{code:06} 不是辽宁省行政区划代码"),
+                IdKind::IdNumber => format!("前六位行政区划代码 {code:06} 不存在"),
+                _ => format!("{code:06} 不是辽宁省现行行政区划代码（GB/T 2260）"),
             },
             ParseError::UnknownProvince { found, .. } => format!("省份简称“{found}”无效"),
             ParseError::ImpossibleDate { .. } if birth => "出生日期不存在".to_owned(),
