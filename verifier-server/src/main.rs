@@ -959,6 +959,29 @@ fn schedule_purge(state: &AppState, retention_years: u32) {
     });
 }
 
+/// Store housekeeping once a day on the blocking pool (PostgreSQL: the
+/// check-log partitions of the coming months, see `Store::prepare`); the
+/// store did it once when it opened. A failure is logged and retried the
+/// next day: until then an upload of a month without its partition is
+/// stored in the default partition, never refused.
+fn schedule_prepare(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let day = std::time::Duration::from_secs(86_400);
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + day, day);
+        loop {
+            every.tick().await;
+            let s = state.clone();
+            let result = tokio::task::spawn_blocking(move || s.store().prepare(s.now())).await;
+            match result {
+                Ok(Ok(())) => tracing::info!("store prepared for the coming months"),
+                Ok(Err(e)) => tracing::error!(error = %e, "store preparation failed"),
+                Err(e) => tracing::error!(error = %e, "store preparation task failed"),
+            }
+        }
+    });
+}
+
 /// Exit code of a certificate or key that cannot be used at start.
 const EXIT_BAD_TLS: u8 = 2;
 
@@ -987,6 +1010,7 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
     if purge {
         schedule_purge(&state, retention_years);
     }
+    schedule_prepare(&state);
     verifier_server::forwarder::spawn(&state);
     schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)

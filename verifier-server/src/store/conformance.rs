@@ -46,6 +46,7 @@ const CASES: &[Case] = &[
     ("tokens", tokens),
     ("audit_is_append_only", audit_is_append_only),
     ("devices_and_logs", devices_and_logs),
+    ("partitions_outside_requests", partitions_outside_requests),
     ("evaluation", evaluation),
     ("forwarding", forwarding),
     ("applications_and_grants", applications_and_grants),
@@ -1118,6 +1119,88 @@ fn devices_and_logs(e: &Engine) {
     drop(tx);
     assert!((e.raw)("UPDATE verification_records SET note = 'x'").is_err());
     assert!((e.raw)("DELETE FROM verification_batches").is_err());
+}
+
+/// Check-log partitions are made by [`Store::prepare`] only, in a
+/// transaction of its own, never by an upload: uploads running on two
+/// instances while a month's partition is made all succeed (before
+/// PostgreSQL migration 14 the new partition's cloned foreign keys
+/// deadlocked them, answered 503), and the rows uploads stored in the
+/// default partition before it existed move to it.
+fn partitions_outside_requests(e: &Engine) {
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    // A month beyond the window made at open: no partition of its own yet.
+    let later = now + 120 * 86_400;
+    let mut tx = e.store.begin().unwrap();
+    let t = tx.insert_token(&token(8, "officer")).unwrap();
+    let devices: Vec<i64> = (10..14)
+        .map(|n| tx.insert_device(&device(n, t)).unwrap())
+        .collect();
+    tx.commit().unwrap();
+    let per = 15u64;
+    std::thread::scope(|s| {
+        for (i, d) in devices.iter().copied().enumerate() {
+            let store = if i % 2 == 0 { &e.store } else { &e.second };
+            s.spawn(move || {
+                for k in 0..per {
+                    // As an upload does: the batch, then its records, one
+                    // transaction; every other one reads the stored chain
+                    // first (an upload overlapping what is stored).
+                    let mut tx = store.begin().unwrap();
+                    if k % 2 == 1 {
+                        tx.log_hashes(d, 0, k).unwrap();
+                    }
+                    let batch = tx.insert_log_batch(d, now, (k, k), b"batch").unwrap();
+                    let at = later + i64::try_from(k).unwrap();
+                    assert_eq!(
+                        tx.insert_log_records(&[record(d, k, at, batch)]).unwrap(),
+                        1
+                    );
+                    tx.commit().unwrap();
+                }
+            });
+        }
+        let second = &e.second;
+        s.spawn(move || {
+            for _ in 0..3 {
+                second.prepare(later).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+    });
+    // Idempotent, from either instance.
+    e.store.prepare(later).unwrap();
+    e.store.prepare(now).unwrap();
+    let mut tx = e.store.begin().unwrap();
+    for d in &devices {
+        let got = tx.log_records(*d, None, 100).unwrap();
+        assert_eq!(
+            got.iter().map(|r| (r.seq, r.at)).collect::<Vec<_>>(),
+            (0..per)
+                .map(|k| (k, later + i64::try_from(k).unwrap()))
+                .collect::<Vec<_>>()
+        );
+    }
+    drop(tx);
+    if e.name == "postgres" {
+        // Nothing of that month is left in the default partition.
+        (e.raw)(&format!(
+            "DO $$ BEGIN
+                 IF EXISTS (SELECT 1 FROM verification_records_default
+                            WHERE at >= {later} AND at < {}) THEN
+                     RAISE EXCEPTION 'rows left in the default partition';
+                 END IF;
+             END $$",
+            later + 86_400
+        ))
+        .unwrap();
+    }
 }
 
 fn evaluation(e: &Engine) {

@@ -596,6 +596,15 @@ pub trait Store: Send + Sync {
         false
     }
 
+    /// Housekeeping that must never run inside a request's transaction,
+    /// run when the store opens and daily by `serve`: on PostgreSQL, makes
+    /// the check-log partitions of the months around `now` (moving rows of
+    /// those months out of the default partition). Nothing on SQLite.
+    fn prepare(&self, now: i64) -> Result<(), StoreError> {
+        let _ = now;
+        Ok(())
+    }
+
     /// The state of the store's connections, for monitoring; `None` when
     /// it cannot be told without waiting.
     fn pool_state(&self) -> Option<PoolState> {

@@ -1,7 +1,9 @@
 //! [`LogsTx`] on PostgreSQL: uploaded check-log batches and records. The
 //! records table is partitioned by month of device time (China Standard
-//! Time); a month's partition is created, under an advisory lock, by the
-//! first transaction that stores a record of that month. Many records go
+//! Time); partitions are made by `Store::prepare` (at open and daily, in a
+//! transaction of its own, under an advisory lock), never by an upload,
+//! whose records of a month without a partition go to the default
+//! partition until then. Many records go
 //! in by binary COPY into a temporary table, then one `INSERT … SELECT …
 //! ON CONFLICT DO NOTHING` (idempotent).
 
@@ -57,26 +59,26 @@ const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Err(_) => UtcOffset::UTC,
 };
 
-/// How far before and after the machine's clock a device time gets a
-/// monthly partition of its own (made on demand); a record outside that
-/// window (a device clock reset to 1970 or running at year 9999) is stored
-/// in the default partition `verification_records_default` (migration 7),
-/// so no absurd device time creates a partition. A month whose partition
-/// is made later (a clock some months ahead, then the months arrive) takes
-/// its rows out of the default partition first.
-const WINDOW_BEFORE: i64 = 400 * 86_400;
-const WINDOW_AFTER: i64 = 62 * 86_400;
+/// How far before and after `now` a device time gets a monthly partition
+/// of its own. Partitions are made only by [`Store::prepare`] (at open and
+/// daily), never inside a request's transaction; a record whose month has
+/// no partition yet, or outside that window (a device clock reset to 1970
+/// or running at year 9999), is stored in the default partition
+/// `verification_records_default` (migration 13), so no absurd device time
+/// creates a partition. A month whose partition is made later takes its
+/// rows out of the default partition first.
+///
+/// [`Store::prepare`]: crate::store::Store::prepare
+pub(super) const WINDOW_BEFORE: i64 = 400 * 86_400;
+pub(super) const WINDOW_AFTER: i64 = 62 * 86_400;
 
-/// Whether `at` gets a monthly partition (see [`WINDOW_BEFORE`]).
-fn in_window(at: i64) -> bool {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+/// Whether `at` gets a monthly partition at `now` (see [`WINDOW_BEFORE`]).
+fn in_window(at: i64, now: i64) -> bool {
     at >= now.saturating_sub(WINDOW_BEFORE) && at < now.saturating_add(WINDOW_AFTER)
 }
 
 /// The month holding `at` as (name suffix, start, end), Unix seconds.
-fn month_of(at: i64) -> Result<(String, i64, i64), StoreError> {
+pub(super) fn month_of(at: i64) -> Result<(String, i64, i64), StoreError> {
     let out = || StoreError::Corrupt(format!("device time {at} out of range"));
     let t = OffsetDateTime::from_unix_timestamp(at)
         .map_err(|_| out())?
@@ -208,13 +210,18 @@ fn record_from(r: &Row) -> Result<LogRecordRow, StoreError> {
 }
 
 impl PgTx<'_> {
-    /// Makes sure the partitions for these device times exist.
+    /// Makes sure the partitions of these device times exist (those in the
+    /// window around `now`). Only for a transaction of its own
+    /// ([`PgStore::prepare`](super::PgStore)): making a partition locks the
+    /// whole check-log table, which a request's transaction that already
+    /// read or wrote it must never wait for.
     pub(super) fn ensure_partitions(
         &mut self,
         ats: impl IntoIterator<Item = i64>,
+        now: i64,
     ) -> Result<(), StoreError> {
         let mut months = Vec::new();
-        for at in ats.into_iter().filter(|at| in_window(*at)) {
+        for at in ats.into_iter().filter(|at| in_window(*at, now)) {
             let m = month_of(at)?;
             if !months.iter().any(|(_, s, _)| *s == m.1) {
                 months.push(m);
@@ -239,6 +246,14 @@ impl PgTx<'_> {
                 // then sees the committed partition.
                 self.exec("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])?;
                 if !exists(self)? {
+                    // The table first: no upload may add rows of this month
+                    // to the default partition between the move and the
+                    // new partition (which would then be refused).
+                    // Uploads in flight finish first; new ones wait the few
+                    // milliseconds this takes.
+                    self.conn.batch_execute(
+                        "LOCK TABLE verification_records IN ACCESS EXCLUSIVE MODE",
+                    )?;
                     // The name and bounds are computed here, never input.
                     // Rows of this month stored in the default partition
                     // while it was out of the window move to the new one
@@ -399,7 +414,6 @@ impl LogsTx for PgTx<'_> {
     }
 
     fn insert_log_record(&mut self, r: &LogRecordRow) -> Result<(), StoreError> {
-        self.ensure_partitions([r.at])?;
         let c = Cols::of(r)?;
         self.exec(
             &format!(
@@ -416,7 +430,6 @@ impl LogsTx for PgTx<'_> {
         if records.is_empty() {
             return Ok(0);
         }
-        self.ensure_partitions(records.iter().map(|r| r.at))?;
         // DELETE, not TRUNCATE: truncating gives the table a new file and
         // writes the catalog on every batch.
         self.conn.batch_execute(

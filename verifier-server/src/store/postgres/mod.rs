@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_applications.sql"),
     include_str!("migrations/0012_grants.sql"),
     include_str!("migrations/0013_default_partition.sql"),
+    include_str!("migrations/0014_check_log_foreign_keys.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.
@@ -166,23 +167,12 @@ impl PgStore {
         Ok(self.conn()?.batch_execute(sql)?)
     }
 
-    /// Creates the check-log partitions of this month and the next, so
-    /// uploads rarely wait for a partition to be made.
+    /// [`Store::prepare`] at the machine's clock.
     fn prepare_partitions(&self) -> Result<(), StoreError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-        let mut tx = PgTx {
-            conn: self.conn()?,
-            store: self,
-            open: false,
-            savepoint: false,
-            statements: HashMap::new(),
-        };
-        tx.conn.batch_execute("BEGIN")?;
-        tx.open = true;
-        tx.ensure_partitions([now, now + 32 * 86_400])?;
-        Box::new(tx).commit()
+        self.prepare(now)
     }
 
     /// A pooled connection.
@@ -247,6 +237,30 @@ impl Store for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    /// Makes the check-log partitions of every month in the window around
+    /// `now` ([`logs::WINDOW_BEFORE`] … [`logs::WINDOW_AFTER`]), one
+    /// transaction of its own.
+    fn prepare(&self, now: i64) -> Result<(), StoreError> {
+        let mut months = Vec::new();
+        let mut at = now.saturating_sub(logs::WINDOW_BEFORE);
+        while at < now.saturating_add(logs::WINDOW_AFTER) {
+            months.push(at);
+            at = logs::month_of(at)?.2;
+        }
+        months.push(now.saturating_add(logs::WINDOW_AFTER - 1));
+        let mut tx = PgTx {
+            conn: self.conn()?,
+            store: self,
+            open: false,
+            savepoint: false,
+            statements: HashMap::new(),
+        };
+        tx.conn.batch_execute("BEGIN")?;
+        tx.open = true;
+        tx.ensure_partitions(months, now)?;
+        Box::new(tx).commit()
     }
 
     /// The r2d2 pool's state.
