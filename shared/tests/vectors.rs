@@ -1118,8 +1118,23 @@ fn largest_certificates_fit_qr_version_11_and_presentations_14() {
         );
         let bound_cert = cose::sign(bound.to_cbor(), &issuer(Alg::Sm2Sm3), true);
         let p = presentation::present(&bound_cert, &holder(), 4_102_444_800);
-        let p_version =
+        let mut p_version =
             qr::qr_version(&qrtext::encode(Kind::Presentation, &p), qr::EcLevel::M).unwrap();
+        // A vehicle certificate's delegated copy (claim 11) with the longest
+        // realistic driver's name: the presentation must still fit.
+        if matches!(t, CertType::YSZ | CertType::WYY) {
+            let mut copy = bound.clone();
+            copy.delegate = Some(shared::wire::Delegate::new(
+                "阿卜杜热合曼·买买提明",
+                &shared::domain::IdNumber::parse("210102199001011237").unwrap(),
+            ));
+            let copy_cert = cose::sign(copy.to_cbor(), &issuer(Alg::Sm2Sm3), true);
+            let p = presentation::present(&copy_cert, &holder(), 4_102_444_800);
+            let v = qr::qr_version(&qrtext::encode(Kind::Presentation, &p), qr::EcLevel::M)
+                .unwrap();
+            println!("{t} delegated copy: presentation version {v}");
+            p_version = p_version.max(v);
+        }
         table.push_str(&format!(
             "| {t} | {} | {} | {} | {version} | {sm2_version} | {p_version} |\n",
             plain.to_cbor().len(),
