@@ -94,7 +94,7 @@ pub struct FaceView {
 pub struct DelegatedUse {
     /// The driver's name (claim 11).
     pub driver_name: String,
-    /// The driver's ID number, masked: `210102********1234`.
+    /// The last four characters of the driver's ID number, masked: `**************1234`.
     pub driver_id_masked: String,
     /// The owner who delegated it (the face's owner).
     pub owner: String,
@@ -105,9 +105,7 @@ pub struct DelegatedUse {
 impl DelegatedUse {
     /// The card's sentence, in Chinese: `由驾驶员 张三（210102********1234）出示（所有人 某公司 授权，至 2026-12-31）`.
     pub fn message_zh(&self) -> String {
-        let until = self
-            .until
-            .map_or_else(String::new, |d| format!("，至 {d}"));
+        let until = self.until.map_or_else(String::new, |d| format!("，至 {d}"));
         format!(
             "由驾驶员 {}（{}）出示（所有人 {} 授权{until}）",
             self.driver_name, self.driver_id_masked, self.owner

@@ -50,61 +50,50 @@ pub mod key {
     /// Holder device key (`cnf`): `[alg, public key bytes]`.
     pub const HOLDER_KEY: i64 = 10;
     /// Delegate (授权使用): the driver a vehicle certificate's owner lent
-    /// it to, a map (see [`super::delegate_key`]); only on a delegated copy,
-    /// which is always holder-bound to the driver's phone.
+    /// it to, `[name, ID last four]`; only on a delegated copy, which is
+    /// always holder-bound to the driver's phone.
     pub const DELEGATE: i64 = 11;
 }
 
-/// Keys inside claim 11 (the delegate).
-pub mod delegate_key {
-    /// The driver's name.
-    pub const NAME: i64 = 1;
-    /// The driver's ID number with its middle cut out: the first six and
-    /// the last four characters, 10 characters of text.
-    pub const ID_ENDS: i64 = 2;
-}
-
-/// The driver a vehicle certificate was delegated to (claim 11): the owner
-/// named on the face lent the certificate for the copy's validity, and the
-/// copy is bound to this driver's phone (claim 10).
+/// The driver a vehicle certificate was delegated to (claim 11, the CBOR
+/// array `[name, last four characters of the ID number]`): the owner named
+/// on the face lent the certificate for the copy's validity, and the copy
+/// is bound to this driver's phone (claim 10). An array, not a map, and
+/// only the ID number's last four characters, so that a delegated copy's
+/// presentation still fits QR version 14 with a typical name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delegate {
     /// The driver's name, as on the ID card.
     pub name: String,
-    /// The first six and the last four characters of the driver's ID
-    /// number (the rest is never carried).
-    pub id_ends: String,
+    /// The last four characters of the driver's ID number (the rest is
+    /// never carried): three digits and a digit or `X`.
+    pub id_last4: String,
 }
 
 impl Delegate {
     /// The delegate for a driver with this ID number.
     pub fn new(name: &str, id_number: &IdNumber) -> Delegate {
         let id = id_number.as_str();
-        let cut = id.len().saturating_sub(4);
         Delegate {
             name: name.to_string(),
-            id_ends: format!("{}{}", &id[..6.min(cut)], &id[cut..]),
+            id_last4: id[id.len().saturating_sub(4)..].to_string(),
         }
     }
 
-    /// The ID number as shown to an officer: `210102********1234`.
+    /// The ID number as shown to an officer: `**************1234`.
     pub fn id_masked(&self) -> String {
-        let (head, tail) = self.id_ends.split_at(6.min(self.id_ends.len()));
-        format!("{head}********{tail}")
+        format!("{}{}", "*".repeat(14), self.id_last4)
     }
 
-    /// Whether `id_number` is the driver's (the ends match).
+    /// Whether `id_number` could be the driver's (its last four match).
     pub fn matches(&self, id_number: &IdNumber) -> bool {
-        let id = id_number.as_str();
-        id.len() == 18 && id[..6] == self.id_ends[..6] && id[14..] == self.id_ends[6..]
+        id_number.as_str().ends_with(&self.id_last4)
     }
 }
 
-fn id_ends_ok(t: &str) -> bool {
+fn id_last4_ok(t: &str) -> bool {
     let b = t.as_bytes();
-    b.len() == 10
-        && b[..9].iter().all(u8::is_ascii_digit)
-        && (b[9].is_ascii_digit() || b[9] == b'X')
+    b.len() == 4 && b[..3].iter().all(u8::is_ascii_digit) && (b[3].is_ascii_digit() || b[3] == b'X')
 }
 
 /// Face-field keys inside claim 9.
@@ -345,12 +334,9 @@ impl Claims {
             (k(key::HOLDER_KEY), holder),
             (
                 k(key::DELEGATE),
-                self.delegate.as_ref().map(|d| {
-                    map(vec![
-                        (k(delegate_key::NAME), Some(zh_text(&d.name))),
-                        (k(delegate_key::ID_ENDS), Some(text(&d.id_ends))),
-                    ])
-                }),
+                self.delegate
+                    .as_ref()
+                    .map(|d| Value::Array(vec![zh_text(&d.name), text(&d.id_last4)])),
             ),
         ]);
         cbor::encode(&value)
@@ -443,18 +429,16 @@ impl Claims {
 }
 
 fn delegate_from_value(v: Value) -> Result<Delegate, WireError> {
-    let mut m = MapReader::new("delegate", v)?;
-    let name = short_text(m.required(delegate_key::NAME, "delegate")?, "delegate")?;
-    let id_ends = as_text(m.required(delegate_key::ID_ENDS, "delegate")?, "delegate")?;
-    m.finish()?;
-    if !id_ends_ok(&id_ends) {
-        return Err(bad(
-            "delegate",
-            "ID ends: the first six and last four characters of an ID number",
-        )
-        .into());
+    let items = as_array(v, "delegate")?;
+    let [name, last4]: [Value; 2] = items
+        .try_into()
+        .map_err(|_| bad("delegate", "expected [name, ID last four]"))?;
+    let name = short_text(name, "delegate")?;
+    let id_last4 = as_text(last4, "delegate")?;
+    if !id_last4_ok(&id_last4) {
+        return Err(bad("delegate", "the last four characters of an ID number").into());
     }
-    Ok(Delegate { name, id_ends })
+    Ok(Delegate { name, id_last4 })
 }
 
 fn holder_key_from_value(v: Value) -> Result<PublicKey, WireError> {
@@ -698,7 +682,6 @@ fn scope_list(v: Option<Value>) -> Result<Vec<ScopeCode>, WireError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::cbor::CborError;
     use crate::crypto::SigningKey;
     use crate::domain::validate::{sample_record, validate};
 
@@ -719,8 +702,8 @@ mod tests {
     #[test]
     fn delegate_keeps_only_the_ends_of_the_id_number() {
         let d = driver();
-        assert_eq!(d.id_ends, "2101021237");
-        assert_eq!(d.id_masked(), "210102********1237");
+        assert_eq!(d.id_last4, "1237");
+        assert_eq!(d.id_masked(), "**************1237");
         assert!(d.matches(&IdNumber::parse("210102199001011237").unwrap()));
     }
 
@@ -736,7 +719,11 @@ mod tests {
             // only appends the last map entry.
             let old = plain.to_cbor();
             assert_eq!(Claims::from_cbor(&old).unwrap().delegate, None);
-            assert_eq!(bytes[1..old.len()], old[1..], "same prefix after the map header");
+            assert_eq!(
+                bytes[1..old.len()],
+                old[1..],
+                "same prefix after the map header"
+            );
         }
     }
 
@@ -755,31 +742,27 @@ mod tests {
 
     #[test]
     fn a_malformed_delegate_is_refused() {
-        for ends in ["110105002", "110105002Y", "ABCDEF1234", "110105002X0"] {
+        for ends in ["123", "123Y", "X123", "12345", ""] {
             let mut c = claims(CertType::YSZ, true);
             c.delegate = Some(Delegate {
                 name: "张三".into(),
-                id_ends: ends.into(),
+                id_last4: ends.into(),
             });
             assert!(Claims::from_cbor(&c.to_cbor()).is_err(), "{ends}");
         }
-        // An unknown key inside claim 11 is refused like anywhere else.
+        // A third item in claim 11 is refused.
         let mut c = claims(CertType::YSZ, true);
         c.delegate = Some(driver());
         let mut v = cbor::decode_strict(&c.to_cbor(), MAX_CLAIMS_LEN).unwrap();
         if let Value::Map(entries) = &mut v {
             for (k, val) in entries.iter_mut() {
                 if *k == cbor::int(key::DELEGATE) {
-                    if let Value::Map(d) = val {
-                        d.push((cbor::int(3), cbor::uint(1)));
+                    if let Value::Array(d) = val {
+                        d.push(cbor::uint(1));
                     }
                 }
             }
         }
-        let err = Claims::from_cbor(&cbor::encode(&v)).unwrap_err();
-        assert!(
-            matches!(err, WireError::Cbor(CborError::UnknownKey { .. })),
-            "{err:?}"
-        );
+        assert!(Claims::from_cbor(&cbor::encode(&v)).is_err());
     }
 }
