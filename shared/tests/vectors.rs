@@ -813,6 +813,28 @@ fn generate() -> Vec<Vector> {
         "invalid",
         "holder_signature_invalid",
     );
+    // A delegated copy (claim 11): the owner's YSZ lent to a driver, shown
+    // live from the driver's phone.
+    let mut c = bound_claims(CertType::YSZ, 460);
+    c.delegate = Some(shared::wire::Delegate::new(
+        "李四",
+        &shared::domain::IdNumber::parse("210102199001011237").unwrap(),
+    ));
+    let cert = sign_claims(&c, &issuer(Alg::EdDSA));
+    let mut b = plain(
+        "valid_presentation_delegated_ysz",
+        "a vehicle certificate lent to a driver (claim 11), shown live from the driver's phone",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "valid",
+        "ok",
+    );
+    b.kind = Kind::Presentation;
+    b.envelope = presentation::present(&cert, &h, now - 10);
+    b.certificate = cert;
+    b.now = now;
+    out.push(b.build());
     let c = bound_claims(CertType::XYJ, 450);
     let mut b = plain(
         "presentation_required_xyj",
