@@ -103,7 +103,7 @@ pub struct DelegatedUse {
 }
 
 impl DelegatedUse {
-    /// The card's sentence, in Chinese: `由驾驶员 张三（210102********1234）出示（所有人 某公司 授权，至 2026-12-31）`.
+    /// The card's sentence, in Chinese: `由驾驶员 张三（**************1234）出示（所有人 某公司 授权，至 2026-12-31）`.
     pub fn message_zh(&self) -> String {
         let until = self.until.map_or_else(String::new, |d| format!("，至 {d}"));
         format!(
