@@ -84,11 +84,22 @@ pub fn render(o: &Outcome, input: &str) -> String {
     if let Some(v) = &o.view {
         render_face(&mut s, v, o.identifier.as_deref());
     }
-    if let Some((slot, kid)) = &o.holder {
-        let _ = writeln!(
-            s,
-            " 持证人亮证 Holder presentation: signed by {kid}, slot {slot}"
-        );
+    match (&o.holder, o.presented_by()) {
+        (Some((slot, kid)), Some(d)) => {
+            let _ = writeln!(
+                s,
+                " 驾驶员亮证 Driver presentation: {} / {}; signed by {kid}, slot {slot}",
+                d.message_zh(),
+                d.message_en()
+            );
+        }
+        (Some((slot, kid)), None) => {
+            let _ = writeln!(
+                s,
+                " 持证人亮证 Holder presentation: signed by {kid}, slot {slot}"
+            );
+        }
+        (None, _) => {}
     }
     for w in &o.warnings {
         let _ = writeln!(

@@ -48,6 +48,15 @@ pub struct Outcome {
     pub province: Option<IssuingProvince>,
 }
 
+impl Outcome {
+    /// Who presented a delegated vehicle certificate (claim 11): the driver
+    /// the owner lent it to; `None` when the holder presented their own
+    /// certificate or nothing was read.
+    pub fn presented_by(&self) -> Option<&shared::view::DelegatedUse> {
+        self.view.as_ref().and_then(|v| v.delegated.as_ref())
+    }
+}
+
 /// The stable code of a warning (`status_older_than_ttl`, ...).
 pub fn warning_code(w: &Warning) -> String {
     serde_json::to_value(w)
@@ -274,6 +283,15 @@ impl Outcome {
             "face": self.view,
             "plate_colour": self.claims.as_ref().and_then(FaceView::plate_colour),
             "holder_presentation": self.holder.as_ref().map(|(slot, kid)| json!({"slot": slot, "holder_kid": kid})),
+            "presented_by": self.presented_by().map(|d| json!({
+                "kind": "driver",
+                "driver_name": d.driver_name,
+                "driver_id_masked": d.driver_id_masked,
+                "owner": d.owner,
+                "until": d.until,
+                "message_zh": d.message_zh(),
+                "message_en": d.message_en(),
+            })),
             "data_age_seconds": self.data_age_seconds,
             "status_seq": self.status_seq,
             "trust_seq": self.trust_seq,

@@ -87,13 +87,17 @@ impl Server {
     }
 
     fn http(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.http_as(&self.admin, method, path, body)
+    }
+
+    fn http_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .proxy(None)
             .build()
             .into();
         let url = format!("{}{path}", self.url);
-        let auth = format!("Bearer {}", self.admin);
+        let auth = format!("Bearer {token}");
         let mut r = match (method, body) {
             ("GET", _) => agent
                 .get(&url)
@@ -1186,4 +1190,76 @@ fn data_directory_and_files_are_owner_only_and_tightened_at_start() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(mode(&nested), 0o700);
     assert_eq!(mode(&nested.join("client.db")), 0o600);
+}
+
+/// A vehicle certificate its owner lent to a driver: the driver's live
+/// presentation verifies offline, and the card, `--json` and the scanner's
+/// answer say who presented it (issue 13 item 6).
+#[test]
+fn a_delegated_certificate_says_who_presented_it() {
+    use base64::Engine as _;
+    use shared::crypto::{Alg, SigningKey};
+    let s = Server::start();
+    let mut ysz = sample_record(CertType::YSZ);
+    ysz.uscc = Some("91210106MA0XN3K249".into());
+    let answer = s.http("POST", "/api/v1/records", Some(json!({"records": [ysz]})));
+    assert_eq!(answer["summary"]["issued"], 1, "{answer}");
+    let owner = s.kit.token(Role::Holder, None, "91210106MA0XN3K249");
+    let driver = s.kit.token(Role::Holder, None, "210102199001011237");
+    let phone = SigningKey::from_secret_bytes(Alg::EdDSA, &[5; 32]).unwrap();
+    let public =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(phone.public_key().to_bytes());
+    s.http_as(
+        &driver,
+        "POST",
+        "/api/v1/holder/devices",
+        Some(json!({ "public_key": public })),
+    );
+    let d = s.http_as(
+        &owner,
+        "POST",
+        "/api/v1/holder/delegations",
+        Some(json!({"cert_type": "YSZ", "number": ysz.number, "driver_id_number": "210102199001011237",
+                    "driver_name": "李四", "valid_until": "2026-12-31"})),
+    );
+    assert_eq!(d["state"], "active", "{d}");
+    let list = s.http_as(&driver, "GET", "/api/v1/holder/certificates", None);
+    let copy = list["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| !c["delegation"].is_null())
+        .unwrap()
+        .clone();
+    let (_, cert) = shared::qrtext::decode(copy["qr"].as_str().unwrap()).unwrap();
+    let text = shared::qrtext::encode(
+        shared::qrtext::Kind::Presentation,
+        &shared::presentation::present(&cert, &phone, s.now()),
+    );
+    let dev = enrolled(&s);
+    let dir = data(&dev);
+    assert_eq!(fc(&dir, s.now(), &["sync"]).code, 0);
+    let (code, v) = verify_text(&dir, s.now(), &text);
+    assert_eq!(code, 0, "{v}");
+    let expected =
+        "由驾驶员 李四（**************1237）出示（所有人 沈阳顺达物流有限公司 授权，至 2026-12-31）";
+    assert_eq!(v["presented_by"]["message_zh"], expected, "{v}");
+    assert_eq!(v["presented_by"]["driver_name"], "李四");
+    assert_eq!(v["face"]["delegated"]["owner"], "沈阳顺达物流有限公司");
+    let card = fc(&dir, s.now(), &["verify", "--text", &text]);
+    assert_eq!(card.code, 0, "{} {}", card.stdout, card.stderr);
+    assert!(
+        card.stdout
+            .contains(&format!("驾驶员亮证 Driver presentation: {expected}")),
+        "{}",
+        card.stdout
+    );
+    assert!(
+        card.stdout.contains("出示人 Presented by:"),
+        "{}",
+        card.stdout
+    );
+    // The owner's own certificate is presented by nobody else.
+    let (_, own) = verify_text(&dir, s.now(), &s.qr(CertType::YSZ));
+    assert!(own["presented_by"].is_null(), "{own}");
 }

@@ -139,7 +139,8 @@ function showResult (res, firstSeen) {
   const meta = $('meta')
   meta.replaceChildren()
   for (const w of warnings) meta.append(el('div', 'warning', `⚠ ${w}`))
-  if (res.holder_presentation) meta.append(el('div', '', '持证人手机动态码 · holder presentation'))
+  if (res.presented_by) meta.append(el('div', 'presented-by', `${res.presented_by.message_zh} · driver presentation`))
+  else if (res.holder_presentation) meta.append(el('div', '', '持证人手机动态码 · holder presentation'))
   if (res.kind === 'lookup') {
     const by = LOOKUP_BY[res.by] || res.by
     meta.append(el('div', '', `联网查询 Online lookup · 按${by} · 查到 ${res.found} 个 found${res.status ? ` · 系统状态 status: ${res.status}` : ''}`))

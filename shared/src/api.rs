@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod apps;
+pub mod delegations;
 
 use crate::domain::{CertType, Nonconformance};
 use crate::status::Status;

@@ -454,6 +454,10 @@ pub struct HolderEvidence {
     pub holder_kid: String,
     /// SHA-256 of the whole presentation envelope, for the check log.
     pub presentation_sha256: String,
+    /// Who presented it: `None` for the holder, else the driver a vehicle
+    /// certificate's owner delegated it to (claim 11 of a delegated copy,
+    /// whose claim 10 is that driver's phone).
+    pub delegate: Option<crate::wire::Delegate>,
 }
 
 /// A certificate that passed every check. Only [`verify`] makes one.
@@ -775,6 +779,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
                 slot: p.slot(),
                 holder_kid: holder_key.kid().to_hex(),
                 presentation_sha256: sha256_hex(&envelope),
+                delegate: claims.delegate.clone(),
             })
         }
         (Some(_), None) => {

@@ -82,6 +82,46 @@ pub struct FaceView {
     pub lines: Vec<Line>,
     /// Warnings about the face itself (e.g. the inspection has lapsed).
     pub warnings: Vec<FaceWarning>,
+    /// A delegated copy (授权使用, claim 11): the driver who presents it
+    /// and the owner who lent it. Absent for the holder's own certificate
+    /// and in answers of servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegated: Option<DelegatedUse>,
+}
+
+/// Who presents a delegated vehicle certificate, and on whose authority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegatedUse {
+    /// The driver's name (claim 11).
+    pub driver_name: String,
+    /// The last four characters of the driver's ID number, masked: `**************1234`.
+    pub driver_id_masked: String,
+    /// The owner who delegated it (the face's owner).
+    pub owner: String,
+    /// The last day of the delegation (the copy's validity).
+    pub until: Option<Date>,
+}
+
+impl DelegatedUse {
+    /// The card's sentence, in Chinese: `由驾驶员 张三（**************1234）出示（所有人 某公司 授权，至 2026-12-31）`.
+    pub fn message_zh(&self) -> String {
+        let until = self.until.map_or_else(String::new, |d| format!("，至 {d}"));
+        format!(
+            "由驾驶员 {}（{}）出示（所有人 {} 授权{until}）",
+            self.driver_name, self.driver_id_masked, self.owner
+        )
+    }
+
+    /// The same in English.
+    pub fn message_en(&self) -> String {
+        let until = self
+            .until
+            .map_or_else(String::new, |d| format!(" until {d}"));
+        format!(
+            "presented by driver {} ({}), delegated by the owner {}{until}",
+            self.driver_name, self.driver_id_masked, self.owner
+        )
+    }
 }
 
 /// Something on the face the officer must notice even when the
@@ -175,6 +215,23 @@ impl FaceView {
         let mut lines = Vec::new();
         let mut inspection = None;
         let mut warnings = Vec::new();
+        let delegated = match (&claims.delegate, &claims.face) {
+            (Some(d), Face::Vehicle(v)) => Some(DelegatedUse {
+                driver_name: d.name.clone(),
+                driver_id_masked: d.id_masked(),
+                owner: v.owner.clone(),
+                until: claims.valid_until,
+            }),
+            _ => None,
+        };
+        if let Some(d) = &delegated {
+            lines.push(line(
+                "presented_by",
+                "出示人",
+                "Presented by",
+                d.message_zh(),
+            ));
+        }
         match &claims.face {
             Face::Person(p) => {
                 lines.push(line("name", "姓名", "Name", p.name.clone()));
@@ -300,6 +357,7 @@ impl FaceView {
             inspection,
             lines,
             warnings,
+            delegated,
         }
     }
 

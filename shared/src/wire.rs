@@ -49,6 +49,51 @@ pub mod key {
     pub const FACE: i64 = 9;
     /// Holder device key (`cnf`): `[alg, public key bytes]`.
     pub const HOLDER_KEY: i64 = 10;
+    /// Delegate (授权使用): the driver a vehicle certificate's owner lent
+    /// it to, `[name, ID last four]`; only on a delegated copy, which is
+    /// always holder-bound to the driver's phone.
+    pub const DELEGATE: i64 = 11;
+}
+
+/// The driver a vehicle certificate was delegated to (claim 11, the CBOR
+/// array `[name, last four characters of the ID number]`): the owner named
+/// on the face lent the certificate for the copy's validity, and the copy
+/// is bound to this driver's phone (claim 10). An array, not a map, and
+/// only the ID number's last four characters, so that a delegated copy's
+/// presentation still fits QR version 14 with a typical name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delegate {
+    /// The driver's name, as on the ID card.
+    pub name: String,
+    /// The last four characters of the driver's ID number (the rest is
+    /// never carried): three digits and a digit or `X`.
+    pub id_last4: String,
+}
+
+impl Delegate {
+    /// The delegate for a driver with this ID number.
+    pub fn new(name: &str, id_number: &IdNumber) -> Delegate {
+        let id = id_number.as_str();
+        Delegate {
+            name: name.to_string(),
+            id_last4: id[id.len().saturating_sub(4)..].to_string(),
+        }
+    }
+
+    /// The ID number as shown to an officer: `**************1234`.
+    pub fn id_masked(&self) -> String {
+        format!("{}{}", "*".repeat(14), self.id_last4)
+    }
+
+    /// Whether `id_number` could be the driver's (its last four match).
+    pub fn matches(&self, id_number: &IdNumber) -> bool {
+        id_number.as_str().ends_with(&self.id_last4)
+    }
+}
+
+fn id_last4_ok(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() == 4 && b[..3].iter().all(u8::is_ascii_digit) && (b[3].is_ascii_digit() || b[3] == b'X')
 }
 
 /// Face-field keys inside claim 9.
@@ -121,6 +166,9 @@ pub struct Claims {
     /// The holder's device key, for holder-bound certificates.
     #[serde(serialize_with = "serialize_holder_key")]
     pub holder_key: Option<PublicKey>,
+    /// On a delegated copy of a vehicle certificate: the driver it was lent
+    /// to (claim 11). Requires `holder_key` (the driver's phone).
+    pub delegate: Option<Delegate>,
 }
 
 fn serialize_holder_key<S: serde::Serializer>(
@@ -234,6 +282,7 @@ impl Claims {
             version: cert.version,
             face,
             holder_key,
+            delegate: None,
         }
     }
 
@@ -283,6 +332,12 @@ impl Claims {
             (k(key::VERSION), Some(uint(u64::from(self.version)))),
             (k(key::FACE), Some(face_to_value(&self.face))),
             (k(key::HOLDER_KEY), holder),
+            (
+                k(key::DELEGATE),
+                self.delegate
+                    .as_ref()
+                    .map(|d| Value::Array(vec![zh_text(&d.name), text(&d.id_last4)])),
+            ),
         ]);
         cbor::encode(&value)
     }
@@ -324,7 +379,16 @@ impl Claims {
             .take(key::HOLDER_KEY)
             .map(holder_key_from_value)
             .transpose()?;
+        let delegate = m.take(key::DELEGATE).map(delegate_from_value).transpose()?;
         m.finish()?;
+        if delegate.is_some() {
+            if cert_type.family() != Family::Vehicle {
+                return Err(bad("delegate", "only vehicle certificates are delegated").into());
+            }
+            if holder_key.is_none() {
+                return Err(bad("delegate", "a delegated copy must be holder-bound").into());
+            }
+        }
         let number = match number {
             None => subject_id(&face)
                 .map(str::to_string)
@@ -359,8 +423,22 @@ impl Claims {
             version,
             face,
             holder_key,
+            delegate,
         })
     }
+}
+
+fn delegate_from_value(v: Value) -> Result<Delegate, WireError> {
+    let items = as_array(v, "delegate")?;
+    let [name, last4]: [Value; 2] = items
+        .try_into()
+        .map_err(|_| bad("delegate", "expected [name, ID last four]"))?;
+    let name = short_text(name, "delegate")?;
+    let id_last4 = as_text(last4, "delegate")?;
+    if !id_last4_ok(&id_last4) {
+        return Err(bad("delegate", "the last four characters of an ID number").into());
+    }
+    Ok(Delegate { name, id_last4 })
 }
 
 fn holder_key_from_value(v: Value) -> Result<PublicKey, WireError> {
@@ -598,4 +676,93 @@ fn scope_list(v: Option<Value>) -> Result<Vec<ScopeCode>, WireError> {
         .into_iter()
         .map(|c| domain("business_scope", ScopeCode::from_code(u64::from(c))))
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::crypto::SigningKey;
+    use crate::domain::validate::{sample_record, validate};
+
+    fn claims(t: CertType, bound: bool) -> Claims {
+        let data = validate(&sample_record(t), time::macros::date!(2026 - 06 - 01)).unwrap();
+        let key = bound.then(|| {
+            SigningKey::from_secret_bytes(Alg::EdDSA, &[7u8; 32])
+                .unwrap()
+                .public_key()
+        });
+        Claims::from_certificate(&data, 42, 1_780_000_000, key)
+    }
+
+    fn driver() -> Delegate {
+        Delegate::new("张三", &IdNumber::parse("210102199001011237").unwrap())
+    }
+
+    #[test]
+    fn delegate_keeps_only_the_ends_of_the_id_number() {
+        let d = driver();
+        assert_eq!(d.id_last4, "1237");
+        assert_eq!(d.id_masked(), "**************1237");
+        assert!(d.matches(&IdNumber::parse("210102199001011237").unwrap()));
+    }
+
+    #[test]
+    fn a_delegated_copy_round_trips_and_plain_claims_are_unchanged() {
+        for t in [CertType::YSZ, CertType::WYY] {
+            let plain = claims(t, true);
+            let mut copy = plain.clone();
+            copy.delegate = Some(driver());
+            let bytes = copy.to_cbor();
+            assert_eq!(Claims::from_cbor(&bytes).unwrap(), copy);
+            // Without claim 11 the encoding is exactly the old one: claim 11
+            // only appends the last map entry.
+            let old = plain.to_cbor();
+            assert_eq!(Claims::from_cbor(&old).unwrap().delegate, None);
+            assert_eq!(
+                bytes[1..old.len()],
+                old[1..],
+                "same prefix after the map header"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delegate_is_refused_off_vehicles_and_without_a_holder_key() {
+        let mut person = claims(CertType::QC, true);
+        person.delegate = Some(driver());
+        assert!(Claims::from_cbor(&person.to_cbor()).is_err());
+        let mut permit = claims(CertType::JYXK, true);
+        permit.delegate = Some(driver());
+        assert!(Claims::from_cbor(&permit.to_cbor()).is_err());
+        let mut unbound = claims(CertType::YSZ, false);
+        unbound.delegate = Some(driver());
+        assert!(Claims::from_cbor(&unbound.to_cbor()).is_err());
+    }
+
+    #[test]
+    fn a_malformed_delegate_is_refused() {
+        for ends in ["123", "123Y", "X123", "12345", ""] {
+            let mut c = claims(CertType::YSZ, true);
+            c.delegate = Some(Delegate {
+                name: "张三".into(),
+                id_last4: ends.into(),
+            });
+            assert!(Claims::from_cbor(&c.to_cbor()).is_err(), "{ends}");
+        }
+        // A third item in claim 11 is refused.
+        let mut c = claims(CertType::YSZ, true);
+        c.delegate = Some(driver());
+        let mut v = cbor::decode_strict(&c.to_cbor(), MAX_CLAIMS_LEN).unwrap();
+        if let Value::Map(entries) = &mut v {
+            for (k, val) in entries.iter_mut() {
+                if *k == cbor::int(key::DELEGATE) {
+                    if let Value::Array(d) = val {
+                        d.push(cbor::uint(1));
+                    }
+                }
+            }
+        }
+        assert!(Claims::from_cbor(&cbor::encode(&v)).is_err());
+    }
 }

@@ -67,6 +67,12 @@ def check_claims(payload):
     assert 210000 <= claims[3] <= 211499, "Liaoning division"
     assert claims[5] <= claims.get(6, claims[5]), "valid from <= valid until"
     assert isinstance(face, dict) and zh_text(face[1]), "face name"
+    if 11 in claims:  # a delegated copy: [driver's name, ID last four]
+        name, last4 = claims[11]
+        assert zh_text(name), "driver's name"
+        assert len(last4) == 4 and last4[:3].isdigit() and last4[3] in "0123456789X", \
+            "ID last four"
+        assert claims[1] in (4, 5) and 10 in claims, "a holder-bound vehicle certificate"
     return claims
 
 

@@ -813,6 +813,28 @@ fn generate() -> Vec<Vector> {
         "invalid",
         "holder_signature_invalid",
     );
+    // A delegated copy (claim 11): the owner's YSZ lent to a driver, shown
+    // live from the driver's phone.
+    let mut c = bound_claims(CertType::YSZ, 460);
+    c.delegate = Some(shared::wire::Delegate::new(
+        "李四",
+        &shared::domain::IdNumber::parse("210102199001011237").unwrap(),
+    ));
+    let cert = sign_claims(&c, &issuer(Alg::EdDSA));
+    let mut b = plain(
+        "valid_presentation_delegated_ysz",
+        "a vehicle certificate lent to a driver (claim 11), shown live from the driver's phone",
+        &c,
+        Alg::EdDSA,
+        "valid",
+        "valid",
+        "ok",
+    );
+    b.kind = Kind::Presentation;
+    b.envelope = presentation::present(&cert, &h, now - 10);
+    b.certificate = cert;
+    b.now = now;
+    out.push(b.build());
     let c = bound_claims(CertType::XYJ, 450);
     let mut b = plain(
         "presentation_required_xyj",
@@ -1120,6 +1142,40 @@ fn largest_certificates_fit_qr_version_11_and_presentations_14() {
         let p = presentation::present(&bound_cert, &holder(), 4_102_444_800);
         let p_version =
             qr::qr_version(&qrtext::encode(Kind::Presentation, &p), qr::EcLevel::M).unwrap();
+        // A vehicle certificate's delegated copy (claim 11): on this
+        // worst-case face its presentation needs version 15 even with a
+        // short driver's name; on a typical face (the sample record) it fits
+        // version 14 even with the longest realistic name
+        // (docs/wire-format.md, "Sizes").
+        if matches!(t, CertType::YSZ | CertType::WYY) {
+            let driver_id = shared::domain::IdNumber::parse("210102199001011237").unwrap();
+            let typical = validate(&shared::domain::validate::sample_record(t), today()).unwrap();
+            let typical = Claims::from_certificate(
+                &typical,
+                16_777_215,
+                4_102_444_800,
+                Some(holder().public_key()),
+            );
+            for (face, base, limit) in [("worst-case", &bound, 15), ("typical", &typical, 14)] {
+                let mut copy = base.clone();
+                copy.delegate = Some(shared::wire::Delegate::new(
+                    "阿卜杜热合曼·买买提明",
+                    &driver_id,
+                ));
+                let copy_cert = cose::sign(copy.to_cbor(), &issuer(Alg::Sm2Sm3), true);
+                let p = presentation::present(&copy_cert, &holder(), 4_102_444_800);
+                let text = qrtext::encode(Kind::Presentation, &p);
+                let v = qr::qr_version(&text, qr::EcLevel::M).unwrap();
+                println!(
+                    "{t} delegated copy, {face} face, longest driver's name: claims {} bytes, presentation {} chars, version {v}",
+                    copy.to_cbor().len(),
+                    text.len()
+                );
+                if v > limit {
+                    too_big.push(format!("{t} delegated copy, {face} face: version {v}"));
+                }
+            }
+        }
         table.push_str(&format!(
             "| {t} | {} | {} | {} | {version} | {sm2_version} | {p_version} |\n",
             plain.to_cbor().len(),

@@ -157,6 +157,12 @@ function blocked (cert, key, nowMs) {
   return null
 }
 
+/** A vehicle certificate the owner lent to this driver: 授权使用, by whom, until when. */
+function delegationNote (cert) {
+  const d = cert.delegation
+  return d ? el('div', { class: 'card-meta delegated' }, `授权使用 · 所有人 ${d.owner_name} · 至 ${d.valid_until}`) : null
+}
+
 function faceName (cert) {
   const first = cert.face.find((f) => ['name', 'holder_name', 'owner'].includes(f.key))
   return first ? first.value : ''
@@ -218,6 +224,7 @@ function renderList () {
       el('div', { class: 'card-name' }, faceName(c)),
       el('div', { class: 'card-meta' }, `证号 ${c.number} · ${STATUS_ZH[c.status] || c.status}`),
       el('div', { class: 'card-meta' }, `有效期 ${c.valid_from} 至 ${c.valid_until || '长期'}`),
+      delegationNote(c),
       state ? el('div', { class: 'card-warn' }, state) : null)
   })
   main().replaceChildren(
@@ -241,6 +248,7 @@ function renderShow (index) {
     statusBar(),
     el('button', { class: 'back secondary', onclick: renderList }, '‹ 返回'),
     el('h2', {}, cert.type_name_zh),
+    delegationNote(cert),
     qrBox, countdown, notice,
     el('p', { class: 'hint' }, '☀ 请调高屏幕亮度，将二维码对准执法人员的扫描设备。二维码每 30 秒自动更新，截图无效。'),
     face,

@@ -68,13 +68,11 @@ async fn list(state: &AppState, caller: &Caller) -> Result<Response, ApiError> {
     let holder = caller_holder_id(caller)?;
     let s = state.clone();
     let caller = caller.clone();
+    // A write: the driver's sync (re)issues delegated copies when needed.
     let certificates = blocking(move || {
-        Ok(crate::service::holders::certificates(
-            s.store(),
-            &caller,
-            s.now(),
-            &holder,
-        )?)
+        Ok(s.write(|store, keys, now| {
+            crate::service::holders::certificates(store, keys, &caller, now, &holder)
+        })?)
     })
     .await?;
     Ok(no_store(

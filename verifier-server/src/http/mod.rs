@@ -15,6 +15,7 @@ pub mod client;
 pub mod client_addr;
 pub mod consent;
 pub mod dashboard;
+pub mod delegations;
 pub mod devices;
 pub mod error;
 pub mod evaluation;
@@ -72,6 +73,7 @@ pub fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
         .merge(dashboard::router())
         .merge(apps::router())
         .merge(consent::router())
+        .merge(delegations::router())
 }
 
 /// The routers: the one inside the request layers ([`routes()`]) and the

@@ -105,6 +105,12 @@ pub enum Action {
     HolderGrants,
     /// `POST /api/v1/holder/grants/{id}/revoke`.
     HolderRevokeGrant,
+    /// `POST /api/v1/holder/delegations`.
+    HolderDelegate,
+    /// `GET /api/v1/holder/delegations`.
+    HolderDelegations,
+    /// `POST /api/v1/holder/delegations/{id}/revoke`.
+    HolderRevokeDelegation,
     /// `POST /api/v1/agency/authorisations`.
     AgencyAuthorise,
     /// `GET /api/v1/agency/authorisations`.
@@ -195,6 +201,9 @@ impl Action {
             Action::HolderGrant => "POST /api/v1/holder/grants",
             Action::HolderGrants => "GET /api/v1/holder/grants",
             Action::HolderRevokeGrant => "POST /api/v1/holder/grants/{id}/revoke",
+            Action::HolderDelegate => "POST /api/v1/holder/delegations",
+            Action::HolderDelegations => "GET /api/v1/holder/delegations",
+            Action::HolderRevokeDelegation => "POST /api/v1/holder/delegations/{id}/revoke",
             Action::AgencyAuthorise => "POST /api/v1/agency/authorisations",
             Action::AgencyAuthorisations => "GET /api/v1/agency/authorisations",
             Action::AgencyRevokeAuthorisation => "POST /api/v1/agency/authorisations/{id}/revoke",
@@ -215,7 +224,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 54] = [
+    pub const ROUTES: [Action; 57] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -264,6 +273,9 @@ impl Action {
         Action::HolderGrant,
         Action::HolderGrants,
         Action::HolderRevokeGrant,
+        Action::HolderDelegate,
+        Action::HolderDelegations,
+        Action::HolderRevokeDelegation,
         Action::AgencyAuthorise,
         Action::AgencyAuthorisations,
         Action::AgencyRevokeAuthorisation,

@@ -113,6 +113,21 @@ pub struct HolderCertificate {
     /// Whether the certificate is bound to a device key (claim 10): it
     /// must then be shown as a presentation signed by that device.
     pub holder_bound: bool,
+    /// A delegated copy (授权使用): the owner's vehicle certificate lent to
+    /// this holder as its driver. Absent for the holder's own certificates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<DelegationNote>,
+}
+
+/// What the driver's wallet shows about a delegated copy.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DelegationNote {
+    /// The delegation's id.
+    pub id: i64,
+    /// The owner's name (the face's 业户).
+    pub owner_name: String,
+    /// The last day of the delegation, `YYYY-MM-DD`.
+    pub valid_until: String,
 }
 
 /// The answer listing a holder's certificates.
@@ -284,6 +299,50 @@ fn view(tx: &mut dyn Tx, v: &VersionRow) -> Result<HolderCertificate, HoldersErr
         face: face_fields(&data.face),
         qr: qrtext::encode(qrtext::Kind::Certificate, &v.signed),
         holder_bound: claims.holder_key.is_some(),
+        delegation: None,
+    })
+}
+
+/// A driver's delegated copy as shown: the copy's own claims (QR face
+/// fields), validity and QR text.
+fn copy_view(
+    tx: &mut dyn Tx,
+    d: &crate::store::DelegationRow,
+    copy: &crate::store::DelegatedCopyRow,
+    claims: &Claims,
+) -> Result<HolderCertificate, HoldersError> {
+    let authority = tx
+        .authorities()?
+        .into_iter()
+        .find(|a| a.division == claims.issuer_division);
+    let owner_name = match &claims.face {
+        Face::Vehicle(v) => v.owner.clone(),
+        _ => String::new(),
+    };
+    Ok(HolderCertificate {
+        cert_type: claims.cert_type.code().to_string(),
+        type_name_zh: claims.cert_type.name_zh(),
+        number: claims.number.clone(),
+        version: claims.version,
+        status: copy.status,
+        valid_from: date(claims.valid_from),
+        valid_until: claims.valid_until.map(date),
+        issuer_division: claims.issuer_division.code(),
+        issuer_name: authority.as_ref().map_or_else(
+            || claims.issuer_division.authority_name_zh(),
+            |a| a.name.clone(),
+        ),
+        identifier: authority
+            .and_then(|a| claims.identifier(&a.uscc).ok())
+            .map(|i| i.to_string()),
+        face: face_fields(&claims.face),
+        qr: qrtext::encode(qrtext::Kind::Certificate, &copy.signed),
+        holder_bound: true,
+        delegation: Some(DelegationNote {
+            id: d.id,
+            owner_name,
+            valid_until: claims.valid_until.map(date).unwrap_or_default(),
+        }),
     })
 }
 
@@ -291,18 +350,25 @@ fn view(tx: &mut dyn Tx, v: &VersionRow) -> Result<HolderCertificate, HoldersErr
 /// same transaction.
 pub fn certificates(
     store: &dyn Store,
+    keys: &crate::service::keys::Keys,
     caller: &Caller,
     now: i64,
     holder: &str,
 ) -> Result<Vec<HolderCertificate>, HoldersError> {
     let mut tx = store.begin()?;
-    let certificates = views(tx.as_mut(), holder)?;
+    let issued = super::delegations::refresh_copies(tx.as_mut(), keys, holder, None, now)
+        .map_err(|e| HoldersError::Internal(anyhow::anyhow!("delegated copies: {e}")))?;
+    let certificates = views(tx.as_mut(), holder, now)?;
     tx.append_audit(&Caller::audit_entry(
         Some(caller),
         now,
         Action::HolderCertificates,
         format!("holder {holder}: {} certificates", certificates.len()),
-        "ok",
+        if issued == 0 {
+            "ok".to_string()
+        } else {
+            format!("ok: {issued} delegated copies issued")
+        },
     ))?;
     tx.commit()?;
     Ok(certificates)
@@ -342,10 +408,25 @@ pub fn qr_text(
     Ok(qrtext::encode(qrtext::Kind::Certificate, &v.signed))
 }
 
-/// The holder's current certificates as shown.
-pub fn views(tx: &mut dyn Tx, holder: &str) -> Result<Vec<HolderCertificate>, HoldersError> {
+/// The holder's current certificates as shown, then the vehicle
+/// certificates delegated to them as a driver (valid copies of delegations
+/// not revoked or ended).
+pub fn views(
+    tx: &mut dyn Tx,
+    holder: &str,
+    now: i64,
+) -> Result<Vec<HolderCertificate>, HoldersError> {
     let rows = tx.holder_certificates(holder)?;
-    rows.iter().map(|v| view(tx, v)).collect()
+    let mut out = rows
+        .iter()
+        .map(|v| view(tx, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let copies = super::delegations::driver_copies(tx, holder, now)
+        .map_err(|e| HoldersError::Internal(anyhow::anyhow!("delegated copies: {e}")))?;
+    for (d, copy, claims) in &copies {
+        out.push(copy_view(tx, d, copy, claims)?);
+    }
+    Ok(out)
 }
 
 /// Parses a registration body into the device key, naming the field at
@@ -446,7 +527,11 @@ pub fn bind(
     if !changes.is_empty() {
         advance_status(tx.as_mut(), &mut state, now, changes).map_err(HoldersError::Internal)?;
     }
-    let certificates = views(tx.as_mut(), holder)?;
+    // Vehicle certificates lent to this holder as a driver move to the
+    // phone that registers (the phone that last synced holds them).
+    bound += super::delegations::refresh_copies(tx.as_mut(), keys, holder, Some(key), now)
+        .map_err(|e| HoldersError::Internal(anyhow::anyhow!("delegated copies: {e}")))?;
+    let certificates = views(tx.as_mut(), holder, now)?;
     let kid = key.kid();
     tx.append_audit(&Caller::audit_entry(
         Some(caller),

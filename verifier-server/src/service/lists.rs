@@ -118,17 +118,39 @@ pub fn list_len(next_index: u32) -> usize {
 /// Advances the status list by one step with these changes, in the order
 /// they were made (a later change of an index wins), at `now` (never
 /// earlier than the previous step).
+///
+/// A delegated copy follows the certificate version it copies (the one
+/// place this is decided, so every path that changes a version's status —
+/// push, status change, holder binding — carries it to the drivers'
+/// copies in the same step): revoked, suspended or superseded, the copy is
+/// too; a suspended copy is valid again when its source is reinstated (a
+/// delegation the owner revoked has its copies revoked, never suspended).
 pub fn advance_status(
     tx: &mut dyn Tx,
     state: &mut StatusState,
     now: i64,
     changes: Vec<(u32, Status)>,
 ) -> anyhow::Result<()> {
-    let changes: Vec<(u32, Status)> = changes
-        .into_iter()
-        .collect::<BTreeMap<u32, Status>>()
-        .into_iter()
-        .collect();
+    let mut changes: BTreeMap<u32, Status> = changes.into_iter().collect();
+    let sources: Vec<u32> = changes.keys().copied().collect();
+    if !sources.is_empty() {
+        for copy in tx.copies_of_sources(&sources)? {
+            let Some(&source) = changes.get(&copy.source_index) else {
+                continue;
+            };
+            let follows = match (source, copy.status) {
+                (Status::Valid, Status::Suspended) => Some(Status::Valid),
+                (Status::Valid, _) => None,
+                (s, Status::Valid | Status::Suspended) => Some(s),
+                _ => None,
+            };
+            if let Some(s) = follows.filter(|s| *s != copy.status) {
+                tx.set_copy_status(copy.status_index, s)?;
+                changes.insert(copy.status_index, s);
+            }
+        }
+    }
+    let changes: Vec<(u32, Status)> = changes.into_iter().collect();
     let seq = state.list.seq + 1;
     let issued_at = now.max(state.list.issued_at);
     let delta = StatusDelta {

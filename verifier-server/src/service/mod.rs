@@ -9,6 +9,7 @@ pub mod apps;
 pub mod audit_log;
 pub mod auth;
 pub mod consent;
+pub mod delegations;
 pub mod devices;
 pub mod evaluation;
 pub mod forward;

@@ -50,6 +50,7 @@ const CASES: &[Case] = &[
     ("evaluation", evaluation),
     ("forwarding", forwarding),
     ("applications_and_grants", applications_and_grants),
+    ("delegations", delegations),
     ("rollback_on_drop", rollback_on_drop),
     ("savepoints", savepoints),
     ("concurrent_sequences", concurrent_sequences),
@@ -1630,4 +1631,109 @@ fn applications_and_grants(e: &Engine) {
          valid_until, created_at, created_by) VALUES ({id}, NULL, NULL, 'x', 0, 1, 0, 1)"
     ))
     .is_err());
+}
+
+fn delegations(e: &Engine) {
+    let owner = "91210106MA0XN3K249";
+    let driver = "210102199001011237";
+    let row = DelegationRow {
+        id: 0,
+        owner_id: owner.into(),
+        cert_type: CertType::YSZ,
+        number: "D1".into(),
+        driver_id: driver.into(),
+        driver_name: "李四".into(),
+        valid_from: 20_600,
+        valid_until: 20_800,
+        created_at: 100,
+        revoked_at: None,
+    };
+    let copy = |index: u32, source: u32, delegation_id: i64| DelegatedCopyRow {
+        status_index: index,
+        delegation_id,
+        source_index: source,
+        status: Status::Valid,
+        signed: vec![0xd2, 1, 2],
+        device_key: vec![7; 32],
+        issued_at: 100,
+    };
+    let mut tx = e.store.begin().unwrap();
+    let id = tx.insert_delegation(&row).unwrap();
+    let other = tx
+        .insert_delegation(&DelegationRow {
+            driver_id: "210203198808081233".into(),
+            ..row.clone()
+        })
+        .unwrap();
+    assert_ne!(id, other);
+    assert_eq!(
+        tx.delegation(id).unwrap(),
+        Some(DelegationRow { id, ..row.clone() })
+    );
+    assert_eq!(tx.delegation(-5).unwrap(), None);
+    let ids = |tx: &mut Box<dyn Tx + '_>, of| -> Vec<i64> {
+        tx.delegations(of)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect()
+    };
+    assert_eq!(ids(&mut tx, DelegationsOf::Owner(owner)), [id, other]);
+    assert_eq!(ids(&mut tx, DelegationsOf::Driver(driver)), [id]);
+    assert!(ids(&mut tx, DelegationsOf::Driver(owner)).is_empty());
+    tx.insert_delegated_copy(&copy(900_002, 500, id)).unwrap();
+    tx.insert_delegated_copy(&copy(900_001, 500, id)).unwrap();
+    tx.insert_delegated_copy(&copy(900_003, 501, other))
+        .unwrap();
+    tx.commit().unwrap();
+    // A status index is one copy's (a failed statement aborts a
+    // PostgreSQL transaction: its own).
+    let mut tx = e.store.begin().unwrap();
+    assert!(tx
+        .insert_delegated_copy(&copy(900_003, 502, other))
+        .is_err());
+    drop(tx);
+
+    let mut tx = e.store.begin().unwrap();
+    let listed: Vec<u32> = tx
+        .delegated_copies(id)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.status_index)
+        .collect();
+    assert_eq!(listed, [900_001, 900_002]);
+    assert_eq!(tx.delegated_copies(id).unwrap()[0], copy(900_001, 500, id));
+    let mut of_sources: Vec<u32> = tx
+        .copies_of_sources(&[500, 501, 9])
+        .unwrap()
+        .into_iter()
+        .map(|c| c.status_index)
+        .collect();
+    of_sources.sort_unstable();
+    assert_eq!(of_sources, [900_001, 900_002, 900_003]);
+    assert!(tx.copies_of_sources(&[]).unwrap().is_empty());
+    tx.set_copy_status(900_002, Status::Revoked).unwrap();
+    let non_valid = tx.non_valid().unwrap();
+    assert!(
+        non_valid.contains(&(900_002, Status::Revoked)),
+        "{non_valid:?}"
+    );
+    assert!(!non_valid.iter().any(|(i, _)| *i == 900_001));
+    assert!(
+        non_valid.windows(2).all(|w| w[0].0 < w[1].0),
+        "ordered by index"
+    );
+    assert!(tx.revoke_delegation(id, 200).unwrap());
+    assert!(!tx.revoke_delegation(id, 300).unwrap());
+    assert_eq!(tx.delegation(id).unwrap().unwrap().revoked_at, Some(200));
+    assert!(tx.holder_device_keys(driver).unwrap().is_empty());
+    tx.insert_holder_device(driver, Alg::EdDSA, &[8; 32], 5)
+        .unwrap();
+    tx.insert_holder_device(driver, Alg::EdDSA, &[9; 32], 9)
+        .unwrap();
+    assert_eq!(
+        tx.holder_device_keys(driver).unwrap(),
+        [vec![9u8; 32], vec![8u8; 32]]
+    );
+    tx.commit().unwrap();
 }

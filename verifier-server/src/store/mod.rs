@@ -23,6 +23,7 @@
 //! `use crate::store::prelude::*;`.
 
 pub mod apps;
+pub mod delegations;
 pub mod evaluation;
 pub mod postgres;
 pub mod sqlite;
@@ -38,6 +39,7 @@ use shared::status::Status;
 use shared::trust::Authority;
 
 pub use self::apps::{AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf};
+pub use self::delegations::{DelegatedCopyRow, DelegationRow, DelegationsOf, DelegationsTx};
 use self::evaluation::{
     ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, EvidenceFile, TrainingRow,
@@ -49,8 +51,8 @@ pub use self::sqlite::SqliteStore;
 /// [`Tx`] on a `dyn Tx` needs the trait that declares it in scope.
 pub mod prelude {
     pub use super::{
-        AppsTx, AuditTx, CertificatesTx, DevicesTx, EvaluationTx, ForwardTx, HoldersTx, KeysTx,
-        ListsTx, LogsTx, MetaTx, Store, TokensTx, Tx,
+        AppsTx, AuditTx, CertificatesTx, DelegationsTx, DevicesTx, EvaluationTx, ForwardTx,
+        HoldersTx, KeysTx, ListsTx, LogsTx, MetaTx, Store, TokensTx, Tx,
     };
 }
 
@@ -639,6 +641,7 @@ pub trait Tx:
     + ForwardTx
     + UploadsTx
     + AppsTx
+    + DelegationsTx
 {
     /// Makes every change durable.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

@@ -11,6 +11,7 @@ mod attacks;
 mod consent;
 mod dashboard;
 mod dashboard_forms;
+mod delegations;
 mod demo;
 mod evaluation;
 mod evaluation_api;

@@ -468,6 +468,36 @@ async fn every_role_on_every_endpoint_over_a_socket() {
             audited: true,
             expect: |w| by_role(w, &[Who::Admin], 201),
         },
+        // Delegations (issue 13 item 6): holders only. The holder's QC is
+        // a person certificate (refused as such, 422), and no delegation
+        // 999 is theirs (404).
+        Case {
+            method: "GET",
+            uri: "/api/v1/holder/delegations".into(),
+            body: None,
+            audited: true,
+            expect: |w| by_role(w, &[Who::Holder], 200),
+        },
+        Case {
+            method: "POST",
+            uri: "/api/v1/holder/delegations".into(),
+            body: Some(
+                serde_json::to_vec(&json!({"cert_type": "QC",
+                    "number": qc.number.clone().unwrap(),
+                    "driver_id_number": "210102199001011237", "driver_name": "李四",
+                    "valid_until": "2026-12-31"}))
+                .unwrap(),
+            ),
+            audited: true,
+            expect: |w| by_role(w, &[Who::Holder], 422),
+        },
+        Case {
+            method: "POST",
+            uri: "/api/v1/holder/delegations/999/revoke".into(),
+            body: None,
+            audited: true,
+            expect: |w| by_role(w, &[Who::Holder], 404),
+        },
         Case {
             method: "GET",
             uri: "/admin/dashboard?year=2026".into(),

@@ -102,7 +102,9 @@ impl ListsTx for PgTx<'_> {
     fn non_valid(&mut self) -> Result<Vec<(u32, Status)>, StoreError> {
         self.rows(
             "SELECT status_index, status FROM certificate_versions WHERE status <> 0
-             ORDER BY status_index",
+             UNION ALL
+             SELECT status_index, status FROM delegated_copies WHERE status <> 0
+             ORDER BY 1",
             &[],
         )?
         .iter()

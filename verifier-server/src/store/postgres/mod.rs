@@ -18,6 +18,7 @@
 mod apps;
 mod audit;
 mod certificates;
+mod delegations;
 mod devices;
 mod evaluation;
 mod forward;
@@ -58,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_grants.sql"),
     include_str!("migrations/0013_default_partition.sql"),
     include_str!("migrations/0014_check_log_foreign_keys.sql"),
+    include_str!("migrations/0015_delegations.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

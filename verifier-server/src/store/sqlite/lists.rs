@@ -114,7 +114,9 @@ impl ListsTx for SqliteTx<'_> {
     fn non_valid(&mut self) -> Result<Vec<(u32, Status)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT status_index, status FROM certificate_versions WHERE status != 0
-             ORDER BY status_index",
+             UNION ALL
+             SELECT status_index, status FROM delegated_copies WHERE status != 0
+             ORDER BY 1",
         )?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
