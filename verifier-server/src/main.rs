@@ -988,6 +988,7 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
         schedule_purge(&state, retention_years);
     }
     verifier_server::forwarder::spawn(&state);
+    verifier_server::notifier::spawn(&state, verifier_server::notifier::INTERVAL);
     schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -1186,6 +1187,7 @@ async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result
         state.set_peers(peers);
     }
     verifier_server::forwarder::spawn(&state);
+    verifier_server::notifier::spawn(&state, verifier_server::notifier::INTERVAL);
     schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -117,6 +117,8 @@ pub enum Action {
     AppCertificate,
     /// `POST /api/v1/app/verify`.
     AppVerify,
+    /// `GET /api/v1/app/changes`.
+    AppChanges,
     /// `verifier-server admin create-token`.
     CreateToken,
     /// `verifier-server admin list-tokens`.
@@ -201,6 +203,7 @@ impl Action {
             Action::AppGrants => "GET /api/v1/app/grants",
             Action::AppCertificate => "GET /api/v1/app/certificates/{cert_type}/{number}",
             Action::AppVerify => "POST /api/v1/app/verify",
+            Action::AppChanges => "GET /api/v1/app/changes",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
@@ -215,7 +218,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 54] = [
+    pub const ROUTES: [Action; 55] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -270,6 +273,7 @@ impl Action {
         Action::AppGrants,
         Action::AppCertificate,
         Action::AppVerify,
+        Action::AppChanges,
     ];
 
     /// The routes without a bearer token whose requests and refusals are

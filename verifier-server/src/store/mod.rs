@@ -23,6 +23,7 @@
 //! `use crate::store::prelude::*;`.
 
 pub mod apps;
+pub mod changes;
 pub mod evaluation;
 pub mod postgres;
 pub mod sqlite;
@@ -37,7 +38,10 @@ use shared::domain::{CertType, DivisionCode};
 use shared::status::Status;
 use shared::trust::Authority;
 
-pub use self::apps::{AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf};
+pub use self::apps::{
+    AppCheckRow, AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf,
+};
+pub use self::changes::{CertChangeRow, ChangesTx, WebhookRow};
 use self::evaluation::{
     ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
     EvalRejectedUpload, EvidenceFile, TrainingRow,
@@ -49,8 +53,8 @@ pub use self::sqlite::SqliteStore;
 /// [`Tx`] on a `dyn Tx` needs the trait that declares it in scope.
 pub mod prelude {
     pub use super::{
-        AppsTx, AuditTx, CertificatesTx, DevicesTx, EvaluationTx, ForwardTx, HoldersTx, KeysTx,
-        ListsTx, LogsTx, MetaTx, Store, TokensTx, Tx,
+        AppsTx, AuditTx, CertificatesTx, ChangesTx, DevicesTx, EvaluationTx, ForwardTx, HoldersTx,
+        KeysTx, ListsTx, LogsTx, MetaTx, Store, TokensTx, Tx,
     };
 }
 
@@ -630,6 +634,7 @@ pub trait Tx:
     + ForwardTx
     + UploadsTx
     + AppsTx
+    + ChangesTx
 {
     /// Makes every change durable.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

@@ -18,6 +18,7 @@
 mod apps;
 mod audit;
 mod certificates;
+mod changes;
 mod devices;
 mod evaluation;
 mod forward;
@@ -57,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_applications.sql"),
     include_str!("migrations/0012_grants.sql"),
     include_str!("migrations/0013_default_partition.sql"),
+    include_str!("migrations/0014_change_feed.sql"),
+    include_str!("migrations/0015_app_checks.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

@@ -5,6 +5,7 @@
 mod apps;
 mod audit;
 mod certificates;
+mod changes;
 mod devices;
 mod evaluation;
 mod forward;
@@ -46,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_status_decisions_uploads.sql"),
     include_str!("migrations/0017_applications.sql"),
     include_str!("migrations/0018_grants.sql"),
+    include_str!("migrations/0019_change_feed.sql"),
+    include_str!("migrations/0020_app_checks.sql"),
 ];
 
 /// The schema version this program migrates a database to.
