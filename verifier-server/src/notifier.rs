@@ -214,10 +214,9 @@ fn attempt(state: &AppState, agent: &ureq::Agent, hook: &WebhookRow, app: &Appli
         tracing::warn!(application = %app.client_id, attempts = hook.attempts + 1,
             error = %e, "webhook delivery failed; will retry");
     }
-    let sent = WebhookRow { ..hook.clone() };
     if let Err(e) = changes::attempted(
         state.store(),
-        &sent,
+        hook,
         result.as_ref().err().map(String::as_str),
         |n| retry::jittered(n, BACKOFF_FIRST, BACKOFF_MAX),
         state.now(),
