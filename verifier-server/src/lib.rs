@@ -21,6 +21,7 @@ pub mod forwarder;
 pub mod http;
 pub mod metrics;
 pub mod national;
+pub mod notifier;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -1012,6 +1012,7 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
     }
     schedule_prepare(&state);
     verifier_server::forwarder::spawn(&state);
+    verifier_server::notifier::spawn(&state, verifier_server::notifier::INTERVAL);
     schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -1210,6 +1211,7 @@ async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result
         state.set_peers(peers);
     }
     verifier_server::forwarder::spawn(&state);
+    verifier_server::notifier::spawn(&state, verifier_server::notifier::INTERVAL);
     schedule_national(&state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -341,3 +341,49 @@ pub struct AppVerdict {
     /// The grant an identifier was looked up under.
     pub grant_id: Option<i64>,
 }
+
+/// One change of a certificate the application may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct CertificateChange {
+    /// Its cursor (increasing; stable across restarts and server instances).
+    pub cursor: i64,
+    /// When, Unix seconds.
+    pub at: i64,
+    /// What changed: `issued`, `new_version`, `suspended`, `reinstated`,
+    /// `cancelled` or `grant_revoked`.
+    pub change: String,
+    /// The certificate's type code (absent for a revoked authorisation by type).
+    pub cert_type: Option<String>,
+    /// Its number.
+    pub number: Option<String>,
+    /// The version concerned.
+    pub version: Option<u16>,
+    /// Its status after the change: `valid`, `suspended`, `revoked`
+    /// (cancelled) or `superseded`.
+    pub status: Option<String>,
+    /// The grant a `grant_revoked` change is about.
+    pub grant_id: Option<i64>,
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct ChangeFeed {
+    /// The changes, by cursor.
+    pub changes: Vec<CertificateChange>,
+    /// The cursor to ask `after` next (past every change looked at, shown
+    /// or not).
+    pub next: i64,
+    /// Whether more changes may follow right away.
+    pub more: bool,
+}
+
+/// The body of a webhook notification (the claims of a Security Event
+/// Token, RFC 8417, signed as a JWS with EdDSA and posted as
+/// `application/secevent+jwt`, RFC 8935; `docs/wire-format.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesWaiting {
+    /// The latest cursor with a change for this application.
+    pub cursor: i64,
+}

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shared::api::apps::{
-    AgencyAuthorisationRequest, AppVerdict, AppVerifyRequest, GrantList, GrantView,
+    AgencyAuthorisationRequest, AppVerdict, AppVerifyRequest, ChangeFeed, GrantList, GrantView,
     HolderGrantRequest, SharedCertificate,
 };
 use utoipa_axum::router::OpenApiRouter;
@@ -20,10 +20,10 @@ use utoipa_axum::routes;
 
 use super::auth::require;
 use super::error::{blocking, ApiError};
-use super::extract::{body_bytes, json_body, parse_type, Path};
+use super::extract::{body_bytes, json_body, parse_type, Path, Query};
 use crate::service::action::Action;
 use crate::service::auth::{Caller, Role};
-use crate::service::consent;
+use crate::service::{changes, consent};
 use crate::state::AppState;
 
 /// Largest body of these routes, bytes.
@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_app_grants))
         .routes(routes!(get_app_certificate))
         .routes(routes!(post_app_verify))
+        .routes(routes!(get_app_changes))
 }
 
 /// `POST /api/v1/holder/grants`: a holder grants an application access to
@@ -314,4 +315,47 @@ pub async fn post_app_verify(
     })
     .await?;
     Ok(Json(answer).into_response())
+}
+
+/// Query of the change feed.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ChangesQuery {
+    /// The cursor of the last change already seen (the previous page's
+    /// `next`); 0 or absent for the start.
+    after: Option<i64>,
+    /// Changes per page, 1 to 500 (100 by default).
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/app/changes?after=CURSOR&limit=N`: the changes of the
+/// certificates the application may see under its grants (new versions,
+/// suspensions, reinstatements, cancellations, revoked grants), after a
+/// cursor that is stable across restarts and server instances.
+#[utoipa::path(get, path = "/api/v1/app/changes", tag = "applications",
+    params(ChangesQuery),
+    responses(
+        (status = 200, description = "A page of the change feed", body = ChangeFeed),
+        (status = 400, description = "A negative cursor or a limit outside 1 to 500", content_type = "application/problem+json"),
+        (status = 403, description = "Not an application token, or the application is revoked", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_app_changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<Query<ChangesQuery>, ApiError>,
+) -> Result<Response, ApiError> {
+    require(&caller, &[Role::Application])?;
+    let Query(q) = q?;
+    let s = state.clone();
+    let feed = blocking(move || {
+        Ok(changes::feed(
+            s.store(),
+            &caller,
+            q.after,
+            q.limit,
+            s.now(),
+        )?)
+    })
+    .await?;
+    Ok(Json(feed).into_response())
 }

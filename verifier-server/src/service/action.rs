@@ -123,6 +123,8 @@ pub enum Action {
     AppCertificate,
     /// `POST /api/v1/app/verify`.
     AppVerify,
+    /// `GET /api/v1/app/changes`.
+    AppChanges,
     /// `verifier-server admin create-token`.
     CreateToken,
     /// `verifier-server admin list-tokens`.
@@ -210,6 +212,7 @@ impl Action {
             Action::AppGrants => "GET /api/v1/app/grants",
             Action::AppCertificate => "GET /api/v1/app/certificates/{cert_type}/{number}",
             Action::AppVerify => "POST /api/v1/app/verify",
+            Action::AppChanges => "GET /api/v1/app/changes",
             Action::CreateToken => "create-token",
             Action::ListTokens => "list-tokens",
             Action::RevokeToken => "revoke-token",
@@ -224,7 +227,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 57] = [
+    pub const ROUTES: [Action; 58] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -282,6 +285,7 @@ impl Action {
         Action::AppGrants,
         Action::AppCertificate,
         Action::AppVerify,
+        Action::AppChanges,
     ];
 
     /// The routes without a bearer token whose requests and refusals are

@@ -47,6 +47,8 @@ pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
             // this province's certificates (same evidence rules).
             let mut checks = tx.eval_checks(from, to)?;
             checks.extend(super::forward::eval_checks(&tx.peer_checks(from, to)?));
+            // Applications' online verifications (issue 13 item 5).
+            checks.extend(super::consent::eval_checks(&tx.app_checks(from, to)?));
             checks
         },
         batches: tx.eval_batches()?,

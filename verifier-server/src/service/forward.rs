@@ -43,10 +43,7 @@ pub const BACKOFF_MAX: i64 = 3_600;
 /// Seconds to wait after the `attempts`-th failed attempt (1, 2, …):
 /// 30 s, 60 s, 120 s, … at most an hour.
 pub fn backoff(attempts: u32) -> i64 {
-    let doublings = attempts.saturating_sub(1).min(20);
-    BACKOFF_FIRST
-        .saturating_mul(1_i64 << doublings)
-        .min(BACKOFF_MAX)
+    super::retry::backoff(attempts, BACKOFF_FIRST, BACKOFF_MAX)
 }
 
 /// The province a scanned text claims as issuer, when it is not `own`

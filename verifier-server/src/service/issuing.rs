@@ -268,6 +268,8 @@ impl Batch<'_> {
         self.tx.put_certificates(&certificates)?;
         self.tx.insert_versions(&versions)?;
         self.tx.set_version_statuses(&self.superseded)?;
+        self.tx
+            .insert_cert_changes(&super::changes::versions(&versions, now))?;
         self.flush_resolves()?;
         Ok(())
     }
@@ -607,6 +609,10 @@ pub fn new_version(
     if let Some(old) = planned.supersedes {
         tx.set_version_status(old, Status::Superseded)?;
     }
+    tx.insert_cert_changes(&super::changes::versions(
+        std::slice::from_ref(&planned.version),
+        now,
+    ))?;
     Ok(status_index)
 }
 
@@ -1101,6 +1107,15 @@ pub fn change_status(
             return Ok(Err(ChangeRefusal::Conflict(current.status)));
         }
         tx.set_version_status(current.status_index, wanted)?;
+        let version = tx
+            .version(cert_type, number, current.version)?
+            .with_context(|| format!("{cert_type} {number} v{} is missing", current.version))?;
+        tx.insert_cert_changes(&[super::changes::status(
+            &version,
+            current.status,
+            wanted,
+            now,
+        )])?;
         tx.insert_status_change(&StatusChangeRow {
             cert_type,
             number: number.to_string(),

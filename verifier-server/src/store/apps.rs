@@ -82,6 +82,35 @@ pub struct GrantRow {
     pub items: Vec<GrantItem>,
 }
 
+/// An application's online verification (issue 13 item 5), as the
+/// evaluation's evidence of use: what the server itself established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCheckRow {
+    /// Row id (ignored on insert).
+    pub id: i64,
+    /// The application's row id.
+    pub application_id: i64,
+    /// When, Unix seconds (server time).
+    pub at: i64,
+    /// `code` (a scanned code), `holder_grant` or `authorisation` (an
+    /// identifier looked up under that kind of grant).
+    pub kind: String,
+    /// The province's signature verified (server).
+    pub signature: bool,
+    /// The code was a live presentation.
+    pub presented: bool,
+    /// Its holder binding verified (server).
+    pub presentation: bool,
+    /// The certificate's type code.
+    pub cert_type: Option<String>,
+    /// Its number.
+    pub number: Option<String>,
+    /// Its issuing division's code.
+    pub cert_division: Option<u32>,
+    /// The first problem short of status.
+    pub reason: Option<String>,
+}
+
 /// Registered applications, their keys, and used assertion identifiers.
 pub trait AppsTx {
     /// Registers an application; its id. A taken `client_id` is
@@ -134,6 +163,11 @@ pub trait AppsTx {
     fn grants(&mut self, by: GrantsOf<'_>) -> Result<Vec<GrantRow>, StoreError>;
     /// Revokes a grant at `at` unless revoked; whether it changed.
     fn revoke_grant(&mut self, id: i64, at: i64) -> Result<bool, StoreError>;
+
+    /// Records an application's online verification.
+    fn insert_app_check(&mut self, row: &AppCheckRow) -> Result<(), StoreError>;
+    /// The online verifications made in `[from, to)`, by time then id.
+    fn app_checks(&mut self, from: i64, to: i64) -> Result<Vec<AppCheckRow>, StoreError>;
 }
 
 /// Whose grants [`AppsTx::grants`] lists.

@@ -51,6 +51,7 @@ const CASES: &[Case] = &[
     ("forwarding", forwarding),
     ("applications_and_grants", applications_and_grants),
     ("delegations", delegations),
+    ("change_feed_and_outbox", change_feed_and_outbox),
     ("rollback_on_drop", rollback_on_drop),
     ("savepoints", savepoints),
     ("concurrent_sequences", concurrent_sequences),
@@ -1735,5 +1736,148 @@ fn delegations(e: &Engine) {
         tx.holder_device_keys(driver).unwrap(),
         [vec![9u8; 32], vec![8u8; 32]]
     );
+    tx.commit().unwrap();
+}
+
+fn change(kind: &str, number: &str, at: i64) -> CertChangeRow {
+    CertChangeRow {
+        id: 0,
+        at,
+        kind: kind.into(),
+        cert_type: Some("QC".into()),
+        number: Some(number.into()),
+        version: Some(2),
+        status: Some("valid".into()),
+        holder_id: Some(number.into()),
+        issuer_division: Some(210100),
+        grant_id: None,
+    }
+}
+
+fn change_feed_and_outbox(e: &Engine) {
+    let mut tx = e.store.begin().unwrap();
+    assert_eq!(tx.last_cert_change().unwrap(), 0);
+    tx.insert_cert_changes(&[]).unwrap();
+    tx.insert_cert_changes(&[change("issued", "a", 10), change("suspended", "b", 11)])
+        .unwrap();
+    tx.commit().unwrap();
+    // A second instance on the same database continues the same sequence.
+    let mut tx = e.second.begin().unwrap();
+    tx.insert_cert_changes(&[CertChangeRow {
+        kind: "grant_revoked".into(),
+        number: None,
+        version: None,
+        status: None,
+        issuer_division: None,
+        grant_id: Some(7),
+        ..change("", "c", 12)
+    }])
+    .unwrap();
+    tx.commit().unwrap();
+    // One rolled back leaves no visible change.
+    let mut tx = e.store.begin().unwrap();
+    tx.insert_cert_changes(&[change("cancelled", "d", 13)])
+        .unwrap();
+    drop(tx);
+    let mut tx = e.store.begin().unwrap();
+    let all = tx.cert_changes_after(0, 10).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "{all:?}");
+    assert_eq!(
+        CertChangeRow {
+            id: 0,
+            ..all[0].clone()
+        },
+        change("issued", "a", 10)
+    );
+    assert_eq!(all[2].grant_id, Some(7));
+    assert_eq!(all[2].number, None);
+    assert_eq!(tx.last_cert_change().unwrap(), all[2].id);
+    let page = tx.cert_changes_after(all[0].id, 1).unwrap();
+    assert_eq!(page, vec![all[1].clone()]);
+    assert!(tx.cert_changes_after(all[2].id, 10).unwrap().is_empty());
+
+    // The webhook outbox.
+    let app = tx
+        .insert_application(&ApplicationRow {
+            id: 0,
+            client_id: "hooked".into(),
+            name: "回调".into(),
+            purpose: "通知".into(),
+            cert_types: vec!["QC".into()],
+            fields: vec![],
+            callback_url: Some("https://platform.example/hook".into()),
+            identity_provider: false,
+            created_at: 10,
+            revoked_at: None,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(tx.webhook(app).unwrap(), None);
+    let hook = WebhookRow {
+        application_id: app,
+        cursor: all[1].id,
+        delivered: 0,
+        scanned: all[2].id,
+        attempts: 0,
+        next_attempt_at: 100,
+        last_error: None,
+    };
+    tx.put_webhook(&hook).unwrap();
+    assert_eq!(tx.webhook(app).unwrap(), Some(hook.clone()));
+    assert!(tx.webhooks_due(99, 10).unwrap().is_empty());
+    assert_eq!(tx.webhooks_due(100, 10).unwrap(), vec![hook.clone()]);
+    assert!(tx.claim_webhook(app, 100, 160).unwrap());
+    assert!(!tx.claim_webhook(app, 100, 170).unwrap(), "claimed once");
+    assert!(tx.webhooks_due(150, 10).unwrap().is_empty());
+    let done = WebhookRow {
+        delivered: hook.cursor,
+        attempts: 3,
+        last_error: Some("refused".into()),
+        next_attempt_at: 200,
+        ..hook.clone()
+    };
+    tx.put_webhook(&done).unwrap();
+    assert_eq!(tx.webhook(app).unwrap(), Some(done));
+    assert!(
+        tx.webhooks_due(1_000, 10).unwrap().is_empty(),
+        "nothing waits once delivered"
+    );
+
+    // Applications' online verifications.
+    let check = AppCheckRow {
+        id: 0,
+        application_id: app,
+        at: 500,
+        kind: "code".into(),
+        signature: true,
+        presented: true,
+        presentation: false,
+        cert_type: Some("QC".into()),
+        number: Some("a".into()),
+        cert_division: Some(210100),
+        reason: Some("presentation_outside_window".into()),
+    };
+    tx.insert_app_check(&check).unwrap();
+    tx.insert_app_check(&AppCheckRow {
+        at: 600,
+        kind: "authorisation".into(),
+        cert_type: None,
+        number: None,
+        cert_division: None,
+        reason: None,
+        ..check.clone()
+    })
+    .unwrap();
+    let got = tx.app_checks(500, 600).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        AppCheckRow {
+            id: 0,
+            ..got[0].clone()
+        },
+        check
+    );
+    assert_eq!(tx.app_checks(0, 1_000).unwrap().len(), 2);
     tx.commit().unwrap();
 }

@@ -23,6 +23,7 @@
 //! `use crate::store::prelude::*;`.
 
 pub mod apps;
+pub mod changes;
 pub mod delegations;
 pub mod evaluation;
 pub mod postgres;
@@ -38,7 +39,10 @@ use shared::domain::{CertType, DivisionCode};
 use shared::status::Status;
 use shared::trust::Authority;
 
-pub use self::apps::{AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf};
+pub use self::apps::{
+    AppCheckRow, AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf,
+};
+pub use self::changes::{CertChangeRow, ChangesTx, WebhookRow};
 pub use self::delegations::{DelegatedCopyRow, DelegationRow, DelegationsOf, DelegationsTx};
 use self::evaluation::{
     ComplaintRow, DeclaredRow, EvalBatch, EvalCert, EvalCheck, EvalCorrection, EvalRefusal,
@@ -51,8 +55,8 @@ pub use self::sqlite::SqliteStore;
 /// [`Tx`] on a `dyn Tx` needs the trait that declares it in scope.
 pub mod prelude {
     pub use super::{
-        AppsTx, AuditTx, CertificatesTx, DelegationsTx, DevicesTx, EvaluationTx, ForwardTx,
-        HoldersTx, KeysTx, ListsTx, LogsTx, MetaTx, Store, TokensTx, Tx,
+        AppsTx, AuditTx, CertificatesTx, ChangesTx, DelegationsTx, DevicesTx, EvaluationTx,
+        ForwardTx, HoldersTx, KeysTx, ListsTx, LogsTx, MetaTx, Store, TokensTx, Tx,
     };
 }
 
@@ -642,6 +646,7 @@ pub trait Tx:
     + UploadsTx
     + AppsTx
     + DelegationsTx
+    + ChangesTx
 {
     /// Makes every change durable.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

@@ -319,3 +319,83 @@ async fn applications_verify_scanned_codes_and_granted_identifiers_online() {
     assert_eq!(v["verdict"], "invalid", "{v}");
     assert_eq!(v["reason"], "revoked", "{v}");
 }
+
+/// Shenyang's activation in the evaluation of the clock's year:
+/// (activated certificates, uncorroborated checks).
+async fn shenyang_activation(env: &Env) -> (u64, u64) {
+    let year = shared::cst::year(env.now());
+    let e = env
+        .get_json(&format!("/api/v1/evaluation?year={year}"), &env.admin)
+        .await;
+    let city = e["cities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["division"] == 210100)
+        .unwrap_or_else(|| panic!("no Shenyang in {e}"))
+        .clone();
+    (
+        city["activation"]["numerator"].as_u64().unwrap(),
+        city["activation"]["uncorroborated_checks"]
+            .as_u64()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn an_online_verification_counts_as_use_and_a_forged_or_refused_one_does_not() {
+    let (env, app, qc, _) = setup().await;
+    let holder_a = env.token(Role::Holder, None, PERSON_A);
+    let mine = env.get_json("/api/v1/holder/certificates", &holder_a).await;
+    let code = mine
+        .as_array()
+        .or_else(|| mine["certificates"].as_array())
+        .unwrap()
+        .iter()
+        .find(|c| c["cert_type"] == "QC")
+        .unwrap()["qr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(shenyang_activation(&env).await, (0, 0));
+    env.advance(60);
+
+    // Forged: answered, not counted.
+    let forged = format!("{}A", &code[..code.len() - 1]);
+    let (s, _, _) = env
+        .post_json("/api/v1/app/verify", Some(&app), &json!({ "code": forged }))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // Refused (no grant for the identifier): nothing stored.
+    let by_id = json!({"cert_type": "QC", "number": qc});
+    let (s, _, _) = env
+        .post_json("/api/v1/app/verify", Some(&app), &by_id)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(shenyang_activation(&env).await, (0, 0));
+
+    // An identifier under the issuing agency's own authorisation proves
+    // nothing the city could not produce alone: uncorroborated.
+    let shenyang = env.token(Role::Agency, Some(210100), "shenyang");
+    let (s, _, b) = env
+        .post_json(
+            "/api/v1/agency/authorisations",
+            Some(&shenyang),
+            &json!({"client_id": "platform", "cert_types": ["QC"],
+                    "purpose": "协查", "valid_until": env.now() + 86_400}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let (s, _, _) = env
+        .post_json("/api/v1/app/verify", Some(&app), &by_id)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(shenyang_activation(&env).await, (0, 1));
+
+    // The code the holder shows, verified by the application: use.
+    let (s, _, b) = env
+        .post_json("/api/v1/app/verify", Some(&app), &json!({ "code": code }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(shenyang_activation(&env).await, (1, 1));
+}

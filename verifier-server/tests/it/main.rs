@@ -8,6 +8,7 @@ mod agency;
 mod api;
 mod apps;
 mod attacks;
+mod changes;
 mod consent;
 mod dashboard;
 mod dashboard_forms;

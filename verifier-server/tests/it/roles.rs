@@ -505,6 +505,29 @@ async fn every_role_on_every_endpoint_over_a_socket() {
             audited: false,
             expect: public,
         },
+        // Applications' routes: only an application's token (issue 13;
+        // `apps.rs`, `consent.rs`, `changes.rs` drive them with one).
+        Case {
+            method: "GET",
+            uri: "/api/v1/app/changes?after=0&limit=10".into(),
+            body: None,
+            audited: true,
+            expect: |w| by_role(w, &[], 200),
+        },
+        Case {
+            method: "GET",
+            uri: "/api/v1/app/grants".into(),
+            body: None,
+            audited: true,
+            expect: |w| by_role(w, &[], 200),
+        },
+        Case {
+            method: "POST",
+            uri: "/api/v1/app/verify".into(),
+            body: Some(serde_json::to_vec(&json!({"code": "LC1:X"})).unwrap()),
+            audited: true,
+            expect: |w| by_role(w, &[], 200),
+        },
     ];
 
     let audit_len = || {

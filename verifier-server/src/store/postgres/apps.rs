@@ -6,7 +6,8 @@ use ::postgres::Row;
 use super::{col, PgTx};
 use crate::store::apps::split_list;
 use crate::store::{
-    division_of, AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf, StoreError,
+    division_of, u32_of, AppCheckRow, AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow,
+    GrantsOf, StoreError,
 };
 
 const APP_COLS: &str = "id, client_id, name, purpose, cert_types, fields, callback_url, \
@@ -86,6 +87,55 @@ impl PgTx<'_> {
 }
 
 impl AppsTx for PgTx<'_> {
+    fn insert_app_check(&mut self, c: &AppCheckRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO app_checks (application_id, at, kind, signature, presented,
+                                     presentation, cert_type, number, cert_division, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &c.application_id,
+                &c.at,
+                &c.kind,
+                &c.signature,
+                &c.presented,
+                &c.presentation,
+                &c.cert_type,
+                &c.number,
+                &c.cert_division.map(i64::from),
+                &c.reason,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn app_checks(&mut self, from: i64, to: i64) -> Result<Vec<AppCheckRow>, StoreError> {
+        self.rows(
+            "SELECT id, application_id, at, kind, signature, presented, presentation,
+                    cert_type, number, cert_division, reason
+             FROM app_checks WHERE at >= $1 AND at < $2 ORDER BY at, id",
+            &[&from, &to],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(AppCheckRow {
+                id: col(r, 0)?,
+                application_id: col(r, 1)?,
+                at: col(r, 2)?,
+                kind: col(r, 3)?,
+                signature: col(r, 4)?,
+                presented: col(r, 5)?,
+                presentation: col(r, 6)?,
+                cert_type: col(r, 7)?,
+                number: col(r, 8)?,
+                cert_division: col::<Option<i64>>(r, 9)?
+                    .map(|d| u32_of(d, "division"))
+                    .transpose()?,
+                reason: col(r, 10)?,
+            })
+        })
+        .collect()
+    }
+
     fn insert_grant(&mut self, g: &GrantRow) -> Result<i64, StoreError> {
         let r = self.one_row(
             "INSERT INTO grants (application_id, holder_id, division, purpose, valid_from,

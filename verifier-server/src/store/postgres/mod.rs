@@ -18,6 +18,7 @@
 mod apps;
 mod audit;
 mod certificates;
+mod changes;
 mod delegations;
 mod devices;
 mod evaluation;
@@ -60,6 +61,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_default_partition.sql"),
     include_str!("migrations/0014_check_log_foreign_keys.sql"),
     include_str!("migrations/0015_delegations.sql"),
+    include_str!("migrations/0016_change_feed.sql"),
+    include_str!("migrations/0017_app_checks.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

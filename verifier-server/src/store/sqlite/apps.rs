@@ -6,7 +6,8 @@ use rusqlite::{params, OptionalExtension};
 use super::SqliteTx;
 use crate::store::apps::split_list;
 use crate::store::{
-    division_of, AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf, StoreError,
+    division_of, AppCheckRow, AppKeyRow, ApplicationRow, AppsTx, GrantItem, GrantRow, GrantsOf,
+    StoreError,
 };
 use shared::domain::DivisionCode;
 
@@ -118,6 +119,53 @@ impl SqliteTx<'_> {
 }
 
 impl AppsTx for SqliteTx<'_> {
+    fn insert_app_check(&mut self, c: &AppCheckRow) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO app_checks (application_id, at, kind, signature, presented,
+                                     presentation, cert_type, number, cert_division, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                c.application_id,
+                c.at,
+                c.kind,
+                c.signature,
+                c.presented,
+                c.presentation,
+                c.cert_type,
+                c.number,
+                c.cert_division,
+                c.reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn app_checks(&mut self, from: i64, to: i64) -> Result<Vec<AppCheckRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, application_id, at, kind, signature, presented, presentation,
+                    cert_type, number, cert_division, reason
+             FROM app_checks WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
+        )?;
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok(AppCheckRow {
+                    id: r.get(0)?,
+                    application_id: r.get(1)?,
+                    at: r.get(2)?,
+                    kind: r.get(3)?,
+                    signature: r.get(4)?,
+                    presented: r.get(5)?,
+                    presentation: r.get(6)?,
+                    cert_type: r.get(7)?,
+                    number: r.get(8)?,
+                    cert_division: r.get(9)?,
+                    reason: r.get(10)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn insert_grant(&mut self, g: &GrantRow) -> Result<i64, StoreError> {
         self.exec(
             "INSERT INTO grants (application_id, holder_id, division, purpose, valid_from,

@@ -5,6 +5,7 @@
 mod apps;
 mod audit;
 mod certificates;
+mod changes;
 mod delegations;
 mod devices;
 mod evaluation;
@@ -48,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_applications.sql"),
     include_str!("migrations/0018_grants.sql"),
     include_str!("migrations/0019_delegations.sql"),
+    include_str!("migrations/0020_change_feed.sql"),
+    include_str!("migrations/0021_app_checks.sql"),
 ];
 
 /// The schema version this program migrates a database to.

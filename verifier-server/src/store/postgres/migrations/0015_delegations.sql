@@ -1,4 +1,4 @@
--- 14: as SQLite's migration 19: vehicle certificates used by drivers (issue 13 item 6): an owner
+-- 15: as SQLite's migration 19: vehicle certificates used by drivers (issue 13 item 6): an owner
 -- delegates a YSZ/WYY to a driver for a period; each delegated copy is a
 -- certificate of its own (own status index, bound to the driver's phone),
 -- so the status list counts its status like a version's. Revoked
