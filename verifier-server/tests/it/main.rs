@@ -17,6 +17,7 @@ mod evaluation_api;
 mod evidence;
 mod forward;
 mod holders;
+mod jilin;
 mod logs;
 mod national;
 mod ops;
