@@ -1220,6 +1220,13 @@ fn purge(a: &PurgeArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result<()> {
+    if a.data.province != &shared::domain::LIAONING {
+        bail!(
+            "the demo data set is Liaoning's; run {} with `serve --province {}` beside it (scripts/demo does)",
+            a.data.province.name_zh,
+            a.data.province.code
+        );
+    }
     let config = a.config()?;
     let peers = a.peers()?;
     let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
