@@ -32,6 +32,9 @@ fn in_jilin(cert_type: CertType) -> RawRecord {
     if let Some(p) = raw.plate.take() {
         raw.plate = Some(format!("吉A{}", p.chars().skip(2).collect::<String>()));
     }
+    if raw.operating_permit_number.is_some() {
+        raw.operating_permit_number = Some("220106000123".into());
+    }
     raw
 }
 
@@ -65,27 +68,48 @@ async fn a_jilin_server_issues_jilin_records_and_refuses_liaonings() {
     let answer = jilin
         .push(
             &changchun,
-            &[in_jilin(CertType::QC), in_jilin(CertType::YSZ), sample_record(CertType::QC)],
+            &[
+                in_jilin(CertType::QC),
+                in_jilin(CertType::YSZ),
+                sample_record(CertType::QC),
+            ],
         )
         .await;
     let results = answer["results"].as_array().unwrap();
     assert_eq!(results[0]["result"], "issued", "{answer}");
     assert_eq!(results[1]["result"], "issued", "{answer}");
-    // A Liaoning record: its division is none of Jilin's.
-    assert_eq!(results[2]["result"], "non_conforming", "{answer}");
-    assert!(answer.to_string().contains("division.unknown_division"), "{answer}");
+    // A Liaoning record is outside 长春's division ...
+    assert_eq!(results[2]["result"], "refused", "{answer}");
+    // ... and, from Jilin's administrator, none of Jilin's divisions.
+    let admin = jilin.token(Role::Admin, None, "admin");
+    let answer = jilin.push(&admin, &[sample_record(CertType::QC)]).await;
+    assert_eq!(answer["results"][0]["result"], "non_conforming", "{answer}");
+    assert!(
+        answer.to_string().contains("division.unknown_division"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_string().contains("不是吉林省现行行政区划代码"),
+        "{answer}"
+    );
     // Jilin's trust list names Jilin's authorities, from Jilin's data.
     let trust = jilin.trust().await;
     let names: Vec<&str> = trust.authorities.iter().map(|a| a.name.as_str()).collect();
     assert!(names.contains(&"吉林省交通运输厅"), "{names:?}");
     assert!(names.contains(&"延边朝鲜族自治州交通运输局"), "{names:?}");
-    assert!(trust.authorities.iter().all(|a| a.division.province_code() == 220000));
+    assert!(trust
+        .authorities
+        .iter()
+        .all(|a| a.division.province_code() == 220000));
     // A 辽 plate is not a Jilin vehicle's.
     let mut liaoning_plate = in_jilin(CertType::YSZ);
     liaoning_plate.plate = Some("辽A5K823".into());
     liaoning_plate.number = Some("220100000777".into());
     let answer = jilin.push(&changchun, &[liaoning_plate]).await;
-    assert!(answer.to_string().contains("plate.other_province"), "{answer}");
+    assert!(
+        answer.to_string().contains("plate.other_province"),
+        "{answer}"
+    );
 
     // And a Liaoning server refuses Jilin's records as before.
     let liaoning = TestServer::new();
@@ -106,7 +130,9 @@ async fn liaoning_verifies_jilin_online_and_forwards_to_the_listed_jilin() {
     let answer = jilin.push(&changchun, &[in_jilin(CertType::QC)]).await;
     assert_eq!(answer["results"][0]["result"], "issued", "{answer}");
     let holder = jilin.token(Role::Holder, None, PERSON);
-    let (_, _, body) = jilin.get("/api/v1/holder/certificates", Some(&holder)).await;
+    let (_, _, body) = jilin
+        .get("/api/v1/holder/certificates", Some(&holder))
+        .await;
     let mine: Value = serde_json::from_slice(&body).unwrap();
     let code = mine
         .as_array()
