@@ -413,16 +413,28 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
         describe(&card)
     );
 
-    // The two checks are uploaded at the next sync. Their forwarding to
-    // Jilin through the list's peers is shown in-process
-    // (verifier-server tests/it/jilin.rs and forward.rs); here only that
-    // Liaoning's own counts do not move.
+    // The two checks are uploaded at the next sync; Liaoning's server
+    // forwards them to Jilin's (its peer from the national list), where they
+    // count for 长春; Liaoning's counts do not move.
     sync(&device);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while provable_checks(&jilin, &jilin_admin, 220100) < jilin_before + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the checks did not reach Jilin in 60 s; Liaoning's log:\n{}\nJilin's log:\n{}",
+            liaoning.log_text(),
+            jilin.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        provable_checks(&jilin, &jilin_admin, 220100),
+        jilin_before + 2
+    );
     assert_eq!(
         provable_checks(&liaoning, &liaoning_admin, 210000),
         liaoning_before
     );
-    let _ = jilin_before;
 
     // 2. Jilin cancels it; after Liaoning mirrors and the officer syncs:
     //    invalid. Liaoning's own lists are untouched.
