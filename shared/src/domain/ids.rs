@@ -2341,6 +2341,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used)]
     fn jilin_divisions_plates_and_names() {
         // 长春 and 延边朝鲜族自治州 (a prefecture, 222400) and their counties.
         assert_eq!(JILIN.cities().len(), 9);
