@@ -638,9 +638,20 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
         .ok_or_else(|| c.reject(Reason::NotACertificate, "certificate has no kid"))?;
     // Whose lists: the province the claims name (read before the signature
     // is checked only to choose the lists; nothing else is taken from them).
-    let own = ctx
-        .national
-        .map_or(DivisionCode::PROVINCE.code(), |n| n.own_province);
+    // Without the national list, the own province is the one whose
+    // authorities the own trust list names (a Jilin server's is Jilin);
+    // Liaoning when it names none.
+    let own = ctx.national.map_or_else(
+        || {
+            ctx.trust
+                .authorities
+                .first()
+                .map_or(DivisionCode::PROVINCE.code(), |a| {
+                    a.division.province_code()
+                })
+        },
+        |n| n.own_province,
+    );
     let named = Claims::from_cbor(sign1.payload())
         .ok()
         .map(|cl| cl.issuer_division.province_code());

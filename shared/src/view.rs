@@ -341,9 +341,9 @@ impl FaceView {
             },
             type_name_en: t.name_en().into(),
             number: claims.number.clone(),
-            // Liaoning's printed templates (辽交运管…字…号) are Liaoning's;
-            // another province's number is shown as carried.
-            number_printed: if claims.issuer_division.is_liaoning() {
+            // The printed templates (辽交运管…字…号) of a province whose
+            // data ships; another province's number is shown as carried.
+            number_printed: if claims.issuer_division.jurisdiction().is_some() {
                 render_number(t, &claims.number, claims.issuer_division)
             } else {
                 claims.number.clone()
@@ -450,13 +450,20 @@ mod tests {
         let v = FaceView::build(&c, None, 1_780_243_200);
         let p = v.issuing_province.unwrap();
         assert_eq!((p.code.as_str(), p.name.as_str()), ("220000", "吉林省"));
-        assert_eq!(v.number_printed, c.number);
-        assert!(!v.number_printed.contains('辽'));
+        // Jilin's own template and bureau (its table ships with the system).
         assert!(
-            v.issuer_name.contains("吉林省") && !v.issuer_name.contains("辽"),
+            v.number_printed.starts_with("吉交运管长字"),
             "{}",
-            v.issuer_name
+            v.number_printed
         );
+        assert!(!v.number_printed.contains('辽'));
+        assert_eq!(v.issuer_name, "长春市南关区交通运输局");
+        // A province whose table does not ship: the number as carried, the
+        // province named.
+        c.issuer_division = DivisionCode::from_u32_national(230102).unwrap();
+        let v = FaceView::build(&c, None, 1_780_243_200);
+        assert_eq!(v.number_printed, c.number);
+        assert!(v.issuer_name.contains("黑龙江省"), "{}", v.issuer_name);
         let own = FaceView::build(&claims(CertType::YSZ), None, 1_780_243_200);
         assert_eq!(own.issuing_province.unwrap().name, "辽宁省");
     }

@@ -1,17 +1,15 @@
 //! Mutual recognition (互认互通, issue 14) end to end with the real
-//! binaries over 127.0.0.1: a Liaoning server (210000) mirrors a national
-//! issuer list naming Liaoning and Jilin (220000) and Jilin's published
-//! lists (at start, on a schedule and at SIGHUP); a Liaoning officer's field client, syncing from its own server
-//! only, verifies a Jilin certificate offline; Jilin cancels it and the
-//! next sync makes it invalid; Jilin is removed from the national list and
-//! the next sync stops trusting it; a forged national list and a rolled-back
-//! sequence are refused by the server's mirror and by the device.
-//!
-//! Jilin's side is a publisher of Jilin-signed lists on its own port (the
-//! verifier-server binary validates Liaoning's records only, so it cannot
-//! issue as Jilin): its root key signs its trust list, its issuer key its
-//! certificates and status snapshots, exactly the objects a Jilin server
-//! publishes.
+//! binaries over 127.0.0.1: a Jilin server (`verifier-server serve
+//! --province 220000`) issues a certificate pushed by 长春's agency; a
+//! Liaoning server (210000) mirrors a national issuer list naming both and
+//! Jilin's published lists (at start, on a schedule and at SIGHUP); a
+//! Liaoning officer's field client, syncing from its own server only,
+//! verifies the Jilin certificate offline, and the check is forwarded to
+//! Jilin's server (peers from the national list) and counted there, not in
+//! Liaoning's evaluation; Jilin cancels it and the next sync makes it
+//! invalid; a forged national list and a rolled-back sequence are refused by
+//! the server's mirror and by the device; Jilin is removed from the national
+//! list and the next sync stops trusting it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -23,13 +21,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use shared::crypto::{Alg, SigningKey};
-use shared::domain::validate::{sample_record, validate};
-use shared::domain::{CertType, DivisionCode};
-use shared::qrtext::{self, Kind};
-use shared::status::{Status, StatusList, StatusSnapshot};
-use shared::trust::{IssuerKey, KeyState, Manifest, SignedStatus, StatusUpdate, TrustList};
-use shared::wire::Claims;
+use shared::domain::{sample_record, CertType, RawRecord};
 use testkit::{agent, binary, describe, field_client, json_lines, ChildServer, SocketServer};
 
 /// What a publisher answers: path → bytes.
@@ -62,76 +54,73 @@ fn set(p: &Published, path: &str, bytes: Vec<u8>) {
     w.push((path.to_string(), bytes));
 }
 
-struct Jilin {
-    root: SigningKey,
-    issuer: SigningKey,
-    trust: Vec<u8>,
+/// A Liaoning sample 道路运输证 moved to Jilin: issued by 长春市 (220100),
+/// a 吉A plate, a Jilin operating-permit number.
+fn jilin_record() -> RawRecord {
+    let mut raw = sample_record(CertType::YSZ);
+    raw.issuer_division = Some("220100".into());
+    raw.issuer_uscc = Some("11220100JLPH00000N".into());
+    raw.issuer_name = Some("长春市交通运输局".into());
+    raw.plate = raw
+        .plate
+        .map(|p| format!("吉A{}", p.chars().skip(2).collect::<String>()));
+    raw.operating_permit_number = Some("220106000123".into());
+    raw
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+fn post_json(url: &str, token: &str, body: &Value) -> (u16, Value) {
+    let mut r = agent()
+        .post(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .send_json(body)
+        .unwrap();
+    let status = r.status().as_u16();
+    let v = r.body_mut().read_json().unwrap_or(Value::Null);
+    (status, v)
 }
 
-fn manifest() -> Manifest {
-    Manifest {
-        issued_at: now() - 60,
-        ttl: 86_400,
-        max_age: 7 * 86_400,
+fn get_json(url: &str, token: &str) -> Value {
+    let mut r = agent()
+        .get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "GET {url}");
+    r.body_mut().read_json().unwrap()
+}
+
+/// `admin create-token` on a server's data directory.
+fn token(data: &Path, province: &str, role: &str, division: Option<&str>) -> String {
+    let mut args = vec!["create-token", "--role", role, "--province", province];
+    if let Some(d) = division {
+        args.extend(["--division", d]);
     }
+    testkit::server_admin(data, &args)
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
-fn jilin() -> Jilin {
-    let root = SigningKey::from_secret_bytes(Alg::Sm2Sm3, &[0x22; 32]).unwrap();
-    let issuer = SigningKey::from_secret_bytes(Alg::EdDSA, &[0x23; 32]).unwrap();
-    let trust = TrustList {
-        seq: 1,
-        manifest: manifest(),
-        keys: vec![IssuerKey {
-            public_key: issuer.public_key(),
-            not_before: now() - 365 * 86_400,
-            not_after: None,
-            state: KeyState::Active,
-        }],
-        authorities: Vec::new(),
-    }
-    .sign(&root);
-    Jilin {
-        root,
-        issuer,
-        trust,
-    }
-}
-
-fn jilin_status(j: &Jilin, seq: u64, revoked: Option<u32>) -> Vec<u8> {
-    let mut list = StatusList::new(131_072).unwrap();
-    if let Some(i) = revoked {
-        list.set(i, Status::Revoked).unwrap();
-    }
-    SignedStatus::sign(
-        manifest(),
-        &StatusUpdate::Snapshot(StatusSnapshot { seq, list }),
-        &j.issuer,
-    )
-    .unwrap()
-}
-
-/// A Jilin 道路运输证 issued yesterday by 长春市 (220100), status index 42.
-fn jilin_certificate(j: &Jilin) -> String {
-    let today = time::OffsetDateTime::now_utc().date();
-    let data = validate(&sample_record(CertType::YSZ), today).unwrap();
-    let mut claims = Claims::from_certificate(&data, 42, now() - 86_400, None);
-    claims.issuer_division = DivisionCode::from_u32_national(220100).unwrap();
-    let signed = shared::cose::sign(claims.to_cbor(), &j.issuer, true);
-    qrtext::encode(Kind::Certificate, &signed)
-}
-
-fn key_json(k: &SigningKey) -> Value {
-    use base64::Engine as _;
-    json!({
-        "alg": if k.alg() == Alg::EdDSA { "EdDSA" } else { "SM2-SM3" },
-        "public_key": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k.public_key().to_bytes()),
-        "kid": k.kid().to_hex(),
-    })
+/// Provable checks the evaluation of this year counts for `unit` (the
+/// province or a city).
+fn provable_checks(server: &ChildServer, admin: &str, unit: u32) -> u64 {
+    let year = shared::cst::date(time::OffsetDateTime::now_utc().unix_timestamp()).year();
+    let e = get_json(
+        &format!("{}/api/v1/evaluation?year={year}", server.url),
+        admin,
+    );
+    let u = if unit % 10_000 == 0 {
+        e["province"].clone()
+    } else {
+        e["cities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["division"] == unit)
+            .cloned()
+            .unwrap_or_else(|| panic!("no unit {unit} in {e}"))
+    };
+    u["activation"]["provable_checks"].as_u64().unwrap()
 }
 
 fn national_cmd(args: &[&str]) -> String {
@@ -243,34 +232,81 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
     let national = dir.path().join("national.cose");
     national_cmd(&["keygen", "--dir", key_dir.to_str().unwrap()]);
     let national_root = key_dir.join("national-root.pub.json");
+    let mirror_args = [
+        "--national-root",
+        national_root.to_str().unwrap(),
+        "--national-list",
+        national.to_str().unwrap(),
+        // On demand only (SIGHUP), so every step below shows that a
+        // refresh is what brings each change in.
+        "--national-refresh",
+        "3600",
+    ];
 
-    // Jilin publishes its lists on its own port.
-    let j = jilin();
-    let published: Published = Arc::default();
-    set(&published, "/api/v1/trust-list", j.trust.clone());
-    set(&published, "/api/v1/status-list", jilin_status(&j, 1, None));
-    let jilin_server = publisher(published.clone());
-    let jilin_url = jilin_server.url.clone();
+    // Jilin's own server: the same binary, running as 220000.
+    let jdata = dir.path().join("jilin");
+    let mut jilin_args = vec!["--province", "220000"];
+    jilin_args.extend(mirror_args);
+    let jilin = ChildServer::start(
+        &binary("verifier-server").unwrap(),
+        "serve",
+        &jdata,
+        &jilin_args,
+    )
+    .unwrap();
+    let changchun = token(&jdata, "220000", "agency", Some("220100"));
+    let jilin_admin = token(&jdata, "220000", "admin", None);
+    // A Liaoning division is none of Jilin's.
+    let refused = testkit::server_admin(
+        &jdata,
+        &[
+            "create-token",
+            "--role",
+            "agency",
+            "--division",
+            "210100",
+            "--province",
+            "220000",
+        ],
+    );
+    assert!(
+        refused.is_err(),
+        "a Liaoning division bound to a Jilin token"
+    );
+    let record = jilin_record();
+    let number = record.number.clone().unwrap();
+    let (status, pushed) = post_json(
+        &format!("{}/api/v1/records", jilin.url),
+        &changchun,
+        &json!({ "records": [record, sample_record(CertType::QC)] }),
+    );
+    assert_eq!(status, 200, "{pushed}");
+    assert_eq!(pushed["results"][0]["result"], "issued", "{pushed}");
+    // Liaoning's record is not 长春's.
+    assert_eq!(pushed["results"][1]["result"], "refused", "{pushed}");
+    let cert = get_json(
+        &format!("{}/api/v1/certificates/YSZ/{number}", jilin.url),
+        &jilin_admin,
+    )["qr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let jilin_root: Value = serde_json::from_str(
+        &testkit::server_admin(&jdata, &["national", "show-root", "--province", "220000"]).unwrap(),
+    )
+    .unwrap();
+    let (_, jilin_trust_v1) = get_bytes(&format!("{}/api/v1/trust-list", jilin.url));
 
-    // Liaoning's server mirrors the national list (a file re-read every
-    // second) and what it names.
+    // Liaoning's server mirrors the national list and what it names.
     let data = dir.path().join("liaoning");
     let liaoning = ChildServer::start(
         &binary("verifier-server").unwrap(),
         "demo",
         &data,
-        &[
-            "--national-root",
-            national_root.to_str().unwrap(),
-            "--national-list",
-            national.to_str().unwrap(),
-            // On demand only (SIGHUP), so every step below shows that
-            // a refresh is what brings each change in.
-            "--national-refresh",
-            "3600",
-        ],
+        &mirror_args,
     )
     .unwrap();
+    let liaoning_admin = token(&data, "210000", "admin", None);
     let liaoning_root: Value =
         serde_json::from_str(&testkit::server_admin(&data, &["national", "show-root"]).unwrap())
             .unwrap();
@@ -280,11 +316,11 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
         "status_list_url": format!("{}/api/v1/status-list", liaoning.url),
     });
     let entry_jilin = json!({
-        "division": 220000, "name": "吉林省交通运输厅", "root": key_json(&j.root),
+        "division": 220000, "name": "吉林省交通运输厅", "root": jilin_root,
         "cert_types": ["YSZ", "QC"],
         "not_before": "2020-01-01T00:00:00+08:00",
-        "trust_list_url": format!("{jilin_url}/api/v1/trust-list"),
-        "status_list_url": format!("{jilin_url}/api/v1/status-list"),
+        "trust_list_url": format!("{}/api/v1/trust-list", jilin.url),
+        "status_list_url": format!("{}/api/v1/status-list", jilin.url),
     });
     sign_national(
         &key_dir,
@@ -294,14 +330,21 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
     );
     let national_v1 = std::fs::read(&national).unwrap();
     liaoning.hangup().unwrap();
+    jilin.hangup().unwrap();
     wait_mirrored(&liaoning, "/api/v1/national-list", &national_v1);
-    wait_mirrored(&liaoning, "/api/v1/provinces/220000/trust-list", &j.trust);
+    wait_mirrored(
+        &liaoning,
+        "/api/v1/provinces/220000/trust-list",
+        &jilin_trust_v1,
+    );
+    wait_mirrored(&jilin, "/api/v1/national-list", &national_v1);
     // The own province is never mirrored: its lists are the server's own.
     wait_status(&liaoning, "/api/v1/provinces/210000/trust-list", 404);
+    wait_status(&jilin, "/api/v1/provinces/220000/trust-list", 404);
 
     // The officer enrolls with Liaoning's server and syncs from it only.
     let device = dir.path().join("device");
-    let token = liaoning.demo_file("officer-token").unwrap();
+    let officer = liaoning.demo_file("officer-token").unwrap();
     let national_kid =
         serde_json::from_str::<Value>(&std::fs::read_to_string(&national_root).unwrap()).unwrap()
             ["kid"]
@@ -317,7 +360,7 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
             "--server",
             &liaoning.url,
             "--token",
-            &token,
+            &officer,
             "--national-root-kid",
             "0000000000000000",
         ],
@@ -337,7 +380,7 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
             "--server",
             &liaoning.url,
             "--token",
-            &token,
+            &officer,
             "--national-root-kid",
             &national_kid,
         ],
@@ -347,19 +390,17 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
     let enrolled = json_lines(&out).unwrap().remove(0);
     assert_eq!(
         enrolled["national_root_kid"].as_str().unwrap(),
-        serde_json::from_str::<Value>(&std::fs::read_to_string(&national_root).unwrap()).unwrap()
-            ["kid"]
-            .as_str()
-            .unwrap()
+        national_kid
     );
     let report = sync(&device);
     assert_eq!(report["national"]["provinces"], json!([220000]), "{report}");
     let liaoning_trust_seq = report["trust_seq"].clone();
     let liaoning_status_seq = report["status_seq"].clone();
 
-    // 1. Valid, offline (Jilin's publisher and Liaoning's server are not
-    //    asked: verify never touches the network), naming Jilin.
-    let cert = jilin_certificate(&j);
+    // 1. Valid, offline (neither server is asked: verify never touches the
+    //    network), naming Jilin.
+    let jilin_before = provable_checks(&jilin, &jilin_admin, 220100);
+    let liaoning_before = provable_checks(&liaoning, &liaoning_admin, 210000);
     let v = verify(&device, &cert);
     assert_eq!(verdict(&v), ("valid".into(), "ok".into()), "{v}");
     assert_eq!(v["issuing_province"]["code"], 220000, "{v}");
@@ -372,10 +413,38 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
         describe(&card)
     );
 
+    // The two checks are uploaded at the next sync; Liaoning's server
+    // forwards them to Jilin's (its peer from the national list), where they
+    // count for 长春; Liaoning's counts do not move.
+    sync(&device);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while provable_checks(&jilin, &jilin_admin, 220100) < jilin_before + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the checks did not reach Jilin in 60 s; Liaoning's log:\n{}\nJilin's log:\n{}",
+            liaoning.log_text(),
+            jilin.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        provable_checks(&jilin, &jilin_admin, 220100),
+        jilin_before + 2
+    );
+    assert_eq!(
+        provable_checks(&liaoning, &liaoning_admin, 210000),
+        liaoning_before
+    );
+
     // 2. Jilin cancels it; after Liaoning mirrors and the officer syncs:
     //    invalid. Liaoning's own lists are untouched.
-    let cancelled = jilin_status(&j, 2, Some(42));
-    set(&published, "/api/v1/status-list", cancelled.clone());
+    let (status, changed) = post_json(
+        &format!("{}/api/v1/certificates/YSZ/{number}/status", jilin.url),
+        &jilin_admin,
+        &json!({"status": "revoked", "reason": "注销"}),
+    );
+    assert_eq!(status, 200, "{changed}");
+    let (_, cancelled) = get_bytes(&format!("{}/api/v1/status-list", jilin.url));
     liaoning.hangup().unwrap();
     wait_mirrored(
         &liaoning,
@@ -463,10 +532,8 @@ fn a_liaoning_officer_verifies_jilin_certificates_through_the_national_list() {
 
     // 4. Jilin is removed from the national list: after the next sync its
     //    certificates are no longer valid (cannot confirm, unknown
-    //    province; see docs/decisions.md). Jilin reinstating it changes
-    //    nothing any more.
+    //    province; see docs/decisions.md).
     std::fs::write(&national, &national_v2).unwrap();
-    set(&published, "/api/v1/status-list", jilin_status(&j, 3, None));
     sign_national(
         &key_dir,
         dir.path(),

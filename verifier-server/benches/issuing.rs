@@ -55,6 +55,7 @@ fn bench(engine: &Engine, alg: Alg, n: usize, batch: usize) {
         token_id,
         role: Role::Agency,
         division: Some(division),
+        province: shared::domain::DivisionCode::PROVINCE,
         subject: "bench".into(),
     };
     // What the client sends, prepared before the clock starts.

@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use importer::{Format, ImportOptions};
 use sha2::Digest as _;
 use shared::crypto::Alg;
-use shared::domain::DivisionCode;
+use shared::domain::{DivisionCode, Jurisdiction};
 use verifier_server::auth::{self, Role};
 use verifier_server::http::tls;
 use verifier_server::lists::ListConfig;
@@ -409,6 +409,17 @@ struct DataArg {
         hide_env_values = true
     )]
     database: Option<String>,
+    /// The province this server runs as (GB/T 2260 province code whose
+    /// table ships: 210000 辽宁, 220000 吉林): its divisions, plates and
+    /// authorities. A data directory belongs to one province.
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "LNEC_PROVINCE",
+        default_value = "210000",
+        value_parser = parse_province
+    )]
+    province: &'static Jurisdiction,
 }
 
 #[derive(Debug, Args)]
@@ -605,7 +616,7 @@ impl ServeArgs {
             (Some(root), Some(source)) => Some(verifier_server::national::NationalConfig {
                 root: verifier_server::national::read_public_key(root)?,
                 source: source.clone(),
-                own_province: shared::domain::DivisionCode::PROVINCE.code(),
+                own_province: self.data.province.code,
                 refresh: std::time::Duration::from_secs(self.national_refresh.max(1)),
             }),
             _ => None,
@@ -617,6 +628,7 @@ impl ServeArgs {
             calendar: std::sync::Arc::new(calendar),
             national,
             audience: verifier_server::apps::Audience(self.audience.trim().to_string()),
+            province: self.data.province,
         })
     }
 }
@@ -791,6 +803,27 @@ fn parse_division(s: &str) -> Result<DivisionCode, String> {
     DivisionCode::parse(s).map_err(|e| e.to_string())
 }
 
+fn parse_province(s: &str) -> Result<&'static Jurisdiction, String> {
+    let code: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a 6-digit province code"))?;
+    shared::domain::JURISDICTIONS
+        .iter()
+        .copied()
+        .find(|j| j.code == code)
+        .ok_or_else(|| {
+            let known: Vec<String> = shared::domain::JURISDICTIONS
+                .iter()
+                .map(|j| format!("{} {}", j.code, j.name_zh))
+                .collect();
+            format!(
+                "{code} is no province whose data ships ({})",
+                known.join(", ")
+            )
+        })
+}
+
 fn open_store(d: &DataArg) -> anyhow::Result<Arc<dyn Store>> {
     verifier_server::open_store(&d.data, d.database.as_deref())
 }
@@ -805,6 +838,15 @@ fn create_token(a: &CreateTokenArgs) -> anyhow::Result<String> {
             bail!("--division is only for agency and officer tokens")
         }
         _ => {}
+    }
+    if let Some(d) = a.division {
+        a.data.province.check(d).map_err(|e| {
+            anyhow::anyhow!(
+                "--division: {} (this server runs as --province {})",
+                e.message_zh(),
+                a.data.province.code
+            )
+        })?;
     }
     let subject = a
         .subject
@@ -1005,7 +1047,14 @@ async fn serve(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Resul
     .await
     .context("opening the data directory")??;
     if let Some(peers) = peers {
-        state.set_peers(peers);
+        if peers.own().code() != state.province().code {
+            bail!(
+                "--peers names province {} as this server's, but it runs as --province {}",
+                peers.own().code(),
+                state.province().code
+            );
+        }
+        state.set_configured_peers(peers);
     }
     if purge {
         schedule_purge(&state, retention_years);
@@ -1047,7 +1096,7 @@ fn schedule_national(state: &AppState) {
     tokio::spawn(async move {
         loop {
             let s = state.clone();
-            match tokio::task::spawn_blocking(move || s.national().refresh()).await {
+            match tokio::task::spawn_blocking(move || s.refresh_national()).await {
                 Ok(Ok(r)) => tracing::info!(
                     seq = r.seq,
                     provinces = ?r.provinces,
@@ -1114,6 +1163,7 @@ fn national(cmd: NationalCmd) -> anyhow::Result<()> {
                 &data.data,
                 store.as_ref(),
                 Alg::EdDSA,
+                data.province,
                 system_clock()(),
             )?;
             println!(
@@ -1195,6 +1245,13 @@ fn purge(a: &PurgeArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result<()> {
+    if a.data.province != &shared::domain::LIAONING {
+        bail!(
+            "the demo data set is Liaoning's; run {} with `serve --province {}` beside it (scripts/demo does)",
+            a.data.province.name_zh,
+            a.data.province.code
+        );
+    }
     let config = a.config()?;
     let peers = a.peers()?;
     let (data, database, listen, alg) = (a.data.data, a.data.database, a.listen, Alg::from(a.alg));
@@ -1208,7 +1265,14 @@ async fn demo(a: ServeArgs, tls: Option<Arc<tls::Reloadable>>) -> anyhow::Result
     .context("opening the data directory")??;
     eprintln!("{report}");
     if let Some(peers) = peers {
-        state.set_peers(peers);
+        if peers.own().code() != state.province().code {
+            bail!(
+                "--peers names province {} as this server's, but it runs as --province {}",
+                peers.own().code(),
+                state.province().code
+            );
+        }
+        state.set_configured_peers(peers);
     }
     verifier_server::forwarder::spawn(&state);
     verifier_server::notifier::spawn(&state, verifier_server::notifier::INTERVAL);

@@ -29,7 +29,9 @@ use shared::api::KeyView;
 use shared::crypto::{Alg, PublicKey, SigningKey};
 use shared::domain::{CertType, DivisionCode};
 use shared::national::{NationalList, Province, MAX_NATIONAL_LIST_LEN};
-use shared::trust::{SignedStatus, StatusUpdate, TrustList, MAX_STATUS_LEN};
+use shared::status::{StatusCache, StatusSnapshot};
+use shared::trust::{Manifest, SignedStatus, StatusUpdate, TrustList, MAX_STATUS_LEN};
+use shared::verify::{National, ProvinceData, StatusData};
 
 /// File name of the national root's secret key in its directory.
 pub const ROOT_KEY_FILE: &str = "national-root.key";
@@ -265,6 +267,12 @@ pub struct ProvinceCopy {
     pub status: Bytes,
     /// The snapshot's sequence.
     pub status_seq: u64,
+    /// The trust list, verified with the root the national list names.
+    pub trust_list: TrustList,
+    /// The status snapshot, verified with that trust list.
+    pub status_cache: StatusCache,
+    /// The snapshot's freshness.
+    pub status_manifest: Manifest,
 }
 
 /// What the mirror holds.
@@ -421,6 +429,38 @@ impl Mirror {
     }
 }
 
+impl Mirrored {
+    /// The other provinces' lists as `shared::verify` takes them (borrowed
+    /// from this copy): hand them to [`Mirrored::national`].
+    pub fn province_data(&self) -> Vec<ProvinceData<'_>> {
+        self.provinces
+            .iter()
+            .map(|(code, c)| ProvinceData {
+                province: *code,
+                trust: &c.trust_list,
+                status: Some(StatusData {
+                    cache: &c.status_cache,
+                    manifest: c.status_manifest,
+                }),
+            })
+            .collect()
+    }
+
+    /// The verification context of mutual recognition: this copy's national
+    /// list and `provinces` (from [`Mirrored::province_data`]).
+    pub fn national<'a>(
+        &'a self,
+        own_province: u32,
+        provinces: &'a [ProvinceData<'a>],
+    ) -> National<'a> {
+        National {
+            own_province,
+            list: &self.list,
+            provinces,
+        }
+    }
+}
+
 fn mirror_province(
     agent: &ureq::Agent,
     p: &Province,
@@ -438,7 +478,8 @@ fn mirror_province(
         }
     }
     let status_bytes = fetch(agent, &p.status_list_url, MAX_FETCH)?;
-    let status_seq = verify_snapshot(&status_bytes, &trust)?;
+    let (snapshot, status_manifest) = verify_snapshot(&status_bytes, &trust)?;
+    let status_seq = snapshot.seq;
     if let Some(prev) = previous {
         if status_seq < prev.status_seq {
             bail!(
@@ -452,13 +493,16 @@ fn mirror_province(
         trust_seq: trust.seq,
         status: Bytes::from(status_bytes),
         status_seq,
+        trust_list: trust,
+        status_cache: StatusCache::from_snapshot(snapshot),
+        status_manifest,
     })
 }
 
-fn verify_snapshot(bytes: &[u8], trust: &TrustList) -> anyhow::Result<u64> {
+fn verify_snapshot(bytes: &[u8], trust: &TrustList) -> anyhow::Result<(StatusSnapshot, Manifest)> {
     let signed = SignedStatus::verify(bytes, trust).context("status list refused")?;
     match signed.update {
-        StatusUpdate::Snapshot(s) => Ok(s.seq),
+        StatusUpdate::Snapshot(s) => Ok((s, signed.manifest)),
         StatusUpdate::Delta(_) => bail!("a delta where a status snapshot was expected"),
     }
 }

@@ -125,6 +125,10 @@ pub struct Config {
     pub national: Option<crate::national::NationalConfig>,
     /// The audience applications' assertions name (`serve --audience`).
     pub audience: crate::service::apps::Audience,
+    /// The province this server runs as (`serve --province`): its
+    /// divisions, plates and authorities decide what its records may be.
+    /// Liaoning by default.
+    pub province: &'static shared::domain::Jurisdiction,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -181,6 +185,8 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     /// The other provinces (forwarding); replaced whole by `set_peers`.
     peers: RwLock<Arc<PeerProvinces>>,
+    /// The `--peers` file, kept to give base URLs over the national list's.
+    configured_peers: RwLock<Option<Arc<PeerProvinces>>>,
     national: crate::national::Mirror,
 }
 
@@ -207,7 +213,7 @@ impl AppState {
         let db = data.join(keys::DB_FILE);
         let store = open_sqlite(&db)?;
         let generation = keys::read_generation(data);
-        let keys = keys::init_or_load(data, &store, alg, clock())?;
+        let keys = keys::init_or_load(data, &store, alg, config.province, clock())?;
         Ok(AppState::from_parts(
             Arc::new(store),
             keys,
@@ -232,7 +238,7 @@ impl AppState {
     ) -> anyhow::Result<AppState> {
         let store = open_store(data, database)?;
         let generation = keys::read_generation(data);
-        let keys = keys::init_or_load(data, store.as_ref(), alg, clock())?;
+        let keys = keys::init_or_load(data, store.as_ref(), alg, config.province, clock())?;
         Ok(AppState::from_parts(
             store,
             keys,
@@ -255,6 +261,8 @@ impl AppState {
         clock: Clock,
     ) -> AppState {
         let (data, generation) = data.map_or((None, 0), |(d, g)| (Some(d), g));
+        let no_peers = shared::forward::ProvinceCode::new(config.province.code)
+            .map_or_else(|_| PeerProvinces::default(), PeerProvinces::none);
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -269,7 +277,8 @@ impl AppState {
                 reverifier: Reverifier::default(),
                 lookup: crate::service::lookup::Limiter::default(),
                 metrics: crate::metrics::Metrics::default(),
-                peers: RwLock::new(Arc::new(PeerProvinces::default())),
+                peers: RwLock::new(Arc::new(no_peers)),
+                configured_peers: RwLock::new(None),
             }),
         }
     }
@@ -370,6 +379,11 @@ impl AppState {
         &self.inner.lists
     }
 
+    /// The province this server runs as (`serve --province`).
+    pub fn province(&self) -> &'static shared::domain::Jurisdiction {
+        self.inner.config.province
+    }
+
     /// List freshness settings.
     pub fn list_config(&self) -> ListConfig {
         self.inner.config.lists
@@ -429,6 +443,46 @@ impl AppState {
             Err(poisoned) => poisoned.into_inner(),
         };
         *slot = Arc::new(peers);
+    }
+
+    /// Peers from `serve --peers FILE`: used as they are until a national
+    /// list is held, then only to give a listed province's base URL
+    /// ([`AppState::refresh_national`]).
+    pub fn set_configured_peers(&self, peers: PeerProvinces) {
+        if let Ok(mut slot) = self.inner.configured_peers.write() {
+            *slot = Some(Arc::new(peers.clone()));
+        }
+        self.set_peers(peers);
+    }
+
+    /// Fetches the national list and the other provinces' lists again
+    /// (blocking: network and files) and, once a national list is held,
+    /// makes its provinces the peers ([`PeerProvinces::from_national`]): a
+    /// province removed from the list is forwarded to and accepted from no
+    /// more. A list refused keeps the held one and the peers as they were.
+    pub fn refresh_national(&self) -> anyhow::Result<crate::national::RefreshReport> {
+        let report = self.national().refresh()?;
+        if let (Some(held), Some(config)) = (self.national().held(), self.national().config()) {
+            let own = shared::forward::ProvinceCode::new(config.own_province)
+                .map_err(|e| anyhow::anyhow!("own province {}: {e}", config.own_province))?;
+            let configured = self
+                .inner
+                .configured_peers
+                .read()
+                .ok()
+                .and_then(|c| c.clone());
+            let (peers, skipped) =
+                PeerProvinces::from_national(own, &held.list, configured.as_deref());
+            for (code, why) in skipped {
+                tracing::warn!(
+                    province = code,
+                    why,
+                    "listed province is no forwarding peer"
+                );
+            }
+            self.set_peers(peers);
+        }
+        Ok(report)
     }
 
     /// The per-token limiter of online lookups.

@@ -340,6 +340,14 @@ pub struct AppVerdict {
     pub fields: Vec<SharedField>,
     /// The grant an identifier was looked up under.
     pub grant_id: Option<i64>,
+    /// The issuing province's code (e.g. 220000) when a scanned code's
+    /// signature verified (mutual recognition: another province's
+    /// certificate is judged against its mirrored lists).
+    #[serde(default)]
+    pub province_code: Option<u32>,
+    /// Its GB/T 2260 name, e.g. 吉林省.
+    #[serde(default)]
+    pub province_name: Option<String>,
 }
 
 /// One change of a certificate the application may see.

@@ -320,13 +320,14 @@ fn collection_start(cert_type: CertType) -> Date {
 
 /// Printed-number templates. Person certificates print the number as is
 /// (for QC it is the holder's ID number); vehicle certificates and the
-/// three operating permits follow the 辽交运管…字…号 pattern; the
+/// three operating permits follow the 辽交运管…字…号 pattern (吉交运管…
+/// for Jilin: the province's abbreviation from its shipped data); the
 /// ride-hailing permit's number is printed as is.
 fn template(cert_type: CertType) -> &'static str {
     match cert_type {
         CertType::QC | CertType::WYJ | CertType::XYJ | CertType::WYJY => "{number}",
-        CertType::YSZ | CertType::WYY => "辽交运管{city}字{number}号",
-        CertType::JYXK | CertType::WXHW | CertType::FSX => "辽交运管许可{city}字{number}号",
+        CertType::YSZ | CertType::WYY => "{province}交运管{city}字{number}号",
+        CertType::JYXK | CertType::WXHW | CertType::FSX => "{province}交运管许可{city}字{number}号",
     }
 }
 
@@ -377,11 +378,10 @@ pub fn render_number(cert_type: CertType, number: &str, issuer: DivisionCode) ->
         .split_once("{number}")
         .unwrap_or(("", ""));
     let city = issuer.number_abbrev_zh();
-    format!(
-        "{}{number}{}",
-        before.replace("{city}", city),
-        after.replace("{city}", city)
-    )
+    // The province's abbreviation (辽, 吉) from its shipped data.
+    let province = issuer.jurisdiction().map_or("", |j| j.short);
+    let fill = |part: &str| part.replace("{province}", province).replace("{city}", city);
+    format!("{}{number}{}", fill(before), fill(after))
 }
 
 #[cfg(test)]

@@ -274,6 +274,18 @@ pub enum ParseError {
         /// The code found.
         code: u32,
     },
+    /// A division code in force, but of another province than the one
+    /// whose records are checked (rule `unknown_division`, as a code in no
+    /// table: for that province it is none of its divisions).
+    #[error("{kind}: {}", self.detail_en())]
+    OutsideProvince {
+        /// What was being parsed.
+        kind: IdKind,
+        /// The code found.
+        code: u32,
+        /// The province whose division was expected, e.g. 210000.
+        province: u32,
+    },
     /// A plate whose first character is not a mainland province abbreviation.
     #[error("{kind}: {}", self.detail_en())]
     UnknownProvince {
@@ -361,6 +373,7 @@ impl ParseError {
             | ParseError::BadCharacter { kind, .. }
             | ParseError::BadCheckDigit { kind, .. }
             | ParseError::UnknownDivision { kind, .. }
+            | ParseError::OutsideProvince { kind, .. }
             | ParseError::UnknownProvince { kind, .. }
             | ParseError::ImpossibleDate { kind }
             | ParseError::DateTooEarly { kind }
@@ -397,7 +410,8 @@ impl ParseError {
         variants [
             Empty = "empty", WrongLength = "length", LengthOutOfRange = "length",
             BadCharacter = "character", BadCheckDigit = "check_digit",
-            UnknownDivision = "unknown_division", UnknownProvince = "province",
+            UnknownDivision = "unknown_division", OutsideProvince = "unknown_division",
+            UnknownProvince = "province",
             ImpossibleDate = "impossible_date", DateTooEarly = "too_early",
             FutureDate = "future_date", UnknownCode = "unknown_code",
             OutOfRange = "out_of_range", BadFormat = "format",
@@ -425,8 +439,18 @@ impl ParseError {
             } => format!("check digit should be {expected}, found {found}"),
             ParseError::UnknownDivision { kind, code } => match kind {
                 IdKind::IdNumber => format!("unknown division code {code:06}"),
-                _ => format!("{code:06} is not a Liaoning division code in force (GB/T 2260)"),
+                _ => match Jurisdiction::of(*code) {
+                    Some(j) => format!(
+                        "{code:06} is not a {} division code in force (GB/T 2260)",
+                        j.name_en
+                    ),
+                    None => format!("{code:06} is not a division code in force (GB/T 2260)"),
+                },
             },
+            ParseError::OutsideProvince { code, province, .. } => {
+                let name = Jurisdiction::of(*province).map_or("this province's", |j| j.name_en);
+                format!("{code:06} is not a {name} division code in force (GB/T 2260)")
+            }
             ParseError::UnknownProvince { found, .. } => {
                 format!("unknown province abbreviation '{found}'")
             }
@@ -467,8 +491,15 @@ impl ParseError {
             } => format!("校验位错误：应为 {expected}，实为 {found}"),
             ParseError::UnknownDivision { kind, code } => match kind {
                 IdKind::IdNumber => format!("前六位行政区划代码 {code:06} 不存在"),
-                _ => format!("{code:06} 不是辽宁省现行行政区划代码（GB/T 2260）"),
+                _ => match Jurisdiction::of(*code) {
+                    Some(j) => format!("{code:06} 不是{}现行行政区划代码（GB/T 2260）", j.name_zh),
+                    None => format!("{code:06} 不是现行行政区划代码（GB/T 2260）"),
+                },
             },
+            ParseError::OutsideProvince { code, province, .. } => {
+                let name = province_name_zh(*province).unwrap_or("本省");
+                format!("{code:06} 不是{name}现行行政区划代码（GB/T 2260）")
+            }
             ParseError::UnknownProvince { found, .. } => format!("省份简称“{found}”无效"),
             ParseError::ImpossibleDate { .. } if birth => "出生日期不存在".to_owned(),
             ParseError::ImpossibleDate { .. } => "为不存在的日期".to_owned(),
@@ -1087,32 +1118,164 @@ impl From<PlateColour> for u8 {
 // DivisionCode
 // ---------------------------------------------------------------------------
 
-/// Liaoning's 14 prefecture-level cities: code, name, plate prefix, and the
-/// one- or two-character abbreviation used in certificate numbers.
-const CITY_TABLE: [(u32, &str, &str, &str); 14] = [
-    (210100, "沈阳市", "辽A", "沈"),
-    (210200, "大连市", "辽B", "大"),
-    (210300, "鞍山市", "辽C", "鞍"),
-    (210400, "抚顺市", "辽D", "抚"),
-    (210500, "本溪市", "辽E", "本"),
-    (210600, "丹东市", "辽F", "丹"),
-    (210700, "锦州市", "辽G", "锦"),
-    (210800, "营口市", "辽H", "营"),
-    (210900, "阜新市", "辽J", "阜"),
-    (211000, "辽阳市", "辽K", "辽阳"),
-    (211100, "盘锦市", "辽L", "盘"),
-    (211200, "铁岭市", "辽M", "铁"),
-    (211300, "朝阳市", "辽N", "朝"),
-    (211400, "葫芦岛市", "辽P", "葫"),
-];
+/// A province whose GB/T 2260 table ships with the system, with the rules
+/// its own records follow: its plate character, its transport department,
+/// the prefix of its printed certificate numbers. A verifier-server runs as
+/// one of them (`--province`, Liaoning by default); everything that differs
+/// between provinces is here or in the province's table file, not in code.
+#[derive(Debug)]
+pub struct Jurisdiction {
+    /// The province-level code, e.g. 210000.
+    pub code: u32,
+    /// GB/T 2260 name, e.g. 辽宁省.
+    pub name_zh: &'static str,
+    /// English name, e.g. Liaoning.
+    pub name_en: &'static str,
+    /// The one-character abbreviation: on plates (GA 36) and printed
+    /// numbers, e.g. 辽.
+    pub short: &'static str,
+    /// The provincial transport department, e.g. 辽宁省交通运输厅.
+    pub authority_zh: &'static str,
+    /// Whether the table lists every county code an ID number of the
+    /// province may begin with (the abolished ones too): then an ID number
+    /// whose first six digits are not in it is refused
+    /// ([`id_prefix_is_real`]); otherwise any code of the province passes.
+    pub id_prefixes_complete: bool,
+    /// The province's GB/T 2260 table: `code,name,status[,plate,abbreviation]`.
+    table: &'static str,
+    rows: std::sync::OnceLock<Vec<DivisionRow>>,
+}
 
-/// The shipped GB/T 2260 table of Liaoning (`shared/data/gbt2260-liaoning.csv`):
-/// the province, its 14 cities and its county-level divisions, plus a few
-/// abolished county codes that still begin older ID numbers. Data, not code:
-/// update the file when the Ministry of Civil Affairs publishes a change.
-const LIAONING_TABLE: &str = include_str!("../../data/gbt2260-liaoning.csv");
+/// Liaoning (210000): `shared/data/gbt2260-liaoning.csv`.
+pub static LIAONING: Jurisdiction = Jurisdiction {
+    code: 210000,
+    name_zh: "辽宁省",
+    name_en: "Liaoning",
+    short: "辽",
+    authority_zh: "辽宁省交通运输厅",
+    id_prefixes_complete: true,
+    table: include_str!("../../data/gbt2260-liaoning.csv"),
+    rows: std::sync::OnceLock::new(),
+};
 
-/// One row of the shipped Liaoning GB/T 2260 table (`shared/data/gbt2260-liaoning.csv`).
+/// Jilin (220000): `shared/data/gbt2260-jilin.csv`.
+pub static JILIN: Jurisdiction = Jurisdiction {
+    code: 220000,
+    name_zh: "吉林省",
+    name_en: "Jilin",
+    short: "吉",
+    authority_zh: "吉林省交通运输厅",
+    // Four abolished codes only: not yet every code older ID numbers carry.
+    id_prefixes_complete: false,
+    table: include_str!("../../data/gbt2260-jilin.csv"),
+    rows: std::sync::OnceLock::new(),
+};
+
+/// Every province whose table ships, in code order.
+pub static JURISDICTIONS: [&Jurisdiction; 2] = [&LIAONING, &JILIN];
+
+impl PartialEq for Jurisdiction {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+impl Eq for Jurisdiction {}
+
+impl Default for &'static Jurisdiction {
+    /// Liaoning, the province this system was built for.
+    fn default() -> Self {
+        &LIAONING
+    }
+}
+
+impl Jurisdiction {
+    /// The shipped province a code (of the province, a city or a county)
+    /// belongs to.
+    pub fn of(code: u32) -> Option<&'static Jurisdiction> {
+        JURISDICTIONS
+            .iter()
+            .copied()
+            .find(|j| j.code == code / 10_000 * 10_000)
+    }
+
+    /// The province itself as a division code.
+    pub fn division(&'static self) -> DivisionCode {
+        DivisionCode(self.code)
+    }
+
+    /// Every row of the province's table, in file order. A row that does
+    /// not parse is a defect of the shipped file, caught by the tests
+    /// (`division_table_is_complete`); it is skipped here.
+    pub fn divisions(&self) -> &[DivisionRow] {
+        self.rows.get_or_init(|| parse_table(self.table))
+    }
+
+    /// The province's cities (and prefectures) in force, in code order.
+    pub fn cities(&self) -> Vec<DivisionCode> {
+        let mut v: Vec<DivisionCode> = self
+            .divisions()
+            .iter()
+            .filter(|r| r.current && r.code % 100 == 0 && r.code % 10_000 != 0)
+            .map(|r| DivisionCode(r.code))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether `d` is this province or one of its divisions.
+    pub fn contains(&self, d: DivisionCode) -> bool {
+        d.province_code() == self.code
+    }
+
+    /// Parses a division code of this province in force (6 digits).
+    pub fn parse_division(&self, s: &str) -> Result<DivisionCode, ParseError> {
+        let d = DivisionCode::parse(s)?;
+        self.check(d)
+    }
+
+    /// `d` if it is this province's, else [`ParseError::OutsideProvince`].
+    pub fn check(&self, d: DivisionCode) -> Result<DivisionCode, ParseError> {
+        if self.contains(d) {
+            Ok(d)
+        } else {
+            Err(ParseError::OutsideProvince {
+                kind: IdKind::Division,
+                code: d.0,
+                province: self.code,
+            })
+        }
+    }
+}
+
+fn parse_table(table: &'static str) -> Vec<DivisionRow> {
+    table
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut parts = l.split(',');
+            let code = parts.next()?.parse().ok()?;
+            let name = parts.next()?;
+            let current = match parts.next()? {
+                "current" => true,
+                "abolished" => false,
+                _ => return None,
+            };
+            let plate_prefix = parts.next().filter(|p| !p.is_empty());
+            let abbrev = parts.next().filter(|p| !p.is_empty());
+            Some(DivisionRow {
+                code,
+                name,
+                current,
+                plate_prefix,
+                abbrev,
+            })
+        })
+        .collect()
+}
+
+/// One row of a shipped GB/T 2260 table (`shared/data/gbt2260-*.csv`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DivisionRow {
     /// The 6-digit code.
@@ -1121,60 +1284,46 @@ pub struct DivisionRow {
     pub name: &'static str,
     /// Whether the code is in force (`false`: abolished, kept for ID numbers).
     pub current: bool,
+    /// A city's plate prefix (GA 36 发牌机关代号), e.g. 辽A.
+    pub plate_prefix: Option<&'static str>,
+    /// A city's abbreviation in printed certificate numbers, e.g. 沈.
+    pub abbrev: Option<&'static str>,
 }
 
-/// Every row of the shipped Liaoning division table, in file order. A row
-/// that does not parse is a defect of the shipped file, caught by the tests
-/// (`division_table_is_complete`); it is skipped here.
+/// Every row of the shipped Liaoning division table, in file order.
 pub fn liaoning_divisions() -> &'static [DivisionRow] {
-    static ROWS: std::sync::OnceLock<Vec<DivisionRow>> = std::sync::OnceLock::new();
-    ROWS.get_or_init(|| {
-        LIAONING_TABLE
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .filter_map(|l| {
-                let mut parts = l.split(',');
-                let code = parts.next()?.parse().ok()?;
-                let name = parts.next()?;
-                let current = match parts.next()? {
-                    "current" => true,
-                    "abolished" => false,
-                    _ => return None,
-                };
-                Some(DivisionRow {
-                    code,
-                    name,
-                    current,
-                })
-            })
-            .collect()
-    })
+    LIAONING.divisions()
 }
 
 fn division_row(code: u32) -> Option<&'static DivisionRow> {
-    liaoning_divisions().iter().find(|r| r.code == code)
+    Jurisdiction::of(code)?
+        .divisions()
+        .iter()
+        .find(|r| r.code == code)
 }
 
 /// Whether `code` may begin a citizen ID number: any province's code must
-/// be a province-level code (GB/T 2260); a Liaoning one must be a real
-/// county-level code of the shipped table, current or abolished (an ID
-/// number keeps the code of its first registration).
+/// be a province-level code (GB/T 2260); one of a province whose shipped
+/// table is complete for ID numbers (Liaoning's) must be a real
+/// county-level code of that table, current or abolished (an ID number
+/// keeps the code of its first registration).
 pub fn id_prefix_is_real(code: u32) -> bool {
     if !PROVINCE_PREFIXES.contains(&(code / 10_000)) {
         return false;
     }
-    if code / 10_000 != 21 {
+    if !Jurisdiction::of(code).is_some_and(|j| j.id_prefixes_complete) {
         return true;
     }
     code % 100 != 0 && division_row(code).is_some()
 }
 
-/// A Liaoning administrative division code (行政区划代码, GB/T 2260).
+/// An administrative division code (行政区划代码, GB/T 2260) of a province
+/// whose table ships ([`Jurisdiction`]: Liaoning, Jilin).
 ///
-/// Accepts only codes in force in the shipped table
-/// (`shared/data/gbt2260-liaoning.csv`): the province (210000), its 14
-/// cities (210100 … 211400) and their county-level divisions. A county
+/// Accepts only codes in force in a shipped table
+/// (`shared/data/gbt2260-*.csv`): the province (210000), its cities
+/// (210100 … 211400) and their county-level divisions. Whether a code is
+/// the running province's is [`Jurisdiction::check`]. A county
 /// has its own name ([`DivisionCode::name_zh`]), and its transport bureau
 /// is named as itself ([`DivisionCode::authority_name_zh`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1203,8 +1352,8 @@ impl DivisionCode {
     /// Liaoning province, 210000.
     pub const PROVINCE: DivisionCode = DivisionCode(210000);
 
-    /// Checks that `code` is Liaoning's, one of its cities, or one of their
-    /// county-level divisions in force.
+    /// Checks that `code` is a shipped province's, one of its cities, or
+    /// one of their county-level divisions in force.
     pub fn from_u32(code: u32) -> Result<Self, ParseError> {
         match division_row(code) {
             Some(row) if row.current => Ok(DivisionCode(code)),
@@ -1218,12 +1367,14 @@ impl DivisionCode {
     /// Any province's code (mutual recognition, 互认互通): 6 digits whose
     /// first two are a province-level code of GB/T 2260. Used where another
     /// province's signed data is read (its certificates' claims, its trust
-    /// list); Liaoning's own records keep [`DivisionCode::from_u32`].
+    /// list); a province's own records keep [`DivisionCode::from_u32`]. A
+    /// province whose table ships but whose ID numbers it does not cover
+    /// completely (Jilin) is read as leniently as any other.
     pub fn from_u32_national(code: u32) -> Result<Self, ParseError> {
         if Self::from_u32(code).is_ok()
             || ((100_000..1_000_000).contains(&code)
                 && PROVINCE_PREFIXES.contains(&(code / 10_000))
-                && code / 10_000 != 21)
+                && !Jurisdiction::of(code).is_some_and(|j| j.id_prefixes_complete))
         {
             Ok(DivisionCode(code))
         } else {
@@ -1264,7 +1415,7 @@ impl DivisionCode {
         self.0 % 10_000 == 0
     }
 
-    /// Whether this is one of the 14 cities.
+    /// Whether this is a city (or prefecture).
     pub fn is_city(self) -> bool {
         !self.is_province() && self.0 % 100 == 0
     }
@@ -1289,26 +1440,29 @@ impl DivisionCode {
         if !self.is_city() {
             return Vec::new();
         }
-        liaoning_divisions()
+        Jurisdiction::of(self.0)
+            .map(Jurisdiction::divisions)
+            .unwrap_or_default()
             .iter()
             .filter(|r| r.current && r.code % 100 != 0 && r.code / 100 * 100 == self.0)
             .map(|r| DivisionCode(r.code))
             .collect()
     }
 
-    fn city_row(self) -> Option<&'static (u32, &'static str, &'static str, &'static str)> {
-        let city = self.city().0;
-        CITY_TABLE.iter().find(|row| row.0 == city)
+    fn city_row(self) -> Option<&'static DivisionRow> {
+        if self.is_province() {
+            return None;
+        }
+        division_row(self.city().0)
     }
 
-    /// Chinese name: 辽宁省, a city's (沈阳市) or a county's own (铁西区).
+    /// Chinese name: 辽宁省, a city's (沈阳市) or a county's own (铁西区);
+    /// another province's code read from its signed data: its province.
     pub fn name_zh(self) -> &'static str {
-        if !self.is_liaoning() {
-            return province_name_zh(self.province_code()).unwrap_or("外省");
-        }
+        let province = || province_name_zh(self.province_code()).unwrap_or("外省");
         match division_row(self.0) {
             Some(row) => row.name,
-            None => self.city_row().map_or("辽宁省", |row| row.1),
+            None => self.city_row().map_or_else(province, |row| row.name),
         }
     }
 
@@ -1323,9 +1477,10 @@ impl DivisionCode {
         }
     }
 
-    /// Plate prefix of the city (辽A … 辽P); `None` for the province.
+    /// Plate prefix of the city (辽A … 辽P, 吉A … 吉J); `None` for the
+    /// province.
     pub fn plate_prefix(self) -> Option<&'static str> {
-        self.city_row().map(|row| row.2)
+        self.city_row().and_then(|row| row.plate_prefix)
     }
 
     /// The city's plate letter (A for 沈阳, GA 36 发牌机关代号); `None` for
@@ -1338,21 +1493,27 @@ impl DivisionCode {
     /// 辽交运管许可沈字…号; 辽 for the province. Placeholder values until
     /// the official abbreviations are confirmed.
     pub fn number_abbrev_zh(self) -> &'static str {
-        self.city_row().map_or("辽", |row| row.3)
+        match self.city_row().and_then(|row| row.abbrev) {
+            Some(a) => a,
+            None => Jurisdiction::of(self.0).map_or("", |j| j.short),
+        }
     }
 
-    /// The transport authority for this division: 辽宁省交通运输厅 for the
-    /// province, a city's or a county's own 交通运输局 (沈阳市交通运输局,
-    /// 沈阳市铁西区交通运输局, 康平县交通运输局).
+    /// The transport authority for this division: the province's
+    /// department (辽宁省交通运输厅), a city's or a county's own 交通运输局
+    /// (沈阳市交通运输局, 沈阳市铁西区交通运输局, 康平县交通运输局); for a
+    /// province whose table does not ship, its name and the code.
     pub fn authority_name_zh(self) -> String {
-        if !self.is_liaoning() {
-            return format!("{}交通运输主管部门（{self}）", self.name_zh());
+        match Jurisdiction::of(self.0) {
+            None => format!("{}交通运输主管部门（{self}）", self.name_zh()),
+            Some(j) if self.is_province() => j.authority_zh.to_owned(),
+            Some(_) => format!("{}交通运输局", self.full_name_zh()),
         }
-        if self.is_province() {
-            "辽宁省交通运输厅".to_owned()
-        } else {
-            format!("{}交通运输局", self.full_name_zh())
-        }
+    }
+
+    /// The shipped province this division belongs to, if its table ships.
+    pub fn jurisdiction(self) -> Option<&'static Jurisdiction> {
+        Jurisdiction::of(self.0)
     }
 }
 
@@ -2148,17 +2309,76 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_table_parses_whole() {
+        for j in JURISDICTIONS {
+            let data_lines = j
+                .table
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .count();
+            let rows = j.divisions();
+            assert_eq!(
+                rows.len(),
+                data_lines,
+                "{}: a row does not parse",
+                j.name_en
+            );
+            assert!(rows.iter().all(|r| r.code / 10_000 * 10_000 == j.code));
+            for city in j.cities() {
+                let prefix = city.plate_prefix().unwrap_or_default();
+                assert!(prefix.starts_with(j.short), "{city} {prefix}");
+                assert_eq!(prefix.chars().count(), 2, "{city}");
+                assert!(!city.number_abbrev_zh().is_empty(), "{city}");
+                assert!(!city.counties().is_empty(), "{city}");
+            }
+            // Plate letters are unique within the province.
+            let mut letters: Vec<char> =
+                j.cities().iter().filter_map(|c| c.plate_letter()).collect();
+            letters.sort_unstable();
+            letters.dedup();
+            assert_eq!(letters.len(), j.cities().len(), "{}", j.name_en);
+        }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn jilin_divisions_plates_and_names() {
+        // 长春 and 延边朝鲜族自治州 (a prefecture, 222400) and their counties.
+        assert_eq!(JILIN.cities().len(), 9);
+        let current = JILIN.divisions().iter().filter(|r| r.current).count();
+        assert_eq!(current, 1 + 9 + 60);
+        let yanji = DivisionCode::from_u32(222401).unwrap();
+        assert_eq!(yanji.name_zh(), "延吉市");
+        assert_eq!(yanji.city().name_zh(), "延边朝鲜族自治州");
+        assert_eq!(yanji.plate_prefix(), Some("吉H"));
+        let nanguan = DivisionCode::from_u32(220102).unwrap();
+        assert_eq!(nanguan.full_name_zh(), "长春市南关区");
+        assert_eq!(nanguan.authority_name_zh(), "长春市南关区交通运输局");
+        assert_eq!(JILIN.division().authority_name_zh(), "吉林省交通运输厅");
+        assert_eq!(
+            DivisionCode::from_u32(220700).unwrap().plate_prefix(),
+            Some("吉J")
+        );
+        // A development zone's statistical code is no division.
+        assert!(DivisionCode::from_u32(220171).is_err());
+        // Jilin's codes are divisions, but not Liaoning's.
+        let e = LIAONING.check(nanguan).unwrap_err();
+        assert_eq!(e.rule(), "division.unknown_division");
+        assert!(
+            e.message_zh().contains("不是辽宁省现行行政区划代码"),
+            "{}",
+            e.message_zh()
+        );
+        assert_eq!(JILIN.check(nanguan), Ok(nanguan));
+        assert_eq!(Jurisdiction::of(222426).map(|j| j.code), Some(220000));
+        assert!(Jurisdiction::of(230100).is_none());
+        // Jilin's table is not complete for ID numbers: any 22 code passes.
+        assert!(id_prefix_is_real(220199));
+    }
+
+    #[test]
     fn division_table_is_complete() {
         let rows = liaoning_divisions();
-        let data_lines = LIAONING_TABLE
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-            .count();
-        assert_eq!(
-            rows.len(),
-            data_lines,
-            "a row of the shipped file does not parse"
-        );
         let current: Vec<_> = rows.iter().filter(|r| r.current).collect();
         // The province, 14 cities, 100 county-level divisions.
         assert_eq!(current.len(), 115);
@@ -2174,6 +2394,7 @@ mod tests {
         assert!(rows
             .iter()
             .all(|r| r.code / 10_000 == 21 && !r.name.is_empty()));
+
         // ID number prefixes.
         for (code, ok) in [
             (210102, true),
@@ -2212,7 +2433,8 @@ mod tests {
             (210001, "division.unknown_division"),
             (211500, "division.unknown_division"),
             (211501, "division.unknown_division"),
-            (220100, "division.unknown_division"),
+            // 黑龙江 (no table ships); Jilin's 220100 is a shipped division.
+            (230100, "division.unknown_division"),
             (110000, "division.unknown_division"),
             (0, "division.unknown_division"),
             (2101000, "division.unknown_division"),
@@ -2543,7 +2765,7 @@ mod tests {
             serde_json::from_str::<PlateColour>("2").ok(),
             Some(PlateColour::Yellow)
         );
-        assert!(serde_json::from_str::<DivisionCode>("220100").is_err());
+        assert!(serde_json::from_str::<DivisionCode>("230100").is_err());
         assert!(serde_json::from_str::<ScopeCode>("24").is_err());
         assert!(serde_json::from_str::<Tonnage>("\"0\"").is_err());
         assert!(serde_json::from_str::<Vin>("\"X\"").is_err());

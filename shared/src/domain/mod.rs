@@ -14,8 +14,9 @@ pub mod validate;
 pub use catalogue::{render_number, CatalogueEntry, FieldFormat, FieldSpec};
 pub use cert::{CertType, CertificateData, Face, Issuer, PermitFace, PersonFace, Sex, VehicleFace};
 pub use ids::{
-    parse_date, province_name_zh, CertIdentifier, DivisionCode, IdKind, IdNumber, ParseError,
-    PlateColour, PlateNumber, ScopeCode, Tonnage, Uscc, Vin, LIAONING_CITIES,
+    parse_date, province_name_zh, CertIdentifier, DivisionCode, IdKind, IdNumber, Jurisdiction,
+    ParseError, PlateColour, PlateNumber, ScopeCode, Tonnage, Uscc, Vin, JILIN, JURISDICTIONS,
+    LIAONING, LIAONING_CITIES,
 };
 pub use registry::{Registry, RegistryError};
 pub use validate::{largest_realistic_record, sample_record, Nonconformance, RawRecord};

@@ -113,15 +113,16 @@ impl Registry {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::domain::LIAONING_CITIES;
 
     #[test]
     fn the_shipped_registry_parses_and_names_every_type_and_authority() {
         let r = Registry::shipped().unwrap();
         assert_eq!(r.type_code(CertType::QC), "11100000000013338W001");
         assert_eq!(r.type_code(CertType::WYJY), "11100000000013338W009");
-        for d in std::iter::once(DivisionCode::PROVINCE).chain(LIAONING_CITIES) {
-            assert!(r.authority_uscc(d).is_some(), "{d:?}");
+        for j in crate::domain::JURISDICTIONS {
+            for d in std::iter::once(j.division()).chain(j.cities()) {
+                assert!(r.authority_uscc(d).is_some(), "{d:?}");
+            }
         }
         assert!(SHIPPED.contains("PLACEHOLDERS"));
     }
@@ -133,7 +134,7 @@ mod tests {
             ("\"QC\"", "\"XX\""),
             ("11100000000013338W004", "not a code"),
             ("11210100LNPH00000D", "11210100LNPH00000E"),
-            ("\"210100\"", "\"220100\""),
+            ("\"210100\"", "\"230100\""),
             ("\"note\"", "\"remark\""),
         ] {
             let text = SHIPPED.replacen(from, to, 1);

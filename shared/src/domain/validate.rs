@@ -47,8 +47,8 @@ use super::cert::{
     CertType, CertificateData, Face, Family, Issuer, PermitFace, PersonFace, Sex, VehicleFace,
 };
 use super::ids::{
-    parse_date, DivisionCode, IdKind, IdNumber, ParseError, PlateColour, PlateNumber, ScopeCode,
-    Tonnage, Uscc, Vin,
+    parse_date, DivisionCode, IdKind, IdNumber, Jurisdiction, ParseError, PlateColour, PlateNumber,
+    ScopeCode, Tonnage, Uscc, Vin, LIAONING,
 };
 
 /// A scalar in a pushed record: agencies send `"5"` or `5` alike.
@@ -323,6 +323,20 @@ pub fn parse_permit_number(s: &str) -> Result<String, ParseError> {
         });
     }
     Ok(s.to_owned())
+}
+
+/// A permit number (division code + serial) of `province`'s divisions.
+fn permit_in(number: &str, province: &Jurisdiction) -> Result<(), ParseError> {
+    let code: u32 = number.get(..6).and_then(|d| d.parse().ok()).unwrap_or(0);
+    if code / 10_000 * 10_000 == province.code {
+        Ok(())
+    } else {
+        Err(ParseError::OutsideProvince {
+            kind: IdKind::CertNumber,
+            code,
+            province: province.code,
+        })
+    }
 }
 
 /// The first character failing `ok`, as an error.
@@ -664,6 +678,18 @@ pub fn validate_pushed(
     today: Date,
     agency: Option<DivisionCode>,
 ) -> Result<CertificateData, Vec<Nonconformance>> {
+    validate_for(raw, today, &LIAONING, agency)
+}
+
+/// [`validate_pushed`] for the records of `province` (a server running as
+/// another province, `serve --province`): its divisions, its permit
+/// numbers, its plates (吉 and 吉A … for Jilin) from its shipped data.
+pub fn validate_for(
+    raw: &RawRecord,
+    today: Date,
+    province: &Jurisdiction,
+    agency: Option<DivisionCode>,
+) -> Result<CertificateData, Vec<Nonconformance>> {
     let mut c = Checker {
         raw,
         entry: None,
@@ -709,10 +735,16 @@ pub fn validate_pushed(
 
     // Common fields.
     let number = match cert_type {
-        Some(t) => c.field("number", |s| parse_number(t, s, today)),
+        Some(t) => c.field("number", |s| {
+            let n = parse_number(t, s, today)?;
+            if matches!(t, CertType::JYXK | CertType::WXHW | CertType::FSX) {
+                permit_in(&n, province)?;
+            }
+            Ok(n)
+        }),
         None => None,
     };
-    let issuer_division = c.field("issuer_division", DivisionCode::parse);
+    let issuer_division = c.field("issuer_division", |s| province.parse_division(s));
     let issuer_uscc = c.field("issuer_uscc", Uscc::parse);
     let issuer_name = c.text("issuer_name");
     let first_issue = c.field("first_issue", |s| not_future(parse_date(s)?, today));
@@ -746,7 +778,11 @@ pub fn validate_pushed(
     let business_scope = c.list("business_scope", ScopeCode::parse);
     let inspection_valid_until = c.field("inspection_valid_until", parse_date);
     let owner_address = c.text("owner_address");
-    let operating_permit_number = c.field("operating_permit_number", parse_permit_number);
+    let operating_permit_number = c.field("operating_permit_number", |s| {
+        let n = parse_permit_number(s)?;
+        permit_in(&n, province)?;
+        Ok(n)
+    });
     let vin = c.field("vin", Vin::parse);
     let make_model = c.text("make_model");
     let operating_area = c.text("operating_area");
@@ -883,7 +919,7 @@ pub fn validate_pushed(
     }
     if cert_type.is_some_and(|t| t.family() == Family::Vehicle) {
         if let Some(p) = &plate {
-            check_plate_city(&mut c, p, agency, issuer_division);
+            check_plate_city(&mut c, p, province, agency, issuer_division);
         }
     }
     if let (Some(p), Some(colour)) = (&plate, plate_colour) {
@@ -1019,16 +1055,18 @@ pub fn validate_pushed(
 fn check_plate_city(
     c: &mut Checker<'_>,
     plate: &PlateNumber,
+    province: &Jurisdiction,
     agency: Option<DivisionCode>,
     issuer: Option<DivisionCode>,
 ) {
     let p = plate.as_str();
-    if plate.province() != '辽' {
+    let (name, name_en, short) = (province.name_zh, province.name_en, province.short);
+    if !short.starts_with(plate.province()) {
         c.push(
             "plate",
             "plate.other_province",
-            format!("车牌号码 {p} 不是辽宁省号牌：辽宁省核发的车辆证照只能对应“辽”字号牌"),
-            format!("plate: {p} is not a Liaoning plate; a Liaoning vehicle certificate needs a 辽 plate"),
+            format!("车牌号码 {p} 不是{name}号牌：{name}核发的车辆证照只能对应“{short}”字号牌"),
+            format!("plate: {p} is not a {name_en} plate; a {name_en} vehicle certificate needs a {short} plate"),
         );
         return;
     }
@@ -1043,19 +1081,20 @@ fn check_plate_city(
     };
     if plate.city_letter() != letter {
         let found = plate.city_letter();
-        let owner = super::ids::LIAONING_CITIES
-            .iter()
+        let owner = province
+            .cities()
+            .into_iter()
             .find(|d| d.plate_letter() == Some(found))
             .map_or("无此发牌机关", |d| d.name_zh());
         c.push(
             "plate",
             "plate.city_mismatch",
             format!(
-                "车牌号码 {p} 的发牌机关代号“辽{found}”（{owner}）与发证机关所在地{}（辽{letter}）不符",
+                "车牌号码 {p} 的发牌机关代号“{short}{found}”（{owner}）与发证机关所在地{}（{short}{letter}）不符",
                 city.name_zh()
             ),
             format!(
-                "plate: {p} is registered under 辽{found}, not in the issuing city {} (辽{letter})",
+                "plate: {p} is registered under {short}{found}, not in the issuing city {} ({short}{letter})",
                 city.code()
             ),
         );
@@ -1676,6 +1715,79 @@ mod tests {
             let d = DivisionCode::from_u32(agency).ok();
             assert!(validate_pushed(&raw, TODAY, d).is_ok(), "{agency}");
         }
+    }
+
+    /// A Liaoning sample record moved to Jilin (长春, 吉A).
+    fn in_jilin(cert_type: CertType) -> RawRecord {
+        let mut raw = sample_record(cert_type);
+        raw.issuer_division = t("220100");
+        raw.issuer_uscc = t("11220100JLPH00000N");
+        raw.issuer_name = t("长春市交通运输局");
+        if let Some(p) = raw.plate.take() {
+            raw.plate = Some(format!("吉A{}", p.chars().skip(2).collect::<String>()));
+        }
+        if matches!(cert_type, CertType::JYXK | CertType::WXHW | CertType::FSX) {
+            raw.number = t("220102000123");
+        }
+        if raw.operating_permit_number.is_some() {
+            raw.operating_permit_number = t("220106000123");
+        }
+        raw
+    }
+
+    #[test]
+    fn a_province_validates_its_own_records_from_its_data() {
+        use crate::domain::ids::JILIN;
+        for t in [CertType::YSZ, CertType::JYXK, CertType::QC] {
+            let raw = in_jilin(t);
+            let agency = DivisionCode::from_u32(220102).ok();
+            let data =
+                validate_for(&raw, TODAY, &JILIN, agency).unwrap_or_else(|e| panic!("{t}: {e:#?}"));
+            assert_eq!(data.issuer.division.code(), 220100, "{t}");
+            // The same record is none of Liaoning's.
+            let got = validate(&raw, TODAY).err().unwrap_or_default();
+            assert!(
+                got.iter().any(|n| n.rule == "division.unknown_division"),
+                "{t}: {got:#?}"
+            );
+        }
+        // Jilin's plates: 吉, and the city's letter (吉A 长春, not 吉B 吉林).
+        let mut raw = in_jilin(CertType::YSZ);
+        raw.plate = t("辽A5K823");
+        let got = validate_for(&raw, TODAY, &JILIN, None)
+            .err()
+            .unwrap_or_default();
+        let rules: Vec<&str> = got.iter().map(|n| n.rule.as_str()).collect();
+        assert_eq!(rules, ["plate.other_province"]);
+        assert!(
+            got[0].message_zh.contains("吉林省"),
+            "{}",
+            got[0].message_zh
+        );
+        raw.plate = t("吉B5K823");
+        let got = validate_for(&raw, TODAY, &JILIN, None)
+            .err()
+            .unwrap_or_default();
+        let rules: Vec<&str> = got.iter().map(|n| n.rule.as_str()).collect();
+        assert_eq!(rules, ["plate.city_mismatch"]);
+        assert!(
+            got[0].message_zh.contains("吉林市"),
+            "{}",
+            got[0].message_zh
+        );
+        // A Liaoning permit number under Jilin.
+        let mut raw = in_jilin(CertType::JYXK);
+        raw.number = t("210106000123");
+        let got = validate_for(&raw, TODAY, &JILIN, None)
+            .err()
+            .unwrap_or_default();
+        let rules: Vec<&str> = got.iter().map(|n| n.rule.as_str()).collect();
+        assert_eq!(rules, ["cert_number.unknown_division"]);
+        assert!(
+            got[0].message_zh.contains("不是吉林省"),
+            "{}",
+            got[0].message_zh
+        );
     }
 
     #[test]

@@ -1287,6 +1287,7 @@ fn ensure_tokens(
                 token_id: id,
                 role: spec.role,
                 division: spec.division,
+                province: state.province().division(),
                 subject: spec.subject.clone(),
             },
         );

@@ -58,6 +58,7 @@ impl Device {
             token_id,
             role: Role::Officer,
             division: Some(division),
+            province: DivisionCode::PROVINCE,
             subject,
         };
         let key = SigningKey::from_secret_bytes(Alg::EdDSA, &[seed; 32])?;

@@ -28,6 +28,9 @@ pub use shared::cst::month_start;
 /// Everything the evaluation of one year reads, loaded in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Data {
+    /// The province evaluated (its cities are the units), the data
+    /// directory's: `None` is Liaoning.
+    pub province: Option<DivisionCode>,
     /// Every certificate.
     pub certs: Vec<EvalCert>,
     /// Records still on a correction list.
@@ -699,7 +702,7 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
             });
         }
         for r in &self.data.rejected {
-            let division = r.division.unwrap_or(DivisionCode::PROVINCE);
+            let division = r.division.unwrap_or(self.data.province());
             if (self.unit)(division) {
                 out.push(Event {
                     kind: if r.action == "POST /api/v1/devices" {
@@ -766,12 +769,27 @@ impl<'a, F: Fn(DivisionCode) -> bool> Counter<'a, F> {
     }
 }
 
+impl Data {
+    /// The province evaluated.
+    pub fn province(&self) -> DivisionCode {
+        self.province.unwrap_or(DivisionCode::PROVINCE)
+    }
+
+    /// Its cities (the units), from its shipped data.
+    pub fn cities(&self) -> Vec<DivisionCode> {
+        self.province()
+            .jurisdiction()
+            .map_or_else(|| LIAONING_CITIES.to_vec(), |j| j.cities())
+    }
+}
+
 /// Computes the year's evaluation from its data.
 pub fn evaluate(data: &Data, year: i32) -> Evaluation {
     let index = Index::new(data, year);
-    let cities = LIAONING_CITIES
-        .iter()
-        .map(|&city| {
+    let cities = data
+        .cities()
+        .into_iter()
+        .map(|city| {
             Counter::new(
                 data,
                 year,
@@ -781,8 +799,7 @@ pub fn evaluate(data: &Data, year: i32) -> Evaluation {
             .score(city)
         })
         .collect();
-    let province =
-        Counter::new(data, year, |_: DivisionCode| true, &index).score(DivisionCode::PROVINCE);
+    let province = Counter::new(data, year, |_: DivisionCode| true, &index).score(data.province());
     Evaluation {
         year,
         cities,
@@ -808,6 +825,7 @@ pub fn fill_times(e: &mut Evaluation) {
 fn of_type(data: &Data, t: &str) -> Data {
     let is = |c: &Option<(String, String)>| c.as_ref().is_some_and(|(ct, _)| ct == t);
     Data {
+        province: data.province,
         certs: data
             .certs
             .iter()
@@ -886,7 +904,7 @@ pub fn evaluate_unit(
 /// certificates and correction-list records; nothing below a county.
 pub fn parts_of(data: &Data, unit: DivisionCode) -> Vec<DivisionCode> {
     if unit.is_province() {
-        return LIAONING_CITIES.to_vec();
+        return data.cities();
     }
     if unit.is_county() {
         return Vec::new();

@@ -21,6 +21,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         let token = bearer(&parts.headers).map(str::to_string);
         let client = super::client_addr::of_parts(parts, state);
+        let province = state.province().division();
         let state = state.clone();
         let hash = token.as_deref().map(hash_token);
         let found = blocking(move || {
@@ -35,6 +36,7 @@ impl FromRequestParts<AppState> for Caller {
             Ok(caller) => {
                 let caller = Caller {
                     client_addr: client,
+                    province,
                     ..caller
                 };
                 if let (Some(hash), Some(known)) =

@@ -311,7 +311,21 @@ pub async fn post_app_verify(
             .lists()
             .trust_list(s.store(), &s.keys(), s.list_config(), s.now())?;
         let trust = s.reverifier().trust(&signed, &s.root_public_key())?;
-        Ok(consent::verify(s.store(), &caller, &req, &trust, s.now())?)
+        // Mutual recognition: the mirrored lists, when held.
+        let mirrored = s.national().held();
+        let provinces = mirrored.as_ref().map(|m| m.province_data());
+        let national = match (&mirrored, &provinces, s.national().config()) {
+            (Some(m), Some(p), Some(c)) => Some(m.national(c.own_province, p)),
+            _ => None,
+        };
+        Ok(consent::verify(
+            s.store(),
+            &caller,
+            &req,
+            &trust,
+            national,
+            s.now(),
+        )?)
     })
     .await?;
     Ok(Json(answer).into_response())

@@ -283,6 +283,7 @@ async fn signed_in(
         Ok(caller) => {
             let caller = Caller {
                 client_addr: client,
+                province: state.province().division(),
                 ..caller
             };
             note(Who::Caller(caller.clone()));
@@ -376,6 +377,7 @@ pub async fn post_dashboard(
         Ok(caller) => {
             let caller = Caller {
                 client_addr: client,
+                province: state.province().division(),
                 ..caller
             };
             note(Who::Caller(caller.clone()));

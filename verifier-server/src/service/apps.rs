@@ -768,6 +768,7 @@ fn new_token(
         token_id: id,
         role,
         division: None,
+        province: shared::domain::DivisionCode::PROVINCE,
         subject: subject.into(),
         client_addr,
     };

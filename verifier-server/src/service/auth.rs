@@ -107,6 +107,9 @@ pub struct Caller {
     pub role: Role,
     /// The division an agency or officer token is bound to.
     pub division: Option<DivisionCode>,
+    /// The province the server runs as (`serve --province`; 210000 by
+    /// default): an administrator's, and every token's, province.
+    pub province: DivisionCode,
     /// Who the token was issued to (a holder's ID number or credit code).
     pub subject: String,
     /// Where the request came from, as the HTTP layer decided it (the
@@ -151,7 +154,7 @@ impl Caller {
     /// The correction list the caller's pushes go to: the agency's
     /// division, or the province for an administrator.
     pub fn agency_division(&self) -> DivisionCode {
-        self.division.unwrap_or(DivisionCode::PROVINCE)
+        self.division.unwrap_or(self.province)
     }
 
     /// The correction list a non-conforming record goes to: the agency's;
@@ -161,7 +164,7 @@ impl Caller {
         match (self.division, record_division) {
             (Some(own), _) => own,
             (None, Some(d)) => d.city(),
-            (None, None) => DivisionCode::PROVINCE,
+            (None, None) => self.province,
         }
     }
 }
@@ -327,6 +330,7 @@ pub fn authenticate(
                 token_id: r.id,
                 role,
                 division: r.division,
+                province: DivisionCode::PROVINCE,
                 subject: r.subject,
             }),
         },
@@ -343,6 +347,7 @@ mod tests {
             token_id: 1,
             role: Role::Agency,
             division: DivisionCode::from_u32(code).ok(),
+            province: DivisionCode::PROVINCE,
             subject: "agency".into(),
         }
     }

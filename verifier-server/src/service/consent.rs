@@ -545,12 +545,18 @@ pub fn fetch(
 /// its own proof, no grant needed), or a certificate identifier (only
 /// under an active grant, as [`fetch`]). The answer holds only the
 /// fields of the application's purpose. `trust` is the server's current
-/// trust list. Audited as the application's check.
+/// trust list; `national` the mirrored national list and the other
+/// provinces' lists (mutual recognition), when held: another province's
+/// code is then judged entirely by `shared::verify` against that
+/// province's mirrored trust and status lists (this register holds none of
+/// its certificates), and the answer names the issuing province. Audited
+/// as the application's check.
 pub fn verify(
     store: &dyn Store,
     caller: &Caller,
     req: &shared::api::apps::AppVerifyRequest,
     trust: &shared::trust::TrustList,
+    national: Option<shared::verify::National<'_>>,
     now: i64,
 ) -> Result<shared::api::apps::AppVerdict, AppsError> {
     use shared::api::apps::AppVerdict;
@@ -593,25 +599,27 @@ pub fn verify(
                 now,
                 newest_seen: 0,
                 policy: shared::verify::Policy::default(),
-                // Liaoning's own certificates only: another province's
-                // answers unknown_province here (its mirrored lists are not
-                // handed to this service yet).
-                national: None,
+                national,
             };
             let presentation = code.trim().starts_with(shared::qrtext::PRESENTATION_PREFIX);
-            let (claims, first) = match shared::verify::verify(code, &ctx) {
-                Ok(v) => (Some(v.claims().clone()), None),
+            let (claims, first, province) = match shared::verify::verify(code, &ctx) {
+                Ok(v) => (Some(v.claims().clone()), None, v.province().cloned()),
                 Err(r) => {
                     let signed = r.claims.is_some() && r.reason != Reason::KeyNotValidAtIssue;
+                    // Another province's status comes from its mirrored
+                    // list: no status data there is a real answer.
+                    let foreign = r.province.as_ref().is_some_and(|p| p.foreign);
                     (
                         r.claims.as_deref().filter(|_| signed).cloned(),
-                        (r.reason != Reason::NoStatusData).then_some(r.reason),
+                        (foreign || r.reason != Reason::NoStatusData).then_some(r.reason),
+                        r.province.clone(),
                     )
                 }
             };
+            let foreign = province.as_ref().is_some_and(|p| p.foreign);
             let mut status = None;
             let mut reason = first;
-            if let Some(c) = &claims {
+            if let Some(c) = claims.as_ref().filter(|_| !foreign) {
                 if let Some(cur) = tx.certificate(c.cert_type, &c.number)? {
                     let s = if c.version < cur.version {
                         shared::status::Status::Superseded
@@ -641,6 +649,8 @@ pub fn verify(
                 status,
                 fields,
                 grant_id: None,
+                province_code: province.as_ref().map(|p| p.code),
+                province_name: province.map(|p| p.name),
             }
         }
         (None, Some(t), Some(n)) => {
@@ -673,6 +683,8 @@ pub fn verify(
                 status: Some(c.status),
                 fields: c.fields,
                 grant_id: Some(c.grant_id),
+                province_code: None,
+                province_name: None,
             }
         }
         _ => {

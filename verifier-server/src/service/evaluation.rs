@@ -39,14 +39,24 @@ pub enum EvaluationError {
 /// Loads a year's data.
 pub fn load(tx: &mut dyn Tx, year: i32) -> Result<Data, StoreError> {
     let (from, to) = (month_start(year, 1), month_start(year, 13));
+    // The data directory's province: its stored provincial authority.
+    let province = tx
+        .authorities()?
+        .iter()
+        .map(|a| a.division)
+        .find(|d| d.is_province());
     Ok(Data {
+        province,
         certs: tx.eval_certificates()?,
         corrections: tx.eval_open_corrections()?,
         checks: {
             // Local checks, then checks forwarded by other provinces of
             // this province's certificates (same evidence rules).
             let mut checks = tx.eval_checks(from, to)?;
-            checks.extend(super::forward::eval_checks(&tx.peer_checks(from, to)?));
+            checks.extend(super::forward::eval_checks(
+                &tx.peer_checks(from, to)?,
+                province.unwrap_or(shared::domain::DivisionCode::PROVINCE),
+            ));
             // Applications' online verifications (issue 13 item 5).
             checks.extend(super::consent::eval_checks(&tx.app_checks(from, to)?));
             checks

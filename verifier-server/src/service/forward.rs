@@ -328,7 +328,7 @@ pub fn outbox_row(
 /// record's time bounds (its arrival here at the latest), and the device
 /// counts as one outside every city of this province (its static QR checks
 /// are independent evidence, docs/evaluation.md).
-pub fn eval_checks(rows: &[PeerCheckRow]) -> Vec<EvalCheck> {
+pub fn eval_checks(rows: &[PeerCheckRow], province: DivisionCode) -> Vec<EvalCheck> {
     let mut devices: std::collections::HashMap<(u32, u64), i64> = Default::default();
     let mut batches: std::collections::HashMap<&str, i64> = Default::default();
     rows.iter()
@@ -341,7 +341,7 @@ pub fn eval_checks(rows: &[PeerCheckRow]) -> Vec<EvalCheck> {
                 device_id,
                 seq: r.seq,
                 at: r.at,
-                device_division: DivisionCode::PROVINCE,
+                device_division: province,
                 signature: r.srv_signature,
                 presented: r.presented,
                 presentation: r.srv_presentation,

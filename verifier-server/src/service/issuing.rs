@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 pub use shared::api::{Outcome, PushResponse, RecordResult, StatusChange, StatusChanged, Summary};
 use shared::cose;
-use shared::domain::validate::validate_pushed;
+use shared::domain::validate::validate_for;
+use shared::domain::Jurisdiction;
 use shared::domain::{CertType, CertificateData, DivisionCode, Nonconformance, RawRecord, Uscc};
 use shared::status::Status;
 use shared::wire::Claims;
@@ -127,6 +128,7 @@ struct Prepared {
 fn prepare(
     value: serde_json::Value,
     today: Date,
+    province: &Jurisdiction,
     agency: Option<DivisionCode>,
 ) -> anyhow::Result<Prepared> {
     let raw: RawRecord = match serde_json::from_value(value) {
@@ -140,7 +142,7 @@ fn prepare(
         }
     };
     let record_json = serde_json::to_string(&raw).context("encoding a record")?;
-    let validated = match validate_pushed(&raw, today, agency) {
+    let validated = match validate_for(&raw, today, province, agency) {
         Ok(mut data) => {
             data.version = 1;
             let json = serde_json::to_string(&data).context("encoding certificate data")?;
@@ -912,7 +914,8 @@ pub fn push(
     // Parsing, encoding and validation are pure: spread them over the cores
     // before the store work, which is sequential.
     let agency = caller.division;
-    let prepared = parallel_map(records, |value| prepare(value, today, agency));
+    let province = Jurisdiction::of(caller.province.code()).unwrap_or_default();
+    let prepared = parallel_map(records, |value| prepare(value, today, province, agency));
     batch.load(&prepared)?;
     let mut results = Vec::with_capacity(total);
     let mut summary = Summary::default();

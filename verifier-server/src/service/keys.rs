@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use rand_core::OsRng;
 use shared::crypto::{Alg, SigningKey};
-use shared::domain::{DivisionCode, Registry, Uscc, LIAONING_CITIES};
+use shared::domain::{DivisionCode, Jurisdiction, Registry, Uscc};
 use shared::status::StatusDelta;
 use shared::status::StatusList;
 use shared::trust::Authority;
@@ -46,11 +46,12 @@ pub fn authority_uscc(division: DivisionCode) -> anyhow::Result<Uscc> {
         .with_context(|| format!("the registry names no credit code for {}", division.code()))
 }
 
-/// The province and its 14 cities, with their credit codes from the
-/// registry file; stored at first start and published in the trust list.
-pub fn default_authorities() -> anyhow::Result<Vec<Authority>> {
-    std::iter::once(DivisionCode::PROVINCE)
-        .chain(LIAONING_CITIES)
+/// The province and its cities (Liaoning's 14, Jilin's 9), with their
+/// credit codes from the registry file; stored at first start and
+/// published in the trust list.
+pub fn default_authorities(province: &'static Jurisdiction) -> anyhow::Result<Vec<Authority>> {
+    std::iter::once(province.division())
+        .chain(province.cities())
         .map(|division| {
             Ok(Authority {
                 division,
@@ -103,9 +104,17 @@ fn key_dir(data: &Path) -> PathBuf {
     data.join(KEY_DIR)
 }
 
-/// Creates the data directory, keys, authorities and the lists' first
-/// state if the database has none yet; loads and returns the keys.
-pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyhow::Result<Keys> {
+/// Creates the data directory, keys, authorities (of `province`) and the
+/// lists' first state if the database has none yet; loads and returns the
+/// keys. A database whose authorities are another province's is refused:
+/// a data directory belongs to one province.
+pub fn init_or_load(
+    data: &Path,
+    store: &dyn Store,
+    alg: Alg,
+    province: &'static Jurisdiction,
+    now: i64,
+) -> anyhow::Result<Keys> {
     let dir = key_dir(data);
     fs::DirBuilder::new()
         .recursive(true)
@@ -135,7 +144,7 @@ pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyho
         for record in &generated {
             tx.insert_key(record)?;
         }
-        for authority in default_authorities()? {
+        for authority in default_authorities(province)? {
             tx.insert_authority(&authority)?;
         }
         tx.set_trust_state(ListState {
@@ -160,6 +169,19 @@ pub fn init_or_load(data: &Path, store: &dyn Store, alg: Alg, now: i64) -> anyho
         })?;
         tx.set_meta("created_at", &now.to_string())?;
         tracing::info!(alg = %alg, "initialised a new data directory");
+    }
+    if let Some(other) = tx
+        .authorities()?
+        .iter()
+        .find(|a| !province.contains(a.division))
+    {
+        anyhow::bail!(
+            "this data directory is {}'s (authority {}), not {} ({}): give its own --province",
+            other.division.name_zh(),
+            other.division,
+            province.name_zh,
+            province.code
+        );
     }
     let records = tx.keys()?;
     tx.commit()?;
@@ -325,8 +347,11 @@ mod tests {
 
     #[test]
     fn placeholder_credit_codes_are_valid_and_distinct() {
-        let all = default_authorities().unwrap();
+        let all = default_authorities(&shared::domain::LIAONING).unwrap();
         assert_eq!(all.len(), 15);
+        let jilin = default_authorities(&shared::domain::JILIN).unwrap();
+        assert_eq!(jilin.len(), 10);
+        assert_eq!(jilin[0].name, "吉林省交通运输厅");
         for a in &all {
             assert_eq!(Uscc::parse(a.uscc.as_str()).unwrap(), a.uscc);
             assert!(a

@@ -178,6 +178,66 @@ impl PeerProvinces {
         PeerProvinces::new(own, peers)
     }
 
+    /// The peers a verified national list names (every listed province
+    /// but `own`): each province's root key from the list, its server at
+    /// the origin (`scheme://host[:port]`) of its published trust-list URL,
+    /// unless `configured` (the `--peers` file) names another base URL for
+    /// it. A province the list does not name is no peer, whatever the file
+    /// says: removed from the national list, it is neither forwarded to nor
+    /// accepted from. A listed province whose URL has no origin is left out
+    /// (and returned, with why, in the second value).
+    pub fn from_national(
+        own: ProvinceCode,
+        list: &shared::national::NationalList,
+        configured: Option<&PeerProvinces>,
+    ) -> (PeerProvinces, Vec<(u32, String)>) {
+        let mut peers = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for p in &list.provinces {
+            let Ok(code) = ProvinceCode::new(p.division.code()) else {
+                skipped.push((p.division.code(), "not a province-level code".to_owned()));
+                continue;
+            };
+            if code == own {
+                continue;
+            }
+            let base_url = match configured.and_then(|c| c.get(code)) {
+                Some(c) => c.base_url.clone(),
+                None => match origin(&p.trust_list_url) {
+                    Some(o) => o,
+                    None => {
+                        skipped.push((
+                            code.code(),
+                            format!(
+                                "trust-list URL {:?} has no http(s) origin",
+                                p.trust_list_url
+                            ),
+                        ));
+                        continue;
+                    }
+                },
+            };
+            peers.insert(
+                code,
+                Peer {
+                    province: code,
+                    name: p.province_name().to_owned(),
+                    root_keys: vec![p.root.clone()],
+                    base_url,
+                },
+            );
+        }
+        (PeerProvinces { own, peers }, skipped)
+    }
+
+    /// `own` with no peers.
+    pub fn none(own: ProvinceCode) -> PeerProvinces {
+        PeerProvinces {
+            own,
+            peers: BTreeMap::new(),
+        }
+    }
+
     /// This server's own province.
     pub fn own(&self) -> ProvinceCode {
         self.own
@@ -192,6 +252,15 @@ impl PeerProvinces {
     pub fn iter(&self) -> impl Iterator<Item = &Peer> {
         self.peers.values()
     }
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+fn origin(u: &str) -> Option<String> {
+    let parsed = url::Url::parse(u).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return None;
+    }
+    Some(parsed.origin().ascii_serialization())
 }
 
 #[cfg(test)]

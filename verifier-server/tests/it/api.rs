@@ -806,6 +806,7 @@ async fn a_push_past_its_deadline_or_a_slow_request_stores_nothing() {
         token_id: 1,
         role: Role::Admin,
         division: None,
+        province: shared::domain::DivisionCode::PROVINCE,
     };
     let records: Vec<Value> = all_samples().iter().map(|r| json!(r)).collect();
     let past = std::time::Instant::now();

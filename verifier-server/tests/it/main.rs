@@ -19,6 +19,7 @@ mod evaluation_api;
 mod evidence;
 mod forward;
 mod holders;
+mod jilin;
 mod logs;
 mod national;
 mod ops;
