@@ -125,6 +125,9 @@ pub struct Config {
     pub national: Option<crate::national::NationalConfig>,
     /// The audience applications' assertions name (`serve --audience`).
     pub audience: crate::service::apps::Audience,
+    /// 运证通's sign-in page, where the wallet sends holders to sign in
+    /// (`serve --yzt-url`); none: the wallet offers only the token.
+    pub yzt_url: Option<String>,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -388,6 +391,11 @@ impl AppState {
     /// The audience applications' assertions must name.
     pub fn audience(&self) -> &crate::service::apps::Audience {
         &self.inner.config.audience
+    }
+
+    /// 运证通's sign-in page (`serve --yzt-url`), if any.
+    pub fn yzt_url(&self) -> Option<&str> {
+        self.inner.config.yzt_url.as_deref()
     }
 
     /// Trusted proxies and `/metrics` access.

@@ -105,6 +105,8 @@ pub enum Action {
     HolderGrants,
     /// `POST /api/v1/holder/grants/{id}/revoke`.
     HolderRevokeGrant,
+    /// `GET /api/v1/holder/applications`.
+    HolderApplications,
     /// `POST /api/v1/agency/authorisations`.
     AgencyAuthorise,
     /// `GET /api/v1/agency/authorisations`.
@@ -195,6 +197,7 @@ impl Action {
             Action::HolderGrant => "POST /api/v1/holder/grants",
             Action::HolderGrants => "GET /api/v1/holder/grants",
             Action::HolderRevokeGrant => "POST /api/v1/holder/grants/{id}/revoke",
+            Action::HolderApplications => "GET /api/v1/holder/applications",
             Action::AgencyAuthorise => "POST /api/v1/agency/authorisations",
             Action::AgencyAuthorisations => "GET /api/v1/agency/authorisations",
             Action::AgencyRevokeAuthorisation => "POST /api/v1/agency/authorisations/{id}/revoke",
@@ -215,7 +218,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 54] = [
+    pub const ROUTES: [Action; 55] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -264,6 +267,7 @@ impl Action {
         Action::HolderGrant,
         Action::HolderGrants,
         Action::HolderRevokeGrant,
+        Action::HolderApplications,
         Action::AgencyAuthorise,
         Action::AgencyAuthorisations,
         Action::AgencyRevokeAuthorisation,
