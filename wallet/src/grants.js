@@ -147,11 +147,11 @@ export async function renderGrants (root, ctx) {
       if (!purpose.value.trim()) purpose.value = app.purpose
       const mine = (ctx.certs || []).filter((c) => app.cert_types.includes(c.cert_type) && c.status === 'valid')
       certBox.replaceChildren(el('legend', {}, '授权的证照'),
-        mine.length
+        ...(mine.length
           ? mine.map((c) => el('label', { class: 'check' },
             el('input', { type: 'checkbox', name: 'cert', value: `${c.cert_type}/${c.number}`, 'data-type': c.cert_type, 'data-number': c.number }),
             el('span', {}, `${c.type_name_zh} ${c.number}`)))
-          : el('p', { class: 'card-meta', id: 'grant-none' }, '您没有该应用可接收的有效证照。'))
+          : [el('p', { class: 'card-meta', id: 'grant-none' }, '您没有该应用可接收的有效证照。')]))
     }
     select.addEventListener('change', choose)
     period.addEventListener('change', showUntil)

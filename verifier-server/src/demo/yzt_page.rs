@@ -110,7 +110,7 @@ fn page(status: StatusCode, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>运证通 · 实名登录（模拟）</title><style>{STYLE}</style></head><body>\
+         <title>运证通 · 实名登录（模拟）</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body>\
          <header><h1>运证通</h1><p>辽宁省道路运输电子证照 · 实名认证（模拟）</p></header>\
          <main>{body}</main></body></html>"
     );
