@@ -160,7 +160,7 @@ function faceName (cert) {
 
 function statusBar () {
   const online = navigator.onLine && !wallet?.syncError
-  const when = wallet?.syncedAt ? new Date(wallet.syncedAt).toLocaleString('zh-CN', { hour12: false }) : '从未'
+  const when = wallet?.syncedAt ? new Date(wallet.syncedAt).toLocaleString('zh-CN', { hour12: false, timeZone: 'Asia/Shanghai' }) : '从未'
   return el('div', { id: 'netstate', class: online ? 'online' : 'offline' },
     online ? `在线 · 上次同步 ${when}` : `${wallet?.syncError || '离线'} · 显示上次同步（${when}）的数据`)
 }
