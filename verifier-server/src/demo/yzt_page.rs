@@ -162,14 +162,13 @@ async fn index(State(p): State<Shared>) -> Response {
     )
 }
 
-fn checked_request(p: &Page, redirect_uri: &str, state: &str) -> Result<(), Response> {
+/// Why a request is refused before the form, if it is.
+fn checked_request(p: &Page, redirect_uri: &str, state: &str) -> Result<(), &'static str> {
     if redirect_uri != p.config.redirect_uri {
-        return Err(refused(
-            "登录请求的返回地址（redirect_uri）不是运证通登记的钱包地址，已拒绝。",
-        ));
+        return Err("登录请求的返回地址（redirect_uri）不是运证通登记的钱包地址，已拒绝。");
     }
     if !state_ok(state) {
-        return Err(refused("登录请求缺少有效的 state 参数，已拒绝。"));
+        return Err("登录请求缺少有效的 state 参数，已拒绝。");
     }
     Ok(())
 }
@@ -181,8 +180,8 @@ async fn authorize(
     let Ok(Query(q)) = q else {
         return refused("登录请求的参数无法读取。");
     };
-    if let Err(r) = checked_request(&p, &q.redirect_uri, &q.state) {
-        return r;
+    if let Err(why) = checked_request(&p, &q.redirect_uri, &q.state) {
+        return refused(why);
     }
     page(StatusCode::OK, &form(&p.config, &q.state, "", "", None))
 }
@@ -194,8 +193,8 @@ async fn submit(
     let Ok(Form(f)) = f else {
         return refused("登录表单无法读取。");
     };
-    if let Err(r) = checked_request(&p, &f.redirect_uri, &f.state) {
-        return r;
+    if let Err(why) = checked_request(&p, &f.redirect_uri, &f.state) {
+        return refused(why);
     }
     let back = &p.config.redirect_uri;
     if f.action == "cancel" {
