@@ -381,3 +381,321 @@ fn the_holders_wallet() {
         ("invalid".into(), "presentation_outside_window".to_string())
     );
 }
+
+/// Runs `verifier-server ARGS` to its end; its standard output.
+fn server_cli(args: &[&str]) -> String {
+    let out = Command::new(testkit::binary("verifier-server").unwrap())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", describe(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The simulated 运证通's page (`verifier-server yzt serve`), killed on drop.
+struct YztPage(std::process::Child);
+
+impl Drop for YztPage {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The holder signs in through the simulated 运证通 (the real server
+/// binary, 运证通's page on its own port, keys made and registered with
+/// `verifier-server yzt`), grants a registered platform a certificate in
+/// 授权管理, sees the grant, revokes it, and the platform is then refused
+/// the certificate; replayed, forged-state and expired sign-ins are
+/// refused with a Chinese message. At phone and desktop width (the
+/// desktop browser in Berlin's zone: times still in China Standard Time);
+/// screenshots in `target/screenshots/wallet/`.
+#[test]
+fn the_wallet_signs_in_through_yzt_and_manages_grants() {
+    prerequisites();
+    let dir = testkit::tempdir();
+    let data = dir.path().join("server");
+    let qc = sample_record(CertType::QC);
+    let id = qc.id_number.clone().unwrap();
+    let name = qc.name.clone().unwrap();
+    let number = qc.number.clone().unwrap();
+    let agency = server_admin(
+        &data,
+        &["create-token", "--role", "agency", "--division", "210000"],
+    )
+    .unwrap();
+    let admin = server_admin(&data, &["create-token", "--role", "admin"]).unwrap();
+    let yzt_port = testkit::free_port().unwrap();
+    let yzt_url = format!("http://127.0.0.1:{yzt_port}/authorize");
+    let server = Server::serve_with(&data, &["--yzt-url", &yzt_url]).unwrap();
+    let mut r = agent()
+        .post(format!("{}/api/v1/records", server.url))
+        .header("Authorization", &format!("Bearer {agency}"))
+        .send_json(json!({ "records": [qc] }))
+        .unwrap();
+    let pushed: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(r.status(), 200, "{pushed}");
+
+    // 运证通 (an identity provider) and a ride-hailing platform, each with
+    // its own key, registered by the administrator.
+    let yzt_key = dir.path().join("yzt.key");
+    let yzt_key = yzt_key.to_str().unwrap();
+    server_cli(&["yzt", "keygen", "--key", yzt_key]);
+    server_cli(&[
+        "yzt",
+        "register",
+        "--key",
+        yzt_key,
+        "--server",
+        &server.url,
+        "--admin-token",
+        &admin,
+    ]);
+    let p_key = dir.path().join("platform.key");
+    let p_key = p_key.to_str().unwrap();
+    let platform = ["--key", p_key, "--client-id", "shunfeng", "--kid", "sf-1"];
+    server_cli(&[&["yzt", "keygen"][..], &platform].concat());
+    server_cli(
+        &[
+            &["yzt", "register"][..],
+            &platform,
+            &[
+                "--server",
+                &server.url,
+                "--admin-token",
+                &admin,
+                "--not-identity-provider",
+                "--name",
+                "顺风网约车平台",
+                "--purpose",
+                "网约车驾驶员注册资格核验",
+            ],
+        ]
+        .concat(),
+    );
+    let token: Value = serde_json::from_str(&server_cli(
+        &[&["yzt", "token"][..], &platform, &["--server", &server.url]].concat(),
+    ))
+    .unwrap();
+    let app_token = token["access_token"].as_str().unwrap().to_string();
+    // Signed ten minutes ago: expired on arrival.
+    let expired = server_cli(&[
+        "yzt",
+        "assertion",
+        "--key",
+        yzt_key,
+        "--server",
+        &server.url,
+        "--holder",
+        &id,
+        "--issued-ago",
+        "600",
+    ])
+    .trim()
+    .to_string();
+
+    let listen = format!("127.0.0.1:{yzt_port}");
+    let page = YztPage(
+        Command::new(testkit::binary("verifier-server").unwrap())
+            .args([
+                "yzt",
+                "serve",
+                "--key",
+                yzt_key,
+                "--server",
+                &server.url,
+                "--listen",
+                &listen,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        agent()
+            .get(format!("http://{listen}/"))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+    });
+    assert!(ready, "the simulated 运证通 did not start on {listen}");
+
+    let shots = testkit::browser::screenshots("wallet");
+    let report = testkit::browser::run_script(
+        &wallet_dir().join("test/yzt-grants.mjs"),
+        dir.path(),
+        "yzt-grants",
+        &json!({
+            "url": server.url,
+            "shots": shots,
+            "holder": { "name": name, "id": id },
+            "cert": { "type": "QC", "number": number },
+            "app": { "client_id": "shunfeng", "name": "顺风网约车平台", "token": app_token },
+            "expired_assertion": expired,
+            "runs": [
+                { "name": "phone", "viewport": { "width": 390, "height": 844 }, "mobile": true,
+                  "timezone": "Asia/Shanghai", "bad_paths": true },
+                { "name": "desktop", "viewport": { "width": 1280, "height": 800 }, "mobile": false,
+                  "timezone": "Europe/Berlin", "bad_paths": false },
+            ],
+        }),
+    );
+    drop(page);
+    assert_eq!(report["console"], json!([]), "{report:#}");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{report:#}");
+    for (i, run) in runs.iter().enumerate() {
+        let what = run["name"].as_str().unwrap();
+        assert_eq!(run["overflow"], json!([]), "{what}: wider than the screen");
+        assert_eq!(run["signin"]["button"], "通过运证通登录", "{what}");
+        assert_eq!(run["signin"]["token_form"], true, "{what}");
+        // 运证通 is another origin; the wallet named itself and a state.
+        assert_eq!(run["yzt"]["origin"], format!("http://{listen}"), "{what}");
+        assert_eq!(
+            run["yzt"]["redirect_uri"],
+            format!("{}/wallet/", server.url),
+            "{what}"
+        );
+        assert!(run["yzt"]["state_length"].as_u64().unwrap() >= 16, "{what}");
+        assert!(
+            run["yzt"]["wrong_digit"].as_str().unwrap().contains("校验"),
+            "{what}: {}",
+            run["yzt"]
+        );
+        // Back in the wallet: signed in, synced, the fragment gone.
+        let signed = &run["signed_in"];
+        assert_eq!(signed["redirected"], true, "{what}");
+        assert_eq!(
+            signed["hash"], "",
+            "{what}: the assertion stayed in the address bar"
+        );
+        assert_eq!(signed["sign_in_posts"], 1, "{what}");
+        assert_eq!(signed["cards"][0]["number"], number.as_str(), "{what}");
+        assert_eq!(signed["stored"]["token_prefix"], "lnv1_", "{what}");
+        let expires = signed["stored"]["expires_at_ms"].as_i64().unwrap() / 1000;
+        assert!((expires - now() - 3_600).abs() < 120, "{what}: {signed}");
+
+        // The grant as the wallet shows it.
+        // The same holder: each earlier run's grant is listed, revoked.
+        assert_eq!(run["before"], i, "{what}");
+        assert!(
+            run["about"]
+                .as_str()
+                .unwrap()
+                .contains("网约车驾驶员注册资格核验"),
+            "{what}: {}",
+            run["about"]
+        );
+        let g = &run["granted"];
+        assert_eq!(g["app"], "顺风网约车平台", "{what}");
+        assert_eq!(g["badge"], "有效", "{what}");
+        assert_eq!(g["purpose"], "网约车平台注册资格核验", "{what}");
+        assert!(
+            g["certs"].as_str().unwrap().contains(&number),
+            "{what}: {g}"
+        );
+        // The period in China Standard Time, whatever the browser's zone.
+        let until = g["requested_until"].as_i64().unwrap();
+        let cst = time::OffsetDateTime::from_unix_timestamp(until + 8 * 3_600).unwrap();
+        let day = format!(
+            "{:04}-{:02}-{:02}",
+            cst.year(),
+            u8::from(cst.month()),
+            cst.day()
+        );
+        let period = g["period"].as_str().unwrap();
+        assert!(
+            period.contains(&day) && period.ends_with("（北京时间）"),
+            "{what}: {period} (until {day})"
+        );
+        assert!(run["until"].as_str().unwrap().contains(&day), "{what}");
+        assert!(g["message"].as_str().unwrap().contains("已授权"), "{what}");
+        // The platform receives it under the grant, then not after revoke.
+        assert_eq!(
+            run["app_before"]["status"], 200,
+            "{what}: {}",
+            run["app_before"]
+        );
+        assert!(
+            run["confirm"].as_str().unwrap().contains("确认撤销"),
+            "{what}"
+        );
+        let v = &run["revoked"];
+        assert_eq!(v["id"], g["id"], "{what}");
+        assert!(
+            v["badge"].as_str().unwrap().starts_with("已撤销"),
+            "{what}: {v}"
+        );
+        assert!(
+            v["message"].as_str().unwrap().contains("已撤销"),
+            "{what}: {v}"
+        );
+        assert_eq!(
+            run["app_after"]["status"], 404,
+            "{what}: {}",
+            run["app_after"]
+        );
+    }
+    let phone = &runs[0];
+    assert!(
+        phone["replayed"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("已经使用过"),
+        "{}",
+        phone["replayed"]
+    );
+    assert_eq!(phone["replayed"]["hash"], "", "{}", phone["replayed"]);
+    assert!(
+        phone["wrong_state"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("state"),
+        "{}",
+        phone["wrong_state"]
+    );
+    assert_eq!(phone["wrong_state"]["code"], "state");
+    assert_eq!(
+        phone["wrong_state"]["sign_in_posts"], 0,
+        "a forged state reached the server"
+    );
+    assert!(
+        phone["expired"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("已过期"),
+        "{}",
+        phone["expired"]
+    );
+
+    // After the script: the platform is still refused, and the server
+    // audited the refused sign-ins under their own action.
+    let r = agent()
+        .get(format!(
+            "{}/api/v1/app/certificates/QC/{number}",
+            server.url
+        ))
+        .header("Authorization", &format!("Bearer {app_token}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let mut r = agent()
+        .get(format!("{}/api/v1/audit?limit=1000", server.url))
+        .header("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .unwrap();
+    let audit: Value = r.body_mut().read_json().unwrap();
+    let sign_ins: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "POST /api/v1/holder/sign-in")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sign_ins.len(),
+        4,
+        "two sign-ins, a replay, an expiry: {sign_ins:?}"
+    );
+}

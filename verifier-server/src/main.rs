@@ -70,9 +70,35 @@ enum YztCmd {
     /// exchanges it for a holder token; prints it.
     SignIn(YztSignIn),
     /// Prints a signed identity assertion only.
-    Assertion(YztSignIn),
+    Assertion(YztAssertion),
     /// Gets an application access token (RFC 7523 private_key_jwt).
     Token(YztServer),
+    /// Serves 运证通's simulated sign-in page for the wallet
+    /// (`/authorize`, OAuth 2.0 style: back to the wallet with the signed
+    /// assertion in the URL fragment).
+    Serve(YztServe),
+}
+
+#[derive(Debug, Args)]
+struct YztAssertion {
+    #[command(flatten)]
+    sign_in: YztSignIn,
+    /// Sign as if SECONDS ago (e.g. 600: an assertion that has expired).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    issued_ago: i64,
+}
+
+#[derive(Debug, Args)]
+struct YztServe {
+    #[command(flatten)]
+    server: YztServer,
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// The one redirect_uri served (the wallet's address); default
+    /// SERVER/wallet/.
+    #[arg(long, value_name = "URL")]
+    wallet: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +141,12 @@ struct YztRegister {
     /// Register an ordinary application, not an identity provider.
     #[arg(long)]
     not_identity_provider: bool,
+    /// The application's name (shown to holders granting access).
+    #[arg(long, default_value = "辽宁运证通（模拟）")]
+    name: String,
+    /// What it uses certificates for.
+    #[arg(long, default_value = "持证人实名登录与电子证照送达")]
+    purpose: String,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +168,8 @@ fn yzt(cmd: &YztCmd) -> anyhow::Result<()> {
             &a.admin_token,
             &load(&a.server.key)?,
             !a.not_identity_provider,
+            &a.name,
+            &a.purpose,
         )?,
         YztCmd::SignIn(a) => {
             let mut v = yzt::sign_in(
@@ -148,10 +182,28 @@ fn yzt(cmd: &YztCmd) -> anyhow::Result<()> {
             v
         }
         YztCmd::Assertion(a) => {
+            let s = &a.sign_in;
             println!(
                 "{}",
-                yzt::assertion(&load(&a.server.key)?, &a.holder, &a.server.audience)?
+                yzt::assertion(
+                    &load(&s.server.key)?,
+                    &s.holder,
+                    &s.server.audience,
+                    a.issued_ago
+                )?
             );
+            return Ok(());
+        }
+        YztCmd::Serve(a) => {
+            use verifier_server::demo::yzt_page::{self, PageConfig};
+            let config = PageConfig {
+                redirect_uri: a.wallet.clone().unwrap_or_else(|| {
+                    format!("{}/wallet/", a.server.server.trim_end_matches('/'))
+                }),
+                audience: a.server.audience.clone(),
+            };
+            let signer = load(&a.server.key)?;
+            runtime()?.block_on(yzt_page::serve(a.listen, signer, config))?;
             return Ok(());
         }
         YztCmd::Token(a) => yzt::app_token(&a.server, &load(&a.key)?, &a.audience)?,
@@ -520,6 +572,23 @@ struct ServeArgs {
     /// also name AUDIENCE/api/v1/oauth/token.
     #[arg(long, value_name = "AUDIENCE", default_value = "lnec-verifier-server")]
     audience: String,
+    /// 运证通's sign-in page, where the wallet's "通过运证通登录" sends
+    /// holders (the simulated one: `yzt serve`, http://127.0.0.1:8090/authorize).
+    #[arg(long, value_name = "URL", value_parser = parse_web_url)]
+    yzt_url: Option<String>,
+}
+
+/// An `http://` or `https://` URL without spaces.
+fn parse_web_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = (s.starts_with("https://") || s.starts_with("http://"))
+        && s.len() <= 500
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not an http:// or https:// URL"))
+    }
 }
 
 /// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
@@ -629,6 +698,7 @@ impl ServeArgs {
             national,
             audience: verifier_server::apps::Audience(self.audience.trim().to_string()),
             province: self.data.province,
+            yzt_url: self.yzt_url.clone(),
         })
     }
 }

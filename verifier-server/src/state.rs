@@ -129,6 +129,9 @@ pub struct Config {
     /// divisions, plates and authorities decide what its records may be.
     /// Liaoning by default.
     pub province: &'static shared::domain::Jurisdiction,
+    /// 运证通's sign-in page, where the wallet sends holders to sign in
+    /// (`serve --yzt-url`); none: the wallet offers only the token.
+    pub yzt_url: Option<String>,
 }
 
 /// Addresses the server trusts for something: reverse proxies whose
@@ -402,6 +405,11 @@ impl AppState {
     /// The audience applications' assertions must name.
     pub fn audience(&self) -> &crate::service::apps::Audience {
         &self.inner.config.audience
+    }
+
+    /// 运证通's sign-in page (`serve --yzt-url`), if any.
+    pub fn yzt_url(&self) -> Option<&str> {
+        self.inner.config.yzt_url.as_deref()
     }
 
     /// Trusted proxies and `/metrics` access.

@@ -1,6 +1,6 @@
 // 辽宁省道路运输电子证照 · 持证人钱包 (holder wallet).
 //
-// Sign in with the holder token, create this phone's device key (Ed25519,
+// Sign in (通过运证通, or the holder token: signin.js), create this phone's device key (Ed25519,
 // non-extractable, kept in IndexedDB), register it so the server issues
 // holder-bound certificates (claim 10 = this key), keep them in IndexedDB,
 // and show one as a QR of a fresh presentation re-signed every 30 s.
@@ -9,6 +9,9 @@ import { get, set, del } from 'idb-keyval'
 import {
   SLOT_SECONDS, base64url, boundKey, certificateBytes, presentation, sameBytes, slotOf
 } from './cose.js'
+import { el } from './dom.js'
+import { finishYzt, renderSignIn as signInScreen, takeRedirect } from './signin.js'
+import { renderGrants } from './grants.js'
 
 const API = '/api/v1/holder'
 const STATUS_ZH = { valid: '有效', revoked: '已注销', suspended: '已暂停', superseded: '已被新版本取代' }
@@ -16,17 +19,6 @@ const CST_MS = 8 * 3600 * 1000
 
 const $ = (sel) => document.querySelector(sel)
 const main = () => $('#main')
-
-function el (tag, attrs = {}, ...children) {
-  const e = document.createElement(tag)
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v)
-    else e.setAttribute(k, v)
-  }
-  for (const c of children.flat()) if (c != null) e.append(c)
-  return e
-}
 
 // ---- state kept on the phone ----------------------------------------------
 
@@ -133,7 +125,9 @@ async function refresh () {
     wallet.syncError = null
   } catch (e) {
     if (e instanceof HttpError && e.status === 401) {
-      wallet.syncError = '令牌无效或已被吊销，请重新登录'
+      wallet.syncError = wallet.expiresAt && nowMs() >= wallet.expiresAt
+        ? '登录已过期，请重新通过运证通登录'
+        : '令牌无效或已被吊销，请重新登录'
     } else {
       wallet.syncError = navigator.onLine ? '无法连接服务器' : '离线'
     }
@@ -172,39 +166,23 @@ function faceName (cert) {
 
 function statusBar () {
   const online = navigator.onLine && !wallet?.syncError
-  const when = wallet?.syncedAt ? new Date(wallet.syncedAt).toLocaleString('zh-CN', { hour12: false }) : '从未'
+  const when = wallet?.syncedAt ? new Date(wallet.syncedAt).toLocaleString('zh-CN', { hour12: false, timeZone: 'Asia/Shanghai' }) : '从未'
   return el('div', { id: 'netstate', class: online ? 'online' : 'offline' },
     online ? `在线 · 上次同步 ${when}` : `${wallet?.syncError || '离线'} · 显示上次同步（${when}）的数据`)
 }
 
-function renderSignIn (message) {
+function renderSignIn (message, code) {
   stopShow()
-  const input = el('input', { id: 'token', type: 'password', autocomplete: 'off', placeholder: 'lnv1_…', 'aria-label': '持证人令牌' })
-  const err = el('p', { id: 'error', class: 'error' }, message || '')
-  const form = el('form', {
-    id: 'signin',
-    onsubmit: async (ev) => {
-      ev.preventDefault()
-      const token = input.value.trim()
-      if (!token) return
-      err.textContent = '正在登录并绑定本机…'
-      try {
-        const certs = await sync(token)
-        const clockOffsetMs = pendingOffsetMs ?? 0
-        wallet = { token, certs, syncedAt: Date.now() + clockOffsetMs, syncError: null, clockOffsetMs }
-        await saveWallet()
-        renderList()
-      } catch (e) {
-        err.textContent = e instanceof HttpError
-          ? (e.status === 401 ? '令牌无效，请核对后重试' : `服务器拒绝：${e.message}`)
-          : '无法连接服务器，请联网后登录'
-      }
-    }
-  },
-  el('h2', {}, '登录'),
-  el('p', {}, '请输入发证机关提供的持证人令牌。首次登录时本机会生成设备密钥并绑定您的证照。'),
-  input, el('button', { type: 'submit', id: 'signin-button' }, '登录'), err)
-  main().replaceChildren(form)
+  signInScreen(main(), { message, code, useToken: signInWith })
+}
+
+/** Signs in with a holder token (pasted, or from 运证通 with its expiry). */
+async function signInWith (token, expiresAt) {
+  const certs = await sync(token)
+  const clockOffsetMs = pendingOffsetMs ?? 0
+  wallet = { token, certs, syncedAt: Date.now() + clockOffsetMs, syncError: null, clockOffsetMs, expiresAt }
+  await saveWallet()
+  renderList()
 }
 
 function renderList () {
@@ -233,7 +211,13 @@ function renderList () {
     cards.length ? el('div', { id: 'cards' }, cards) : el('p', { id: 'empty' }, '暂无证照。如已办理，请稍后联网刷新或联系发证机关。'),
     el('div', { class: 'actions' },
       el('button', { id: 'refresh', onclick: async () => { await refresh(); renderList() } }, '刷新'),
+      el('button', { id: 'grants', class: 'secondary', onclick: showGrants }, '授权管理'),
       el('button', { id: 'signout', class: 'secondary', onclick: signOut }, '退出登录')))
+}
+
+function showGrants () {
+  stopShow()
+  renderGrants(main(), { token: wallet.token, certs: wallet.certs, nowMs, back: renderList, header: [statusBar()] })
 }
 
 function renderShow (index) {
@@ -326,6 +310,8 @@ async function start () {
     return
   }
   await loadWallet()
+  const back = takeRedirect()
+  if (back) return finishYzt(main(), back, { useToken: signInWith, showSignIn: renderSignIn })
   if (!wallet) return renderSignIn()
   renderList()
   await refresh()

@@ -165,6 +165,43 @@ pub struct HolderSignIn {
     pub identity_provider: String,
 }
 
+/// How holders may sign in (`GET /api/v1/holder/sign-in`, public): the
+/// wallet reads it to offer "通过运证通登录".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct HolderSignInOptions {
+    /// 运证通's sign-in page (`serve --yzt-url`), where the wallet sends
+    /// the holder with `redirect_uri` and `state` (OAuth 2.0 style); the
+    /// page comes back to the wallet with `#assertion=…&state=…`. Absent:
+    /// this server is connected to no identity provider.
+    pub yzt_url: Option<String>,
+}
+
+/// An application a holder may grant access to (`GET
+/// /api/v1/holder/applications`): registered and not revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct GranteeView {
+    /// Its client id (named in a grant).
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// What it uses certificates for, as registered.
+    pub purpose: String,
+    /// The certificate type codes it may receive.
+    pub cert_types: Vec<String>,
+    /// The face-field keys it may receive.
+    pub fields: Vec<String>,
+}
+
+/// The applications a holder may grant access to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct GranteeList {
+    /// Unrevoked registered applications.
+    pub applications: Vec<GranteeView>,
+}
+
 /// A certificate named in a grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]

@@ -28,6 +28,7 @@
 
 pub mod seed;
 pub mod yzt;
+pub mod yzt_page;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -5,7 +5,7 @@
 //! endpoint, and an identity assertion about a holder (`sub` = ID number
 //! or credit code) for `POST /api/v1/holder/sign-in`. Used by
 //! `verifier-server yzt …` (docs/demo.md) and by the tests; JWTs are made
-//! by `jsonwebtoken`.
+//! by `jsonwebtoken`. The browser sign-in page is [`super::yzt_page`].
 
 use std::path::Path;
 
@@ -187,11 +187,13 @@ pub fn register(
     admin_token: &str,
     signer: &Signer,
     identity_provider: bool,
+    name: &str,
+    purpose: &str,
 ) -> anyhow::Result<Value> {
     let body = json!({
         "client_id": signer.client_id,
-        "name": "辽宁运证通（模拟）",
-        "purpose": "持证人实名登录与电子证照送达",
+        "name": name,
+        "purpose": purpose,
         "cert_types": ["QC", "WYJ", "XYJ"],
         "fields": ["name"],
         "identity_provider": identity_provider,
@@ -234,7 +236,13 @@ pub fn app_token(server: &str, signer: &Signer, aud: &str) -> anyhow::Result<Val
 }
 
 /// `yzt assertion`: only prints an identity assertion (to try the
-/// refusals by hand: replay it, wait past its expiry, …).
-pub fn assertion(signer: &Signer, holder: &str, aud: &str) -> anyhow::Result<String> {
-    signer.identity_assertion(holder, aud, now())
+/// refusals by hand: replay it, wait past its expiry, …), signed as if
+/// `issued_ago` seconds ago (an expired one, without waiting).
+pub fn assertion(
+    signer: &Signer,
+    holder: &str,
+    aud: &str,
+    issued_ago: i64,
+) -> anyhow::Result<String> {
+    signer.identity_assertion(holder, aud, now().saturating_sub(issued_ago))
 }

@@ -1,7 +1,8 @@
 //! Registered applications (issue 13): the administrator's registration,
 //! key rotation and revocation (`/api/v1/applications…`), the OAuth 2.0
 //! token endpoint (`POST /api/v1/oauth/token`, `private_key_jwt`), a
-//! holder's sign-in through 运证通 (`POST /api/v1/holder/sign-in`) and an
+//! holder's sign-in through 运证通 (`POST /api/v1/holder/sign-in`; `GET`
+//! the same path tells the wallet where 运证通's page is) and an
 //! application's own registration (`GET /api/v1/app/registration`). The
 //! rules are in [`crate::service::apps`].
 
@@ -12,8 +13,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use shared::api::apps::{
-    AddApplicationKey, ApplicationList, ApplicationView, HolderSignIn, HolderSignInRequest,
-    RegisterApplication, TokenRequest, TokenResponse,
+    AddApplicationKey, ApplicationList, ApplicationView, HolderSignIn, HolderSignInOptions,
+    HolderSignInRequest, RegisterApplication, TokenRequest, TokenResponse,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -37,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_revoke_key))
         .routes(routes!(post_revoke))
         .routes(routes!(post_token))
-        .routes(routes!(post_sign_in))
+        .routes(routes!(post_sign_in, get_sign_in))
         .routes(routes!(get_registration))
 }
 
@@ -250,6 +251,19 @@ pub async fn post_sign_in(
     })
     .await?;
     Ok(no_store(Json(answer)))
+}
+
+/// `GET /api/v1/holder/sign-in`: how holders may sign in: 运证通's
+/// sign-in page (`serve --yzt-url`), if this server is connected to it.
+/// Public and not audited, like the wallet's files: it names no one.
+#[utoipa::path(get, path = "/api/v1/holder/sign-in", tag = "holder",
+    responses(
+        (status = 200, description = "The sign-in options", body = HolderSignInOptions),
+    ))]
+pub async fn get_sign_in(State(state): State<AppState>) -> Response {
+    no_store(Json(HolderSignInOptions {
+        yzt_url: state.yzt_url().map(str::to_string),
+    }))
 }
 
 /// `GET /api/v1/app/registration`: the calling application's own

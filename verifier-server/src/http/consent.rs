@@ -1,5 +1,6 @@
 //! Consent and delivery (issue 13): a holder's grants
-//! (`/api/v1/holder/grants…`), an agency's authorisations
+//! (`/api/v1/holder/grants…`) and the applications to grant to
+//! (`GET /api/v1/holder/applications`), an agency's authorisations
 //! (`/api/v1/agency/authorisations…`), and what an application sees
 //! under them (`GET /api/v1/app/grants`, `GET
 //! /api/v1/app/certificates/{cert_type}/{number}`). The rules are in
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shared::api::apps::{
     AgencyAuthorisationRequest, AppVerdict, AppVerifyRequest, ChangeFeed, GrantList, GrantView,
-    HolderGrantRequest, SharedCertificate,
+    GranteeList, HolderGrantRequest, SharedCertificate,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_grant, get_grants))
         .routes(routes!(post_revoke_grant))
+        .routes(routes!(get_grantees))
         .routes(routes!(post_authorisation, get_authorisations))
         .routes(routes!(post_revoke_authorisation))
         .routes(routes!(get_app_grants))
@@ -126,6 +128,24 @@ pub async fn post_revoke_grant(
     })
     .await?;
     Ok(Json(view).into_response())
+}
+
+/// `GET /api/v1/holder/applications`: the registered applications a
+/// holder may grant access to, with what each may receive.
+#[utoipa::path(get, path = "/api/v1/holder/applications", tag = "holder",
+    responses(
+        (status = 200, description = "The applications", body = GranteeList),
+        (status = 403, description = "Not a holder token"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_grantees(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    require(&caller, &[Role::Holder])?;
+    let s = state.clone();
+    let list = blocking(move || Ok(consent::grantees(s.store(), &caller, s.now())?)).await?;
+    Ok(Json(list).into_response())
 }
 
 /// `POST /api/v1/agency/authorisations`: an agency authorises an

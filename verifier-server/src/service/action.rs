@@ -111,6 +111,8 @@ pub enum Action {
     HolderDelegations,
     /// `POST /api/v1/holder/delegations/{id}/revoke`.
     HolderRevokeDelegation,
+    /// `GET /api/v1/holder/applications`.
+    HolderApplications,
     /// `POST /api/v1/agency/authorisations`.
     AgencyAuthorise,
     /// `GET /api/v1/agency/authorisations`.
@@ -206,6 +208,7 @@ impl Action {
             Action::HolderDelegate => "POST /api/v1/holder/delegations",
             Action::HolderDelegations => "GET /api/v1/holder/delegations",
             Action::HolderRevokeDelegation => "POST /api/v1/holder/delegations/{id}/revoke",
+            Action::HolderApplications => "GET /api/v1/holder/applications",
             Action::AgencyAuthorise => "POST /api/v1/agency/authorisations",
             Action::AgencyAuthorisations => "GET /api/v1/agency/authorisations",
             Action::AgencyRevokeAuthorisation => "POST /api/v1/agency/authorisations/{id}/revoke",
@@ -227,7 +230,7 @@ impl Action {
     }
 
     /// The actions of HTTP routes.
-    pub const ROUTES: [Action; 58] = [
+    pub const ROUTES: [Action; 59] = [
         Action::PushRecords,
         Action::ChangeStatus,
         Action::ReadCertificate,
@@ -279,6 +282,7 @@ impl Action {
         Action::HolderDelegate,
         Action::HolderDelegations,
         Action::HolderRevokeDelegation,
+        Action::HolderApplications,
         Action::AgencyAuthorise,
         Action::AgencyAuthorisations,
         Action::AgencyRevokeAuthorisation,

@@ -9,7 +9,8 @@
 use std::collections::BTreeSet;
 
 use shared::api::apps::{
-    AgencyAuthorisationRequest, GrantItemView, GrantList, GrantView, HolderGrantRequest,
+    AgencyAuthorisationRequest, GrantItemView, GrantList, GrantView, GranteeList, GranteeView,
+    HolderGrantRequest,
 };
 use shared::domain::{CertType, DivisionCode};
 
@@ -111,6 +112,39 @@ fn type_for(app: &ApplicationRow, code: &str) -> Result<CertType, AppsError> {
         )));
     }
     Ok(t)
+}
+
+/// The applications a holder may grant access to: every registered,
+/// unrevoked application, with what it is registered to receive (holders
+/// only; audited like the other holder reads).
+pub fn grantees(store: &dyn Store, caller: &Caller, now: i64) -> Result<GranteeList, AppsError> {
+    if caller.role != Role::Holder {
+        return Err(AppsError::Forbidden(
+            "only a holder lists the applications to grant access to".into(),
+        ));
+    }
+    let mut tx = store.begin()?;
+    let applications: Vec<GranteeView> = tx
+        .applications()?
+        .into_iter()
+        .filter(|a| a.revoked_at.is_none())
+        .map(|a| GranteeView {
+            client_id: a.client_id,
+            name: a.name,
+            purpose: a.purpose,
+            cert_types: a.cert_types,
+            fields: a.fields,
+        })
+        .collect();
+    tx.append_audit(&Caller::audit_entry(
+        Some(caller),
+        now,
+        Action::HolderApplications,
+        format!("{} applications", applications.len()),
+        "ok",
+    ))?;
+    tx.commit()?;
+    Ok(GranteeList { applications })
 }
 
 /// A holder grants an application access to some of their certificates.

@@ -399,3 +399,69 @@ async fn an_online_verification_counts_as_use_and_a_forged_or_refused_one_does_n
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
     assert_eq!(shenyang_activation(&env).await, (1, 1));
 }
+
+#[tokio::test]
+async fn a_holder_lists_the_applications_to_grant_to_without_revoked_ones() {
+    let (env, app, _, _) = setup().await;
+    let insurer = Signer::generate("insurer", "k1").unwrap();
+    env.register(&insurer, false).await;
+    let holder = env.token(Role::Holder, None, PERSON_A);
+    let ids = |list: &Value| -> Vec<String> {
+        list["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["client_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let list = env.get_json("/api/v1/holder/applications", &holder).await;
+    assert_eq!(ids(&list), ["platform", "insurer"], "{list}");
+    let platform = &list["applications"][0];
+    assert_eq!(platform["purpose"], "网约车驾驶员资格核验", "{list}");
+    let types = platform["cert_types"].as_array().unwrap();
+    assert!(types.contains(&json!("QC")) && types.contains(&json!("WYJ")));
+    assert_eq!(platform["fields"], json!(["name", "vehicle_classes"]));
+    // What a holder chooses from, not the credentials.
+    assert!(platform.get("keys").is_none() && platform.get("callback_url").is_none());
+    let audit = env.last_audit();
+    assert_eq!(audit.action, "GET /api/v1/holder/applications");
+    assert_eq!(audit.role.as_deref(), Some("holder"));
+
+    let (s, _, b) = env
+        .post_json(
+            "/api/v1/applications/insurer/revoke",
+            Some(&env.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let list = env.get_json("/api/v1/holder/applications", &holder).await;
+    assert_eq!(ids(&list), ["platform"], "{list}");
+
+    // Only holders ask.
+    let (s, h, b) = env.get("/api/v1/holder/applications", Some(&app)).await;
+    assert_problem_type(s, &h, &b, StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn the_wallet_learns_where_yzt_signs_holders_in() {
+    let env = Env::new();
+    let (s, _, b) = env.get("/api/v1/holder/sign-in", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["yzt_url"], Value::Null, "{v}");
+
+    let url = "https://yzt.example/authorize";
+    let srv = testkit::TestServer::with(
+        shared::crypto::Alg::EdDSA,
+        verifier_server::Config {
+            yzt_url: Some(url.into()),
+            ..verifier_server::Config::default()
+        },
+    );
+    let (s, h, b) = srv.get("/api/v1/holder/sign-in", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["cache-control"], "no-store");
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["yzt_url"], url, "{v}");
+}

@@ -500,6 +500,20 @@ async fn every_role_on_every_endpoint_over_a_socket() {
         },
         Case {
             method: "GET",
+            uri: "/api/v1/holder/applications".into(),
+            body: None,
+            audited: true,
+            expect: |w| by_role(w, &[Who::Holder], 200),
+        },
+        Case {
+            method: "GET",
+            uri: "/api/v1/holder/sign-in".into(),
+            body: None,
+            audited: false,
+            expect: public,
+        },
+        Case {
+            method: "GET",
             uri: "/admin/dashboard?year=2026".into(),
             body: None,
             audited: false,
