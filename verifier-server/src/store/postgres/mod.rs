@@ -245,7 +245,7 @@ impl Store for PgStore {
     }
 
     /// Makes the check-log partitions of every month in the window around
-    /// `now` ([`logs::WINDOW_BEFORE`] … [`logs::WINDOW_AFTER`]), one
+    /// `now` (400 days before to 62 days after), one
     /// transaction of its own.
     fn prepare(&self, now: i64) -> Result<(), StoreError> {
         let mut months = Vec::new();
