@@ -1,7 +1,7 @@
 //! The change feed of registered applications (issue 13 item 4): every
 //! new version, status change and grant revocation is appended to
 //! `cert_changes` in the transaction of the change ([`versions`],
-//! [`status`], [`grant_revoked`]); an application reads the changes it
+//! [`status`], and consent's revocation of a grant); an application reads the changes it
 //! may see after a cursor ([`feed`]). Visibility ([`visible`]) is decided
 //! at read time against the application's grants as they stood when the
 //! change happened: a grant active at the change's time and not revoked
@@ -71,26 +71,6 @@ pub fn status(v: &VersionRow, from: Status, to: Status, now: i64) -> CertChangeR
         (_, Status::Valid) => "reinstated",
     };
     row(v, kind, to, now)
-}
-
-/// The changes of a grant's revocation: one per certificate it named (or
-/// one per type of an authorisation).
-pub fn grant_revoked(g: &GrantRow, now: i64) -> Vec<CertChangeRow> {
-    g.items
-        .iter()
-        .map(|i| CertChangeRow {
-            id: 0,
-            at: now,
-            kind: "grant_revoked".into(),
-            cert_type: Some(i.cert_type.clone()),
-            number: i.number.clone(),
-            version: None,
-            status: None,
-            holder_id: g.holder_id.clone(),
-            issuer_division: None,
-            grant_id: Some(g.id),
-        })
-        .collect()
 }
 
 /// Whether `app`, holding `grants`, may see change `c`: a revocation of

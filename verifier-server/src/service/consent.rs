@@ -19,13 +19,35 @@ use super::apps::AppsError;
 use super::auth::{holder_id, Caller, Role};
 use crate::store::evaluation::EvalCheck;
 use crate::store::{
-    AppCheckRow, ApplicationRow, GrantItem, GrantRow, GrantsOf, Store, StoreError, Tx, VersionRow,
+    AppCheckRow, ApplicationRow, CertChangeRow, GrantItem, GrantRow, GrantsOf, Store, StoreError,
+    Tx, VersionRow,
 };
 
 /// The longest period of a grant, seconds (a year and a day).
 pub const MAX_GRANT_PERIOD: i64 = 366 * 24 * 3_600;
 /// Most certificates in one holder's grant.
 pub const MAX_GRANT_CERTIFICATES: usize = 20;
+
+/// The change-feed rows of a grant's revocation (`service::changes` reads
+/// them): one per certificate it named (or one per type of an
+/// authorisation).
+fn grant_revoked(g: &GrantRow, now: i64) -> Vec<CertChangeRow> {
+    g.items
+        .iter()
+        .map(|i| CertChangeRow {
+            id: 0,
+            at: now,
+            kind: "grant_revoked".into(),
+            cert_type: Some(i.cert_type.clone()),
+            number: i.number.clone(),
+            version: None,
+            status: None,
+            holder_id: g.holder_id.clone(),
+            issuer_division: None,
+            grant_id: Some(g.id),
+        })
+        .collect()
+}
 
 fn active(g: &GrantRow, now: i64) -> bool {
     g.revoked_at.is_none() && g.valid_from <= now && now < g.valid_until
@@ -360,7 +382,7 @@ pub fn revoke(
         )));
     }
     g.revoked_at = Some(now);
-    tx.insert_cert_changes(&super::changes::grant_revoked(&g, now))?;
+    tx.insert_cert_changes(&grant_revoked(&g, now))?;
     let view = views(&mut *tx, std::slice::from_ref(&g), now)?
         .pop()
         .ok_or_else(|| AppsError::NotFound(format!("no grant {id} of yours")))?;
