@@ -35,7 +35,7 @@ use html_escape::encode_double_quoted_attribute as attr;
 use html_escape::encode_text as esc;
 use serde::Deserialize;
 use shared::api::{ComplaintBody, Coverage, DeclaredBody, Event, Evidence, Score, TrainingBody};
-use shared::domain::{CertType, DivisionCode, LIAONING_CITIES};
+use shared::domain::{CertType, DivisionCode, Jurisdiction};
 
 use super::audit::{AuditSlot, Who};
 use super::auth::require;
@@ -164,13 +164,16 @@ form.entry textarea{font:inherit;padding:.25em;width:100%}form.entry .full{grid-
 .notice{background:#e8f5e9;border-color:#a5d6a7}.warn{background:#fff3e0;border-color:#ffcc80}.muted{color:#5f6b76}\
 @media (max-width:600px){main{padding:.3em .4em}form.entry{grid-template-columns:1fr}form.entry label{text-align:left}}";
 
-fn page(title: &str, header_right: &str, body: &str) -> Response {
+/// A page; `province` names the running province in the header (empty on
+/// a refusal page, which is drawn without the server's state).
+fn page(province: &str, title: &str, header_right: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"referrer\" content=\"same-origin\"><title>{t}</title><style>{STYLE}</style></head>\
-         <body><header><h1>辽宁省道路运输电子证照 · 年度考核</h1>{header_right}</header><main>{body}</main></body></html>",
-        t = esc(title)
+         <body><header><h1>{p}道路运输电子证照 · 年度考核</h1>{header_right}</header><main>{body}</main></body></html>",
+        t = esc(title),
+        p = esc(province)
     );
     (
         [
@@ -230,6 +233,7 @@ impl IntoResponse for Refusal {
             Refusal::SignIn => see_other("/admin/dashboard"),
             Refusal::Page(status, message) => {
                 let mut r = page(
+                    "",
                     "未完成",
                     "",
                     &format!(
@@ -340,7 +344,12 @@ pub async fn get_dashboard(
         None => current_year(&state),
         y => super::evaluation::check_year(y, "query parameter year")?,
     };
-    Ok(page("年度考核 · 登录", "", &sign_in_form(year, "")))
+    Ok(page(
+        state.province().name_zh,
+        "年度考核 · 登录",
+        "",
+        &sign_in_form(year, ""),
+    ))
 }
 
 /// `POST /admin/dashboard` (form: `token`, `year`): signs in (the cookie)
@@ -431,10 +440,19 @@ pub async fn post_sign_out() -> Response {
     r
 }
 
+/// The running province as the dashboard's top unit.
+fn province_unit(province: &Jurisdiction) -> DivisionCode {
+    DivisionCode::from_u32(province.code).unwrap_or(DivisionCode::PROVINCE)
+}
+
 /// The unit and type of a query, checked.
-fn scope(division: Option<u32>, cert_type: Option<&str>) -> Result<Scope, ApiError> {
+fn scope(
+    province: &Jurisdiction,
+    division: Option<u32>,
+    cert_type: Option<&str>,
+) -> Result<Scope, ApiError> {
     let division = match division {
-        None => DivisionCode::PROVINCE,
+        None => province_unit(province),
         Some(c) => DivisionCode::from_u32(c)
             .map_err(|e| ApiError::BadRequest(format!("query parameter division: {e}")))?,
     };
@@ -685,7 +703,7 @@ pub async fn get_view(
     .await?;
     let Query(q) = q?;
     let year = year_of(&state, q.year)?;
-    let sc = scope(q.division, q.cert_type.as_deref())?;
+    let sc = scope(state.province(), q.division, q.cert_type.as_deref())?;
     let s = state.clone();
     let c = caller.clone();
     let (drill, ops) = blocking(move || {
@@ -695,8 +713,16 @@ pub async fn get_view(
     })
     .await?;
     let admin = caller.role == Role::Admin;
-    let body = render(&drill, &ops, sc, admin, q.saved.as_deref());
+    let body = render(
+        state.province(),
+        &drill,
+        &ops,
+        sc,
+        admin,
+        q.saved.as_deref(),
+    );
     Ok(page(
+        state.province().name_zh,
         &format!("{year} 年度考核 · {}", division_name(sc.division)),
         &header_right(year, &caller),
         &body,
@@ -718,9 +744,9 @@ fn header_right(year: i32, caller: &Caller) -> String {
     )
 }
 
-fn crumbs(year: i32, sc: Scope) -> String {
+fn crumbs(province: &Jurisdiction, year: i32, sc: Scope) -> String {
     let mut out = String::from("<nav class=\"crumbs\" id=\"crumbs\">");
-    let mut chain = vec![DivisionCode::PROVINCE];
+    let mut chain = vec![province_unit(province)];
     if !sc.division.is_province() {
         chain.push(sc.division.city());
     }
@@ -769,7 +795,14 @@ fn crumbs(year: i32, sc: Scope) -> String {
     out
 }
 
-fn render(d: &Drill, ops: &Operations, sc: Scope, admin: bool, saved: Option<&str>) -> String {
+fn render(
+    province: &Jurisdiction,
+    d: &Drill,
+    ops: &Operations,
+    sc: Scope,
+    admin: bool,
+    saved: Option<&str>,
+) -> String {
     let year = d.year;
     let mut out = String::new();
     if let Some(what) = saved {
@@ -795,7 +828,7 @@ fn render(d: &Drill, ops: &Operations, sc: Scope, admin: bool, saved: Option<&st
          <p class=\"muted\">按附件A计分：制证率40分、激活率40分、培训宣传10分、亮证查验10分。时间均为北京时间。</p></section>",
         esc(&division_name(sc.division)),
         esc(&type_note),
-        crumbs(year, sc)
+        crumbs(province, year, sc)
     );
     // The parts (or, for a county, its agency).
     let part_title = if sc.division.is_province() {
@@ -975,7 +1008,7 @@ fn render(d: &Drill, ops: &Operations, sc: Scope, admin: bool, saved: Option<&st
     }
     out.push_str("</table></div></section>");
     if admin {
-        out.push_str(&forms(year, sc.division));
+        out.push_str(&forms(province, year, sc.division));
     }
     out
 }
@@ -991,9 +1024,9 @@ fn evidence_link(e: &Evidence) -> String {
     )
 }
 
-fn city_options(selected: DivisionCode) -> String {
+fn city_options(province: &Jurisdiction, selected: DivisionCode) -> String {
     let mut out = String::new();
-    for d in std::iter::once(DivisionCode::PROVINCE).chain(LIAONING_CITIES.iter().copied()) {
+    for d in std::iter::once(province_unit(province)).chain(province.cities()) {
         let sel = if d == selected.city() {
             " selected"
         } else {
@@ -1009,12 +1042,14 @@ fn city_options(selected: DivisionCode) -> String {
     out
 }
 
-fn forms(year: i32, unit: DivisionCode) -> String {
-    let cities = city_options(unit);
-    let cities_only = city_options(unit).replacen(
+fn forms(province: &Jurisdiction, year: i32, unit: DivisionCode) -> String {
+    let cities = city_options(province, unit);
+    let cities_only = city_options(province, unit).replacen(
         &format!(
-            "<option value=\"210000\"{}>辽宁省</option>",
-            if unit.is_province() { " selected" } else { "" }
+            "<option value=\"{:06}\"{}>{}</option>",
+            province.code,
+            if unit.is_province() { " selected" } else { "" },
+            esc(province.name_zh)
         ),
         "",
         1,
@@ -1156,6 +1191,7 @@ pub async fn get_agency(
     }
     out.push_str("</table></div></section>");
     Ok(page(
+        state.province().name_zh,
         &format!("{name} · 发证机关"),
         &header_right(year, &caller),
         &out,
@@ -1289,7 +1325,7 @@ pub async fn get_export(
     .await?;
     let Query(q) = q?;
     let year = year_of(&state, q.year)?;
-    let sc = scope(q.division, q.cert_type.as_deref())?;
+    let sc = scope(state.province(), q.division, q.cert_type.as_deref())?;
     let unit = format!(
         "{}-{:06}{}",
         year,
