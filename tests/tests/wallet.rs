@@ -711,7 +711,6 @@ fn the_wallet_signs_in_through_yzt_and_manages_grants() {
 #[test]
 fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
     const OWNER: &str = "91210106MA0XN3K249";
-    const DRIVER: &str = "210102199001011237";
     prerequisites();
     let dir = testkit::tempdir();
     let data = dir.path().join("server");
@@ -719,8 +718,9 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
     ysz.uscc = Some(OWNER.to_string());
     let number = ysz.number.clone().unwrap();
     // The driver holds a 从业资格证: signing in registers the phone.
-    let mut qc = sample_record(CertType::QC);
-    qc.id_number = Some(DRIVER.to_string());
+    let qc = sample_record(CertType::QC);
+    let driver_id = qc.id_number.clone().unwrap();
+    let masked = format!("{}********{}", &driver_id[..6], &driver_id[14..]);
     let agency = server_admin(
         &data,
         &["create-token", "--role", "agency", "--division", "210000"],
@@ -733,7 +733,7 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
     .unwrap();
     let driver = server_admin(
         &data,
-        &["create-token", "--role", "holder", "--subject", DRIVER],
+        &["create-token", "--role", "holder", "--subject", &driver_id],
     )
     .unwrap();
     let server = Server::serve(&data).unwrap();
@@ -744,6 +744,7 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
         .unwrap();
     let pushed: Value = r.body_mut().read_json().unwrap();
     assert_eq!(r.status(), 200, "{pushed}");
+    assert_eq!(pushed["summary"]["issued"], 2, "{pushed}");
 
     let shots = testkit::browser::screenshots("wallet");
     let report = testkit::browser::run_script(
@@ -754,7 +755,7 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
             "url": server.url,
             "shots": shots,
             "owner": { "token": owner },
-            "driver": { "token": driver, "name": "李四", "id": DRIVER },
+            "driver": { "token": driver, "name": "李四", "id": driver_id },
             "cert": { "type": "YSZ", "number": number },
             "runs": [
                 { "name": "phone", "viewport": { "width": 390, "height": 844 }, "mobile": true,
@@ -799,7 +800,7 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
         let d = &run["delegated"];
         assert_eq!(d["driver"], "李四", "{what}");
         assert_eq!(d["badge"], "有效", "{what}");
-        assert_eq!(d["id_number"], "210102********1237", "{what}");
+        assert_eq!(d["id_number"], masked.as_str(), "{what}");
         assert!(
             d["cert"].as_str().unwrap().contains(&number),
             "{what}: {d}"
