@@ -801,10 +801,7 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
         assert_eq!(d["driver"], "李四", "{what}");
         assert_eq!(d["badge"], "有效", "{what}");
         assert_eq!(d["id_number"], masked.as_str(), "{what}");
-        assert!(
-            d["cert"].as_str().unwrap().contains(&number),
-            "{what}: {d}"
-        );
+        assert!(d["cert"].as_str().unwrap().contains(&number), "{what}: {d}");
         // The period in China Standard Time, whatever the browser's zone:
         // today in Beijing to the default end (30 days, within validity).
         let cst = time::OffsetDateTime::from_unix_timestamp(now() + 8 * 3_600).unwrap();
@@ -822,7 +819,10 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
             "{what}"
         );
         assert!(
-            d["message"].as_str().unwrap().contains("授权给驾驶员「李四」"),
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("授权给驾驶员「李四」"),
             "{what}: {d}"
         );
         assert_eq!(run["form_cleared"], true, "{what}");
@@ -858,7 +858,10 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
         // After the revocation the driver has no usable copy.
         let after = run["driver_after"].as_array().unwrap();
         assert!(
-            after.iter().filter(|c| is_copy(c)).all(|c| c["blocked"] == true),
+            after
+                .iter()
+                .filter(|c| is_copy(c))
+                .all(|c| c["blocked"] == true),
             "{what}: {after:?}"
         );
     }
