@@ -814,6 +814,17 @@ fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
         let until = run["default_until"].as_str().unwrap();
         assert!(until <= cert_until, "{what}: {until} > {cert_until}");
         assert_eq!(
+            run["span"],
+            format!("授权期限：{today} 至 {until}（北京时间，含当日）"),
+            "{what}"
+        );
+        let beyond = run["refused"]["until"].as_str().unwrap();
+        assert!(
+            run["span_beyond"].as_str().unwrap().contains(beyond),
+            "{what}: {}",
+            run["span_beyond"]
+        );
+        assert_eq!(
             d["period"],
             format!("{today} 至 {until}（北京时间）"),
             "{what}"

@@ -175,12 +175,21 @@ export async function renderDelegations (root, ctx) {
     const from = el('input', { id: 'deleg-from', type: 'date', value: today, 'aria-label': '开始日期' })
     const until = el('input', { id: 'deleg-until', type: 'date', 'aria-label': '结束日期' })
     const err = el('p', { id: 'deleg-error', class: 'error', role: 'alert' })
+    // The chosen days spelled out (a date input's format follows the
+    // phone's settings): China Standard Time days, the server's too.
+    const span = el('p', { id: 'deleg-span', class: 'card-meta' })
+    const showSpan = () => {
+      span.textContent = `授权期限：${from.value || today} 至 ${until.value || '（请选择）'}（北京时间，含当日）`
+    }
+    from.addEventListener('input', showSpan)
+    until.addEventListener('input', showSpan)
     const chosen = () => mine.find((c) => `${c.cert_type}/${c.number}` === select.value)
     const choose = () => {
       const c = chosen()
       validity.textContent = `证照有效期 ${c.valid_from} 至 ${c.valid_until || '长期'}（授权期限须在此范围内）`
       const month = cstDay(ctx.nowMs(), 30)
       until.value = c.valid_until && c.valid_until < month ? c.valid_until : month
+      showSpan()
     }
     select.addEventListener('change', choose)
     choose()
@@ -226,7 +235,7 @@ export async function renderDelegations (root, ctx) {
     el('div', { class: 'deleg-dates' },
       el('div', {}, el('label', { for: 'deleg-from' }, '开始日期'), from),
       el('div', {}, el('label', { for: 'deleg-until' }, '结束日期（含当日）'), until)),
-    el('p', { class: 'card-meta' }, '日期均为北京时间。'),
+    span,
     el('button', { type: 'submit', id: 'deleg-submit' }, '确认授权'), err)
     formBox.replaceChildren(form)
   }

@@ -113,6 +113,7 @@ try {
     out.before = await owner.$$eval('.deleg', (ds) => ds.length)
     out.validity = await owner.textContent('#deleg-validity')
     out.default_until = await owner.inputValue('#deleg-until')
+    out.span = await owner.textContent('#deleg-span')
     await screen(owner, 'empty')
 
     // A period past the certificate's validity: the server refuses it.
@@ -122,6 +123,7 @@ try {
     const [y, m, d] = cert.valid_until.split('-').map(Number)
     const beyond = new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10)
     await owner.fill('#deleg-until', beyond)
+    out.span_beyond = await owner.textContent('#deleg-span')
     await owner.click('#deleg-submit')
     await owner.waitForSelector('#deleg-error:not(:empty)')
     out.refused = { until: beyond, error: await owner.textContent('#deleg-error') }
