@@ -699,3 +699,191 @@ fn the_wallet_signs_in_through_yzt_and_manages_grants() {
         "two sign-ins, a replay, an expiry: {sign_ins:?}"
     );
 }
+
+/// 车辆授权 (issue 13 item 7): an owner (a company signed in with its
+/// credit code) delegates its 道路运输证 to a driver in the wallet, is
+/// refused a period beyond the certificate's validity in Chinese, sees the
+/// delegation listed in China Standard Time, and revokes it after a
+/// confirmation; the driver's wallet (another browser) shows the copy
+/// marked 授权使用 after its next sync, and no valid copy after the
+/// revocation. At phone and desktop width (the desktop browser in Berlin's
+/// zone); screenshots `deleg-*` in `target/screenshots/wallet/`.
+#[test]
+fn the_owner_delegates_a_vehicle_certificate_to_a_driver_in_the_wallet() {
+    const OWNER: &str = "91210106MA0XN3K249";
+    prerequisites();
+    let dir = testkit::tempdir();
+    let data = dir.path().join("server");
+    let mut ysz = sample_record(CertType::YSZ);
+    ysz.uscc = Some(OWNER.to_string());
+    let number = ysz.number.clone().unwrap();
+    // The driver holds a 从业资格证: signing in registers the phone.
+    let qc = sample_record(CertType::QC);
+    let driver_id = qc.id_number.clone().unwrap();
+    let masked = format!("{}********{}", &driver_id[..6], &driver_id[14..]);
+    let agency = server_admin(
+        &data,
+        &["create-token", "--role", "agency", "--division", "210000"],
+    )
+    .unwrap();
+    let owner = server_admin(
+        &data,
+        &["create-token", "--role", "holder", "--subject", OWNER],
+    )
+    .unwrap();
+    let driver = server_admin(
+        &data,
+        &["create-token", "--role", "holder", "--subject", &driver_id],
+    )
+    .unwrap();
+    let server = Server::serve(&data).unwrap();
+    let mut r = agent()
+        .post(format!("{}/api/v1/records", server.url))
+        .header("Authorization", &format!("Bearer {agency}"))
+        .send_json(json!({ "records": [ysz, qc] }))
+        .unwrap();
+    let pushed: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(r.status(), 200, "{pushed}");
+    assert_eq!(pushed["summary"]["issued"], 2, "{pushed}");
+
+    let shots = testkit::browser::screenshots("wallet");
+    let report = testkit::browser::run_script(
+        &wallet_dir().join("test/delegations.mjs"),
+        dir.path(),
+        "delegations",
+        &json!({
+            "url": server.url,
+            "shots": shots,
+            "owner": { "token": owner },
+            "driver": { "token": driver, "name": "李四", "id": driver_id },
+            "cert": { "type": "YSZ", "number": number },
+            "runs": [
+                { "name": "phone", "viewport": { "width": 390, "height": 844 }, "mobile": true,
+                  "timezone": "Asia/Shanghai" },
+                { "name": "desktop", "viewport": { "width": 1280, "height": 800 }, "mobile": false,
+                  "timezone": "Europe/Berlin" },
+            ],
+        }),
+    );
+    assert_eq!(report["console"], json!([]), "{report:#}");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{report:#}");
+    let is_copy = |c: &Value| c["type"] == "YSZ" && c["number"] == number.as_str();
+    for (i, run) in runs.iter().enumerate() {
+        let what = run["name"].as_str().unwrap();
+        assert_eq!(run["overflow"], json!([]), "{what}: wider than the screen");
+        // The button only for a holder with a vehicle certificate.
+        assert_eq!(run["owner_button"], "车辆授权", "{what}");
+        assert_eq!(run["driver_button"], false, "{what}: {run}");
+        assert!(
+            !run["driver_before"].as_array().unwrap().iter().any(is_copy),
+            "{what}: {}",
+            run["driver_before"]
+        );
+        // Each earlier run's delegation is listed (revoked).
+        assert_eq!(run["before"], i, "{what}");
+        // Refused by the server, said in Chinese with the validity.
+        let refused = run["refused"]["error"].as_str().unwrap();
+        assert!(
+            refused.starts_with("无法授权：授权期限超出了证照的有效期"),
+            "{what}: {refused}"
+        );
+        let cert = run["owner_cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| is_copy(c))
+            .unwrap();
+        let cert_until = cert["valid_until"].as_str().unwrap();
+        assert!(refused.contains(cert_until), "{what}: {refused}");
+
+        let d = &run["delegated"];
+        assert_eq!(d["driver"], "李四", "{what}");
+        assert_eq!(d["badge"], "有效", "{what}");
+        assert_eq!(d["id_number"], masked.as_str(), "{what}");
+        assert!(d["cert"].as_str().unwrap().contains(&number), "{what}: {d}");
+        // The period in China Standard Time, whatever the browser's zone:
+        // today in Beijing to the default end (30 days, within validity).
+        let cst = time::OffsetDateTime::from_unix_timestamp(now() + 8 * 3_600).unwrap();
+        let today = format!(
+            "{:04}-{:02}-{:02}",
+            cst.year(),
+            u8::from(cst.month()),
+            cst.day()
+        );
+        let until = run["default_until"].as_str().unwrap();
+        assert!(until <= cert_until, "{what}: {until} > {cert_until}");
+        assert_eq!(
+            run["span"],
+            format!("授权期限：{today} 至 {until}（北京时间，含当日）"),
+            "{what}"
+        );
+        let beyond = run["refused"]["until"].as_str().unwrap();
+        assert!(
+            run["span_beyond"].as_str().unwrap().contains(beyond),
+            "{what}: {}",
+            run["span_beyond"]
+        );
+        assert_eq!(
+            d["period"],
+            format!("{today} 至 {until}（北京时间）"),
+            "{what}"
+        );
+        assert!(
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("授权给驾驶员「李四」"),
+            "{what}: {d}"
+        );
+        assert_eq!(run["form_cleared"], true, "{what}");
+        // The driver's copy, marked 授权使用 with the owner and the end day.
+        let during: Vec<&Value> = run["driver_during"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| is_copy(c))
+            .collect();
+        assert_eq!(during.len(), 1, "{what}: {}", run["driver_during"]);
+        let note = during[0]["delegated"].as_str().unwrap();
+        assert!(
+            note.starts_with("授权使用") && note.contains(until),
+            "{what}: {note}"
+        );
+        assert_eq!(during[0]["blocked"], false, "{what}: {}", during[0]);
+
+        assert!(
+            run["confirm"].as_str().unwrap().contains("确认撤销"),
+            "{what}"
+        );
+        let v = &run["revoked"];
+        assert_eq!(v["id"], d["id"], "{what}");
+        assert!(
+            v["badge"].as_str().unwrap().starts_with("已撤销"),
+            "{what}: {v}"
+        );
+        assert!(
+            v["message"].as_str().unwrap().contains("已撤销"),
+            "{what}: {v}"
+        );
+        // After the revocation the driver has no usable copy.
+        let after = run["driver_after"].as_array().unwrap();
+        assert!(
+            after
+                .iter()
+                .filter(|c| is_copy(c))
+                .all(|c| c["blocked"] == true),
+            "{what}: {after:?}"
+        );
+    }
+    // The server agrees: every delegation revoked.
+    let mut r = agent()
+        .get(format!("{}/api/v1/holder/delegations", server.url))
+        .header("Authorization", &format!("Bearer {owner}"))
+        .call()
+        .unwrap();
+    let list: Value = r.body_mut().read_json().unwrap();
+    let given = list["given"].as_array().unwrap();
+    assert_eq!(given.len(), 2, "{list}");
+    assert!(given.iter().all(|d| d["state"] == "revoked"), "{list}");
+}

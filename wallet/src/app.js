@@ -12,6 +12,7 @@ import {
 import { el } from './dom.js'
 import { finishYzt, renderSignIn as signInScreen, takeRedirect } from './signin.js'
 import { renderGrants } from './grants.js'
+import { givenCount, ownsVehicle, renderDelegations } from './delegations.js'
 
 const API = '/api/v1/holder'
 const STATUS_ZH = { valid: '有效', revoked: '已注销', suspended: '已暂停', superseded: '已被新版本取代' }
@@ -123,6 +124,7 @@ async function refresh () {
     if (pendingOffsetMs !== null) wallet.clockOffsetMs = pendingOffsetMs
     wallet.syncedAt = nowMs()
     wallet.syncError = null
+    wallet.delegationsGiven = await givenCount(wallet.token)
   } catch (e) {
     if (e instanceof HttpError && e.status === 401) {
       wallet.syncError = wallet.expiresAt && nowMs() >= wallet.expiresAt
@@ -181,6 +183,7 @@ async function signInWith (token, expiresAt) {
   const certs = await sync(token)
   const clockOffsetMs = pendingOffsetMs ?? 0
   wallet = { token, certs, syncedAt: Date.now() + clockOffsetMs, syncError: null, clockOffsetMs, expiresAt }
+  wallet.delegationsGiven = await givenCount(token)
   await saveWallet()
   renderList()
 }
@@ -212,12 +215,21 @@ function renderList () {
     el('div', { class: 'actions' },
       el('button', { id: 'refresh', onclick: async () => { await refresh(); renderList() } }, '刷新'),
       el('button', { id: 'grants', class: 'secondary', onclick: showGrants }, '授权管理'),
+      ownsVehicle(certs) || wallet.delegationsGiven > 0
+        ? el('button', { id: 'delegations', class: 'secondary', onclick: showDelegations }, '车辆授权')
+        : null,
       el('button', { id: 'signout', class: 'secondary', onclick: signOut }, '退出登录')))
 }
 
 function showGrants () {
   stopShow()
   renderGrants(main(), { token: wallet.token, certs: wallet.certs, nowMs, back: renderList, header: [statusBar()] })
+}
+
+/** 车辆授权: an owner's delegations of its vehicle certificates to drivers. */
+function showDelegations () {
+  stopShow()
+  renderDelegations(main(), { token: wallet.token, certs: wallet.certs, nowMs, back: renderList, header: [statusBar()] })
 }
 
 function renderShow (index) {
