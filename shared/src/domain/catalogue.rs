@@ -331,8 +331,23 @@ fn template(cert_type: CertType) -> &'static str {
     }
 }
 
-/// The catalogue entry of one type.
+/// The catalogue entry of one type, made once per process (validation
+/// reads it for every record).
+pub fn entry_ref(cert_type: CertType) -> &'static CatalogueEntry {
+    static ENTRIES: std::sync::LazyLock<Vec<CatalogueEntry>> =
+        std::sync::LazyLock::new(|| CertType::ALL.into_iter().map(make_entry).collect());
+    ENTRIES
+        .iter()
+        .find(|e| e.cert_type == cert_type)
+        .unwrap_or_else(|| unreachable!("every type has an entry"))
+}
+
+/// The catalogue entry of one type (a copy of [`entry_ref`]'s).
 pub fn entry(cert_type: CertType) -> CatalogueEntry {
+    entry_ref(cert_type).clone()
+}
+
+fn make_entry(cert_type: CertType) -> CatalogueEntry {
     let mut fields = vec![spec(cert_type, "number", true)];
     fields.extend(
         type_fields(cert_type)

@@ -446,7 +446,7 @@ fn sex_en(s: Sex) -> &'static str {
 /// Accumulates problems while reading one record.
 struct Checker<'a> {
     raw: &'a RawRecord,
-    entry: Option<CatalogueEntry>,
+    entry: Option<&'static CatalogueEntry>,
     problems: Vec<Nonconformance>,
 }
 
@@ -724,8 +724,8 @@ pub fn validate_for(
             t
         }
     };
-    c.entry = cert_type.map(catalogue::entry);
-    if let Some(entry) = c.entry.clone() {
+    c.entry = cert_type.map(catalogue::entry_ref);
+    if let Some(entry) = c.entry {
         for f in entry.face_fields.iter().filter(|f| f.mandatory) {
             if raw.get(&f.key).is_none_or(RawValue::is_blank) {
                 c.missing(&f.key);
