@@ -26,6 +26,15 @@ pub mod service;
 pub mod state;
 pub mod store;
 
+/// The allocator of every program built on this crate (the server, its
+/// benches and tests, the importer): mimalloc. A push parses, validates
+/// and signs on every core in short-lived threads; glibc's allocator spent
+/// a quarter of the issuing bench in `malloc`/`free` and consolidation,
+/// and mimalloc made a push about 1.5× as fast (`docs/decisions.md`,
+/// "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use http::{app, run};
 pub use service::{admin, apps, auth, issuing, keys, lists, maintenance};
 pub use state::{
