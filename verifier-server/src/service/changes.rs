@@ -40,7 +40,7 @@ fn row(v: &VersionRow, kind: &str, status: Status, now: i64) -> CertChangeRow {
         number: Some(v.number.clone()),
         version: Some(v.version),
         status: Some(status_name(status).into()),
-        holder_id: v.holder_id(),
+        holder_id: v.holder_id.clone(),
         issuer_division: Some(v.issuer_division.code()),
         grant_id: None,
     }
@@ -48,8 +48,11 @@ fn row(v: &VersionRow, kind: &str, status: Status, now: i64) -> CertChangeRow {
 
 /// The changes of newly stored versions: `issued` (version 1) or
 /// `new_version`.
-pub fn versions(rows: &[VersionRow], now: i64) -> Vec<CertChangeRow> {
-    rows.iter()
+pub fn versions<'a>(
+    rows: impl IntoIterator<Item = &'a VersionRow>,
+    now: i64,
+) -> Vec<CertChangeRow> {
+    rows.into_iter()
         .map(|v| {
             let kind = if v.version <= 1 {
                 "issued"

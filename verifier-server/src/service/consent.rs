@@ -418,7 +418,7 @@ pub fn covering(
     if !app.cert_types.iter().any(|c| c == code) {
         return Ok(None);
     }
-    let holder = version.holder_id();
+    let holder = version.holder_id.clone();
     Ok(tx
         .grants(GrantsOf::Application(app.id))?
         .into_iter()

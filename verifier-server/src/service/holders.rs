@@ -514,6 +514,8 @@ pub fn bind(
                 // identical re-push stays `unchanged` and keeps the binding.
                 data_json: v.data_json.clone(),
                 identifier,
+                holder_id: v.holder_id.clone(),
+                plate: v.plate.clone(),
                 previous: Some(v.status_index),
             },
             |index| {

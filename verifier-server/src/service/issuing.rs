@@ -118,9 +118,25 @@ struct Prepared {
     raw: Result<RawRecord, String>,
     /// The record as stored, JSON.
     record_json: String,
-    /// `validate`'s answer, with the normalised data as JSON when it
-    /// conforms (version 1: equal data is an unchanged re-push).
-    validated: Result<(CertificateData, String), Vec<Nonconformance>>,
+    /// `validate`'s answer when the record conforms: the normalised data,
+    /// as JSON (version 1: equal data is an unchanged re-push), and what is
+    /// derived from it once.
+    validated: Result<Valid, Vec<Nonconformance>>,
+}
+
+/// A conforming record's data and what the first pass derived from it.
+struct Valid {
+    data: CertificateData,
+    /// `data` as JSON, at version 1.
+    json: String,
+    /// The holder ([`crate::store::holder_id_of`]).
+    holder_id: Option<String>,
+    /// The plate ([`crate::store::plate_of`]).
+    plate: Option<String>,
+    /// The identifier at version 1 (a new certificate's) from the record's
+    /// own credit code: the one to use unless the trust list publishes
+    /// another for the division.
+    identifier_v1: Option<String>,
 }
 
 /// `agency` is the pushing agency's division (its city decides the plate
@@ -146,7 +162,13 @@ fn prepare(
         Ok(mut data) => {
             data.version = 1;
             let json = serde_json::to_string(&data).context("encoding certificate data")?;
-            Ok((data, json))
+            Ok(Valid {
+                holder_id: crate::store::holder_id_of(&json, &record_json),
+                plate: crate::store::plate_of(&json),
+                identifier_v1: identifier(&data, &HashMap::new()),
+                data,
+                json,
+            })
         }
         Err(reasons) => Err(reasons),
     };
@@ -162,22 +184,31 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
+/// Signed versions handed from a signing thread to the store at a time.
+const SIGNED_CHUNK: usize = 128;
+
+/// `items` in at most `n` contiguous parts of about equal size, in order
+/// (none when there are no items).
+fn split<T>(items: Vec<T>, n: usize) -> Vec<Vec<T>> {
+    let size = items.len().div_ceil(n.max(1)).max(1);
+    let mut parts = Vec::with_capacity(n);
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(size).collect();
+        if part.is_empty() {
+            return parts;
+        }
+        parts.push(part);
+    }
+}
+
 /// `f` over `items` on every core, in order.
 fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let n = workers();
     if n < 2 || items.len() < 64 {
         return items.into_iter().map(f).collect();
     }
-    let chunk = items.len().div_ceil(n);
-    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(n);
-    let mut items = items.into_iter();
-    loop {
-        let c: Vec<T> = items.by_ref().take(chunk).collect();
-        if c.is_empty() {
-            break;
-        }
-        chunks.push(c);
-    }
+    let chunks = split(items, n);
     let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
@@ -201,6 +232,8 @@ struct Current {
     row: CertificateRow,
     data_json: String,
     identifier: Option<String>,
+    /// Whether the certificate was stored before this push.
+    stored: bool,
 }
 
 /// The store work of a push, decided record by record against one bulk
@@ -236,7 +269,7 @@ impl Batch<'_> {
             .iter()
             .filter_map(|p| p.as_ref().ok())
             .filter_map(|p| p.validated.as_ref().ok())
-            .map(|(data, _)| (data.cert_type, data.number.as_str()))
+            .map(|v| (v.data.cert_type, v.data.number.as_str()))
             .collect();
         keys.sort_unstable();
         keys.dedup();
@@ -247,33 +280,85 @@ impl Batch<'_> {
                     row,
                     data_json: version.data_json,
                     identifier: version.identifier,
+                    stored: true,
                 },
             );
         }
         Ok(())
     }
 
-    /// Signs every version decided in this push, on every core, then
-    /// writes the push's certificates, versions, superseded versions and
-    /// resolved correction-list entries, each in one bulk call.
+    /// Signs every version decided in this push on every core while this
+    /// thread writes the push's certificates, superseded versions, changes
+    /// and resolved correction-list entries; then stores the signed
+    /// versions as they come, [`SIGNED_CHUNK`] at a time. Signing and the
+    /// store's work overlap: neither waits for all of the other.
     fn write_all(&mut self) -> anyhow::Result<()> {
         let jobs = std::mem::take(&mut self.versions);
+        let total = jobs.len();
         let (now, issuer) = (self.now, &self.keys.issuer);
-        let versions: Vec<VersionRow> = parallel_map(jobs, |(mut row, data)| {
-            let claims = Claims::from_certificate(&data, row.status_index, now, None);
-            row.signed = cose::sign(claims.to_cbor(), issuer, true);
-            row
-        });
-        let certificates: Vec<CertificateRow> = std::mem::take(&mut self.certificates)
-            .into_values()
-            .collect();
-        self.tx.put_certificates(&certificates)?;
-        self.tx.insert_versions(&versions)?;
-        self.tx.set_version_statuses(&self.superseded)?;
-        self.tx
-            .insert_cert_changes(&super::changes::versions(&versions, now))?;
-        self.flush_resolves()?;
-        Ok(())
+        let changes = super::changes::versions(jobs.iter().map(|(row, _)| row), now);
+        // New certificates are copied in; stored ones replaced.
+        let (mut replaced, mut new) = (Vec::new(), Vec::new());
+        for (key, row) in std::mem::take(&mut self.certificates) {
+            if self.current.get(&key).is_some_and(|c| c.stored) {
+                replaced.push(row);
+            } else {
+                new.push(row);
+            }
+        }
+        let sign = move |part: Vec<(VersionRow, CertificateData)>,
+                         signed: std::sync::mpsc::Sender<Vec<VersionRow>>| {
+            let mut chunk = Vec::with_capacity(SIGNED_CHUNK);
+            for (mut row, data) in part {
+                let claims = Claims::from_certificate(&data, row.status_index, now, None);
+                row.signed = cose::sign(claims.to_cbor(), issuer, true);
+                chunk.push(row);
+                if chunk.len() == SIGNED_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(SIGNED_CHUNK));
+                    if signed.send(full).is_err() {
+                        // The store work failed; the push is abandoned.
+                        return;
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = signed.send(chunk);
+            }
+        };
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let (send, receive) = std::sync::mpsc::channel();
+            let signers: Vec<_> = split(jobs, workers())
+                .into_iter()
+                .map(|part| {
+                    let send = send.clone();
+                    scope.spawn(move || sign(part, send))
+                })
+                .collect();
+            drop(send);
+            let stored = (|| -> anyhow::Result<usize> {
+                self.tx.put_certificates(&replaced)?;
+                self.tx.insert_certificates(&new)?;
+                self.tx.set_version_statuses(&self.superseded)?;
+                self.tx.insert_cert_changes(&changes)?;
+                self.flush_resolves()?;
+                let mut stored = 0;
+                for chunk in &receive {
+                    self.tx.insert_versions(&chunk)?;
+                    stored += chunk.len();
+                }
+                Ok(stored)
+            })();
+            // Stops the signers early when the store failed.
+            drop(receive);
+            for signer in signers {
+                if let Err(panic) = signer.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            let stored = stored?;
+            anyhow::ensure!(stored == total, "{stored} of {total} versions were signed");
+            Ok(())
+        })
     }
 
     /// Resolves the correction-list entries collected so far.
@@ -344,7 +429,13 @@ impl Batch<'_> {
                 return Ok(result);
             }
         }
-        let (mut data, data_json) = match validated {
+        let Valid {
+            mut data,
+            json: data_json,
+            holder_id,
+            plate,
+            identifier_v1,
+        } = match validated {
             Ok(ok) => ok,
             Err(reasons) => {
                 // Entries are resolved and recorded in the push's order.
@@ -438,7 +529,13 @@ impl Batch<'_> {
             }
         };
         data.version = version;
-        let identifier = identifier(&data, &self.authorities);
+        let published = self.authorities.get(&data.issuer.division);
+        let stored = existing.is_some_and(|c| c.stored);
+        let identifier = if version == 1 && published.is_none_or(|u| *u == data.issuer.uscc) {
+            identifier_v1
+        } else {
+            identifier(&data, &self.authorities)
+        };
         let planned = plan_version(
             &mut self.next_index,
             self.now,
@@ -451,6 +548,8 @@ impl Batch<'_> {
                 record_json,
                 data_json: data_json.clone(),
                 identifier: identifier.clone(),
+                holder_id,
+                plate,
                 previous,
             },
             // Signed with the rest of the push in `write_all`.
@@ -475,6 +574,7 @@ impl Batch<'_> {
                 row: planned.certificate,
                 data_json,
                 identifier: identifier.clone(),
+                stored,
             },
         );
         self.resolve(cert_type, &raw, &number);
@@ -514,6 +614,10 @@ pub struct NewVersion<'a> {
     pub data_json: String,
     /// The GB/T 36904 identifier.
     pub identifier: Option<String>,
+    /// The holder ([`crate::store::holder_id_of`] of the two texts).
+    pub holder_id: Option<String>,
+    /// The plate ([`crate::store::plate_of`] of the data).
+    pub plate: Option<String>,
     /// The status index of the version it replaces, superseded now.
     pub previous: Option<u32>,
 }
@@ -579,6 +683,8 @@ pub fn plan_version(
         identifier: v.identifier,
         issued_at: now,
         issuer_division: v.issuer_division,
+        holder_id: v.holder_id,
+        plate: v.plate,
     };
     if v.status != Status::Valid {
         changes.push((status_index, v.status));
@@ -886,6 +992,13 @@ pub fn push(
     deadline: Option<std::time::Instant>,
 ) -> Result<PushResponse, PushError> {
     let today = shared::cst::date(now);
+    let total = records.len();
+    // Parsing, encoding and validation are pure: they run on every core
+    // before the transaction begins, so that another push's store work
+    // (and its commit) goes on meanwhile.
+    let agency = caller.division;
+    let province = Jurisdiction::of(caller.province.code()).unwrap_or_default();
+    let prepared = parallel_map(records, |value| prepare(value, today, province, agency));
     let mut tx = store.begin()?;
     let authorities = tx
         .authorities()?
@@ -910,12 +1023,6 @@ pub fn push(
         superseded: Vec::new(),
         resolves: Vec::new(),
     };
-    let total = records.len();
-    // Parsing, encoding and validation are pure: spread them over the cores
-    // before the store work, which is sequential.
-    let agency = caller.division;
-    let province = Jurisdiction::of(caller.province.code()).unwrap_or_default();
-    let prepared = parallel_map(records, |value| prepare(value, today, province, agency));
     batch.load(&prepared)?;
     let mut results = Vec::with_capacity(total);
     let mut summary = Summary::default();

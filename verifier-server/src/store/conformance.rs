@@ -346,6 +346,8 @@ fn version(n: &str, v: u16, index: u32, data_json: &str, record_json: &str) -> V
         identifier: Some(format!("id-{n}-{v}")),
         issued_at: 1000 + i64::from(index),
         issuer_division: division(210100),
+        holder_id: crate::store::holder_id_of(data_json, record_json),
+        plate: crate::store::plate_of(data_json),
     }
 }
 
@@ -562,9 +564,9 @@ fn holders(e: &Engine) {
         ),
         version("H5", 1, 24, r#"{"face":{"family":"person"}}"#, owner),
     ];
-    assert_eq!(rows[0].holder_id().as_deref(), Some("210102199001011234"));
-    assert_eq!(rows[2].holder_id().as_deref(), Some("91210106MA0XN3K249"));
-    assert_eq!(rows[4].holder_id(), None);
+    assert_eq!(rows[0].holder_id.as_deref(), Some("210102199001011234"));
+    assert_eq!(rows[2].holder_id.as_deref(), Some("91210106MA0XN3K249"));
+    assert_eq!(rows[4].holder_id, None);
     let mut tx = e.store.begin().unwrap();
     for v in &rows {
         tx.insert_version(v).unwrap();

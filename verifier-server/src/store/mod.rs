@@ -264,6 +264,14 @@ pub struct VersionRow {
     pub issued_at: i64,
     /// Issuing authority's division.
     pub issuer_division: DivisionCode,
+    /// Whose certificate it is: the holder's ID number or credit code
+    /// ([`holder_id_of`] of the two texts above), computed once when the
+    /// version is made and stored beside it (the holder's certificates are
+    /// found by it).
+    pub holder_id: Option<String>,
+    /// The plate its face shows ([`plate_of`] of the data), computed and
+    /// stored the same way (lookups by plate).
+    pub plate: Option<String>,
 }
 
 /// A record on an agency's correction list (补正).
@@ -542,48 +550,72 @@ pub struct LogRecordRow {
     pub batch_id: i64,
 }
 
-impl VersionRow {
-    /// The certificate's holder, stored with the version so a holder's
-    /// certificates are found by index: the face's ID number (person
-    /// certificates) or credit code (permits); for vehicles, the owner's
-    /// credit code or ID number as pushed in the record's `uscc` /
-    /// `id_number` fields (trimmed, upper case). `None` when there is none.
-    ///
-    /// This is the rule SQLite migration 3 computed in a generated column,
-    /// evaluated the same way (the first present JSON value wins, even
-    /// when empty).
-    pub fn holder_id(&self) -> Option<String> {
-        holder_id_of(&self.data_json, &self.record_json)
+/// The certificate's holder of a version's normalised data and pushed
+/// record (JSON): the face's ID number (person certificates) or credit code
+/// (permits); for vehicles, the owner's credit code or ID number as pushed
+/// in the record's `uscc` / `id_number` fields (trimmed, upper case).
+/// `None` when there is none.
+///
+/// This is the rule SQLite migration 3 computed in a generated column,
+/// evaluated the same way (the first present JSON value wins, even when
+/// empty). It is computed once, when a version is made
+/// ([`VersionRow::holder_id`]), and for versions stored before that.
+pub fn holder_id_of(data_json: &str, record_json: &str) -> Option<String> {
+    let face = serde_json::from_str::<DataProbe>(data_json).ok()?.face?;
+    if let Some(id) = text(face.id_number).or_else(|| text(face.uscc)) {
+        return Some(id);
+    }
+    if face.family.as_ref().and_then(|v| v.as_str()) != Some("vehicle") {
+        return None;
+    }
+    let record: RecordProbe = serde_json::from_str(record_json).ok()?;
+    let owner =
+        |v: Option<serde_json::Value>| text(v).map(|s| s.trim_matches(' ').to_ascii_uppercase());
+    owner(record.uscc).or_else(|| owner(record.id_number))
+}
+
+/// The plate a version's face shows (`face.plate` of its normalised data,
+/// JSON), the key of lookups by plate; computed once, when a version is
+/// made ([`VersionRow::plate`]).
+pub fn plate_of(data_json: &str) -> Option<String> {
+    text(
+        serde_json::from_str::<DataProbe>(data_json)
+            .ok()?
+            .face?
+            .plate,
+    )
+}
+
+/// A JSON value as a column's text: a string as it is, `null` as none,
+/// anything else as its JSON.
+fn text(v: Option<serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
     }
 }
 
-/// [`VersionRow::holder_id`] over the two JSON texts (also used to fill the
-/// column of versions stored before it was computed in Rust).
-pub(crate) fn holder_id_of(data_json: &str, record_json: &str) -> Option<String> {
-    fn text(v: &serde_json::Value) -> Option<String> {
-        match v {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        }
-    }
-    let data: serde_json::Value = serde_json::from_str(data_json).ok()?;
-    let face = data.get("face");
-    let from_face = |key: &str| face.and_then(|f| f.get(key)).and_then(text);
-    if let Some(id) = from_face("id_number").or_else(|| from_face("uscc")) {
-        return Some(id);
-    }
-    if face.and_then(|f| f.get("family")).and_then(|v| v.as_str()) != Some("vehicle") {
-        return None;
-    }
-    let record: serde_json::Value = serde_json::from_str(record_json).ok()?;
-    let owner = |key: &str| {
-        record
-            .get(key)
-            .and_then(text)
-            .map(|s| s.trim_matches(' ').to_ascii_uppercase())
-    };
-    owner("uscc").or_else(|| owner("id_number"))
+/// What [`holder_id_of`] and [`plate_of`] read of the normalised data (the
+/// rest of the text is skipped, not built).
+#[derive(serde::Deserialize)]
+struct DataProbe {
+    face: Option<FaceProbe>,
+}
+
+#[derive(serde::Deserialize)]
+struct FaceProbe {
+    id_number: Option<serde_json::Value>,
+    uscc: Option<serde_json::Value>,
+    family: Option<serde_json::Value>,
+    plate: Option<serde_json::Value>,
+}
+
+/// What [`holder_id_of`] reads of a pushed record.
+#[derive(serde::Deserialize)]
+struct RecordProbe {
+    uscc: Option<serde_json::Value>,
+    id_number: Option<serde_json::Value>,
 }
 
 /// The storage backend.
@@ -807,6 +839,13 @@ pub trait CertificatesTx {
             self.put_certificate(row)?;
         }
         Ok(())
+    }
+    /// [`CertificatesTx::put_certificates`] for rows of certificates not
+    /// stored yet (a push's new certificates, read as missing under the
+    /// push's lock): an engine may copy them in without looking for a row
+    /// to replace. One already stored is an error.
+    fn insert_certificates(&mut self, rows: &[CertificateRow]) -> Result<(), StoreError> {
+        self.put_certificates(rows)
     }
     /// [`CertificatesTx::insert_version`] for many rows (an engine may
     /// store them in one statement).

@@ -2,6 +2,8 @@
 //! status change and a push through two instances take turns), versions,
 //! the correction list, agencies' pushes.
 
+use ::postgres::binary_copy::BinaryCopyInWriter;
+use ::postgres::types::Type;
 use ::postgres::Row;
 use shared::checklog::LookupBy;
 use shared::domain::{CertType, DivisionCode};
@@ -16,7 +18,26 @@ use crate::store::{
 
 /// The columns of a version, in [`version_from`] order (`v`: the version).
 pub(super) const VERSION_COLS: &str = "v.cert_type, v.number, v.version, v.status_index, \
-    v.status, v.record_json, v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division";
+    v.status, v.record_json, v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division, \
+    v.holder_id, v.plate";
+
+/// The column types of a version as [`CertificatesTx::insert_versions`]
+/// copies it.
+const VERSION_TYPES: [Type; 13] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BYTEA,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+];
 
 pub(super) fn version_from(r: &Row) -> Result<VersionRow, StoreError> {
     Ok(VersionRow {
@@ -31,6 +52,8 @@ pub(super) fn version_from(r: &Row) -> Result<VersionRow, StoreError> {
         identifier: col(r, 8)?,
         issued_at: col(r, 9)?,
         issuer_division: division_of(col(r, 10)?)?,
+        holder_id: col(r, 11)?,
+        plate: col(r, 12)?,
     })
 }
 
@@ -119,8 +142,8 @@ impl CertificatesTx for PgTx<'_> {
         self.exec(
             "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
                  record_json, data_json, signed, identifier, issued_at, issuer_division,
-                 holder_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 holder_id, plate)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             &[
                 &v.cert_type.code(),
                 &v.number,
@@ -133,7 +156,8 @@ impl CertificatesTx for PgTx<'_> {
                 &v.identifier,
                 &v.issued_at,
                 &i64::from(v.issuer_division.code()),
-                &v.holder_id(),
+                &v.holder_id,
+                &v.plate,
             ],
         )?;
         Ok(())
@@ -180,7 +204,7 @@ impl CertificatesTx for PgTx<'_> {
         limit: u32,
     ) -> Result<Vec<VersionRow>, StoreError> {
         let condition = match by {
-            LookupBy::Plate => "((v.data_json::jsonb) #>> '{face,plate}') = $1",
+            LookupBy::Plate => "v.plate = $1",
             LookupBy::IdNumber => "v.holder_id = $1",
             LookupBy::Number => "v.number = $1",
         };
@@ -292,11 +316,11 @@ impl CertificatesTx for PgTx<'_> {
             let c = CertificateRow {
                 cert_type: v.cert_type,
                 number: v.number.clone(),
-                version: version_of(col(r, 11)?)?,
-                status: status_of(col(r, 12)?)?,
-                status_index: u32_of(col(r, 13)?, "status index")?,
-                issuer_division: division_of(col(r, 14)?)?,
-                issued_at: col(r, 15)?,
+                version: version_of(col(r, 13)?)?,
+                status: status_of(col(r, 14)?)?,
+                status_index: u32_of(col(r, 15)?, "status index")?,
+                issuer_division: division_of(col(r, 16)?)?,
+                issued_at: col(r, 17)?,
             };
             Ok((c, v))
         })
@@ -334,48 +358,75 @@ impl CertificatesTx for PgTx<'_> {
         Ok(())
     }
 
-    /// One `INSERT … SELECT FROM unnest(…)`: the columns travel as arrays.
+    /// One binary `COPY` into the table (a row already stored fails it).
+    fn insert_certificates(&mut self, rows: &[CertificateRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let sink = self.conn.copy_in(
+            "COPY certificates (cert_type, number, version, status, status_index,
+                                issuer_division, issued_at)
+             FROM STDIN (FORMAT binary)",
+        )?;
+        let mut writer = BinaryCopyInWriter::new(
+            sink,
+            &[
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+            ],
+        );
+        for c in rows {
+            writer.write(&[
+                &c.cert_type.code(),
+                &c.number,
+                &i64::from(c.version),
+                &bits(c.status),
+                &i64::from(c.status_index),
+                &i64::from(c.issuer_division.code()),
+                &c.issued_at,
+            ])?;
+        }
+        writer.finish()?;
+        Ok(())
+    }
+
+    /// One binary `COPY` into the table: no statement per row, no arrays
+    /// to build and take apart. A version already stored under the same
+    /// key or status index fails the whole copy, as one insert would.
     fn insert_versions(&mut self, rows: &[VersionRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let types: Vec<&str> = rows.iter().map(|v| v.cert_type.code()).collect();
-        let numbers: Vec<&str> = rows.iter().map(|v| v.number.as_str()).collect();
-        let versions: Vec<i64> = rows.iter().map(|v| i64::from(v.version)).collect();
-        let indices: Vec<i64> = rows.iter().map(|v| i64::from(v.status_index)).collect();
-        let statuses: Vec<i64> = rows.iter().map(|v| bits(v.status)).collect();
-        let records: Vec<&str> = rows.iter().map(|v| v.record_json.as_str()).collect();
-        let data: Vec<&str> = rows.iter().map(|v| v.data_json.as_str()).collect();
-        let signed: Vec<&[u8]> = rows.iter().map(|v| v.signed.as_slice()).collect();
-        let identifiers: Vec<Option<&str>> = rows.iter().map(|v| v.identifier.as_deref()).collect();
-        let issued: Vec<i64> = rows.iter().map(|v| v.issued_at).collect();
-        let divisions: Vec<i64> = rows
-            .iter()
-            .map(|v| i64::from(v.issuer_division.code()))
-            .collect();
-        let holders: Vec<Option<String>> = rows.iter().map(VersionRow::holder_id).collect();
-        self.exec(
-            "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
+        let sink = self.conn.copy_in(
+            "COPY certificate_versions (cert_type, number, version, status_index, status,
                  record_json, data_json, signed, identifier, issued_at, issuer_division,
-                 holder_id)
-             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[],
-                                  $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::BYTEA[], $9::TEXT[],
-                                  $10::BIGINT[], $11::BIGINT[], $12::TEXT[])",
-            &[
-                &types,
-                &numbers,
-                &versions,
-                &indices,
-                &statuses,
-                &records,
-                &data,
-                &signed,
-                &identifiers,
-                &issued,
-                &divisions,
-                &holders,
-            ],
+                 holder_id, plate)
+             FROM STDIN (FORMAT binary)",
         )?;
+        let mut writer = BinaryCopyInWriter::new(sink, &VERSION_TYPES);
+        for v in rows {
+            writer.write(&[
+                &v.cert_type.code(),
+                &v.number,
+                &i64::from(v.version),
+                &i64::from(v.status_index),
+                &bits(v.status),
+                &v.record_json,
+                &v.data_json,
+                &v.signed,
+                &v.identifier,
+                &v.issued_at,
+                &i64::from(v.issuer_division.code()),
+                &v.holder_id,
+                &v.plate,
+            ])?;
+        }
+        writer.finish()?;
         Ok(())
     }
 

@@ -3,6 +3,8 @@
 //! server instances commit change ids in the order they were handed out
 //! and a reader's cursor never passes an id still to commit.
 
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::Type;
 use postgres::Row;
 
 use super::{col, PgTx};
@@ -51,29 +53,41 @@ impl ChangesTx for PgTx<'_> {
             return Ok(());
         }
         self.exec("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
-        let at: Vec<i64> = rows.iter().map(|r| r.at).collect();
-        let kind: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
-        let cert_type: Vec<Option<&str>> = rows.iter().map(|r| r.cert_type.as_deref()).collect();
-        let number: Vec<Option<&str>> = rows.iter().map(|r| r.number.as_deref()).collect();
-        let version: Vec<Option<i32>> = rows.iter().map(|r| r.version.map(i32::from)).collect();
-        let status: Vec<Option<&str>> = rows.iter().map(|r| r.status.as_deref()).collect();
-        let holder: Vec<Option<&str>> = rows.iter().map(|r| r.holder_id.as_deref()).collect();
-        let division: Vec<Option<i64>> = rows
-            .iter()
-            .map(|r| r.issuer_division.map(i64::from))
-            .collect();
-        let grant: Vec<Option<i64>> = rows.iter().map(|r| r.grant_id).collect();
-        self.exec(
-            "INSERT INTO cert_changes (at, kind, cert_type, number, version, status, holder_id,
-                                       issuer_division, grant_id)
-             SELECT a, k, t, n, v, s, h, d, g FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[],
-                                  $5::INTEGER[], $6::TEXT[], $7::TEXT[], $8::BIGINT[],
-                                  $9::BIGINT[]) WITH ORDINALITY AS c(a, k, t, n, v, s, h, d, g, o)
-             ORDER BY o",
-            &[
-                &at, &kind, &cert_type, &number, &version, &status, &holder, &division, &grant,
-            ],
+        // One binary COPY: the identity column numbers the rows in the
+        // order they are copied.
+        let sink = self.conn.copy_in(
+            "COPY cert_changes (at, kind, cert_type, number, version, status, holder_id,
+                                issuer_division, grant_id)
+             FROM STDIN (FORMAT binary)",
         )?;
+        let mut writer = BinaryCopyInWriter::new(
+            sink,
+            &[
+                Type::INT8,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT4,
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT8,
+                Type::INT8,
+            ],
+        );
+        for r in rows {
+            writer.write(&[
+                &r.at,
+                &r.kind,
+                &r.cert_type,
+                &r.number,
+                &r.version.map(i32::from),
+                &r.status,
+                &r.holder_id,
+                &r.issuer_division.map(i64::from),
+                &r.grant_id,
+            ])?;
+        }
+        writer.finish()?;
         Ok(())
     }
 

@@ -63,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_delegations.sql"),
     include_str!("migrations/0016_change_feed.sql"),
     include_str!("migrations/0017_app_checks.sql"),
+    include_str!("migrations/0018_plate_and_status_index.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

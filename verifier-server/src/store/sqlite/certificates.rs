@@ -59,11 +59,22 @@ impl CertificatesTx for SqliteTx<'_> {
         number: &str,
         version: u16,
     ) -> Result<Option<VersionRow>, StoreError> {
-        type Cols = (i64, i64, String, String, Vec<u8>, Option<String>, i64, i64);
+        type Cols = (
+            i64,
+            i64,
+            String,
+            String,
+            Vec<u8>,
+            Option<String>,
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+        );
         let row: Option<Cols> = self
             .row(
                 "SELECT status_index, status, record_json, data_json, signed, identifier,
-                        issued_at, issuer_division
+                        issued_at, issuer_division, holder_id, plate
                  FROM certificate_versions
                  WHERE cert_type = ?1 AND number = ?2 AND version = ?3",
                 params![cert_type.code(), number, version],
@@ -83,6 +94,8 @@ impl CertificatesTx for SqliteTx<'_> {
                 identifier: c.5,
                 issued_at: c.6,
                 issuer_division: division_of(c.7)?,
+                holder_id: c.8,
+                plate: c.9,
             })
         })
         .transpose()
@@ -92,8 +105,8 @@ impl CertificatesTx for SqliteTx<'_> {
         self.exec(
             "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
                  record_json, data_json, signed, identifier, issued_at, issuer_division,
-                 holder_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 holder_id, plate)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 v.cert_type.code(),
                 v.number,
@@ -106,7 +119,8 @@ impl CertificatesTx for SqliteTx<'_> {
                 v.identifier,
                 v.issued_at,
                 v.issuer_division.code(),
-                v.holder_id(),
+                v.holder_id,
+                v.plate,
             ],
         )?;
         Ok(())
@@ -132,7 +146,8 @@ impl CertificatesTx for SqliteTx<'_> {
     fn live_versions(&mut self) -> Result<Vec<VersionRow>, StoreError> {
         self.current_versions(
             "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
-                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division
+                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division,
+                    v.holder_id, v.plate
              FROM certificate_versions v
              JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
                                 AND c.version = v.version
@@ -149,14 +164,15 @@ impl CertificatesTx for SqliteTx<'_> {
         limit: u32,
     ) -> Result<Vec<VersionRow>, StoreError> {
         let condition = match by {
-            LookupBy::Plate => "json_extract(v.data_json, '$.face.plate') = ?1",
+            LookupBy::Plate => "v.plate = ?1",
             LookupBy::IdNumber => "v.holder_id = ?1",
             LookupBy::Number => "v.number = ?1",
         };
         self.current_versions(
             &format!(
                 "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
-                        v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division
+                        v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division,
+                    v.holder_id, v.plate
                  FROM certificate_versions v
                  JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
                                     AND c.version = v.version

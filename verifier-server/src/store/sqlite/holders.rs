@@ -11,7 +11,8 @@ impl HoldersTx for SqliteTx<'_> {
     fn holder_certificates(&mut self, holder_id: &str) -> Result<Vec<VersionRow>, StoreError> {
         self.current_versions(
             "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
-                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division
+                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division,
+                    v.holder_id, v.plate
              FROM certificate_versions v
              JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
                                 AND c.version = v.version

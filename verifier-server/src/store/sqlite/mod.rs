@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0019_delegations.sql"),
     include_str!("migrations/0020_change_feed.sql"),
     include_str!("migrations/0021_app_checks.sql"),
+    include_str!("migrations/0022_plate_and_status_index.sql"),
 ];
 
 /// The schema version this program migrates a database to.
@@ -337,6 +338,8 @@ impl SqliteTx<'_> {
             Option<String>,
             i64,
             i64,
+            Option<String>,
+            Option<String>,
         );
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt
@@ -356,6 +359,8 @@ impl SqliteTx<'_> {
                     identifier: c.8,
                     issued_at: c.9,
                     issuer_division: division_of(c.10)?,
+                    holder_id: c.11,
+                    plate: c.12,
                 })
             })
             .collect()
@@ -412,7 +417,9 @@ impl Tx for SqliteTx<'_> {
 mod tests {
     use super::*;
     use crate::store::{AgencyPush, AuditEntry};
-    use shared::domain::DivisionCode;
+    use shared::checklog::LookupBy;
+    use shared::domain::{CertType, DivisionCode};
+    use shared::status::Status;
 
     #[test]
     fn migrations_run_once_and_audit_is_append_only() {
@@ -520,6 +527,40 @@ mod tests {
             )
             .unwrap();
         assert_eq!(unset, 1);
+    }
+
+    #[test]
+    fn a_version_21_database_gets_its_plates_and_finds_them() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..21] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO certificates VALUES ('YSZ', 'N0', 1, 0, 7, 210100, 1)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO certificate_versions (cert_type, number, version, status_index,
+                 status, record_json, data_json, signed, issued_at, issuer_division)
+             VALUES ('YSZ', 'N0', 1, 7, 0, '{}', ?1, x'00', 1, 210100)",
+            params![r#"{"face":{"family":"vehicle","plate":"辽A5K823"}}"#],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (21);",
+        )
+        .unwrap();
+        let store = SqliteStore::setup(conn).unwrap();
+        let mut tx = store.begin().unwrap();
+        let found = tx.lookup_versions(LookupBy::Plate, "辽A5K823", 10).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].plate.as_deref(), Some("辽A5K823"));
+        // The certificate still pointing at index 7 is found by it.
+        tx.set_version_status(7, Status::Revoked).unwrap();
+        let c = tx.certificate(CertType::YSZ, "N0").unwrap().unwrap();
+        assert_eq!(c.status, Status::Revoked);
     }
 
     #[test]
