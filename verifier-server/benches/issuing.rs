@@ -9,7 +9,8 @@
 //! `cargo bench -p verifier-server --bench issuing` (SQLite only), or
 //! `scripts/bench-engines` (both engines in one run); environment:
 //! `ISSUING_N` (records, default 50000), `ISSUING_BATCH` (default 2000),
-//! `ISSUING_SM2_N` (default 10000; 0 skips SM2).
+//! `ISSUING_SM2_N` (default 10000; 0 skips SM2), `ISSUING_PUSHERS` (pushes
+//! at once in the second Ed25519 run, default 2; 1 skips it).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use testkit::{records, Engine};
@@ -37,6 +38,70 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 fn per_second(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
+}
+
+/// Pushers at once (`ISSUING_PUSHERS`, default 2): an agency's system (or
+/// two agencies) sending batches on two connections, as the server takes
+/// them. Each pushes its own half of the records, batch after batch.
+fn concurrent(engine: &Engine, alg: Alg, n: usize, batch: usize, pushers: usize) {
+    if n == 0 || pushers < 2 {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = engine
+        .open_state(dir.path(), alg, Config::default(), Arc::new(|| T0))
+        .unwrap();
+    let division = DivisionCode::from_u32(records::DIVISION).unwrap();
+    let (_, token_id) =
+        auth::create_token(state.store(), Role::Agency, Some(division), "bench", T0).unwrap();
+    let caller = Caller {
+        client_addr: None,
+        token_id,
+        role: Role::Agency,
+        division: Some(division),
+        province: shared::domain::DivisionCode::PROVINCE,
+        subject: "bench".into(),
+    };
+    let values = records::values(0, n);
+    let share = n.div_ceil(pushers);
+    let start = Instant::now();
+    let issued: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = values
+            .chunks(share)
+            .map(|part| {
+                let (state, caller) = (&state, &caller);
+                scope.spawn(move || {
+                    let mut issued = 0;
+                    for chunk in part.chunks(batch) {
+                        let answer = issuing::push(
+                            state.store(),
+                            &state.keys(),
+                            caller,
+                            T0,
+                            chunk.to_vec(),
+                            None,
+                        )
+                        .unwrap();
+                        assert_eq!(answer.summary.issued, chunk.len());
+                        issued += answer.summary.issued;
+                    }
+                    issued
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let elapsed = start.elapsed();
+    assert_eq!(issued, n);
+    let counts = state.store().begin().unwrap().counts().unwrap();
+    assert_eq!(counts.versions, n as u64);
+    println!(
+        "{} {alg:?}: {n} records, {pushers} pushers at once, batches of {batch}: \
+         {:.0} certificates/s issued ({:.2} s)",
+        engine.name(),
+        per_second(n, elapsed),
+        elapsed.as_secs_f64(),
+    );
 }
 
 fn bench(engine: &Engine, alg: Alg, n: usize, batch: usize) {
@@ -166,8 +231,10 @@ fn main() {
             .unwrap_or_default()
             .trim()
     );
+    let pushers = env_usize("ISSUING_PUSHERS", 2);
     for engine in testkit::engines() {
         bench(&engine, Alg::EdDSA, n, batch);
+        concurrent(&engine, Alg::EdDSA, n, batch, pushers);
         bench(&engine, Alg::Sm2Sm3, n_sm2, batch);
     }
 }
