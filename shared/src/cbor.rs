@@ -59,7 +59,13 @@ pub enum CborError {
 
 /// Encodes a value. Values built with [`map`] are canonical.
 pub fn encode(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
+    encode_sized(value, 0)
+}
+
+/// [`encode`] into a buffer made for `capacity` bytes (a decoded item's
+/// re-encoding is as long as the bytes it came from: no regrowing).
+fn encode_sized(value: &Value, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     // Writing into a Vec cannot fail, and every Value is serialisable.
     if ciborium::into_writer(value, &mut out).is_err() {
         out.clear();
@@ -88,7 +94,7 @@ pub fn decode_strict(bytes: &[u8], max_len: usize) -> Result<Value, CborError> {
         return Err(CborError::TrailingBytes(bytes.len() - used));
     }
     check_map_keys(&value)?;
-    if encode(&value) != bytes {
+    if encode_sized(&value, bytes.len()) != bytes {
         return Err(CborError::NonCanonical);
     }
     Ok(value)
