@@ -24,7 +24,7 @@ use shared::domain::{DivisionCode, RawRecord};
 use shared::wire::Claims;
 use verifier_server::auth::{self, Caller, Role};
 use verifier_server::issuing;
-use verifier_server::Config;
+use verifier_server::{AppState, Config};
 
 // 2026-06-01 10:00 China Standard Time: every sample record is valid.
 use testkit::T0;
@@ -40,16 +40,10 @@ fn per_second(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-/// Pushers at once (`ISSUING_PUSHERS`, default 2): an agency's system (or
-/// two agencies) sending batches on two connections, as the server takes
-/// them. Each pushes its own half of the records, batch after batch.
-fn concurrent(engine: &Engine, alg: Alg, n: usize, batch: usize, pushers: usize) {
-    if n == 0 || pushers < 2 {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+/// A fresh server state on `engine` and a Shenyang agency caller.
+fn fresh(engine: &Engine, alg: Alg, dir: &std::path::Path) -> (AppState, Caller) {
     let state = engine
-        .open_state(dir.path(), alg, Config::default(), Arc::new(|| T0))
+        .open_state(dir, alg, Config::default(), Arc::new(|| T0))
         .unwrap();
     let division = DivisionCode::from_u32(records::DIVISION).unwrap();
     let (_, token_id) =
@@ -62,6 +56,18 @@ fn concurrent(engine: &Engine, alg: Alg, n: usize, batch: usize, pushers: usize)
         province: shared::domain::DivisionCode::PROVINCE,
         subject: "bench".into(),
     };
+    (state, caller)
+}
+
+/// Pushers at once (`ISSUING_PUSHERS`, default 2): an agency's system (or
+/// two agencies) sending batches on two connections, as the server takes
+/// them. Each pushes its own half of the records, batch after batch.
+fn concurrent(engine: &Engine, alg: Alg, n: usize, batch: usize, pushers: usize) {
+    if n == 0 || pushers < 2 {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (state, caller) = fresh(engine, alg, dir.path());
     let values = records::values(0, n);
     let share = n.div_ceil(pushers);
     let start = Instant::now();
@@ -109,20 +115,7 @@ fn bench(engine: &Engine, alg: Alg, n: usize, batch: usize) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let state = engine
-        .open_state(dir.path(), alg, Config::default(), Arc::new(|| T0))
-        .unwrap();
-    let division = DivisionCode::from_u32(records::DIVISION).unwrap();
-    let (_, token_id) =
-        auth::create_token(state.store(), Role::Agency, Some(division), "bench", T0).unwrap();
-    let caller = Caller {
-        client_addr: None,
-        token_id,
-        role: Role::Agency,
-        division: Some(division),
-        province: shared::domain::DivisionCode::PROVINCE,
-        subject: "bench".into(),
-    };
+    let (state, caller) = fresh(engine, alg, dir.path());
     // What the client sends, prepared before the clock starts.
     let values = records::values(0, n);
     let today = shared::cst::date(T0);

@@ -138,29 +138,9 @@ impl CertificatesTx for PgTx<'_> {
         .transpose()
     }
 
+    /// [`CertificatesTx::insert_versions`] of one (the same `COPY`).
     fn insert_version(&mut self, v: &VersionRow) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT INTO certificate_versions (cert_type, number, version, status_index, status,
-                 record_json, data_json, signed, identifier, issued_at, issuer_division,
-                 holder_id, plate)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            &[
-                &v.cert_type.code(),
-                &v.number,
-                &i64::from(v.version),
-                &i64::from(v.status_index),
-                &bits(v.status),
-                &v.record_json,
-                &v.data_json,
-                &v.signed,
-                &v.identifier,
-                &v.issued_at,
-                &i64::from(v.issuer_division.code()),
-                &v.holder_id,
-                &v.plate,
-            ],
-        )?;
-        Ok(())
+        self.insert_versions(std::slice::from_ref(v))
     }
 
     fn set_version_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError> {
