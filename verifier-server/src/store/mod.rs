@@ -843,7 +843,8 @@ pub trait CertificatesTx {
     /// [`CertificatesTx::put_certificates`] for rows of certificates not
     /// stored yet (a push's new certificates, read as missing under the
     /// push's lock): an engine may copy them in without looking for a row
-    /// to replace. One already stored is an error.
+    /// to replace, and then fails on one already stored (the default
+    /// replaces it, as `put_certificates` does).
     fn insert_certificates(&mut self, rows: &[CertificateRow]) -> Result<(), StoreError> {
         self.put_certificates(rows)
     }
