@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::SqliteTx;
+use super::{SqliteTx, VERSION_COLS};
 use shared::checklog::LookupBy;
 use shared::domain::{CertType, DivisionCode};
 use shared::status::Status;
@@ -59,46 +59,15 @@ impl CertificatesTx for SqliteTx<'_> {
         number: &str,
         version: u16,
     ) -> Result<Option<VersionRow>, StoreError> {
-        type Cols = (
-            i64,
-            i64,
-            String,
-            String,
-            Vec<u8>,
-            Option<String>,
-            i64,
-            i64,
-            Option<String>,
-            Option<String>,
-        );
-        let row: Option<Cols> = self
-            .row(
-                "SELECT status_index, status, record_json, data_json, signed, identifier,
-                        issued_at, issuer_division, holder_id, plate
-                 FROM certificate_versions
-                 WHERE cert_type = ?1 AND number = ?2 AND version = ?3",
+        Ok(self
+            .versions_of(
+                &format!(
+                    "SELECT {VERSION_COLS} FROM certificate_versions v
+                     WHERE v.cert_type = ?1 AND v.number = ?2 AND v.version = ?3"
+                ),
                 params![cert_type.code(), number, version],
-                |r| Cols::try_from(r),
-            )
-            .optional()?;
-        row.map(|c| {
-            Ok(VersionRow {
-                cert_type,
-                number: number.to_string(),
-                version,
-                status_index: u32_of(c.0, "status index")?,
-                status: status_of(c.1)?,
-                record_json: c.2,
-                data_json: c.3,
-                signed: c.4,
-                identifier: c.5,
-                issued_at: c.6,
-                issuer_division: division_of(c.7)?,
-                holder_id: c.8,
-                plate: c.9,
-            })
-        })
-        .transpose()
+            )?
+            .pop())
     }
 
     fn insert_version(&mut self, v: &VersionRow) -> Result<(), StoreError> {
@@ -144,15 +113,15 @@ impl CertificatesTx for SqliteTx<'_> {
     }
 
     fn live_versions(&mut self) -> Result<Vec<VersionRow>, StoreError> {
-        self.current_versions(
-            "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
-                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division,
-                    v.holder_id, v.plate
+        self.versions_of(
+            &format!(
+                "SELECT {VERSION_COLS}
              FROM certificate_versions v
              JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
                                 AND c.version = v.version
              WHERE v.status IN (0, 2)
-             ORDER BY v.status_index",
+             ORDER BY v.status_index"
+            ),
             [],
         )
     }
@@ -168,11 +137,9 @@ impl CertificatesTx for SqliteTx<'_> {
             LookupBy::IdNumber => "v.holder_id = ?1",
             LookupBy::Number => "v.number = ?1",
         };
-        self.current_versions(
+        self.versions_of(
             &format!(
-                "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
-                        v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division,
-                    v.holder_id, v.plate
+                "SELECT {VERSION_COLS}
                  FROM certificate_versions v
                  JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
                                     AND c.version = v.version

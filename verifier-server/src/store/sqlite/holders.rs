@@ -2,22 +2,22 @@
 
 use rusqlite::params;
 
-use super::SqliteTx;
+use super::{SqliteTx, VERSION_COLS};
 use shared::crypto::Alg;
 
 use crate::store::{HoldersTx, StoreError, VersionRow};
 
 impl HoldersTx for SqliteTx<'_> {
     fn holder_certificates(&mut self, holder_id: &str) -> Result<Vec<VersionRow>, StoreError> {
-        self.current_versions(
-            "SELECT v.cert_type, v.number, v.version, v.status_index, v.status, v.record_json,
-                    v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division,
-                    v.holder_id, v.plate
+        self.versions_of(
+            &format!(
+                "SELECT {VERSION_COLS}
              FROM certificate_versions v
              JOIN certificates c ON c.cert_type = v.cert_type AND c.number = v.number
                                 AND c.version = v.version
              WHERE v.holder_id = ?1
-             ORDER BY v.cert_type, v.number",
+             ORDER BY v.cert_type, v.number"
+            ),
             [holder_id],
         )
     }

@@ -318,10 +318,15 @@ impl Drop for SqliteTx<'_> {
     }
 }
 
+/// The columns of a version (`v`: the version), in the order
+/// [`SqliteTx::versions_of`] reads them.
+pub(super) const VERSION_COLS: &str = "v.cert_type, v.number, v.version, v.status_index, \
+    v.status, v.record_json, v.data_json, v.signed, v.identifier, v.issued_at, v.issuer_division, \
+    v.holder_id, v.plate";
+
 impl SqliteTx<'_> {
-    /// Version rows from a query selecting the version columns in the
-    /// order of [`VersionRow`].
-    fn current_versions(
+    /// Version rows from a query selecting [`VERSION_COLS`].
+    fn versions_of(
         &self,
         sql: &str,
         params: impl rusqlite::Params,
