@@ -45,16 +45,17 @@ pub use rust_embed::{self, RustEmbed};
 /// changes, or, while `dir` does not exist, when its parent changes (so the
 /// first build of the front-end is picked up too).
 ///
-/// Debug builds read the files at run time and need no rebuild, so this does
-/// nothing there (only the build script itself is watched).
+/// Debug builds read the files at run time and need no rebuild for a
+/// change, but still one for the first build: rust-embed fixes at compile
+/// time the folder it reads, and a folder missing then stays unreadable.
 pub fn rerun_if_changed(dir: &str) {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some() {
-        return;
-    }
+    let debug = std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some();
     let path = Path::new(dir);
     if path.is_dir() {
-        println!("cargo:rerun-if-changed={dir}");
+        if !debug {
+            println!("cargo:rerun-if-changed={dir}");
+        }
     } else if let Some(parent) = path.parent().filter(|p| p.is_dir()) {
         println!("cargo:rerun-if-changed={}", parent.display());
     }
