@@ -162,9 +162,10 @@ fn prepare(
         Ok(mut data) => {
             data.version = 1;
             let json = serde_json::to_string(&data).context("encoding certificate data")?;
+            let (holder_id, plate) = crate::store::version_keys(&json, &record_json);
             Ok(Valid {
-                holder_id: crate::store::holder_id_of(&json, &record_json),
-                plate: crate::store::plate_of(&json),
+                holder_id,
+                plate,
                 identifier_v1: identifier(&data, &HashMap::new()),
                 data,
                 json,

@@ -561,28 +561,40 @@ pub struct LogRecordRow {
 /// empty). It is computed once, when a version is made
 /// ([`VersionRow::holder_id`]), and for versions stored before that.
 pub fn holder_id_of(data_json: &str, record_json: &str) -> Option<String> {
-    let face = serde_json::from_str::<DataProbe>(data_json).ok()?.face?;
-    if let Some(id) = text(face.id_number).or_else(|| text(face.uscc)) {
-        return Some(id);
-    }
-    if face.family.as_ref().and_then(|v| v.as_str()) != Some("vehicle") {
-        return None;
-    }
-    let record: RecordProbe = serde_json::from_str(record_json).ok()?;
-    let owner =
-        |v: Option<serde_json::Value>| text(v).map(|s| s.trim_matches(' ').to_ascii_uppercase());
-    owner(record.uscc).or_else(|| owner(record.id_number))
+    version_keys(data_json, record_json).0
 }
 
 /// The plate a version's face shows (`face.plate` of its normalised data,
 /// JSON), the key of lookups by plate; computed once, when a version is
 /// made ([`VersionRow::plate`]).
 pub fn plate_of(data_json: &str) -> Option<String> {
-    text(
-        serde_json::from_str::<DataProbe>(data_json)
-            .ok()?
-            .face?
-            .plate,
+    let face = serde_json::from_str::<DataProbe>(data_json).ok()?.face?;
+    text(face.plate)
+}
+
+/// [`holder_id_of`] and [`plate_of`] at once, reading the data once: what
+/// a new version's row carries.
+pub fn version_keys(data_json: &str, record_json: &str) -> (Option<String>, Option<String>) {
+    let Some(face) = serde_json::from_str::<DataProbe>(data_json)
+        .ok()
+        .and_then(|d| d.face)
+    else {
+        return (None, None);
+    };
+    let vehicle = face.family.as_ref().and_then(|v| v.as_str()) == Some("vehicle");
+    let plate = text(face.plate);
+    let holder = text(face.id_number).or_else(|| text(face.uscc));
+    if holder.is_some() || !vehicle {
+        return (holder, plate);
+    }
+    let Ok(record) = serde_json::from_str::<RecordProbe>(record_json) else {
+        return (None, plate);
+    };
+    let owner =
+        |v: Option<serde_json::Value>| text(v).map(|s| s.trim_matches(' ').to_ascii_uppercase());
+    (
+        owner(record.uscc).or_else(|| owner(record.id_number)),
+        plate,
     )
 }
 
