@@ -283,10 +283,13 @@ impl CertificatesTx for PgTx<'_> {
                 "SELECT {VERSION_COLS}, c.version, c.status, c.status_index, c.issuer_division,
                         c.issued_at
                  FROM unnest($1::TEXT[], $2::TEXT[]) AS k(cert_type, number)
-                 JOIN certificates c ON c.cert_type = k.cert_type AND c.number = k.number
+                 CROSS JOIN LATERAL (
+                     SELECT * FROM certificates c
+                     WHERE c.cert_type = k.cert_type AND c.number = k.number
+                     LIMIT 1 FOR UPDATE
+                 ) c
                  JOIN certificate_versions v ON v.cert_type = c.cert_type
-                                            AND v.number = c.number AND v.version = c.version
-                 FOR UPDATE OF c"
+                                            AND v.number = c.number AND v.version = c.version"
             ),
             &[&types, &numbers],
         )?
