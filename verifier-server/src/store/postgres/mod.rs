@@ -64,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_change_feed.sql"),
     include_str!("migrations/0017_app_checks.sql"),
     include_str!("migrations/0018_plate_and_status_index.sql"),
+    include_str!("migrations/0019_byte_order_keys.sql"),
 ];
 
 /// Advisory lock keys (arbitrary, fixed): migrations, partition creation.

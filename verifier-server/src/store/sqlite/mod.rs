@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0020_change_feed.sql"),
     include_str!("migrations/0021_app_checks.sql"),
     include_str!("migrations/0022_plate_and_status_index.sql"),
+    include_str!("migrations/0023_drop_duplicate_status_index.sql"),
 ];
 
 /// The schema version this program migrates a database to.
