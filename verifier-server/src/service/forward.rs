@@ -4,7 +4,7 @@
 //!
 //! Sender: [`logs::ingest`](super::logs::ingest) stores every record as
 //! today and queues a check whose scanned text claims another province's
-//! issuer ([`foreign_province`]) in the outbox in the same transaction; the
+//! issuer ([`logs::foreign_province`](super::logs::foreign_province)) in the outbox in the same transaction; the
 //! evaluation leaves queued records out. [`make_batches`] groups queued
 //! records per province into signed [`shared::forward`] batches (stored
 //! with their bytes, so every re-send is byte-identical and carries the
@@ -33,7 +33,7 @@ use super::lists::Signed;
 use super::logs::Reverifier;
 use super::peers::PeerProvinces;
 use crate::store::evaluation::EvalCheck;
-use crate::store::{AuditEntry, ForwardBatchRow, OutboxRow, PeerCheckRow, Store, StoreError};
+use crate::store::{AuditEntry, ForwardBatchRow, PeerCheckRow, Store, StoreError};
 
 /// First retry after this many seconds; doubled per failed attempt ...
 pub const BACKOFF_FIRST: i64 = 30;
@@ -44,14 +44,6 @@ pub const BACKOFF_MAX: i64 = 3_600;
 /// 30 s, 60 s, 120 s, … at most an hour.
 pub fn backoff(attempts: u32) -> i64 {
     super::retry::backoff(attempts, BACKOFF_FIRST, BACKOFF_MAX)
-}
-
-/// The province a scanned text claims as issuer, when it is not `own`
-/// (read without verifying: routing only; the issuer verifies).
-pub fn foreign_province(scanned: &str, own: ProvinceCode) -> Option<ProvinceCode> {
-    forward::claimed_issuer(scanned)
-        .and_then(ProvinceCode::of_division)
-        .filter(|p| *p != own)
 }
 
 /// Why a forwarded batch was refused; nothing was stored.
@@ -302,25 +294,6 @@ pub fn attempted(
         }
     }
     tx.commit()
-}
-
-/// A queued record for the outbox (called by `logs::ingest` inside its
-/// transaction).
-pub fn outbox_row(
-    device: &crate::store::DeviceRow,
-    sealed: &Sealed,
-    province: ProvinceCode,
-    received_at: i64,
-) -> OutboxRow {
-    OutboxRow {
-        device_id: device.id,
-        seq: sealed.record.seq,
-        province: province.code(),
-        division: device.division.code(),
-        not_before: device.enrolled_at,
-        received_at,
-        record: sealed.bytes.clone(),
-    }
 }
 
 /// Received records as the evaluation's checks: each sending device gets

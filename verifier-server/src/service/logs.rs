@@ -37,7 +37,7 @@ use shared::verify::{self, Context, Policy, Reason};
 use super::action::Action;
 use super::auth::Caller;
 use super::lists::Signed;
-use crate::store::{DeviceRow, LogRecordRow, Store, StoreError};
+use crate::store::{DeviceRow, LogRecordRow, OutboxRow, Store, StoreError};
 
 /// Why a batch or a read was refused; nothing was stored.
 #[derive(Debug, thiserror::Error)]
@@ -578,9 +578,9 @@ pub fn ingest(
                 if let Some(p) = row
                     .scanned
                     .as_deref()
-                    .and_then(|t| super::forward::foreign_province(t, own))
+                    .and_then(|t| foreign_province(t, own))
                 {
-                    tx.queue_forward(&super::forward::outbox_row(&device, s, p, now))?;
+                    tx.queue_forward(&outbox_row(&device, s, p, now))?;
                 }
             }
         }
@@ -603,4 +603,31 @@ pub fn ingest(
         next_seq,
         head: hex::encode(head),
     })
+}
+
+/// The province a scanned text claims as issuer, when it is not `own`
+/// (read without verifying: routing only; the issuer verifies).
+pub fn foreign_province(scanned: &str, own: ProvinceCode) -> Option<ProvinceCode> {
+    shared::forward::claimed_issuer(scanned)
+        .and_then(ProvinceCode::of_division)
+        .filter(|p| *p != own)
+}
+
+/// A queued record for the cross-province outbox (made by [`ingest`]
+/// inside its transaction; sent by `service::forward`).
+pub fn outbox_row(
+    device: &DeviceRow,
+    sealed: &Sealed,
+    province: ProvinceCode,
+    received_at: i64,
+) -> OutboxRow {
+    OutboxRow {
+        device_id: device.id,
+        seq: sealed.record.seq,
+        province: province.code(),
+        division: device.division.code(),
+        not_before: device.enrolled_at,
+        received_at,
+        record: sealed.bytes.clone(),
+    }
 }
