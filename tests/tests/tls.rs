@@ -188,6 +188,24 @@ fn tls_end_to_end_with_pinned_ca_and_reload() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["records"], 3, "{summary}");
 
+    // Over TLS the dashboard's session cookie is `Secure`: the browser never
+    // sends it back over plain HTTP.
+    let signed_in = agent_trusting(&ca1.pem)
+        .unwrap()
+        .post(format!("{}/admin/dashboard", server.url))
+        .config()
+        .max_redirects(0)
+        .build()
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("token={admin}&year=2026"))
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("lnec_dashboard="), "{cookie}");
+    for attr in ["; Secure", "; HttpOnly", "; SameSite=Strict"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+
     // Reload on SIGHUP: a certificate from another CA takes over in place.
     let (cert2, key2) = valid_leaf(&ca2);
     write(dir.path(), "server.pem", &cert2);

@@ -92,10 +92,106 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
+/// Marks each request of a connection this server accepted over its own
+/// TLS (`--tls-cert`): inserted by the connection loop of `run_tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverTls;
+
+/// Whether the client reached this server over HTTPS: on this server's own
+/// TLS (`over_tls`), or through a trusted reverse proxy whose
+/// `X-Forwarded-Proto` says `https` (the last entry: the proxy nearest to
+/// this server, as for `X-Forwarded-For`). The header of any other peer is
+/// ignored. Decides whether a cookie is marked `Secure`.
+pub fn https(over_tls: bool, peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> bool {
+    if over_tls {
+        return true;
+    }
+    let Some(peer) = peer.map(canonical) else {
+        return false;
+    };
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return false;
+    }
+    headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|p| !p.is_empty())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// [`https`] as an extractor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Https(pub bool);
+
+impl FromRequestParts<AppState> for Https {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Https, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let over_tls = parts.extensions.get::<OverTls>().is_some();
+        Ok(Https(https(
+            over_tls,
+            peer,
+            &parts.headers,
+            &state.network().trusted_proxies,
+        )))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_from_own_tls_or_a_trusted_proxy_only() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proto = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-proto", v.parse().unwrap());
+            }
+            h
+        };
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // Own TLS, whoever the peer.
+        assert!(https(true, ip("192.0.2.7"), &proto(&[]), &trusted));
+        assert!(https(true, None, &proto(&["http"]), &trusted));
+        // A trusted proxy's word, its last entry, any case.
+        assert!(https(false, ip("10.1.2.3"), &proto(&["https"]), &trusted));
+        assert!(https(false, ip("10.1.2.3"), &proto(&["HTTPS"]), &trusted));
+        assert!(https(
+            false,
+            ip("10.1.2.3"),
+            &proto(&["http, https"]),
+            &trusted
+        ));
+        assert!(https(
+            false,
+            ip("::ffff:10.1.2.3"),
+            &proto(&["https"]),
+            &trusted
+        ));
+        assert!(!https(
+            false,
+            ip("10.1.2.3"),
+            &proto(&["https", "http"]),
+            &trusted
+        ));
+        assert!(!https(false, ip("10.1.2.3"), &proto(&[]), &trusted));
+        // Anyone else's header is ignored.
+        assert!(!https(false, ip("192.0.2.7"), &proto(&["https"]), &trusted));
+        assert!(!https(false, None, &proto(&["https"]), &trusted));
+    }
 
     fn headers(xff: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -5,7 +5,8 @@
 //! `GET /admin/dashboard` answers the sign-in form; it posts the token in
 //! the body (never in a URL, so never in access logs or history) to `POST
 //! /admin/dashboard`, which sets it as an `HttpOnly`, `SameSite=Strict`
-//! cookie scoped to `/admin/dashboard` and redirects to the view. Every
+//! cookie scoped to `/admin/dashboard` (`Secure` when the request came over
+//! HTTPS, [`Https`]) and redirects to the view. Every
 //! other page reads that cookie (and nothing else) as the caller's token;
 //! every form posts back to the same origin (checked by `Origin`, and
 //! `form-action 'self'` in the CSP).
@@ -39,7 +40,7 @@ use shared::domain::{CertType, DivisionCode, Jurisdiction};
 
 use super::audit::{AuditSlot, Who};
 use super::auth::require;
-use super::client_addr::ClientAddr;
+use super::client_addr::{ClientAddr, Https};
 use super::error::{blocking, ApiError};
 use super::extract::{Path, Query};
 use crate::service::action::Action;
@@ -369,6 +370,7 @@ pub async fn post_dashboard(
     State(state): State<AppState>,
     slot: Option<Extension<AuditSlot>>,
     ClientAddr(client): ClientAddr,
+    Https(https): Https,
     f: Result<Form<DashboardForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let Form(f) = f.map_err(|e| ApiError::BadRequest(format!("form: {}", e.body_text())))?;
@@ -418,7 +420,8 @@ pub async fn post_dashboard(
     .await?;
     let mut r = see_other(&format!("/admin/dashboard/view?year={year}"));
     let cookie = format!(
-        "{COOKIE}={token}; Path=/admin/dashboard; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
+        "{COOKIE}={token}; {}Max-Age={SESSION_SECONDS}",
+        cookie_attributes(https)
     );
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -429,15 +432,27 @@ pub async fn post_dashboard(
 /// `POST /admin/dashboard/sign-out`: forgets the cookie.
 #[utoipa::path(post, path = "/admin/dashboard/sign-out", tag = "evaluation",
     responses((status = 303, description = "To the sign-in form, the cookie cleared")))]
-pub async fn post_sign_out() -> Response {
+pub async fn post_sign_out(Https(https): Https) -> Response {
     let mut r = see_other("/admin/dashboard");
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        header::HeaderValue::from_static(
-            "lnec_dashboard=; Path=/admin/dashboard; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    let cookie = format!("{COOKIE}=; {}Max-Age=0", cookie_attributes(https));
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     r
+}
+
+/// The session cookie's attributes before `Max-Age`: never sent to
+/// scripts or from other sites, only under the dashboard, and `Secure`
+/// when the client reached this server over HTTPS (its own TLS or a
+/// trusted proxy's word), so the browser never sends it over plain HTTP
+/// again. Plain-HTTP deployments (a loopback demo) keep a cookie they can
+/// use.
+fn cookie_attributes(https: bool) -> &'static str {
+    if https {
+        "Path=/admin/dashboard; HttpOnly; SameSite=Strict; Secure; "
+    } else {
+        "Path=/admin/dashboard; HttpOnly; SameSite=Strict; "
+    }
 }
 
 /// The running province as the dashboard's top unit.

@@ -262,7 +262,7 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving");
     }
-    serve_connections(listener, state, shutdown).await
+    serve_connections(listener, state, false, shutdown).await
 }
 
 /// Like [`run`], over TLS with the certificate of `tls` (reloaded on
@@ -281,7 +281,7 @@ pub async fn run_tls(
         tracing::info!(%addr, root_kid = %state.root_public_key().kid(), "serving over TLS");
     }
     tls.spawn_watch();
-    serve_connections(listener, state, shutdown).await
+    serve_connections(listener, state, true, shutdown).await
 }
 
 /// Serves each connection `listener` hands out with hyper's HTTP/1
@@ -290,6 +290,7 @@ pub async fn run_tls(
 async fn serve_connections<L>(
     mut listener: L,
     state: AppState,
+    over_tls: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
@@ -313,6 +314,9 @@ where
         let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(remote));
+            if over_tls {
+                req.extensions_mut().insert(client_addr::OverTls);
+            }
             let mut app = app.clone();
             async move {
                 let req = req.map(axum::body::Body::new);

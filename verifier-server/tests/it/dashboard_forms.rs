@@ -141,6 +141,8 @@ async fn sign_in(server: TestServer, token: &str) -> Dash {
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/admin/dashboard"] {
         assert!(set.contains(attr), "{set}");
     }
+    // Plain HTTP (a loopback demo): a cookie the browser will send back.
+    assert!(!set.contains("Secure"), "{set}");
     let cookie = set.split(';').next().unwrap().to_string();
     assert_eq!(cookie, format!("lnec_dashboard={token}"));
     Dash { server, cookie }
@@ -557,4 +559,67 @@ async fn evidence_api_stores_checks_and_answers_files() {
         .get("/api/v1/evaluation/evidence/xyz", Some(&auditor))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The session cookie is `Secure` when a trusted reverse proxy says the
+/// client came over HTTPS, and only then; signing out clears it with the
+/// same attributes.
+#[tokio::test]
+async fn the_cookie_is_secure_behind_a_trusted_https_proxy() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let config = verifier_server::Config {
+        network: verifier_server::Network {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..verifier_server::Network::default()
+        },
+        ..verifier_server::Config::default()
+    };
+    let server = TestServer::with(shared::crypto::Alg::EdDSA, config);
+    let admin = server.token(Role::Admin, None, "admin");
+    let post = |path: &str, peer: &str, proto: Option<&str>, body: String| {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(proto) = proto {
+            req = req.header("x-forwarded-proto", proto);
+        }
+        let mut req = req.body(Body::from(body)).unwrap();
+        let peer = SocketAddr::new(peer.parse().unwrap(), 40000);
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
+    };
+    let form = format!("token={admin}&year=2026");
+    for (peer, proto, secure) in [
+        ("10.0.0.5", Some("https"), true),
+        ("10.0.0.5", Some("http"), false),
+        ("10.0.0.5", None, false),
+        // Not a trusted proxy: its header is the client's own claim.
+        ("192.0.2.9", Some("https"), false),
+    ] {
+        let (status, h, body) = server
+            .send(post("/admin/dashboard", peer, proto, form.clone()))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        assert_eq!(set.contains("; Secure"), secure, "{peer} {proto:?}: {set}");
+        let (status, h, _) = server
+            .send(post(
+                "/admin/dashboard/sign-out",
+                peer,
+                proto,
+                String::new(),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        assert!(set.contains("Max-Age=0"), "{set}");
+        assert_eq!(set.contains("; Secure"), secure, "{peer} {proto:?}: {set}");
+    }
 }
