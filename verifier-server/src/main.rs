@@ -1063,7 +1063,14 @@ fn schedule_purge(state: &AppState, retention_years: u32) {
             })
             .await;
             match result {
-                Ok(Ok(r)) => tracing::info!(records = r.records, cutoff = r.cutoff, "purged"),
+                Ok(Ok(r)) => tracing::info!(
+                    records = r.records,
+                    peer_checks = r.peer_checks,
+                    app_checks = r.app_checks,
+                    forwarded = r.forwarded,
+                    cutoff = r.cutoff,
+                    "purged"
+                ),
                 Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "purge failed"),
                 Err(e) => tracing::error!(error = %e, "purge task failed"),
             }
@@ -1305,8 +1312,13 @@ fn purge(a: &PurgeArgs) -> anyhow::Result<()> {
         |n| eprintln!("purged {n} records so far"),
     )?;
     println!(
-        "purged {} check-log records before {} CST in {} transactions; evaluations kept for {:?}",
+        "purged {} check-log records, {} received from other provinces, {} online \
+         verifications and {} forwarded records before {} CST in {} transactions; \
+         evaluations kept for {:?}",
         r.records,
+        r.peer_checks,
+        r.app_checks,
+        r.forwarded,
         shared::cst::datetime_text(r.cutoff),
         r.transactions,
         r.years_kept

@@ -37,7 +37,7 @@ use shared::verify::MAX_CERTIFICATE_LEN;
 
 use super::keys::{self, DB_FILE, KEY_DIR};
 use crate::store::sqlite::{self, SqliteStore};
-use crate::store::{Store, Tx};
+use crate::store::{Store, StoreError, Tx};
 
 /// What [`verify`] checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -397,6 +397,12 @@ pub struct PurgeReport {
     pub years_kept: Vec<i32>,
     /// Check-log records purged.
     pub records: u64,
+    /// Check records received from other provinces purged.
+    pub peer_checks: u64,
+    /// Applications' online verifications purged.
+    pub app_checks: u64,
+    /// Records forwarded to other provinces (delivered batches) purged.
+    pub forwarded: u64,
     /// Transactions used.
     pub transactions: u64,
 }
@@ -412,8 +418,14 @@ pub fn retention_cutoff(now: i64, keep_years: u32) -> i64 {
 /// whose device time is before the start of the year `keep_years` before
 /// the current one: first each such year's evaluation is stored, then each
 /// device's chain is cut, [`PURGE_BATCH`] records per transaction, its
-/// anchor moved in the same transaction. Safe to kill and run again.
-/// `each_batch` is called after every commit (tests, progress).
+/// anchor moved in the same transaction. The other evidence of checks
+/// goes by the same cutoff, as many per transaction: records received
+/// from other provinces (dated and received before it) with their empty
+/// batches, applications' online verifications, and delivered batches
+/// forwarded to other provinces with their records (undelivered ones are
+/// still owed and stay). Safe to kill and run again. `each_batch` is
+/// called after every commit with the check-log records purged so far
+/// (tests, progress).
 pub fn purge(
     store: &dyn Store,
     keep_years: u32,
@@ -427,7 +439,14 @@ pub fn purge(
     let devices = tx.devices(None)?;
     // Years that have records before the cutoff: the oldest record's year
     // up to the year before the cutoff.
-    let oldest = tx.eval_oldest_check(cutoff)?;
+    let oldest = [
+        tx.eval_oldest_check(cutoff)?,
+        tx.peer_checks_oldest(cutoff)?,
+        tx.app_checks_oldest(cutoff)?,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     if let Some(oldest) = oldest {
         for year in shared::cst::year(oldest)..cutoff_year {
             super::evaluation::keep(tx.as_mut(), year, now)?;
@@ -450,18 +469,47 @@ pub fn purge(
             each_batch(records);
         }
     }
+    type Purge = fn(&mut dyn Tx, i64, u32) -> Result<u64, StoreError>;
+    let others: [Purge; 3] = [
+        |tx, before, limit| tx.purge_peer_checks(before, limit),
+        |tx, before, limit| tx.purge_app_checks(before, limit),
+        |tx, before, limit| tx.purge_forwarded(before, limit),
+    ];
+    let mut purged = [0u64; 3];
+    for (purge, total) in others.iter().zip(&mut purged) {
+        loop {
+            let mut tx = store.begin()?;
+            let n = purge(tx.as_mut(), cutoff, PURGE_BATCH)?;
+            // Committed even when no record went: a received batch whose
+            // records all came earlier in another one has none to count.
+            tx.commit()?;
+            transactions += 1;
+            *total += n;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let [peer_checks, app_checks, forwarded] = purged;
     let mut tx = store.begin()?;
     tx.append_audit(&super::action::cli_entry(
         now,
         super::action::Action::Purge,
         format!("check logs before {cutoff}"),
-        &format!("ok: {records} records purged, evaluations kept for {years_kept:?}"),
+        &format!(
+            "ok: {records} records purged ({peer_checks} received from other provinces, \
+             {app_checks} online verifications, {forwarded} forwarded), \
+             evaluations kept for {years_kept:?}"
+        ),
     ))?;
     tx.commit()?;
     Ok(PurgeReport {
         cutoff,
         years_kept,
         records,
+        peer_checks,
+        app_checks,
+        forwarded,
         transactions,
     })
 }

@@ -168,6 +168,11 @@ pub trait AppsTx {
     fn insert_app_check(&mut self, row: &AppCheckRow) -> Result<(), StoreError>;
     /// The online verifications made in `[from, to)`, by time then id.
     fn app_checks(&mut self, from: i64, to: i64) -> Result<Vec<AppCheckRow>, StoreError>;
+    /// The time of the oldest online verification before `before`.
+    fn app_checks_oldest(&mut self, before: i64) -> Result<Option<i64>, StoreError>;
+    /// Deletes up to `limit` online verifications made before `before`,
+    /// oldest first; how many.
+    fn purge_app_checks(&mut self, before: i64, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// Whose grants [`AppsTx::grants`] lists.

@@ -1404,6 +1404,65 @@ fn forwarding(e: &Engine) {
         vec![peer_check(0, 1_000)]
     );
     assert_eq!(tx.peer_checks(0, 10_000).unwrap().len(), 2);
+
+    // Retention: received records both dated and received before the
+    // cutoff go, then batches with none left; delivered batches go with
+    // their records, undelivered ones stay.
+    let mut late = peer_check(2, 1_500);
+    late.received_at = 6_000; // received after the cutoff: stays
+    late.batch = "cd".repeat(16);
+    assert!(tx.insert_peer_check(&late).unwrap());
+    assert!(tx
+        .insert_peer_batch(220_000, &late.batch, 6_000, b"y")
+        .unwrap());
+    let carrier = peer_check(1, 0).batch; // the batch records 0 and 1 came in
+    assert!(tx.insert_peer_batch(220_000, &carrier, 500, b"z").unwrap());
+    assert_eq!(tx.peer_checks_oldest(5_000).unwrap(), Some(1_000));
+    assert_eq!(tx.peer_checks_oldest(1_000).unwrap(), None);
+    assert_eq!(tx.purge_peer_checks(5_000, 10).unwrap(), 1);
+    assert_eq!(tx.purge_peer_checks(5_000, 10).unwrap(), 0);
+    let left: Vec<u64> = tx
+        .peer_checks(0, 10_000)
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(left, vec![2, 1]);
+    // The records' batch still carries record 1 (dated 5000): kept. The
+    // two without records arrived before the cutoff: gone (so they could
+    // be stored again).
+    assert!(!tx.insert_peer_batch(220_000, &carrier, 502, b"z").unwrap());
+    assert!(!tx
+        .insert_peer_batch(220_000, &late.batch, 6_001, b"y")
+        .unwrap());
+    assert!(tx.insert_peer_batch(220_000, &batch.id, 502, b"x").unwrap());
+    assert!(tx.insert_peer_batch(230_000, &batch.id, 503, b"x").unwrap());
+
+    let undelivered = ForwardBatchRow {
+        id: "02".repeat(16),
+        province: 230_000,
+        created_at: 320,
+        ..batch.clone()
+    };
+    tx.insert_forward_batch(&undelivered, &[(2, 0)]).unwrap();
+    assert_eq!(
+        tx.purge_forwarded(300, 10).unwrap(),
+        0,
+        "made at the cutoff"
+    );
+    assert_eq!(tx.purge_forwarded(1_000, 10).unwrap(), 2);
+    assert_eq!(tx.purge_forwarded(1_000, 10).unwrap(), 0);
+    let ids: Vec<String> = tx
+        .forward_batches()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(ids, vec![undelivered.id.clone()]);
+    assert_eq!(
+        tx.forward_due(i64::MAX).unwrap().map(|b| b.id),
+        Some(undelivered.id)
+    );
     tx.commit().unwrap();
 }
 
@@ -1881,5 +1940,12 @@ fn change_feed_and_outbox(e: &Engine) {
         check
     );
     assert_eq!(tx.app_checks(0, 1_000).unwrap().len(), 2);
+    // Retention: the oldest first, at most `limit` at a time.
+    assert_eq!(tx.app_checks_oldest(500).unwrap(), None);
+    assert_eq!(tx.app_checks_oldest(1_000).unwrap(), Some(500));
+    assert_eq!(tx.purge_app_checks(1_000, 1).unwrap(), 1);
+    let left = tx.app_checks(0, 1_000).unwrap();
+    assert_eq!((left.len(), left[0].at), (1, 600));
+    assert_eq!(tx.purge_app_checks(600, 10).unwrap(), 0);
     tx.commit().unwrap();
 }

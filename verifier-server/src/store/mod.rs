@@ -1285,4 +1285,17 @@ pub trait ForwardTx {
     fn insert_peer_check(&mut self, row: &PeerCheckRow) -> Result<bool, StoreError>;
     /// Received records dated in `[from, to)` or received in it.
     fn peer_checks(&mut self, from: i64, to: i64) -> Result<Vec<PeerCheckRow>, StoreError>;
+    /// The earliest time (device time or arrival) of the received records
+    /// both dated and received before `before`: what
+    /// [`purge_peer_checks`](Self::purge_peer_checks) would delete.
+    fn peer_checks_oldest(&mut self, before: i64) -> Result<Option<i64>, StoreError>;
+    /// Deletes up to `limit` received records both dated and received
+    /// before `before` (so no later year reads them), then the received
+    /// batches that arrived before it and have no record left; how many
+    /// records.
+    fn purge_peer_checks(&mut self, before: i64, limit: u32) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` delivered batches made before `before`, with
+    /// their queued records; batches not yet delivered stay (still owed).
+    /// How many records.
+    fn purge_forwarded(&mut self, before: i64, limit: u32) -> Result<u64, StoreError>;
 }

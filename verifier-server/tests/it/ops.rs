@@ -531,6 +531,104 @@ mod retention {
             assert!(c.execute("DELETE FROM verification_batches", []).is_err());
         }
     }
+
+    /// The other evidence of checks goes by the same cutoff, and a year
+    /// that has only such evidence is evaluated and kept first.
+    #[test]
+    fn the_purge_takes_received_and_online_checks_too() {
+        use verifier_server::store::{AppCheckRow, ApplicationRow, PeerCheckRow};
+        let s = TestServer::new();
+        let year = shared::cst::year(T0);
+        let peer = PeerCheckRow {
+            province: 220_000,
+            device: 7,
+            seq: 0,
+            batch: "ab".repeat(16),
+            division: 220_100,
+            not_before: T0 - 86_400,
+            sent_received_at: T0 + 30,
+            received_at: T0 + 60,
+            at: T0,
+            scanned: Some("LC1:X".into()),
+            srv_signature: false,
+            srv_presentation: false,
+            presented: false,
+            srv_cert_type: None,
+            srv_cert_number: None,
+            srv_division: None,
+            srv_reason: Some("unknown_kid".into()),
+        };
+        testkit::blocking(|| {
+            let mut tx = s.state.store().begin().unwrap();
+            let app = tx
+                .insert_application(&ApplicationRow {
+                    id: 0,
+                    client_id: "platform".into(),
+                    name: "平台".into(),
+                    purpose: "核验".into(),
+                    cert_types: vec!["QC".into()],
+                    fields: vec!["name".into()],
+                    callback_url: None,
+                    identity_provider: false,
+                    created_at: T0,
+                    revoked_at: None,
+                })
+                .unwrap()
+                .unwrap();
+            tx.insert_app_check(&AppCheckRow {
+                id: 0,
+                application_id: app,
+                at: T0 + 120,
+                kind: "code".into(),
+                signature: true,
+                presented: true,
+                presentation: true,
+                cert_type: Some("QC".into()),
+                number: Some("210102199001011234".into()),
+                cert_division: Some(210100),
+                reason: None,
+            })
+            .unwrap();
+            assert!(tx
+                .insert_peer_batch(220_000, &peer.batch, T0 + 60, b"batch")
+                .unwrap());
+            assert!(tx.insert_peer_check(&peer).unwrap());
+            tx.commit().unwrap();
+        });
+        let before = evaluation_json(&s, year);
+
+        // Within the period nothing goes.
+        let r = testkit::blocking(|| maintenance::purge(s.state.store(), 3, T0 + YEAR, |_| {}))
+            .unwrap();
+        assert_eq!((r.peer_checks, r.app_checks), (0, 0));
+
+        s.clock.set(T0 + 4 * YEAR);
+        let later = s.now();
+        let r =
+            testkit::blocking(|| maintenance::purge(s.state.store(), 3, later, |_| {})).unwrap();
+        assert_eq!(
+            (r.records, r.peer_checks, r.app_checks, r.forwarded),
+            (0, 1, 1, 0)
+        );
+        assert!(r.years_kept.contains(&year), "{:?}", r.years_kept);
+        let (peers, apps) = testkit::blocking(|| {
+            let mut tx = s.state.store().begin().unwrap();
+            (
+                tx.peer_checks(i64::MIN / 2, i64::MAX / 2).unwrap().len(),
+                tx.app_checks(i64::MIN / 2, i64::MAX / 2).unwrap().len(),
+            )
+        });
+        assert_eq!((peers, apps), (0, 0));
+        // The year's evaluation is the one computed before.
+        assert_eq!(evaluation_json(&s, year), before);
+        // The received batch went with its last record: a re-send is new.
+        let again = testkit::blocking(|| {
+            let mut tx = s.state.store().begin().unwrap();
+            tx.insert_peer_batch(220_000, &peer.batch, later, b"batch")
+                .unwrap()
+        });
+        assert!(again);
+    }
 }
 
 // ---------------------------------------------------------------------------

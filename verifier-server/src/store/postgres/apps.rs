@@ -136,6 +136,19 @@ impl AppsTx for PgTx<'_> {
         .collect()
     }
 
+    fn app_checks_oldest(&mut self, before: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .one_row("SELECT min(at) FROM app_checks WHERE at < $1", &[&before])?
+            .try_get(0)?)
+    }
+
+    fn purge_app_checks(&mut self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        self.exec(
+            "DELETE FROM app_checks WHERE id IN (
+                 SELECT id FROM app_checks WHERE at < $1 ORDER BY at, id LIMIT $2)",
+            &[&before, &i64::from(limit)],
+        )
+    }
     fn insert_grant(&mut self, g: &GrantRow) -> Result<i64, StoreError> {
         let r = self.one_row(
             "INSERT INTO grants (application_id, holder_id, division, purpose, valid_from,

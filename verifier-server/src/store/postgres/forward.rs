@@ -231,4 +231,47 @@ impl ForwardTx for PgTx<'_> {
         })
         .collect()
     }
+
+    fn peer_checks_oldest(&mut self, before: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .one_row(
+                "SELECT min(LEAST(at, received_at)) FROM peer_checks
+                 WHERE at < $1 AND received_at < $1",
+                &[&before],
+            )?
+            .try_get(0)?)
+    }
+
+    fn purge_peer_checks(&mut self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        let n = self.exec(
+            "DELETE FROM peer_checks WHERE (province, device, seq) IN (
+                 SELECT province, device, seq FROM peer_checks
+                 WHERE at < $1 AND received_at < $1
+                 ORDER BY at, province, device, seq LIMIT $2)",
+            &[&before, &i64::from(limit)],
+        )?;
+        self.exec(
+            "DELETE FROM peer_batches AS b
+             WHERE b.received_at < $1
+               AND NOT EXISTS (SELECT 1 FROM peer_checks c
+                               WHERE c.province = b.province AND c.batch = b.id)",
+            &[&before],
+        )?;
+        Ok(n)
+    }
+
+    fn purge_forwarded(&mut self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        let rows = self.rows(
+            "WITH purged AS (
+                 DELETE FROM forward_batches WHERE id IN (
+                     SELECT id FROM forward_batches
+                     WHERE sent_at IS NOT NULL AND created_at < $1
+                     ORDER BY created_at, id LIMIT $2)
+                 RETURNING id)
+             DELETE FROM forward_outbox WHERE batch IN (SELECT id FROM purged)
+             RETURNING 1",
+            &[&before, &i64::from(limit)],
+        )?;
+        Ok(rows.len() as u64)
+    }
 }

@@ -166,6 +166,23 @@ impl AppsTx for SqliteTx<'_> {
         Ok(rows)
     }
 
+    fn app_checks_oldest(&mut self, before: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self.row(
+            "SELECT min(at) FROM app_checks WHERE at < ?1",
+            params![before],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn purge_app_checks(&mut self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        let n = self.exec(
+            "DELETE FROM app_checks WHERE id IN (
+                 SELECT id FROM app_checks WHERE at < ?1 ORDER BY at, id LIMIT ?2)",
+            params![before, limit],
+        )?;
+        Ok(n as u64)
+    }
+
     fn insert_grant(&mut self, g: &GrantRow) -> Result<i64, StoreError> {
         self.exec(
             "INSERT INTO grants (application_id, holder_id, division, purpose, valid_from,

@@ -296,4 +296,47 @@ impl ForwardTx for SqliteTx<'_> {
             })
             .collect()
     }
+
+    fn peer_checks_oldest(&mut self, before: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self.row(
+            "SELECT min(min(at, received_at)) FROM peer_checks
+             WHERE at < ?1 AND received_at < ?1",
+            params![before],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn purge_peer_checks(&mut self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        let n = self.exec(
+            "DELETE FROM peer_checks WHERE (province, device, seq) IN (
+                 SELECT province, device, seq FROM peer_checks
+                 WHERE at < ?1 AND received_at < ?1
+                 ORDER BY at, province, device, seq LIMIT ?2)",
+            params![before, limit],
+        )?;
+        self.exec(
+            "DELETE FROM peer_batches AS b
+             WHERE b.received_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM peer_checks c
+                               WHERE c.province = b.province AND c.batch = b.id)",
+            params![before],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn purge_forwarded(&mut self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        // The same ordered choice twice: the batches are deleted last.
+        let chosen = "SELECT id FROM forward_batches
+                      WHERE sent_at IS NOT NULL AND created_at < ?1
+                      ORDER BY created_at, id LIMIT ?2";
+        let n = self.exec(
+            &format!("DELETE FROM forward_outbox WHERE batch IN ({chosen})"),
+            params![before, limit],
+        )?;
+        self.exec(
+            &format!("DELETE FROM forward_batches WHERE id IN ({chosen})"),
+            params![before, limit],
+        )?;
+        Ok(n as u64)
+    }
 }
