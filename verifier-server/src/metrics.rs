@@ -1,15 +1,16 @@
 //! The server's Prometheus metrics: one registry per [`crate::AppState`]
 //! (so servers in one test process do not mix), counters and histograms
 //! the HTTP layer records into, and gauges set when `/metrics` is scraped
-//! (list sequences, the database's connections). Rendered in the
+//! (list sequences, the database's connections, what waits in the
+//! outboxes). Rendered in the
 //! Prometheus text format by the `prometheus` crate.
 
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
-use crate::store::PoolState;
+use crate::store::{Backlog, PoolState};
 
 /// Latency buckets, seconds: 1 ms to the 60 s request timeout.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -39,6 +40,9 @@ pub struct Metrics {
     check_records: IntCounter,
     list_seq: IntGaugeVec,
     db_connections: IntGaugeVec,
+    forward: IntGaugeVec,
+    forward_oldest_age: IntGauge,
+    webhooks: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -117,6 +121,27 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let forward = IntGaugeVec::new(
+            Opts::new(
+                "forward_backlog",
+                "Cross-province forwarding: check records queued (not yet in a batch) and signed batches not yet delivered",
+            ),
+            &["what"],
+        )
+        .expect("valid metric");
+        let forward_oldest_age = IntGauge::new(
+            "forward_oldest_undelivered_age_seconds",
+            "Age of the oldest undelivered cross-province batch (0: none waits)",
+        )
+        .expect("valid metric");
+        let webhooks = IntGaugeVec::new(
+            Opts::new(
+                "webhook_applications",
+                "Applications with change notifications not yet acknowledged (pending), and of those the ones whose last attempt failed (failing)",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -126,6 +151,9 @@ impl Metrics {
             Box::new(check_records.clone()),
             Box::new(list_seq.clone()),
             Box::new(db_connections.clone()),
+            Box::new(forward.clone()),
+            Box::new(forward_oldest_age.clone()),
+            Box::new(webhooks.clone()),
         ] {
             registry.register(c).expect("each metric registered once");
         }
@@ -139,6 +167,9 @@ impl Metrics {
             check_records,
             list_seq,
             db_connections,
+            forward,
+            forward_oldest_age,
+            webhooks,
         }
     }
 
@@ -170,14 +201,34 @@ impl Metrics {
         self.check_records.inc_by(n);
     }
 
-    /// Sets the list sequences and the database's connections, then
-    /// renders every metric in the Prometheus text format.
+    /// Sets the list sequences, the database's connections and the
+    /// outboxes' backlog (ages at `now`), then renders every metric in the
+    /// Prometheus text format.
     pub fn render(
         &self,
         trust_seq: Option<u64>,
         status_seq: Option<u64>,
         pool: Option<PoolState>,
+        backlog: Option<&Backlog>,
+        now: i64,
     ) -> Result<String, prometheus::Error> {
+        if let Some(b) = backlog {
+            let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            self.forward
+                .with_label_values(&["queued_records"])
+                .set(n(b.forward_queued));
+            self.forward
+                .with_label_values(&["undelivered_batches"])
+                .set(n(b.forward_undelivered));
+            self.forward_oldest_age
+                .set(b.forward_oldest.map_or(0, |t| now.saturating_sub(t).max(0)));
+            self.webhooks
+                .with_label_values(&["pending"])
+                .set(n(b.webhooks_pending));
+            self.webhooks
+                .with_label_values(&["failing"])
+                .set(n(b.webhooks_failing));
+        }
         for (list, seq) in [("trust", trust_seq), ("status", status_seq)] {
             if let Some(seq) = seq {
                 self.list_seq
@@ -213,6 +264,13 @@ mod tests {
         m.signed_list(SignedList::Deltas);
         m.push(&[("issued", 3), ("refused", 0)]);
         m.check_records(5);
+        let backlog = Backlog {
+            forward_queued: 4,
+            forward_undelivered: 2,
+            forward_oldest: Some(1_000),
+            webhooks_pending: 3,
+            webhooks_failing: 1,
+        };
         let text = m
             .render(
                 Some(7),
@@ -222,6 +280,8 @@ mod tests {
                     idle: 1,
                     max: 16,
                 }),
+                Some(&backlog),
+                1_600,
             )
             .unwrap();
         for line in [
@@ -233,6 +293,11 @@ mod tests {
             "lnec_check_records_ingested_total 5",
             r#"lnec_list_sequence{list="status"} 9"#,
             r#"lnec_db_connections{state="max"} 16"#,
+            r#"lnec_forward_backlog{what="queued_records"} 4"#,
+            r#"lnec_forward_backlog{what="undelivered_batches"} 2"#,
+            "lnec_forward_oldest_undelivered_age_seconds 600",
+            r#"lnec_webhook_applications{state="pending"} 3"#,
+            r#"lnec_webhook_applications{state="failing"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }

@@ -100,17 +100,24 @@ pub async fn get_metrics(
         return Err(ApiError::NotFound("no resource at /metrics".into()));
     }
     let s = state.clone();
-    let (trust, status) = blocking(move || {
+    let (trust, status, backlog) = blocking(move || {
         let mut tx = s.store().begin()?;
         let trust = tx.trust_state()?.map(|t| t.seq);
         let status = tx.status_state()?.map(|t| t.list.seq);
+        let backlog = tx.backlog()?;
         tx.commit()?;
-        Ok::<_, ApiError>((trust, status))
+        Ok::<_, ApiError>((trust, status, backlog))
     })
     .await?;
     let text = state
         .metrics()
-        .render(trust, status, state.store().pool_state())
+        .render(
+            trust,
+            status,
+            state.store().pool_state(),
+            Some(&backlog),
+            state.now(),
+        )
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("rendering the metrics: {e}")))?;
     let mut response = text.into_response();
     response.headers_mut().insert(

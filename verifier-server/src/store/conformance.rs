@@ -1360,6 +1360,11 @@ fn forwarding(e: &Engine) {
         tx.forward_pending_provinces().unwrap(),
         vec![220_000, 230_000]
     );
+    let backlog = |tx: &mut Box<dyn Tx + '_>| {
+        let b = tx.backlog().unwrap();
+        (b.forward_queued, b.forward_undelivered, b.forward_oldest)
+    };
+    assert_eq!(backlog(&mut tx), (3, 0, None));
     let rows = tx.forward_unbatched(220_000, 10).unwrap();
     assert_eq!(rows, vec![outbox(1, 0, 220_000), outbox(1, 1, 220_000)]);
     assert_eq!(tx.forward_unbatched(220_000, 1).unwrap().len(), 1);
@@ -1375,6 +1380,7 @@ fn forwarding(e: &Engine) {
         sent_at: None,
     };
     tx.insert_forward_batch(&batch, &[(1, 0), (1, 1)]).unwrap();
+    assert_eq!(backlog(&mut tx), (1, 1, Some(300)));
     assert!(tx.forward_unbatched(220_000, 10).unwrap().is_empty());
     assert_eq!(tx.forward_pending_provinces().unwrap(), vec![230_000]);
     assert_eq!(tx.forward_due(299).unwrap(), None);
@@ -1391,6 +1397,7 @@ fn forwarding(e: &Engine) {
         .unwrap();
     assert_eq!(tx.forward_due(i64::MAX).unwrap(), None);
     assert_eq!(tx.forward_batches().unwrap()[0].sent_at, Some(410));
+    assert_eq!(backlog(&mut tx), (1, 0, None));
 
     // Receiver: a batch and a record are stored once.
     assert!(tx.insert_peer_batch(220_000, &batch.id, 500, b"x").unwrap());
@@ -1886,6 +1893,18 @@ fn change_feed_and_outbox(e: &Engine) {
     };
     tx.put_webhook(&hook).unwrap();
     assert_eq!(tx.webhook(app).unwrap(), Some(hook.clone()));
+    let waiting = |tx: &mut Box<dyn Tx + '_>| {
+        let b = tx.backlog().unwrap();
+        (b.webhooks_pending, b.webhooks_failing)
+    };
+    assert_eq!(waiting(&mut tx), (1, 0));
+    tx.put_webhook(&WebhookRow {
+        attempts: 2,
+        ..hook.clone()
+    })
+    .unwrap();
+    assert_eq!(waiting(&mut tx), (1, 1));
+    tx.put_webhook(&hook).unwrap();
     assert!(tx.webhooks_due(99, 10).unwrap().is_empty());
     assert_eq!(tx.webhooks_due(100, 10).unwrap(), vec![hook.clone()]);
     assert!(tx.claim_webhook(app, 100, 160).unwrap());
@@ -1904,6 +1923,7 @@ fn change_feed_and_outbox(e: &Engine) {
         tx.webhooks_due(1_000, 10).unwrap().is_empty(),
         "nothing waits once delivered"
     );
+    assert_eq!(waiting(&mut tx), (0, 0));
 
     // Applications' online verifications.
     let check = AppCheckRow {

@@ -1198,6 +1198,22 @@ pub struct ForwardBatchRow {
     pub sent_at: Option<i64>,
 }
 
+/// What waits to leave the server, for `/metrics`: the cross-province
+/// outbox and the applications' change notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// Check records queued for another province, not yet in a batch.
+    pub forward_queued: u64,
+    /// Signed batches not yet delivered.
+    pub forward_undelivered: u64,
+    /// When the oldest undelivered batch was made.
+    pub forward_oldest: Option<i64>,
+    /// Applications with changes not yet acknowledged.
+    pub webhooks_pending: u64,
+    /// Of those, the ones whose last attempt failed.
+    pub webhooks_failing: u64,
+}
+
 /// A check record received from another province, with what this server
 /// derived from its scanned text (receiver side).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1298,4 +1314,7 @@ pub trait ForwardTx {
     /// their queued records; batches not yet delivered stay (still owed).
     /// How many records.
     fn purge_forwarded(&mut self, before: i64, limit: u32) -> Result<u64, StoreError>;
+    /// What waits to leave: queued records, undelivered batches, pending
+    /// and failing notifications (counted in one read).
+    fn backlog(&mut self) -> Result<Backlog, StoreError>;
 }

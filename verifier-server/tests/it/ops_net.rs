@@ -100,6 +100,12 @@ async fn metrics_for_allowed_addresses_or_the_token_only() {
             r#"lnec_signed_list_requests_total{list="trust"} 1"#,
             r#"lnec_list_sequence{list="trust"}"#,
             r#"lnec_db_connections{state="max"} 1"#,
+            // Nothing waits in the outboxes.
+            r#"lnec_forward_backlog{what="queued_records"} 0"#,
+            r#"lnec_forward_backlog{what="undelivered_batches"} 0"#,
+            "lnec_forward_oldest_undelivered_age_seconds 0",
+            r#"lnec_webhook_applications{state="pending"} 0"#,
+            r#"lnec_webhook_applications{state="failing"} 0"#,
         ] {
             assert!(
                 text.lines().any(|l| l.starts_with(want)),

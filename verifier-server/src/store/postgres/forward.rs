@@ -5,8 +5,8 @@ use postgres::Row;
 
 use super::{col, PgTx};
 use crate::store::{
-    division_of, i64_of, u32_of, u64_of, ForwardBatchRow, ForwardTx, OutboxRow, PeerCheckRow,
-    StoreError,
+    division_of, i64_of, u32_of, u64_of, Backlog, ForwardBatchRow, ForwardTx, OutboxRow,
+    PeerCheckRow, StoreError,
 };
 
 const BATCH_COLS: &str = "id, province, created_at, bytes, records, attempts, next_attempt_at, \
@@ -273,5 +273,28 @@ impl ForwardTx for PgTx<'_> {
             &[&before, &i64::from(limit)],
         )?;
         Ok(rows.len() as u64)
+    }
+
+    fn backlog(&mut self) -> Result<Backlog, StoreError> {
+        let r = self.one_row(
+            "SELECT
+                 (SELECT count(*) FROM forward_outbox WHERE batch IS NULL),
+                 (SELECT count(*) FROM forward_batches WHERE sent_at IS NULL),
+                 (SELECT min(created_at) FROM forward_batches WHERE sent_at IS NULL),
+                 (SELECT count(*) FROM webhook_outbox WHERE cursor > delivered),
+                 (SELECT count(*) FROM webhook_outbox
+                  WHERE cursor > delivered AND attempts > 0)",
+            &[],
+        )?;
+        let count = |i: usize| -> Result<u64, StoreError> {
+            Ok(u64::try_from(r.try_get::<_, i64>(i)?).unwrap_or(0))
+        };
+        Ok(Backlog {
+            forward_queued: count(0)?,
+            forward_undelivered: count(1)?,
+            forward_oldest: r.try_get(2)?,
+            webhooks_pending: count(3)?,
+            webhooks_failing: count(4)?,
+        })
     }
 }

@@ -5,8 +5,8 @@ use rusqlite::{params, OptionalExtension as _};
 
 use super::SqliteTx;
 use crate::store::{
-    division_of, i64_of, u32_of, u64_of, ForwardBatchRow, ForwardTx, OutboxRow, PeerCheckRow,
-    StoreError,
+    division_of, i64_of, u32_of, u64_of, Backlog, ForwardBatchRow, ForwardTx, OutboxRow,
+    PeerCheckRow, StoreError,
 };
 
 const BATCH_COLS: &str = "id, province, created_at, bytes, records, attempts, next_attempt_at, \
@@ -338,5 +338,28 @@ impl ForwardTx for SqliteTx<'_> {
             params![before, limit],
         )?;
         Ok(n as u64)
+    }
+
+    fn backlog(&mut self) -> Result<Backlog, StoreError> {
+        let (queued, undelivered, oldest, pending, failing): (i64, i64, Option<i64>, i64, i64) =
+            self.row(
+                "SELECT
+                     (SELECT count(*) FROM forward_outbox WHERE batch IS NULL),
+                     (SELECT count(*) FROM forward_batches WHERE sent_at IS NULL),
+                     (SELECT min(created_at) FROM forward_batches WHERE sent_at IS NULL),
+                     (SELECT count(*) FROM webhook_outbox WHERE cursor > delivered),
+                     (SELECT count(*) FROM webhook_outbox
+                      WHERE cursor > delivered AND attempts > 0)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(Backlog {
+            forward_queued: count(queued),
+            forward_undelivered: count(undelivered),
+            forward_oldest: oldest,
+            webhooks_pending: count(pending),
+            webhooks_failing: count(failing),
+        })
     }
 }
