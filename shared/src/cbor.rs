@@ -59,18 +59,36 @@ pub enum CborError {
 
 /// Encodes a value. Values built with [`map`] are canonical.
 pub fn encode(value: &Value) -> Vec<u8> {
-    encode_sized(value, 0)
-}
-
-/// [`encode`] into a buffer made for `capacity` bytes (a decoded item's
-/// re-encoding is as long as the bytes it came from: no regrowing).
-fn encode_sized(value: &Value, capacity: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(capacity);
+    let mut out = Vec::new();
     // Writing into a Vec cannot fail, and every Value is serialisable.
     if ciborium::into_writer(value, &mut out).is_err() {
         out.clear();
     }
     out
+}
+
+/// Whether `value` encodes to exactly `bytes`: the encoder's output is
+/// compared as it is written, never kept, and the first byte that differs
+/// stops it.
+fn encodes_to(value: &Value, bytes: &[u8]) -> bool {
+    /// The part of the expected bytes not yet matched.
+    struct SameAs<'a>(&'a [u8]);
+    impl std::io::Write for SameAs<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match self.0.strip_prefix(buf) {
+                Some(rest) => {
+                    self.0 = rest;
+                    Ok(buf.len())
+                }
+                None => Err(std::io::ErrorKind::InvalidData.into()),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut rest = SameAs(bytes);
+    ciborium::into_writer(value, &mut rest).is_ok() && rest.0.is_empty()
 }
 
 /// Decodes exactly one canonical CBOR item of at most `max_len` bytes.
@@ -94,7 +112,7 @@ pub fn decode_strict(bytes: &[u8], max_len: usize) -> Result<Value, CborError> {
         return Err(CborError::TrailingBytes(bytes.len() - used));
     }
     check_map_keys(&value)?;
-    if encode_sized(&value, bytes.len()) != bytes {
+    if !encodes_to(&value, bytes) {
         return Err(CborError::NonCanonical);
     }
     Ok(value)

@@ -959,20 +959,25 @@ impl PlateNumber {
         if s.is_empty() {
             return Err(ParseError::Empty { kind });
         }
-        let chars: Vec<char> = s.chars().map(|c| c.to_ascii_uppercase()).collect();
-        let original: Vec<char> = s.chars().collect();
-        if !(7..=8).contains(&chars.len()) {
+        // Checked in place (every pushed vehicle record and every verified
+        // vehicle certificate parses one): no copy until the result.
+        let len = s.chars().count();
+        if !(7..=8).contains(&len) {
             return Err(ParseError::LengthOutOfRange {
                 kind,
                 min: 7,
                 max: 8,
-                found: chars.len(),
+                found: len,
             });
+        }
+        let mut chars = ['\0'; 8];
+        for (slot, c) in chars.iter_mut().zip(s.chars()) {
+            *slot = c.to_ascii_uppercase();
         }
         let bad = |i: usize| ParseError::BadCharacter {
             kind,
             position: i + 1,
-            found: original.get(i).copied().unwrap_or(' '),
+            found: s.chars().nth(i).unwrap_or(' '),
         };
         if !PLATE_PROVINCES.contains(chars[0]) {
             return Err(ParseError::UnknownProvince {
@@ -983,7 +988,7 @@ impl PlateNumber {
         if !plate_letter(chars[1]) {
             return Err(bad(1));
         }
-        let rules: &[fn(char) -> bool] = if chars.len() == 7 {
+        let rules: &[fn(char) -> bool] = if len == 7 {
             &ORDINARY_PLATE
         } else if chars[2].is_ascii_digit() {
             &LARGE_NEW_ENERGY_PLATE
@@ -995,7 +1000,8 @@ impl PlateNumber {
                 return Err(bad(i + 2));
             }
         }
-        Ok(PlateNumber(chars.into_iter().collect()))
+        // ASCII letters upper-cased, every other character kept: as above.
+        Ok(PlateNumber(s.to_ascii_uppercase()))
     }
 
     /// The normalised plate.
