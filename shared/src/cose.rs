@@ -105,18 +105,34 @@ impl Sign1 {
                 "not tagged as COSE_Sign1 (tag 18)".to_string(),
             ));
         };
-        let msg = CoseSign1::from_cbor_value(*inner)
-            .map_err(|e| CoseError::NotSign1(format!("{e:?}")))?;
+        // The protected header's bytes are decoded once, strictly, here;
+        // coset is handed an empty bstr in their place (which it reads as
+        // an empty header without decoding) and the header is put back
+        // afterwards. Left to coset, they were decoded a second time, with
+        // a 4 KiB scratch buffer zeroed per message.
+        let mut inner = *inner;
+        let mut protected = None;
+        if let ciborium::value::Value::Array(items) = &mut inner {
+            if let (4, Some(ciborium::value::Value::Bytes(data))) = (items.len(), items.first_mut())
+            {
+                let data = std::mem::take(data);
+                let header = if data.is_empty() {
+                    coset::Header::default()
+                } else {
+                    coset::Header::from_cbor_value(cbor::decode_strict(&data, max_len)?)
+                        .map_err(|e| CoseError::NotSign1(format!("{e:?}")))?
+                };
+                protected = Some(coset::ProtectedHeader {
+                    original_data: Some(data),
+                    header,
+                });
+            }
+        }
+        let mut msg =
+            CoseSign1::from_cbor_value(inner).map_err(|e| CoseError::NotSign1(format!("{e:?}")))?;
+        msg.protected = protected.ok_or(CoseError::Header("protected header bytes missing"))?;
         if !msg.unprotected.is_empty() {
             return Err(CoseError::Header("unprotected header must be empty"));
-        }
-        let original = msg
-            .protected
-            .original_data
-            .clone()
-            .ok_or(CoseError::Header("protected header bytes missing"))?;
-        if !original.is_empty() {
-            cbor::decode_strict(&original, max_len)?;
         }
         let h = &msg.protected.header;
         if !h.crit.is_empty() {
@@ -250,5 +266,67 @@ mod tests {
             Sign1::parse(&msg, 1000).unwrap().verify(&sm2),
             Err(CoseError::AlgMismatch { .. })
         ));
+    }
+
+    /// The protected header, decoded once by this module: its bytes must
+    /// be one canonical map of `alg` (and `kid`), and they are what the
+    /// signature covers.
+    #[test]
+    fn protected_header_refusals() {
+        use ciborium::value::Value;
+        let k = key(Alg::EdDSA);
+        let msg = sign(b"payload".to_vec(), &k, true);
+        let with_protected = |protected: Vec<u8>| {
+            let Ok(Value::Tag(18, inner)) = crate::cbor::decode_strict(&msg, 1000) else {
+                panic!("a COSE_Sign1");
+            };
+            let Value::Array(mut items) = *inner else {
+                panic!("an array");
+            };
+            items[0] = Value::Bytes(protected);
+            crate::cbor::encode(&Value::Tag(18, Box::new(Value::Array(items))))
+        };
+        let alg = Alg::EdDSA.cose_id();
+        let header = |entries: Vec<(Value, Value)>| crate::cbor::encode(&Value::Map(entries));
+        // As signed: parses, and the signature covers the same bytes.
+        let good = header(vec![(Value::from(1), Value::from(alg))]);
+        let parsed = Sign1::parse(&with_protected(good.clone()), 1000).unwrap();
+        assert_eq!(parsed.alg(), Alg::EdDSA);
+        // Empty: no alg.
+        assert!(matches!(
+            Sign1::parse(&with_protected(Vec::new()), 1000),
+            Err(CoseError::MissingAlg)
+        ));
+        // Not canonical: alg written in two bytes where one will do.
+        let non_canonical = vec![0xa1, 0x01, 0x38, u8::try_from(-1 - alg).unwrap()];
+        assert!(matches!(
+            Sign1::parse(&with_protected(non_canonical), 1000),
+            Err(CoseError::Cbor(_))
+        ));
+        // Not a map, and trailing bytes after the map.
+        assert!(Sign1::parse(&with_protected(crate::cbor::encode(&Value::from(1))), 1000).is_err());
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(matches!(
+            Sign1::parse(&with_protected(trailing), 1000),
+            Err(CoseError::Cbor(_))
+        ));
+        // A header parameter other than alg and kid.
+        let extra = header(vec![
+            (Value::from(1), Value::from(alg)),
+            (Value::from(3), Value::from(0)),
+        ]);
+        assert!(matches!(
+            Sign1::parse(&with_protected(extra), 1000),
+            Err(CoseError::Header(_))
+        ));
+        // A different (valid) header than the one signed: parses, and the
+        // signature no longer verifies.
+        let kid = header(vec![
+            (Value::from(1), Value::from(alg)),
+            (Value::from(4), Value::Bytes(vec![1, 2, 3, 4, 5, 6, 7, 8])),
+        ]);
+        let changed = Sign1::parse(&with_protected(kid), 1000).unwrap();
+        assert!(changed.verify(&k.public_key()).is_err());
     }
 }
