@@ -652,7 +652,11 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
         },
         |n| n.own_province,
     );
-    let named = Claims::from_cbor(sign1.payload())
+    // Decoded once: read here unverified (the province only), and used as
+    // the certificate's claims once the signature over them verified.
+    let parsed = Claims::from_cbor(sign1.payload());
+    let named = parsed
+        .as_ref()
         .ok()
         .map(|cl| cl.issuer_division.province_code());
     let province_of = |code: u32, foreign: bool| IssuingProvince {
@@ -722,7 +726,7 @@ pub fn verify(text: &str, ctx: &Context<'_>) -> Result<VerifiedCertificate, Reje
             format!("key {kid} compromised since {since}"),
         ));
     }
-    let claims = Claims::from_cbor(sign1.payload()).map_err(|e| {
+    let claims = parsed.map_err(|e| {
         c.reject(
             Reason::NotACertificate,
             format!("signed claims malformed: {e}"),
