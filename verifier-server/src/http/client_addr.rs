@@ -25,8 +25,7 @@ use crate::state::AppState;
 /// entries are trusted, the leftmost is the client.
 pub fn client_addr(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
     let peer = peer.map(canonical)?;
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip));
-    if !is_trusted(peer) {
+    if !is_trusted(peer, trusted) {
         return Some(peer);
     }
     let hops: Vec<&str> = headers
@@ -43,7 +42,7 @@ pub fn client_addr(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet])
             return Some(client);
         };
         client = ip;
-        if !is_trusted(ip) {
+        if !is_trusted(ip, trusted) {
             return Some(ip);
         }
     }
@@ -59,6 +58,20 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(canonical)
 }
 
+/// Whether `ip` (canonical) is one of the trusted proxies.
+fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// The peer of the request's connection (none when the router is driven
+/// without a socket).
+fn peer_of(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 /// IPv4-mapped IPv6 addresses as IPv4, so one range covers both.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -69,11 +82,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// The client address of a request (see [`client_addr`]) from its parts.
 pub fn of_parts(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    client_addr(peer, &parts.headers, &state.network().trusted_proxies)
+    client_addr(
+        peer_of(parts),
+        &parts.headers,
+        &state.network().trusted_proxies,
+    )
 }
 
 /// The client address as an extractor; `None` when the router is driven
@@ -106,10 +119,7 @@ pub fn https(over_tls: bool, peer: Option<IpAddr>, headers: &HeaderMap, trusted:
     if over_tls {
         return true;
     }
-    let Some(peer) = peer.map(canonical) else {
-        return false;
-    };
-    if !trusted.iter().any(|net| net.contains(&peer)) {
+    if !peer.map(canonical).is_some_and(|p| is_trusted(p, trusted)) {
         return false;
     }
     headers
@@ -133,14 +143,10 @@ impl FromRequestParts<AppState> for Https {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Https, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
         let over_tls = parts.extensions.get::<OverTls>().is_some();
         Ok(Https(https(
             over_tls,
-            peer,
+            peer_of(parts),
             &parts.headers,
             &state.network().trusted_proxies,
         )))

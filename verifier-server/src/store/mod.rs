@@ -1214,6 +1214,15 @@ pub struct Backlog {
     pub webhooks_failing: u64,
 }
 
+/// The one query both engines answer [`ForwardTx::backlog`] with, in the
+/// order of [`Backlog`]'s fields (plain SQL, no parameters).
+pub(crate) const BACKLOG_QUERY: &str = "SELECT
+     (SELECT count(*) FROM forward_outbox WHERE batch IS NULL),
+     (SELECT count(*) FROM forward_batches WHERE sent_at IS NULL),
+     (SELECT min(created_at) FROM forward_batches WHERE sent_at IS NULL),
+     (SELECT count(*) FROM webhook_outbox WHERE cursor > delivered),
+     (SELECT count(*) FROM webhook_outbox WHERE cursor > delivered AND attempts > 0)";
+
 /// A check record received from another province, with what this server
 /// derived from its scanned text (receiver side).
 #[derive(Debug, Clone, PartialEq, Eq)]

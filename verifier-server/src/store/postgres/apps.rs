@@ -149,6 +149,7 @@ impl AppsTx for PgTx<'_> {
             &[&before, &i64::from(limit)],
         )
     }
+
     fn insert_grant(&mut self, g: &GrantRow) -> Result<i64, StoreError> {
         let r = self.one_row(
             "INSERT INTO grants (application_id, holder_id, division, purpose, valid_from,

@@ -276,16 +276,7 @@ impl ForwardTx for PgTx<'_> {
     }
 
     fn backlog(&mut self) -> Result<Backlog, StoreError> {
-        let r = self.one_row(
-            "SELECT
-                 (SELECT count(*) FROM forward_outbox WHERE batch IS NULL),
-                 (SELECT count(*) FROM forward_batches WHERE sent_at IS NULL),
-                 (SELECT min(created_at) FROM forward_batches WHERE sent_at IS NULL),
-                 (SELECT count(*) FROM webhook_outbox WHERE cursor > delivered),
-                 (SELECT count(*) FROM webhook_outbox
-                  WHERE cursor > delivered AND attempts > 0)",
-            &[],
-        )?;
+        let r = self.one_row(crate::store::BACKLOG_QUERY, &[])?;
         let count = |i: usize| -> Result<u64, StoreError> {
             Ok(u64::try_from(r.try_get::<_, i64>(i)?).unwrap_or(0))
         };

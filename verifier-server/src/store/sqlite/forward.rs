@@ -342,17 +342,9 @@ impl ForwardTx for SqliteTx<'_> {
 
     fn backlog(&mut self) -> Result<Backlog, StoreError> {
         let (queued, undelivered, oldest, pending, failing): (i64, i64, Option<i64>, i64, i64) =
-            self.row(
-                "SELECT
-                     (SELECT count(*) FROM forward_outbox WHERE batch IS NULL),
-                     (SELECT count(*) FROM forward_batches WHERE sent_at IS NULL),
-                     (SELECT min(created_at) FROM forward_batches WHERE sent_at IS NULL),
-                     (SELECT count(*) FROM webhook_outbox WHERE cursor > delivered),
-                     (SELECT count(*) FROM webhook_outbox
-                      WHERE cursor > delivered AND attempts > 0)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )?;
+            self.row(crate::store::BACKLOG_QUERY, [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(Backlog {
             forward_queued: count(queued),
