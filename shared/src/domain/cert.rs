@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::ids::{DivisionCode, IdNumber, PlateColour, PlateNumber, ScopeCode, Tonnage, Uscc};
+use super::ids::{DivisionCode, IdNumber, PlateColour, PlateNumber, ScopeCode, Sex, Tonnage, Uscc};
 
 /// Which family of face fields a certificate type has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,58 +150,11 @@ impl CertType {
             CertType::JYXK | CertType::WXHW | CertType::FSX | CertType::WYJY => Family::Permit,
         }
     }
-
-    /// The certificate-type code of the GB/T 36904 identifier: the defining
-    /// body's unified social credit code plus a 3-digit sequence, from the
-    /// registry file (`shared/registry.json`, placeholders until the
-    /// official values are given; see [`super::registry`]). Empty if the
-    /// shipped file were broken, so identifiers fail to build (its test
-    /// keeps that from shipping).
-    pub fn identifier_type_code(self) -> &'static str {
-        super::registry::Registry::shipped().map_or("", |r| r.type_code(self))
-    }
 }
 
 impl std::fmt::Display for CertType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
-    }
-}
-
-/// Sex as coded by GB/T 2261.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sex {
-    /// 男, code 1.
-    Male,
-    /// 女, code 2.
-    Female,
-}
-
-impl Sex {
-    /// GB/T 2261.1 code.
-    pub fn code(self) -> u8 {
-        match self {
-            Sex::Male => 1,
-            Sex::Female => 2,
-        }
-    }
-
-    /// From a GB/T 2261.1 code.
-    pub fn from_code(code: u64) -> Option<Sex> {
-        match code {
-            1 => Some(Sex::Male),
-            2 => Some(Sex::Female),
-            _ => None,
-        }
-    }
-
-    /// Chinese label.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Sex::Male => "男",
-            Sex::Female => "女",
-        }
     }
 }
 

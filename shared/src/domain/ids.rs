@@ -1,7 +1,8 @@
 //! Identifier types that parse untrusted text once (parse, don't validate):
 //! resident ID numbers, unified social credit codes, plates, plate colours,
 //! Liaoning division codes, GB/T 36904 certificate identifiers, business
-//! scope codes, tonnage and VINs, plus the one error type, [`ParseError`].
+//! scope codes, tonnage and VINs, the GB/T 2261.1 sex an ID number
+//! carries, plus the one error type, [`ParseError`].
 //!
 //! Every type here can only be obtained through its parser (also when
 //! deserialised), so code that holds one holds a checked value.
@@ -12,7 +13,42 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 
-use super::cert::Sex;
+/// Sex as coded by GB/T 2261.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// 男, code 1.
+    Male,
+    /// 女, code 2.
+    Female,
+}
+
+impl Sex {
+    /// GB/T 2261.1 code.
+    pub fn code(self) -> u8 {
+        match self {
+            Sex::Male => 1,
+            Sex::Female => 2,
+        }
+    }
+
+    /// From a GB/T 2261.1 code.
+    pub fn from_code(code: u64) -> Option<Sex> {
+        match code {
+            1 => Some(Sex::Male),
+            2 => Some(Sex::Female),
+            _ => None,
+        }
+    }
+
+    /// Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Sex::Male => "男",
+            Sex::Female => "女",
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Errors

@@ -12,10 +12,10 @@ pub mod registry;
 pub mod validate;
 
 pub use catalogue::{render_number, CatalogueEntry, FieldFormat, FieldSpec};
-pub use cert::{CertType, CertificateData, Face, Issuer, PermitFace, PersonFace, Sex, VehicleFace};
+pub use cert::{CertType, CertificateData, Face, Issuer, PermitFace, PersonFace, VehicleFace};
 pub use ids::{
     parse_date, province_name_zh, CertIdentifier, DivisionCode, IdKind, IdNumber, Jurisdiction,
-    ParseError, PlateColour, PlateNumber, ScopeCode, Tonnage, Uscc, Vin, JILIN, JURISDICTIONS,
+    ParseError, PlateColour, PlateNumber, ScopeCode, Sex, Tonnage, Uscc, Vin, JILIN, JURISDICTIONS,
     LIAONING, LIAONING_CITIES,
 };
 pub use registry::{Registry, RegistryError};

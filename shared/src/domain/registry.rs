@@ -109,6 +109,19 @@ impl Registry {
     }
 }
 
+/// Defined here rather than with the type in [`super::cert`], so that the
+/// registry depends on the types and not the other way round.
+impl CertType {
+    /// The certificate-type code of the GB/T 36904 identifier: the defining
+    /// body's unified social credit code plus a 3-digit sequence, from the
+    /// registry file (`shared/registry.json`, placeholders until the
+    /// official values are given). Empty if the shipped file were broken,
+    /// so identifiers fail to build (its test keeps that from shipping).
+    pub fn identifier_type_code(self) -> &'static str {
+        Registry::shipped().map_or("", |r| r.type_code(self))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -44,11 +44,11 @@ use time::Date;
 
 use super::catalogue::{self, CatalogueEntry, QUALIFICATION_CLASSES, VEHICLE_CLASSES};
 use super::cert::{
-    CertType, CertificateData, Face, Family, Issuer, PermitFace, PersonFace, Sex, VehicleFace,
+    CertType, CertificateData, Face, Family, Issuer, PermitFace, PersonFace, VehicleFace,
 };
 use super::ids::{
     parse_date, DivisionCode, IdKind, IdNumber, Jurisdiction, ParseError, PlateColour, PlateNumber,
-    ScopeCode, Tonnage, Uscc, Vin, LIAONING,
+    ScopeCode, Sex, Tonnage, Uscc, Vin, LIAONING,
 };
 
 /// A scalar in a pushed record: agencies send `"5"` or `5` alike.
