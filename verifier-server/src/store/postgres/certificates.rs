@@ -2,7 +2,6 @@
 //! status change and a push through two instances take turns), versions,
 //! the correction list, agencies' pushes.
 
-use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::Type;
 use ::postgres::Row;
 use shared::checklog::LookupBy;
@@ -343,16 +342,10 @@ impl CertificatesTx for PgTx<'_> {
 
     /// One binary `COPY` into the table (a row already stored fails it).
     fn insert_certificates(&mut self, rows: &[CertificateRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let sink = self.conn.copy_in(
+        self.copy_rows(
             "COPY certificates (cert_type, number, version, status, status_index,
                                 issuer_division, issued_at)
              FROM STDIN (FORMAT binary)",
-        )?;
-        let mut writer = BinaryCopyInWriter::new(
-            sink,
             &[
                 Type::TEXT,
                 Type::TEXT,
@@ -362,55 +355,49 @@ impl CertificatesTx for PgTx<'_> {
                 Type::INT8,
                 Type::INT8,
             ],
-        );
-        for c in rows {
-            writer.write(&[
-                &c.cert_type.code(),
-                &c.number,
-                &i64::from(c.version),
-                &bits(c.status),
-                &i64::from(c.status_index),
-                &i64::from(c.issuer_division.code()),
-                &c.issued_at,
-            ])?;
-        }
-        writer.finish()?;
-        Ok(())
+            rows,
+            |writer, c| {
+                Ok(writer.write(&[
+                    &c.cert_type.code(),
+                    &c.number,
+                    &i64::from(c.version),
+                    &bits(c.status),
+                    &i64::from(c.status_index),
+                    &i64::from(c.issuer_division.code()),
+                    &c.issued_at,
+                ])?)
+            },
+        )
     }
 
-    /// One binary `COPY` into the table: no statement per row, no arrays
-    /// to build and take apart. A version already stored under the same
-    /// key or status index fails the whole copy, as one insert would.
+    /// One binary `COPY` into the table. A version already stored under
+    /// the same key or status index fails the whole copy.
     fn insert_versions(&mut self, rows: &[VersionRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let sink = self.conn.copy_in(
+        self.copy_rows(
             "COPY certificate_versions (cert_type, number, version, status_index, status,
                  record_json, data_json, signed, identifier, issued_at, issuer_division,
                  holder_id, plate)
              FROM STDIN (FORMAT binary)",
-        )?;
-        let mut writer = BinaryCopyInWriter::new(sink, &VERSION_TYPES);
-        for v in rows {
-            writer.write(&[
-                &v.cert_type.code(),
-                &v.number,
-                &i64::from(v.version),
-                &i64::from(v.status_index),
-                &bits(v.status),
-                &v.record_json,
-                &v.data_json,
-                &v.signed,
-                &v.identifier,
-                &v.issued_at,
-                &i64::from(v.issuer_division.code()),
-                &v.holder_id,
-                &v.plate,
-            ])?;
-        }
-        writer.finish()?;
-        Ok(())
+            &VERSION_TYPES,
+            rows,
+            |writer, v| {
+                Ok(writer.write(&[
+                    &v.cert_type.code(),
+                    &v.number,
+                    &i64::from(v.version),
+                    &i64::from(v.status_index),
+                    &bits(v.status),
+                    &v.record_json,
+                    &v.data_json,
+                    &v.signed,
+                    &v.identifier,
+                    &v.issued_at,
+                    &i64::from(v.issuer_division.code()),
+                    &v.holder_id,
+                    &v.plate,
+                ])?)
+            },
+        )
     }
 
     /// Two statements for all the changes (versions, then the certificates

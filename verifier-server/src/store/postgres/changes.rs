@@ -3,7 +3,6 @@
 //! server instances commit change ids in the order they were handed out
 //! and a reader's cursor never passes an id still to commit.
 
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 use postgres::Row;
 
@@ -55,13 +54,10 @@ impl ChangesTx for PgTx<'_> {
         self.exec("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
         // One binary COPY: the identity column numbers the rows in the
         // order they are copied.
-        let sink = self.conn.copy_in(
+        self.copy_rows(
             "COPY cert_changes (at, kind, cert_type, number, version, status, holder_id,
                                 issuer_division, grant_id)
              FROM STDIN (FORMAT binary)",
-        )?;
-        let mut writer = BinaryCopyInWriter::new(
-            sink,
             &[
                 Type::INT8,
                 Type::TEXT,
@@ -73,22 +69,21 @@ impl ChangesTx for PgTx<'_> {
                 Type::INT8,
                 Type::INT8,
             ],
-        );
-        for r in rows {
-            writer.write(&[
-                &r.at,
-                &r.kind,
-                &r.cert_type,
-                &r.number,
-                &r.version.map(i32::from),
-                &r.status,
-                &r.holder_id,
-                &r.issuer_division.map(i64::from),
-                &r.grant_id,
-            ])?;
-        }
-        writer.finish()?;
-        Ok(())
+            rows,
+            |writer, r| {
+                Ok(writer.write(&[
+                    &r.at,
+                    &r.kind,
+                    &r.cert_type,
+                    &r.number,
+                    &r.version.map(i32::from),
+                    &r.status,
+                    &r.holder_id,
+                    &r.issuer_division.map(i64::from),
+                    &r.grant_id,
+                ])?)
+            },
+        )
     }
 
     fn cert_changes_after(

@@ -7,7 +7,6 @@
 //! in by binary COPY into a temporary table, then one `INSERT … SELECT …
 //! ON CONFLICT DO NOTHING` (idempotent).
 
-use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::Type;
 use ::postgres::Row;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
@@ -437,14 +436,12 @@ impl LogsTx for PgTx<'_> {
                  (LIKE verification_records) ON COMMIT DELETE ROWS;
              DELETE FROM verification_records_in",
         )?;
-        let sink = self.conn.copy_in(&format!(
-            "COPY verification_records_in ({LOG_COLS}) FROM STDIN (FORMAT binary)"
-        ))?;
-        let mut writer = BinaryCopyInWriter::new(sink, &LOG_TYPES);
-        for r in records {
-            writer.write(&Cols::of(r)?.params())?;
-        }
-        writer.finish()?;
+        self.copy_rows(
+            &format!("COPY verification_records_in ({LOG_COLS}) FROM STDIN (FORMAT binary)"),
+            &LOG_TYPES,
+            records,
+            |writer, r| Ok(writer.write(&Cols::of(r)?.params())?),
+        )?;
         let n = self.exec(
             &format!(
                 "INSERT INTO verification_records ({LOG_COLS})

@@ -34,7 +34,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ::postgres::types::ToSql;
+use ::postgres::binary_copy::BinaryCopyInWriter;
+use ::postgres::types::{ToSql, Type};
 use ::postgres::{Config, NoTls, Row, Statement};
 use r2d2::PooledConnection;
 use r2d2_postgres::PostgresConnectionManager;
@@ -339,6 +340,29 @@ impl PgTx<'_> {
     fn one_row(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, StoreError> {
         let statement = self.statement(sql)?;
         Ok(self.conn.query_one(&statement, params)?)
+    }
+
+    /// One binary `COPY` of `rows` (`copy` is the `COPY … FROM STDIN
+    /// (FORMAT binary)` statement, `types` its columns' types), each row
+    /// written by `write`: no statement per row, no arrays to build and
+    /// take apart. A row that breaks a constraint fails the whole copy, as
+    /// one insert would. Nothing is sent for no rows.
+    fn copy_rows<T>(
+        &mut self,
+        copy: &str,
+        types: &[Type],
+        rows: &[T],
+        mut write: impl FnMut(&mut BinaryCopyInWriter<'_>, &T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut writer = BinaryCopyInWriter::new(self.conn.copy_in(copy)?, types);
+        for row in rows {
+            write(&mut writer, row)?;
+        }
+        writer.finish()?;
+        Ok(())
     }
 }
 
