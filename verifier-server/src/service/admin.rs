@@ -18,6 +18,8 @@
 //! with the new key (same version, claims and status index, new issue
 //! time), so both the old QR and the new one verify during the window and
 //! holders pick up the new one whenever they open their certificates.
+//! Delegated copies are re-signed the same way at the driver's next sync
+//! (`delegations::refresh_copies`), the only place they are served.
 //! Compromise: the key is marked compromised (everything it signed is
 //! refused, see `docs/decisions.md`); if it was the signing key a new one
 //! is made first; the live certificates it signed are re-signed with the

@@ -179,8 +179,9 @@ fn issue_copy(
 /// of the owner's current valid version: bound to `device` when given (the
 /// phone registering now), else to any of the driver's phones (a new copy
 /// then goes to the newest registered one). Issues the missing copies and
-/// supersedes those they replace. Returns how many were issued; the status
-/// list steps once (index growth included).
+/// supersedes those they replace; re-signs in place a current copy that an
+/// older issuer key signed. Returns how many were issued; the status list
+/// steps once (index growth included).
 pub fn refresh_copies(
     tx: &mut dyn Tx,
     keys: &Keys,
@@ -221,12 +222,13 @@ pub fn refresh_copies(
             continue;
         }
         let copies = tx.delegated_copies(d.id)?;
-        let current = copies.iter().any(|c| {
+        let current = copies.iter().find(|c| {
             c.status == Status::Valid
                 && c.source_index == source.status_index
                 && (c.device_key == key_bytes || any_phone)
         });
-        if current {
+        if let Some(c) = current {
+            resign_if_old(tx, keys, c, now)?;
             continue;
         }
         issue_copy(tx, keys, &mut state, d, &source, &device, now)?;
@@ -240,6 +242,32 @@ pub fn refresh_copies(
         step(tx, &mut state, before, now, changes)?;
     }
     Ok(issued)
+}
+
+/// Re-signs `copy` in place with the current issuer key when another key
+/// signed it (a rotation or a compromise since): same claims and status
+/// index, new signing time, as `admin` does for the certificates
+/// themselves at the rotation. The copy the driver holds keeps verifying
+/// until its key leaves the trust list (or at once is refused, for a
+/// compromised key); this one replaces it at the driver's sync. Returns
+/// whether it was re-signed.
+fn resign_if_old(
+    tx: &mut dyn Tx,
+    keys: &Keys,
+    copy: &DelegatedCopyRow,
+    now: i64,
+) -> Result<bool, DelegationsError> {
+    let envelope = Sign1::parse(&copy.signed, MAX_CERTIFICATE_LEN)
+        .map_err(|e| internal(e, "stored delegated copy"))?;
+    if envelope.kid() == Some(keys.issuer.kid()) {
+        return Ok(false);
+    }
+    let mut claims =
+        Claims::from_cbor(envelope.payload()).map_err(|e| internal(e, "stored copy's claims"))?;
+    claims.issued_at = now;
+    let signed = cose::sign(claims.to_cbor(), &keys.issuer, true);
+    tx.set_copy_signed(copy.status_index, &signed, now)?;
+    Ok(true)
 }
 
 /// One status-list step for these changes, or only the new next index

@@ -1782,6 +1782,17 @@ fn delegations(e: &Engine) {
     assert_eq!(of_sources, [900_001, 900_002, 900_003]);
     assert!(tx.copies_of_sources(&[]).unwrap().is_empty());
     tx.set_copy_status(900_002, Status::Revoked).unwrap();
+    tx.set_copy_signed(900_001, b"re-signed", 150).unwrap();
+    let resigned = &tx.delegated_copies(id).unwrap()[0];
+    assert_eq!(
+        (resigned.signed.as_slice(), resigned.issued_at),
+        (&b"re-signed"[..], 150)
+    );
+    assert_eq!(
+        resigned.status,
+        copy(900_001, 500, id).status,
+        "status kept"
+    );
     let non_valid = tx.non_valid().unwrap();
     assert!(
         non_valid.contains(&(900_002, Status::Revoked)),

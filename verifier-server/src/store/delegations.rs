@@ -81,6 +81,14 @@ pub trait DelegationsTx {
     fn copies_of_sources(&mut self, sources: &[u32]) -> Result<Vec<DelegatedCopyRow>, StoreError>;
     /// Sets a copy's status.
     fn set_copy_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError>;
+    /// Replaces a copy's signed COSE_Sign1 and signing time (a re-signing
+    /// with another issuer key: same claims, same status index).
+    fn set_copy_signed(
+        &mut self,
+        status_index: u32,
+        signed: &[u8],
+        issued_at: i64,
+    ) -> Result<(), StoreError>;
     /// A holder's registered device keys (raw bytes), newest first.
     fn holder_device_keys(&mut self, holder_id: &str) -> Result<Vec<Vec<u8>>, StoreError>;
 }

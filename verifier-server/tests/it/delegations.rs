@@ -2,7 +2,8 @@
 //! the test engine: an owner delegates a 道路运输证 to a driver's phone, the
 //! driver's sync carries the delegated copy, its live presentation verifies
 //! offline and says who presents it, the owner revokes it and an officer's
-//! next status sync refuses it; a copy follows its certificate's status;
+//! next status sync refuses it; a copy follows its certificate's status
+//! and is re-signed after a key rotation or compromise;
 //! every refusal is its own problem type.
 
 use axum::http::StatusCode;
@@ -14,6 +15,7 @@ use shared::qrtext::{self, Kind};
 use shared::verify::Reason;
 use shared::view::FaceView;
 use testkit::{assert_problem_type, TestServer, Verifier};
+use verifier_server::admin;
 use verifier_server::auth::Role;
 
 /// The owner: the JYXK sample's operator, here also the YSZ's owner.
@@ -340,6 +342,80 @@ async fn a_copy_follows_its_certificate_and_waits_for_the_drivers_phone() {
     );
     let list = env.get_json("/api/v1/holder/delegations", &env.owner).await;
     assert_eq!(list["given"][1]["state"], "active", "{list}");
+}
+
+#[tokio::test]
+async fn a_copy_is_re_signed_after_a_key_rotation_and_a_compromise() {
+    let env = setup().await;
+    let (s, _, d) = env
+        .delegate(&env.owner, env.body("YSZ", &env.ysz, "2027-06-30"))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    let first = env.driver_copies().await[0]["qr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = env.verifier().await;
+    let old = check(&before, &env.present(&first), env.now()).unwrap();
+
+    // Rotation: the copy the driver holds keeps verifying through the
+    // overlap; the driver's next sync carries the same copy (same version
+    // and status index) signed with the new key, and no new copy.
+    env.advance(60);
+    let change =
+        testkit::blocking(|| admin::rotate_key(env.data(), env.state.store(), None, 7, env.now()))
+            .unwrap();
+    let officer = env.verifier().await;
+    assert_eq!(
+        check(&officer, &env.present(&first), env.now())
+            .unwrap()
+            .kid(),
+        old.kid()
+    );
+    let copies = env.driver_copies().await;
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let second = copies[0]["qr"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let new = check(&officer, &env.present(&second), env.now()).unwrap();
+    assert_eq!(new.kid().to_hex(), change.issuer_kid);
+    assert_eq!(new.claims().status_index, old.claims().status_index);
+    assert_eq!(new.claims().version, old.claims().version);
+    assert_eq!(new.claims().delegate, old.claims().delegate);
+    assert_eq!(env.last_action().1, "ok", "re-signed, not issued anew");
+    assert_eq!(env.driver_copies().await[0]["qr"], second.as_str());
+
+    // After the overlap only the re-signed copy verifies.
+    env.advance(8 * 86_400);
+    let later = env.verifier().await;
+    assert_eq!(
+        check(&later, &env.present(&first), env.now()).unwrap_err(),
+        Reason::UnknownKey
+    );
+    assert!(check(&later, &env.present(&second), env.now()).is_ok());
+
+    // Compromise of the key that signed it: refused at once, and the
+    // driver's next sync brings a copy signed with the replacement key.
+    let change = testkit::blocking(|| {
+        admin::compromise_key(
+            env.data(),
+            env.state.store(),
+            &change.issuer_kid,
+            None,
+            env.now(),
+        )
+    })
+    .unwrap();
+    let officer = env.verifier().await;
+    assert_eq!(
+        check(&officer, &env.present(&second), env.now()).unwrap_err(),
+        Reason::KeyCompromised
+    );
+    let third = env.driver_copies().await[0]["qr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ok = check(&officer, &env.present(&third), env.now()).unwrap();
+    assert_eq!(ok.kid().to_hex(), change.issuer_kid);
 }
 
 #[tokio::test]

@@ -150,6 +150,19 @@ impl DelegationsTx for PgTx<'_> {
         Ok(())
     }
 
+    fn set_copy_signed(
+        &mut self,
+        status_index: u32,
+        signed: &[u8],
+        issued_at: i64,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE delegated_copies SET signed = $2, issued_at = $3 WHERE status_index = $1",
+            &[&i64::from(status_index), &signed, &issued_at],
+        )?;
+        Ok(())
+    }
+
     fn holder_device_keys(&mut self, holder_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         self.rows(
             "SELECT public_key FROM holder_devices WHERE holder_id = $1
