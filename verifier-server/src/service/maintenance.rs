@@ -15,10 +15,11 @@
 //! newer than this program, and data whose chains do not hold.
 //!
 //! [`verify`] checks, through the store (so on either engine): the key
-//! files match the keys in the database; every live certificate's
-//! signature verifies with the public key it names; the status list's steps
-//! form one contiguous chain from sequence 0 to the current one whose
-//! replay gives exactly the statuses stored with the certificate versions;
+//! files match the keys in the database; every live certificate's (and
+//! valid delegated copy's) signature verifies with the public key it
+//! names; the status list's steps form one contiguous chain from sequence
+//! 0 to the current one whose replay gives exactly the statuses stored
+//! with the certificate versions and copies;
 //! audit ids increase; each device's check-log chain links (each record's
 //! `prev` is the previous record's hash, from the genesis or the retention
 //! anchor, up to the device's stored head).
@@ -31,7 +32,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context as _};
 use serde::Serialize;
 use shared::cose::Sign1;
-use shared::crypto::PublicKey;
+use shared::crypto::{Kid, PublicKey};
 use shared::status::{Status, StatusDelta, StatusList};
 use shared::verify::MAX_CERTIFICATE_LEN;
 
@@ -44,6 +45,8 @@ use crate::store::{Store, StoreError, Tx};
 pub struct Verified {
     /// Live certificates whose signature verified.
     pub certificates: usize,
+    /// Valid delegated copies whose signature verified.
+    pub delegated_copies: usize,
     /// The status list's current sequence (steps 1..=seq all present).
     pub status_seq: u64,
     /// Audit rows read.
@@ -72,28 +75,19 @@ pub fn verify(store: &dyn Store, data: &Path) -> anyhow::Result<Verified> {
         "the issuer key file does not match its public key in the database"
     );
 
-    // Certificates: each live version's signature, with the key it names.
+    // Certificates: each live version's signature, with the key it names;
+    // likewise each valid delegated copy (what a driver can show).
     let live = tx.live_versions()?;
     for v in &live {
-        let envelope = Sign1::parse(&v.signed, MAX_CERTIFICATE_LEN).with_context(|| {
+        signed_by_known_key(&v.signed, &public)
+            .with_context(|| format!("certificate {} {} v{}", v.cert_type, v.number, v.version))?;
+    }
+    let copies = tx.valid_copies()?;
+    for c in &copies {
+        signed_by_known_key(&c.signed, &public).with_context(|| {
             format!(
-                "certificate {} {} v{}: not a COSE_Sign1",
-                v.cert_type, v.number, v.version
-            )
-        })?;
-        let key = envelope
-            .kid()
-            .and_then(|kid| public.get(&kid))
-            .with_context(|| {
-                format!(
-                    "certificate {} {}: signed by an unknown key",
-                    v.cert_type, v.number
-                )
-            })?;
-        envelope.verify(key).with_context(|| {
-            format!(
-                "certificate {} {} v{}: the signature does not verify",
-                v.cert_type, v.number, v.version
+                "delegated copy at status index {} (delegation {})",
+                c.status_index, c.delegation_id
             )
         })?;
     }
@@ -149,11 +143,26 @@ pub fn verify(store: &dyn Store, data: &Path) -> anyhow::Result<Verified> {
     tx.commit()?;
     Ok(Verified {
         certificates: live.len(),
+        delegated_copies: copies.len(),
         status_seq: state.list.seq,
         audit_rows,
         devices,
         log_records,
     })
+}
+
+/// `signed` is a COSE_Sign1 whose signature verifies with the stored
+/// public key it names.
+fn signed_by_known_key(signed: &[u8], public: &HashMap<Kid, PublicKey>) -> anyhow::Result<()> {
+    let envelope = Sign1::parse(signed, MAX_CERTIFICATE_LEN).context("not a COSE_Sign1")?;
+    let kid = envelope.kid().context("no key id")?;
+    let key = public
+        .get(&kid)
+        .with_context(|| format!("signed by an unknown key {kid}"))?;
+    envelope
+        .verify(key)
+        .context("the signature does not verify")?;
+    Ok(())
 }
 
 /// Each device's stored records link from its anchor (the genesis, or the

@@ -1793,6 +1793,13 @@ fn delegations(e: &Engine) {
         copy(900_001, 500, id).status,
         "status kept"
     );
+    let valid: Vec<u32> = tx
+        .valid_copies()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.status_index)
+        .collect();
+    assert_eq!(valid, [900_001, 900_003], "not the revoked 900_002");
     let non_valid = tx.non_valid().unwrap();
     assert!(
         non_valid.contains(&(900_002, Status::Revoked)),

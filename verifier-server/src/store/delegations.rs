@@ -79,6 +79,8 @@ pub trait DelegationsTx {
         -> Result<Vec<DelegatedCopyRow>, StoreError>;
     /// The copies made from these certificate versions.
     fn copies_of_sources(&mut self, sources: &[u32]) -> Result<Vec<DelegatedCopyRow>, StoreError>;
+    /// Every copy whose status is valid, by status index.
+    fn valid_copies(&mut self) -> Result<Vec<DelegatedCopyRow>, StoreError>;
     /// Sets a copy's status.
     fn set_copy_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError>;
     /// Replaces a copy's signed COSE_Sign1 and signing time (a re-signing

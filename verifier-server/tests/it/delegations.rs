@@ -15,8 +15,8 @@ use shared::qrtext::{self, Kind};
 use shared::verify::Reason;
 use shared::view::FaceView;
 use testkit::{assert_problem_type, TestServer, Verifier};
-use verifier_server::admin;
 use verifier_server::auth::Role;
+use verifier_server::{admin, maintenance};
 
 /// The owner: the JYXK sample's operator, here also the YSZ's owner.
 const OWNER: &str = "91210106MA0XN3K249";
@@ -416,6 +416,27 @@ async fn a_copy_is_re_signed_after_a_key_rotation_and_a_compromise() {
         .to_string();
     let ok = check(&officer, &env.present(&third), env.now()).unwrap();
     assert_eq!(ok.kid().to_hex(), change.issuer_kid);
+
+    // `admin verify` checks the copy's signature too: a copy changed in
+    // the database is found and named.
+    let verified =
+        testkit::blocking(|| maintenance::verify(env.state.store(), env.data())).unwrap();
+    assert_eq!(verified.delegated_copies, 1, "{verified:?}");
+    testkit::blocking(|| {
+        let mut tx = env.state.store().begin().unwrap();
+        let copy = tx.valid_copies().unwrap().pop().unwrap();
+        let mut signed = copy.signed.clone();
+        *signed.last_mut().unwrap() ^= 1;
+        tx.set_copy_signed(copy.status_index, &signed, copy.issued_at)
+            .unwrap();
+        tx.commit().unwrap();
+    });
+    let err = testkit::blocking(|| maintenance::verify(env.state.store(), env.data())).unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("delegated copy") && err.contains("the signature does not verify"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

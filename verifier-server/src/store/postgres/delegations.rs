@@ -142,6 +142,19 @@ impl DelegationsTx for PgTx<'_> {
         .collect()
     }
 
+    fn valid_copies(&mut self) -> Result<Vec<DelegatedCopyRow>, StoreError> {
+        self.rows(
+            &format!(
+                "SELECT {COPY_COLS} FROM delegated_copies WHERE status = $1
+                 ORDER BY status_index"
+            ),
+            &[&i64::from(Status::Valid.bits())],
+        )?
+        .iter()
+        .map(copy_from)
+        .collect()
+    }
+
     fn set_copy_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError> {
         self.exec(
             "UPDATE delegated_copies SET status = $2 WHERE status_index = $1",

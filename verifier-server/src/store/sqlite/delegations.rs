@@ -159,6 +159,10 @@ impl DelegationsTx for SqliteTx<'_> {
         Ok(out)
     }
 
+    fn valid_copies(&mut self) -> Result<Vec<DelegatedCopyRow>, StoreError> {
+        self.copies_where("status = ?1", i64::from(Status::Valid.bits()))
+    }
+
     fn set_copy_status(&mut self, status_index: u32, status: Status) -> Result<(), StoreError> {
         self.exec(
             "UPDATE delegated_copies SET status = ?2 WHERE status_index = ?1",
