@@ -30,10 +30,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use serde::Serialize;
-use shared::cose::{self, Sign1};
+use shared::cose::Sign1;
 use shared::crypto::{Alg, Kid};
 use shared::verify::MAX_CERTIFICATE_LEN;
-use shared::wire::Claims;
 
 use super::action::{cli_entry, Action};
 use crate::evaluation;
@@ -306,10 +305,9 @@ fn resign(tx: &mut dyn Tx, keys: &Keys, kids: Option<&[Kid]>, now: i64) -> anyho
                 continue;
             }
         }
-        let mut claims = Claims::from_cbor(envelope.payload())
-            .with_context(|| format!("stored claims of {} {}", v.cert_type, v.number))?;
-        claims.issued_at = now;
-        let signed = cose::sign(claims.to_cbor(), &keys.issuer, true);
+        let signed = keys
+            .resign(&envelope, now)
+            .with_context(|| format!("stored {} {} v{}", v.cert_type, v.number, v.version))?;
         tx.set_version_signed(v.cert_type, &v.number, v.version, &signed, now)?;
         n += 1;
     }

@@ -245,29 +245,27 @@ pub fn refresh_copies(
 }
 
 /// Re-signs `copy` in place with the current issuer key when another key
-/// signed it (a rotation or a compromise since): same claims and status
-/// index, new signing time, as `admin` does for the certificates
-/// themselves at the rotation. The copy the driver holds keeps verifying
-/// until its key leaves the trust list (or at once is refused, for a
-/// compromised key); this one replaces it at the driver's sync. Returns
-/// whether it was re-signed.
+/// signed it (a rotation or a compromise since), as `admin` does for the
+/// certificates themselves at the rotation. The copy the driver holds
+/// keeps verifying until its key leaves the trust list (or at once is
+/// refused, for a compromised key); this one replaces it at the driver's
+/// sync.
 fn resign_if_old(
     tx: &mut dyn Tx,
     keys: &Keys,
     copy: &DelegatedCopyRow,
     now: i64,
-) -> Result<bool, DelegationsError> {
+) -> Result<(), DelegationsError> {
     let envelope = Sign1::parse(&copy.signed, MAX_CERTIFICATE_LEN)
         .map_err(|e| internal(e, "stored delegated copy"))?;
     if envelope.kid() == Some(keys.issuer.kid()) {
-        return Ok(false);
+        return Ok(());
     }
-    let mut claims =
-        Claims::from_cbor(envelope.payload()).map_err(|e| internal(e, "stored copy's claims"))?;
-    claims.issued_at = now;
-    let signed = cose::sign(claims.to_cbor(), &keys.issuer, true);
+    let signed = keys
+        .resign(&envelope, now)
+        .map_err(|e| internal(format!("{e:#}"), "stored delegated copy"))?;
     tx.set_copy_signed(copy.status_index, &signed, now)?;
-    Ok(true)
+    Ok(())
 }
 
 /// One status-list step for these changes, or only the new next index

@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use rand_core::OsRng;
+use shared::cose::{self, Sign1};
 use shared::crypto::{Alg, SigningKey};
 use shared::domain::{DivisionCode, Jurisdiction, Registry, Uscc};
 use shared::status::StatusDelta;
 use shared::status::StatusList;
 use shared::trust::Authority;
+use shared::wire::Claims;
 
 use crate::store::{KeyRecord, KeyRole, ListState, StatusState, StatusStep, Store};
 
@@ -33,6 +35,18 @@ pub struct Keys {
     pub root: SigningKey,
     /// Signs certificates and status lists.
     pub issuer: SigningKey,
+}
+
+impl Keys {
+    /// `envelope` (a stored certificate or delegated copy) signed anew by
+    /// the issuer key at `now`: the same claims, a new signing time. Used
+    /// after a key rotation or compromise, so a holder's code keeps its
+    /// version and status index.
+    pub fn resign(&self, envelope: &Sign1, now: i64) -> anyhow::Result<Vec<u8>> {
+        let mut claims = Claims::from_cbor(envelope.payload()).context("stored claims")?;
+        claims.issued_at = now;
+        Ok(cose::sign(claims.to_cbor(), &self.issuer, true))
+    }
 }
 
 /// The unified social credit code of the issuing authority of `division`
